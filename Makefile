@@ -1,0 +1,38 @@
+# The README's two commands. Both bootstrap .venv themselves on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+GATEWAY_SANDBOX ?= 1
+export GATEWAY_SANDBOX
+
+.PHONY: run test lint clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/flask --app wsgi db upgrade
+	@echo
+	@echo "gateway on http://$(HOST):$(PORT) (sandbox=$(GATEWAY_SANDBOX): IOTPay is the built-in simulator)"
+	@echo "try:  curl -s -X POST http://$(HOST):$(PORT)/v1/orders -H 'Content-Type: application/json' \\"
+	@echo "        -d '{\"channel\":\"WX_APP\",\"amount\":2856,\"currency\":\"CAD\",\"subject\":\"Coffee\",\"body\":\"1kg\"}'"
+	@echo "then: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
+	@echo "      curl -s http://$(HOST):$(PORT)/v1/orders/<id>      # status: paid"
+	@echo
+	GATEWAY_PUBLIC_URL=$${GATEWAY_PUBLIC_URL:-http://$(HOST):$(PORT)} \
+		$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

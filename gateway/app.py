@@ -1,0 +1,83 @@
+"""The Flask application factory. Nothing is read from the environment at import time."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+from flask_smorest import Api
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from gateway import cli
+from gateway.db import Database
+from gateway.errors import register_error_handlers
+from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
+from gateway.runtime import EXTENSION_KEY, Gateway
+from gateway.schemas import ApiErrorSchema
+from gateway.settings import ConfigError, Settings, load_settings
+from gateway.views import api, health, notify, pay
+
+log = logging.getLogger(__name__)
+
+
+class GatewayApi(Api):
+    ERROR_SCHEMA = ApiErrorSchema  # document our error shape, not flask-smorest's
+
+API_VERSION = "1"
+
+
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app. `test_config` overrides environment variables of the same names."""
+    instance_path = str((test_config or {}).get("GATEWAY_INSTANCE_PATH") or os.environ.get("GATEWAY_INSTANCE_PATH") or "")
+    app = Flask("gateway", instance_path=instance_path or None)
+    settings = load_settings(app.instance_path, test_config)
+    app.config.update(
+        API_TITLE="gateway",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+
+    gateway = _build_gateway(settings)
+    app.extensions[EXTENSION_KEY] = gateway
+
+    smorest = GatewayApi(app)
+    for module in (api, notify, pay, health):
+        smorest.register_blueprint(module.blp)
+    register_error_handlers(app)  # after Api(), whose own handler would use another shape
+    cli.register(app)
+
+    if settings.sandbox:
+        _mount_sandboxes(app, gateway)
+    if not settings.names("GATEWAY_API_KEYS"):
+        log.warning("GATEWAY_API_KEYS is not set: /v1 is open to anyone who can reach it")
+    return app
+
+
+def _build_gateway(settings: Settings) -> Gateway:
+    plugin_manager = build_plugin_manager(settings)
+    providers = collect_providers(plugin_manager, settings)
+    default = settings.get("GATEWAY_DEFAULT_PROVIDER", "iotpay")
+    assert default is not None
+    if providers and default not in providers:
+        raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"no enabled provider named {default!r}")
+    return Gateway(
+        settings=settings,
+        db=Database(settings.database_url),
+        plugin_manager=plugin_manager,
+        providers=providers,
+        default_provider=default,
+    )
+
+
+def _mount_sandboxes(app: Flask, gateway: Gateway) -> None:
+    sandboxes = collect_sandboxes(gateway.plugin_manager, gateway.settings)
+    mounts = {sandbox.mount_path: sandbox.app for sandbox in sandboxes.values()}
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)  # type: ignore[method-assign]
+    for path in mounts:
+        log.warning("sandbox mode: simulator at %s%s (no real money moves)", gateway.settings.public_url, path)

@@ -1,0 +1,49 @@
+"""The hooks a gateway plugin can implement. Their docstrings are the plugin author's manual.
+
+Implement them with ``from gateway import hookimpl`` in a module named by an entry point in
+the ``gateway.providers`` group (or listed in GATEWAY_PLUGINS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from gateway import hookspec
+
+if TYPE_CHECKING:
+    from gateway.events import OrderSnapshot
+    from gateway.provider import Provider
+    from gateway.sandbox import Sandbox
+    from gateway.settings import Settings
+
+
+@hookspec
+def gateway_register_providers(settings: Settings) -> Iterable[Provider] | None:
+    """Return the providers this plugin offers, configured from `settings`.
+
+    Read your own variables with ``settings.get("MYPROVIDER_...")``. Return nothing (or an
+    empty list) when the provider has no configuration at all, and log that it is disabled.
+    Raise ``gateway.settings.ConfigError(variable, problem)`` when configuration is partial or
+    malformed: start-up stops with that message. Never put a secret in the message.
+    When ``settings.sandbox`` is true, configure the provider to talk to your simulator.
+    """
+
+
+@hookspec
+def gateway_register_sandboxes(settings: Settings) -> Iterable[Sandbox] | None:
+    """Return simulators of your provider's API, mounted at ``/sandbox/<name>`` in sandbox mode.
+
+    Only called when GATEWAY_SANDBOX=1. A simulator is a WSGI app; it must not block a
+    request on a call back into the gateway (send notifies from a background thread).
+    """
+
+
+@hookspec
+def gateway_order_paid(order: OrderSnapshot) -> None:
+    """Called once per order, after the transaction that marked it paid has committed.
+
+    Exactly one call happens however many times (or however concurrently) the provider's
+    notification arrives. An exception here is logged and never changes the
+    acknowledgement sent to the provider: the payment is already recorded.
+    """

@@ -1,0 +1,89 @@
+"""Tables. Schema changes go through Alembic (gateway/migrations), never `create_all`."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gateway.clock import as_utc, utcnow
+from gateway.events import OrderSnapshot
+
+
+class OrderStatus(str, enum.Enum):
+    PENDING = "pending"  # stored; created at the provider, or the provider's answer is not known yet
+    PAID = "paid"
+    FAILED = "failed"  # the provider definitely refused to create it
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("provider", "merchant_order_no", name="uq_orders_provider_reference"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING.value)
+    merchant_order_no: Mapped[str] = mapped_column(String(64))
+    provider_order_id: Mapped[str | None] = mapped_column(String(128))
+    provider_account: Mapped[str | None] = mapped_column(String(128))
+    pay_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    merchant_reference: Mapped[str | None] = mapped_column(String(128), index=True)
+    # `metadata` is taken by SQLAlchemy's declarative base, hence the attribute name.
+    order_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def snapshot(self) -> OrderSnapshot:
+        created_at = as_utc(self.created_at)
+        assert created_at is not None
+        return OrderSnapshot(
+            id=self.id,
+            provider=self.provider,
+            channel=self.channel,
+            amount=self.amount,
+            currency=self.currency,
+            status=self.status,
+            merchant_order_no=self.merchant_order_no,
+            provider_order_id=self.provider_order_id,
+            merchant_reference=self.merchant_reference,
+            metadata=dict(self.order_metadata or {}),
+            created_at=created_at,
+            paid_at=as_utc(self.paid_at),
+        )
+
+
+class NotificationRecord(Base):
+    """Every request that reached /notify/<provider>, with the pipeline's verdict."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_provider_event", "provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True  # SQLite autoincrements INTEGER only
+    )
+    provider: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    query_string: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    verdict: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(255))

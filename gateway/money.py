@@ -1,0 +1,53 @@
+"""Money is an int of minor units plus an ISO-4217 code; never a float.
+
+Decimal text from a user ("28.56") goes through `parse_major_units`, which refuses any
+digit the currency cannot hold instead of rounding it away.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+# ISO 4217 minor-unit exponents for the currencies providers are likely to declare.
+# A currency missing here is unknown to the gateway, so no provider can take it by accident.
+CURRENCY_EXPONENTS: dict[str, int] = {
+    "AUD": 2, "BHD": 3, "CAD": 2, "CHF": 2, "CNY": 2, "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2,
+    "IDR": 2, "INR": 2, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MXN": 2, "MYR": 2, "NOK": 2,
+    "NZD": 2, "OMR": 3, "PHP": 2, "SEK": 2, "SGD": 2, "THB": 2, "TWD": 2, "USD": 2, "VND": 0,
+}  # fmt: skip
+
+MAX_MINOR_UNITS = 2**31 - 1  # amounts travel as 32-bit ints at several providers
+
+_PLAIN_DECIMAL = re.compile(r"\d{1,12}(\.\d{1,12})?", re.ASCII)
+
+
+class InvalidAmount(ValueError):
+    """The text is not an amount this currency can hold; the message says why."""
+
+
+def exponent(currency: str) -> int:
+    try:
+        return CURRENCY_EXPONENTS[currency]
+    except KeyError:
+        raise InvalidAmount(f"unknown currency {currency!r}") from None
+
+
+def parse_major_units(text: str, currency: str) -> int:
+    """'28.56' CAD -> 2856. Plain digits only: no sign, exponent, NaN, spaces or thousands separators."""
+    places = exponent(currency)
+    if not _PLAIN_DECIMAL.fullmatch(text):
+        raise InvalidAmount("must be plain decimal text such as 28.56")
+    value = Decimal(text)
+    fraction_digits = -value.as_tuple().exponent  # type: ignore[operator]
+    if fraction_digits > places:
+        raise InvalidAmount(f"{currency} has at most {places} decimal places")
+    minor = int(value.scaleb(places))
+    if not 0 < minor <= MAX_MINOR_UNITS:
+        raise InvalidAmount(f"must be more than 0 and at most {format_major_units(MAX_MINOR_UNITS, currency)}")
+    return minor
+
+
+def format_major_units(minor: int, currency: str) -> str:
+    """2856 CAD -> '28.56' (for humans; never parsed back)."""
+    return str(Decimal(minor).scaleb(-exponent(currency)))

@@ -1,0 +1,157 @@
+"""Creating orders: validate, store, ask the provider, store its answer.
+
+The order row is committed before the provider is called and no transaction stays open
+during the call, so a slow provider holds no locks, and an order whose creation outcome is
+unknown (time-out) is still on record for the caller and for reconciliation.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError
+
+from gateway.errors import ApiError, flatten_messages, validation_error
+from gateway.models import Order, OrderStatus
+from gateway.provider import (
+    CreatedOrder,
+    InvalidOrder,
+    OrderDraft,
+    OrderRequest,
+    OutcomeUnknown,
+    Provider,
+    ProviderError,
+)
+from gateway.runtime import Gateway
+
+log = logging.getLogger(__name__)
+
+
+def new_merchant_order_no() -> str:
+    """26 characters: sortable by time for humans, 48 random bits against collisions."""
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(6)
+
+
+def get_order(gateway: Gateway, order_id: str) -> Order:
+    with gateway.db.transaction() as session:
+        order = session.get(Order, order_id)
+    if order is None:
+        raise ApiError(404, "order_not_found", f"No order with id {order_id!r}.")
+    return order
+
+
+def create_order(gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | None) -> Order:
+    provider = gateway.provider(fields.get("provider"))
+    draft = _draft(provider, fields, caller_ip)
+    order = Order(
+        id=str(uuid.uuid4()),
+        provider=provider.name,
+        channel=draft.channel,
+        amount=draft.amount,
+        currency=draft.currency,
+        status=OrderStatus.PENDING.value,
+        merchant_order_no=new_merchant_order_no(),
+        subject=draft.subject,
+        body=draft.body,
+        client_ip=draft.client_ip,
+        merchant_reference=fields.get("merchant_reference"),
+        order_metadata=dict(fields.get("metadata") or {}),
+    )
+    with gateway.db.transaction() as session:
+        session.add(order)
+    request = OrderRequest(
+        draft=draft,
+        order_id=order.id,
+        merchant_order_no=order.merchant_order_no,
+        notify_url=gateway.settings.notify_url(provider.name),
+    )
+    try:
+        created = provider.create_order(request)
+    except ProviderError as exc:
+        _record_refusal(gateway, order, exc)
+        log.warning("%s refused order %s: %s %s", provider.name, order.id, exc.code, exc.message)
+        raise ApiError(
+            502,
+            "provider_error",
+            f"{provider.info.display_name} did not create the order.",
+            provider_error={"code": exc.code, "message": exc.message},
+            order_id=order.id,
+        ) from exc
+    except OutcomeUnknown as exc:
+        log.warning("%s create_order for %s: outcome unknown (%s)", provider.name, order.id, exc.reason)
+        raise ApiError(
+            504,
+            f"provider_{exc.reason}",
+            f"{provider.info.display_name} did not answer in time; the order may or may not exist there. "
+            "It stays pending: check it again later.",
+            order_id=order.id,
+        ) from exc
+    return _record_creation(gateway, order, created)
+
+
+def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None) -> OrderDraft:
+    errors: dict[str, list[str]] = {}
+    if fields["channel"] not in provider.info.channels:
+        errors["channel"] = [f"{provider.name} takes one of: {', '.join(provider.info.channels)}"]
+    if fields["currency"] not in provider.info.currencies:
+        errors["currency"] = [f"{provider.name} takes one of: {', '.join(provider.info.currencies)}"]
+    options = _provider_options(provider, fields.get("provider_options") or {}, errors)
+    client_ip = fields.get("client_ip") or caller_ip
+    if not client_ip:
+        errors["client_ip"] = ["is required when the caller's address is unknown"]
+    if errors:
+        raise validation_error(errors)
+    draft = OrderDraft(
+        channel=fields["channel"],
+        amount=fields["amount"],
+        currency=fields["currency"],
+        subject=fields["subject"],
+        body=fields["body"],
+        client_ip=str(client_ip),
+        options=options,
+    )
+    try:
+        provider.validate_order(draft)
+    except InvalidOrder as exc:
+        raise validation_error(exc.errors) from exc
+    return draft
+
+
+def _provider_options(provider: Provider, raw: Mapping[str, Any], errors: dict[str, list[str]]) -> Mapping[str, Any]:
+    schema = provider.options_schema()
+    if schema is None:
+        if raw:
+            errors["provider_options"] = [f"{provider.name} takes no provider_options"]
+        return {}
+    try:
+        loaded: Mapping[str, Any] = schema.load(raw)
+    except ValidationError as exc:
+        errors.update(flatten_messages(exc.messages, "provider_options"))
+        return {}
+    return loaded
+
+
+def _record_refusal(gateway: Gateway, order: Order, exc: ProviderError) -> None:
+    if not exc.definite:
+        return  # the provider may still have the order; leave it pending for reconciliation
+    with gateway.db.transaction() as session:
+        stored = session.get(Order, order.id)
+        if stored is not None and stored.status == OrderStatus.PENDING.value:
+            stored.status = OrderStatus.FAILED.value
+            stored.failure_code = exc.code[:64]
+            stored.failure_message = exc.message
+
+
+def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder) -> Order:
+    with gateway.db.transaction() as session:
+        stored = session.get(Order, order.id)
+        assert stored is not None
+        stored.provider_order_id = created.provider_order_id
+        stored.provider_account = created.account_id
+        stored.pay_params = dict(created.pay_params)
+    return stored

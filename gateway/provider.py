@@ -1,0 +1,214 @@
+"""The provider contract: what the core asks of every payment provider plugin.
+
+A provider turns typed requests into signed calls to its payment service, and inbound
+HTTP requests from that service into verified `Notification`s. It never touches Flask or
+the database: the core owns orders, storage, HTTP and the notify pipeline.
+Optional operations raise `NotSupported`.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema
+
+
+# -- what the core hands to a provider ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """An order as the API caller described it, before anything is stored or sent."""
+
+    channel: str
+    amount: int  # minor units
+    currency: str
+    subject: str
+    body: str
+    client_ip: str
+    options: Mapping[str, Any]  # provider_options, already loaded by `Provider.options_schema`
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order the core has stored and now asks the provider to create."""
+
+    draft: OrderDraft
+    order_id: str
+    merchant_order_no: str  # the core's unique reference for this order at the provider
+    notify_url: str
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """An HTTP request from a provider to `/notify/<provider>`, exactly as received.
+
+    The whole request is given (not a parsed dict) so that providers which sign a raw
+    JSON body in a header, or sign query and form fields, can each verify what they need.
+    """
+
+    method: str
+    path: str
+    headers: Mapping[str, str]  # names in lower case
+    query: Sequence[tuple[str, str]]
+    body: bytes
+    remote_addr: str | None = None
+
+
+# -- what a provider hands back -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    provider_order_id: str
+    pay_params: Mapping[str, Any]  # given to the mobile SDK as it is
+    account_id: str  # the merchant account it was created under; notifies must name the same
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A verified notification. Only `paid=True` ones can move an order to paid."""
+
+    merchant_order_no: str
+    amount: int
+    currency: str
+    paid: bool
+    account_id: str | None = None
+    provider_order_id: str | None = None
+    event_id: str | None = None  # providers with event ids (Stripe-style) set it
+    paid_at: datetime | None = None
+
+
+class Verdict(str, enum.Enum):
+    """What the notify pipeline concluded about one notification; recorded with it."""
+
+    APPLIED = "applied"  # moved the order to paid
+    DUPLICATE = "duplicate"  # the order was already paid; acknowledged again
+    IGNORED = "ignored"  # verified, but not a payment (e.g. a non-paid status)
+    BAD_SIGNATURE = "bad_signature"
+    MALFORMED = "malformed"
+    UNKNOWN_ORDER = "unknown_order"
+    MISMATCH = "mismatch"  # account, amount or currency differ from the stored order
+
+    @property
+    def accepted(self) -> bool:
+        """True when the provider should stop re-sending this notification."""
+        return self in (Verdict.APPLIED, Verdict.DUPLICATE, Verdict.IGNORED)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The HTTP reply the provider expects to a notification."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+class InvalidOrder(ValueError):
+    """The caller's order cannot be sent to this provider; `errors` maps public field -> messages."""
+
+    def __init__(self, errors: Mapping[str, Sequence[str]]) -> None:
+        super().__init__("invalid order")
+        self.errors = {name: list(messages) for name, messages in errors.items()}
+
+
+class NotificationRejected(Exception):
+    """The inbound request is not a notification the provider can vouch for."""
+
+    def __init__(self, verdict: Verdict, reason: str) -> None:
+        super().__init__(reason)
+        self.verdict = verdict
+        self.reason = reason
+
+
+class ProviderError(Exception):
+    """The provider answered and refused. `code` and `message` are the provider's own.
+
+    `definite` is False when the answer could not be understood (HTML, a 5xx, garbage):
+    the provider may or may not have acted on the request.
+    """
+
+    def __init__(self, code: str, message: str, *, definite: bool = True) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.definite = definite
+
+
+class OutcomeUnknown(Exception):
+    """The provider could not be reached or did not answer in time: it may or may not have acted."""
+
+    reason = "unknown"
+
+
+class ProviderTimeout(OutcomeUnknown):
+    reason = "timeout"
+
+
+class ProviderUnreachable(OutcomeUnknown):
+    reason = "unreachable"
+
+
+class NotSupported(Exception):
+    """The provider does not offer this optional operation."""
+
+
+# -- the contract -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What `/v1/providers` shows about a provider."""
+
+    name: str
+    display_name: str
+    channels: tuple[str, ...]
+    currencies: tuple[str, ...]
+    sandbox: bool = False
+    notes: Mapping[str, str] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """One payment provider. Instances are built once per app by `gateway_register_providers`."""
+
+    info: ProviderInfo
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def options_schema(self) -> Schema | None:
+        """Schema for the `provider_options` object of `POST /v1/orders` (None: refuse any)."""
+        return None
+
+    def validate_order(self, draft: OrderDraft) -> None:
+        """Raise `InvalidOrder` for anything the provider would refuse (lengths, required options).
+
+        Called before anything is stored; the core has already checked channel and currency
+        against `info`.
+        """
+
+    @abstractmethod
+    def create_order(self, request: OrderRequest) -> CreatedOrder:
+        """Create the order at the provider. Raises ProviderError or OutcomeUnknown."""
+
+    @abstractmethod
+    def verify_notification(self, request: InboundRequest) -> Notification:
+        """Verify and parse a notification; raise NotificationRejected when it is not genuine."""
+
+    @abstractmethod
+    def acknowledge(self, verdict: Verdict) -> Acknowledgement:
+        """The reply for a notification the pipeline judged `verdict` (sent after the commit)."""
+
+    def query_order(self, merchant_order_no: str) -> Notification:
+        """Ask the provider for the order's current state (optional)."""
+        raise NotSupported(f"{self.name} does not support order query")

@@ -1,0 +1,43 @@
+"""The per-app object the views and services work with: settings, storage, providers, hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pluggy
+from flask import current_app
+
+from gateway.db import Database
+from gateway.errors import validation_error
+from gateway.provider import Provider
+from gateway.settings import Settings
+
+EXTENSION_KEY = "gateway"
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    plugin_manager: pluggy.PluginManager
+    providers: Mapping[str, Provider]
+    default_provider: str
+
+    @property
+    def hooks(self) -> pluggy.HookRelay:
+        return self.plugin_manager.hook
+
+    def provider(self, name: str | None, *, field: str = "provider") -> Provider:
+        """The enabled provider called `name` (the default one when None), or a 422 naming `field`."""
+        chosen = name or self.default_provider
+        try:
+            return self.providers[chosen]
+        except KeyError:
+            enabled = ", ".join(sorted(self.providers)) or "none"
+            raise validation_error({field: [f"unknown or disabled provider {chosen!r}; enabled: {enabled}"]}) from None
+
+
+def current_gateway() -> Gateway:
+    gateway: Gateway = current_app.extensions[EXTENSION_KEY]
+    return gateway

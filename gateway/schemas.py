@@ -1,0 +1,77 @@
+"""Public, provider-neutral API schemas (snake_case). They validate requests and document the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from gateway.fields import StrictInt, UtcDateTime
+from gateway.money import MAX_MINOR_UNITS
+
+MAX_METADATA_BYTES = 4096
+
+
+class OrderCreateSchema(Schema):
+    """Unknown fields are refused (marshmallow's default), so a typo never goes unnoticed."""
+
+    provider = fields.String(validate=validate.Length(min=1, max=40), metadata={"description": "default: GATEWAY_DEFAULT_PROVIDER"})
+    channel = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={"example": "WX_APP"})
+    amount = StrictInt(
+        required=True,
+        validate=validate.Range(min=1, max=MAX_MINOR_UNITS),
+        metadata={"description": "integer minor units (cents): 2856 is 28.56", "example": 2856},
+    )
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO-4217 code such as CAD"), metadata={"example": "CAD"})
+    subject = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "Coffee beans"})
+    body = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "1kg medium roast"})
+    client_ip = fields.String(validate=validate.Length(min=1), metadata={"description": "payer's IP; default: the caller's address"})
+    merchant_reference = fields.String(validate=validate.Length(min=1, max=128))
+    metadata = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "your own key/values, returned as given"})
+    provider_options = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "validated by the provider, e.g. IOTPay {os_type, app_id}"})
+
+    @validates("metadata")
+    def _metadata_is_small(self, value: dict[str, Any], **_: Any) -> None:
+        if len(json.dumps(value)) > MAX_METADATA_BYTES:
+            raise ValidationError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+
+
+class OrderSchema(Schema):
+    id = fields.String()
+    provider = fields.String()
+    channel = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "paid", "failed"]})
+    merchant_order_no = fields.String(metadata={"description": "our reference for the order at the provider"})
+    provider_order_id = fields.String(allow_none=True)
+    pay_params = fields.Dict(allow_none=True, metadata={"description": "hand this to the mobile payment SDK"})
+    merchant_reference = fields.String(allow_none=True)
+    metadata = fields.Dict(attribute="order_metadata")
+    created_at = UtcDateTime()
+    paid_at = UtcDateTime(allow_none=True)
+
+
+class ProviderSchema(Schema):
+    name = fields.String()
+    display_name = fields.String()
+    channels = fields.List(fields.String())
+    currencies = fields.List(fields.String())
+    sandbox = fields.Boolean()
+
+
+class PayQuerySchema(Schema):
+    """The seed page's reference endpoint: GET /pay?channelid=WX_APP&amount=28.56."""
+
+    channelid = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    amount = fields.String(required=True, metadata={"description": "dollars as plain decimal text, e.g. 28.56"})
+    currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO-4217 code such as CAD"))
+
+
+class ApiErrorSchema(Schema):
+    """The one error shape of every endpoint."""
+
+    error = fields.String(metadata={"description": "stable machine-readable code"})
+    message = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))

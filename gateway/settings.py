@@ -1,0 +1,124 @@
+"""Configuration: the environment, optionally layered over a config file.
+
+Providers read their own variables (IOTPAY_*, ...) through the same `Settings`, so the
+core never needs to know their names. Values are never logged: `Settings` has no repr
+of its values on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """Start-up configuration is wrong. The message names the variable, never its value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    values: Mapping[str, str]
+    instance_path: str
+
+    def __repr__(self) -> str:
+        return f"Settings(<{len(self.values)} values hidden>, instance_path={self.instance_path!r})"
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of `name`, with blank values treated as unset."""
+        value = self.values.get(name)
+        if value is None or not str(value).strip():
+            return default
+        return str(value).strip()
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigError(name, "must be 1 or 0")
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, "must be a number of seconds") from None
+        if not 0 < value <= 600:
+            raise ConfigError(name, "must be more than 0 and at most 600")
+        return value
+
+    def names(self, name: str) -> list[str]:
+        """A comma-separated list, blanks dropped."""
+        return [item.strip() for item in (self.get(name) or "").split(",") if item.strip()]
+
+    # -- the core's own settings --
+
+    @property
+    def sandbox(self) -> bool:
+        return self.flag("GATEWAY_SANDBOX")
+
+    @property
+    def public_url(self) -> str:
+        url = self.get("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8000")
+        assert url is not None
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("GATEWAY_PUBLIC_URL", "must start with http:// or https://")
+        if "?" in url or "#" in url:
+            raise ConfigError("GATEWAY_PUBLIC_URL", "must not have a query or fragment")
+        return url.rstrip("/")
+
+    @property
+    def database_url(self) -> str:
+        default = f"sqlite:///{Path(self.instance_path) / 'gateway.sqlite3'}"
+        url = self.get("GATEWAY_DATABASE_URL", default)
+        assert url is not None
+        # Plain postgresql:// URLs would pick psycopg2, which we do not install.
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    def notify_url(self, provider_name: str) -> str:
+        return f"{self.public_url}/notify/{provider_name}"
+
+
+def load_settings(instance_path: str, overrides: Mapping[str, object] | None = None) -> Settings:
+    """Config file (GATEWAY_CONFIG_FILE, `NAME=value` lines) < environment < overrides (tests)."""
+    values: dict[str, str] = {}
+    config_file = (overrides or {}).get("GATEWAY_CONFIG_FILE") or os.environ.get("GATEWAY_CONFIG_FILE")
+    if config_file:
+        values.update(_read_env_file(str(config_file)))
+    values.update(os.environ)
+    values.update({key: str(value) for key, value in (overrides or {}).items()})
+    return Settings(values=values, instance_path=instance_path)
+
+
+def _read_env_file(path: str) -> dict[str, str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("GATEWAY_CONFIG_FILE", f"cannot read the file ({exc.strerror})") from None
+    values = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError("GATEWAY_CONFIG_FILE", f"line {number} is not NAME=value")
+        values[name.strip()] = value.strip().strip('"').strip("'")
+    return values

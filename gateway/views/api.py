@@ -1,0 +1,51 @@
+"""/v1: the API that checkout backends call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from gateway.auth import require_api_key
+from gateway.models import Order
+from gateway.orders import create_order, get_order
+from gateway.runtime import current_gateway
+from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderSchema, ProviderSchema
+
+blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and providers")
+
+
+@blp.before_request
+def _authenticate() -> None:
+    require_api_key(current_gateway().settings.names("GATEWAY_API_KEYS"))
+
+
+@blp.route("/orders")
+class Orders(MethodView):
+    @blp.arguments(OrderCreateSchema)
+    @blp.response(201, OrderSchema)
+    @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
+    @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; provider_error keeps its code")
+    @blp.alt_response(504, schema=ApiErrorSchema, description="the provider timed out; outcome unknown")
+    def post(self, fields: dict[str, Any]) -> Order:
+        """Create an order at a provider and return the pay_params for the app's SDK."""
+        return create_order(current_gateway(), fields, request.remote_addr)
+
+
+@blp.route("/orders/<order_id>")
+class OrderById(MethodView):
+    @blp.response(200, OrderSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    def get(self, order_id: str) -> Order:
+        """An order; `status` becomes paid after a verified notify."""
+        return get_order(current_gateway(), order_id)
+
+
+@blp.route("/providers")
+class Providers(MethodView):
+    @blp.response(200, ProviderSchema(many=True))
+    def get(self) -> list[Any]:
+        """Enabled providers with their channels and currencies."""
+        return [provider.info for provider in current_gateway().providers.values()]

@@ -1,0 +1,27 @@
+"""GET /healthz: 200 when the database answers, 503 when it does not."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, jsonify
+from flask_smorest import Blueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.runtime import current_gateway
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("health", __name__, description="Liveness")
+
+
+@blp.route("/healthz")
+def healthz() -> Response:
+    try:
+        current_gateway().db.ping()
+    except SQLAlchemyError as exc:
+        log.error("health check: database unreachable: %s", type(exc).__name__)
+        response = jsonify({"status": "unavailable", "database": "unreachable"})
+        response.status_code = 503
+        return response
+    return jsonify({"status": "ok", "database": "ok"})

@@ -1,0 +1,55 @@
+"""GET /pay: the reference merchant API from IOTPay's app-integration page.
+
+The app sends a channel and an amount in dollars; it gets back the payParams object its
+payment SDK needs. Amounts are parsed as Decimal text, never as floats (19.99 -> 1999).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from gateway.errors import ApiError, validation_error
+from gateway.money import InvalidAmount, format_major_units, parse_major_units
+from gateway.orders import create_order
+from gateway.runtime import current_gateway
+from gateway.schemas import ApiErrorSchema, PayQuerySchema
+
+blp = Blueprint("pay", __name__, description="Reference merchant API for mobile apps")
+
+
+@blp.route("/pay")
+class Pay(MethodView):
+    @blp.arguments(PayQuerySchema, location="query")
+    @blp.alt_response(200, description="the payParams object for the app's payment SDK")
+    @blp.alt_response(422, schema=ApiErrorSchema)
+    def get(self, args: dict[str, Any]) -> Response:
+        """Create an order with the default provider; answer its payParams (order id in a header)."""
+        gateway = current_gateway()
+        provider = gateway.provider(None)
+        currency = args.get("currency") or provider.info.currencies[0]
+        try:
+            amount = parse_major_units(args["amount"], currency)
+        except InvalidAmount as exc:
+            field = "currency" if "currency" in str(exc) else "amount"
+            raise validation_error({field: [str(exc)]}) from None
+        label = f"Payment of {format_major_units(amount, currency)} {currency}"
+        fields = {
+            "channel": args["channelid"],
+            "amount": amount,
+            "currency": currency,
+            "subject": label,
+            "body": label,
+        }
+        try:
+            order = create_order(gateway, fields, request.remote_addr)
+        except ApiError as exc:
+            if "channel" in exc.errors:  # report it under this endpoint's own parameter name
+                exc.errors["channelid"] = exc.errors.pop("channel")
+            raise
+        response = jsonify(order.pay_params)
+        response.headers["Gateway-Order-Id"] = order.id
+        return response

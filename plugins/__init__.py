@@ -1,0 +1,1 @@
+"""Provider plugins shipped with the gateway. Each sub-package is one provider."""

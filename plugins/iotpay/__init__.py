@@ -1,0 +1,1 @@
+"""IOTPay v1 (WeChat Pay, Alipay, UnionPay app payments) as a gateway provider plugin."""

@@ -1,0 +1,72 @@
+"""HTTP transport to IOTPay v1 (SPEC.md section 2): `params=<json>` forms, JSON answers.
+
+One pooled `requests.Session` per provider, a timeout on every call, TLS verification on,
+and no automatic retries: create and refund are not idempotent at IOTPay's side.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+
+
+class IotPayClient:
+    def __init__(self, api_url: str, timeout: float, session: requests.Session | None = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
+        self.session = session or _pooled_session()
+
+    def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """POST signed `params` to `{api}/{operation}` and return the JSON object it answers."""
+        url = f"{self.api_url}/{operation}"
+        # requests URL-encodes the form value, so '&', '+' and '%' in a subject survive.
+        form = {"params": json.dumps(params, ensure_ascii=False, separators=(",", ":"))}
+        try:
+            response = self.session.post(url, data=form, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:
+            raise ProviderUnreachable(f"could not connect to IOTPay ({operation})") from exc
+        except requests.Timeout as exc:
+            raise ProviderTimeout(f"IOTPay did not answer {operation} in {self.timeout[1]}s") from exc
+        except requests.RequestException as exc:
+            raise ProviderUnreachable(f"IOTPay {operation}: {type(exc).__name__}") from exc
+        return _json_object(operation, response)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "gateway-iotpay/1"
+    return session
+
+
+def _json_object(operation: str, response: requests.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        log.warning("IOTPay %s answered HTTP %s", operation, response.status_code)
+        raise ProviderError(
+            f"HTTP_{response.status_code}", f"IOTPay answered HTTP {response.status_code}", definite=False
+        )
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        log.warning("IOTPay %s answered something that is not a JSON object (%s)", operation,
+                    response.headers.get("content-type"))
+        raise ProviderError("INVALID_RESPONSE", "IOTPay's answer is not a JSON object", definite=False)
+    return data

@@ -1,0 +1,33 @@
+"""The IOTPay plugin's hook implementations (entry point `gateway.providers: iotpay`)."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway import hookimpl
+from gateway.provider import Provider
+from gateway.sandbox import Sandbox
+from gateway.settings import Settings
+from plugins.iotpay.client import IotPayClient
+from plugins.iotpay.config import SANDBOX_KEY, SANDBOX_MCH_ID, load_config, sandbox_state_path
+from plugins.iotpay.provider import IotPayProvider
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def gateway_register_providers(settings: Settings) -> list[Provider]:
+    config = load_config(settings)
+    if config is None:
+        log.info("iotpay: disabled (no IOTPAY_* variables set)")
+        return []
+    log.info("iotpay: enabled for merchant %s at %s", config.mch_id, config.api_url)
+    return [IotPayProvider(config, IotPayClient(config.api_url, config.timeout))]
+
+
+@hookimpl
+def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
+    from plugins.iotpay.simulator import create_simulator  # only sandbox mode pays for the import
+
+    simulator = create_simulator({SANDBOX_MCH_ID: SANDBOX_KEY}, sandbox_state_path(settings))
+    return [Sandbox("iotpay", simulator)]

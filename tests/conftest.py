@@ -1,0 +1,183 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), a real IOTPay simulator over HTTP,
+and the gateway served over HTTP so the simulator's notifies reach it for real."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import OperationalError
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from gateway import create_app, migrate
+from plugins.iotpay.simulator import create_simulator
+
+MCH_ID = "10000701"
+MCH_KEY = "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"
+POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own GATEWAY_*/IOTPAY_* variables must not change what tests see."""
+    for name in list(os.environ):
+        if name.startswith(("GATEWAY_", "IOTPAY_")) and name != "GATEWAY_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+class LiveServer:
+    """A WSGI app on a real loopback port, in a thread. The app can be set after the port is known."""
+
+    def __init__(self, app: Callable[..., Any] | None = None) -> None:
+        self.app = app
+        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        assert self.app is not None, "LiveServer app not set"
+        return self.app(environ, start_response)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Any]:
+    sim = create_simulator({MCH_ID: MCH_KEY}, str(tmp_path / "simulator.sqlite3"), notify_retry_delays=(0.05, 0.1, 0.2, 0.4))
+    server = LiveServer(sim)
+    sim.url = server.url  # type: ignore[attr-defined]
+    yield sim
+    server.stop()
+    sim.close()
+
+
+@pytest.fixture
+def simulator_faults(simulator: Any) -> Callable[..., None]:
+    """Make the simulator's next call(s) of an operation misbehave, as the real IOTPay might."""
+
+    def inject(operation: str, mode: str, **extra: Any) -> None:
+        response = requests.post(f"{simulator.url}/faults", json={"operation": operation, "mode": mode, **extra}, timeout=5)
+        assert response.status_code < 300, response.text
+
+    return inject
+
+
+# -- databases ---------------------------------------------------------------------------------
+
+
+def _reset_schema(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in ("notifications", "orders", "alembic_version"):
+                connection.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE" if "postgresql" in url else f"DROP TABLE IF EXISTS {table}"))
+    finally:
+        engine.dispose()
+    migrate.upgrade(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}"
+        if IN_CI:
+            pytest.fail(message + " (CI requires it)")
+        pytest.skip(message)
+    finally:
+        engine.dispose()
+    _reset_schema(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each storage/notify test runs on both databases, each migrated by Alembic."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
+        migrate.upgrade(url)
+        return url
+    url: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = [t for t in ("notifications", "orders") if t in inspect(connection).get_table_names()]
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
+
+# -- the gateway -------------------------------------------------------------------------------
+
+
+def gateway_config(database_url: str, simulator_url: str, public_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_PUBLIC_URL": public_url,
+        "GATEWAY_INSTANCE_PATH": str(instance),
+        "IOTPAY_MCH_ID": MCH_ID,
+        "IOTPAY_SECRET_KEY": MCH_KEY,
+        "IOTPAY_API_URL": f"{simulator_url}/v1",
+        "IOTPAY_JOB_NO": "cashier01",
+        "IOTPAY_WX_APP_ID": "wx1234567890abcdef",
+        "IOTPAY_TIMEOUT": "2",
+        **extra,
+    }
+
+
+@pytest.fixture
+def gateway_server() -> Iterator[LiveServer]:
+    server = LiveServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app_factory(
+    database_url: str, simulator: Any, gateway_server: LiveServer, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    """Build the gateway app (served at `gateway_server.url`) with extra config."""
+    built: list[Any] = []
+
+    def build(**extra: Any) -> Any:
+        app = create_app(gateway_config(database_url, simulator.url, gateway_server.url, tmp_path / "instance", **extra))
+        gateway_server.app = app
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        app.extensions["gateway"].db.dispose()
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Any]) -> Any:
+    return app_factory()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
