@@ -6,7 +6,6 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway import migrate
 from gateway.runtime import current_gateway
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -16,6 +15,8 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 @click.argument("revision", default="head")
 def upgrade(revision: str) -> None:
     """Create or upgrade the schema to REVISION (default: the newest)."""
+    from gateway import migrate  # Alembic is only needed here; keep it out of every worker's start-up
+
     migrate.upgrade(current_gateway().db.url, revision)
     click.echo(f"database schema at {revision}")
 
@@ -24,6 +25,8 @@ def upgrade(revision: str) -> None:
 @click.argument("revision")
 def downgrade(revision: str) -> None:
     """Undo migrations down to REVISION ("base" removes every table)."""
+    from gateway import migrate
+
     migrate.downgrade(current_gateway().db.url, revision)
     click.echo(f"database schema at {revision}")
 

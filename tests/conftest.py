@@ -4,7 +4,6 @@ and the gateway served over HTTP so the simulator's notifies reach it for real."
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,10 @@ import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import OperationalError
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import create_app, migrate
 from plugins.iotpay.simulator import create_simulator
+from tests.support.live_server import LiveServer
 
 MCH_ID = "10000701"
 MCH_KEY = "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"
@@ -33,26 +32,6 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- servers -----------------------------------------------------------------------------------
-
-
-class LiveServer:
-    """A WSGI app on a real loopback port, in a thread. The app can be set after the port is known."""
-
-    def __init__(self, app: Callable[..., Any] | None = None) -> None:
-        self.app = app
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        assert self.app is not None, "LiveServer app not set"
-        return self.app(environ, start_response)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ Mounted by the gateway at /sandbox/iotpay (so IOTPAY_API_URL = <base>/sandbox/io
     python -m plugins.iotpay.simulator --port 8001 --mch-id 10000701 --key KEY --state /tmp/sim.sqlite
 
 IOTPay's three calls live under /v1; the rest are the sandbox's own controls:
-    POST /pay              pay an order (payOrderId or mchOrderNo [+ mchId]) and send its notify
-    GET  /orders/<id>      the order as the simulator sees it, with every notify attempt
-    POST|DELETE|GET /faults make the next calls of an operation fail in a chosen way
+    POST /pay                pay an order (payOrderId, or mchOrderNo [+ mchId]) and send its notify
+    GET  /orders/<id>        the order as the simulator sees it, with every notify attempt
+    POST|DELETE|GET /faults  make the next calls of an operation fail in a chosen way
 
-Requests are checked with the plugin's own schemas and signing, so whatever the client gets
-wrong fails here as it would at IOTPay. State is one SQLite file (simulator_store), shared by all
-processes serving the simulator.
+Requests are checked with the plugin's own schemas and signing, so whatever the client gets wrong
+fails here as it would at IOTPay. State lives in one SQLite file (simulator_store) shared by every
+process serving the simulator, so it works under several gunicorn workers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,15 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from plugins.iotpay import schemas, signing
-from plugins.iotpay.simulator_store import Fault, NotifyAttempt, Order, Refund, Rejected, SimulatorStore
+from plugins.iotpay.simulator_store import (
+    Fault,
+    NotifyAttempt,
+    Order,
+    Refund,
+    Rejected,
+    SimulatorStore,
+    UnknownOrder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +67,15 @@ REQUEST_SCHEMAS: dict[str, type[Schema]] = {
     "refund_order": schemas.RefundOrderRequest,
 }
 FAULT_MODES = ("fail", "garbage", "html", "http_500", "http_503", "delay")
+# Order fields in what query_order answers; the notify adds NOTIFY_ONLY_FIELDS.
+QUERY_FIELDS = (
+    "pay_order_id", "mch_id", "mch_order_no", "channel_id", "currency", "amount", "status", "channel_order_no",
+    "pay_succ_time",
+)  # fmt: skip
+NOTIFY_ONLY_FIELDS = ("client_ip", "device", "subject", "body", "param1", "param2")
+ERROR_PAGE = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center><hr>nginx</body></html>"
 
 Json = dict[str, Any]
-WsgiStartResponse = Callable[..., Any]
 
 
 class BusinessError(Exception):
@@ -79,6 +94,18 @@ class FaultRequest(Schema):
     seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=300))
 
 
+def wire(record: Any, names: Iterable[str] | None = None) -> Json:
+    """A store record in IOTPay's names (our snake_case, camel-cased), leaving out what is unset."""
+    values = asdict(record)
+    chosen = values if names is None else {name: values[name] for name in names}
+    return {_camel(name): value for name, value in chosen.items() if value is not None}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body), status, content_type="application/json;charset=UTF-8")
 
@@ -88,23 +115,15 @@ def _communication_failure(err_code: str) -> Response:
 
 
 def _business_failure(err_code: str, description: str) -> Response:
-    return _json(
-        {
-            "retCode": "SUCCESS",
-            "retMsg": "",
-            "resCode": "FAIL",
-            "errCode": err_code,
-            "errCodeDes": description,
-        }
-    )
+    head = {"retCode": "SUCCESS", "retMsg": "", "resCode": "FAIL"}
+    return _json({**head, "errCode": err_code, "errCodeDes": description})
 
 
 def _business_success(body: Json, key: str) -> Response:
     answer = {"retCode": "SUCCESS", "retMsg": "", "resCode": "SUCCESS", **body}
-    # Like XxPay, sign only top-level scalars: nested payParams is the wallet SDK's, not IOTPay's.
+    # Like XxPay, sign only top-level scalars: nested payParams belongs to the wallet SDK, not to IOTPay.
     scalars = {k: v for k, v in answer.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
-    answer["sign"] = signing.sign(scalars, key)
-    return _json(answer)
+    return _json({**answer, "sign": signing.sign(scalars, key)})
 
 
 def _describe(messages: Any) -> str:
@@ -117,20 +136,19 @@ def _describe(messages: Any) -> str:
 
 
 def _fault_response(fault: Fault) -> Response:
-    page = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center><hr>nginx</body></html>"
     if fault.mode == "fail":
         return _business_failure(fault.err_code, ERROR_TEXTS.get(fault.err_code, "simulated failure"))
     if fault.mode == "garbage":
-        # Claims JSON but is not: catches clients that trust the Content-Type.
+        # Claims to be JSON but is not: catches clients that trust the Content-Type.
         return Response("not json{", 200, content_type="application/json;charset=UTF-8")
-    if fault.mode == "html":
-        return Response(page.format("502 Bad Gateway"), 200, content_type="text/html")
-    status = {"http_500": "500 Internal Server Error", "http_503": "503 Service Temporarily Unavailable"}
-    return Response(page.format(status[fault.mode]), int(fault.mode[-3:]), content_type="text/html")
+    if fault.mode == "html":  # a proxy's error page answered with 200, as misconfigured proxies do
+        return Response(ERROR_PAGE.format("502 Bad Gateway"), 200, content_type="text/html")
+    title = {"http_500": "500 Internal Server Error", "http_503": "503 Service Temporarily Unavailable"}
+    return Response(ERROR_PAGE.format(title[fault.mode]), int(fault.mode[-3:]), content_type="text/html")
 
 
 def _read_params(request: Request) -> Json | None:
-    # Only the form body, never the query string: a client that misplaces `params` should fail here.
+    # The form body only, never the query string: a client that misplaces `params` must fail here.
     raw = request.form.get("params", "")
     try:
         params = json.loads(raw) if raw.strip() else None
@@ -140,8 +158,8 @@ def _read_params(request: Request) -> Json | None:
 
 
 def _new_id(prefix: str) -> str:
-    # 22 chars (IOTPay allows 30); random digits keep ids unique across worker processes.
-    return f"{prefix}{time.time_ns() // 1_000_000}{secrets.randbelow(10**6):06d}"
+    # 22 chars (IOTPay allows 30); the random tail keeps ids unique across worker processes.
+    return f"{prefix}{time.time_ns() // 1_000_000}{_digits(6)}"
 
 
 def _digits(count: int) -> str:
@@ -149,18 +167,16 @@ def _digits(count: int) -> str:
 
 
 def _channel_order_no(channel_id: str) -> str:
-    # Shaped like each wallet's own transaction id (WeChat 4200…, Alipay date-prefixed, UnionPay 21 digits).
-    shapes = {
-        "WX_APP": lambda: "4200" + _digits(24),
-        "ALIPAY_MOBILE": lambda: time.strftime("%Y%m%d") + _digits(20),
-    }
-    return shapes.get(channel_id, lambda: _digits(21))()
+    # Shaped like each wallet's transaction id: WeChat 4200…, Alipay date-prefixed, UnionPay 21 digits.
+    if channel_id == "WX_APP":
+        return "4200" + _digits(24)
+    return time.strftime("%Y%m%d") + _digits(20) if channel_id == "ALIPAY_MOBILE" else _digits(21)
 
 
 def _pay_params(order: Order, key: str) -> Json:
     if order.channel_id == "WX_APP":
-        # XxPay's WeChat app shape. The real `sign` uses the WeChat API key, which IOTPay keeps; any
-        # 32-hex string has the right shape for an app that only hands it to the WeChat SDK.
+        # XxPay's WeChat app shape. The real `sign` uses a WeChat API key that only IOTPay holds; the
+        # app merely hands it to the WeChat SDK, so any 32-hex signature has the right shape.
         wechat = {
             "appid": json.loads(order.extra or "{}")["appId"],
             "partnerid": "1900000109",
@@ -171,53 +187,24 @@ def _pay_params(order: Order, key: str) -> Json:
         }
         return {**wechat, "sign": signing.sign(wechat, key)}
     # IOTPay does not document payParams for these channels (SPEC.md section 7): made-up but plausible
-    # shapes (Alipay's SDK takes an order string, UnionPay's a transaction number `tn` and a mode).
+    # shapes (Alipay's SDK takes an order string; UnionPay's a transaction number `tn` and a mode).
     if order.channel_id == "ALIPAY_MOBILE":
         return {"orderInfo": f"app_id=2021000000000000&out_trade_no={order.pay_order_id}&sign=SIMULATED"}
     return {"tn": _digits(21), "mode": "01"}
 
 
-def query_fields(order: Order) -> Json:
-    """The order as query_order answers it: flat, IOTPay's names, nothing empty."""
-    pay_succ_time = None if order.pay_succ_time is None else str(order.pay_succ_time)
-    wire = {
-        "payOrderId": order.pay_order_id,
-        "mchId": order.mch_id,
-        "mchOrderNo": order.mch_order_no,
-        "channelId": order.channel_id,
-        "currency": order.currency,
-        "amount": order.amount,
-        "status": order.status,
-        "channelOrderNo": order.channel_order_no,
-        "paySuccTime": pay_succ_time,
-    }
-    return {name: value for name, value in wire.items() if value is not None}
-
-
 def notify_params(order: Order, key: str) -> dict[str, str]:
-    """The signed payment notify (SPEC.md section 4); all values text, as in a query string."""
-    wire = {
-        **{name: str(value) for name, value in query_fields(order).items()},
-        "status": str(schemas.STATUS_PAID),
-        "backType": "2",
-        "clientIp": order.client_ip,
-        "device": order.device,
-        "subject": order.subject,
-        "body": order.body,
-        "param1": order.param1,
-        "param2": order.param2,
-    }
+    """The signed payment notify (SPEC.md section 4): every value text, as a query string carries it."""
+    sent = {name: str(value) for name, value in wire(order, QUERY_FIELDS + NOTIFY_ONLY_FIELDS).items()}
+    # status 2 whatever the order says now: a re-sent notify repeats the payment result.
+    sent |= {"status": str(schemas.STATUS_PAID), "backType": "2"}
     # Empty values are not signed (SPEC.md section 1), so sending them would add nothing.
-    sent = {name: value for name, value in wire.items() if value}
+    sent = {name: value for name, value in sent.items() if value}
     return {**sent, "sign": signing.sign(sent, key)}
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 class Simulator:
-    """WSGI app; see the module docstring for its routes."""
+    """WSGI app; the module docstring lists its routes."""
 
     def __init__(
         self,
@@ -233,22 +220,22 @@ class Simulator:
         self._stopping = threading.Event()
         self._deliveries: set[threading.Thread] = set()
         self._deliveries_lock = threading.Lock()
-        api = {name: functools.partial(self._api, name) for name in REQUEST_SCHEMAS}
+        self._operations: dict[str, Callable[[Json, str], Json]] = {
+            "create_order": self._create_order,
+            "query_order": self._query_order,
+            "refund_order": self._refund_order,
+        }
         self._urls = Map(
-            [Rule(f"/v1/{name}", endpoint=handler) for name, handler in api.items()]  # any method: 0011
+            # No method restriction on IOTPay's calls: a GET must get IOTPay's own "0011 POST required".
+            [Rule(f"/v1/{name}", endpoint=functools.partial(self._api, name)) for name in self._operations]
             + [
                 Rule("/pay", methods=["POST"], endpoint=self._pay),
                 Rule("/orders/<pay_order_id>", methods=["GET"], endpoint=self._show_order),
                 Rule("/faults", methods=["GET", "POST", "DELETE"], endpoint=self._faults),
             ]
         )
-        self._operations: dict[str, Callable[[Json, str], Json]] = {
-            "create_order": self._create_order,
-            "query_order": self._query_order,
-            "refund_order": self._refund_order,
-        }
 
-    def __call__(self, environ: dict[str, Any], start_response: WsgiStartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         try:
             endpoint, arguments = self._urls.bind_to_environ(environ).match()
@@ -303,23 +290,8 @@ class Simulator:
         return self._merchants[mch_id]
 
     def _create_order(self, data: Json, key: str) -> Json:
-        order = Order(
-            pay_order_id=_new_id("P01"),
-            status=schemas.STATUS_CREATED,
-            mch_id=data["mch_id"],
-            mch_order_no=data["mch_order_no"],
-            channel_id=data["channel_id"],
-            currency=data["currency"],
-            amount=data["amount"],
-            client_ip=data["client_ip"],
-            device=data.get("device"),
-            subject=data["subject"],
-            body=data["body"],
-            notify_url=data["notify_url"],
-            param1=data.get("param1"),
-            param2=data.get("param2"),
-            extra=data.get("extra"),
-        )
+        known = {name: value for name, value in data.items() if name in Order.__dataclass_fields__}
+        order = Order(**known, pay_order_id=_new_id("P01"), status=schemas.STATUS_CREATED)
         self.store.add_order(order)
         return {"payOrderId": order.pay_order_id, "payParams": _pay_params(order, key)}
 
@@ -333,21 +305,16 @@ class Simulator:
             order = next(iter(self.store.find_orders(data["mch_order_no"], data["mch_id"])), None)
         if order is None:
             raise BusinessError("0112")
-        return query_fields(order)
+        return wire(order, QUERY_FIELDS)
 
     def _refund_order(self, data: Json, key: str) -> Json:
-        asked = Refund(
-            _new_id("R01"), data["mch_id"], data["mch_refund_no"], data["pay_order_id"], data["refund_amount"]
-        )
+        names = ("mch_id", "mch_refund_no", "pay_order_id", "refund_amount")
+        asked = Refund(refund_order_id=_new_id("R01"), **{name: data[name] for name in names})
         try:
             refund = self.store.add_refund(asked, data.get("currency"))
-        except LookupError:
+        except UnknownOrder:
             raise BusinessError("0112") from None
-        return {
-            "refundOrderId": refund.refund_order_id,
-            "mchRefundNo": refund.mch_refund_no,
-            "refundAmount": refund.refund_amount,
-        }
+        return wire(refund, ("refund_order_id", "mch_refund_no", "refund_amount"))
 
     # -- sandbox controls ---------------------------------------------------------------------
 
@@ -376,35 +343,12 @@ class Simulator:
         if order is None:
             return _json({"error": "order not found"}, 404)
         refunds = self.store.refunds_of(pay_order_id)
-        attempts = [
-            {"at": a.at, **({"error": a.error} if a.error else {"httpStatus": a.http_status}), "body": a.body}
-            for a in self.store.attempts_of(pay_order_id)
-        ]
-        extras = {
-            "notifyUrl": order.notify_url,
-            "clientIp": order.client_ip,
-            "device": order.device,
-            "subject": order.subject,
-            "body": order.body,
-            "param1": order.param1,
-            "param2": order.param2,
-            "extra": order.extra,
-        }
         return _json(
             {
-                **query_fields(order),
-                **{k: v for k, v in extras.items() if v is not None},
-                "refunds": [
-                    {
-                        "refundOrderId": r.refund_order_id,
-                        "mchRefundNo": r.mch_refund_no,
-                        "refundAmount": r.refund_amount,
-                    }
-                    for r in refunds
-                ],
-                "refundedAmount": sum(r.refund_amount for r in refunds),
-                "notified": order.notified,
-                "notifyAttempts": attempts,
+                **wire(order),
+                "refunds": [wire(refund) for refund in refunds],
+                "refundedAmount": sum(refund.refund_amount for refund in refunds),
+                "notifyAttempts": [wire(attempt) for attempt in self.store.attempts_of(pay_order_id)],
             }
         )
 
@@ -413,28 +357,10 @@ class Simulator:
             self.store.clear_faults()
         elif request.method == "POST":
             try:
-                wanted = FaultRequest().load(request.get_json(silent=True) or {})
+                self.store.set_fault(Fault(**FaultRequest().load(request.get_json(silent=True) or {})))
             except ValidationError as exc:
                 return _json({"error": _describe(exc.messages)}, 400)
-            self.store.set_fault(
-                Fault(
-                    wanted["operation"],
-                    wanted["mode"],
-                    wanted["count"],
-                    wanted["err_code"],
-                    wanted["seconds"],
-                )
-            )
-        pending = [
-            {
-                "operation": f.operation,
-                "mode": f.mode,
-                "count": f.remaining,
-                "errCode": f.err_code,
-                "seconds": f.seconds,
-            }
-            for f in self.store.list_faults()
-        ]
+        pending = [wire(fault) for fault in self.store.list_faults()]
         return _json({"faults": pending}, 201 if request.method == "POST" else 200)
 
     # -- notify delivery ----------------------------------------------------------------------
@@ -445,8 +371,8 @@ class Simulator:
         thread = threading.Thread(
             target=self._deliver,
             args=(order.pay_order_id, order.notify_url, params),
-            daemon=True,
             name=f"iotpay-notify-{order.pay_order_id}",
+            daemon=True,
         )
         with self._deliveries_lock:
             self._deliveries = {t for t in self._deliveries if t.is_alive()} | {thread}
@@ -469,17 +395,18 @@ class Simulator:
         self, session: requests.Session, pay_order_id: str, url: str, params: dict[str, str]
     ) -> bool:
         """One notify POST; True when the merchant acknowledged it with `success`."""
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
-            # XxPay puts the notify in the query string of an empty POST.
+            # XxPay sends the notify as an empty POST with the parameters in the query string.
             response = session.post(url, params=params, timeout=self._notify_timeout)
         except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
             self.store.record_attempt(
-                pay_order_id, NotifyAttempt(_now(), None, f"{type(exc).__name__}: {exc}"[:200], None)
+                pay_order_id, NotifyAttempt(at, http_status=None, error=error, body=None)
             )
             return False
-        self.store.record_attempt(
-            pay_order_id, NotifyAttempt(_now(), response.status_code, None, response.text[:200])
-        )
+        attempt = NotifyAttempt(at, http_status=response.status_code, error=None, body=response.text[:200])
+        self.store.record_attempt(pay_order_id, attempt)
         return response.text.strip() == "success"
 
 
@@ -495,22 +422,25 @@ def create_simulator(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import run_simple  # only the standalone mode needs the development server
 
     parser = argparse.ArgumentParser(description="Run the IOTPay v1 simulator alone.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument(
-        "--mch-id", action="append", required=True, help="repeat with --key for more merchants"
+        "--mch-id", action="append", required=True, help="repeat, with --key, for more merchants"
     )
     parser.add_argument("--key", action="append", required=True)
-    parser.add_argument("--state", required=True, help="SQLite file (created if missing)")
+    parser.add_argument("--state", required=True, help="SQLite file, created if missing")
     args = parser.parse_args(argv)
     if len(args.mch_id) != len(args.key):
         parser.error("give one --key per --mch-id")
     logging.basicConfig(level=logging.INFO)
     simulator = create_simulator(dict(zip(args.mch_id, args.key, strict=True)), args.state)
-    run_simple(args.host, args.port, simulator, threaded=True)
+    try:
+        run_simple(args.host, args.port, simulator, threaded=True)
+    finally:
+        simulator.close(timeout=1.0)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS orders (
     channel_id TEXT NOT NULL, currency TEXT NOT NULL, amount INTEGER NOT NULL, status INTEGER NOT NULL,
     client_ip TEXT NOT NULL, device TEXT, subject TEXT NOT NULL, body TEXT NOT NULL,
     notify_url TEXT NOT NULL, param1 TEXT, param2 TEXT, extra TEXT,
-    channel_order_no TEXT, pay_succ_time INTEGER, notified INTEGER NOT NULL DEFAULT 0,
+    channel_order_no TEXT, pay_succ_time TEXT, notified INTEGER NOT NULL DEFAULT 0,
     UNIQUE (mch_id, mch_order_no)
 );
 CREATE TABLE IF NOT EXISTS refunds (
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS refunds (
     UNIQUE (mch_id, mch_refund_no)
 );
 CREATE TABLE IF NOT EXISTS faults (
-    operation TEXT PRIMARY KEY, mode TEXT NOT NULL, remaining INTEGER NOT NULL,
+    operation TEXT PRIMARY KEY, mode TEXT NOT NULL, count INTEGER NOT NULL,
     err_code TEXT NOT NULL, seconds REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS notify_attempts (
@@ -53,15 +53,15 @@ class Order:
     amount: int
     status: int
     client_ip: str
-    device: str | None
     subject: str
     body: str
     notify_url: str
-    param1: str | None
-    param2: str | None
-    extra: str | None
+    device: str | None = None
+    param1: str | None = None
+    param2: str | None = None
+    extra: str | None = None
     channel_order_no: str | None = None
-    pay_succ_time: int | None = None  # epoch milliseconds
+    pay_succ_time: str | None = None  # epoch milliseconds, as IOTPay sends it
     notified: bool = False
 
 
@@ -78,7 +78,7 @@ class Refund:
 class Fault:
     operation: str
     mode: str
-    remaining: int
+    count: int  # calls still to fail
     err_code: str
     seconds: float
 
@@ -93,6 +93,10 @@ class NotifyAttempt:
 
 class Rejected(Exception):
     """A business rule refused the operation; the message becomes IOTPay's errCodeDes."""
+
+
+class UnknownOrder(Exception):
+    """No order with that payOrderId for that merchant."""
 
 
 def _insert(conn: sqlite3.Connection, table: str, record: Any) -> None:
@@ -165,7 +169,13 @@ class SimulatorStore:
             conn.execute(
                 "UPDATE orders SET status = ?, channel_order_no = ?, pay_succ_time = ?"
                 " WHERE pay_order_id = ? AND status = ?",
-                (STATUS_PAID, channel_order_no, int(time.time() * 1000), pay_order_id, STATUS_CREATED),
+                (
+                    STATUS_PAID,
+                    channel_order_no,
+                    str(time.time_ns() // 1_000_000),
+                    pay_order_id,
+                    STATUS_CREATED,
+                ),
             )
             order = _order(
                 conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone()
@@ -207,7 +217,7 @@ class SimulatorStore:
                 ).fetchone()
             )
             if order is None:
-                raise LookupError(refund.pay_order_id)
+                raise UnknownOrder(refund.pay_order_id)
             self._check_refundable(conn, order, refund.refund_amount, currency)
             _insert(conn, "refunds", refund)
             return refund
@@ -253,10 +263,10 @@ class SimulatorStore:
             row = conn.execute("SELECT * FROM faults WHERE operation = ?", (operation,)).fetchone()
             if row is None:
                 return None
-            if row["remaining"] <= 1:
+            if row["count"] <= 1:
                 conn.execute("DELETE FROM faults WHERE operation = ?", (operation,))
             else:
-                conn.execute("UPDATE faults SET remaining = remaining - 1 WHERE operation = ?", (operation,))
+                conn.execute("UPDATE faults SET count = count - 1 WHERE operation = ?", (operation,))
             return Fault(**dict(row))
 
     # -- notify attempts ----------------------------------------------------------------------

@@ -272,7 +272,8 @@ def test_pay_sends_a_signed_notify_matching_the_order(
     http: requests.Session, sim_url: str, receiver: tuple[NotifyReceiver, str]
 ) -> None:
     app, notify_url = receiver
-    created = create(http, sim_url, mchOrderNo="N-1", notifyUrl=notify_url)
+    # Characters that break naive query strings and naive signing alike.
+    created = create(http, sim_url, mchOrderNo="N-1", notifyUrl=notify_url, subject="Beans & cream + 10%=off")
 
     answer = pay(http, sim_url, created["payOrderId"])
 
@@ -293,7 +294,7 @@ def test_pay_sends_a_signed_notify_matching_the_order(
         "backType": "2",
         "clientIp": "210.73.10.148",
         "device": "WEB",
-        "subject": "Coffee beans",
+        "subject": "Beans & cream + 10%=off",
         "body": "1kg medium roast",
         "param1": "cart-7",
     }

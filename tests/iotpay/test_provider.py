@@ -1,0 +1,237 @@
+"""The IOTPay provider's wire behaviour, over real HTTP against a recording stand-in for IOTPay.
+
+The create_order request is pinned to the known-answer vector computed by IOTPay's PHP demo;
+the simulator-based tests in tests/gateway cover the same provider end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from werkzeug.wrappers import Request, Response
+
+from gateway.provider import InboundRequest, NotificationRejected, OrderDraft, OrderRequest, ProviderError, Verdict
+from plugins.iotpay import signing
+from plugins.iotpay.client import IotPayClient
+from plugins.iotpay.config import IotPayConfig
+from plugins.iotpay.provider import IotPayProvider
+from tests.support.live_server import LiveServer
+
+VECTORS = {v["name"]: v for v in json.loads((Path(__file__).parent / "sign-vectors.json").read_text())["vectors"]}
+CREATE = VECTORS["create_order_wx_app"]
+NOTIFY = VECTORS["notify_paid"]
+KEY = CREATE["key"]
+
+
+class FakeIotPay:
+    """Records what reaches it and answers whatever the test sets."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.answer: Any = {"retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P1", "payParams": {"a": "b"}}
+        self.status = 200
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        self.requests.append(
+            {"path": request.path, "content_type": request.content_type, "raw": request.get_data(as_text=True)}
+        )
+        body = self.answer if isinstance(self.answer, str) else json.dumps(self.answer)
+        return Response(body, status=self.status, content_type="application/json")(environ, start_response)
+
+
+@pytest.fixture
+def iotpay() -> Iterator[tuple[FakeIotPay, str]]:
+    fake = FakeIotPay()
+    server = LiveServer(fake)
+    yield fake, server.url
+    server.stop()
+
+
+def make_provider(api_url: str, **overrides: Any) -> IotPayProvider:
+    config = IotPayConfig(
+        mch_id="10000701",
+        secret_key=KEY,
+        api_url=api_url,
+        job_no="cashier01",
+        wx_app_id="wx1234567890abcdef",
+        timeout=2,
+        reject_bad_response_sign=overrides.pop("reject_bad_response_sign", False),
+    )
+    return IotPayProvider(config, IotPayClient(api_url, 2))
+
+
+def vector_order(**draft_overrides: Any) -> OrderRequest:
+    fields = {
+        "channel": "WX_APP",
+        "amount": 2856,
+        "currency": "CAD",
+        "subject": "Coffee beans",
+        "body": "1kg medium roast",
+        "client_ip": "210.73.10.148",
+        "options": {},
+        **draft_overrides,
+    }
+    return OrderRequest(
+        draft=OrderDraft(**fields),
+        order_id="o1",
+        merchant_order_no="20160427210604000490",
+        notify_url="https://shop.example.com/notify/iotpay",
+    )
+
+
+def sent_params(fake: FakeIotPay) -> dict[str, Any]:
+    form = dict(parse_qsl(fake.requests[-1]["raw"], keep_blank_values=True))
+    return json.loads(form["params"])
+
+
+def test_create_order_sends_exactly_the_known_answer_request(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    make_provider(url).create_order(vector_order())
+
+    assert fake.requests[-1]["path"] == "/create_order"
+    assert fake.requests[-1]["content_type"] == "application/x-www-form-urlencoded"
+    expected = {name: value for name, value in CREATE["params"].items() if value != ""}
+    assert sent_params(fake) == {**expected, "sign": CREATE["sign"]}
+
+
+def test_form_value_is_url_encoded_so_ampersand_plus_and_percent_survive(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    make_provider(url).create_order(vector_order(channel="ALIPAY_MOBILE", subject="Tea & cake +10% off"))
+    params = sent_params(fake)
+    assert params["subject"] == "Tea & cake +10% off"
+    assert "extra" not in params  # only WX_APP sends extra
+    assert signing.is_valid(params, KEY)
+
+
+def test_create_order_returns_pay_order_id_pay_params_and_merchant(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P0099", "payParams": {"prepayid": "wx1"}}
+    created = make_provider(url).create_order(vector_order())
+    assert (created.provider_order_id, dict(created.pay_params), created.account_id) == ("P0099", {"prepayid": "wx1"}, "10000701")
+
+
+@pytest.mark.parametrize(
+    ("answer", "status", "code", "definite"),
+    [
+        ({"retCode": "FAIL", "retMsg": "params is empty"}, 200, "FAIL", True),
+        ({"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0014", "errCodeDes": "amount error"}, 200, "0014", True),
+        ({"retCode": "SUCCESS", "resCode": "SUCCESS"}, 200, "INVALID_RESPONSE", False),
+        ({"resCode": "SUCCESS"}, 200, "INVALID_RESPONSE", False),
+        ("<html><body>Bad gateway</body></html>", 200, "INVALID_RESPONSE", False),
+        ("[1, 2]", 200, "INVALID_RESPONSE", False),
+        ("{}", 503, "HTTP_503", False),
+    ],
+    ids=["ret-fail", "res-fail-keeps-errcode", "no-pay-params", "no-retcode", "html", "not-an-object", "http-503"],
+)
+def test_refusals_keep_iotpay_code_and_message(
+    iotpay: tuple[FakeIotPay, str], answer: Any, status: int, code: str, definite: bool
+) -> None:
+    fake, url = iotpay
+    fake.answer, fake.status = answer, status
+    with pytest.raises(ProviderError) as refused:
+        make_provider(url).create_order(vector_order())
+    assert (refused.value.code, refused.value.definite) == (code, definite)
+    if code == "0014":
+        assert refused.value.message == "amount error"
+
+
+def _signed_answer(key: str) -> dict[str, Any]:
+    answer: dict[str, Any] = {"retCode": "SUCCESS", "retMsg": "", "resCode": "SUCCESS", "payOrderId": "P7"}
+    answer["sign"] = signing.sign(answer, key)
+    answer["payParams"] = {"prepayid": "wx7"}  # not covered by the answer's signature
+    return answer
+
+
+def test_a_correctly_signed_answer_is_accepted_in_strict_mode(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    fake.answer = _signed_answer(KEY)
+    assert make_provider(url, reject_bad_response_sign=True).create_order(vector_order()).provider_order_id == "P7"
+
+
+def test_a_wrongly_signed_answer_is_refused_in_strict_mode_and_logged_otherwise(
+    iotpay: tuple[FakeIotPay, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, url = iotpay
+    fake.answer = _signed_answer("another key")
+    with pytest.raises(ProviderError) as refused:
+        make_provider(url, reject_bad_response_sign=True).create_order(vector_order())
+    assert refused.value.code == "INVALID_SIGN"
+
+    assert make_provider(url).create_order(vector_order()).provider_order_id == "P7"
+    assert "signature that does not verify" in caplog.text
+    assert KEY not in caplog.text
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+def notify_request(params: dict[str, str], *, as_form: bool = False, method: str = "POST") -> InboundRequest:
+    if as_form:
+        return InboundRequest(
+            method=method,
+            path="/notify/iotpay",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+            query=[],
+            body=urlencode(params).encode(),
+        )
+    return InboundRequest(method=method, path="/notify/iotpay", headers={}, query=list(params.items()), body=b"")
+
+
+@pytest.mark.parametrize("as_form", [False, True], ids=["query-string", "form-body"])
+def test_the_known_answer_notify_verifies_and_parses(as_form: bool) -> None:
+    params = {**NOTIFY["params"], "sign": NOTIFY["sign"]}
+    notification = make_provider("http://unused.invalid").verify_notification(notify_request(params, as_form=as_form))
+    assert notification.merchant_order_no == "20160427210604000490"
+    assert (notification.amount, notification.currency, notification.paid) == (2856, "CAD", True)
+    assert notification.account_id == "10000701"
+    assert notification.provider_order_id == "P01202611251200000000001"
+    assert notification.paid_at == datetime(2025, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("change", "verdict"),
+    [
+        ({"amount": "1"}, Verdict.BAD_SIGNATURE),
+        ({"sign": ""}, Verdict.BAD_SIGNATURE),
+        ({"sign": "0" * 32}, Verdict.BAD_SIGNATURE),
+        ({"extraField": "x"}, Verdict.BAD_SIGNATURE),
+    ],
+    ids=["tampered-amount", "no-sign", "wrong-sign", "added-field"],
+)
+def test_tampered_notifies_are_rejected(change: dict[str, str], verdict: Verdict) -> None:
+    params = {**NOTIFY["params"], "sign": NOTIFY["sign"], **change}
+    with pytest.raises(NotificationRejected) as rejected:
+        make_provider("http://unused.invalid").verify_notification(notify_request(params))
+    assert rejected.value.verdict is verdict
+
+
+def test_a_field_sent_twice_with_different_values_is_malformed() -> None:
+    params = {**NOTIFY["params"], "sign": NOTIFY["sign"]}
+    request = InboundRequest(
+        method="POST", path="/notify/iotpay", headers={}, query=[*params.items(), ("amount", "1")], body=b""
+    )
+    with pytest.raises(NotificationRejected) as rejected:
+        make_provider("http://unused.invalid").verify_notification(request)
+    assert rejected.value.verdict is Verdict.MALFORMED
+
+
+@pytest.mark.parametrize(("status", "paid"), [("0", False), ("1", False), ("2", True), ("3", True), ("4", False), ("9", False)])
+def test_only_statuses_2_and_3_are_payments(status: str, paid: bool) -> None:
+    params = {**NOTIFY["params"], "status": status}
+    params["sign"] = signing.sign(params, KEY)
+    assert make_provider("http://unused.invalid").verify_notification(notify_request(params)).paid is paid
+
+
+def test_acknowledgement_is_plain_success_only_for_accepted_verdicts() -> None:
+    provider = make_provider("http://unused.invalid")
+    for verdict in Verdict:
+        ack = provider.acknowledge(verdict)
+        assert (ack.body == "success") is verdict.accepted
+        assert ack.content_type.startswith("text/plain")

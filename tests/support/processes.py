@@ -1,0 +1,85 @@
+"""Run the gateway the way it is deployed: `flask --app wsgi ...` and gunicorn, as child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env(config: Mapping[str, str]) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("GATEWAY_", "IOTPAY_"))}
+    env.update(config)
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    return env
+
+
+def flask_cli(config: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPO_ROOT,
+        env=child_env(config),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class Gunicorn:
+    """gunicorn serving wsgi:app with the repository's gunicorn.conf.py."""
+
+    def __init__(self, config: Mapping[str, str], port: int, *extra_args: str, log_path: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", *extra_args,
+             "wsgi:app"],
+            cwd=REPO_ROOT,
+            env=child_env(config),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_until_healthy(self, deadline_seconds: float = 30) -> None:
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.output()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()

@@ -1,0 +1,102 @@
+"""Sandbox mode: the newcomer's flow from the README, create -> pay in the simulator -> paid.
+
+Run once in-process and once under gunicorn with the repository's gunicorn.conf.py (what
+`make run` starts), where the simulator is mounted in the same server that it calls back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from gateway import create_app
+from tests.support.live_server import LiveServer
+from tests.support.processes import Gunicorn, flask_cli, free_port
+
+ORDER = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg medium roast"}
+
+
+def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def run_newcomer_flow(base_url: str) -> None:
+    providers = requests.get(f"{base_url}/v1/providers", timeout=10).json()
+    assert [(p["name"], p["sandbox"]) for p in providers] == [("iotpay", True)]
+
+    created = requests.post(f"{base_url}/v1/orders", json=ORDER, timeout=30)
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["status"] == "pending"
+    assert order["pay_params"]["package"] == "Sign=WXPay"
+
+    paid = requests.post(f"{base_url}/sandbox/iotpay/pay", data={"payOrderId": order["provider_order_id"]}, timeout=10)
+    assert paid.status_code == 202, paid.text
+
+    def order_is_paid() -> dict[str, Any] | None:
+        current = requests.get(f"{base_url}/v1/orders/{order['id']}", timeout=10).json()
+        return current if current["status"] == "paid" else None
+
+    final = wait_for(order_is_paid)
+    assert final["paid_at"] is not None
+
+    app_pay = requests.get(f"{base_url}/pay", params={"channelid": "ALIPAY_MOBILE", "amount": "19.99"}, timeout=30)
+    assert app_pay.status_code == 200, app_pay.text
+    stored = requests.get(f"{base_url}/v1/orders/{app_pay.headers['Gateway-Order-Id']}", timeout=10).json()
+    assert (stored["amount"], stored["currency"], stored["pay_params"]) == (1999, "CAD", app_pay.json())
+
+
+@pytest.fixture
+def sandbox_server(tmp_path: Path) -> Iterator[str]:
+    server = LiveServer()
+    app = create_app(
+        {
+            "GATEWAY_SANDBOX": "1",
+            "GATEWAY_PUBLIC_URL": server.url,
+            "GATEWAY_INSTANCE_PATH": str(tmp_path),
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
+        }
+    )
+    from gateway import migrate
+
+    migrate.upgrade(app.extensions["gateway"].db.url)
+    server.app = app
+    yield server.url
+    server.stop()
+    app.extensions["gateway"].db.dispose()
+
+
+def test_sandbox_flow_in_process(sandbox_server: str) -> None:
+    run_newcomer_flow(sandbox_server)
+
+
+@pytest.mark.slow
+def test_sandbox_flow_under_gunicorn_as_make_run_starts_it(tmp_path: Path) -> None:
+    port = free_port()
+    config = {
+        "GATEWAY_SANDBOX": "1",
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_INSTANCE_PATH": str(tmp_path),
+    }
+    migrated = flask_cli(config, "db", "upgrade")
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "gateway.sqlite3").exists()
+
+    server = Gunicorn(config, port, log_path=tmp_path / "gunicorn.log")
+    try:
+        server.wait_until_healthy()
+        run_newcomer_flow(server.url)
+    finally:
+        server.stop()
+    assert "sandbox-key" not in server.output()  # the simulator's made-up key is still a key
