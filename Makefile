@@ -24,7 +24,7 @@ run: $(STAMP)
 	@echo "then: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
 	@echo "      curl -s http://$(HOST):$(PORT)/v1/orders/<id>      # status: paid"
 	@echo
-	GATEWAY_PUBLIC_URL=$${GATEWAY_PUBLIC_URL:-http://$(HOST):$(PORT)} \
+	@GATEWAY_PUBLIC_URL=$${GATEWAY_PUBLIC_URL:-http://$(HOST):$(PORT)} \
 		$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: $(STAMP)

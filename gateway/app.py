@@ -39,10 +39,10 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
 
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep schema order: id first
     gateway = _build_gateway(settings)
     app.extensions[EXTENSION_KEY] = gateway
 

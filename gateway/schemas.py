@@ -21,6 +21,7 @@ class OrderCreateSchema(Schema):
     amount = StrictInt(
         required=True,
         validate=validate.Range(min=1, max=MAX_MINOR_UNITS),
+        error_messages={"invalid": "must be an integer number of minor units (2856 for 28.56)"},
         metadata={"description": "integer minor units (cents): 2856 is 28.56", "example": 2856},
     )
     currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO-4217 code such as CAD"), metadata={"example": "CAD"})
