@@ -10,7 +10,7 @@ PROJECT_NAME = "gateway"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec", "create_app"]
+__all__ = ["PROJECT_NAME", "create_app", "hookimpl", "hookspec"]
 
 
 def create_app(test_config=None):  # type: ignore[no-untyped-def]

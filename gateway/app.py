@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from flask import Flask
 from flask_smorest import Api
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import cli
 from gateway.db import Database
@@ -22,15 +23,18 @@ from gateway.views import api, health, notify, pay
 log = logging.getLogger(__name__)
 
 
-class GatewayApi(Api):
+class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
     ERROR_SCHEMA = ApiErrorSchema  # document our error shape, not flask-smorest's
+
 
 API_VERSION = "1"
 
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """Build the app. `test_config` overrides environment variables of the same names."""
-    instance_path = str((test_config or {}).get("GATEWAY_INSTANCE_PATH") or os.environ.get("GATEWAY_INSTANCE_PATH") or "")
+    instance_path = str(
+        (test_config or {}).get("GATEWAY_INSTANCE_PATH") or os.environ.get("GATEWAY_INSTANCE_PATH") or ""
+    )
     app = Flask("gateway", instance_path=instance_path or None)
     settings = load_settings(app.instance_path, test_config)
     app.config.update(
@@ -54,6 +58,10 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
 
     if settings.sandbox:
         _mount_sandboxes(app, gateway)
+    proxies = settings.count("GATEWAY_TRUSTED_PROXIES")
+    if proxies:
+        # Behind N proxies, take the payer's address (sent to providers as clientIp) from X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     if not settings.names("GATEWAY_API_KEYS"):
         log.warning("GATEWAY_API_KEYS is not set: /v1 is open to anyone who can reach it")
     return app

@@ -115,4 +115,6 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         # The traceback goes to the log; the caller only learns that it was our fault.
         log.exception("unhandled error")
-        return error_response(ApiError(500, "internal_error", "The gateway hit an unexpected error; it has been logged."))
+        return error_response(
+            ApiError(500, "internal_error", "The gateway hit an unexpected error; it has been logged.")
+        )

@@ -27,5 +27,5 @@ class StrictInt(fields.Integer):
 class UtcDateTime(fields.DateTime):
     """ISO 8601 with an explicit UTC offset, also for the naive datetimes SQLite returns."""
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
         return super()._serialize(as_utc(value), attr, obj, **kwargs)

@@ -13,7 +13,7 @@ from gateway.clock import as_utc, utcnow
 from gateway.events import OrderSnapshot
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     PENDING = "pending"  # stored; created at the provider, or the provider's answer is not known yet
     PAID = "paid"
     FAILED = "failed"  # the provider definitely refused to create it
@@ -75,7 +75,8 @@ class NotificationRecord(Base):
     __table_args__ = (Index("ix_notifications_provider_event", "provider", "event_id"),)
 
     id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True  # SQLite autoincrements INTEGER only
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,  # SQLite autoincrements INTEGER only
     )
     provider: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -66,7 +66,9 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
     if verdict.accepted:
         log.info("%s notify for %s: %s", provider.name, notification.merchant_order_no, verdict.value)
     else:
-        log.warning("%s notify for %s refused (%s): %s", provider.name, notification.merchant_order_no, verdict.value, reason)
+        log.warning(
+            "%s notify for %s refused (%s): %s", provider.name, notification.merchant_order_no, verdict.value, reason
+        )
     if paid_order is not None:
         _announce_paid(gateway.hooks, paid_order)
     return provider.acknowledge(verdict)

@@ -17,7 +17,6 @@ from typing import Any
 
 from marshmallow import Schema
 
-
 # -- what the core hands to a provider ---------------------------------------------------------
 
 
@@ -84,7 +83,7 @@ class Notification:
     paid_at: datetime | None = None
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """What the notify pipeline concluded about one notification; recorded with it."""
 
     APPLIED = "applied"  # moved the order to paid
@@ -190,7 +189,7 @@ class Provider(ABC):
         """Schema for the `provider_options` object of `POST /v1/orders` (None: refuse any)."""
         return None
 
-    def validate_order(self, draft: OrderDraft) -> None:
+    def validate_order(self, draft: OrderDraft) -> None:  # noqa: B027 - optional; nothing to check by default
         """Raise `InvalidOrder` for anything the provider would refuse (lengths, required options).
 
         Called before anything is stored; the core has already checked channel and currency

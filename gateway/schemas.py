@@ -16,7 +16,9 @@ MAX_METADATA_BYTES = 4096
 class OrderCreateSchema(Schema):
     """Unknown fields are refused (marshmallow's default), so a typo never goes unnoticed."""
 
-    provider = fields.String(validate=validate.Length(min=1, max=40), metadata={"description": "default: GATEWAY_DEFAULT_PROVIDER"})
+    provider = fields.String(
+        validate=validate.Length(min=1, max=40), metadata={"description": "default: GATEWAY_DEFAULT_PROVIDER"}
+    )
     channel = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={"example": "WX_APP"})
     amount = StrictInt(
         required=True,
@@ -24,13 +26,25 @@ class OrderCreateSchema(Schema):
         error_messages={"invalid": "must be an integer number of minor units (2856 for 28.56)"},
         metadata={"description": "integer minor units (cents): 2856 is 28.56", "example": 2856},
     )
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO-4217 code such as CAD"), metadata={"example": "CAD"})
+    currency = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO-4217 code such as CAD"),
+        metadata={"example": "CAD"},
+    )
     subject = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "Coffee beans"})
     body = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "1kg medium roast"})
-    client_ip = fields.String(validate=validate.Length(min=1), metadata={"description": "payer's IP; default: the caller's address"})
+    client_ip = fields.String(
+        validate=validate.Length(min=1), metadata={"description": "payer's IP; default: the caller's address"}
+    )
     merchant_reference = fields.String(validate=validate.Length(min=1, max=128))
-    metadata = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "your own key/values, returned as given"})
-    provider_options = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "validated by the provider, e.g. IOTPay {os_type, app_id}"})
+    metadata = fields.Dict(
+        keys=fields.String(), load_default=dict, metadata={"description": "your own key/values, returned as given"}
+    )
+    provider_options = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "validated by the provider, e.g. IOTPay {os_type, app_id}"},
+    )
 
     @validates("metadata")
     def _metadata_is_small(self, value: dict[str, Any], **_: Any) -> None:

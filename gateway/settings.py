@@ -62,6 +62,14 @@ class Settings:
             raise ConfigError(name, "must be more than 0 and at most 600")
         return value
 
+    def count(self, name: str, default: int = 0, maximum: int = 10) -> int:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if not raw.isdigit() or int(raw) > maximum:
+            raise ConfigError(name, f"must be a whole number from 0 to {maximum}")
+        return int(raw)
+
     def names(self, name: str) -> list[str]:
         """A comma-separated list, blanks dropped."""
         return [item.strip() for item in (self.get(name) or "").split(",") if item.strip()]

@@ -36,7 +36,9 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[Any]:
-    sim = create_simulator({MCH_ID: MCH_KEY}, str(tmp_path / "simulator.sqlite3"), notify_retry_delays=(0.05, 0.1, 0.2, 0.4))
+    sim = create_simulator(
+        {MCH_ID: MCH_KEY}, str(tmp_path / "simulator.sqlite3"), notify_retry_delays=(0.05, 0.1, 0.2, 0.4)
+    )
     server = LiveServer(sim)
     sim.url = server.url  # type: ignore[attr-defined]
     yield sim
@@ -49,7 +51,9 @@ def simulator_faults(simulator: Any) -> Callable[..., None]:
     """Make the simulator's next call(s) of an operation misbehave, as the real IOTPay might."""
 
     def inject(operation: str, mode: str, **extra: Any) -> None:
-        response = requests.post(f"{simulator.url}/faults", json={"operation": operation, "mode": mode, **extra}, timeout=5)
+        response = requests.post(
+            f"{simulator.url}/faults", json={"operation": operation, "mode": mode, **extra}, timeout=5
+        )
         assert response.status_code < 300, response.text
 
     return inject
@@ -63,7 +67,13 @@ def _reset_schema(url: str) -> None:
     try:
         with engine.begin() as connection:
             for table in ("notifications", "orders", "alembic_version"):
-                connection.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE" if "postgresql" in url else f"DROP TABLE IF EXISTS {table}"))
+                connection.execute(
+                    text(
+                        f"DROP TABLE IF EXISTS {table} CASCADE"
+                        if "postgresql" in url
+                        else f"DROP TABLE IF EXISTS {table}"
+                    )
+                )
     finally:
         engine.dispose()
     migrate.upgrade(url)
@@ -112,7 +122,9 @@ def sqlite_url(tmp_path: Path) -> str:
 # -- the gateway -------------------------------------------------------------------------------
 
 
-def gateway_config(database_url: str, simulator_url: str, public_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
+def gateway_config(
+    database_url: str, simulator_url: str, public_url: str, instance: Path, **extra: Any
+) -> dict[str, Any]:
     return {
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_PUBLIC_URL": public_url,
@@ -142,7 +154,9 @@ def app_factory(
     built: list[Any] = []
 
     def build(**extra: Any) -> Any:
-        app = create_app(gateway_config(database_url, simulator.url, gateway_server.url, tmp_path / "instance", **extra))
+        app = create_app(
+            gateway_config(database_url, simulator.url, gateway_server.url, tmp_path / "instance", **extra)
+        )
         gateway_server.app = app
         built.append(app)
         return app

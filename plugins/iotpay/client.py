@@ -66,7 +66,10 @@ def _json_object(operation: str, response: requests.Response) -> dict[str, Any]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        log.warning("IOTPay %s answered something that is not a JSON object (%s)", operation,
-                    response.headers.get("content-type"))
+        log.warning(
+            "IOTPay %s answered something that is not a JSON object (%s)",
+            operation,
+            response.headers.get("content-type"),
+        )
         raise ProviderError("INVALID_RESPONSE", "IOTPay's answer is not a JSON object", definite=False)
     return data

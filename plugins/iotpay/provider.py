@@ -51,7 +51,9 @@ class IotPayOptions(Schema):
     """`provider_options` accepted by IOTPay orders."""
 
     os_type = fields.String(validate=validate.OneOf(("IOS", "ANDROID")), metadata={"description": "ALIPAY_MOBILE"})
-    app_id = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "WeChat open-platform app id (WX_APP)"})
+    app_id = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "WeChat open-platform app id (WX_APP)"}
+    )
     device = fields.String(validate=validate.Length(max=64))
     param1 = fields.String(validate=validate.Length(max=64))
     param2 = fields.String(validate=validate.Length(max=64))
@@ -129,8 +131,9 @@ class IotPayProvider(Provider):
         try:
             answer: dict[str, Any] = schema.load(raw)
         except ValidationError as exc:
-            raise ProviderError("INVALID_RESPONSE", f"IOTPay's answer is malformed: {sorted(exc.messages)}",
-                                definite=False) from None
+            raise ProviderError(
+                "INVALID_RESPONSE", f"IOTPay's answer is malformed: {sorted(exc.messages)}", definite=False
+            ) from None
         if answer["ret_code"] != "SUCCESS":
             raise ProviderError(answer["ret_code"], answer.get("ret_msg") or "communication failed")
         if answer.get("res_code") != "SUCCESS":
@@ -144,14 +147,17 @@ class IotPayProvider(Provider):
     def _check_response_sign(self, operation: str, raw: Mapping[str, Any]) -> None:
         if "sign" not in raw:
             return  # IOTPay does not document signed answers (SPEC.md section 2)
-        scalars = {name: value for name, value in raw.items()
-                   if isinstance(value, (str, int)) and not isinstance(value, bool)}
+        scalars = {
+            name: value for name, value in raw.items() if isinstance(value, (str, int)) and not isinstance(value, bool)
+        }
         if signing.is_valid(scalars, self.config.secret_key):
             return
         if self.config.reject_bad_response_sign:
             raise ProviderError("INVALID_SIGN", f"IOTPay's {operation} answer has a wrong signature", definite=False)
-        log.warning("IOTPay %s answer has a signature that does not verify; accepted (IOTPAY_REJECT_BAD_RESPONSE_SIGN=0)",
-                    operation)
+        log.warning(
+            "IOTPay %s answer has a signature that does not verify; accepted (IOTPAY_REJECT_BAD_RESPONSE_SIGN=0)",
+            operation,
+        )
 
     # -- notifications --
 

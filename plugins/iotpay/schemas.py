@@ -70,9 +70,9 @@ class CreateOrderRequest(_Request):
             try:
                 extra = json.loads(data.get("extra") or "")
             except ValueError:
-                raise ValidationError("WX_APP needs extra {\"type\":\"apppay\",\"appId\":...}", "extra") from None
+                raise ValidationError('WX_APP needs extra {"type":"apppay","appId":...}', "extra") from None
             if not isinstance(extra, dict) or extra.get("type") != "apppay" or not extra.get("appId"):
-                raise ValidationError("WX_APP needs extra {\"type\":\"apppay\",\"appId\":...}", "extra")
+                raise ValidationError('WX_APP needs extra {"type":"apppay","appId":...}', "extra")
 
 
 class QueryOrderRequest(_Request):

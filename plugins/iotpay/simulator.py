@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from gateway.fields import StrictInt
 from plugins.iotpay import schemas, signing
 from plugins.iotpay.simulator_store import (
     Fault,
@@ -89,7 +90,7 @@ class BusinessError(Exception):
 class FaultRequest(Schema):
     operation = fields.String(required=True, validate=validate.OneOf(tuple(REQUEST_SCHEMAS)))
     mode = fields.String(required=True, validate=validate.OneOf(FAULT_MODES))
-    count = schemas.StrictInt(load_default=1, validate=validate.Range(min=1))
+    count = StrictInt(load_default=1, validate=validate.Range(min=1))
     err_code = fields.String(data_key="errCode", load_default="0010", validate=validate.Regexp(r"^\d{4}$"))
     seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=300))
 
@@ -242,7 +243,8 @@ class Simulator:
             response = endpoint(request, **arguments)
         except HTTPException as exc:
             response = _json({"error": exc.description}, exc.code or 500)
-        return response(environ, start_response)
+        result: Iterable[bytes] = response(environ, start_response)
+        return result
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop retrying notifies and wait for deliveries in flight (tests, orderly shutdown)."""
@@ -321,9 +323,7 @@ class Simulator:
     def _pay(self, request: Request) -> Response:
         given = request.get_json(silent=True) if request.is_json else request.form
         given = given if isinstance(given, Mapping) else {}
-        pay_order_id, mch_order_no, mch_id = (
-            str(given.get(n) or "") for n in ("payOrderId", "mchOrderNo", "mchId")
-        )
+        pay_order_id, mch_order_no, mch_id = (str(given.get(n) or "") for n in ("payOrderId", "mchOrderNo", "mchId"))
         if pay_order_id:
             orders = [o for o in [self.store.get_order(pay_order_id)] if o and mch_id in ("", o.mch_id)]
         elif mch_order_no:
@@ -391,9 +391,7 @@ class Simulator:
         except Exception:  # a background thread has nobody to raise to
             log.exception("IOTPay simulator notify delivery for %s crashed", pay_order_id)
 
-    def _attempt(
-        self, session: requests.Session, pay_order_id: str, url: str, params: dict[str, str]
-    ) -> bool:
+    def _attempt(self, session: requests.Session, pay_order_id: str, url: str, params: dict[str, str]) -> bool:
         """One notify POST; True when the merchant acknowledged it with `success`."""
         at = datetime.now(UTC).isoformat(timespec="milliseconds")
         try:
@@ -401,9 +399,7 @@ class Simulator:
             response = session.post(url, params=params, timeout=self._notify_timeout)
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"[:200]
-            self.store.record_attempt(
-                pay_order_id, NotifyAttempt(at, http_status=None, error=error, body=None)
-            )
+            self.store.record_attempt(pay_order_id, NotifyAttempt(at, http_status=None, error=error, body=None))
             return False
         attempt = NotifyAttempt(at, http_status=response.status_code, error=None, body=response.text[:200])
         self.store.record_attempt(pay_order_id, attempt)
@@ -427,9 +423,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the IOTPay v1 simulator alone.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument(
-        "--mch-id", action="append", required=True, help="repeat, with --key, for more merchants"
-    )
+    parser.add_argument("--mch-id", action="append", required=True, help="repeat, with --key, for more merchants")
     parser.add_argument("--key", action="append", required=True)
     parser.add_argument("--state", required=True, help="SQLite file, created if missing")
     args = parser.parse_args(argv)

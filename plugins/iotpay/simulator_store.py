@@ -152,9 +152,7 @@ class SimulatorStore:
 
     def get_order(self, pay_order_id: str) -> Order | None:
         with self._connect() as conn:
-            return _order(
-                conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone()
-            )
+            return _order(conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone())
 
     def find_orders(self, mch_order_no: str, mch_id: str | None = None) -> list[Order]:
         sql, args = "SELECT * FROM orders WHERE mch_order_no = ?", [mch_order_no]
@@ -177,9 +175,7 @@ class SimulatorStore:
                     STATUS_CREATED,
                 ),
             )
-            order = _order(
-                conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone()
-            )
+            order = _order(conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone())
         if order is None:
             raise KeyError(pay_order_id)
         return order
@@ -237,9 +233,7 @@ class SimulatorStore:
 
     def refunds_of(self, pay_order_id: str) -> list[Refund]:
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT * FROM refunds WHERE pay_order_id = ? ORDER BY rowid", (pay_order_id,)
-            )
+            rows = conn.execute("SELECT * FROM refunds WHERE pay_order_id = ? ORDER BY rowid", (pay_order_id,))
             return [Refund(**dict(row)) for row in rows]
 
     # -- faults -------------------------------------------------------------------------------

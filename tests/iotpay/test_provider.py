@@ -114,7 +114,11 @@ def test_create_order_returns_pay_order_id_pay_params_and_merchant(iotpay: tuple
     fake, url = iotpay
     fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P0099", "payParams": {"prepayid": "wx1"}}
     created = make_provider(url).create_order(vector_order())
-    assert (created.provider_order_id, dict(created.pay_params), created.account_id) == ("P0099", {"prepayid": "wx1"}, "10000701")
+    assert (created.provider_order_id, dict(created.pay_params), created.account_id) == (
+        "P0099",
+        {"prepayid": "wx1"},
+        "10000701",
+    )
 
 
 @pytest.mark.parametrize(
@@ -222,7 +226,9 @@ def test_a_field_sent_twice_with_different_values_is_malformed() -> None:
     assert rejected.value.verdict is Verdict.MALFORMED
 
 
-@pytest.mark.parametrize(("status", "paid"), [("0", False), ("1", False), ("2", True), ("3", True), ("4", False), ("9", False)])
+@pytest.mark.parametrize(
+    ("status", "paid"), [("0", False), ("1", False), ("2", True), ("3", True), ("4", False), ("9", False)]
+)
 def test_only_statuses_2_and_3_are_payments(status: str, paid: bool) -> None:
     params = {**NOTIFY["params"], "status": status}
     params["sign"] = signing.sign(params, KEY)

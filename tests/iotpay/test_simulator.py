@@ -52,9 +52,7 @@ class NotifyReceiver:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        self.received.append(
-            {"method": request.method, "args": request.args.to_dict(), "body": request.get_data()}
-        )
+        self.received.append({"method": request.method, "args": request.args.to_dict(), "body": request.get_data()})
         reply = self.replies[min(len(self.received), len(self.replies)) - 1]
         return Response(reply, mimetype="text/plain")(environ, start_response)
 
@@ -155,9 +153,7 @@ def business_failure(answer: dict[str, Any]) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("channel", ["WX_APP", "ALIPAY_MOBILE", "UPI_APP"])
-def test_create_order_answers_a_signed_pay_order_id(
-    http: requests.Session, sim_url: str, channel: str
-) -> None:
+def test_create_order_answers_a_signed_pay_order_id(http: requests.Session, sim_url: str, channel: str) -> None:
     extra = WX_EXTRA if channel == "WX_APP" else None
     answer = create(http, sim_url, channelId=channel, extra=extra)
 
@@ -167,9 +163,7 @@ def test_create_order_answers_a_signed_pay_order_id(
     assert isinstance(answer["payParams"], dict) and answer["payParams"]
 
 
-def test_create_order_gives_wechat_app_pay_params_for_the_requested_app(
-    http: requests.Session, sim_url: str
-) -> None:
+def test_create_order_gives_wechat_app_pay_params_for_the_requested_app(http: requests.Session, sim_url: str) -> None:
     pay_params = create(http, sim_url)["payParams"]
 
     assert pay_params["appid"] == "wx1234567890abcdef"
@@ -209,9 +203,7 @@ def test_create_order_rejects_invalid_parameters_naming_the_field(
 
 def test_create_order_refuses_a_duplicate_merchant_order_number(http: requests.Session, sim_url: str) -> None:
     create(http, sim_url, mchOrderNo="DUP-1")
-    code, description = business_failure(
-        call(http, sim_url, "create_order", signed(order_params(mchOrderNo="DUP-1")))
-    )
+    code, description = business_failure(call(http, sim_url, "create_order", signed(order_params(mchOrderNo="DUP-1"))))
     assert code == "0014" and "DUP-1" in description
 
     # The number is unique per merchant only.
@@ -327,9 +319,7 @@ def test_notify_gives_up_after_the_last_retry(
     created = create(http, sim_url, notifyUrl=notify_url)
     pay(http, sim_url, created["payOrderId"])
 
-    wait_for(
-        lambda: len(show(http, sim_url, created["payOrderId"])["notifyAttempts"]) == 4
-    )  # try + 3 retries
+    wait_for(lambda: len(show(http, sim_url, created["payOrderId"])["notifyAttempts"]) == 4)  # try + 3 retries
     simulator.close()  # joins the delivery thread: no attempt can follow
 
     seen = show(http, sim_url, created["payOrderId"])
@@ -378,9 +368,7 @@ def test_workers_sharing_the_state_file_see_each_others_orders(
     second_worker = create_simulator({MCH_ID: KEY}, str(tmp_path / "sim.sqlite"))
     server = serve(second_worker)
     try:
-        answer = call(
-            http, server.url, "query_order", signed({"mchId": MCH_ID, "payOrderId": created["payOrderId"]})
-        )
+        answer = call(http, server.url, "query_order", signed({"mchId": MCH_ID, "payOrderId": created["payOrderId"]}))
     finally:
         server.stop()
         second_worker.close()
@@ -420,9 +408,7 @@ def test_refund_of_an_unknown_order_fails_with_0112(http: requests.Session, sim_
     assert business_failure(refund(http, sim_url, "P01nope", "RF-1", 100))[0] == "0112"
 
 
-def test_refunds_may_not_exceed_the_paid_amount(
-    http: requests.Session, sim_url: str, paid_order: str
-) -> None:
+def test_refunds_may_not_exceed_the_paid_amount(http: requests.Session, sim_url: str, paid_order: str) -> None:
     first = refund(http, sim_url, paid_order, "RF-1", 600)
     assert first["resCode"] == "SUCCESS" and signing.is_valid(first, KEY)
     assert (first["mchRefundNo"], first["refundAmount"]) == ("RF-1", 600)

@@ -48,8 +48,17 @@ class Gunicorn:
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", *extra_args,
-             "wsgi:app"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                *extra_args,
+                "wsgi:app",
+            ],
             cwd=REPO_ROOT,
             env=child_env(config),
             stdout=self._log,
