@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from gateway.runtime import current_gateway
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+gateway_cli = AppGroup("gateway", help="Operations: reconciliation and the merchant webhook worker.")
 
 
 @db_cli.command("upgrade")
@@ -33,3 +34,4 @@ def downgrade(revision: str) -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(gateway_cli)

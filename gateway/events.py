@@ -22,3 +22,5 @@ class OrderSnapshot:
     metadata: Mapping[str, Any]
     created_at: datetime
     paid_at: datetime | None
+    refunded_amount: int = 0
+    paid_after_expiry: bool = False

@@ -6,8 +6,8 @@ the ``gateway.providers`` group (or listed in GATEWAY_PLUGINS).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from gateway import hookspec
 
@@ -44,6 +44,26 @@ def gateway_order_paid(order: OrderSnapshot) -> None:
     """Called once per order, after the transaction that marked it paid has committed.
 
     Exactly one call happens however many times (or however concurrently) the provider's
-    notification arrives. An exception here is logged and never changes the
-    acknowledgement sent to the provider: the payment is already recorded.
+    notification arrives, or however it is learnt (notify, `?refresh=true`, reconcile).
+    An exception here is logged and never changes the acknowledgement sent to the provider:
+    the payment is already recorded. The same change is also queued as an `order.paid`
+    merchant webhook.
     """
+
+
+@hookspec
+def gateway_order_expired(order: OrderSnapshot) -> None:
+    """Called once when reconciliation expires an order that was never paid (after the commit)."""
+
+
+@hookspec
+def gateway_refund_succeeded(refund: Mapping[str, Any], order: OrderSnapshot) -> None:
+    """Called once when a refund is known to have succeeded (after the commit).
+
+    `refund` is the refund as the API shows it (`GET /v1/refunds/<id>`).
+    """
+
+
+@hookspec
+def gateway_refund_failed(refund: Mapping[str, Any], order: OrderSnapshot) -> None:
+    """Called once when a refund is known to have failed; its amount is refundable again."""

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.clock import as_utc, utcnow
@@ -16,7 +16,25 @@ from gateway.events import OrderSnapshot
 class OrderStatus(enum.StrEnum):
     PENDING = "pending"  # stored; created at the provider, or the provider's answer is not known yet
     PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
     FAILED = "failed"  # the provider definitely refused to create it
+    EXPIRED = "expired"  # never paid before its expiry (a later payment still counts: see paid_after_expiry)
+
+
+# Money has moved for orders in these states; refunds draw on them.
+PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # stored, the provider call is under way (or its process died)
+    UNKNOWN = "unknown"  # the provider call ended without a clear answer; reconciliation settles it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# Refunds in these states hold their amount against the order, so the sum can never exceed what was paid.
+RESERVING_REFUND_STATUSES = frozenset({RefundStatus.PENDING, RefundStatus.UNKNOWN, RefundStatus.SUCCEEDED})
 
 
 class Base(DeclarativeBase):
@@ -48,6 +66,11 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_after_expiry: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Lease taken by a reconcile run, so that several runs never work on the same order at once.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def snapshot(self) -> OrderSnapshot:
         created_at = as_utc(self.created_at)
@@ -65,6 +88,8 @@ class Order(Base):
             metadata=dict(self.order_metadata or {}),
             created_at=created_at,
             paid_at=as_utc(self.paid_at),
+            refunded_amount=self.refunded_amount or 0,
+            paid_after_expiry=bool(self.paid_after_expiry),
         )
 
 
@@ -88,3 +113,56 @@ class NotificationRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
     event_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(128))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key and the response it got, kept at least 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255))  # who and which endpoint: keys of two clients never meet
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # in_progress | done
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    resource_id: Mapped[str | None] = mapped_column(String(64))  # what the first request created, if anything
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class OutboxEvent(Base):
+    """A merchant webhook event, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -58,14 +58,51 @@ class OrderSchema(Schema):
     channel = fields.String()
     amount = fields.Integer()
     currency = fields.String()
-    status = fields.String(metadata={"enum": ["pending", "paid", "failed"]})
+    status = fields.String(
+        metadata={"enum": ["pending", "paid", "partially_refunded", "refunded", "failed", "expired"]}
+    )
     merchant_order_no = fields.String(metadata={"description": "our reference for the order at the provider"})
     provider_order_id = fields.String(allow_none=True)
     pay_params = fields.Dict(allow_none=True, metadata={"description": "hand this to the mobile payment SDK"})
     merchant_reference = fields.String(allow_none=True)
     metadata = fields.Dict(attribute="order_metadata")
+    refunded_amount = fields.Integer()
+    paid_after_expiry = fields.Boolean(metadata={"description": "paid after the gateway had expired it"})
     created_at = UtcDateTime()
+    expires_at = UtcDateTime(allow_none=True)
     paid_at = UtcDateTime(allow_none=True)
+
+
+class RefundCreateSchema(Schema):
+    amount = StrictInt(
+        required=True,
+        validate=validate.Range(min=1, max=MAX_MINOR_UNITS),
+        error_messages={"invalid": "must be an integer number of minor units (2856 for 28.56)"},
+    )
+    reason = fields.String(validate=validate.Length(min=1, max=255))
+
+
+class RefundSchema(Schema):
+    id = fields.String()
+    order_id = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    status = fields.String(
+        metadata={
+            "enum": ["pending", "unknown", "succeeded", "failed"],
+            "description": "pending/unknown: not settled yet; reconciliation settles it, never by guess",
+        }
+    )
+    reason = fields.String(allow_none=True)
+    provider_refund_id = fields.String(allow_none=True)
+    provider_error = fields.Method("_provider_error", allow_none=True)
+    created_at = UtcDateTime()
+    settled_at = UtcDateTime(allow_none=True)
+
+    def _provider_error(self, refund: Any) -> dict[str, str] | None:
+        if not refund.failure_code:
+            return None
+        return {"code": refund.failure_code, "message": refund.failure_message or ""}
 
 
 class ProviderSchema(Schema):

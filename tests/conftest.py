@@ -66,7 +66,7 @@ def _reset_schema(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            for table in ("notifications", "orders", "alembic_version"):
+            for table in ("outbox_events", "idempotency_keys", "refunds", "notifications", "orders", "alembic_version"):
                 connection.execute(
                     text(
                         f"DROP TABLE IF EXISTS {table} CASCADE"
@@ -106,7 +106,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = [t for t in ("notifications", "orders") if t in inspect(connection).get_table_names()]
+        tables = [t for t in ("outbox_events", "idempotency_keys", "refunds", "notifications", "orders") if t in inspect(connection).get_table_names()]
         connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
     engine.dispose()
     return url

@@ -1,0 +1,39 @@
+"""Writing merchant webhook events to the outbox, inside the transaction that made the change.
+
+The worker (gateway.webhooks) delivers them later, at least once: an event exists if and
+only if its change was committed, whatever crashes in between.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.clock import utcnow
+from gateway.models import OutboxEvent
+
+ORDER_PAID = "order.paid"
+ORDER_EXPIRED = "order.expired"
+REFUND_SUCCEEDED = "refund.succeeded"
+REFUND_FAILED = "refund.failed"
+EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED)
+
+
+def record_event(session: Session, event_type: str, data: Mapping[str, Any]) -> OutboxEvent:
+    """Add an event to `session`'s transaction; `data` must already be JSON-ready."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    now = utcnow()
+    event = OutboxEvent(
+        id=f"evt_{uuid.uuid4().hex}",
+        type=event_type,
+        data=dict(data),
+        created_at=now,
+        next_attempt_at=now,
+        attempts=0,
+    )
+    session.add(event)
+    return event
