@@ -18,7 +18,7 @@ from gateway.plugin_manager import build_plugin_manager, collect_providers, coll
 from gateway.runtime import EXTENSION_KEY, Gateway
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
-from gateway.views import api, health, notify, pay
+from gateway.views import api, health, notify, pay, refunds
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     )
     app = Flask("gateway", instance_path=instance_path or None)
     settings = load_settings(app.instance_path, test_config)
+    settings.public_url  # noqa: B018 - validated now, not at the first order
+    os.makedirs(app.instance_path, exist_ok=True)  # SQLite files and sandbox state live there
     app.config.update(
         API_TITLE="gateway",
         API_VERSION=API_VERSION,
@@ -51,7 +53,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = gateway
 
     smorest = GatewayApi(app)
-    for module in (api, notify, pay, health):
+    for module in (api, refunds, notify, pay, health):
         smorest.register_blueprint(module.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape
     cli.register(app)

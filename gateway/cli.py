@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -30,6 +33,38 @@ def downgrade(revision: str) -> None:
 
     migrate.downgrade(current_gateway().db.url, revision)
     click.echo(f"database schema at {revision}")
+
+
+@gateway_cli.command("reconcile")
+@click.option("--older-than", default=300, show_default=True, type=click.IntRange(min=0), help="seconds")
+def reconcile_command(older_than: int) -> None:
+    """Settle orders and refunds left pending or unknown; expire unpaid orders past their expiry."""
+    from gateway.reconcile import reconcile
+
+    outcome = reconcile(current_gateway(), timedelta(seconds=older_than))
+    click.echo(json.dumps(dict(sorted(outcome.items()))))
+
+
+@gateway_cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver the events that are due now, then exit (for cron).")
+def worker_command(once: bool) -> None:
+    """Deliver merchant webhooks from the outbox until SIGTERM or SIGINT."""
+    import logging
+
+    from gateway import webhooks
+    from gateway.settings import ConfigError
+
+    gateway = current_gateway()
+    if not logging.getLogger().handlers:  # a process of its own: log deliveries to stderr, like gunicorn
+        name = (gateway.settings.get("GATEWAY_LOG_LEVEL") or "info").upper()
+        level = logging.getLevelNamesMapping().get(name, logging.INFO)
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        report = webhooks.run_worker(gateway, once=once)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise click.exceptions.Exit(2) from None
+    click.echo(f"webhooks: {report.delivered} delivered, {report.failed} failed attempts")
 
 
 def register(app: Flask) -> None:

@@ -40,7 +40,9 @@ class Changes:
     def refund_settled(self, session: Session, refund: Refund, order: Order) -> None:
         succeeded = refund.status == "succeeded"
         event_type = outbox.REFUND_SUCCEEDED if succeeded else outbox.REFUND_FAILED
-        outbox.record_event(session, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)})
+        outbox.record_event(
+            session, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
+        )
         hook = "gateway_refund_succeeded" if succeeded else "gateway_refund_failed"
         self._announcements.append((hook, {"refund": _REFUND_JSON.dump(refund), "order": order.snapshot()}))
 

@@ -1,12 +1,8 @@
 """The notify pipeline, the same for every provider.
 
     provider verifies and parses  ->  find the order  ->  check account, amount, currency
-    ->  apply the transition at most once  ->  record the notification  ->  commit
-    ->  (only then) acknowledge, and fire `gateway_order_paid` for the one request that applied it.
-
-Exactly once rests on a conditional UPDATE (`... WHERE status <> 'paid'`): however many
-requests race, the database lets exactly one of them change the row, on PostgreSQL (the
-losers re-check the condition after the winner commits) and on SQLite (writes serialize).
+    ->  apply the transition at most once (gateway.payments)  ->  record the notification
+    ->  commit  ->  (only then) acknowledge, and announce the change to hooks.
 """
 
 from __future__ import annotations
@@ -14,14 +10,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-import pluggy
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.clock import utcnow
-from gateway.events import OrderSnapshot
-from gateway.models import NotificationRecord, Order, OrderStatus
-from gateway.provider import Acknowledgement, InboundRequest, Notification, NotificationRejected, Provider, Verdict
+from gateway.lifecycle import Changes
+from gateway.models import NotificationRecord, Order
+from gateway.payments import settle_payment
+from gateway.provider import Acknowledgement, InboundRequest, NotificationRejected, Provider, Verdict
 from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
@@ -38,21 +33,14 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         log.warning("%s notify rejected (%s): %s", provider.name, rejected.verdict.value, rejected.reason)
         return provider.acknowledge(rejected.verdict)
 
-    paid_order: OrderSnapshot | None = None
+    changes = Changes()
     with gateway.db.transaction() as session:
         order = session.scalar(
             select(Order).where(
                 Order.provider == provider.name, Order.merchant_order_no == notification.merchant_order_no
             )
         )
-        verdict, reason = _judge(order, notification)
-        if verdict is Verdict.APPLIED:
-            assert order is not None
-            if _mark_paid(session, order, notification):
-                session.refresh(order)
-                paid_order = order.snapshot()
-            else:
-                verdict, reason = Verdict.DUPLICATE, "already paid (concurrent notify)"
+        verdict, reason = settle_payment(session, order, notification, changes)
         _record(
             session,
             provider,
@@ -69,44 +57,8 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         log.warning(
             "%s notify for %s refused (%s): %s", provider.name, notification.merchant_order_no, verdict.value, reason
         )
-    if paid_order is not None:
-        _announce_paid(gateway.hooks, paid_order)
+    changes.announce(gateway.hooks)
     return provider.acknowledge(verdict)
-
-
-def _judge(order: Order | None, notification: Notification) -> tuple[Verdict, str | None]:
-    if order is None:
-        return Verdict.UNKNOWN_ORDER, f"no order {notification.merchant_order_no!r}"
-    if notification.account_id is not None and order.provider_account not in (None, notification.account_id):
-        return Verdict.MISMATCH, "merchant account differs from the order's"
-    if (notification.amount, notification.currency) != (order.amount, order.currency):
-        return (
-            Verdict.MISMATCH,
-            f"amount {notification.amount} {notification.currency} != order's {order.amount} {order.currency}",
-        )
-    if not notification.paid:
-        return Verdict.IGNORED, "not a payment"
-    if order.status == OrderStatus.PAID.value:
-        return Verdict.DUPLICATE, "already paid"
-    # Any other status, even `failed`, becomes paid: the provider says money moved.
-    return Verdict.APPLIED, None
-
-
-def _mark_paid(session: Session, order: Order, notification: Notification) -> bool:
-    values: dict[str, object] = {
-        "status": OrderStatus.PAID.value,
-        "paid_at": notification.paid_at or utcnow(),
-        "updated_at": utcnow(),
-    }
-    if notification.provider_order_id and not order.provider_order_id:
-        values["provider_order_id"] = notification.provider_order_id
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status != OrderStatus.PAID.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _record(
@@ -124,7 +76,8 @@ def _record(
             provider=provider.name,
             method=request.method,
             query_string=urlencode(list(request.query))[:MAX_STORED_BODY],
-            body=request.body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+            # PostgreSQL text cannot hold NUL; anyone can post junk here and it must still be recorded.
+            body=request.body[:MAX_STORED_BODY].decode("utf-8", "replace").replace("\x00", "\\x00"),
             content_type=request.headers.get("content-type"),
             verdict=verdict.value,
             reason=reason,
@@ -132,11 +85,3 @@ def _record(
             event_id=event_id,
         )
     )
-
-
-def _announce_paid(hooks: pluggy.HookRelay, order: OrderSnapshot) -> None:
-    try:
-        hooks.gateway_order_paid(order=order)
-    except Exception:
-        # The payment is committed and the provider gets its acknowledgement regardless.
-        log.exception("a gateway_order_paid hook failed for order %s", order.id)

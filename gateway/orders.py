@@ -16,18 +16,26 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from gateway import idempotency
+from gateway.clock import utcnow
 from gateway.errors import ApiError, flatten_messages, validation_error
-from gateway.models import Order, OrderStatus
+from gateway.lifecycle import Changes
+from gateway.models import PAID_STATUSES, Order, OrderStatus
+from gateway.payments import settle_payment
 from gateway.provider import (
+    QUERY,
     CreatedOrder,
     InvalidOrder,
     OrderDraft,
+    OrderRef,
     OrderRequest,
     OutcomeUnknown,
     Provider,
     ProviderError,
+    Verdict,
 )
 from gateway.runtime import Gateway
+from gateway.upstream import provider_failure, require_operation
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +64,17 @@ def create_order(gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | N
         currency=draft.currency,
         status=OrderStatus.PENDING.value,
         merchant_order_no=new_merchant_order_no(),
+        provider_account=provider.account_id,
         subject=draft.subject,
         body=draft.body,
         client_ip=draft.client_ip,
         merchant_reference=fields.get("merchant_reference"),
         order_metadata=dict(fields.get("metadata") or {}),
+        expires_at=utcnow() + gateway.order_lifetime,
     )
     with gateway.db.transaction() as session:
         session.add(order)
+        idempotency.attach_resource(session, order.id)
     request = OrderRequest(
         draft=draft,
         order_id=order.id,
@@ -75,23 +86,43 @@ def create_order(gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | N
     except ProviderError as exc:
         _record_refusal(gateway, order, exc)
         log.warning("%s refused order %s: %s %s", provider.name, order.id, exc.code, exc.message)
-        raise ApiError(
-            502,
-            "provider_error",
-            f"{provider.info.display_name} did not create the order.",
-            provider_error={"code": exc.code, "message": exc.message},
-            order_id=order.id,
-        ) from exc
+        raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
     except OutcomeUnknown as exc:
         log.warning("%s create_order for %s: outcome unknown (%s)", provider.name, order.id, exc.reason)
-        raise ApiError(
-            504,
-            f"provider_{exc.reason}",
-            f"{provider.info.display_name} did not answer in time; the order may or may not exist there. "
-            "It stays pending: check it again later.",
-            order_id=order.id,
-        ) from exc
+        raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
     return _record_creation(gateway, order, created)
+
+
+def refresh_order(gateway: Gateway, order_id: str) -> Order:
+    """Ask the provider about an unpaid order and settle it like a notify would (`?refresh=true`)."""
+    order = get_order(gateway, order_id)
+    if order.status in PAID_STATUSES:
+        return order
+    provider = gateway.provider_of(order)
+    require_operation(provider, QUERY)
+    try:
+        report = provider.query_order(order_ref(order))
+    except (ProviderError, OutcomeUnknown) as exc:
+        raise provider_failure(provider, exc, "report the order's state", order_id=order.id) from exc
+    changes = Changes()
+    with gateway.db.transaction() as session:
+        stored = session.get(Order, order.id)
+        verdict, reason = settle_payment(session, stored, report, changes)
+    changes.announce(gateway.hooks)
+    if verdict is Verdict.MISMATCH:
+        log.error("%s query for order %s does not match it: %s", provider.name, order.id, reason)
+    assert stored is not None
+    return stored
+
+
+def order_ref(order: Order) -> OrderRef:
+    return OrderRef(
+        merchant_order_no=order.merchant_order_no,
+        provider_order_id=order.provider_order_id,
+        amount=order.amount,
+        currency=order.currency,
+        client_ip=order.client_ip,
+    )
 
 
 def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None) -> OrderDraft:
@@ -152,6 +183,5 @@ def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder) -> O
         stored = session.get(Order, order.id)
         assert stored is not None
         stored.provider_order_id = created.provider_order_id
-        stored.provider_account = created.account_id
         stored.pay_params = dict(created.pay_params)
     return stored

@@ -44,6 +44,33 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class OrderRef:
+    """A stored order, as the provider knows it."""
+
+    merchant_order_no: str
+    provider_order_id: str | None
+    amount: int
+    currency: str
+    client_ip: str
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Refund `amount` of a paid order.
+
+    `refund_id` is the gateway's id for this refund. Every retry of the same refund carries
+    the same id, and the provider must make sure a retry can never refund twice (IOTPay:
+    the refund number sent is derived from it).
+    """
+
+    refund_id: str
+    order: OrderRef
+    amount: int
+    currency: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class InboundRequest:
     """An HTTP request from a provider to `/notify/<provider>`, exactly as received.
 
@@ -66,7 +93,6 @@ class InboundRequest:
 class CreatedOrder:
     provider_order_id: str
     pay_params: Mapping[str, Any]  # given to the mobile SDK as it is
-    account_id: str  # the merchant account it was created under; notifies must name the same
 
 
 @dataclass(frozen=True)
@@ -81,6 +107,12 @@ class Notification:
     provider_order_id: str | None = None
     event_id: str | None = None  # providers with event ids (Stripe-style) set it
     paid_at: datetime | None = None
+    cancelled: bool = False  # the provider closed the order unpaid (it can never be paid)
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    provider_refund_id: str | None
 
 
 class Verdict(enum.StrEnum):
@@ -173,7 +205,12 @@ class ProviderInfo:
     channels: tuple[str, ...]
     currencies: tuple[str, ...]
     sandbox: bool = False
+    operations: frozenset[str] = frozenset()  # of OPERATIONS; what the core may ask beyond create/notify
     notes: Mapping[str, str] = field(default_factory=dict)
+
+
+QUERY, REFUND = "query", "refund"
+OPERATIONS = (QUERY, REFUND)
 
 
 class Provider(ABC):
@@ -184,6 +221,14 @@ class Provider(ABC):
     @property
     def name(self) -> str:
         return self.info.name
+
+    @property
+    def account_id(self) -> str | None:
+        """The merchant account orders are created under (IOTPay: mchId), stored with each order.
+
+        A notification or query answer naming another account never settles the order.
+        """
+        return None
 
     def options_schema(self) -> Schema | None:
         """Schema for the `provider_options` object of `POST /v1/orders` (None: refuse any)."""
@@ -208,6 +253,19 @@ class Provider(ABC):
     def acknowledge(self, verdict: Verdict) -> Acknowledgement:
         """The reply for a notification the pipeline judged `verdict` (sent after the commit)."""
 
-    def query_order(self, merchant_order_no: str) -> Notification:
-        """Ask the provider for the order's current state (optional)."""
+    def query_order(self, order: OrderRef) -> Notification:
+        """Ask the provider for the order's current state (optional: declare QUERY in `info.operations`).
+
+        The answer goes through the same checks and transition as a notification.
+        Raises ProviderError or OutcomeUnknown like `create_order`.
+        """
         raise NotSupported(f"{self.name} does not support order query")
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        """Refund part or all of a paid order (optional: declare REFUND in `info.operations`).
+
+        Must be idempotent on `request.refund_id`. Raise ProviderError(definite=True) only
+        when the provider certainly did not refund; anything unclear is OutcomeUnknown or
+        ProviderError(definite=False), and the refund stays unknown until settled.
+        """
+        raise NotSupported(f"{self.name} does not support refunds")

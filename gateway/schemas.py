@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates
 
 from gateway.fields import StrictInt, UtcDateTime
 from gateway.money import MAX_MINOR_UNITS
@@ -47,9 +47,17 @@ class OrderCreateSchema(Schema):
     )
 
     @validates("metadata")
-    def _metadata_is_small(self, value: dict[str, Any], **_: Any) -> None:
-        if len(json.dumps(value)) > MAX_METADATA_BYTES:
+    def _metadata_is_small_standard_json(self, value: dict[str, Any], **_: Any) -> None:
+        try:
+            text = json.dumps(value, allow_nan=False)  # NaN/Infinity parse, but are not JSON anyone can read back
+        except ValueError:
+            raise ValidationError("must be standard JSON (no NaN or Infinity)") from None
+        if len(text) > MAX_METADATA_BYTES:
             raise ValidationError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+
+
+class OrderQuerySchema(Schema):
+    refresh = fields.Boolean(load_default=False, metadata={"description": "ask the provider first"})
 
 
 class OrderSchema(Schema):
@@ -122,8 +130,14 @@ class PayQuerySchema(Schema):
 
 
 class ApiErrorSchema(Schema):
-    """The one error shape of every endpoint."""
+    """The one error shape of every endpoint. Some errors add the fields below it."""
+
+    class Meta:
+        unknown = INCLUDE  # documents additionalProperties: true
 
     error = fields.String(metadata={"description": "stable machine-readable code"})
     message = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    provider_error = fields.Dict(metadata={"description": "502: {code, message} exactly as the provider sent them"})
+    order_id = fields.String(metadata={"description": "502/504 on order creation: the order that was stored"})
+    refund_id = fields.String(metadata={"description": "502/504 on a refund: the refund that was stored"})

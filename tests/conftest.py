@@ -4,16 +4,20 @@ and the gateway served over HTTP so the simulator's notifies reach it for real."
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway import create_app, migrate
+from gateway.models import Base
 from plugins.iotpay.simulator import create_simulator
 from tests.support.live_server import LiveServer
 
@@ -62,61 +66,55 @@ def simulator_faults(simulator: Any) -> Callable[..., None]:
 # -- databases ---------------------------------------------------------------------------------
 
 
-def _reset_schema(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            for table in ("outbox_events", "idempotency_keys", "refunds", "notifications", "orders", "alembic_version"):
-                connection.execute(
-                    text(
-                        f"DROP TABLE IF EXISTS {table} CASCADE"
-                        if "postgresql" in url
-                        else f"DROP TABLE IF EXISTS {table}"
-                    )
-                )
-    finally:
-        engine.dispose()
-    migrate.upgrade(url)
-
-
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    engine = create_engine(POSTGRES_URL)
+def postgres_url() -> Iterator[str]:
+    """A database of this test session's own, so parallel runs on one server never meet."""
+    server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"gateway_test_{os.getpid()}_{secrets.token_hex(4)}"
     try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        with server.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
     except OperationalError as exc:
+        server.dispose()
         message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}"
         if IN_CI:
             pytest.fail(message + " (CI requires it)")
         pytest.skip(message)
-    finally:
-        engine.dispose()
-    _reset_schema(POSTGRES_URL)
-    return POSTGRES_URL
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with server.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    server.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each storage/notify test runs on both databases, each migrated by Alembic."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
-        migrate.upgrade(url)
-        return url
+        return request.getfixturevalue("sqlite_url")
     url: str = request.getfixturevalue("postgres_url")
     engine = create_engine(url)
     with engine.begin() as connection:
-        tables = [t for t in ("outbox_events", "idempotency_keys", "refunds", "notifications", "orders") if t in inspect(connection).get_table_names()]
-        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
     engine.dispose()
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Alembic runs once per session; each test gets a copy of the migrated file."""
+    template = tmp_path_factory.mktemp("template") / "gateway.sqlite3"
+    migrate.upgrade(f"sqlite:///{template}")
+    return template
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'gateway.sqlite3'}"
-    migrate.upgrade(url)
-    return url
+def sqlite_url(tmp_path: Path, migrated_sqlite_template: Path) -> str:
+    database = tmp_path / "gateway.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+    return f"sqlite:///{database}"
 
 
 # -- the gateway -------------------------------------------------------------------------------

@@ -9,21 +9,23 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from gateway.auth import require_api_key
+from gateway.idempotency import idempotent
 from gateway.models import Order
-from gateway.orders import create_order, get_order
+from gateway.orders import create_order, get_order, refresh_order
 from gateway.runtime import current_gateway
-from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderSchema, ProviderSchema
+from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderQuerySchema, OrderSchema, ProviderSchema
 
 blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and providers")
 
 
 @blp.before_request
-def _authenticate() -> None:
+def authenticate() -> None:
     require_api_key(current_gateway().settings.names("GATEWAY_API_KEYS"))
 
 
 @blp.route("/orders")
 class Orders(MethodView):
+    @idempotent(resume=lambda order_id: (OrderSchema().dump(get_order(current_gateway(), order_id)), 201))
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
@@ -36,10 +38,14 @@ class Orders(MethodView):
 
 @blp.route("/orders/<order_id>")
 class OrderById(MethodView):
+    @blp.arguments(OrderQuerySchema, location="query")
     @blp.response(200, OrderSchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
-    def get(self, order_id: str) -> Order:
-        """An order; `status` becomes paid after a verified notify."""
+    @blp.alt_response(504, schema=ApiErrorSchema, description="refresh=true and the provider did not answer")
+    def get(self, args: dict[str, Any], order_id: str) -> Order:
+        """An order; `status` becomes paid after a verified notify, or after `refresh=true` asks the provider."""
+        if args["refresh"]:
+            return refresh_order(current_gateway(), order_id)
         return get_order(current_gateway(), order_id)
 
 

@@ -44,8 +44,18 @@ class IotPayConfig:
         return f"IotPayConfig(mch_id={self.mch_id!r}, api_url={self.api_url!r}, sandbox={self.sandbox})"
 
 
+NOTIFY_URL_MAX = 200  # IOTPay's notifyUrl is String(200) and must not contain '?'
+
+
 def load_config(settings: Settings) -> IotPayConfig | None:
     """None when nothing IOTPay is configured (the provider stays disabled)."""
+    config = _load(settings)
+    if config is not None and len(settings.notify_url("iotpay")) > NOTIFY_URL_MAX:
+        raise ConfigError("GATEWAY_PUBLIC_URL", f"too long: IOTPay's notify URL must fit {NOTIFY_URL_MAX} characters")
+    return config
+
+
+def _load(settings: Settings) -> IotPayConfig | None:
     if settings.sandbox:
         return IotPayConfig(
             mch_id=SANDBOX_MCH_ID,

@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl
 from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway.provider import (
+    QUERY,
+    REFUND,
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
@@ -19,10 +21,13 @@ from gateway.provider import (
     Notification,
     NotificationRejected,
     OrderDraft,
+    OrderRef,
     OrderRequest,
     Provider,
     ProviderError,
     ProviderInfo,
+    RefundRequest,
+    RefundResult,
     Verdict,
 )
 from plugins.iotpay import schemas, signing
@@ -32,6 +37,10 @@ from plugins.iotpay.config import IotPayConfig
 log = logging.getLogger(__name__)
 
 DEVICE = "WEB"
+
+# errCodes that say IOTPay or the wallet behind it failed part-way: the request may still have
+# taken effect (SPEC.md section 6), so they are never treated as a definite refusal.
+AMBIGUOUS_ERROR_CODES = frozenset({"0010", "0110", "0111", "0118"})
 
 # Where a wire field's problem shows up in the public API.
 _PUBLIC_FIELD = {
@@ -70,7 +79,12 @@ class IotPayProvider(Provider):
             channels=schemas.APP_CHANNELS,
             currencies=schemas.CURRENCIES,
             sandbox=config.sandbox,
+            operations=frozenset({QUERY, REFUND}),
         )
+
+    @property
+    def account_id(self) -> str:
+        return self.config.mch_id
 
     # -- orders --
 
@@ -96,7 +110,6 @@ class IotPayProvider(Provider):
         return CreatedOrder(
             provider_order_id=answer["pay_order_id"],
             pay_params=answer["pay_params"],
-            account_id=self.config.mch_id,
         )
 
     def _wx_app_id(self, draft: OrderDraft) -> str | None:
@@ -137,9 +150,11 @@ class IotPayProvider(Provider):
         if answer["ret_code"] != "SUCCESS":
             raise ProviderError(answer["ret_code"], answer.get("ret_msg") or "communication failed")
         if answer.get("res_code") != "SUCCESS":
+            code = answer.get("err_code") or answer.get("res_code") or "FAIL"
             raise ProviderError(
-                answer.get("err_code") or answer.get("res_code") or "FAIL",
+                code,
                 answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay refused the request",
+                definite=code not in AMBIGUOUS_ERROR_CODES,
             )
         self._check_response_sign(operation, raw)
         return answer
@@ -158,6 +173,52 @@ class IotPayProvider(Provider):
             "IOTPay %s answer has a signature that does not verify; accepted (IOTPAY_REJECT_BAD_RESPONSE_SIGN=0)",
             operation,
         )
+
+    # -- query and refund --
+
+    def query_order(self, order: OrderRef) -> Notification:
+        params: dict[str, Any] = {"mchId": self.config.mch_id}
+        if order.provider_order_id:
+            params["payOrderId"] = order.provider_order_id
+        else:
+            params["mchOrderNo"] = order.merchant_order_no
+        params["sign"] = signing.sign(params, self.config.secret_key)
+        answer = self._business_call("query_order", params, schemas.QueryOrderResponse())
+        if answer.get("mch_order_no") != order.merchant_order_no or answer.get("mch_id") != self.config.mch_id:
+            raise ProviderError("INVALID_RESPONSE", "IOTPay answered about another order", definite=False)
+        if answer.get("amount") is None or not answer.get("currency") or answer.get("status") is None:
+            raise ProviderError("INVALID_RESPONSE", "IOTPay's answer lacks amount, currency or status", definite=False)
+        status = answer["status"]
+        # amount and currency are checked against the stored order by the core before anything moves.
+        return Notification(
+            merchant_order_no=order.merchant_order_no,
+            amount=answer["amount"],
+            currency=answer["currency"],
+            paid=status in schemas.PAID_STATUSES,
+            cancelled=status in (schemas.STATUS_CANCELLED_BY_SYSTEM, schemas.STATUS_CANCELLED_BY_USER),
+            account_id=answer.get("mch_id"),
+            provider_order_id=answer.get("pay_order_id"),
+            paid_at=_epoch_ms(answer.get("pay_succ_time")),
+        )
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        if not request.order.provider_order_id:
+            raise ProviderError("NO_PAY_ORDER_ID", "IOTPay refunds need the order's payOrderId")
+        params: dict[str, Any] = {
+            "mchId": self.config.mch_id,
+            "mchRefundNo": refund_number(request.refund_id),
+            "payOrderId": request.order.provider_order_id,
+            "refundAmount": request.amount,
+            "currency": request.currency,
+            "clientIp": request.order.client_ip[:32],
+            "device": DEVICE,
+            "loginName": self.config.job_no,
+        }
+        params = {name: value for name, value in params.items() if value not in (None, "")}
+        params["sign"] = signing.sign(params, self.config.secret_key)
+        schemas.RefundOrderRequest().load(params)
+        answer = self._business_call("refund_order", params, schemas.RefundOrderResponse())
+        return RefundResult(provider_refund_id=answer.get("refund_order_id"))
 
     # -- notifications --
 
@@ -187,10 +248,15 @@ class IotPayProvider(Provider):
         return Acknowledgement(400, "fail")
 
 
+def refund_number(refund_id: str) -> str:
+    """mchRefundNo (String(30)) derived from the gateway's refund id, the same on every retry."""
+    return refund_id.replace("-", "")[:30]
+
+
 def _notify_params(request: InboundRequest) -> dict[str, str]:
     """Fields from the query string and a form body; the same name twice must agree."""
     pairs = list(request.query)
-    content_type = request.headers.get("content-type", "")
+    content_type = request.headers.get("content-type", "").lower()  # media types ignore case
     if request.body and content_type.startswith("application/x-www-form-urlencoded"):
         try:
             pairs += parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)

@@ -114,11 +114,7 @@ def test_create_order_returns_pay_order_id_pay_params_and_merchant(iotpay: tuple
     fake, url = iotpay
     fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P0099", "payParams": {"prepayid": "wx1"}}
     created = make_provider(url).create_order(vector_order())
-    assert (created.provider_order_id, dict(created.pay_params), created.account_id) == (
-        "P0099",
-        {"prepayid": "wx1"},
-        "10000701",
-    )
+    assert (created.provider_order_id, dict(created.pay_params)) == ("P0099", {"prepayid": "wx1"})
 
 
 @pytest.mark.parametrize(

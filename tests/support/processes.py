@@ -78,6 +78,25 @@ class Gunicorn:
             time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not become healthy:\n{self.output()}")
 
+    def worker_pids(self) -> list[int]:
+        """gunicorn's worker processes: the master's children, read from /proc."""
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # the process ended while we looked
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
+
+    def kill_workers(self) -> list[int]:
+        """SIGKILL every worker, as an OOM killer or a power cut would: no cleanup runs."""
+        pids = self.worker_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
+
     def output(self) -> str:
         if not self._log.closed:
             self._log.flush()

@@ -1,0 +1,76 @@
+"""Moving an order to paid: the one transition shared by notifies, `?refresh=true` and reconcile.
+
+Exactly once rests on a conditional UPDATE (`... WHERE status IN (unpaid states)`): however
+many requests race, the database lets exactly one of them change the row, on PostgreSQL (the
+losers re-check the condition after the winner commits) and on SQLite (writes serialize).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import case, update
+from sqlalchemy.orm import Session
+
+from gateway.clock import utcnow
+from gateway.lifecycle import Changes
+from gateway.models import PAID_STATUSES, Order, OrderStatus
+from gateway.provider import Notification, Verdict
+
+log = logging.getLogger(__name__)
+
+# An order in any of these states becomes paid when the provider says money moved.
+UNPAID_STATUSES = (OrderStatus.PENDING.value, OrderStatus.FAILED.value, OrderStatus.EXPIRED.value)
+
+
+def judge(order: Order | None, report: Notification) -> tuple[Verdict, str | None]:
+    """Does the provider's report match the stored order, and would it change anything?"""
+    if order is None:
+        return Verdict.UNKNOWN_ORDER, f"no order {report.merchant_order_no!r}"
+    if (report.account_id or order.provider_account) and report.account_id != order.provider_account:
+        return Verdict.MISMATCH, "merchant account differs from the order's"
+    if (report.amount, report.currency) != (order.amount, order.currency):
+        return Verdict.MISMATCH, f"amount {report.amount} {report.currency} != order's {order.amount} {order.currency}"
+    if not report.paid:
+        return Verdict.IGNORED, "not a payment"
+    if order.status in PAID_STATUSES:
+        return Verdict.DUPLICATE, "already paid"
+    return Verdict.APPLIED, None
+
+
+def settle_payment(
+    session: Session, order: Order | None, report: Notification, changes: Changes
+) -> tuple[Verdict, str | None]:
+    """Apply `report` to `order` inside `session`'s transaction; at most once per order."""
+    verdict, reason = judge(order, report)
+    if verdict is not Verdict.APPLIED:
+        return verdict, reason
+    assert order is not None
+    if not _mark_paid(session, order, report):
+        return Verdict.DUPLICATE, "already paid (concurrently)"
+    session.refresh(order)
+    changes.order_paid(session, order)
+    if order.paid_after_expiry:
+        log.warning("order %s was paid after it had expired; recorded as paid and flagged", order.id)
+        return Verdict.APPLIED, "paid after expiry"
+    return Verdict.APPLIED, None
+
+
+def _mark_paid(session: Session, order: Order, report: Notification) -> bool:
+    now = utcnow()
+    values: dict[str, object] = {
+        "status": OrderStatus.PAID.value,
+        "paid_at": report.paid_at or now,
+        "updated_at": now,
+        # Money moved after we gave up on the order: record it, and flag it for a human.
+        "paid_after_expiry": case((Order.status == OrderStatus.EXPIRED.value, True), else_=Order.paid_after_expiry),
+    }
+    if report.provider_order_id and not order.provider_order_id:
+        values["provider_order_id"] = report.provider_order_id
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status.in_(UNPAID_STATUSES))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -1,0 +1,190 @@
+"""Refunds: reserve, ask the provider, settle. The sum of refunds never exceeds what was paid.
+
+A refund row is committed (status `pending`) before the provider is called, under a lock on
+its order, and every pending, unknown or succeeded refund counts against the order. So two
+concurrent requests can never both pass the bound, and a process that dies mid-call leaves a
+`pending` refund that reconciliation settles by retrying with the same refund id (which the
+provider turns into the same refund number: a retry can never refund twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway import idempotency
+from gateway.clock import utcnow
+from gateway.errors import ApiError
+from gateway.lifecycle import Changes
+from gateway.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
+from gateway.orders import get_order, order_ref
+from gateway.provider import REFUND, OutcomeUnknown, ProviderError, RefundRequest, RefundResult
+from gateway.runtime import Gateway
+from gateway.upstream import provider_failure, require_operation
+
+log = logging.getLogger(__name__)
+
+UNSETTLED = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
+
+
+def create_refund(gateway: Gateway, order_id: str, fields: Mapping[str, Any]) -> Refund:
+    order = get_order(gateway, order_id)
+    provider = gateway.provider_of(order)
+    require_operation(provider, REFUND)
+    refund = _reserve(gateway, order_id, fields["amount"], fields.get("reason"))
+    refund = attempt_refund(gateway, refund.id, first_attempt=True)
+    if refund.status == RefundStatus.FAILED.value:
+        raise ApiError(
+            502,
+            "provider_error",
+            f"{provider.info.display_name} did not refund.",
+            provider_error={"code": refund.failure_code, "message": refund.failure_message},
+            refund_id=refund.id,
+        )
+    if refund.status in UNSETTLED:
+        raise provider_failure(provider, OutcomeUnknown(), "refund", refund_id=refund.id)
+    return refund
+
+
+def get_refund(gateway: Gateway, refund_id: str) -> Refund:
+    with gateway.db.transaction() as session:
+        refund = session.get(Refund, refund_id)
+    if refund is None:
+        raise ApiError(404, "refund_not_found", f"No refund with id {refund_id!r}.")
+    return refund
+
+
+def list_refunds(gateway: Gateway, order_id: str) -> Sequence[Refund]:
+    get_order(gateway, order_id)
+    with gateway.db.transaction() as session:
+        return session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.created_at)).all()
+
+
+def _reserve(gateway: Gateway, order_id: str, amount: int, reason: str | None) -> Refund:
+    with gateway.db.transaction() as session:
+        order = _lock_order(session, order_id)
+        if order.status not in PAID_STATUSES:
+            raise ApiError(409, "order_not_paid", f"Order {order_id} is {order.status}; only paid orders are refunded.")
+        reserved = session.scalar(
+            select(func.coalesce(func.sum(Refund.amount), 0)).where(
+                Refund.order_id == order_id, Refund.status.in_([s.value for s in RESERVING_REFUND_STATUSES])
+            )
+        )
+        remaining = order.amount - int(reserved or 0)
+        if amount > remaining:
+            raise ApiError(
+                422,
+                "refund_exceeds_remaining",
+                "The refund is larger than what is left to refund.",
+                {"amount": [f"at most {remaining} {order.currency} minor units can still be refunded"]},
+            )
+        refund = Refund(
+            id=str(uuid.uuid4()),
+            order_id=order_id,
+            amount=amount,
+            currency=order.currency,
+            status=RefundStatus.PENDING.value,
+            reason=reason,
+            attempts=0,
+        )
+        session.add(refund)
+        idempotency.attach_resource(session, refund.id)
+    return refund
+
+
+def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> Refund:
+    """Call the provider for an unsettled refund and record what it said.
+
+    Only a first attempt can conclude `failed` from a refusal: once an earlier attempt may
+    have gone through, a refusal (say, "refund number already used") proves nothing, and the
+    refund stays `unknown` for a human or a later attempt rather than being guessed.
+    """
+    with gateway.db.transaction() as session:
+        refund = session.get(Refund, refund_id)
+        assert refund is not None
+        order = session.get(Order, refund.order_id)
+        assert order is not None
+        refund.attempts += 1
+    provider = gateway.provider_of(order)
+    request = RefundRequest(
+        refund_id=refund.id,
+        order=order_ref(order),
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+    )
+    try:
+        result = provider.refund(request)
+    except ProviderError as exc:
+        if exc.definite and first_attempt:
+            return _settle(gateway, refund_id, succeeded=False, code=exc.code, message=exc.message)
+        log.warning("refund %s: %s %s (outcome unknown)", refund_id, exc.code, exc.message)
+        return _mark_unknown(gateway, refund_id, exc.code, exc.message)
+    except OutcomeUnknown as exc:
+        log.warning("refund %s: provider %s (outcome unknown)", refund_id, exc.reason)
+        return _mark_unknown(gateway, refund_id, f"provider_{exc.reason}", str(exc))
+    return _settle(gateway, refund_id, succeeded=True, result=result)
+
+
+def _settle(
+    gateway: Gateway,
+    refund_id: str,
+    *,
+    succeeded: bool,
+    result: RefundResult | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> Refund:
+    changes = Changes()
+    with gateway.db.transaction() as session:
+        refund = session.get(Refund, refund_id)
+        assert refund is not None
+        order = _lock_order(session, refund.order_id)  # order first, always: no lock-order deadlocks
+        session.refresh(refund, with_for_update=True)
+        if refund.status not in UNSETTLED:
+            return refund  # another process settled it first
+        refund.settled_at = utcnow()
+        refund.claimed_until = None
+        if succeeded:
+            refund.status = RefundStatus.SUCCEEDED.value
+            refund.provider_refund_id = result.provider_refund_id if result else None
+            refund.failure_code = refund.failure_message = None
+            order.refunded_amount = (order.refunded_amount or 0) + refund.amount
+            order.status = (
+                OrderStatus.REFUNDED.value
+                if order.refunded_amount >= order.amount
+                else OrderStatus.PARTIALLY_REFUNDED.value
+            )
+        else:
+            refund.status = RefundStatus.FAILED.value
+            refund.failure_code = (code or "FAIL")[:64]
+            refund.failure_message = message
+        session.flush()
+        changes.refund_settled(session, refund, order)
+    changes.announce(gateway.hooks)
+    log.info("refund %s %s", refund_id, refund.status)
+    return refund
+
+
+def _mark_unknown(gateway: Gateway, refund_id: str, code: str, message: str) -> Refund:
+    with gateway.db.transaction() as session:
+        refund = session.get(Refund, refund_id, with_for_update=True)
+        assert refund is not None
+        if refund.status in UNSETTLED:
+            refund.status = RefundStatus.UNKNOWN.value
+            refund.failure_code = code[:64]
+            refund.failure_message = message
+            refund.claimed_until = None
+    return refund
+
+
+def _lock_order(session: Session, order_id: str) -> Order:
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None:
+        raise ApiError(404, "order_not_found", f"No order with id {order_id!r}.")
+    return order

@@ -1,0 +1,423 @@
+"""Start-up configuration: create_app(test_config) with the environment, a config file, API keys,
+/healthz and /openapi.json. Configuration mistakes stop start-up with a `ConfigError` that names
+the variable and never shows a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway import create_app
+from gateway.models import Order
+from gateway.settings import ConfigError
+from tests.conftest import MCH_ID, MCH_KEY
+
+SECRET = "s3cr3t-merchant-key-never-shown-0001"  # a key that must never show up anywhere
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """create_app with a throw-away SQLite database and instance folder, plus `config`."""
+    built: list[Any] = []
+
+    def build(**config: Any) -> Any:
+        base = {
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
+            "GATEWAY_INSTANCE_PATH": str(tmp_path),
+        }
+        app = create_app({**base, **config})
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        app.extensions["gateway"].db.dispose()
+
+
+@pytest.fixture
+def iotpay_config(simulator: Any) -> dict[str, str]:
+    """Complete IOTPay configuration, talking to the simulator."""
+    return {
+        "IOTPAY_MCH_ID": MCH_ID,
+        "IOTPAY_SECRET_KEY": MCH_KEY,
+        "IOTPAY_API_URL": f"{simulator.url}/v1",
+        "IOTPAY_WX_APP_ID": "wx1234567890abcdef",
+    }
+
+
+def assert_config_error(exc_info: pytest.ExceptionInfo[ConfigError], variable: str, *secrets: str) -> None:
+    message = str(exc_info.value)
+    assert exc_info.value.variable == variable
+    assert variable in message
+    for secret in secrets:
+        assert secret not in message
+        assert secret not in repr(exc_info.value)
+
+
+# -- which providers start ---------------------------------------------------------------------
+
+
+def test_without_any_iotpay_variable_the_app_starts_with_no_provider_and_logs_iotpay_disabled(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    app = make_app()
+
+    client = app.test_client()
+    assert client.get("/v1/providers").get_json() == []
+    assert any("iotpay" in r.getMessage() and "disabled" in r.getMessage() for r in caplog.records), caplog.text
+    # Ordering then names the missing provider instead of failing obscurely.
+    response = client.post(
+        "/v1/orders", json={"channel": "WX_APP", "amount": 1, "currency": "CAD", "subject": "s", "body": "b"}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "validation_error"
+    assert "provider" in response.get_json()["errors"]
+
+
+def test_sandbox_alone_enables_iotpay_in_sandbox_mode_with_its_simulator_mounted(
+    make_app: Callable[..., Any],
+) -> None:
+    app = make_app(GATEWAY_SANDBOX="1")
+
+    client = app.test_client()
+    providers = client.get("/v1/providers").get_json()
+    assert [(p["name"], p["sandbox"]) for p in providers] == [("iotpay", True)]
+    assert client.get("/sandbox/iotpay/faults").status_code == 200
+
+
+def test_sandbox_starts_when_the_instance_folder_does_not_exist_yet(
+    make_app: Callable[..., Any], tmp_path: Path
+) -> None:
+    instance = tmp_path / "fresh-instance"
+
+    app = make_app(GATEWAY_SANDBOX="1", GATEWAY_INSTANCE_PATH=str(instance))
+
+    assert [p["name"] for p in app.test_client().get("/v1/providers").get_json()] == ["iotpay"]
+
+
+def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
+    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+) -> None:
+    app = make_app(**iotpay_config)
+
+    providers = app.test_client().get("/v1/providers").get_json()
+    assert providers == [
+        {
+            "name": "iotpay",
+            "display_name": "IOTPay",
+            "channels": ["WX_APP", "ALIPAY_MOBILE", "UPI_APP"],
+            "currencies": ["CAD", "USD"],
+            "sandbox": False,
+        }
+    ]
+    assert app.test_client().get("/sandbox/iotpay/faults").status_code == 404
+
+
+FULL_IOTPAY = {"IOTPAY_MCH_ID": MCH_ID, "IOTPAY_SECRET_KEY": SECRET, "IOTPAY_API_URL": "https://iotpay.example/v1"}
+
+
+@pytest.mark.parametrize(
+    ("config", "variable"),
+    [
+        pytest.param({"IOTPAY_MCH_ID": MCH_ID}, "IOTPAY_SECRET_KEY", id="only-mch-id"),
+        pytest.param({"IOTPAY_SECRET_KEY": SECRET}, "IOTPAY_MCH_ID", id="only-secret-key"),
+        pytest.param({"IOTPAY_API_URL": "https://iotpay.example/v1"}, "IOTPAY_MCH_ID", id="only-api-url"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_MCH_ID": "   "}, "IOTPAY_MCH_ID", id="blank-mch-id"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_TIMEOUT": "abc"}, "IOTPAY_TIMEOUT", id="timeout-not-a-number"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_TIMEOUT": "0"}, "IOTPAY_TIMEOUT", id="timeout-zero"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_TIMEOUT": "nan"}, "IOTPAY_TIMEOUT", id="timeout-nan"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "ftp://x"}, "IOTPAY_API_URL", id="api-url-ftp"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_MCH_ID": "1" * 31}, "IOTPAY_MCH_ID", id="mch-id-31-chars"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_JOB_NO": "j" * 51}, "IOTPAY_JOB_NO", id="job-no-51-chars"),
+        pytest.param(
+            {**FULL_IOTPAY, "IOTPAY_REJECT_BAD_RESPONSE_SIGN": "maybe"},
+            "IOTPAY_REJECT_BAD_RESPONSE_SIGN",
+            id="flag-not-boolean",
+        ),
+        pytest.param({"GATEWAY_SANDBOX": "maybe"}, "GATEWAY_SANDBOX", id="sandbox-not-boolean"),
+        pytest.param(
+            {**FULL_IOTPAY, "GATEWAY_DEFAULT_PROVIDER": "nope"}, "GATEWAY_DEFAULT_PROVIDER", id="default-nope"
+        ),
+    ],
+)
+def test_partial_or_malformed_configuration_stops_start_up_naming_the_variable_never_the_key(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture, config: dict[str, str], variable: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(ConfigError) as exc_info:
+        make_app(**config)
+
+    assert_config_error(exc_info, variable, SECRET)
+    assert SECRET not in caplog.text
+
+
+def test_malformed_public_url_stops_start_up_naming_gateway_public_url(
+    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigError) as exc_info:
+        make_app(**iotpay_config, GATEWAY_PUBLIC_URL="ftp://x")
+
+    assert_config_error(exc_info, "GATEWAY_PUBLIC_URL", MCH_KEY)
+
+
+# -- secrets stay out of reprs -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sandbox", [False, True], ids=["configured", "sandbox"])
+def test_reprs_of_the_iotpay_config_settings_and_gateway_never_contain_the_key(
+    make_app: Callable[..., Any], sandbox: bool
+) -> None:
+    app = make_app(**FULL_IOTPAY, GATEWAY_SANDBOX="1" if sandbox else "0")
+    gateway = app.extensions["gateway"]
+    provider = gateway.providers["iotpay"]
+    key = provider.config.secret_key
+    assert key == ("sandbox-key-0123456789abcdef0000" if sandbox else SECRET)
+
+    for shown in (
+        repr(provider.config),
+        str(provider.config),
+        repr(gateway.settings),
+        str(gateway.settings),
+        repr(gateway),
+        repr(provider),
+    ):
+        assert key not in shown
+        assert SECRET not in shown
+
+
+# -- API keys ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed_app(make_app: Callable[..., Any], iotpay_config: dict[str, str], sqlite_url: str) -> Any:
+    return make_app(**iotpay_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS="k1, k2")
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        pytest.param(None, 401, id="no-header"),
+        pytest.param("Bearer wrong", 401, id="wrong-key"),
+        pytest.param("Bearer k1,k2", 401, id="the-whole-list"),
+        pytest.param("Bearer ", 401, id="empty-key"),
+        pytest.param("Basic k2", 401, id="basic-scheme"),
+        pytest.param("k2", 401, id="no-scheme"),
+        pytest.param("Bearer k2x", 401, id="key-with-suffix"),
+        pytest.param("Bearer k1", 200, id="first-key"),
+        pytest.param("Bearer k2", 200, id="second-key"),
+        pytest.param("bearer k2", 200, id="scheme-is-case-insensitive"),
+    ],
+)
+def test_v1_needs_one_of_the_api_keys(keyed_app: Any, authorization: str | None, status: int) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+
+    response = keyed_app.test_client().get("/v1/providers", headers=headers)
+
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 401:
+        body = response.get_json()
+        assert body["error"] == "unauthorized"
+        assert isinstance(body["message"], str) and body["message"]
+        assert body["errors"] == {}
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "k1" not in response.get_data(as_text=True) and "k2" not in response.get_data(as_text=True)
+    else:
+        assert [p["name"] for p in response.get_json()] == ["iotpay"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/v1/orders", id="create-order"),
+        pytest.param("GET", "/v1/orders/00000000-0000-0000-0000-000000000000", id="get-order"),
+    ],
+)
+def test_v1_orders_without_a_key_answer_401_and_create_nothing(keyed_app: Any, method: str, path: str) -> None:
+    order = {"channel": "UPI_APP", "amount": 100, "currency": "CAD", "subject": "s", "body": "b"}
+
+    response = keyed_app.test_client().open(path, method=method, json=order if method == "POST" else None)
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
+    with keyed_app.extensions["gateway"].db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        pytest.param("/healthz", 200, id="healthz"),
+        pytest.param("/openapi.json", 200, id="openapi"),
+        pytest.param("/notify/iotpay", 400, id="notify-unsigned-is-refused-by-iotpay-rules-not-by-auth"),
+        pytest.param("/pay?channelid=UPI_APP&amount=1.00", 200, id="pay"),
+    ],
+)
+def test_health_openapi_notify_and_pay_stay_reachable_without_a_key(keyed_app: Any, path: str, status: int) -> None:
+    response = keyed_app.test_client().get(path)
+
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("api_keys", "warned"),
+    [
+        pytest.param(None, True, id="unset"),
+        pytest.param(" , ", True, id="only-blanks"),
+        pytest.param("k1", False, id="set"),
+    ],
+)
+def test_start_up_warns_when_v1_is_open_to_anyone(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture, api_keys: str | None, warned: bool
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    make_app(**({"GATEWAY_API_KEYS": api_keys} if api_keys is not None else {}))
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "GATEWAY_API_KEYS" in r.getMessage()]
+    assert bool(warnings) is warned, caplog.text
+
+
+# -- the config file ---------------------------------------------------------------------------
+
+
+def write_config_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "gateway.env"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_config_file_is_read(make_app: Callable[..., Any], tmp_path: Path) -> None:
+    path = write_config_file(
+        tmp_path,
+        f'# IOTPay production merchant\n\nIOTPAY_MCH_ID=20000001\nIOTPAY_SECRET_KEY="{SECRET}"\n'
+        "IOTPAY_API_URL = https://iotpay.example/v1\n",
+    )
+
+    app = make_app(GATEWAY_CONFIG_FILE=path)
+
+    config = app.extensions["gateway"].providers["iotpay"].config
+    assert (config.mch_id, config.secret_key, config.api_url) == ("20000001", SECRET, "https://iotpay.example/v1")
+
+
+def test_environment_wins_over_the_config_file(
+    make_app: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_config_file(tmp_path, f"IOTPAY_MCH_ID=20000001\nIOTPAY_SECRET_KEY={SECRET}\n")
+    monkeypatch.setenv("GATEWAY_CONFIG_FILE", path)  # the file itself named by the environment
+    monkeypatch.setenv("IOTPAY_MCH_ID", "30000003")
+
+    app = make_app()
+
+    config = app.extensions["gateway"].providers["iotpay"].config
+    assert (config.mch_id, config.secret_key) == ("30000003", SECRET)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(None, id="missing-file"),
+        pytest.param(f"IOTPAY_MCH_ID=20000001\nIOTPAY_SECRET_KEY {SECRET}\n", id="line-without-equals"),
+        pytest.param(f"={SECRET}\n", id="line-without-name"),
+    ],
+)
+def test_unreadable_config_file_stops_start_up_naming_gateway_config_file_never_the_key(
+    make_app: Callable[..., Any], tmp_path: Path, content: str | None
+) -> None:
+    path = write_config_file(tmp_path, content) if content is not None else str(tmp_path / "absent.env")
+
+    with pytest.raises(ConfigError) as exc_info:
+        make_app(GATEWAY_CONFIG_FILE=path)
+
+    assert_config_error(exc_info, "GATEWAY_CONFIG_FILE", SECRET)
+
+
+# -- /healthz ----------------------------------------------------------------------------------
+
+
+def test_healthz_answers_200_ok_when_the_database_answers(make_app: Callable[..., Any]) -> None:
+    response = make_app().test_client().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable_without_showing_its_password(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = make_app(GATEWAY_DATABASE_URL=f"postgresql://gateway:db-pa55word@127.0.0.1:{closed_port()}/test")
+
+    response = app.test_client().get("/healthz")
+
+    assert response.status_code == 503
+    assert response.get_json()["status"] != "ok"
+    assert "db-pa55word" not in response.get_data(as_text=True)
+    assert "db-pa55word" not in caplog.text
+    assert any(r.levelno >= logging.ERROR for r in caplog.records), caplog.text
+
+
+# -- /openapi.json -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def openapi(make_app: Callable[..., Any]) -> dict[str, Any]:
+    response = make_app().test_client().get("/openapi.json")
+    assert response.status_code == 200
+    spec: dict[str, Any] = json.loads(response.get_data(as_text=True))  # valid JSON, not just "looks like"
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/v1/orders", "post"),
+        ("/v1/orders/{order_id}", "get"),
+        ("/v1/providers", "get"),
+        ("/pay", "get"),
+        ("/healthz", "get"),
+        ("/notify/{provider_name}", "post"),
+        ("/notify/{provider_name}", "get"),
+    ],
+)
+def test_openapi_documents_every_endpoint(openapi: dict[str, Any], path: str, method: str) -> None:
+    assert openapi["openapi"].startswith("3.")
+    assert method in openapi["paths"][path]
+
+
+def test_openapi_error_schema_is_the_one_error_shape(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    error_schemas = [s for s in schemas.values() if {"error", "message", "errors"} <= set(s.get("properties", {}))]
+    assert len(error_schemas) == 1, list(schemas)
+    post_orders = openapi["paths"]["/v1/orders"]["post"]["responses"]
+    for status in ("422", "502", "504"):
+        ref = post_orders[status]["content"]["application/json"]["schema"]["$ref"]
+        assert schemas[ref.rsplit("/", 1)[-1]] == error_schemas[0], status
+    assert post_orders["201"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Order"
+
+
+def test_openapi_error_schema_allows_the_provider_error_and_order_id_that_502_and_504_send(
+    openapi: dict[str, Any],
+) -> None:
+    post_orders = openapi["paths"]["/v1/orders"]["post"]["responses"]
+    ref = post_orders["502"]["content"]["application/json"]["schema"]["$ref"]
+    error_schema = openapi["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    documented = set(error_schema["properties"])
+    assert error_schema.get("additionalProperties", True) is not False or {"provider_error", "order_id"} <= documented

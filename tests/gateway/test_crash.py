@@ -1,0 +1,129 @@
+"""A worker killed between the provider call and the commit leaves nothing half-written.
+
+The refund row is committed as `pending` before IOTPay is called, so a SIGKILL while IOTPay
+is working leaves a reserved, unsettled refund, never a refunded order without its refund or
+a refund that nobody will finish. Reconciliation then retries with the same refund number,
+and IOTPay ends up with exactly one refund.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from gateway.models import Order, OutboxEvent, Refund
+from tests.conftest import MCH_ID, MCH_KEY
+from tests.support.flows import pay_in_simulator, simulator_order, wait_for
+from tests.support.processes import Gunicorn, flask_cli, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server_config(database_url: str, simulator: Any, tmp_path: Path) -> dict[str, str]:
+    port = free_port()
+    return {
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_INSTANCE_PATH": str(tmp_path),
+        "GATEWAY_BIND": f"127.0.0.1:{port}",
+        "IOTPAY_MCH_ID": MCH_ID,
+        "IOTPAY_SECRET_KEY": MCH_KEY,
+        "IOTPAY_API_URL": f"{simulator.url}/v1",
+        "IOTPAY_TIMEOUT": "10",
+    }
+
+
+@pytest.fixture
+def gunicorn(server_config: dict[str, str], tmp_path: Path) -> Iterator[Gunicorn]:
+    port = int(server_config["GATEWAY_BIND"].rsplit(":", 1)[1])
+    server = Gunicorn(server_config, port, "--workers", "1", log_path=tmp_path / "gunicorn.log")
+    try:
+        server.wait_until_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+def stored(database_url: str, model: Any, row_id: str) -> Any:
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return session.get(model, row_id)
+    finally:
+        engine.dispose()
+
+
+def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles_once(
+    gunicorn: Gunicorn, server_config: dict[str, str], database_url: str, simulator: Any,
+    simulator_faults: Callable[..., None],
+) -> None:  # fmt: skip
+    created = requests.post(
+        f"{gunicorn.url}/v1/orders",
+        json={"channel": "UPI_APP", "amount": 1000, "currency": "CAD", "subject": "s", "body": "b"},
+        timeout=30,
+    )
+    order = created.json()
+    pay_in_simulator(simulator, order)
+    wait_for(lambda: requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", timeout=5).json()["status"] == "paid")
+    simulator_faults("refund_order", "delay", seconds=2)
+
+    outcome: list[Any] = []
+    request = threading.Thread(
+        target=lambda: outcome.append(_post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}))
+    )
+    request.start()
+    refund = wait_for(lambda: _refund_row(database_url, order["id"]), what="the refund row")
+    assert gunicorn.kill_workers()
+    request.join(15)
+
+    assert isinstance(outcome[0], requests.RequestException)  # the caller never heard back
+    wait_for(lambda: simulator_order(simulator, order)["refundedAmount"] == 400, what="IOTPay to refund")
+    # What the crash left: a reserved, unsettled refund and an order still merely paid.
+    assert stored(database_url, Refund, refund.id).status == "pending"
+    left = stored(database_url, Order, order["id"])
+    assert (left.status, left.refunded_amount) == ("paid", 0)
+    assert not _events(database_url, "refund.succeeded")
+
+    reconciled = flask_cli(server_config, "gateway", "reconcile", "--older-than", "0")
+
+    assert reconciled.returncode == 0, reconciled.stderr
+    assert json.loads(reconciled.stdout.strip().splitlines()[-1])["refunds_succeeded"] == 1
+    assert stored(database_url, Refund, refund.id).status == "succeeded"
+    settled = stored(database_url, Order, order["id"])
+    assert (settled.status, settled.refunded_amount) == ("partially_refunded", 400)
+    assert simulator_order(simulator, order)["refundedAmount"] == 400  # one refund at IOTPay, not two
+    assert len(_events(database_url, "refund.succeeded")) == 1
+
+
+def _post_quietly(url: str, body: dict[str, Any]) -> Any:
+    try:
+        return requests.post(url, json=body, timeout=15)
+    except requests.RequestException as exc:
+        return exc
+
+
+def _refund_row(database_url: str, order_id: str) -> Refund | None:
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return session.scalar(select(Refund).where(Refund.order_id == order_id))
+    finally:
+        engine.dispose()
+
+
+def _events(database_url: str, event_type: str) -> list[OutboxEvent]:
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return list(session.scalars(select(OutboxEvent).where(OutboxEvent.type == event_type)))
+    finally:
+        engine.dispose()

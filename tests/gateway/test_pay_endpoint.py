@@ -1,0 +1,177 @@
+"""GET /pay?channelid=...&amount=...: the reference merchant API a mobile app calls.
+
+The app gets the payParams object itself (not wrapped) and the order id in the
+`Gateway-Order-Id` header. Amounts are dollars as text, parsed without floats.
+Every test runs on SQLite and PostgreSQL against the IOTPay simulator over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.models import Order
+
+MISSING = object()  # "leave this parameter out of the query string"
+
+
+def pay_url(**params: Any) -> str:
+    query = {"channelid": "WX_APP", "amount": "28.56"}
+    for name, value in params.items():
+        if value is MISSING:
+            query.pop(name, None)
+        else:
+            query[name] = value
+    return "/pay?" + urlencode(query, quote_via=quote)  # " 1" -> %201, "+1" -> %2B1
+
+
+def order_count(app: Any) -> int:
+    with app.extensions["gateway"].db.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(Order)) or 0)
+
+
+def stored_order(app: Any, order_id: str) -> Order | None:
+    with app.extensions["gateway"].db.transaction() as session:
+        return session.get(Order, order_id)
+
+
+def assert_error_shape(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert isinstance(body, dict)
+    assert body["error"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["errors"], dict)
+    assert "Gateway-Order-Id" not in response.headers
+    return body
+
+
+# -- success ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("channel", "sdk_keys"),
+    [
+        pytest.param("WX_APP", {"appid", "partnerid", "prepayid", "package", "noncestr", "timestamp", "sign"}, id="WX"),
+        pytest.param("ALIPAY_MOBILE", {"orderInfo"}, id="ALIPAY"),
+        pytest.param("UPI_APP", {"tn", "mode"}, id="UPI"),
+    ],
+)
+def test_pay_answers_200_with_the_pay_params_object_itself_and_the_order_id_header(
+    app: Any, client: Any, channel: str, sdk_keys: set[str]
+) -> None:
+    response = client.get(pay_url(channelid=channel, amount="28.56"))
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    pay_params = response.get_json()
+    assert isinstance(pay_params, dict)
+    assert sdk_keys <= set(pay_params)
+    assert not {"pay_params", "payParams", "id", "status", "amount"} & set(pay_params)  # not wrapped
+    order_id = response.headers["Gateway-Order-Id"]
+    stored = stored_order(app, order_id)
+    assert stored is not None
+    assert (stored.amount, stored.currency, stored.channel, stored.status) == (2856, "CAD", channel, "pending")
+    assert stored.pay_params == pay_params
+    assert order_count(app) == 1
+    # The /v1 API shows the same order and the same pay params.
+    shown = client.get(f"/v1/orders/{order_id}").get_json()
+    assert shown["pay_params"] == pay_params
+    assert (shown["amount"], shown["currency"]) == (2856, "CAD")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor_units"),
+    [
+        pytest.param("28.56", MISSING, 2856, id="28.56"),
+        pytest.param("19.99", MISSING, 1999, id="19.99-not-float-1998"),
+        pytest.param("0.29", MISSING, 29, id="0.29-not-float-28"),
+        pytest.param("0.1", MISSING, 10, id="0.1"),
+        pytest.param("0.01", MISSING, 1, id="one-cent"),
+        pytest.param("5", MISSING, 500, id="whole-dollars"),
+        pytest.param("5.00", MISSING, 500, id="whole-dollars-with-cents"),
+        pytest.param("21474836.47", MISSING, 2**31 - 1, id="largest-int32"),
+        pytest.param("19.99", "USD", 1999, id="usd"),
+        pytest.param("19.99", "CAD", 1999, id="cad-explicit"),
+    ],
+)
+def test_pay_stores_the_exact_amount_in_minor_units(
+    app: Any, client: Any, amount: str, currency: Any, minor_units: int
+) -> None:
+    response = client.get(pay_url(amount=amount, currency=currency))
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    stored = stored_order(app, response.headers["Gateway-Order-Id"])
+    assert stored is not None
+    expected_currency = "CAD" if currency is MISSING else currency
+    assert (stored.amount, stored.currency) == (minor_units, expected_currency)
+
+
+# -- refusals: 422, the parameter at fault, nothing stored ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        pytest.param("1.999", id="more-decimals-than-cents"),
+        pytest.param("1e3", id="exponent"),
+        pytest.param("NaN", id="nan"),
+        pytest.param("inf", id="inf"),
+        pytest.param("-1", id="negative"),
+        pytest.param("+1", id="plus-sign"),
+        pytest.param("0", id="zero"),
+        pytest.param("0.00", id="zero-with-cents"),
+        pytest.param(" 1", id="leading-space"),
+        pytest.param("1 ", id="trailing-space"),
+        pytest.param("1.", id="trailing-dot"),
+        pytest.param(".5", id="leading-dot"),
+        pytest.param("1,000", id="thousands-separator"),
+        pytest.param("1,5", id="decimal-comma"),
+        pytest.param("0x10", id="hex"),
+        pytest.param("\u0661", id="non-ascii-digit"),
+        pytest.param("21474836.48", id="over-int32"),
+        pytest.param("", id="empty"),
+        pytest.param(MISSING, id="missing"),
+    ],
+)
+def test_pay_refuses_an_amount_that_is_not_plain_dollars_and_cents(app: Any, client: Any, amount: Any) -> None:
+    response = client.get(pay_url(amount=amount))
+
+    body = assert_error_shape(response, 422, "validation_error")
+    assert list(body["errors"]) == ["amount"]
+    assert order_count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        pytest.param({"channelid": "WX_NATIVE"}, "channelid", id="channel-unknown"),
+        pytest.param({"channelid": ""}, "channelid", id="channel-empty"),
+        pytest.param({"channelid": MISSING}, "channelid", id="channel-missing"),
+        pytest.param({"currency": "EUR"}, "currency", id="currency-not-taken-by-iotpay"),
+        pytest.param({"currency": "cad"}, "currency", id="currency-lowercase"),
+        pytest.param({"currency": "XYZ"}, "currency", id="currency-unknown"),
+    ],
+)
+def test_pay_refuses_an_unknown_channel_or_currency_naming_the_parameter(
+    app: Any, client: Any, params: dict[str, Any], field: str
+) -> None:
+    response = client.get(pay_url(**params))
+
+    body = assert_error_shape(response, 422, "validation_error")
+    assert field in body["errors"], body
+    assert "channel" not in body["errors"]  # this endpoint's parameter is `channelid`
+    assert order_count(app) == 0
+
+
+def test_pay_passes_an_iotpay_refusal_on_as_502_provider_error(app: Any, client: Any, simulator_faults: Any) -> None:
+    simulator_faults("create_order", "fail", errCode="0014")
+
+    response = client.get(pay_url())
+
+    body = assert_error_shape(response, 502, "provider_error")
+    assert body["provider_error"]["code"] == "0014"
+    stored = stored_order(app, body["order_id"])
+    assert stored is not None and stored.status == "failed"

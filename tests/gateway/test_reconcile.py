@@ -1,0 +1,178 @@
+"""Lost notifies, `?refresh=true`, expiry and `flask gateway reconcile`, against the simulator."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.clock import utcnow
+from gateway.models import OutboxEvent
+from gateway.reconcile import reconcile
+from plugins.iotpay import signing
+from tests.conftest import MCH_KEY
+from tests.support.flows import create_order, pay_in_simulator, simulator_order, wait_for
+
+
+def dead_url() -> str:
+    """A loopback URL nobody listens on: notifies sent there are lost."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def lost_notify_app(app_factory: Callable[..., Any]) -> Any:
+    """The gateway tells IOTPay a notify URL that goes nowhere, so every notify is lost."""
+    return app_factory(GATEWAY_PUBLIC_URL=dead_url())
+
+
+def events(app: Any, event_type: str) -> list[OutboxEvent]:
+    with app.extensions["gateway"].db.transaction() as session:
+        return list(session.scalars(select(OutboxEvent).where(OutboxEvent.type == event_type)))
+
+
+def pay_and_lose_the_notify(client: Any, simulator: Any) -> dict[str, Any]:
+    order = create_order(client, 1000)
+    pay_in_simulator(simulator, order)
+    wait_for(lambda: simulator_order(simulator, order)["notifyAttempts"], what="a notify attempt")
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    return order
+
+
+def test_refresh_asks_the_provider_and_settles_a_lost_notify_once(lost_notify_app: Any, simulator: Any) -> None:
+    client = lost_notify_app.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+
+    refreshed = client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()
+    again = client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()
+
+    assert refreshed["status"] == again["status"] == "paid"
+    assert refreshed["paid_at"] is not None
+    assert len(events(lost_notify_app, "order.paid")) == 1
+
+
+def test_a_late_notify_after_refresh_is_a_duplicate(lost_notify_app: Any, simulator: Any) -> None:
+    client = lost_notify_app.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+    client.get(f"/v1/orders/{order['id']}?refresh=true")
+    seen = simulator_order(simulator, order)
+    params = {
+        "payOrderId": seen["payOrderId"], "mchId": seen["mchId"], "mchOrderNo": seen["mchOrderNo"],
+        "channelId": seen["channelId"], "currency": seen["currency"], "amount": str(seen["amount"]), "status": "2",
+        "paySuccTime": seen["paySuccTime"], "backType": "2",
+    }  # fmt: skip
+    params["sign"] = signing.sign(params, MCH_KEY)
+
+    response = client.post("/notify/iotpay", query_string=params)
+
+    assert response.get_data(as_text=True) == "success"
+    assert len(events(lost_notify_app, "order.paid")) == 1
+
+
+def test_refresh_of_an_unpaid_order_leaves_it_pending(client: Any) -> None:
+    order = create_order(client, 1000)
+    assert client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()["status"] == "pending"
+
+
+def test_refresh_time_out_is_a_504_and_changes_nothing(
+    app_factory: Callable[..., Any], simulator_faults: Callable[..., None]
+) -> None:
+    client = app_factory(IOTPAY_TIMEOUT="0.5").test_client()
+    order = create_order(client, 1000)
+    simulator_faults("query_order", "delay", seconds=1.5)
+    response = client.get(f"/v1/orders/{order['id']}?refresh=true")
+    assert (response.status_code, response.get_json()["error"]) == (504, "provider_timeout")
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+
+
+def test_reconcile_settles_lost_notifies_and_leaves_young_orders_alone(lost_notify_app: Any, simulator: Any) -> None:
+    client = lost_notify_app.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+    runner = lost_notify_app.test_cli_runner()
+
+    young = runner.invoke(args=["gateway", "reconcile"])  # default: only orders older than 300 s
+    assert young.exit_code == 0, young.output
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+
+    settled = runner.invoke(args=["gateway", "reconcile", "--older-than", "0"])
+    assert settled.exit_code == 0, settled.output
+    assert json.loads(settled.output)["orders_paid"] == 1
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "paid"
+    assert len(events(lost_notify_app, "order.paid")) == 1
+
+
+def test_unpaid_orders_past_expiry_expire_and_a_late_payment_still_counts(
+    app_factory: Callable[..., Any], simulator: Any
+) -> None:
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60")
+    client = app.test_client()
+    order = create_order(client, 1000)
+    gateway = app.extensions["gateway"]
+
+    assert reconcile(gateway, timedelta(0))["orders_still_pending"] == 1  # not yet expired
+    outcome = reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_expired"] == 1
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "expired"
+    assert len(events(app, "order.expired")) == 1
+
+    pay_in_simulator(simulator, order)  # the payer paid anyway: money moved, so it is recorded
+    late = wait_for(lambda: (o := client.get(f"/v1/orders/{order['id']}").get_json())["status"] == "paid" and o)
+    assert late["paid_after_expiry"] is True
+    assert len(events(app, "order.paid")) == 1
+
+
+def test_an_order_iotpay_never_created_expires(
+    app_factory: Callable[..., Any], simulator_faults: Callable[..., None]
+) -> None:
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60", IOTPAY_TIMEOUT="0.5")
+    client = app.test_client()
+    simulator_faults("create_order", "http_503")
+    response = client.post(
+        "/v1/orders", json={"channel": "UPI_APP", "amount": 5, "currency": "CAD", "subject": "s", "body": "b"}
+    )
+    assert response.status_code == 502
+    order_id = response.get_json()["order_id"]
+
+    outcome = reconcile(app.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_expired"] == 1
+    assert client.get(f"/v1/orders/{order_id}").get_json()["status"] == "expired"
+
+
+def test_overlapping_reconcile_runs_never_work_on_the_same_order(lost_notify_app: Any, simulator: Any) -> None:
+    client = lost_notify_app.test_client()
+    orders = [pay_and_lose_the_notify(client, simulator) for _ in range(6)]
+    gateway = lost_notify_app.extensions["gateway"]
+    provider = gateway.providers["iotpay"]
+    queried: list[str] = []
+    real_query = provider.query_order
+
+    def counting_query(ref: Any) -> Any:
+        queried.append(ref.merchant_order_no)
+        return real_query(ref)
+
+    provider.query_order = counting_query  # a spy that still calls the simulator for real
+    barrier = threading.Barrier(3)
+    outcomes: list[Any] = []
+
+    def run() -> None:
+        barrier.wait()
+        outcomes.append(reconcile(gateway, timedelta(0)))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(queried) == sorted(o["merchant_order_no"] for o in orders)  # each exactly once
+    assert sum(outcome["orders_paid"] for outcome in outcomes) == 6
+    assert len(events(lost_notify_app, "order.paid")) == 6

@@ -1,0 +1,165 @@
+"""Refunds against the IOTPay simulator over real HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from gateway.models import OutboxEvent
+from plugins.iotpay.provider import refund_number
+from tests.support.flows import create_order, paid_order, simulator_order
+
+
+def refund(client: Any, order_id: str, amount: Any, **extra: Any) -> Any:
+    return client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount, **extra})
+
+
+def outbox(app: Any, event_type: str) -> list[OutboxEvent]:
+    with app.extensions["gateway"].db.transaction() as session:
+        return list(session.scalars(select(OutboxEvent).where(OutboxEvent.type == event_type)))
+
+
+def test_full_refund_succeeds_and_marks_the_order_refunded(app: Any, client: Any, simulator: Any) -> None:
+    order = paid_order(client, simulator, 1000)
+
+    response = refund(client, order["id"], 1000, reason="customer asked")
+
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert (body["status"], body["amount"], body["currency"], body["reason"]) == (
+        "succeeded",
+        1000,
+        "CAD",
+        "customer asked",
+    )
+    assert body["provider_refund_id"]
+    assert client.get(f"/v1/refunds/{body['id']}").get_json() == body
+    assert client.get(f"/v1/orders/{order['id']}/refunds").get_json() == [body]
+    after = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (after["status"], after["refunded_amount"]) == ("refunded", 1000)
+    seen = simulator_order(simulator, order)
+    assert [r["mchRefundNo"] for r in seen["refunds"]] == [refund_number(body["id"])]
+    assert seen["refundedAmount"] == 1000
+    [event] = outbox(app, "refund.succeeded")
+    assert event.data["refund"]["id"] == body["id"]
+    assert event.data["order"]["status"] == "refunded"
+
+
+def test_partial_refunds_add_up_to_the_paid_amount_and_no_further(client: Any, simulator: Any) -> None:
+    order = paid_order(client, simulator, 1000)
+
+    assert refund(client, order["id"], 300).status_code == 201
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "partially_refunded"
+    assert refund(client, order["id"], 700).status_code == 201
+    too_much = refund(client, order["id"], 1)
+
+    assert too_much.status_code == 422
+    assert too_much.get_json()["error"] == "refund_exceeds_remaining"
+    assert "amount" in too_much.get_json()["errors"]
+    after = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (after["status"], after["refunded_amount"]) == ("refunded", 1000)
+    assert simulator_order(simulator, order)["refundedAmount"] == 1000
+
+
+@pytest.mark.parametrize("amount", [0, -5, 10.5, "100", True, None, 2**31])
+def test_invalid_refund_amounts_are_refused_and_change_nothing(client: Any, simulator: Any, amount: Any) -> None:
+    order = paid_order(client, simulator, 1000)
+    response = refund(client, order["id"], amount)
+    assert response.status_code == 422
+    assert "amount" in response.get_json()["errors"]
+    assert client.get(f"/v1/orders/{order['id']}/refunds").get_json() == []
+
+
+def test_refund_of_an_unpaid_order_is_refused(client: Any) -> None:
+    order = create_order(client, 1000)
+    response = refund(client, order["id"], 100)
+    assert (response.status_code, response.get_json()["error"]) == (409, "order_not_paid")
+    assert client.get(f"/v1/orders/{order['id']}/refunds").get_json() == []
+
+
+def test_refund_of_an_unknown_order_is_404(client: Any) -> None:
+    response = refund(client, "no-such-order", 100)
+    assert (response.status_code, response.get_json()["error"]) == (404, "order_not_found")
+    assert client.get("/v1/refunds/no-such-refund").status_code == 404
+
+
+def test_concurrent_refunds_never_exceed_what_was_paid(
+    app_factory: Callable[..., Any], gateway_server: Any, simulator: Any
+) -> None:
+    client = app_factory().test_client()
+    order = paid_order(client, simulator, 1000)
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+
+    def ask() -> None:
+        barrier.wait()
+        response = requests.post(
+            f"{gateway_server.url}/v1/orders/{order['id']}/refunds", json={"amount": 300}, timeout=30
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(statuses) == [201] * 3 + [422] * 7
+    assert simulator_order(simulator, order)["refundedAmount"] == 900
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 900
+
+
+def test_a_definite_refusal_fails_the_refund_and_frees_its_amount(
+    app: Any, client: Any, simulator: Any, simulator_faults: Callable[..., None]
+) -> None:
+    order = paid_order(client, simulator, 1000)
+    simulator_faults("refund_order", "fail", errCode="0014")
+
+    refused = refund(client, order["id"], 1000)
+
+    assert refused.status_code == 502
+    body = refused.get_json()
+    assert body["error"] == "provider_error"
+    assert body["provider_error"]["code"] == "0014"
+    failed = client.get(f"/v1/refunds/{body['refund_id']}").get_json()
+    assert failed["status"] == "failed"
+    assert failed["provider_error"]["code"] == "0014"
+    assert len(outbox(app, "refund.failed")) == 1
+    assert refund(client, order["id"], 1000).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "fault", [{"mode": "delay", "seconds": 1.5}, {"mode": "http_500"}, {"mode": "fail", "errCode": "0110"}]
+)
+def test_a_refund_with_an_unknown_outcome_stays_unknown_until_reconciled(
+    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None], fault: dict[str, Any]
+) -> None:
+    app = app_factory(IOTPAY_TIMEOUT="0.5")
+    client = app.test_client()
+    order = paid_order(client, simulator, 1000)
+    fault = dict(fault)
+    simulator_faults("refund_order", fault.pop("mode"), **fault)
+
+    unclear = refund(client, order["id"], 400)
+
+    assert unclear.status_code == 504
+    refund_id = unclear.get_json()["refund_id"]
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "unknown"
+    still = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (still["status"], still["refunded_amount"]) == ("paid", 0)
+    # The unknown refund holds its amount: nothing can push the total past what was paid meanwhile.
+    assert refund(client, order["id"], 601).get_json()["error"] == "refund_exceeds_remaining"
+
+    result = app.test_cli_runner().invoke(args=["gateway", "reconcile", "--older-than", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "succeeded"
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 400
+    seen = simulator_order(simulator, order)
+    assert seen["refundedAmount"] == 400  # the retry reused the refund number: one refund at IOTPay
+    assert [r["mchRefundNo"] for r in seen["refunds"]] == [refund_number(refund_id)]
