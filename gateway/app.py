@@ -11,7 +11,7 @@ from flask_smorest import Api
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import cli
+from gateway import cli, webhooks
 from gateway.db import Database
 from gateway.errors import register_error_handlers
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
@@ -76,6 +76,7 @@ def _build_gateway(settings: Settings) -> Gateway:
     assert default is not None
     if providers and default not in providers:
         raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"no enabled provider named {default!r}")
+    webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
     return Gateway(
         settings=settings,
         db=Database(settings.database_url),

@@ -33,9 +33,17 @@ def exponent(currency: str) -> int:
         raise InvalidAmount(f"unknown currency {currency!r}") from None
 
 
-def parse_major_units(text: str, currency: str) -> int:
-    """'28.56' CAD -> 2856. Plain digits only: no sign, exponent, NaN, spaces or thousands separators."""
-    places = exponent(currency)
+def iso_currencies(*codes: str) -> dict[str, int]:
+    """{code: ISO exponent} for a provider that counts minor units as ISO 4217 does."""
+    return {code: exponent(code) for code in codes}
+
+
+def parse_major_units(text: str, currency: str, places: int | None = None) -> int:
+    """'28.56' CAD -> 2856. Plain digits only: no sign, exponent, NaN, spaces or thousands separators.
+
+    `places` overrides the ISO exponent when a provider counts the currency differently.
+    """
+    places = exponent(currency) if places is None else places
     if not _PLAIN_DECIMAL.fullmatch(text):
         raise InvalidAmount("must be plain decimal text such as 28.56")
     value = Decimal(text)
@@ -44,7 +52,8 @@ def parse_major_units(text: str, currency: str) -> int:
         raise InvalidAmount(f"{currency} has at most {places} decimal places")
     minor = int(value.scaleb(places))
     if not 0 < minor <= MAX_MINOR_UNITS:
-        raise InvalidAmount(f"must be more than 0 and at most {format_major_units(MAX_MINOR_UNITS, currency)}")
+        largest = Decimal(MAX_MINOR_UNITS).scaleb(-places)
+        raise InvalidAmount(f"must be more than 0 and at most {largest}")
     return minor
 
 

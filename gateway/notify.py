@@ -1,8 +1,8 @@
 """The notify pipeline, the same for every provider.
 
-    provider verifies and parses  ->  find the order  ->  check account, amount, currency
-    ->  apply the transition at most once (gateway.payments)  ->  record the notification
-    ->  commit  ->  (only then) acknowledge, and announce the change to hooks.
+provider verifies and parses  ->  find the order  ->  check account, amount, currency
+->  apply the transition at most once (gateway.payments)  ->  record the notification
+->  commit  ->  (only then) acknowledge, and announce the change to hooks.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -196,21 +196,47 @@ class NotSupported(Exception):
 # -- the contract -------------------------------------------------------------------------------
 
 
+class Operation(enum.StrEnum):
+    """Optional operations. The core refuses one a provider does not declare, before calling it."""
+
+    QUERY = "query"  # Provider.query_order
+    REFUND = "refund"  # Provider.refund of the whole amount
+    PARTIAL_REFUND = "partial_refund"  # a refund of less than the order's amount
+    MULTIPLE_REFUNDS = "multiple_refunds"  # more than one refund on the same order
+    CANCEL = "cancel"  # closing an unpaid order at the provider (no API uses it yet)
+
+
+QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS, CANCEL = tuple(Operation)
+
+
+@dataclass(frozen=True)
+class NotifyPolicy:
+    """How the provider's notifications behave, for people operating the gateway."""
+
+    signature: str  # how they are signed, e.g. "MD5 over every field, merchant key"
+    acknowledgement: str  # what the provider needs back to stop re-sending
+    retries: str  # what it does when it does not get it
+
+
 @dataclass(frozen=True)
 class ProviderInfo:
-    """What `/v1/providers` shows about a provider."""
+    """What a provider declares about itself; `/v1/providers` shows it."""
 
     name: str
     display_name: str
     channels: tuple[str, ...]
-    currencies: tuple[str, ...]
+    currencies: Mapping[str, int]  # ISO-4217 code -> minor-unit exponent, as the provider counts it
+    operations: frozenset[Operation] = frozenset()
+    notifications: NotifyPolicy | None = None
     sandbox: bool = False
-    operations: frozenset[str] = frozenset()  # of OPERATIONS; what the core may ask beyond create/notify
-    notes: Mapping[str, str] = field(default_factory=dict)
 
-
-QUERY, REFUND = "query", "refund"
-OPERATIONS = (QUERY, REFUND)
+    def __post_init__(self) -> None:
+        for code, exponent in self.currencies.items():
+            if len(code) != 3 or not code.isupper() or not 0 <= exponent <= 4:
+                raise ValueError(f"provider {self.name!r}: bad currency {code!r} with exponent {exponent}")
+        unknown = set(self.operations) - set(Operation)
+        if unknown:
+            raise ValueError(f"provider {self.name!r}: unknown operations {sorted(unknown)}")
 
 
 class Provider(ABC):

@@ -23,7 +23,15 @@ from gateway.errors import ApiError
 from gateway.lifecycle import Changes
 from gateway.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
 from gateway.orders import get_order, order_ref
-from gateway.provider import REFUND, OutcomeUnknown, ProviderError, RefundRequest, RefundResult
+from gateway.provider import (
+    MULTIPLE_REFUNDS,
+    PARTIAL_REFUND,
+    REFUND,
+    OutcomeUnknown,
+    ProviderError,
+    RefundRequest,
+    RefundResult,
+)
 from gateway.runtime import Gateway
 from gateway.upstream import provider_failure, require_operation
 
@@ -75,6 +83,11 @@ def _reserve(gateway: Gateway, order_id: str, amount: int, reason: str | None) -
                 Refund.order_id == order_id, Refund.status.in_([s.value for s in RESERVING_REFUND_STATUSES])
             )
         )
+        provider = gateway.provider_of(order)
+        if amount < order.amount:
+            require_operation(provider, PARTIAL_REFUND)
+        if order.refunded_amount or reserved:
+            require_operation(provider, MULTIPLE_REFUNDS)
         remaining = order.amount - int(reserved or 0)
         if amount > remaining:
             raise ApiError(

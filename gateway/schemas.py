@@ -113,12 +113,26 @@ class RefundSchema(Schema):
         return {"code": refund.failure_code, "message": refund.failure_message or ""}
 
 
+class NotifyPolicySchema(Schema):
+    signature = fields.String()
+    acknowledgement = fields.String()
+    retries = fields.String()
+
+
 class ProviderSchema(Schema):
     name = fields.String()
     display_name = fields.String()
     channels = fields.List(fields.String())
-    currencies = fields.List(fields.String())
+    currencies = fields.Method("_currencies", metadata={"description": "[{code, exponent}]: minor units per unit"})
+    operations = fields.Method("_operations", metadata={"description": "query, refund, partial_refund, ..."})
+    notifications = fields.Nested(NotifyPolicySchema, allow_none=True)
     sandbox = fields.Boolean()
+
+    def _currencies(self, info: Any) -> list[dict[str, Any]]:
+        return [{"code": code, "exponent": exponent} for code, exponent in info.currencies.items()]
+
+    def _operations(self, info: Any) -> list[str]:
+        return sorted(str(operation) for operation in info.operations)
 
 
 class PayQuerySchema(Schema):

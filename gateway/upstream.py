@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import ApiError
-from gateway.provider import OutcomeUnknown, Provider, ProviderError
+from gateway.provider import Operation, OutcomeUnknown, Provider, ProviderError
 
 
 def provider_failure(provider: Provider, exc: ProviderError | OutcomeUnknown, action: str, **extra: Any) -> ApiError:
@@ -29,6 +29,6 @@ def provider_failure(provider: Provider, exc: ProviderError | OutcomeUnknown, ac
     )
 
 
-def require_operation(provider: Provider, operation: str) -> None:
+def require_operation(provider: Provider, operation: Operation) -> None:
     if operation not in provider.info.operations:
         raise ApiError(422, "operation_not_supported", f"{provider.info.display_name} does not support {operation}.")

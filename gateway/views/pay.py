@@ -30,9 +30,12 @@ class Pay(MethodView):
         """Create an order with the default provider; answer its payParams (order id in a header)."""
         gateway = current_gateway()
         provider = gateway.provider(None)
-        currency = args.get("currency") or provider.info.currencies[0]
+        currencies = provider.info.currencies
+        currency = args.get("currency") or next(iter(currencies))
+        if currency not in currencies:
+            raise validation_error({"currency": [f"{provider.name} takes one of: {', '.join(currencies)}"]})
         try:
-            amount = parse_major_units(args["amount"], currency)
+            amount = parse_major_units(args["amount"], currency, currencies[currency])
         except InvalidAmount as exc:
             field = "currency" if "currency" in str(exc) else "amount"
             raise validation_error({field: [str(exc)]}) from None

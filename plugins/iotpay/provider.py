@@ -11,7 +11,10 @@ from urllib.parse import parse_qsl
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from gateway.money import iso_currencies
 from gateway.provider import (
+    MULTIPLE_REFUNDS,
+    PARTIAL_REFUND,
     QUERY,
     REFUND,
     Acknowledgement,
@@ -20,6 +23,7 @@ from gateway.provider import (
     InvalidOrder,
     Notification,
     NotificationRejected,
+    NotifyPolicy,
     OrderDraft,
     OrderRef,
     OrderRequest,
@@ -77,9 +81,15 @@ class IotPayProvider(Provider):
             name="iotpay",
             display_name="IOTPay",
             channels=schemas.APP_CHANNELS,
-            currencies=schemas.CURRENCIES,
+            currencies=iso_currencies(*schemas.CURRENCIES),
             sandbox=config.sandbox,
-            operations=frozenset({QUERY, REFUND}),
+            # IOTPay v1 has no order-cancel API; refunds take any amount up to what is left.
+            operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
+            notifications=NotifyPolicy(
+                signature="MD5 over every received field but sign, with the merchant key (upper-case hex)",
+                acknowledgement="HTTP body exactly 'success'",
+                retries="re-sent periodically, several times (about 6 over 15 minutes) until acknowledged",
+            ),
         )
 
     @property

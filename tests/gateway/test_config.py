@@ -122,7 +122,13 @@ def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
             "name": "iotpay",
             "display_name": "IOTPay",
             "channels": ["WX_APP", "ALIPAY_MOBILE", "UPI_APP"],
-            "currencies": ["CAD", "USD"],
+            "currencies": [{"code": "CAD", "exponent": 2}, {"code": "USD", "exponent": 2}],
+            "operations": ["multiple_refunds", "partial_refund", "query", "refund"],
+            "notifications": {
+                "signature": "MD5 over every received field but sign, with the merchant key (upper-case hex)",
+                "acknowledgement": "HTTP body exactly 'success'",
+                "retries": "re-sent periodically, several times (about 6 over 15 minutes) until acknowledged",
+            },
             "sandbox": False,
         }
     ]
