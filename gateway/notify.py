@@ -40,7 +40,10 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
                 Order.provider == provider.name, Order.merchant_order_no == notification.merchant_order_no
             )
         )
-        verdict, reason = settle_payment(session, order, notification, changes)
+        if _already_processed(session, provider, notification.event_id):
+            verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
+        else:
+            verdict, reason = settle_payment(session, order, notification, changes)
         _record(
             session,
             provider,
@@ -59,6 +62,25 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         )
     changes.announce(gateway.hooks)
     return provider.acknowledge(verdict)
+
+
+def _already_processed(session: Session, provider: Provider, event_id: str | None) -> bool:
+    """Providers with event ids re-send the same event; one that was accepted is not judged again."""
+    if event_id is None:
+        return False
+    accepted = [verdict.value for verdict in Verdict if verdict.accepted]
+    return (
+        session.scalar(
+            select(NotificationRecord.id)
+            .where(
+                NotificationRecord.provider == provider.name,
+                NotificationRecord.event_id == event_id,
+                NotificationRecord.verdict.in_(accepted),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _record(
