@@ -40,6 +40,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
                 Order.provider == provider.name, Order.merchant_order_no == notification.merchant_order_no
             )
         )
+        reason: str | None
         if _already_processed(session, provider, notification.event_id):
             verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
         else:
