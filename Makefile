@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 GATEWAY_SANDBOX ?= 1
-export GATEWAY_SANDBOX
+GATEWAY_PUBLIC_URL ?= http://$(HOST):$(PORT)
+export GATEWAY_SANDBOX GATEWAY_PUBLIC_URL
 
 .PHONY: run test lint clean
 
@@ -24,8 +25,7 @@ run: $(STAMP)
 	@echo "then: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
 	@echo "      curl -s http://$(HOST):$(PORT)/v1/orders/<id>      # status: paid"
 	@echo
-	@GATEWAY_PUBLIC_URL=$${GATEWAY_PUBLIC_URL:-http://$(HOST):$(PORT)} \
-		$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

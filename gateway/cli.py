@@ -45,6 +45,27 @@ def reconcile_command(older_than: int) -> None:
     click.echo(json.dumps(dict(sorted(outcome.items()))))
 
 
+@gateway_cli.command("settle-refund")
+@click.argument("refund_id")
+@click.option("--outcome", type=click.Choice(["succeeded", "failed"]), required=True)
+@click.option("--note", required=True, help="why, e.g. 'seen in the IOTPay merchant portal'")
+def settle_refund_command(refund_id: str, outcome: str, note: str) -> None:
+    """Settle a refund left unknown by hand, after checking the provider's own records.
+
+    For providers with no refund query (IOTPay): an unknown refund holds its amount until settled.
+    """
+    from gateway.models import RefundStatus
+    from gateway.refunds import UNSETTLED, get_refund, settle_refund
+
+    gateway = current_gateway()
+    if get_refund(gateway, refund_id).status not in UNSETTLED:
+        raise click.ClickException(f"refund {refund_id} is already settled")
+    refund = settle_refund(
+        gateway, refund_id, succeeded=outcome == RefundStatus.SUCCEEDED.value, code="MANUAL", message=note
+    )
+    click.echo(f"refund {refund.id} {refund.status}")
+
+
 @gateway_cli.command("worker")
 @click.option("--once", is_flag=True, help="Deliver the events that are due now, then exit (for cron).")
 def worker_command(once: bool) -> None:

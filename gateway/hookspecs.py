@@ -41,24 +41,25 @@ def gateway_register_sandboxes(settings: Settings) -> Iterable[Sandbox] | None:
 
 @hookspec
 def gateway_order_paid(order: OrderSnapshot) -> None:
-    """Called once per order, after the transaction that marked it paid has committed.
+    """Called after the transaction that marked an order paid has committed.
 
-    Exactly one call happens however many times (or however concurrently) the provider's
-    notification arrives, or however it is learnt (notify, `?refresh=true`, reconcile).
-    An exception here is logged and never changes the acknowledgement sent to the provider:
-    the payment is already recorded. The same change is also queued as an `order.paid`
-    merchant webhook.
+    At most one call per order, however many times (or however concurrently) the provider's
+    notification arrives, or however the payment is learnt (notify, `?refresh=true`,
+    reconcile). At most, not exactly: a process that dies right after the commit makes no
+    call. For at-least-once delivery use the `order.paid` merchant webhook, queued in the same
+    transaction as the change. It runs before the provider gets its acknowledgement, so keep
+    it quick; an exception here is logged and never changes that acknowledgement.
     """
 
 
 @hookspec
 def gateway_order_expired(order: OrderSnapshot) -> None:
-    """Called once when reconciliation expires an order that was never paid (after the commit)."""
+    """Called (at most once, after the commit) when reconciliation expires an unpaid order."""
 
 
 @hookspec
 def gateway_refund_succeeded(refund: Mapping[str, Any], order: OrderSnapshot) -> None:
-    """Called once when a refund is known to have succeeded (after the commit).
+    """Called (at most once, after the commit) when a refund is known to have succeeded.
 
     `refund` is the refund as the API shows it (`GET /v1/refunds/<id>`).
     """
@@ -66,4 +67,5 @@ def gateway_refund_succeeded(refund: Mapping[str, Any], order: OrderSnapshot) ->
 
 @hookspec
 def gateway_refund_failed(refund: Mapping[str, Any], order: OrderSnapshot) -> None:
-    """Called once when a refund is known to have failed; its amount is refundable again."""
+    """Called (at most once, after the commit) when a refund is known to have failed; its amount is
+    refundable again."""

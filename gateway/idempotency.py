@@ -180,7 +180,7 @@ def body_hash(raw: bytes) -> str:
     """SHA-256 of the body's canonical JSON (so spacing and key order do not matter), else of its bytes."""
     try:
         canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:  # not JSON (or not UTF-8): the bytes are all there is to compare
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8, or absurdly deep): compare the bytes
         canonical = raw
     return hashlib.sha256(canonical).hexdigest()
 

@@ -43,7 +43,10 @@ class Base(DeclarativeBase):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("provider", "merchant_order_no", name="uq_orders_provider_reference"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "merchant_order_no", name="uq_orders_provider_reference"),
+        Index("ix_orders_status_created_at", "status", "created_at"),  # reconciliation's scan
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     provider: Mapped[str] = mapped_column(String(40))

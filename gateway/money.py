@@ -57,6 +57,6 @@ def parse_major_units(text: str, currency: str, places: int | None = None) -> in
     return minor
 
 
-def format_major_units(minor: int, currency: str) -> str:
+def format_major_units(minor: int, currency: str, places: int | None = None) -> str:
     """2856 CAD -> '28.56' (for humans; never parsed back)."""
-    return str(Decimal(minor).scaleb(-exponent(currency)))
+    return str(Decimal(minor).scaleb(-(exponent(currency) if places is None else places)))

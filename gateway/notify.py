@@ -101,7 +101,7 @@ def _record(
             query_string=urlencode(list(request.query))[:MAX_STORED_BODY],
             # PostgreSQL text cannot hold NUL; anyone can post junk here and it must still be recorded.
             body=request.body[:MAX_STORED_BODY].decode("utf-8", "replace").replace("\x00", "\\x00"),
-            content_type=request.headers.get("content-type"),
+            content_type=(request.headers.get("content-type") or "")[:255] or None,
             verdict=verdict.value,
             reason=reason,
             order_id=order_id,

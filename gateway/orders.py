@@ -45,9 +45,19 @@ def new_merchant_order_no() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(6)
 
 
+def is_resource_id(text: str) -> bool:
+    """Ids are UUIDs: anything else (NUL bytes included) is simply not found, without a query."""
+    try:
+        return len(text) == 36 and str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
 def get_order(gateway: Gateway, order_id: str) -> Order:
-    with gateway.db.transaction() as session:
-        order = session.get(Order, order_id)
+    order = None
+    if is_resource_id(order_id):
+        with gateway.db.transaction() as session:
+            order = session.get(Order, order_id)
     if order is None:
         raise ApiError(404, "order_not_found", f"No order with id {order_id!r}.")
     return order
@@ -91,6 +101,22 @@ def create_order(gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | N
         log.warning("%s create_order for %s: outcome unknown (%s)", provider.name, order.id, exc.reason)
         raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
     return _record_creation(gateway, order, created)
+
+
+def order_answer(gateway: Gateway, order_id: str) -> Order:
+    """The order as its creation request would have answered (for an idempotent resume).
+
+    A request that died mid-way has no provider answer on record: that is reported as an
+    unknown outcome, never as a payable order.
+    """
+    order = get_order(gateway, order_id)
+    provider = gateway.provider_of(order)
+    if order.status == OrderStatus.FAILED.value:
+        refusal = ProviderError(order.failure_code or "", order.failure_message or "")
+        raise provider_failure(provider, refusal, "create the order", order_id=order.id)
+    if order.status == OrderStatus.PENDING.value and order.pay_params is None:
+        raise provider_failure(provider, OutcomeUnknown(), "create the order", order_id=order.id)
+    return order
 
 
 def refresh_order(gateway: Gateway, order_id: str) -> Order:

@@ -178,7 +178,7 @@ class ProviderError(Exception):
 class OutcomeUnknown(Exception):
     """The provider could not be reached or did not answer in time: it may or may not have acted."""
 
-    reason = "unknown"
+    reason = "outcome_unknown"
 
 
 class ProviderTimeout(OutcomeUnknown):

@@ -1,24 +1,28 @@
 """Reconciliation: settle what notifies and time-outs left open, by asking the provider.
 
 - Orders `pending` for longer than `older_than` are queried; a paid answer goes through the
-  same transition as a notify. Unpaid orders past their `expires_at` become `expired`.
+  same transition as a notify. Unpaid orders past their `expires_at`, or that the provider
+  says it cancelled, become `expired`.
+- Orders `expired` within the last LATE_PAYMENT_WINDOW are queried too: a payment after
+  expiry whose notifies were all lost must still be found (and is flagged paid_after_expiry).
 - Refunds `pending` or `unknown` for longer than `older_than` are retried with the same
   refund id (providers make that idempotent), and settled only on a clear answer.
 
-Several runs (cron on several machines) may overlap safely: each claims a batch of rows by
-setting a short lease (`claimed_until`) in its own transaction, selecting with
-`FOR UPDATE SKIP LOCKED` on PostgreSQL, so no row is worked on by two runs at once.
+Several runs (cron on several machines) may overlap safely: each claims one row at a time by
+setting a lease (`claimed_until`) in its own short transaction, selecting with `FOR UPDATE
+SKIP LOCKED` on PostgreSQL, so no row is worked on by two runs at once. A row that fails is
+logged and released, and the run goes on with the others.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from gateway import idempotency
 from gateway.clock import as_utc, utcnow
@@ -27,59 +31,78 @@ from gateway.models import Order, OrderStatus, Refund
 from gateway.orders import order_ref
 from gateway.payments import settle_payment
 from gateway.provider import QUERY, REFUND, Notification, NotSupported, OutcomeUnknown, ProviderError, Verdict
-from gateway.refunds import UNSETTLED, attempt_refund
+from gateway.refunds import MAX_AUTOMATIC_ATTEMPTS, UNSETTLED, attempt_refund
 from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)  # longer than any single provider call, so a live run keeps its rows
-BATCH = 100
+# Longer than one provider call can take (time-outs are capped at 600 s): a live run keeps its row.
+LEASE = timedelta(minutes=15)
+LATE_PAYMENT_WINDOW = timedelta(days=3)
 
 
 def reconcile(gateway: Gateway, older_than: timedelta, *, now: datetime | None = None) -> Counter[str]:
     """One pass over everything left open; returns counts of what happened, for the log and CLI."""
     now = now or utcnow()
-    outcome: Counter[str] = Counter()
     cutoff = now - older_than
-    seen: set[str] = set()  # this run's rows: released when done, but not to be taken again by this run
-    while order_ids := _claim(gateway, Order, [OrderStatus.PENDING.value], cutoff, seen):
-        for order_id in order_ids:
-            outcome[_reconcile_order(gateway, order_id, now)] += 1
-            _release(gateway, Order, order_id)
-    while refund_ids := _claim(gateway, Refund, list(UNSETTLED), cutoff, seen):
-        for refund_id in refund_ids:
-            outcome[_reconcile_refund(gateway, refund_id)] += 1
-            _release(gateway, Refund, refund_id)
+    outcome: Counter[str] = Counter()
+    open_orders = or_(
+        Order.status == OrderStatus.PENDING.value,
+        and_(Order.status == OrderStatus.EXPIRED.value, Order.expires_at > now - LATE_PAYMENT_WINDOW),
+    )
+    _each_claimed(
+        gateway,
+        Order,
+        and_(open_orders, Order.created_at < cutoff),
+        outcome,
+        lambda row_id: _order(gateway, row_id, now),
+    )
+    unsettled_refunds = and_(
+        Refund.status.in_(UNSETTLED), Refund.created_at < cutoff, Refund.attempts < MAX_AUTOMATIC_ATTEMPTS
+    )
+    _each_claimed(gateway, Refund, unsettled_refunds, outcome, lambda row_id: _refund(gateway, row_id))
     outcome["idempotency_keys_purged"] = idempotency.purge_expired(gateway.db)
     log.info("reconcile: %s", dict(outcome))
     return outcome
 
 
-def _claim(gateway: Gateway, model: Any, statuses: Sequence[str], cutoff: datetime, seen: set[str]) -> list[str]:
+def _each_claimed(
+    gateway: Gateway, model: Any, condition: ColumnElement[bool], outcome: Counter[str], work: Callable[[str], str]
+) -> None:
+    seen: set[str] = set()  # released when done, but not to be taken again by this run
+    while (row_id := _claim_one(gateway, model, condition, seen)) is not None:
+        try:
+            outcome[work(row_id)] += 1
+        except Exception:
+            log.exception("reconcile: %s %s failed; left for a later run", model.__tablename__, row_id)
+            outcome[f"{model.__tablename__}_errors"] += 1
+        finally:
+            _release(gateway, model, row_id)
+
+
+def _claim_one(gateway: Gateway, model: Any, condition: ColumnElement[bool], seen: set[str]) -> str | None:
+    now = utcnow()
     with gateway.db.transaction() as session:
-        ids = list(
-            session.scalars(
-                select(model.id)
-                .where(
-                    model.status.in_(statuses),
-                    model.created_at < cutoff,
-                    or_(model.claimed_until.is_(None), model.claimed_until < utcnow()),
-                    model.id.not_in(seen),
-                )
-                .order_by(model.created_at)
-                .limit(BATCH)
-                .with_for_update(skip_locked=True)
+        row_id: str | None = session.scalar(
+            select(model.id)
+            .where(
+                condition,
+                or_(model.claimed_until.is_(None), model.claimed_until < now),
+                model.id.not_in(seen),
             )
+            .order_by(model.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
-        if ids:
+        if row_id is not None:
             session.execute(
                 update(model)
-                .where(model.id.in_(ids))
-                .values(claimed_until=utcnow() + LEASE)
+                .where(model.id == row_id)
+                .values(claimed_until=now + LEASE)
                 .execution_options(synchronize_session=False)
             )
-    seen.update(ids)
-    return ids
+            seen.add(row_id)
+    return row_id
 
 
 def _release(gateway: Gateway, model: Any, row_id: str) -> None:
@@ -92,27 +115,19 @@ def _release(gateway: Gateway, model: Any, row_id: str) -> None:
         )
 
 
-def _reconcile_order(gateway: Gateway, order_id: str, now: datetime) -> str:
+def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
     with gateway.db.transaction() as session:
         order = session.get(Order, order_id)
-    if order is None or order.status != OrderStatus.PENDING.value:
+    if order is None or order.status not in (OrderStatus.PENDING.value, OrderStatus.EXPIRED.value):
         return "orders_already_settled"
-    provider = gateway.providers.get(order.provider)
-    report: Notification | None = None
-    if provider is not None and QUERY in provider.info.operations:
-        try:
-            report = provider.query_order(order_ref(order))
-        except (OutcomeUnknown, NotSupported) as exc:
-            log.warning("reconcile: query of order %s failed (%s); left pending", order_id, type(exc).__name__)
-            return "orders_query_failed"
-        except ProviderError as exc:
-            # e.g. IOTPay 0112: the provider never created it (our create call timed out before it did).
-            log.info("reconcile: %s says %s %s about order %s", order.provider, exc.code, exc.message, order_id)
+    report, unknown = _ask(gateway, order)
+    if unknown:
+        return "orders_query_failed"
     changes = Changes()
     with gateway.db.transaction() as session:
         stored = session.get(Order, order_id)
         assert stored is not None
-        result = "orders_still_pending"
+        result = "orders_still_open"
         if report is not None:
             verdict, reason = settle_payment(session, stored, report, changes)
             if verdict is Verdict.APPLIED:
@@ -120,20 +135,39 @@ def _reconcile_order(gateway: Gateway, order_id: str, now: datetime) -> str:
             elif verdict is Verdict.MISMATCH:
                 log.error("reconcile: provider's report on order %s does not match it: %s", order_id, reason)
                 result = "orders_mismatch"
-        expires_at = as_utc(stored.expires_at)
-        past_expiry = expires_at is not None and expires_at <= now
-        if result == "orders_still_pending" and past_expiry and _expire(session, stored):
-            changes.order_expired(session, stored)
-            result = "orders_expired"
+        if result == "orders_still_open" and stored.status == OrderStatus.PENDING.value:
+            expires_at = as_utc(stored.expires_at)
+            closed = report is not None and report.cancelled  # the provider says it can never be paid
+            if (closed or (expires_at is not None and expires_at <= now)) and _expire(session, stored):
+                changes.order_expired(session, stored)
+                result = "orders_expired"
     changes.announce(gateway.hooks)
     return result
+
+
+def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
+    """(the provider's report or None, whether its state is unknown). A definite "no such
+    order" (e.g. IOTPay 0112: our create never reached it) is a None report, not an unknown."""
+    provider = gateway.providers.get(order.provider)
+    if provider is None or QUERY not in provider.info.operations:
+        return None, False
+    try:
+        return provider.query_order(order_ref(order)), False
+    except ProviderError as exc:
+        if exc.definite:
+            log.info("reconcile: %s says %s %s about order %s", order.provider, exc.code, exc.message, order.id)
+            return None, False
+        log.warning("reconcile: query of order %s unclear (%s %s); left as it is", order.id, exc.code, exc.message)
+    except (OutcomeUnknown, NotSupported) as exc:
+        log.warning("reconcile: query of order %s failed (%s); left as it is", order.id, type(exc).__name__)
+    return None, True
 
 
 def _expire(session: Any, order: Order) -> bool:
     changed = session.execute(
         update(Order)
         .where(Order.id == order.id, Order.status == OrderStatus.PENDING.value)
-        .values(status=OrderStatus.EXPIRED.value, updated_at=utcnow(), claimed_until=None)
+        .values(status=OrderStatus.EXPIRED.value, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:
@@ -142,14 +176,22 @@ def _expire(session: Any, order: Order) -> bool:
     return True
 
 
-def _reconcile_refund(gateway: Gateway, refund_id: str) -> str:
+def _refund(gateway: Gateway, refund_id: str) -> str:
     with gateway.db.transaction() as session:
         refund = session.get(Refund, refund_id)
         order = session.get(Order, refund.order_id) if refund else None
-    if refund is None or order is None or refund.status not in UNSETTLED:
-        return "refunds_already_settled"
+    assert refund is not None and order is not None
     provider = gateway.providers.get(order.provider)
     if provider is None or REFUND not in provider.info.operations:
         return "refunds_provider_unavailable"
-    settled = attempt_refund(gateway, refund_id, first_attempt=False)
-    return f"refunds_{settled.status}"
+    attempt = attempt_refund(gateway, refund_id, first_attempt=False)
+    if attempt.refund.attempts >= MAX_AUTOMATIC_ATTEMPTS and attempt.refund.status in UNSETTLED:
+        log.error(
+            "refund %s still unsettled after %s attempts: settle it by hand (flask gateway settle-refund)",
+            refund_id,
+            attempt.refund.attempts,
+        )
+    return f"refunds_{attempt.refund.status}"
+
+
+__all__: Sequence[str] = ("reconcile",)

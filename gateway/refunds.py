@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,7 +24,7 @@ from gateway.clock import utcnow
 from gateway.errors import ApiError
 from gateway.lifecycle import Changes
 from gateway.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
-from gateway.orders import get_order, order_ref
+from gateway.orders import get_order, is_resource_id, order_ref
 from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
@@ -38,6 +40,17 @@ from gateway.upstream import provider_failure, require_operation
 log = logging.getLogger(__name__)
 
 UNSETTLED = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
+# Set while a provider call for the refund may be running, so reconcile never sends the same
+# refund at the same time (provider time-outs are capped at 600 s).
+CALL_LEASE = timedelta(minutes=15)
+# After this many attempts reconcile stops retrying: a human settles it (`gateway settle-refund`).
+MAX_AUTOMATIC_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class RefundAttempt:
+    refund: Refund
+    error: ProviderError | OutcomeUnknown | None = None
 
 
 def create_refund(gateway: Gateway, order_id: str, fields: Mapping[str, Any]) -> Refund:
@@ -45,23 +58,26 @@ def create_refund(gateway: Gateway, order_id: str, fields: Mapping[str, Any]) ->
     provider = gateway.provider_of(order)
     require_operation(provider, REFUND)
     refund = _reserve(gateway, order_id, fields["amount"], fields.get("reason"))
-    refund = attempt_refund(gateway, refund.id, first_attempt=True)
+    attempt = attempt_refund(gateway, refund.id, first_attempt=True)
+    return refund_answer(gateway, attempt.refund, attempt.error)
+
+
+def refund_answer(gateway: Gateway, refund: Refund, error: ProviderError | OutcomeUnknown | None = None) -> Refund:
+    """The refund when it succeeded, else the API error its state calls for (also for idempotent resumes)."""
+    provider = gateway.provider_of(get_order(gateway, refund.order_id))
     if refund.status == RefundStatus.FAILED.value:
-        raise ApiError(
-            502,
-            "provider_error",
-            f"{provider.info.display_name} did not refund.",
-            provider_error={"code": refund.failure_code, "message": refund.failure_message},
-            refund_id=refund.id,
-        )
+        refusal = ProviderError(refund.failure_code or "", refund.failure_message or "")
+        raise provider_failure(provider, refusal, "refund", refund_id=refund.id)
     if refund.status in UNSETTLED:
-        raise provider_failure(provider, OutcomeUnknown(), "refund", refund_id=refund.id)
+        raise provider_failure(provider, error or OutcomeUnknown(), "refund", refund_id=refund.id)
     return refund
 
 
 def get_refund(gateway: Gateway, refund_id: str) -> Refund:
-    with gateway.db.transaction() as session:
-        refund = session.get(Refund, refund_id)
+    refund = None
+    if is_resource_id(refund_id):
+        with gateway.db.transaction() as session:
+            refund = session.get(Refund, refund_id)
     if refund is None:
         raise ApiError(404, "refund_not_found", f"No refund with id {refund_id!r}.")
     return refund
@@ -104,13 +120,14 @@ def _reserve(gateway: Gateway, order_id: str, amount: int, reason: str | None) -
             status=RefundStatus.PENDING.value,
             reason=reason,
             attempts=0,
+            claimed_until=utcnow() + CALL_LEASE,  # its first attempt follows at once: not for reconcile
         )
         session.add(refund)
         idempotency.attach_resource(session, refund.id)
     return refund
 
 
-def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> Refund:
+def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> RefundAttempt:
     """Call the provider for an unsettled refund and record what it said.
 
     Only a first attempt can conclude `failed` from a refusal: once an earlier attempt may
@@ -123,6 +140,7 @@ def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> 
         order = session.get(Order, refund.order_id)
         assert order is not None
         refund.attempts += 1
+        refund.claimed_until = utcnow() + CALL_LEASE
     provider = gateway.provider_of(order)
     request = RefundRequest(
         refund_id=refund.id,
@@ -135,16 +153,16 @@ def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> 
         result = provider.refund(request)
     except ProviderError as exc:
         if exc.definite and first_attempt:
-            return _settle(gateway, refund_id, succeeded=False, code=exc.code, message=exc.message)
+            return RefundAttempt(settle_refund(gateway, refund_id, succeeded=False, code=exc.code, message=exc.message))
         log.warning("refund %s: %s %s (outcome unknown)", refund_id, exc.code, exc.message)
-        return _mark_unknown(gateway, refund_id, exc.code, exc.message)
+        return RefundAttempt(_mark_unknown(gateway, refund_id, exc.code, exc.message), exc)
     except OutcomeUnknown as exc:
         log.warning("refund %s: provider %s (outcome unknown)", refund_id, exc.reason)
-        return _mark_unknown(gateway, refund_id, f"provider_{exc.reason}", str(exc))
-    return _settle(gateway, refund_id, succeeded=True, result=result)
+        return RefundAttempt(_mark_unknown(gateway, refund_id, f"provider_{exc.reason}", str(exc)), exc)
+    return RefundAttempt(settle_refund(gateway, refund_id, succeeded=True, result=result))
 
 
-def _settle(
+def settle_refund(
     gateway: Gateway,
     refund_id: str,
     *,
@@ -160,7 +178,11 @@ def _settle(
         order = _lock_order(session, refund.order_id)  # order first, always: no lock-order deadlocks
         session.refresh(refund, with_for_update=True)
         if refund.status not in UNSETTLED:
-            return refund  # another process settled it first
+            outcome = RefundStatus.SUCCEEDED.value if succeeded else RefundStatus.FAILED.value
+            if refund.status != outcome:
+                # Two answers about one refund disagree: money may be wrong; a human must look.
+                log.error("refund %s is %s, but now reported %s: not changed", refund_id, refund.status, outcome)
+            return refund
         refund.settled_at = utcnow()
         refund.claimed_until = None
         if succeeded:

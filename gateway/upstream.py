@@ -9,17 +9,29 @@ from gateway.provider import Operation, OutcomeUnknown, Provider, ProviderError
 
 
 def provider_failure(provider: Provider, exc: ProviderError | OutcomeUnknown, action: str, **extra: Any) -> ApiError:
-    """502 keeping the provider's own code and message, or 504 when the outcome is unknown."""
+    """How a provider call that did not succeed reaches the caller.
+
+    - 502 `provider_error`: the provider refused; nothing happened there. Its code and message are kept.
+    - 502 `provider_outcome_unknown`: it answered, but not in a way that says whether it acted
+      (HTML, a 5xx, a system error code). Its code and message are kept.
+    - 504 `provider_timeout` / `provider_unreachable` / `provider_outcome_unknown`: no answer.
+    Either unknown case leaves the order or refund pending, for reconciliation to settle.
+    """
     name = provider.info.display_name
     if isinstance(exc, ProviderError):
+        upstream = {"code": exc.code, "message": exc.message}
+        if exc.definite:
+            return ApiError(502, "provider_error", f"{name} did not {action}.", provider_error=upstream, **extra)
         return ApiError(
             502,
-            "provider_error",
-            f"{name} did not {action}.",
-            provider_error={"code": exc.code, "message": exc.message},
+            "provider_outcome_unknown",
+            f"{name}'s answer does not say whether it did {action}; the gateway keeps it pending and settles it later.",
+            provider_error=upstream,
             **extra,
         )
-    what_happened = "could not be reached" if exc.reason == "unreachable" else "did not answer in time"
+    what_happened = {"unreachable": "could not be reached", "timeout": "did not answer in time"}.get(
+        exc.reason, "gave no answer the gateway received"
+    )
     return ApiError(
         504,
         f"provider_{exc.reason}",

@@ -33,7 +33,7 @@ def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
 
 def run_newcomer_flow(base_url: str) -> None:
     providers = requests.get(f"{base_url}/v1/providers", timeout=10).json()
-    assert [(p["name"], p["sandbox"]) for p in providers] == [("iotpay", True)]
+    assert ("iotpay", True) in [(p["name"], p["sandbox"]) for p in providers]
 
     created = requests.post(f"{base_url}/v1/orders", json=ORDER, timeout=30)
     assert created.status_code == 201, created.text

@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway.auth import require_api_key
 from gateway.idempotency import idempotent
 from gateway.models import Order
-from gateway.orders import create_order, get_order, refresh_order
+from gateway.orders import create_order, get_order, order_answer, refresh_order
 from gateway.runtime import current_gateway
 from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderQuerySchema, OrderSchema, ProviderSchema
+from gateway.views.blueprint import Blueprint
 
 blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and providers")
 
@@ -25,7 +25,7 @@ def authenticate() -> None:
 
 @blp.route("/orders")
 class Orders(MethodView):
-    @idempotent(resume=lambda order_id: (OrderSchema().dump(get_order(current_gateway(), order_id)), 201))
+    @idempotent(resume=lambda order_id: (OrderSchema().dump(order_answer(current_gateway(), order_id)), 201))
     @blp.arguments(OrderCreateSchema)
     @blp.response(201, OrderSchema)
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.runtime import current_gateway
+from gateway.views.blueprint import Blueprint
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway.errors import ApiError
 from gateway.notify import handle_notification
 from gateway.provider import InboundRequest
 from gateway.runtime import current_gateway
+from gateway.views.blueprint import Blueprint
 
 blp = Blueprint("notify", __name__, url_prefix="/notify", description="Provider notifications")
 
@@ -37,6 +37,8 @@ class Notify(MethodView):
 
     def get(self, provider_name: str) -> Response:
         """Provider notification (IOTPay may send its fields in the query string)."""
+        if request.method == "HEAD":  # Flask routes HEAD here; a probe is not a notification to record
+            return Response(status=405, headers={"Allow": "GET, POST"})
         return self._handle(provider_name)
 
     def post(self, provider_name: str) -> Response:

@@ -10,13 +10,13 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway.errors import ApiError, validation_error
 from gateway.money import InvalidAmount, format_major_units, parse_major_units
 from gateway.orders import create_order
 from gateway.runtime import current_gateway
 from gateway.schemas import ApiErrorSchema, PayQuerySchema
+from gateway.views.blueprint import Blueprint
 
 blp = Blueprint("pay", __name__, description="Reference merchant API for mobile apps")
 
@@ -29,17 +29,19 @@ class Pay(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Create an order with the default provider; answer its payParams (order id in a header)."""
         gateway = current_gateway()
+        if not gateway.settings.flag("GATEWAY_PAY_ENDPOINT", default=True):
+            raise ApiError(404, "not_found", "The /pay endpoint is turned off (GATEWAY_PAY_ENDPOINT=0).")
         provider = gateway.provider(None)
         currencies = provider.info.currencies
         currency = args.get("currency") or next(iter(currencies))
         if currency not in currencies:
             raise validation_error({"currency": [f"{provider.name} takes one of: {', '.join(currencies)}"]})
+        places = currencies[currency]
         try:
-            amount = parse_major_units(args["amount"], currency, currencies[currency])
+            amount = parse_major_units(args["amount"], currency, places)
         except InvalidAmount as exc:
-            field = "currency" if "currency" in str(exc) else "amount"
-            raise validation_error({field: [str(exc)]}) from None
-        label = f"Payment of {format_major_units(amount, currency)} {currency}"
+            raise validation_error({"amount": [str(exc)]}) from None
+        label = f"Payment of {format_major_units(amount, currency, places)} {currency}"
         fields = {
             "channel": args["channelid"],
             "amount": amount,

@@ -6,22 +6,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from gateway.idempotency import idempotent
 from gateway.models import Refund
-from gateway.refunds import create_refund, get_refund, list_refunds
+from gateway.refunds import create_refund, get_refund, list_refunds, refund_answer
 from gateway.runtime import current_gateway
 from gateway.schemas import ApiErrorSchema, RefundCreateSchema, RefundSchema
 from gateway.views.api import authenticate
+from gateway.views.blueprint import Blueprint
 
 blp = Blueprint("v1_refunds", __name__, url_prefix="/v1", description="Refunds")
 blp.before_request(authenticate)
 
 
+def resumed_refund(refund_id: str) -> Refund:
+    gateway = current_gateway()
+    return refund_answer(gateway, get_refund(gateway, refund_id))
+
+
 @blp.route("/orders/<order_id>/refunds")
 class OrderRefunds(MethodView):
-    @idempotent(resume=lambda refund_id: (RefundSchema().dump(get_refund(current_gateway(), refund_id)), 201))
+    @idempotent(resume=lambda refund_id: (RefundSchema().dump(resumed_refund(refund_id)), 201))
     @blp.arguments(RefundCreateSchema)
     @blp.response(201, RefundSchema)
     @blp.alt_response(409, schema=ApiErrorSchema, description="the order is not paid")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Mapping
@@ -42,9 +43,11 @@ log = logging.getLogger(__name__)
 
 DEVICE = "WEB"
 
-# errCodes that say IOTPay or the wallet behind it failed part-way: the request may still have
-# taken effect (SPEC.md section 6), so they are never treated as a definite refusal.
-AMBIGUOUS_ERROR_CODES = frozenset({"0010", "0110", "0111", "0118"})
+# errCodes that say IOTPay refused the request before acting on it (SPEC.md section 6). Every other
+# code, documented or not (0010 system error, 0110 third-party time-out, 0111 third-party exception,
+# 0118 DB error, anything new), may have left the request half done: never a definite refusal,
+# because treating a refund that went through as failed would let it be refunded again.
+REFUSAL_CODES = frozenset({"0011", "0012", "0013", "0014", "0015", "0112"})
 
 # Where a wire field's problem shows up in the public API.
 _PUBLIC_FIELD = {
@@ -133,7 +136,7 @@ class IotPayProvider(Provider):
             "channelId": draft.channel,
             "currency": draft.currency,
             "amount": draft.amount,
-            "clientIp": draft.client_ip,
+            "clientIp": wire_client_ip(draft.client_ip),
             "device": options.get("device") or DEVICE,
             "notifyUrl": notify_url,
             "subject": draft.subject,
@@ -149,7 +152,14 @@ class IotPayProvider(Provider):
             params["extra"] = json.dumps({"type": "apppay", "appId": self._wx_app_id(draft)}, separators=(",", ":"))
         return {name: value for name, value in params.items() if value not in (None, "")}
 
-    def _business_call(self, operation: str, params: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
+    def _business_call(
+        self, operation: str, params: Mapping[str, Any], schema: Schema, *, result_required: bool = True
+    ) -> dict[str, Any]:
+        """The answer of a SUCCESS/SUCCESS call; ProviderError otherwise (SPEC.md section 2).
+
+        `result_required=False` lets an answer without `resCode` through (refund answers document
+        only retCode/retMsg), for the caller to judge from what it echoes.
+        """
         raw = self.client.call(operation, params)
         try:
             answer: dict[str, Any] = schema.load(raw)
@@ -158,13 +168,17 @@ class IotPayProvider(Provider):
                 "INVALID_RESPONSE", f"IOTPay's answer is malformed: {sorted(exc.messages)}", definite=False
             ) from None
         if answer["ret_code"] != "SUCCESS":
+            # Communication-level failure: the request was refused before any business processing.
             raise ProviderError(answer["ret_code"], answer.get("ret_msg") or "communication failed")
+        if answer.get("res_code") is None and not result_required:
+            self._check_response_sign(operation, raw)
+            return answer
         if answer.get("res_code") != "SUCCESS":
-            code = answer.get("err_code") or answer.get("res_code") or "FAIL"
+            code = answer.get("err_code") or answer.get("res_code") or "NO_RESULT"
             raise ProviderError(
                 code,
-                answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay refused the request",
-                definite=code not in AMBIGUOUS_ERROR_CODES,
+                answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay gave no business result",
+                definite=code in REFUSAL_CODES,
             )
         self._check_response_sign(operation, raw)
         return answer
@@ -220,14 +234,19 @@ class IotPayProvider(Provider):
             "payOrderId": request.order.provider_order_id,
             "refundAmount": request.amount,
             "currency": request.currency,
-            "clientIp": request.order.client_ip[:32],
+            "clientIp": wire_client_ip(request.order.client_ip),
             "device": DEVICE,
             "loginName": self.config.job_no,
         }
         params = {name: value for name, value in params.items() if value not in (None, "")}
         params["sign"] = signing.sign(params, self.config.secret_key)
         schemas.RefundOrderRequest().load(params)
-        answer = self._business_call("refund_order", params, schemas.RefundOrderResponse())
+        answer = self._business_call("refund_order", params, schemas.RefundOrderResponse(), result_required=False)
+        echoed = (answer.get("mch_refund_no"), answer.get("refund_amount"))
+        if echoed != (params["mchRefundNo"], request.amount) and (answer.get("res_code") is None or any(echoed)):
+            # Success must be about this refund: an answer that names another one, or (without
+            # resCode) does not name this one, proves nothing either way.
+            raise ProviderError("INVALID_RESPONSE", "IOTPay's refund answer does not echo this refund", definite=False)
         return RefundResult(provider_refund_id=answer.get("refund_order_id"))
 
     # -- notifications --
@@ -256,6 +275,24 @@ class IotPayProvider(Provider):
         if verdict.accepted:
             return Acknowledgement(200, "success")
         return Acknowledgement(400, "fail")
+
+
+def wire_client_ip(address: str) -> str:
+    """IOTPay's clientIp holds 32 characters, fewer than a full IPv6 address (39).
+
+    An IPv6 address that does not fit is sent as its /64 network, which still says where the
+    payer is (what the field is for) instead of refusing IPv6 payers. Anything else goes as is,
+    and the wire schema refuses it if too long.
+    """
+    if len(address) <= 32:
+        return address
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
+    return address
 
 
 def refund_number(refund_id: str) -> str:

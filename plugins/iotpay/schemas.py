@@ -26,6 +26,17 @@ STATUS_CANCELLED_BY_SYSTEM, STATUS_CANCELLED_BY_USER = 4, 9
 PAID_STATUSES = frozenset({STATUS_PAID, STATUS_PAID_NOTIFIED})
 
 
+class WholeNumber(fields.Integer):
+    """An int in an IOTPay answer, as a JSON number or as digits in a string; never a fraction."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
 def _text(key: str, max_len: int, *, required: bool = False) -> fields.String:
     return fields.String(data_key=key, required=required, validate=validate.Length(max=max_len))
 
@@ -118,9 +129,10 @@ class QueryOrderResponse(_Response):
     pay_order_id = fields.String(data_key="payOrderId")
     mch_id = fields.String(data_key="mchId")
     mch_order_no = fields.String(data_key="mchOrderNo")
-    amount = fields.Integer(data_key="amount")
+    # Money-deciding values: 2856.9 must not quietly become 2856, nor 2.7 a paid status 2.
+    amount = WholeNumber(data_key="amount")
     currency = fields.String(data_key="currency")
-    status = fields.Integer(data_key="status")
+    status = WholeNumber(data_key="status")
     channel_order_no = fields.String(data_key="channelOrderNo")
     pay_succ_time = fields.String(data_key="paySuccTime")
 
@@ -128,7 +140,7 @@ class QueryOrderResponse(_Response):
 class RefundOrderResponse(_Response):
     refund_order_id = fields.String(data_key="refundOrderId")
     mch_refund_no = fields.String(data_key="mchRefundNo")
-    refund_amount = fields.Integer(data_key="refundAmount")
+    refund_amount = WholeNumber(data_key="refundAmount")
 
 
 class PaymentNotify(Schema):

@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
+from gateway.clock import utcnow
 from gateway.models import Order, OutboxEvent, Refund
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.flows import pay_in_simulator, simulator_order, wait_for
@@ -82,6 +84,8 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     )
     request.start()
     refund = wait_for(lambda: _refund_row(database_url, order["id"]), what="the refund row")
+    # Kill only once IOTPay is working on the refund (its delay fault taken): between its call and the commit.
+    wait_for(lambda: not requests.get(f"{simulator.url}/faults", timeout=5).json()["faults"], what="IOTPay's call")
     assert gunicorn.kill_workers()
     request.join(15)
 
@@ -93,6 +97,12 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     assert (left.status, left.refunded_amount) == ("paid", 0)
     assert not _events(database_url, "refund.succeeded")
 
+    # While a call for it may still be running, reconcile leaves the refund alone (its lease)...
+    early = flask_cli(server_config, "gateway", "reconcile", "--older-than", "0")
+    assert early.returncode == 0, early.stderr
+    assert stored(database_url, Refund, refund.id).status == "pending"
+    # ...and once the lease has run out (15 minutes; moved here rather than waited for), settles it.
+    _expire_lease(database_url, refund.id)
     reconciled = flask_cli(server_config, "gateway", "reconcile", "--older-than", "0")
 
     assert reconciled.returncode == 0, reconciled.stderr
@@ -102,6 +112,17 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     assert (settled.status, settled.refunded_amount) == ("partially_refunded", 400)
     assert simulator_order(simulator, order)["refundedAmount"] == 400  # one refund at IOTPay, not two
     assert len(_events(database_url, "refund.succeeded")) == 1
+
+
+def _expire_lease(database_url: str, refund_id: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(Refund).where(Refund.id == refund_id).values(claimed_until=utcnow() - timedelta(seconds=1))
+            )
+    finally:
+        engine.dispose()
 
 
 def _post_quietly(url: str, body: dict[str, Any]) -> Any:

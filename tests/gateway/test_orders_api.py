@@ -361,7 +361,7 @@ def test_iotpay_business_failure_answers_502_with_its_code_and_the_order_is_fail
 
 
 @pytest.mark.parametrize("mode", ["garbage", "html", "http_500"])
-def test_unreadable_iotpay_answer_answers_502_and_the_order_stays_pending(
+def test_unreadable_iotpay_answer_is_an_unknown_outcome_and_the_order_stays_pending(
     app: Any, client: Any, simulator_faults: Callable[..., None], caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -369,7 +369,7 @@ def test_unreadable_iotpay_answer_answers_502_and_the_order_stays_pending(
 
     response = client.post("/v1/orders", json=order_request())
 
-    body = assert_error_shape(response, 502, "provider_error")
+    body = assert_error_shape(response, 502, "provider_outcome_unknown")
     assert set(body["provider_error"]) == {"code", "message"}
     assert order_count(app) == 1
     stored = stored_order(app, body["order_id"])

@@ -116,7 +116,7 @@ def test_unpaid_orders_past_expiry_expire_and_a_late_payment_still_counts(
     order = create_order(client, 1000)
     gateway = app.extensions["gateway"]
 
-    assert reconcile(gateway, timedelta(0))["orders_still_pending"] == 1  # not yet expired
+    assert reconcile(gateway, timedelta(0))["orders_still_open"] == 1  # not yet expired
     outcome = reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=61))
 
     assert outcome["orders_expired"] == 1

@@ -134,10 +134,23 @@ def test_a_definite_refusal_fails_the_refund_and_frees_its_amount(
 
 
 @pytest.mark.parametrize(
-    "fault", [{"mode": "delay", "seconds": 1.5}, {"mode": "http_500"}, {"mode": "fail", "errCode": "0110"}]
+    ("fault", "status", "error"),
+    [
+        ({"mode": "delay", "seconds": 1.5}, 504, "provider_timeout"),
+        ({"mode": "http_500"}, 502, "provider_outcome_unknown"),
+        ({"mode": "fail", "errCode": "0110"}, 502, "provider_outcome_unknown"),  # WeChat/Alipay timed out
+        ({"mode": "fail", "errCode": "0010"}, 502, "provider_outcome_unknown"),  # IOTPay system error
+        ({"mode": "fail", "errCode": "9999"}, 502, "provider_outcome_unknown"),  # undocumented: not a refusal
+    ],
+    ids=["timeout", "http-500", "0110", "0010", "undocumented-code"],
 )
 def test_a_refund_with_an_unknown_outcome_stays_unknown_until_reconciled(
-    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None], fault: dict[str, Any]
+    app_factory: Callable[..., Any],
+    simulator: Any,
+    simulator_faults: Callable[..., None],
+    fault: dict[str, Any],
+    status: int,
+    error: str,
 ) -> None:
     app = app_factory(IOTPAY_TIMEOUT="0.5")
     client = app.test_client()
@@ -147,7 +160,7 @@ def test_a_refund_with_an_unknown_outcome_stays_unknown_until_reconciled(
 
     unclear = refund(client, order["id"], 400)
 
-    assert unclear.status_code == 504
+    assert (unclear.status_code, unclear.get_json()["error"]) == (status, error)
     refund_id = unclear.get_json()["refund_id"]
     assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "unknown"
     still = client.get(f"/v1/orders/{order['id']}").get_json()

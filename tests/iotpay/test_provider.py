@@ -16,7 +16,16 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from gateway.provider import InboundRequest, NotificationRejected, OrderDraft, OrderRequest, ProviderError, Verdict
+from gateway.provider import (
+    InboundRequest,
+    NotificationRejected,
+    OrderDraft,
+    OrderRef,
+    OrderRequest,
+    ProviderError,
+    RefundRequest,
+    Verdict,
+)
 from plugins.iotpay import signing
 from plugins.iotpay.client import IotPayClient
 from plugins.iotpay.config import IotPayConfig
@@ -237,3 +246,71 @@ def test_acknowledgement_is_plain_success_only_for_accepted_verdicts() -> None:
         ack = provider.acknowledge(verdict)
         assert (ack.body == "success") is verdict.accepted
         assert ack.content_type.startswith("text/plain")
+
+
+def refund_request(refund_id: str = "0f8fbd5c-8d4e-4c2a-9a57-1b2c3d4e5f60") -> RefundRequest:
+    ref = OrderRef(
+        merchant_order_no="20160427210604000490",
+        provider_order_id="P0099",
+        amount=1000,
+        currency="CAD",
+        client_ip="2607:fea8:1234:5678:9abc:def0:1234:5678",
+    )
+    return RefundRequest(refund_id=refund_id, order=ref, amount=400, currency="CAD", reason=None)
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        # SPEC section 5: refund answers document only retCode/retMsg. Without resCode, only an
+        # answer that echoes this refund counts as success; anything else is unknown, never failed.
+        ({"retCode": "SUCCESS", "mchRefundNo": "0f8fbd5c8d4e4c2a9a571b2c3d4e5f", "refundAmount": 400}, "succeeded"),
+        ({"retCode": "SUCCESS"}, "unknown"),
+        ({"retCode": "SUCCESS", "resCode": "SUCCESS", "mchRefundNo": "another", "refundAmount": 400}, "unknown"),
+        (
+            {
+                "retCode": "SUCCESS",
+                "resCode": "SUCCESS",
+                "mchRefundNo": "0f8fbd5c8d4e4c2a9a571b2c3d4e5f",
+                "refundAmount": 399,
+            },
+            "unknown",
+        ),
+        ({"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0010"}, "unknown"),
+        ({"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "7777"}, "unknown"),
+        ({"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0014", "errCodeDes": "refund too large"}, "failed"),
+        ({"retCode": "FAIL", "retMsg": "sign error"}, "failed"),
+    ],
+    ids=[
+        "echo-without-rescode",
+        "bare-success",
+        "other-refund",
+        "other-amount",
+        "0010",
+        "undocumented",
+        "0014",
+        "ret-fail",
+    ],
+)
+def test_refund_answers_are_judged_safely(iotpay: tuple[FakeIotPay, str], answer: dict[str, Any], outcome: str) -> None:
+    fake, url = iotpay
+    fake.answer = answer
+    try:
+        make_provider(url).refund(refund_request())
+        judged = "succeeded"
+    except ProviderError as exc:
+        judged = "failed" if exc.definite else "unknown"
+    assert judged == outcome
+    sent = sent_params(fake)
+    assert sent["mchRefundNo"] == "0f8fbd5c8d4e4c2a9a571b2c3d4e5f"  # derived from the refund id
+    assert sent["clientIp"] == "2607:fea8:1234:5678::"  # an IPv6 payer, as its /64 (IOTPay holds 32 chars)
+    assert signing.is_valid(sent, KEY)
+
+
+def test_a_query_answer_with_a_fractional_amount_is_not_trusted(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "mchId": "10000701",
+                   "mchOrderNo": "20160427210604000490", "amount": 2856.9, "currency": "CAD", "status": 2}  # fmt: skip
+    with pytest.raises(ProviderError) as unclear:
+        make_provider(url).query_order(refund_request().order)
+    assert not unclear.value.definite
