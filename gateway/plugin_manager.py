@@ -8,8 +8,10 @@ blocks plugins by name. Anything broken stops start-up with a message naming the
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pluggy
 
@@ -28,10 +30,16 @@ def build_plugin_manager(settings: Settings) -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for name in settings.names("GATEWAY_DISABLED_PLUGINS"):
         pm.set_blocked(name)
-    try:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-    except Exception as exc:  # an import error inside someone's plugin
-        raise ConfigError("plugins", f"a {ENTRY_POINT_GROUP} entry point failed to load: {exc!r}") from exc
+    # Not pm.load_setuptools_entrypoints: its errors do not say which entry point failed.
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.is_blocked(entry_point.name) or pm.has_plugin(entry_point.name):
+            continue  # a blocked plugin is never imported, so disabling one works around its bugs
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # an import error inside someone's plugin
+            problem = f"plugin {entry_point.name!r} ({entry_point.value}) failed to load: {type(exc).__name__}: {exc}"
+            raise ConfigError("plugins", problem) from exc
+        _register(pm, plugin, entry_point.name)
     for module_name in settings.names("GATEWAY_PLUGINS"):
         if pm.is_blocked(module_name) or pm.has_plugin(module_name):
             continue
@@ -39,32 +47,53 @@ def build_plugin_manager(settings: Settings) -> pluggy.PluginManager:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ConfigError("GATEWAY_PLUGINS", f"cannot import {module_name!r}: {exc}") from exc
-        pm.register(module, name=module_name)
+        _register(pm, module, module_name)
     try:
         pm.check_pending()  # a misspelt hook name fails here instead of being silently ignored
     except pluggy.PluginValidationError as exc:
-        raise ConfigError("plugins", str(exc)) from exc
+        raise ConfigError("plugins", f"plugin {pm.get_name(exc.plugin)!r}: {exc}") from exc
     return pm
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except (pluggy.PluginValidationError, ValueError) as exc:  # a hook with wrong arguments; registered twice
+        raise ConfigError("plugins", f"plugin {name!r}: {exc}") from exc
+
+
+def _results_by_plugin(hook: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    """Each plugin's answer to `hook`, in pluggy's call order, with the plugin's name (for error messages)."""
+    for impl in reversed(hook.get_hookimpls()):
+        if not (impl.wrapper or impl.hookwrapper):  # wrappers make no sense around a register_* hook
+            yield impl.plugin_name, impl.function(*(kwargs[name] for name in impl.argnames))
 
 
 def collect_providers(pm: pluggy.PluginManager, settings: Settings) -> dict[str, Provider]:
     providers: dict[str, Provider] = {}
-    for registered in pm.hook.gateway_register_providers(settings=settings):
+    owners: dict[str, str] = {}
+    for plugin_name, registered in _results_by_plugin(pm.hook.gateway_register_providers, settings=settings):
         for provider in registered or ():
-            if not isinstance(provider, Provider):
-                raise ConfigError("plugins", f"gateway_register_providers returned {provider!r}, not a Provider")
+            if not isinstance(provider, Provider):  # the type only: a repr could hold a secret
+                problem = f"gateway_register_providers returned a {type(provider).__name__}, not a Provider"
+                raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
             if provider.name in providers:
-                raise ConfigError("plugins", f"two plugins register a provider named {provider.name!r}")
+                problem = f"plugins {owners[provider.name]!r} and {plugin_name!r} both register a provider named"
+                raise ConfigError("plugins", f"{problem} {provider.name!r}")
             providers[provider.name] = provider
+            owners[provider.name] = plugin_name
     log.info("providers enabled: %s", ", ".join(sorted(providers)) or "none")
-    return providers
+    return dict(sorted(providers.items()))  # a stable order for /v1/providers, whatever the load order
 
 
 def collect_sandboxes(pm: pluggy.PluginManager, settings: Settings) -> Mapping[str, Sandbox]:
     sandboxes: dict[str, Sandbox] = {}
-    for registered in pm.hook.gateway_register_sandboxes(settings=settings):
+    owners: dict[str, str] = {}
+    for plugin_name, registered in _results_by_plugin(pm.hook.gateway_register_sandboxes, settings=settings):
         for sandbox in registered or ():
             if sandbox.name in sandboxes:
-                raise ConfigError("plugins", f"two plugins register a sandbox named {sandbox.name!r}")
+                problem = f"plugins {owners[sandbox.name]!r} and {plugin_name!r} both register a sandbox named"
+                raise ConfigError("plugins", f"{problem} {sandbox.name!r}")
             sandboxes[sandbox.name] = sandbox
+            owners[sandbox.name] = plugin_name
     return sandboxes

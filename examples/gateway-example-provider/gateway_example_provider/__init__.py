@@ -1,0 +1,1 @@
+"""Example Pay: a minimal, complete gateway provider plugin (see README.md beside this package)."""

@@ -1,0 +1,216 @@
+"""The machinery behind `gateway.testing`: a real gateway on a loopback port, and what a test reads back.
+
+Kept apart because pytest imports `gateway.testing` (a `pytest11` plugin) at the start of every
+session wherever the gateway is installed; the Flask, SQLAlchemy and Alembic stack imported here
+is only paid for when a conformance test actually runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlencode
+
+import requests
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import TestResponse
+
+from gateway import migrate, outbox
+from gateway.app import create_app
+from gateway.models import NotificationRecord, OutboxEvent
+from gateway.orders import new_merchant_order_no
+from gateway.provider import InboundRequest, Provider, Verdict
+from gateway.runtime import EXTENSION_KEY, Gateway
+from gateway.testing import HttpRequest, ProviderHarness
+
+
+class LiveServer:
+    """A WSGI app on a real loopback port, served from threads. `app` may be set once the port is known."""
+
+    def __init__(self, app: Callable[..., Any] | None = None) -> None:
+        self.app = app
+        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        self._thread.start()
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        assert self.app is not None, "LiveServer: no app set"
+        return self.app(environ, start_response)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class Reply(NamedTuple):
+    """What a provider would read in the gateway's answer to its notification."""
+
+    status: int
+    body: str
+
+
+def migrated_database(path: Path) -> Path:
+    """A SQLite file migrated to head by Alembic, to be copied for each gateway."""
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+class LiveGateway:
+    """The gateway as production builds it (`create_app`, Alembic-migrated database), served on a real port.
+
+    Built from `harness.settings(url)` with `extra_settings` over them; API calls go through the
+    Flask test client, and `url` is where the harness's simulator delivers notifications.
+    """
+
+    def __init__(
+        self, harness: ProviderHarness, directory: Path, database: Path, extra_settings: Mapping[str, str]
+    ) -> None:
+        self.harness = harness
+        self.server = LiveServer()
+        self.url = self.server.url
+        try:
+            self.app: Flask = create_app(
+                {
+                    "GATEWAY_DEFAULT_PROVIDER": harness.provider_name,
+                    **harness.settings(self.url),
+                    **extra_settings,
+                    "GATEWAY_DATABASE_URL": f"sqlite:///{database}",
+                    "GATEWAY_INSTANCE_PATH": str(directory / "instance"),
+                    "GATEWAY_PUBLIC_URL": self.url,
+                }
+            )
+        except BaseException:
+            self.server.stop()
+            raise
+        self.server.app = self.app
+        self.client = self.app.test_client()
+        enabled = sorted(self.gateway.providers)
+        if harness.provider_name not in enabled:
+            self.close()
+            raise AssertionError(
+                f"harness.settings() did not enable provider {harness.provider_name!r} (enabled: {enabled}): "
+                "is its plugin installed under the `gateway.providers` entry point, and does provider_name match?"
+            )
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self.app.extensions[EXTENSION_KEY]
+        return gateway
+
+    @property
+    def provider(self) -> Provider:
+        return self.gateway.providers[self.harness.provider_name]
+
+    def close(self) -> None:
+        self.server.stop()
+        self.gateway.db.dispose()
+
+    # -- the public API, as a checkout backend calls it --
+
+    def post_order(self, **overrides: Any) -> TestResponse:
+        harness = self.harness
+        fields = {
+            "provider": harness.provider_name,
+            "channel": harness.channel,
+            "amount": harness.amount,
+            "currency": harness.currency,
+            "subject": "Conformance test",
+            "body": "gateway.testing",
+            "provider_options": dict(harness.order_options()),
+            **overrides,
+        }
+        return self.client.post("/v1/orders", json=fields)
+
+    def new_order(self) -> dict[str, Any]:
+        response = self.post_order()
+        assert response.status_code == 201, f"POST /v1/orders answered {response.status_code}: {response.text}"
+        order: dict[str, Any] = response.get_json()
+        return order
+
+    @staticmethod
+    def order_never_created(like: Mapping[str, Any]) -> dict[str, Any]:
+        """An order shaped like `like` that the gateway never created: a new id and merchant_order_no."""
+        return {**like, "id": str(uuid.uuid4()), "merchant_order_no": new_merchant_order_no()}
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        response = self.client.get(f"/v1/orders/{order_id}")
+        assert response.status_code == 200, f"GET /v1/orders/{order_id} answered {response.status_code}"
+        order: dict[str, Any] = response.get_json()
+        return order
+
+    def refund(self, order_id: str, amount: int) -> TestResponse:
+        return self.client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount})
+
+    def refunds(self, order_id: str) -> list[dict[str, Any]]:
+        refunds: list[dict[str, Any]] = self.client.get(f"/v1/orders/{order_id}/refunds").get_json()
+        return refunds
+
+    # -- notifications --
+
+    @property
+    def notify_path(self) -> str:
+        return f"/notify/{self.harness.provider_name}"
+
+    def notify(self, request: HttpRequest) -> Reply:
+        """Deliver `request` through the Flask test client, exactly as described."""
+        response = self.client.open(
+            self.notify_path,
+            method=request.method,
+            query_string=urlencode(list(request.query)),
+            headers=dict(request.headers),
+            data=request.body,
+        )
+        return Reply(response.status_code, response.get_data(as_text=True))
+
+    def notify_over_http(self, request: HttpRequest) -> Reply:
+        """Deliver `request` over a real connection to the served gateway."""
+        response = requests.request(
+            request.method,
+            self.url + self.notify_path,
+            params=list(request.query),
+            headers=dict(request.headers),
+            data=request.body,
+            timeout=30,
+        )
+        return Reply(response.status_code, response.text)
+
+    def inbound(self, request: HttpRequest) -> InboundRequest:
+        """`request` as the notify view hands it to `Provider.verify_notification`."""
+        return InboundRequest(
+            method=request.method,
+            path=self.notify_path,
+            headers={name.lower(): value for name, value in request.headers.items()},
+            query=list(request.query),
+            body=request.body,
+            remote_addr="127.0.0.1",
+        )
+
+    def ack(self, verdict: Verdict) -> Reply:
+        """The reply the provider itself says belongs to `verdict`."""
+        acknowledgement = self.provider.acknowledge(verdict)
+        return Reply(acknowledgement.status, acknowledgement.body)
+
+    # -- what the gateway recorded --
+
+    def verdicts(self) -> list[str]:
+        """The verdict of every notification received, oldest first."""
+        with self.gateway.db.transaction() as session:
+            return list(session.scalars(select(NotificationRecord.verdict).order_by(NotificationRecord.id)))
+
+    def notification_reasons(self) -> list[str]:
+        with self.gateway.db.transaction() as session:
+            reasons = session.scalars(select(NotificationRecord.reason).order_by(NotificationRecord.id))
+            return [reason for reason in reasons if reason]
+
+    def paid_events(self) -> list[str]:
+        """The order id of every `order.paid` merchant webhook queued in the outbox."""
+        with self.gateway.db.transaction() as session:
+            events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == outbox.ORDER_PAID))
+            return [event.data["order"]["id"] for event in events]

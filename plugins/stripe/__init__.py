@@ -1,0 +1,1 @@
+"""Stripe PaymentIntents (cards, Alipay, WeChat Pay through the mobile SDKs) as a gateway provider plugin."""

@@ -1,0 +1,129 @@
+"""HTTP transport to Stripe's API: form-encoded requests, JSON answers, Stripe's error shape.
+
+One pooled `requests.Session` per provider, Bearer auth with the secret key, a timeout on every
+call, TLS verification on, and no automatic retries. Every POST carries an `Idempotency-Key`
+chosen by the caller, so the gateway's own retries (reconciliation) are safe at Stripe's side.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+from marshmallow import ValidationError
+from requests.adapters import HTTPAdapter
+
+from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
+from plugins.stripe import schemas
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+# Pinned so the objects we parse keep the shape we tested, whatever the account's default version.
+API_VERSION = "2024-06-20"
+# 409: the same Idempotency-Key is still being processed. 424: a dependency of Stripe's failed.
+# 429: rate limited. With these (and 5xx) the request may or may not have taken effect.
+INDEFINITE_STATUSES = frozenset({409, 424, 429})
+
+
+def form_pairs(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Stripe's bracket notation: {"metadata": {"a": "1"}, "types": ["card"]} -> metadata[a]=1, types[]=card."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        key = f"{prefix}[{name}]" if prefix else str(name)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            pairs += form_pairs(value, key)
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            pairs += [(f"{key}[]", _scalar(item)) for item in value]
+        else:
+            pairs.append((key, _scalar(value)))
+    return pairs
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int)):
+        return str(value)
+    raise TypeError(f"cannot form-encode {type(value).__name__} for Stripe")
+
+
+class StripeClient:
+    def __init__(self, api_url: str, secret_key: str, timeout: float, session: requests.Session | None = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
+        self.session = session or _pooled_session()
+        self._secret_key = secret_key
+        self._auth = {"Authorization": f"Bearer {secret_key}", "Stripe-Version": API_VERSION}
+
+    def __repr__(self) -> str:
+        return f"StripeClient(api_url={self.api_url!r})"
+
+    def post(self, path: str, params: Mapping[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        """POST form-encoded `params`; the same key with the same params gets Stripe's first answer again."""
+        headers = {**self._auth, "Idempotency-Key": idempotency_key}
+        return self._send("POST", path, headers=headers, data=form_pairs(params))
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._send("GET", path, headers=self._auth, params=form_pairs(params or {}))
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        what = f"{method} {path}"
+        try:
+            response = self.session.request(method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs)
+        except requests.ConnectTimeout as exc:
+            raise ProviderUnreachable(f"could not connect to Stripe ({what})") from exc
+        except requests.Timeout as exc:
+            raise ProviderTimeout(f"Stripe did not answer {what} in {self.timeout[1]}s") from exc
+        except requests.RequestException as exc:
+            raise ProviderUnreachable(f"Stripe {what}: {type(exc).__name__}") from exc
+        if response.headers.get("Idempotent-Replayed") == "true":
+            log.info("Stripe %s: answer replayed for a repeated Idempotency-Key", what)
+        try:
+            return _answer(what, response)
+        except ProviderError as exc:
+            if self._secret_key in exc.message:  # an error message is shown to API callers: never echo the key
+                raise ProviderError(
+                    exc.code, exc.message.replace(self._secret_key, "[secret key]"), definite=exc.definite
+                ) from None
+            raise
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "gateway-stripe/1"
+    return session
+
+
+def _answer(what: str, response: requests.Response) -> dict[str, Any]:
+    status = response.status_code
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    request_id = response.headers.get("Request-Id", "-")
+    if 200 <= status < 300:
+        if not isinstance(data, dict):
+            log.warning("Stripe %s answered %s with something that is not a JSON object", what, status)
+            raise ProviderError("invalid_response", "Stripe's answer is not a JSON object", definite=False)
+        return data
+    definite = 400 <= status < 500 and status not in INDEFINITE_STATUSES
+    try:
+        error = schemas.loaded(schemas.Error(), data)["error"]
+    except ValidationError:  # not Stripe's error shape: a proxy's page, an empty body
+        log.warning("Stripe %s answered HTTP %s without a Stripe error (request %s)", what, status, request_id)
+        raise ProviderError(f"http_{status}", f"Stripe answered HTTP {status}", definite=False) from None
+    code = error["code"] or error["type"]
+    message = error["message"] or f"Stripe answered HTTP {status}"
+    log.warning("Stripe %s answered HTTP %s %s (request %s)", what, status, code, request_id)
+    raise ProviderError(code, message, definite=definite)

@@ -1,0 +1,45 @@
+"""The Stripe plugin's hook implementations (entry point `gateway.providers: stripe`)."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway import hookimpl
+from gateway.provider import Provider
+from gateway.sandbox import Sandbox
+from gateway.settings import Settings
+from plugins.stripe.client import StripeClient
+from plugins.stripe.config import (
+    SANDBOX_SECRET_KEY,
+    SANDBOX_WEBHOOK_SECRET,
+    load_config,
+    sandbox_state_path,
+)
+from plugins.stripe.provider import StripeProvider
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def gateway_register_providers(settings: Settings) -> list[Provider]:
+    config = load_config(settings)
+    if config is None:
+        log.info("stripe: disabled (no STRIPE_* variables set)")
+        return []
+    log.info(
+        "stripe: enabled (%s mode) at %s; Stripe's webhook endpoint must be %s",
+        "live" if config.live else "test",
+        config.api_url,
+        settings.notify_url("stripe"),
+    )
+    return [StripeProvider(config, StripeClient(config.api_url, config.secret_key, config.timeout))]
+
+
+@hookimpl
+def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
+    from plugins.stripe.simulator import create_simulator  # only sandbox mode pays for the import
+
+    simulator = create_simulator(
+        SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, settings.notify_url("stripe"), sandbox_state_path(settings)
+    )
+    return [Sandbox("stripe", simulator)]

@@ -1,0 +1,279 @@
+"""Stripe PaymentIntents as a gateway `Provider`: create, signed webhook events, query, refunds.
+
+Amounts go to Stripe exactly as the gateway stores them: both count minor units the way
+`info.currencies` says (¥500 is amount=500, $28.56 is amount=2856). Stripe has no per-payment
+notify URL: the operator registers `{GATEWAY_PUBLIC_URL}/notify/stripe` as a webhook endpoint
+(events payment_intent.succeeded, .payment_failed, .canceled) and sets its signing secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from marshmallow import Schema, ValidationError
+
+from gateway.money import iso_currencies
+from gateway.provider import (
+    MULTIPLE_REFUNDS,
+    PARTIAL_REFUND,
+    QUERY,
+    REFUND,
+    Acknowledgement,
+    CreatedOrder,
+    InboundRequest,
+    InvalidOrder,
+    Notification,
+    NotificationRejected,
+    NotifyPolicy,
+    OrderDraft,
+    OrderRef,
+    OrderRequest,
+    Provider,
+    ProviderError,
+    ProviderInfo,
+    RefundRequest,
+    RefundResult,
+    Verdict,
+)
+from plugins.stripe import schemas, signing
+from plugins.stripe.client import StripeClient
+from plugins.stripe.config import StripeConfig
+
+log = logging.getLogger(__name__)
+
+# Stripe counts these as ISO 4217 does (docs.stripe.com/currencies): JPY, KRW and VND are
+# zero-decimal (¥500 -> 500), BHD, JOD, KWD and OMR three-decimal with a last digit of 0, the rest
+# two-decimal. Stripe's exceptions to ISO are left out because the gateway's currency table does
+# not know them: ISK (ISO 0, Stripe 2: amounts in multiples of 100), UGX (Stripe 2 in the
+# same way), HUF and TWD payouts (whole units only; TWD charges are two-decimal, so it is here).
+CURRENCIES = iso_currencies(
+    "AUD", "BHD", "CAD", "CHF", "CNY", "DKK", "EUR", "GBP", "HKD", "IDR", "INR", "JOD", "JPY", "KRW",
+    "KWD", "MXN", "MYR", "NOK", "NZD", "OMR", "PHP", "SEK", "SGD", "THB", "TWD", "USD", "VND",
+)  # fmt: skip
+
+MAX_REFUND_PAGES = 10  # 1,000 refunds of one payment: far beyond any real order, short of a loop
+
+# Where a wire field's problem shows up in the public API.
+_PUBLIC_FIELD = {"description": "subject", "payment_method_types": "channel"}
+
+
+class StripeProvider(Provider):
+    def __init__(self, config: StripeConfig, client: StripeClient, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.client = client
+        self._clock = clock
+        self.info = ProviderInfo(
+            name="stripe",
+            display_name="Stripe",
+            channels=schemas.CHANNELS,
+            currencies=CURRENCIES,
+            sandbox=config.sandbox,
+            # Stripe refunds any amount up to what is left, in as many refunds as needed.
+            # Cancelling an unpaid PaymentIntent exists at Stripe but the gateway has no use for it yet.
+            operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
+            notifications=NotifyPolicy(
+                signature="HMAC-SHA256 of '<t>.<raw body>' with the endpoint's signing secret (Stripe-Signature "
+                "t=...,v1=...); timestamps more than 5 minutes off are refused",
+                acknowledgement='any 2xx status (the gateway answers 200 {"received": true})',
+                retries="re-sent with exponential backoff for up to 3 days (live mode) until a 2xx arrives",
+            ),
+        )
+
+    # account_id stays None: the secret key *is* the account, so there is nothing to compare.
+
+    # -- orders --
+
+    def validate_order(self, draft: OrderDraft) -> None:
+        problems: dict[str, list[str]] = {}
+        if self.info.currencies.get(draft.currency) == 3 and draft.amount % 10:
+            problems["amount"] = [f"Stripe needs {draft.currency} amounts to end in 0 (e.g. 5120 for 5.120)"]
+        wire = self._create_params(draft, merchant_order_no="0", order_id="0")
+        for name, messages in schemas.PaymentIntentCreate().validate(wire).items():
+            problems.setdefault(_PUBLIC_FIELD.get(name, name), []).extend(_flatten(messages))
+        if problems:
+            raise InvalidOrder(problems)
+
+    def create_order(self, request: OrderRequest) -> CreatedOrder:
+        params = self._create_params(request.draft, request.merchant_order_no, request.order_id)
+        schemas.PaymentIntentCreate().load(params)  # never send what Stripe would refuse
+        # The order id as Idempotency-Key: should the gateway ever send this create again, Stripe
+        # answers with the same PaymentIntent instead of making a second one.
+        raw = self.client.post("/v1/payment_intents", params, idempotency_key=request.order_id)
+        intent = _load(schemas.PaymentIntent(), raw, "PaymentIntent")
+        asked = (request.merchant_order_no, params["amount"], params["currency"])
+        if (intent["metadata"].get("merchant_order_no"), intent["amount"], intent["currency"]) != asked:
+            raise ProviderError("invalid_response", "Stripe's PaymentIntent is not the one asked for", definite=False)
+        if not intent["client_secret"]:
+            raise ProviderError("invalid_response", "Stripe's PaymentIntent has no client_secret", definite=False)
+        return CreatedOrder(
+            provider_order_id=intent["id"],
+            pay_params={
+                "client_secret": intent["client_secret"],
+                "publishable_key": self.config.publishable_key,
+                "payment_intent_id": intent["id"],
+            },
+        )
+
+    def _create_params(self, draft: OrderDraft, merchant_order_no: str, order_id: str) -> dict[str, Any]:
+        return {
+            "amount": draft.amount,
+            "currency": draft.currency.lower(),
+            "payment_method_types": [draft.channel],
+            "description": draft.subject,
+            "metadata": {"merchant_order_no": merchant_order_no, "gateway_order_id": order_id},
+        }
+
+    # -- query --
+
+    def query_order(self, order: OrderRef) -> Notification:
+        if not order.provider_order_id:
+            # Finding it by metadata needs Stripe's search API, which lags behind by minutes: not
+            # a clear answer, so the order stays as it is (an unpaid one expires in time).
+            raise ProviderError("no_payment_intent", "the order has no PaymentIntent id to ask about", definite=False)
+        raw = self.client.get(f"/v1/payment_intents/{quote(order.provider_order_id, safe='')}")
+        intent = _load(schemas.PaymentIntent(), raw, "PaymentIntent")
+        if intent["metadata"].get("merchant_order_no") != order.merchant_order_no:
+            raise ProviderError("invalid_response", "Stripe answered about another order", definite=False)
+        return _report(intent, paid=intent["status"] == schemas.SUCCEEDED)
+
+    # -- refunds --
+
+    def refund(self, request: RefundRequest) -> RefundResult:
+        payment_intent = request.order.provider_order_id
+        if not payment_intent:
+            raise ProviderError("no_payment_intent", "the order has no PaymentIntent to refund")
+        # Look first, create only when there is none: Stripe keeps an Idempotency-Key for 24 hours
+        # only, and replays the *first* answer (a `pending` refund stays `pending` in the replay).
+        # The listing shows the refund's current state, however long after the first attempt.
+        refund = self._find_refund(payment_intent, request.refund_id) or self._create_refund(request, payment_intent)
+        if (refund["amount"], refund["currency"].upper(), refund["payment_intent"]) != (
+            request.amount,
+            request.currency,
+            payment_intent,
+        ):
+            raise ProviderError(
+                "invalid_response", f"Stripe refund {refund['id']} is not the one asked for", definite=False
+            )
+        status = refund["status"]
+        if status == schemas.REFUND_SUCCEEDED:
+            return RefundResult(provider_refund_id=refund["id"])
+        if status in schemas.REFUND_FAILED:
+            reason = refund["failure_reason"] or "no reason given"
+            raise ProviderError(f"refund_{status}", f"Stripe refund {refund['id']} {status}: {reason}")
+        # `pending` (or `requires_action`) may still succeed or fail. The contract has no pending
+        # result, and calling it a success could refund money that never leaves: so the refund
+        # stays unknown, and reconciliation asks again (finding this same refund) until it settles.
+        raise ProviderError("refund_pending", f"Stripe refund {refund['id']} is {status}", definite=False)
+
+    def _find_refund(self, payment_intent: str, refund_id: str) -> dict[str, Any] | None:
+        query: dict[str, Any] = {"payment_intent": payment_intent, "limit": 100}
+        for _ in range(MAX_REFUND_PAGES):
+            page = _load(schemas.RefundList(), self.client.get("/v1/refunds", query), "refund list")
+            refunds = [_load(schemas.Refund(), item, "Refund") for item in page["data"]]
+            for refund in refunds:
+                if refund["metadata"].get("refund_id") == refund_id:
+                    return refund
+            if not page["has_more"] or not refunds:
+                return None
+            query["starting_after"] = refunds[-1]["id"]
+        raise ProviderError("too_many_refunds", f"more than {MAX_REFUND_PAGES * 100} refunds listed", definite=False)
+
+    def _create_refund(self, request: RefundRequest, payment_intent: str) -> dict[str, Any]:
+        metadata = {"refund_id": request.refund_id, "merchant_order_no": request.order.merchant_order_no}
+        if request.reason:
+            metadata["reason"] = request.reason[: schemas.METADATA_VALUE_LENGTH]
+        params = {"payment_intent": payment_intent, "amount": request.amount, "metadata": metadata}
+        try:
+            schemas.RefundCreate().load(params)
+        except ValidationError as exc:
+            raise ProviderError("invalid_request", f"not a refund Stripe would take: {sorted(exc.messages)}") from None
+        raw = self.client.post("/v1/refunds", params, idempotency_key=request.refund_id)
+        return _load(schemas.Refund(), raw, "Refund")
+
+    # -- notifications --
+
+    def verify_notification(self, request: InboundRequest) -> Notification:
+        try:
+            signing.verify(
+                request.headers.get(signing.HEADER), request.body, self.config.webhook_secret, now=self._clock()
+            )
+        except signing.SignatureError as exc:
+            raise NotificationRejected(Verdict.BAD_SIGNATURE, str(exc)) from None
+        event = _event(request.body)
+        obj = event["data"]["object_"]
+        if obj.get("object") != "payment_intent":
+            # Genuine, but about something else (a charge, a refund...): acknowledged so Stripe stops.
+            raise NotificationRejected(Verdict.IGNORED, f"event {event['id']} ({event['type']}) is not about a payment")
+        try:
+            intent = schemas.loaded(schemas.PaymentIntent(), obj)
+        except ValidationError as exc:
+            raise NotificationRejected(Verdict.MALFORMED, f"invalid PaymentIntent: {sorted(exc.messages)}") from None
+        if not intent["metadata"].get("merchant_order_no"):
+            # The account's other PaymentIntents (dashboard, other software) reach this endpoint too.
+            raise NotificationRejected(Verdict.IGNORED, f"PaymentIntent {intent['id']} was not created by the gateway")
+        paid = event["type"] == schemas.EVENT_SUCCEEDED
+        if paid and intent["status"] != schemas.SUCCEEDED:
+            raise NotificationRejected(Verdict.MALFORMED, f"{event['type']} with status {intent['status']!r}")
+        paid_at = datetime.fromtimestamp(event["created"], UTC) if paid else None
+        return _report(intent, paid=paid, event_id=event["id"], paid_at=paid_at)
+
+    def acknowledge(self, verdict: Verdict) -> Acknowledgement:
+        # Stripe stops re-sending on any 2xx; the body is for people reading its dashboard.
+        if verdict.accepted:
+            return Acknowledgement(200, json.dumps({"received": True}), "application/json")
+        return Acknowledgement(400, json.dumps({"received": False, "verdict": verdict.value}), "application/json")
+
+
+def _report(
+    intent: Mapping[str, Any], *, paid: bool, event_id: str | None = None, paid_at: datetime | None = None
+) -> Notification:
+    # Unpaid intents have amount_received 0: report the amount asked, so the core's amount check
+    # compares like with like. A paid one reports what was received, which must be the whole amount.
+    return Notification(
+        merchant_order_no=intent["metadata"]["merchant_order_no"],
+        amount=intent["amount_received"] if paid else intent["amount"],
+        currency=intent["currency"].upper(),
+        paid=paid,
+        provider_order_id=intent["id"],
+        event_id=event_id,
+        paid_at=paid_at,
+        cancelled=intent["status"] == schemas.CANCELED,
+    )
+
+
+def _event(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise NotificationRejected(Verdict.MALFORMED, "body is not JSON") from None
+    try:
+        return schemas.loaded(schemas.Event(), payload)
+    except ValidationError as exc:
+        raise NotificationRejected(Verdict.MALFORMED, f"not a Stripe event: {sorted(_keys(exc.messages))}") from None
+
+
+def _load(schema: Schema, raw: Any, what: str) -> dict[str, Any]:
+    try:
+        return schemas.loaded(schema, raw)
+    except ValidationError as exc:
+        raise ProviderError(
+            "invalid_response", f"Stripe's {what} is malformed: {sorted(_keys(exc.messages))}", definite=False
+        ) from None
+
+
+def _keys(messages: Any) -> list[str]:
+    return [str(name) for name in messages] if isinstance(messages, dict) else ["_schema"]
+
+
+def _flatten(messages: Any) -> list[str]:
+    if isinstance(messages, dict):
+        return [text for inner in messages.values() for text in _flatten(inner)]
+    if isinstance(messages, list):
+        return [text for inner in messages for text in _flatten(inner)]
+    return [str(messages)]

@@ -1,0 +1,134 @@
+"""Marshmallow schemas for the Stripe API messages the plugin sends and receives.
+
+Stripe's names are snake_case already, so attribute and wire names are the same (except
+`object`, a Python builtin). Requests we send are strict and are loaded both by the provider
+before sending and by the simulator on arrival (form values arrive as text, hence non-strict
+integers there); objects Stripe sends tolerate new fields, as Stripe adds them over time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from gateway.fields import StrictInt
+
+CHANNELS = ("card", "alipay", "wechat_pay")  # PaymentIntent payment_method_types
+MAX_AMOUNT = 99_999_999  # "The amount value supports up to eight digits" (PaymentIntent create)
+METADATA_KEYS, METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH = 50, 40, 500  # Stripe's metadata limits
+
+# PaymentIntent statuses and event types the plugin acts on.
+SUCCEEDED, CANCELED = "succeeded", "canceled"
+EVENT_SUCCEEDED = "payment_intent.succeeded"
+EVENT_FAILED = "payment_intent.payment_failed"
+EVENT_CANCELED = "payment_intent.canceled"
+# Refund statuses: `pending` and `requires_action` may still succeed or fail later.
+REFUND_SUCCEEDED = "succeeded"
+REFUND_UNSETTLED = frozenset({"pending", "requires_action"})
+REFUND_FAILED = frozenset({"failed", "canceled"})
+
+
+def _metadata() -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=METADATA_KEY_LENGTH)),
+        values=fields.String(validate=validate.Length(max=METADATA_VALUE_LENGTH)),
+        validate=validate.Length(max=METADATA_KEYS),
+    )
+
+
+def _amount() -> fields.Integer:
+    # Not strict: a form carries "500"; marshmallow still refuses "5.5" and "abc".
+    return fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
+
+
+# -- requests (what we POST) -------------------------------------------------------------------
+
+
+class PaymentIntentCreate(Schema):
+    amount = _amount()
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
+    payment_method_types = fields.List(
+        fields.String(validate=validate.OneOf(CHANNELS)), required=True, validate=validate.Length(min=1)
+    )
+    description = fields.String(validate=validate.Length(min=1))
+    metadata = _metadata()
+
+
+class RefundCreate(Schema):
+    payment_intent = fields.String(required=True, validate=validate.Regexp(r"^pi_\w+$"))
+    amount = _amount()
+    reason = fields.String(validate=validate.OneOf(("duplicate", "fraudulent", "requested_by_customer")))
+    metadata = _metadata()
+
+
+# -- objects Stripe answers --------------------------------------------------------------------
+
+
+class _Tolerant(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class PaymentIntent(_Tolerant):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    object_ = fields.String(data_key="object", required=True, validate=validate.Equal("payment_intent"))
+    amount = StrictInt(required=True, validate=validate.Range(min=0))
+    amount_received = StrictInt(load_default=0, validate=validate.Range(min=0))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
+    status = fields.String(required=True)
+    client_secret = fields.String(allow_none=True, load_default=None)
+    created = StrictInt(load_default=None)
+    livemode = fields.Boolean(load_default=False)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class Refund(_Tolerant):
+    id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    object_ = fields.String(data_key="object", required=True, validate=validate.Equal("refund"))
+    amount = StrictInt(required=True, validate=validate.Range(min=0))
+    currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
+    status = fields.String(required=True)
+    payment_intent = fields.String(allow_none=True, load_default=None)
+    failure_reason = fields.String(allow_none=True, load_default=None)
+    metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class RefundList(_Tolerant):
+    object_ = fields.String(data_key="object", required=True, validate=validate.Equal("list"))
+    data = fields.List(fields.Dict(), required=True)
+    has_more = fields.Boolean(load_default=False)
+
+
+class _EventData(_Tolerant):
+    object_ = fields.Dict(data_key="object", required=True)
+
+
+class Event(_Tolerant):
+    """A webhook event. `data.object` is loaded separately, by what its own `object` field names."""
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    object_ = fields.String(data_key="object", required=True, validate=validate.Equal("event"))
+    type = fields.String(required=True, validate=validate.Length(min=1))
+    created = StrictInt(required=True)
+    livemode = fields.Boolean(load_default=False)
+    data = fields.Nested(_EventData, required=True)
+
+
+class _ErrorBody(_Tolerant):
+    type = fields.String(load_default="api_error")
+    code = fields.String(allow_none=True, load_default=None)
+    message = fields.String(allow_none=True, load_default=None)
+    param = fields.String(allow_none=True, load_default=None)
+
+
+class Error(_Tolerant):
+    """Every Stripe error answer: {"error": {"type", "code", "message", "param", ...}}."""
+
+    error = fields.Nested(_ErrorBody, required=True)
+
+
+def loaded(schema: Schema, data: Any) -> dict[str, Any]:
+    """`schema.load(data)` typed as the dict it is (marshmallow's stubs say Any)."""
+    result: dict[str, Any] = schema.load(data)
+    return result

@@ -1,0 +1,307 @@
+"""A sandbox double of the parts of Stripe's API the plugin uses, over real HTTP, for `make run` and tests.
+
+Mounted by the gateway at /sandbox/stripe (STRIPE_API_URL = <base>/sandbox/stripe) or run alone:
+    python -m plugins.stripe.simulator --port 8002 --secret-key sk_test_... --webhook-secret whsec_... \\
+        --webhook-url http://127.0.0.1:8000/notify/stripe --state /tmp/stripe-sim.sqlite
+
+Stripe's calls (Bearer secret key, form bodies in bracket notation, Idempotency-Key on POSTs):
+    POST /v1/payment_intents   GET /v1/payment_intents/<id>   POST|GET /v1/refunds   GET /v1/refunds/<id>
+The sandbox's own controls:
+    POST /test/pay {payment_intent, outcome?}   the customer pays (or fails, or cancels): status changes and
+                                                a signed payment_intent.* event goes to the webhook URL
+    POST /test/events/<id>/resend               deliver an event again (the dashboard's "Resend")
+    POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed)
+    GET  /test/payment_intents/<id>             the intent with its refunds, events and delivery attempts
+    POST|DELETE|GET /test/faults                {operation: create_order|query|refund|list_refunds,
+                                                 mode: delay|http_500|html|error|pending, seconds, count, ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from plugins.stripe import schemas
+from plugins.stripe.simulator_http import (
+    FaultAnswer,
+    FaultRequest,
+    error,
+    error_body,
+    invalid,
+    json_response,
+    new_id,
+    parse_form,
+)
+from plugins.stripe.simulator_store import Json, Refused, SimulatorStore
+from plugins.stripe.simulator_webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2024-06-20"
+# Stripe's presentment currencies the simulator knows (lower case, as Stripe takes them).
+CURRENCIES = frozenset((
+    "aud", "bhd", "cad", "chf", "cny", "dkk", "eur", "gbp", "hkd", "huf", "idr", "inr", "isk", "jod", "jpy",
+    "krw", "kwd", "mxn", "myr", "nok", "nzd", "omr", "php", "sek", "sgd", "thb", "twd", "ugx", "usd", "vnd",
+))  # fmt: skip
+THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+PAY_OUTCOMES = {  # outcome -> (status, event type)
+    "succeeded": ("succeeded", schemas.EVENT_SUCCEEDED),
+    "failed": ("requires_payment_method", schemas.EVENT_FAILED),
+    "canceled": ("canceled", schemas.EVENT_CANCELED),
+}
+
+
+class Simulator:
+    """WSGI app; the module docstring lists its routes."""
+
+    def __init__(
+        self, secret_key: str, webhook_secret: str, webhook_url: str, store: SimulatorStore,
+        retry_delays: Sequence[float], timeout: float,
+    ) -> None:  # fmt: skip
+        self._secret_key = secret_key
+        self.store = store
+        self.webhooks = WebhookSender(webhook_secret, webhook_url, store, retry_delays, timeout)
+        self._urls = Map([
+            Rule("/v1/payment_intents", methods=["POST"], endpoint=self._create_intent),
+            Rule("/v1/payment_intents/<intent_id>", methods=["GET"], endpoint=self._get_intent),
+            Rule("/v1/refunds", methods=["POST"], endpoint=self._create_refund),
+            Rule("/v1/refunds", methods=["GET"], endpoint=self._list_refunds),
+            Rule("/v1/refunds/<refund_id>", methods=["GET"], endpoint=self._get_refund),
+            Rule("/test/pay", methods=["POST"], endpoint=self._pay),
+            Rule("/test/events/<event_id>/resend", methods=["POST"], endpoint=self._resend),
+            Rule("/test/refunds/<refund_id>", methods=["POST"], endpoint=self._settle_refund),
+            Rule("/test/payment_intents/<intent_id>", methods=["GET"], endpoint=self._show_intent),
+            Rule("/test/faults", methods=["GET", "POST", "DELETE"], endpoint=self._faults),
+        ])  # fmt: skip
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            endpoint, arguments = self._urls.bind_to_environ(environ).match()
+            if request.path.startswith("/v1/") and not self._authorized(request):
+                response = error(401, "Invalid API Key provided.")  # never echo what was sent
+            else:
+                response = endpoint(request, **arguments)
+        except HTTPException as exc:
+            response = error(exc.code or 500, f"Unrecognized request URL ({request.method}: {request.path}).")
+        except Refused as exc:
+            response = error(exc.status, exc.message, exc.code, exc.param, exc.error_type)
+        result: Iterable[bytes] = response(environ, start_response)
+        return result
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop retrying webhooks and wait for deliveries in flight."""
+        self.webhooks.close(timeout)
+
+    def _authorized(self, request: Request) -> bool:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        return scheme == "Bearer" and secrets.compare_digest(key.encode(), self._secret_key.encode())
+
+    # -- Stripe's API -------------------------------------------------------------------------
+
+    def _idempotent(
+        self, request: Request, operation: str, schema: Schema, act: Callable[[Json, bool], Json]
+    ) -> Response:
+        """Validate, claim the Idempotency-Key, apply a fault, act, and save the answer for replays."""
+        try:
+            params = schema.load(parse_form(request.form.items(multi=True)))
+        except ValidationError as exc:
+            raise invalid(exc) from None
+        key = request.headers.get("Idempotency-Key")
+        if key:
+            saved = self.store.claim_key(key, request.path, params)
+            if saved is not None:
+                return Response(
+                    saved[1], saved[0], content_type="application/json", headers={"Idempotent-Replayed": "true"}
+                )
+        try:
+            fault = self._fault(operation)
+            status, body = 200, act(params, fault is not None and fault["mode"] == "pending")
+        except Refused as exc:
+            status, body = exc.status, error_body(exc.status, exc.message, exc.code, exc.param, exc.error_type)
+        except FaultAnswer as answer:
+            if key:
+                self.store.release_key(key)  # Stripe never started: nothing saved
+            return answer.response
+        except BaseException:
+            if key:
+                self.store.release_key(key)
+            raise
+        if key:
+            self.store.save_key(key, status, json.dumps(body))
+        return json_response(body, status)
+
+    def _fault(self, operation: str) -> Json | None:
+        fault = self.store.take_fault(operation)
+        if fault is None or fault["mode"] == "pending":
+            return fault
+        if fault["mode"] == "delay":
+            time.sleep(fault["seconds"])
+            return None
+        if fault["mode"] == "html":  # a proxy's error page, not Stripe's JSON
+            raise FaultAnswer(Response("<html><body>502 Bad Gateway</body></html>", 502, content_type="text/html"))
+        if fault["mode"] == "http_500":
+            raise FaultAnswer(error(500, "An unknown error occurred"))
+        raise FaultAnswer(error(fault["status"], fault["message"], fault["code"]))
+
+    def _create_intent(self, request: Request) -> Response:
+        return self._idempotent(request, "create_order", schemas.PaymentIntentCreate(), self._new_intent)
+
+    def _new_intent(self, params: Json, pending: bool) -> Json:
+        currency = params["currency"]
+        if currency not in CURRENCIES:
+            raise Refused(None, f"Invalid currency: {currency}.", "currency")
+        if currency in THREE_DECIMAL and params["amount"] % 10:
+            raise Refused("invalid_charge_amount", "Three-decimal amounts must end in 0.", "amount")
+        intent_id = new_id("pi")
+        intent = {
+            "id": intent_id, "object": "payment_intent", "amount": params["amount"], "amount_received": 0,
+            "capture_method": "automatic", "client_secret": f"{intent_id}_secret_{secrets.token_hex(12)}",
+            "created": int(time.time()), "currency": currency, "description": params.get("description"),
+            "latest_charge": None, "livemode": False, "metadata": params.get("metadata", {}),
+            "payment_method_types": params["payment_method_types"], "status": "requires_payment_method",
+        }  # fmt: skip
+        self.store.add_intent(intent)
+        return intent
+
+    def _get_intent(self, request: Request, intent_id: str) -> Response:
+        self._fault("query")
+        intent = self.store.get_intent(intent_id)
+        if intent is None:
+            raise Refused("resource_missing", f"No such payment_intent: '{intent_id}'", "intent", 404)
+        return json_response(intent)
+
+    def _create_refund(self, request: Request) -> Response:
+        return self._idempotent(request, "refund", schemas.RefundCreate(), self._new_refund)
+
+    def _new_refund(self, params: Json, pending: bool) -> Json:
+        intent = self.store.get_intent(params["payment_intent"]) or {"currency": None}
+        status = "pending" if pending else "succeeded"
+        refund = {
+            "id": new_id("re"), "object": "refund", "amount": params["amount"], "created": int(time.time()),
+            "currency": intent["currency"], "failure_reason": None, "metadata": params.get("metadata", {}),
+            "payment_intent": params["payment_intent"], "reason": params.get("reason"), "status": status,
+        }  # fmt: skip
+        return self.store.add_refund(refund)
+
+    def _list_refunds(self, request: Request) -> Response:
+        self._fault("list_refunds")
+        everything = self.store.refunds_of(request.args.get("payment_intent", ""))
+        after = request.args.get("starting_after")
+        ids = [refund["id"] for refund in everything]
+        start = ids.index(after) + 1 if after in ids else 0
+        limit_text = request.args.get("limit", "10")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+            raise Refused("parameter_invalid_integer", "limit must be an integer from 1 to 100.", "limit")
+        limit = int(limit_text)
+        page = everything[start : start + limit]
+        return json_response(
+            {"object": "list", "url": "/v1/refunds", "has_more": start + limit < len(everything), "data": page}
+        )
+
+    def _get_refund(self, request: Request, refund_id: str) -> Response:
+        refund = self.store.get_refund(refund_id)
+        if refund is None:
+            raise Refused("resource_missing", f"No such refund: '{refund_id}'", "id", 404)
+        return json_response(refund)
+
+    # -- sandbox controls ---------------------------------------------------------------------
+
+    def _pay(self, request: Request) -> Response:
+        given = request.get_json(silent=True) if request.is_json else request.form
+        given = given if isinstance(given, Mapping) else {}
+        outcome = str(given.get("outcome") or "succeeded")
+        if outcome not in PAY_OUTCOMES:
+            raise Refused(None, f"outcome must be one of {sorted(PAY_OUTCOMES)}", "outcome")
+        status, event_type = PAY_OUTCOMES[outcome]
+        intent_id = str(given.get("payment_intent") or "")
+        payable = ("requires_payment_method", "requires_confirmation", "requires_action")
+        current = self.store.get_intent(intent_id) or {"amount": 0}
+        received = current["amount"] if status == "succeeded" else 0
+        intent = self.store.update_intent(intent_id, payable, status=status, amount_received=received)
+        event = {
+            "id": new_id("evt"), "object": "event", "api_version": API_VERSION, "created": int(time.time()),
+            "data": {"object": intent}, "livemode": False, "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None}, "type": event_type,
+        }  # fmt: skip
+        self.store.add_event(event)
+        self.webhooks.send(event)
+        return json_response({"payment_intent": intent, "event": event["id"]}, 202)
+
+    def _resend(self, request: Request, event_id: str) -> Response:
+        event = self.store.get_event(event_id)
+        if event is None:
+            raise Refused("resource_missing", f"No such event: '{event_id}'", "id", 404)
+        self.webhooks.send(event)
+        return json_response({"event": event_id, "resent": True}, 202)
+
+    def _settle_refund(self, request: Request, refund_id: str) -> Response:
+        status = str((request.get_json(silent=True) or {}).get("status") or "")
+        if status not in ("succeeded", "failed"):
+            raise Refused(None, "status must be succeeded or failed", "status")
+        return json_response(self.store.settle_refund(refund_id, status, "declined" if status == "failed" else None))
+
+    def _show_intent(self, request: Request, intent_id: str) -> Response:
+        intent = self.store.get_intent(intent_id)
+        if intent is None:
+            raise Refused("resource_missing", f"No such payment_intent: '{intent_id}'", "intent", 404)
+        refunds = self.store.refunds_of(intent_id)
+        return json_response({**intent, "refunds": refunds, "events": self.store.events_of(intent_id)})
+
+    def _faults(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.store.clear_faults()
+        elif request.method == "POST":
+            try:
+                fault = FaultRequest().load(request.get_json(silent=True) or {})
+            except ValidationError as exc:
+                return json_response({"error": {"type": "invalid_request_error", "message": str(exc.messages)}}, 400)
+            self.store.set_fault(fault.pop("operation"), fault, fault.pop("count"))
+        return json_response({"faults": self.store.list_faults()}, 201 if request.method == "POST" else 200)
+
+
+def create_simulator(
+    secret_key: str,
+    webhook_secret: str,
+    webhook_url: str,
+    state_path: str,
+    *,
+    webhook_retry_delays: Sequence[float] = (0.5, 1, 2, 5, 10, 30, 60, 120),
+    webhook_timeout: float = 10.0,
+) -> Simulator:
+    """A Stripe simulator for one account (its secret key) and one webhook endpoint, state in `state_path`."""
+    store = SimulatorStore(state_path)
+    return Simulator(secret_key, webhook_secret, webhook_url, store, webhook_retry_delays, webhook_timeout)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from werkzeug.serving import run_simple  # only the standalone mode needs the development server
+
+    parser = argparse.ArgumentParser(description="Run the Stripe simulator alone.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--secret-key", required=True)
+    parser.add_argument("--webhook-secret", required=True)
+    parser.add_argument("--webhook-url", required=True)
+    parser.add_argument("--state", required=True, help="SQLite file, created if missing")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    simulator = create_simulator(args.secret_key, args.webhook_secret, args.webhook_url, args.state)
+    try:
+        run_simple(args.host, args.port, simulator, threaded=True)
+    finally:
+        simulator.close(timeout=1.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Stripe's conformance harness: the plugin's simulator on a real port, and webhook events signed
+the way Stripe's documentation says, by a recipe written here (not plugins.stripe.signing).
+
+Stripe refuses timestamps more than five minutes old, so a known answer cannot be a fixed
+header: `stripe_v1` is the documented recipe spelt out independently, itself pinned to an
+OpenSSL-computed value in tests/stripe/test_stripe_signing.py, and signs with the current time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
+from plugins.stripe.simulator import Simulator, create_simulator
+from tests.support.live_server import LiveServer
+
+# Made up, in Stripe's formats, and unlike every other key in the test suite.
+SECRET_KEY = "sk_test_51GwHarness0nly4kQ2mN8pL3xR7vT9wY1zA5"
+PUBLISHABLE_KEY = "pk_test_51GwHarness0nly6bC8dE0fG2hJ4kM6nP8qS"
+WEBHOOK_SECRET = "whsec_Harness0nly9c1e3a5b7d9f2e4c6a8b0d2f4e6a"
+DOCS_SECRET = "whsec_test_secret"  # stripe-python's dummy secret, for the known answers
+
+
+def stripe_v1(secret: str, timestamp: int, body: bytes) -> str:
+    """hex(HMAC-SHA256(secret, "<t>." + body)): Stripe's documented v1 signature."""
+    return hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def signed_event(body: bytes, secret: str, timestamp: int | None = None) -> HttpRequest:
+    at = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Stripe-Signature": f"t={at},v1={stripe_v1(secret, at, body)}",
+    }
+    return HttpRequest(method="POST", headers=headers, body=body)
+
+
+def succeeded_event(payment_intent: str, merchant_order_no: str, amount: int, currency: str) -> bytes:
+    """payment_intent.succeeded as Stripe's API reference shows an event (pretty-printed, as Stripe sends it)."""
+    event_id = "evt_" + hashlib.sha256(f"{merchant_order_no}:{amount}:{currency}".encode()).hexdigest()[:24]
+    intent = {
+        "id": payment_intent,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_received": amount,
+        "capture_method": "automatic",
+        "client_secret": f"{payment_intent}_secret_harness",
+        "created": int(time.time()) - 30,
+        "currency": currency.lower(),
+        "livemode": False,
+        "metadata": {"merchant_order_no": merchant_order_no},
+        "payment_method_types": ["card"],
+        "status": "succeeded",
+    }
+    event = {
+        "id": event_id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "data": {"object": intent},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": "payment_intent.succeeded",
+    }
+    return json.dumps(event, indent=2).encode()
+
+
+class StripeHarness(ProviderHarness):
+    provider_name = "stripe"
+    channel = "card"
+    currency = "USD"
+
+    def __init__(self, state_dir: Path) -> None:
+        self._state_path = state_dir / "stripe-simulator.sqlite3"
+        self._simulator: Simulator | None = None
+        self._server: LiveServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "StripeHarness not started"
+        return self._server.url
+
+    def start(self) -> None:
+        self._simulator = create_simulator(
+            SECRET_KEY,
+            WEBHOOK_SECRET,
+            "http://127.0.0.1:9/unset",
+            str(self._state_path),
+            webhook_retry_delays=(0.05, 0.1),
+        )
+        self._server = LiveServer(self._simulator)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        if self._simulator is not None:
+            self._simulator.close()
+
+    def settings(self, public_url: str) -> Mapping[str, str]:
+        assert self._simulator is not None, "StripeHarness not started"
+        self._simulator.webhooks.url = f"{public_url}/notify/stripe"  # the endpoint set in Stripe's dashboard
+        return {
+            "STRIPE_SECRET_KEY": SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_API_URL": self.url,
+        }
+
+    def timeout_settings(self, seconds: float) -> Mapping[str, str]:
+        return {"STRIPE_TIMEOUT": str(seconds)}
+
+    def secrets(self) -> Sequence[str]:
+        return [SECRET_KEY, WEBHOOK_SECRET]  # the publishable key is public by design
+
+    def paid_notification(
+        self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
+    ) -> HttpRequest:
+        payment_intent = (
+            order.get("provider_order_id")
+            or "pi_" + hashlib.sha256(order["merchant_order_no"].encode()).hexdigest()[:24]
+        )
+        body = succeeded_event(
+            payment_intent,
+            order["merchant_order_no"],
+            order["amount"] if amount is None else amount,
+            currency or order["currency"],
+        )
+        return signed_event(body, WEBHOOK_SECRET)
+
+    def tamper(self, request: HttpRequest) -> HttpRequest:
+        event = json.loads(request.body)
+        event["data"]["object"]["amount_received"] += 1
+        return HttpRequest(request.method, request.query, request.headers, json.dumps(event, indent=2).encode())
+
+    def unsigned(self, request: HttpRequest) -> HttpRequest:
+        headers = {name: value for name, value in request.headers.items() if name.lower() != "stripe-signature"}
+        return HttpRequest(request.method, request.query, headers, request.body)
+
+    def delay_next(self, operation: str, seconds: float) -> None:
+        fault = {"operation": operation, "mode": "delay", "seconds": seconds}
+        response = requests.post(f"{self.url}/test/faults", json=fault, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def pay(self, order: Mapping[str, Any]) -> None:
+        # The simulator refunds only what it has seen paid; it then also sends its own signed event.
+        response = requests.post(f"{self.url}/test/pay", json={"payment_intent": order["provider_order_id"]}, timeout=5)
+        assert response.status_code == 202, response.text
+
+    def known_answers(self) -> Sequence[KnownAnswer]:
+        body = succeeded_event("pi_3MtwBwLkdIwHu7ix28a3tqPa", "20261125225309a14ebec474a1", 2856, "USD")
+        genuine = signed_event(body, DOCS_SECRET)
+        header = genuine.headers["Stripe-Signature"]
+        one_off = header[:-1] + ("0" if header[-1] != "0" else "1")
+        broken = HttpRequest(genuine.method, genuine.query, {**genuine.headers, "Stripe-Signature": one_off}, body)
+        settings = {"STRIPE_WEBHOOK_SECRET": DOCS_SECRET}
+        return [
+            KnownAnswer("payment_intent.succeeded, signed by Stripe's documented recipe", settings, genuine),
+            KnownAnswer("the same, last hex digit of v1 changed", settings, broken, valid=False),
+        ]

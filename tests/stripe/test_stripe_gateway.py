@@ -1,0 +1,230 @@
+"""The whole gateway with IOTPay and Stripe enabled at once, on SQLite and PostgreSQL.
+
+Orders go through POST /v1/orders; the Stripe simulator's signed webhooks reach /notify/stripe
+over real HTTP; refunds go through POST /v1/orders/<id>/refunds. Nothing in the core knows it
+is talking to Stripe: these tests are the proof that the plugin fits the same pipeline as IOTPay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from gateway.models import NotificationRecord, OutboxEvent
+from gateway.reconcile import reconcile
+from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
+from tests.support.flows import paid_order, wait_for
+
+STRIPE_ORDER = {"provider": "stripe", "channel": "card", "subject": "Matcha", "body": "100g"}
+
+
+def create(client: Any, amount: int = 2856, currency: str = "USD", **extra: Any) -> Any:
+    return client.post("/v1/orders", json={**STRIPE_ORDER, "amount": amount, "currency": currency, **extra})
+
+
+def create_ok(client: Any, amount: int = 2856, currency: str = "USD") -> dict[str, Any]:
+    response = create(client, amount, currency)
+    assert response.status_code == 201, response.get_json()
+    order: dict[str, Any] = response.get_json()
+    return order
+
+
+def status_is(client: Any, order_id: str, status: str) -> dict[str, Any] | None:
+    order: dict[str, Any] = client.get(f"/v1/orders/{order_id}").get_json()
+    return order if order["status"] == status else None
+
+
+def paid_stripe_order(client: Any, stripe: StripeSandbox, amount: int = 2856, currency: str = "USD") -> dict[str, Any]:
+    order = create_ok(client, amount, currency)
+    stripe.pay(order["provider_order_id"])
+    paid: dict[str, Any] = wait_for(lambda: status_is(client, order["id"], "paid"), what="the Stripe order to be paid")
+    return paid
+
+
+def records(app: Any) -> list[NotificationRecord]:
+    with app.extensions["gateway"].db.transaction() as session:
+        return list(
+            session.scalars(
+                select(NotificationRecord)
+                .where(NotificationRecord.provider == "stripe")
+                .order_by(NotificationRecord.id)
+            )
+        )
+
+
+def paid_events(app: Any) -> list[str]:
+    with app.extensions["gateway"].db.transaction() as session:
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == "order.paid"))
+        return [event.data["order"]["id"] for event in events]
+
+
+def hook_calls(paid_log: Path) -> list[str]:
+    return paid_log.read_text().splitlines() if paid_log.exists() else []
+
+
+def test_both_providers_are_listed_with_what_they_declare(both_factory: Callable[..., Any]) -> None:
+    providers = {p["name"]: p for p in both_factory().test_client().get("/v1/providers").get_json()}
+    assert sorted(providers) == ["iotpay", "stripe"]
+    stripe = providers["stripe"]
+    assert (stripe["display_name"], stripe["channels"], stripe["sandbox"]) == (
+        "Stripe",
+        ["card", "alipay", "wechat_pay"],
+        False,
+    )
+    exponents = {c["code"]: c["exponent"] for c in stripe["currencies"]}
+    assert (exponents["JPY"], exponents["KRW"], exponents["USD"], exponents["KWD"]) == (0, 0, 2, 3)
+    assert stripe["operations"] == ["multiple_refunds", "partial_refund", "query", "refund"]
+    assert "Stripe-Signature" in stripe["notifications"]["signature"]
+
+
+def test_a_stripe_order_is_paid_by_the_signed_webhook_once_however_often_it_arrives(
+    both_factory: Callable[..., Any], stripe: StripeSandbox, paid_log: Path
+) -> None:
+    app = both_factory()
+    client = app.test_client()
+    order = create_ok(client, 500, "JPY")
+    assert (order["provider"], order["status"], order["amount"]) == ("stripe", "pending", 500)
+    assert set(order["pay_params"]) == {"client_secret", "publishable_key", "payment_intent_id"}
+    assert order["pay_params"]["publishable_key"] == PUBLISHABLE_KEY
+    seen = stripe.intent(order["provider_order_id"])
+    assert (seen["amount"], seen["currency"]) == (500, "jpy")  # ¥500, not ¥5 or ¥50000
+    assert seen["metadata"]["merchant_order_no"] == order["merchant_order_no"]
+
+    stripe.pay(order["provider_order_id"])
+    paid = wait_for(lambda: status_is(client, order["id"], "paid"), what="the order to be paid")
+    assert paid["paid_at"] is not None
+    [event] = stripe.intent(order["provider_order_id"])["events"]
+    assert [
+        a["http_status"] for a in wait_for(lambda: stripe.intent(order["provider_order_id"])["events"][0]["attempts"])
+    ] == [200]
+
+    # Stripe re-sends the same event (a retry, or the dashboard's "Resend"): acknowledged, applied once.
+    assert requests.post(f"{stripe.url}/test/events/{event['id']}/resend", timeout=5).status_code == 202
+    wait_for(lambda: len(records(app)) == 2, what="the re-sent event")
+    assert [(r.verdict, r.event_id) for r in records(app)] == [("applied", event["id"]), ("duplicate", event["id"])]
+    attempts = stripe.intent(order["provider_order_id"])["events"][0]["attempts"]
+    assert [a["http_status"] for a in attempts] == [200, 200]
+    assert hook_calls(paid_log) == [order["id"]]
+    assert paid_events(app) == [order["id"]]
+
+
+def test_iotpay_and_stripe_orders_live_side_by_side(
+    both_factory: Callable[..., Any], stripe: StripeSandbox, simulator: Any, paid_log: Path
+) -> None:
+    client = both_factory().test_client()
+    iotpay = paid_order(client, simulator, 1000)
+    stripe_order = paid_stripe_order(client, stripe, 1000, "CAD")
+    assert (iotpay["provider"], stripe_order["provider"]) == ("iotpay", "stripe")
+    assert sorted(hook_calls(paid_log)) == sorted([iotpay["id"], stripe_order["id"]])
+    # A Stripe-signed webhook sent to IOTPay's door (or the reverse) proves nothing there.
+    body = json.dumps({"id": "evt_x"}).encode()
+    refused = client.post("/notify/iotpay", data=body, headers={"Stripe-Signature": "t=1,v1=00"})
+    assert refused.status_code == 400
+
+
+def test_a_failed_payment_is_recorded_and_the_order_stays_pending(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    app = both_factory()
+    client = app.test_client()
+    order = create_ok(client)
+    stripe.pay(order["provider_order_id"], outcome="failed")
+    [record] = wait_for(lambda: records(app), what="the failed-payment event")
+    assert (record.verdict, record.order_id) == ("ignored", order["id"])
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+
+
+def test_refunds_through_the_api(both_factory: Callable[..., Any], stripe: StripeSandbox) -> None:
+    client = both_factory().test_client()
+    order = paid_stripe_order(client, stripe, 1000)
+
+    partial = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400, "reason": "one cup spilt"})
+    assert partial.status_code == 201, partial.get_json()
+    assert (partial.get_json()["status"], partial.get_json()["provider_refund_id"][:3]) == ("succeeded", "re_")
+    rest = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 600})
+    assert rest.status_code == 201, rest.get_json()
+    after = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (after["status"], after["refunded_amount"]) == ("refunded", 1000)
+    refunds = stripe.intent(order["provider_order_id"])["refunds"]
+    assert sorted(r["amount"] for r in refunds) == [400, 600]
+    assert {r["metadata"]["refund_id"] for r in refunds} == {partial.get_json()["id"], rest.get_json()["id"]}
+
+
+def test_a_pending_refund_is_unknown_until_reconciliation_finds_it_settled(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    app = both_factory()
+    client = app.test_client()
+    order = paid_stripe_order(client, stripe, 1000)
+    stripe.fault("refund", "pending")
+
+    response = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
+    assert response.status_code in (502, 504), response.get_json()  # not a success, and not a refusal either
+    refund_id = response.get_json()["refund_id"]
+    refund = client.get(f"/v1/refunds/{refund_id}").get_json()
+    assert (refund["status"], refund["provider_error"]["code"]) == ("unknown", "refund_pending")
+
+    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_unknown"] == 1  # still pending at Stripe
+    [at_stripe] = stripe.intent(order["provider_order_id"])["refunds"]
+    stripe.settle_refund(at_stripe["id"], "succeeded")
+    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_succeeded"] == 1
+    settled = client.get(f"/v1/refunds/{refund_id}").get_json()
+    assert (settled["status"], settled["provider_refund_id"]) == ("succeeded", at_stripe["id"])
+    assert len(stripe.intent(order["provider_order_id"])["refunds"]) == 1  # asked three times, refunded once
+
+
+def test_a_create_time_out_is_a_504_and_the_order_stays_pending(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    client = both_factory(STRIPE_TIMEOUT="0.3").test_client()
+    stripe.fault("create_order", "delay", seconds=1.0)
+    response = create(client)
+    assert response.status_code == 504, response.get_json()
+    assert response.get_json()["error"] == "provider_timeout"
+    order = client.get(f"/v1/orders/{response.get_json()['order_id']}").get_json()
+    assert (order["status"], order["provider_order_id"]) == ("pending", None)
+    refreshed = client.get(f"/v1/orders/{order['id']}?refresh=true")
+    assert refreshed.status_code == 502  # no PaymentIntent id to ask Stripe about: no answer, no change
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+
+
+def test_refresh_settles_a_payment_whose_webhook_was_lost(
+    both_factory: Callable[..., Any], stripe: StripeSandbox, paid_log: Path
+) -> None:
+    client = both_factory().test_client()
+    stripe.simulator.webhooks.url = "http://127.0.0.1:9/nobody-listens"
+    order = create_ok(client)
+    stripe.pay(order["provider_order_id"])
+    paid = client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()
+    assert paid["status"] == "paid"
+    assert hook_calls(paid_log) == [order["id"]]
+
+
+def test_secret_keys_never_reach_logs_or_responses(
+    both_factory: Callable[..., Any], stripe: StripeSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = both_factory(STRIPE_TIMEOUT="0.3")
+    client = app.test_client()
+    answers = [create(client), create(client, amount=5125, currency="KWD"), create(client, currency="XXX")]
+    order = answers[0].get_json()
+    stripe.pay(order["provider_order_id"])
+    wait_for(lambda: status_is(client, order["id"], "paid"), what="the order to be paid")
+    stripe.fault("create_order", "delay", seconds=1.0)
+    answers.append(create(client))
+    stripe.fault("refund", "error", status=401, message="Invalid API Key provided: sk_test_****Hijk")
+    answers.append(client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1}))
+    answers.append(client.post("/notify/stripe", data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}))
+    assert [a.status_code for a in answers] == [201, 422, 422, 504, 502, 400]
+    texts = [caplog.text, *(answer.get_data(as_text=True) for answer in answers)]
+    texts += [record.reason or "" for record in records(app)]
+    assert not [secret for secret in SECRETS for text in texts if secret in text]
+    assert repr(app.extensions["gateway"].providers["stripe"].config).count("sk_") == 0
