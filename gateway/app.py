@@ -72,8 +72,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
 def _build_gateway(settings: Settings) -> Gateway:
     plugin_manager = build_plugin_manager(settings)
     providers = collect_providers(plugin_manager, settings)
-    default = settings.get("GATEWAY_DEFAULT_PROVIDER", "iotpay")
-    assert default is not None
+    default = settings.get("GATEWAY_DEFAULT_PROVIDER") or _implicit_default(providers)
     if providers and default not in providers:
         raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"no enabled provider named {default!r}")
     webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
@@ -84,6 +83,13 @@ def _build_gateway(settings: Settings) -> Gateway:
         providers=providers,
         default_provider=default,
     )
+
+
+def _implicit_default(providers: Mapping[str, object]) -> str:
+    """iotpay, the product's first provider; else the only one enabled (a Stripe-only gateway needs no setting)."""
+    if "iotpay" in providers or len(providers) != 1:
+        return "iotpay"
+    return next(iter(providers))
 
 
 def _mount_sandboxes(app: Flask, gateway: Gateway) -> None:

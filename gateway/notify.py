@@ -30,7 +30,9 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
     except NotificationRejected as rejected:
         with gateway.db.transaction() as session:
             _record(session, provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
-        log.warning("%s notify rejected (%s): %s", provider.name, rejected.verdict.value, rejected.reason)
+        # A provider may also "reject" a genuine event that is about no order (verdict IGNORED): not a warning.
+        level = logging.INFO if rejected.verdict.accepted else logging.WARNING
+        log.log(level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, rejected.reason)
         return provider.acknowledge(rejected.verdict)
 
     changes = Changes()

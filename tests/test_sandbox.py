@@ -6,8 +6,7 @@ Run once in-process and once under gunicorn with the repository's gunicorn.conf.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,11 @@ import pytest
 import requests
 
 from gateway import create_app
+from tests.support.flows import wait_for
 from tests.support.live_server import LiveServer
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
 ORDER = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg medium roast"}
-
-
-def wait_for(predicate: Callable[[], Any], seconds: float = 20) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def run_newcomer_flow(base_url: str) -> None:
@@ -48,7 +38,7 @@ def run_newcomer_flow(base_url: str) -> None:
         current = requests.get(f"{base_url}/v1/orders/{order['id']}", timeout=10).json()
         return current if current["status"] == "paid" else None
 
-    final = wait_for(order_is_paid)
+    final = wait_for(order_is_paid, timeout=20, what="the order to be paid")
     assert final["paid_at"] is not None
 
     app_pay = requests.get(f"{base_url}/pay", params={"channelid": "ALIPAY_MOBILE", "amount": "19.99"}, timeout=30)

@@ -427,3 +427,10 @@ def test_openapi_error_schema_allows_the_provider_error_and_order_id_that_502_an
     error_schema = openapi["components"]["schemas"][ref.rsplit("/", 1)[-1]]
     documented = set(error_schema["properties"])
     assert error_schema.get("additionalProperties", True) is not False or {"provider_error", "order_id"} <= documented
+
+
+def test_the_only_enabled_provider_is_the_default(make_app: Callable[..., Any]) -> None:
+    """A Stripe-only gateway needs no GATEWAY_DEFAULT_PROVIDER."""
+    app = make_app(GATEWAY_DISABLED_PLUGINS="iotpay", GATEWAY_SANDBOX="1")
+    gateway = app.extensions["gateway"]
+    assert (list(gateway.providers), gateway.default_provider) == (["stripe"], "stripe")

@@ -176,3 +176,57 @@ def test_overlapping_reconcile_runs_never_work_on_the_same_order(lost_notify_app
     assert sorted(queried) == sorted(o["merchant_order_no"] for o in orders)  # each exactly once
     assert sum(outcome["orders_paid"] for outcome in outcomes) == 6
     assert len(events(lost_notify_app, "order.paid")) == 6
+
+
+def test_an_unclear_query_answer_never_expires_an_order(
+    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None]
+) -> None:
+    """IOTPay answering HTML or a 5xx says nothing about the order: it might well be paid."""
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60", GATEWAY_PUBLIC_URL=dead_url())
+    client = app.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+    simulator_faults("query_order", "http_503")
+
+    outcome = reconcile(app.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_query_failed"] == 1
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    assert not events(app, "order.expired")
+
+
+def test_a_late_payment_whose_notifies_were_lost_is_found_after_expiry(
+    app_factory: Callable[..., Any], simulator: Any
+) -> None:
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60", GATEWAY_PUBLIC_URL=dead_url())
+    client = app.test_client()
+    gateway = app.extensions["gateway"]
+    order = create_order(client, 1000)
+    assert reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=61))["orders_expired"] == 1
+
+    pay_in_simulator(simulator, order)  # paid after expiry; its notify goes nowhere
+    outcome = reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=120))
+
+    assert outcome["orders_paid"] == 1
+    late = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (late["status"], late["paid_after_expiry"]) == ("paid", True)
+
+
+def test_a_row_that_fails_does_not_stop_the_run(lost_notify_app: Any, simulator: Any, monkeypatch: Any) -> None:
+    client = lost_notify_app.test_client()
+    first, second = (pay_and_lose_the_notify(client, simulator) for _ in range(2))
+    provider = lost_notify_app.extensions["gateway"].providers["iotpay"]
+    real_query = provider.query_order
+
+    def broken_for_the_first(ref: Any) -> Any:
+        if ref.merchant_order_no == first["merchant_order_no"]:
+            raise KeyError("a bug in one row")
+        return real_query(ref)
+
+    monkeypatch.setattr(provider, "query_order", broken_for_the_first)
+    outcome = reconcile(lost_notify_app.extensions["gateway"], timedelta(0))
+
+    assert (outcome["orders_errors"], outcome["orders_paid"]) == (1, 1)
+    assert client.get(f"/v1/orders/{second['id']}").get_json()["status"] == "paid"
+    monkeypatch.setattr(provider, "query_order", real_query)
+    # Released, not left leased: the next run settles it.
+    assert reconcile(lost_notify_app.extensions["gateway"], timedelta(0))["orders_paid"] == 1

@@ -176,3 +176,26 @@ def test_a_refund_with_an_unknown_outcome_stays_unknown_until_reconciled(
     seen = simulator_order(simulator, order)
     assert seen["refundedAmount"] == 400  # the retry reused the refund number: one refund at IOTPay
     assert [r["mchRefundNo"] for r in seen["refunds"]] == [refund_number(refund_id)]
+
+
+def test_an_unknown_refund_can_be_settled_by_hand(
+    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None]
+) -> None:
+    """IOTPay has no refund query: after checking its merchant portal, a person settles the refund."""
+    app = app_factory()
+    client = app.test_client()
+    order = paid_order(client, simulator, 1000)
+    simulator_faults("refund_order", "fail", errCode="0010")
+    refund_id = refund(client, order["id"], 400).get_json()["refund_id"]
+    runner = app.test_cli_runner()
+
+    settled = runner.invoke(
+        args=["gateway", "settle-refund", refund_id, "--outcome", "failed", "--note", "not in the IOTPay portal"]
+    )
+    again = runner.invoke(args=["gateway", "settle-refund", refund_id, "--outcome", "succeeded", "--note", "x"])
+
+    assert settled.exit_code == 0, settled.output
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "failed"
+    assert again.exit_code != 0 and "already settled" in again.output
+    assert len(outbox(app, "refund.failed")) == 1
+    assert refund(client, order["id"], 1000).status_code == 201  # its amount is free again
