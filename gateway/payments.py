@@ -29,6 +29,9 @@ def judge(order: Order | None, report: Notification) -> tuple[Verdict, str | Non
         return Verdict.UNKNOWN_ORDER, f"no order {report.merchant_order_no!r}"
     if (report.account_id or order.provider_account) and report.account_id != order.provider_account:
         return Verdict.MISMATCH, "merchant account differs from the order's"
+    if report.provider_order_id and order.provider_order_id and report.provider_order_id != order.provider_order_id:
+        # The same reference on another payment at the provider: not this order's money.
+        return Verdict.MISMATCH, f"provider order {report.provider_order_id} is not {order.provider_order_id}"
     if (report.amount, report.currency) != (order.amount, order.currency):
         return Verdict.MISMATCH, f"amount {report.amount} {report.currency} != order's {order.amount} {order.currency}"
     if not report.paid:

@@ -28,10 +28,16 @@ log = logging.getLogger(__name__)
 def build_plugin_manager(settings: Settings) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    for name in settings.names("GATEWAY_DISABLED_PLUGINS"):
+    disabled = settings.names("GATEWAY_DISABLED_PLUGINS")
+    for name in disabled:
         pm.set_blocked(name)
+    entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    _refuse_name_clashes(entry_points)
+    known = {entry_point.name for entry_point in entry_points} | set(settings.names("GATEWAY_PLUGINS"))
+    for name in sorted(set(disabled) - known):
+        log.warning("GATEWAY_DISABLED_PLUGINS names %r, which is no installed plugin (a typo?)", name)
     # Not pm.load_setuptools_entrypoints: its errors do not say which entry point failed.
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points:
         if pm.is_blocked(entry_point.name) or pm.has_plugin(entry_point.name):
             continue  # a blocked plugin is never imported, so disabling one works around its bugs
         try:
@@ -45,8 +51,9 @@ def build_plugin_manager(settings: Settings) -> pluggy.PluginManager:
             continue
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise ConfigError("GATEWAY_PLUGINS", f"cannot import {module_name!r}: {exc}") from exc
+        except Exception as exc:  # ImportError, or any error raised while the module runs
+            problem = f"cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+            raise ConfigError("GATEWAY_PLUGINS", problem) from exc
         _register(pm, module, module_name)
     try:
         pm.check_pending()  # a misspelt hook name fails here instead of being silently ignored
@@ -55,11 +62,25 @@ def build_plugin_manager(settings: Settings) -> pluggy.PluginManager:
     return pm
 
 
+def _refuse_name_clashes(entry_points: list[importlib.metadata.EntryPoint]) -> None:
+    """Two distributions naming a plugin alike would let one silently shadow the other."""
+    seen: dict[str, str] = {}
+    for entry_point in entry_points:
+        first = seen.setdefault(entry_point.name, entry_point.value)
+        if first != entry_point.value:
+            problem = f"two installed plugins are named {entry_point.name!r}: {first} and {entry_point.value}"
+            raise ConfigError("plugins", problem)
+
+
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
         pm.register(plugin, name=name)
     except (pluggy.PluginValidationError, ValueError) as exc:  # a hook with wrong arguments; registered twice
         raise ConfigError("plugins", f"plugin {name!r}: {exc}") from exc
+    if not pm.get_hookcallers(plugin):
+        # Nothing decorated with @hookimpl: the plugin would load and silently do nothing.
+        pm.unregister(plugin)
+        raise ConfigError("plugins", f"plugin {name!r} implements no gateway hook (missing @hookimpl?)")
 
 
 def _results_by_plugin(hook: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str, Any]]:

@@ -175,6 +175,17 @@ class ProviderError(Exception):
         self.definite = definite
 
 
+class RefundFailed(ProviderError):
+    """The provider reports this very refund (found by its refund id) as failed.
+
+    Unlike a refusal of the request, which after an unclear earlier attempt proves nothing (the
+    earlier attempt may have gone through), this settles the refund as failed on any attempt.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, definite=True)
+
+
 class OutcomeUnknown(Exception):
     """The provider could not be reached or did not answer in time: it may or may not have acted."""
 
@@ -291,7 +302,9 @@ class Provider(ABC):
         """Refund part or all of a paid order (optional: declare REFUND in `info.operations`).
 
         Must be idempotent on `request.refund_id`. Raise ProviderError(definite=True) only
-        when the provider certainly did not refund; anything unclear is OutcomeUnknown or
-        ProviderError(definite=False), and the refund stays unknown until settled.
+        when the provider certainly did not refund (honoured on a refund's first attempt only),
+        RefundFailed when the provider reports this very refund as failed (honoured on any
+        attempt); anything unclear is OutcomeUnknown or ProviderError(definite=False), and the
+        refund stays unknown until settled.
         """
         raise NotSupported(f"{self.name} does not support refunds")

@@ -31,6 +31,7 @@ from gateway.provider import (
     REFUND,
     OutcomeUnknown,
     ProviderError,
+    RefundFailed,
     RefundRequest,
     RefundResult,
 )
@@ -152,7 +153,7 @@ def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> 
     try:
         result = provider.refund(request)
     except ProviderError as exc:
-        if exc.definite and first_attempt:
+        if isinstance(exc, RefundFailed) or (exc.definite and first_attempt):
             return RefundAttempt(settle_refund(gateway, refund_id, succeeded=False, code=exc.code, message=exc.message))
         log.warning("refund %s: %s %s (outcome unknown)", refund_id, exc.code, exc.message)
         return RefundAttempt(_mark_unknown(gateway, refund_id, exc.code, exc.message), exc)

@@ -29,9 +29,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 @pytest.fixture(autouse=True)
 def _hermetic_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own GATEWAY_*/IOTPAY_* variables must not change what tests see."""
+    """A developer's own GATEWAY_*, IOTPAY_*, STRIPE_*, EXAMPLE_* variables must not change what tests see."""
     for name in list(os.environ):
-        if name.startswith(("GATEWAY_", "IOTPAY_")) and name != "GATEWAY_TEST_POSTGRES_URL":
+        if name.startswith(("GATEWAY_", "IOTPAY_", "STRIPE_", "EXAMPLE_")) and name != "GATEWAY_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
 
 

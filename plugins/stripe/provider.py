@@ -37,6 +37,7 @@ from gateway.provider import (
     Provider,
     ProviderError,
     ProviderInfo,
+    RefundFailed,
     RefundRequest,
     RefundResult,
     Verdict,
@@ -133,9 +134,9 @@ class StripeProvider(Provider):
 
     def query_order(self, order: OrderRef) -> Notification:
         if not order.provider_order_id:
-            # Finding it by metadata needs Stripe's search API, which lags behind by minutes: not
-            # a clear answer, so the order stays as it is (an unpaid one expires in time).
-            raise ProviderError("no_payment_intent", "the order has no PaymentIntent id to ask about", definite=False)
+            # Our create call got no answer, so no client_secret ever reached the app: nobody can
+            # pay this order. Saying so lets reconciliation expire it instead of asking forever.
+            raise ProviderError("no_payment_intent", "no PaymentIntent was handed out for this order")
         raw = self.client.get(f"/v1/payment_intents/{quote(order.provider_order_id, safe='')}")
         intent = _load(schemas.PaymentIntent(), raw, "PaymentIntent")
         if intent["metadata"].get("merchant_order_no") != order.merchant_order_no:
@@ -165,7 +166,7 @@ class StripeProvider(Provider):
             return RefundResult(provider_refund_id=refund["id"])
         if status in schemas.REFUND_FAILED:
             reason = refund["failure_reason"] or "no reason given"
-            raise ProviderError(f"refund_{status}", f"Stripe refund {refund['id']} {status}: {reason}")
+            raise RefundFailed(f"refund_{status}", f"Stripe refund {refund['id']} {status}: {reason}")
         # `pending` (or `requires_action`) may still succeed or fail. The contract has no pending
         # result, and calling it a success could refund money that never leaves: so the refund
         # stays unknown, and reconciliation asks again (finding this same refund) until it settles.
@@ -185,6 +186,9 @@ class StripeProvider(Provider):
         raise ProviderError("too_many_refunds", f"more than {MAX_REFUND_PAGES * 100} refunds listed", definite=False)
 
     def _create_refund(self, request: RefundRequest, payment_intent: str) -> dict[str, Any]:
+        if self.info.currencies.get(request.currency) == 3 and request.amount % 10:
+            # Stripe's rule for three-decimal currencies applies to refunds as to payments.
+            raise ProviderError("invalid_amount", f"{request.currency} refunds must end in 0 (Stripe)")
         metadata = {"refund_id": request.refund_id, "merchant_order_no": request.order.merchant_order_no}
         if request.reason:
             metadata["reason"] = request.reason[: schemas.METADATA_VALUE_LENGTH]
@@ -206,6 +210,9 @@ class StripeProvider(Provider):
         except signing.SignatureError as exc:
             raise NotificationRejected(Verdict.BAD_SIGNATURE, str(exc)) from None
         event = _event(request.body)
+        if event["livemode"] != self.config.live:
+            # A test-mode event can never pay a live order, nor a live one a test order.
+            raise NotificationRejected(Verdict.MISMATCH, f"event {event['id']} is from the other mode (livemode)")
         obj = event["data"]["object_"]
         if obj.get("object") != "payment_intent":
             # Genuine, but about something else (a charge, a refund...): acknowledged so Stripe stops.

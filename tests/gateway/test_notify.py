@@ -395,8 +395,14 @@ def test_unknown_order_is_refused_recorded_and_logged(
 
 @pytest.mark.parametrize(
     "changes",
-    [{"amount": 2857}, {"amount": 2855}, {"currency": "USD"}, {"mchId": OTHER_MCH_ID}],
-    ids=["amount_plus_one", "amount_minus_one", "other_currency", "other_mch_id"],
+    [
+        {"amount": 2857},
+        {"amount": 2855},
+        {"currency": "USD"},
+        {"mchId": OTHER_MCH_ID},
+        {"payOrderId": "P01999999999999999999"},  # the same mchOrderNo on another IOTPay order
+    ],
+    ids=["amount_plus_one", "amount_minus_one", "other_currency", "other_mch_id", "other_pay_order_id"],
 )
 def test_mismatch_with_the_stored_order_is_refused_recorded_and_logged(
     app: Any, client: Any, paid_log: Path, caplog: pytest.LogCaptureFixture, changes: dict[str, Any]

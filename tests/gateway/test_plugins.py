@@ -221,6 +221,13 @@ def test_a_plugin_disabled_by_configuration_is_not_loaded(
 class TestExampleProviderConformance(ProviderConformance):
     """The installed example passes the conformance kit, with the harness it ships."""
 
+    @pytest.fixture(autouse=True)
+    def other_plugins_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Half-configured IOTPay and Stripe in the environment, as on a developer's machine: the kit
+        disables every plugin but the example, so neither reads them (else: ConfigErrors)."""
+        monkeypatch.setenv("STRIPE_TIMEOUT", "5")
+        monkeypatch.setenv("IOTPAY_MCH_ID", "1")
+
     @pytest.fixture
     def harness(self, example_installed: None, tmp_path: Path) -> ProviderHarness:
         from gateway_example_provider.harness import ExampleHarness
@@ -439,3 +446,48 @@ def test_a_failing_lifecycle_hook_is_logged_and_never_undoes_the_payment(
 
     assert order["status"] == "paid"
     wait_for(lambda: "a gateway_order_paid hook failed" in caplog.text, what="the hook's failure to be logged")
+
+
+# -- plugins that would otherwise be skipped or do nothing, silently --------------------------------
+
+
+def _module(directory: Path, name: str, source: str) -> None:
+    (directory / f"{name}.py").write_text(source)
+
+
+def test_a_plugin_module_with_no_hookimpl_stops_start_up(
+    app_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _module(tmp_path, "forgot_hookimpl", "def gateway_register_providers(settings):\n    return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match="'forgot_hookimpl' implements no gateway hook"):
+        app_factory(GATEWAY_PLUGINS="forgot_hookimpl")
+
+
+def test_a_plugin_module_that_raises_while_importing_is_named(
+    app_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _module(tmp_path, "explodes_on_import", "raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match=r"explodes_on_import.*RuntimeError: boom"):
+        app_factory(GATEWAY_PLUGINS="explodes_on_import")
+
+
+def test_two_installed_plugins_with_one_name_stop_start_up(
+    app_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third-party entry point named `iotpay` must not silently shadow the real one."""
+    dist_info = tmp_path / "shadowpay-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: shadowpay\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[gateway.providers]\niotpay = shadowpay.plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ConfigError, match="two installed plugins are named 'iotpay'"):
+        app_factory()
+
+
+def test_a_disabled_name_that_matches_no_plugin_is_warned_about(
+    app_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    app_factory(GATEWAY_DISABLED_PLUGINS="strpie")
+    assert "GATEWAY_DISABLED_PLUGINS names 'strpie'" in caplog.text

@@ -18,6 +18,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from gateway.clock import utcnow
 from gateway.models import NotificationRecord, OutboxEvent
 from gateway.reconcile import reconcile
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
@@ -192,8 +193,40 @@ def test_a_create_time_out_is_a_504_and_the_order_stays_pending(
     order = client.get(f"/v1/orders/{response.get_json()['order_id']}").get_json()
     assert (order["status"], order["provider_order_id"]) == ("pending", None)
     refreshed = client.get(f"/v1/orders/{order['id']}?refresh=true")
-    assert refreshed.status_code == 502  # no PaymentIntent id to ask Stripe about: no answer, no change
+    assert refreshed.status_code == 502  # no PaymentIntent id to ask Stripe about
     assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+
+
+def test_an_order_whose_create_timed_out_expires_instead_of_being_asked_about_forever(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    """No client_secret ever reached the app, so nobody can pay it: reconciliation expires it."""
+    app = both_factory(STRIPE_TIMEOUT="0.3", GATEWAY_ORDER_EXPIRY="60")
+    client = app.test_client()
+    stripe.fault("create_order", "delay", seconds=1.0)
+    order_id = create(client).get_json()["order_id"]
+
+    outcome = reconcile(app.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_expired"] == 1
+    assert client.get(f"/v1/orders/{order_id}").get_json()["status"] == "expired"
+
+
+def test_a_pending_refund_that_fails_at_stripe_is_settled_failed_and_its_amount_freed(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    app = both_factory()
+    client = app.test_client()
+    order = paid_stripe_order(client, stripe, 1000)
+    stripe.fault("refund", "pending")
+    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).get_json()["refund_id"]
+    [at_stripe] = stripe.intent(order["provider_order_id"])["refunds"]
+    stripe.settle_refund(at_stripe["id"], "failed")
+
+    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_failed"] == 1
+
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "failed"
+    assert client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).status_code == 201
 
 
 def test_refresh_settles_a_payment_whose_webhook_was_lost(

@@ -292,11 +292,12 @@ def test_query_reads_the_payment_intent(
     assert stripe.requests[-1]["headers"]["Authorization"] == f"Bearer {SECRET_KEY}"
 
 
-def test_query_without_a_payment_intent_or_about_another_order_is_no_clear_answer(fake: tuple[FakeStripe, str]) -> None:
+def test_query_without_a_payment_intent_says_no_payment_can_exist(fake: tuple[FakeStripe, str]) -> None:
+    """No PaymentIntent id means our create got no answer: no client_secret reached the app."""
     stripe, url = fake
-    with pytest.raises(ProviderError) as unknown:
+    with pytest.raises(ProviderError) as refused:
         make_provider(url).query_order(order_ref(None))
-    assert (unknown.value.code, unknown.value.definite) == ("no_payment_intent", False)
+    assert (refused.value.code, refused.value.definite) == ("no_payment_intent", True)
     assert stripe.requests == []
     stripe.answer(
         "GET /v1/payment_intents/pi_3MtwBwLkdIwHu7ix28a3tqPa", 200, intent(metadata={"merchant_order_no": "x"})
@@ -456,8 +457,19 @@ def test_other_payment_intent_events_are_recorded_but_are_not_payments(
         (json.dumps({"id": "evt_1", "object": "event", "type": "x", "created": 1}).encode(), Verdict.MALFORMED),
         (event(obj=intent(status="succeeded", amount="2856")), Verdict.MALFORMED),
         (event(obj=intent(status="processing")), Verdict.MALFORMED),  # "succeeded" about an unpaid intent
+        (event(livemode=True), Verdict.MISMATCH),  # a live payment cannot pay a test-mode order
     ],
-    ids=["charge-event", "foreign-intent", "not-json", "not-utf8", "json-list", "no-data", "amount-text", "status"],
+    ids=[
+        "charge-event",
+        "foreign-intent",
+        "not-json",
+        "not-utf8",
+        "json-list",
+        "no-data",
+        "amount-text",
+        "status",
+        "other-mode",
+    ],
 )
 def test_events_that_are_not_gateway_payments_are_judged(body: bytes, verdict: Verdict) -> None:
     with pytest.raises(NotificationRejected) as rejected:

@@ -23,7 +23,8 @@ def free_port() -> int:
 
 
 def child_env(config: Mapping[str, str]) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("GATEWAY_", "IOTPAY_"))}
+    provider_variables = ("GATEWAY_", "IOTPAY_", "STRIPE_", "EXAMPLE_")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(provider_variables)}
     env.update(config)
     env["PYTHONPATH"] = str(REPO_ROOT)
     return env
