@@ -74,7 +74,8 @@ def _build_gateway(settings: Settings) -> Gateway:
     providers = collect_providers(plugin_manager, settings)
     default = settings.get("GATEWAY_DEFAULT_PROVIDER") or _implicit_default(providers)
     if providers and default not in providers:
-        raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"no enabled provider named {default!r}")
+        enabled = ", ".join(providers)
+        raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"must name an enabled provider ({enabled}), not {default!r}")
     webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
     return Gateway(
         settings=settings,

@@ -8,6 +8,8 @@ key beside a test key) before the first payment, and no message ever shows a val
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,9 @@ class StripeConfig:
     api_url: str
     timeout: float
     sandbox: bool = False
+    # Which gateway made a PaymentIntent: Stripe sends every event of the account to every
+    # endpoint, and staging and production (or two gateways) may share one account.
+    instance: str = ""
 
     @property
     def live(self) -> bool:
@@ -54,6 +59,18 @@ class StripeConfig:
 
 def load_config(settings: Settings) -> StripeConfig | None:
     """None when nothing Stripe is configured (the provider stays disabled)."""
+    config = _load(settings)
+    if config is None:
+        return None
+    return dataclasses.replace(config, instance=instance_tag(settings.public_url))
+
+
+def instance_tag(public_url: str) -> str:
+    """A stable, non-secret tag for this deployment, derived from its public URL."""
+    return hashlib.sha256(public_url.encode()).hexdigest()[:16]
+
+
+def _load(settings: Settings) -> StripeConfig | None:
     timeout = settings.number("STRIPE_TIMEOUT", DEFAULT_TIMEOUT)
     if settings.sandbox:
         return StripeConfig(

@@ -127,7 +127,8 @@ class StripeProvider(Provider):
             "currency": draft.currency.lower(),
             "payment_method_types": [draft.channel],
             "description": draft.subject,
-            "metadata": {"merchant_order_no": merchant_order_no, "gateway_order_id": order_id},
+            "metadata": {"merchant_order_no": merchant_order_no, "gateway_order_id": order_id}
+            | ({"gateway_instance": self.config.instance} if self.config.instance else {}),
         }
 
     # -- query --
@@ -224,6 +225,11 @@ class StripeProvider(Provider):
         if not intent["metadata"].get("merchant_order_no"):
             # The account's other PaymentIntents (dashboard, other software) reach this endpoint too.
             raise NotificationRejected(Verdict.IGNORED, f"PaymentIntent {intent['id']} was not created by the gateway")
+        instance = intent["metadata"].get("gateway_instance")
+        if instance and instance != self.config.instance:
+            # Another deployment's payment on a shared account: acknowledged, so Stripe does not
+            # retry it here for days and flag this endpoint as failing.
+            raise NotificationRejected(Verdict.IGNORED, f"PaymentIntent {intent['id']} belongs to another gateway")
         paid = event["type"] == schemas.EVENT_SUCCEEDED
         if paid and intent["status"] != schemas.SUCCEEDED:
             raise NotificationRejected(Verdict.MALFORMED, f"{event['type']} with status {intent['status']!r}")

@@ -458,6 +458,10 @@ def test_other_payment_intent_events_are_recorded_but_are_not_payments(
         (event(obj=intent(status="succeeded", amount="2856")), Verdict.MALFORMED),
         (event(obj=intent(status="processing")), Verdict.MALFORMED),  # "succeeded" about an unpaid intent
         (event(livemode=True), Verdict.MISMATCH),  # a live payment cannot pay a test-mode order
+        (  # another gateway's payment on a shared Stripe account: acknowledged, not retried for days
+            event(obj=intent(status="succeeded", metadata={"merchant_order_no": "x", "gateway_instance": "other"})),
+            Verdict.IGNORED,
+        ),
     ],
     ids=[
         "charge-event",
@@ -469,6 +473,7 @@ def test_other_payment_intent_events_are_recorded_but_are_not_payments(
         "amount-text",
         "status",
         "other-mode",
+        "other-gateway",
     ],
 )
 def test_events_that_are_not_gateway_payments_are_judged(body: bytes, verdict: Verdict) -> None:
