@@ -1,12 +1,15 @@
 """gateway.testing: the conformance kit for provider plugins (a pytest plugin, entry point `pytest11`).
 
 A provider author implements a `ProviderHarness` (how to start their simulator, configure the
-provider against it, and sign a notification the way their provider does), then subclasses
-`ProviderConformance` in a test module with a `harness` fixture. The suite checks behaviour
-through the real gateway (HTTP API, notify pipeline, database), not the shape of a class:
-known-answer signatures, tampered and unsigned notifications, duplicates applied once,
-mismatches and unknown orders refused, time-outs reported as unknown, refund bounds, and no
-secret in logs or error bodies.
+provider against it, sign notifications the way their provider does, and make the simulator
+answer late, refuse, or say how much it refunded), then subclasses `ProviderConformance` in a test
+module with a `harness` fixture. The suite checks behaviour through the real gateway (HTTP API,
+notify pipeline, database, reconciliation), not the shape of a class: known-answer signatures,
+tampered and unsigned notifications refused, an unpaid notification acknowledged but not applied,
+duplicates applied once, mismatches and unknown orders refused, time-outs reported as unknown,
+refunds of exactly the amount asked and never twice (a timed-out refund retried by
+reconciliation included), and no secret in logs, answers or stored rows, the provider's own error
+messages included.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 
@@ -23,8 +26,11 @@ The `harness` fixture returns a new, *unstarted* `ProviderHarness` for each test
 the class, the module or a conftest.py. The kit calls `start()` before the test and `stop()` after
 it, even when the test fails. Every test builds its own gateway: a fresh SQLite database migrated
 by Alembic, `create_app()` with `harness.settings(url)`, served on a loopback port at `url`
-(where a simulator may deliver notifications). GATEWAY_* environment variables are cleared while
-it runs; set every variable of your own provider that matters in `settings()`.
+(where a simulator may deliver notifications). The gateway is hermetic: GATEWAY_* environment
+variables are cleared while it runs, and every other installed `gateway.providers` plugin is
+disabled (GATEWAY_DISABLED_PLUGINS), so another plugin's variables in a developer's environment
+(STRIPE_TIMEOUT, IOTPAY_MCH_ID ...) are never read. Your own provider's variables are read, so set
+every one that matters in `settings()`.
 
 Run only the conformance suite with ``pytest -m gateway_conformance``. With plugin autoloading
 disabled (PYTEST_DISABLE_PLUGIN_AUTOLOAD), add ``pytest_plugins = ["gateway.testing"]`` to a conftest.
@@ -44,6 +50,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +62,9 @@ if TYPE_CHECKING:
     from gateway.testing_support import LiveGateway
 
 MARKER = "gateway_conformance"
-TIMEOUT = 0.25  # seconds the provider waits in the time-out tests (through `timeout_settings`)
-DELAY = 1.0  # seconds the simulator then takes to answer: well past TIMEOUT, short enough not to slow the suite
+TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
+DELAY = 2.5  # seconds the simulator then takes to answer: well past TIMEOUT, short enough not to slow the suite
+SETTLE = 5.0  # seconds a delayed call may take beyond DELAY to land in the simulator's records
 CONCURRENT_DELIVERIES = 10
 
 
@@ -98,6 +106,16 @@ class ProviderHarness(ABC):
     currency: str  # a currency to create test orders with; must be in `info.currencies`
     amount: int = 1000  # minor units; the kit also sends amount + 1, so leave room below the provider's limit
 
+    @property
+    def plugin_name(self) -> str:
+        """The name of the plugin's `gateway.providers` entry point (default: `provider_name`).
+
+        The kit disables every other installed provider plugin, so that their settings (or their
+        bugs) never reach the gateway under test. Override it (a class attribute will do) when the
+        entry point is named differently from the provider.
+        """
+        return self.provider_name
+
     def order_options(self) -> Mapping[str, Any]:
         """`provider_options` for test orders (what `Provider.options_schema` accepts)."""
         return {}
@@ -129,7 +147,7 @@ class ProviderHarness(ABC):
     @abstractmethod
     def secrets(self) -> Sequence[str]:
         """Every secret value in `settings` (keys, tokens): none may ever appear in a log line, a
-        response body or a recorded notification reason. Must not be empty."""
+        response body or anything the gateway stores. Must not be empty."""
 
     @abstractmethod
     def paid_notification(
@@ -142,6 +160,18 @@ class ProviderHarness(ABC):
         Build it from `order` alone (the kit also asks for orders the gateway never created; expected:
         `unknown_order`). The kit sends one returned request several times, sequentially and
         concurrently, and expects one `applied` and the rest `duplicate`.
+        """
+
+    @abstractmethod
+    def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
+        """A genuine, correctly signed notification for `order` saying the payment did *not* succeed.
+
+        Whatever your provider sends for that (IOTPay: status 1, paying; Stripe:
+        `payment_intent.payment_failed`; Example Pay: status "failed"), with the order's amount and
+        currency. Expected: acknowledged as accepted (the provider stops re-sending), recorded as
+        `ignored`, the order still `pending` with no `order.paid` webhook, and a later
+        `paid_notification(order)` still applied. A distinct notification from the paid one (its
+        own event id, if your provider has event ids).
         """
 
     @abstractmethod
@@ -160,9 +190,32 @@ class ProviderHarness(ABC):
     def delay_next(self, operation: str, seconds: float) -> None:
         """Make the simulator answer the next `operation` ("create_order" or "refund") `seconds` late.
 
-        The kit sets the provider's time-out with `timeout_settings` shorter than that and expects
-        `POST /v1/orders` to answer 504 `provider_timeout` with the order left `pending`.
+        The simulator must still *carry out* the call, then answer late: what a real time-out looks
+        like from the gateway (the provider may have acted). The kit sets the provider's time-out
+        with `timeout_settings` shorter than that and expects `POST /v1/orders` to answer 504
+        `provider_timeout` with the order left `pending`; and a refund to answer 504 (or 502
+        `provider_outcome_unknown`), stay unknown, and be settled `succeeded` by reconciliation's
+        retry without the simulator refunding a second time (see `refunded_amount`).
         """
+
+    @abstractmethod
+    def fail_next(self, operation: str) -> None:
+        """Make the simulator refuse the next `operation` ("create_order" or "refund") with an error
+        answer in the provider's own format (its error code and message), as when it rejects a call.
+
+        The kit expects a 502 from the API, and none of `secrets()` in that answer, the log or the
+        gateway's database: a provider's error messages are shown to API callers and stored.
+        """
+
+    def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        """How much the *simulator* has refunded of `order`, in minor units, read from its own records
+        (not from the gateway): the sum of every refund it recorded and has not failed.
+
+        Required when the provider declares the refund operation: the kit compares it with the
+        amounts refunded through the API, so a provider that sends the wrong amount, or refunds a
+        retried refund twice, fails.
+        """
+        raise NotImplementedError("harness.refunded_amount(order) is not implemented")
 
     def known_answers(self) -> Sequence[KnownAnswer]:
         """Notifications signed outside the code under test. The kit requires at least one valid one.
@@ -175,7 +228,7 @@ class ProviderHarness(ABC):
     def pay(self, order: Mapping[str, Any]) -> None:  # noqa: B027 - optional; most simulators need nothing
         """Make the simulator treat `order` as paid, as a payer completing the payment would.
 
-        Only the refund test calls it, before delivering `paid_notification(order)` itself; a
+        The refund tests call it, before delivering `paid_notification(order)` themselves; a
         notification your simulator sends as a result is welcome but not waited for. Implement it
         when your simulator refuses to refund an order it has not seen paid.
         """
@@ -249,7 +302,9 @@ class ProviderConformance:
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through
     `GET /v1/orders/<id>`, the verdict recorded in the `notifications` table, and the
-    `order.paid` merchant webhooks queued in the outbox.
+    `order.paid` merchant webhooks queued in the outbox; and, for refunds, at what the provider's
+    side recorded (`harness.refunded_amount`). Refund bounds are not tested here: the core
+    enforces them before any provider is called, so no provider could fail such a test.
     """
 
     pytestmark = [pytest.mark.gateway_conformance]
@@ -328,6 +383,25 @@ class ProviderConformance:
         assert 200 <= reply.status < 300, f"an accepted notification is acknowledged with HTTP {reply.status}"
         assert gateway.order(order["id"])["status"] == "paid"
         assert gateway.paid_events() == [order["id"]]
+
+    def test_unpaid_notification_is_acknowledged_and_leaves_the_order_unpaid(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway = gateway_under_test
+        order = gateway.new_order()
+        reply = gateway.notify(gateway.harness.unpaid_notification(order))
+        assert gateway.verdicts() == [Verdict.IGNORED], (
+            f"a notification saying the payment did not succeed was recorded as {gateway.verdicts()}: "
+            "verify_notification must return it with paid=False"
+        )
+        assert reply == gateway.ack(Verdict.IGNORED), f"acknowledged with {reply}, not acknowledge(ignored)"
+        assert 200 <= reply.status < 300, f"an accepted notification is acknowledged with HTTP {reply.status}"
+        assert gateway.order(order["id"])["status"] == "pending", "an unpaid notification changed the order"
+        assert gateway.paid_events() == [], "an unpaid notification queued an order.paid webhook"
+        # A failed attempt does not stop the payer from paying afterwards.
+        gateway.notify(gateway.harness.paid_notification(order))
+        assert gateway.verdicts() == [Verdict.IGNORED, Verdict.APPLIED], f"then recorded as {gateway.verdicts()}"
+        assert gateway.order(order["id"])["status"] == "paid"
 
     def test_notification_sent_three_times_is_applied_once(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
@@ -412,34 +486,118 @@ class ProviderConformance:
         order = gateway.order(answer["order_id"])
         assert order["status"] == "pending", f"an order whose creation is unknown is {order['status']!r}"
 
-    def test_refunds_never_exceed_what_was_paid(self, gateway_under_test: LiveGateway) -> None:
-        gateway, harness = gateway_under_test, gateway_under_test.harness
-        operations = gateway.provider.info.operations
-        if Operation.REFUND not in operations:
-            pytest.skip(f"{harness.provider_name} does not declare the refund operation")
-        order = gateway.new_order()
-        harness.pay(order)
-        reply = gateway.notify(harness.paid_notification(order))
-        assert gateway.order(order["id"])["status"] == "paid", f"the paid notification got {reply}"
+    # -- refunds: what the provider itself recorded --
+
+    def test_whole_refund_reaches_the_provider(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        self.require_operations(gateway, Operation.REFUND)
+        order = gateway.paid_order()
         amount = order["amount"]
-
-        too_much = gateway.refund(order["id"], amount + 1)
-        assert too_much.status_code == 422, too_much.get_json()
-        assert too_much.get_json()["error"] == "refund_exceeds_remaining", too_much.get_json()
-        # Every refund is stored before the provider is asked: none on record means nothing was sent.
-        assert gateway.refunds(order["id"]) == []
-
         whole = gateway.refund(order["id"], amount)
         assert whole.status_code == 201, f"refunding the whole amount answered {whole.get_json()}"
         assert whole.get_json()["status"] == "succeeded", whole.get_json()
         after = gateway.order(order["id"])
         assert (after["status"], after["refunded_amount"]) == ("refunded", amount), after
+        self.assert_provider_refunded(gateway, order, amount, "after refunding the whole amount")
 
-        more = gateway.refund(order["id"], 1)
-        assert more.status_code == 422, more.get_json()
-        if {Operation.PARTIAL_REFUND, Operation.MULTIPLE_REFUNDS} <= operations:
-            assert more.get_json()["error"] == "refund_exceeds_remaining", more.get_json()
-        assert len(gateway.refunds(order["id"])) == 1
+    def test_partial_refund_amount_reaches_the_provider(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        operations = self.require_operations(gateway, Operation.REFUND, Operation.PARTIAL_REFUND)
+        order = gateway.paid_order()
+        part = self.partial_amount(gateway, order)
+        first = gateway.refund(order["id"], part)
+        assert first.status_code == 201, f"refunding {part} of {order['amount']} answered {first.get_json()}"
+        assert first.get_json()["status"] == "succeeded", first.get_json()
+        self.assert_provider_refunded(gateway, order, part, f"after refunding {part} of {order['amount']}")
+        if Operation.MULTIPLE_REFUNDS in operations:
+            rest = order["amount"] - part
+            second = gateway.refund(order["id"], rest)
+            assert second.status_code == 201, f"refunding the other {rest} answered {second.get_json()}"
+            assert second.get_json()["status"] == "succeeded", second.get_json()
+            after = gateway.order(order["id"])
+            assert (after["status"], after["refunded_amount"]) == ("refunded", order["amount"]), after
+            self.assert_provider_refunded(gateway, order, order["amount"], f"after a second refund of {rest}")
+
+    def test_refund_time_out_is_unknown_and_a_retry_never_refunds_twice(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+    ) -> None:
+        from gateway.reconcile import reconcile
+
+        gateway = gateway_factory(gateway_harness.timeout_settings(TIMEOUT))
+        operations = self.require_operations(gateway, Operation.REFUND)
+        order = gateway.paid_order()
+        # Less than the whole amount when the provider takes it, so that a second refund would fit.
+        amount = self.partial_amount(gateway, order) if Operation.PARTIAL_REFUND in operations else order["amount"]
+        gateway_harness.delay_next("refund", DELAY)
+        started = time.monotonic()
+        response = gateway.refund(order["id"], amount)
+        answer = response.get_json()
+        unknown = response.status_code == 504 or (
+            response.status_code == 502 and answer.get("error") == "provider_outcome_unknown"
+        )
+        assert unknown, (
+            f"with timeout_settings({TIMEOUT}) and delay_next('refund', {DELAY}), the refund answered "
+            f"{response.status_code}: {answer}; a time-out says nothing about whether the provider refunded, "
+            "so raise ProviderTimeout (or ProviderError(definite=False)), never a definite ProviderError"
+        )
+        refunds = gateway.refunds(order["id"])
+        assert [refund["status"] for refund in refunds] in (["unknown"], ["pending"]), (
+            f"a refund whose outcome is unknown is recorded as {refunds}"
+        )
+        # delay_next carries the refund out, late: wait for the simulator to have done it.
+        deadline = started + DELAY + SETTLE
+        while self.provider_refunded(gateway, order) < amount and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assert_provider_refunded(gateway, order, amount, f"once delay_next('refund', {DELAY}) has passed")
+
+        # Reconcile skips a refund whose lease (`claimed_until`) is in the future, as it is while a
+        # call may still be running; that call is over, so the lease is moved to the past.
+        gateway.expire_refund_leases(order["id"])
+        reconcile(gateway.gateway, timedelta(0))
+        settled = gateway.refunds(order["id"])
+        assert [refund["status"] for refund in settled] == ["succeeded"], (
+            f"reconcile retried the refund (same refund_id) and recorded {settled}"
+        )
+        assert gateway.order(order["id"])["refunded_amount"] == amount
+        retried = "after reconcile retried it (a retry with the same refund_id must never refund again)"
+        self.assert_provider_refunded(gateway, order, amount, retried)
+
+    @staticmethod
+    def require_operations(gateway: LiveGateway, *needed: Operation) -> frozenset[Operation]:
+        """The provider's operations; skips the test unless it declares all of `needed`."""
+        operations = gateway.provider.info.operations
+        missing = [str(operation) for operation in needed if operation not in operations]
+        if missing:
+            pytest.skip(f"{gateway.harness.provider_name} does not declare {', '.join(missing)}")
+        return operations
+
+    @staticmethod
+    def partial_amount(gateway: LiveGateway, order: Mapping[str, Any]) -> int:
+        """About half of the order: a refund amount of its own, that a second refund would fit beside."""
+        amount: int = order["amount"]
+        part = amount // 2
+        if gateway.provider.info.currencies.get(order["currency"]) == 3:
+            part -= part % 10  # three-decimal currencies are refunded in tens at some providers (Stripe)
+        assert 0 < part < amount, f"harness.amount {amount} is too small to refund part of it"
+        return part
+
+    @staticmethod
+    def provider_refunded(gateway: LiveGateway, order: Mapping[str, Any]) -> int:
+        try:
+            return gateway.harness.refunded_amount(order)
+        except NotImplementedError:
+            pytest.fail(
+                "the provider declares the refund operation: implement harness.refunded_amount(order) "
+                "(what the simulator itself recorded as refunded for the order)"
+            )
+
+    @classmethod
+    def assert_provider_refunded(cls, gateway: LiveGateway, order: Mapping[str, Any], expected: int, when: str) -> None:
+        refunded = cls.provider_refunded(gateway, order)
+        assert refunded == expected, (
+            f"{when}, the simulator recorded {refunded} refunded, not {expected}: "
+            "the provider must send exactly RefundRequest.amount, once per refund_id"
+        )
 
     # -- secrets --
 
@@ -449,8 +607,7 @@ class ProviderConformance:
         gateway_factory: Callable[..., LiveGateway],
         caplog: pytest.LogCaptureFixture,
     ) -> None:
-        secrets = [secret for secret in gateway_harness.secrets() if secret]
-        assert secrets, "harness.secrets() is empty: list every secret value in settings() (keys, tokens)"
+        secrets = self.secrets_of(gateway_harness)
         caplog.set_level(logging.DEBUG)
         gateway = gateway_factory()  # built here, so that its start-up logs are looked at too
         created = gateway.post_order()
@@ -468,9 +625,46 @@ class ProviderConformance:
         places = {
             "the log": caplog.text,
             "the notification acknowledgements": " ".join(reply.body for reply in replies),
-            "the recorded notification reasons": " ".join(gateway.notification_reasons()),
+            "the gateway's database": gateway.stored_text() + impatient.stored_text(),
             **{f"the {r.status_code} answer": r.get_data(as_text=True) for r in (created, timed_out, invalid, missing)},
         }
+        self.assert_no_secret(secrets, places)
+
+    def test_provider_error_messages_carry_no_secret(
+        self,
+        gateway_harness: ProviderHarness,
+        gateway_factory: Callable[..., LiveGateway],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        secrets = self.secrets_of(gateway_harness)
+        caplog.set_level(logging.DEBUG)
+        gateway = gateway_factory()
+        gateway_harness.fail_next("create_order")
+        answers = {"POST /v1/orders": gateway.post_order()}
+        if Operation.REFUND in gateway.provider.info.operations:
+            order = gateway.paid_order()
+            gateway_harness.fail_next("refund")
+            answers["POST /v1/orders/<id>/refunds"] = gateway.refund(order["id"], order["amount"])
+        for call, answer in answers.items():
+            assert answer.status_code == 502, (
+                f"after fail_next(...), {call} answered {answer.status_code}: {answer.get_json()}; "
+                "the simulator must refuse the call, and the provider raise ProviderError"
+            )
+        places = {
+            "the log": caplog.text,
+            "the gateway's database (orders, refunds, notifications ...)": gateway.stored_text(),
+            **{f"the 502 answer to {call}": answer.get_data(as_text=True) for call, answer in answers.items()},
+        }
+        self.assert_no_secret(secrets, places)
+
+    @staticmethod
+    def secrets_of(harness: ProviderHarness) -> list[str]:
+        secrets = [secret for secret in harness.secrets() if secret]
+        assert secrets, "harness.secrets() is empty: list every secret value in settings() (keys, tokens)"
+        return secrets
+
+    @staticmethod
+    def assert_no_secret(secrets: Sequence[str], places: Mapping[str, str]) -> None:
         leaks = [
             f"secrets()[{n}] in {place}" for n, s in enumerate(secrets) for place, text in places.items() if s in text
         ]

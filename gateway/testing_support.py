@@ -7,23 +7,27 @@ is only paid for when a conformance test actually runs.
 
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import requests
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import TestResponse
 
 from gateway import migrate, outbox
 from gateway.app import create_app
-from gateway.models import NotificationRecord, OutboxEvent
+from gateway.clock import utcnow
+from gateway.models import Base, NotificationRecord, OutboxEvent, Refund
 from gateway.orders import new_merchant_order_no
+from gateway.plugin_manager import ENTRY_POINT_GROUP
 from gateway.provider import InboundRequest, Provider, Verdict
 from gateway.runtime import EXTENSION_KEY, Gateway
 from gateway.testing import HttpRequest, ProviderHarness
@@ -62,11 +66,18 @@ def migrated_database(path: Path) -> Path:
     return path
 
 
+def installed_plugins() -> list[str]:
+    """The names of every installed `gateway.providers` entry point, as the gateway would load them."""
+    return sorted({entry_point.name for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+
+
 class LiveGateway:
     """The gateway as production builds it (`create_app`, Alembic-migrated database), served on a real port.
 
     Built from `harness.settings(url)` with `extra_settings` over them; API calls go through the
-    Flask test client, and `url` is where the harness's simulator delivers notifications.
+    Flask test client, and `url` is where the harness's simulator delivers notifications. Every
+    installed provider plugin but the harness's own (`harness.plugin_name`) is disabled: another
+    plugin is never imported, so neither its variables in the environment nor its bugs matter.
     """
 
     def __init__(
@@ -75,12 +86,16 @@ class LiveGateway:
         self.harness = harness
         self.server = LiveServer()
         self.url = self.server.url
+        settings = {**harness.settings(self.url), **extra_settings}
+        installed = installed_plugins()
+        disabled = {name for name in installed if name != harness.plugin_name}
+        disabled.update(name.strip() for name in settings.get("GATEWAY_DISABLED_PLUGINS", "").split(","))
         try:
             self.app: Flask = create_app(
                 {
                     "GATEWAY_DEFAULT_PROVIDER": harness.provider_name,
-                    **harness.settings(self.url),
-                    **extra_settings,
+                    **settings,
+                    "GATEWAY_DISABLED_PLUGINS": ",".join(sorted(name for name in disabled if name)),
                     "GATEWAY_DATABASE_URL": f"sqlite:///{database}",
                     "GATEWAY_INSTANCE_PATH": str(directory / "instance"),
                     "GATEWAY_PUBLIC_URL": self.url,
@@ -95,8 +110,9 @@ class LiveGateway:
         if harness.provider_name not in enabled:
             self.close()
             raise AssertionError(
-                f"harness.settings() did not enable provider {harness.provider_name!r} (enabled: {enabled}): "
-                "is its plugin installed under the `gateway.providers` entry point, and does provider_name match?"
+                f"harness.settings() did not enable provider {harness.provider_name!r} (enabled: {enabled}). "
+                f"Is its plugin installed as the `gateway.providers` entry point harness.plugin_name "
+                f"({harness.plugin_name!r}; installed: {installed}), and is provider_name its ProviderInfo.name?"
             )
 
     @property
@@ -133,6 +149,15 @@ class LiveGateway:
         assert response.status_code == 201, f"POST /v1/orders answered {response.status_code}: {response.text}"
         order: dict[str, Any] = response.get_json()
         return order
+
+    def paid_order(self) -> dict[str, Any]:
+        """A new order, paid at the simulator (`harness.pay`) and then by its paid notification."""
+        order = self.new_order()
+        self.harness.pay(order)
+        reply = self.notify(self.harness.paid_notification(order))
+        paid = self.order(order["id"])
+        assert paid["status"] == "paid", f"the paid notification got {reply}; the order is {paid['status']!r}"
+        return paid
 
     @staticmethod
     def order_never_created(like: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,3 +239,19 @@ class LiveGateway:
         with self.gateway.db.transaction() as session:
             events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == outbox.ORDER_PAID))
             return [event.data["order"]["id"] for event in events]
+
+    def stored_text(self) -> str:
+        """Every row of every table the gateway stores, as text (to look for what must never be stored)."""
+        with self.gateway.db.transaction() as session:
+            rows = [row for table in Base.metadata.sorted_tables for row in session.execute(select(table))]
+        return "\n".join(" ".join(map(str, row)) for row in rows)
+
+    def expire_refund_leases(self, order_id: str) -> None:
+        """Move the leases (`claimed_until`) of the order's refunds to the past, so reconcile takes them now."""
+        with self.gateway.db.transaction() as session:
+            session.execute(
+                update(Refund)
+                .where(Refund.order_id == order_id, Refund.claimed_until.is_not(None))
+                .values(claimed_until=utcnow() - timedelta(seconds=1))
+                .execution_options(synchronize_session=False)
+            )

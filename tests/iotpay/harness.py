@@ -63,6 +63,14 @@ class IotPayHarness(ProviderHarness):
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
     ) -> HttpRequest:
+        return self._notify(order, status="2", amount=amount, currency=currency)
+
+    def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
+        return self._notify(order, status="1")  # 1: paying, not paid (SPEC.md section 5)
+
+    def _notify(
+        self, order: Mapping[str, Any], *, status: str, amount: int | None = None, currency: str | None = None
+    ) -> HttpRequest:
         # SPEC.md section 4, as the simulator sends it: an empty POST with the fields in the query string.
         params = {
             "payOrderId": order["provider_order_id"],
@@ -71,11 +79,12 @@ class IotPayHarness(ProviderHarness):
             "channelId": order["channel"],
             "currency": currency or order["currency"],
             "amount": str(order["amount"] if amount is None else amount),
-            "status": "2",
+            "status": status,
             "channelOrderNo": "2026112500000000000000000001",
-            "paySuccTime": str(time.time_ns() // 1_000_000),
             "backType": "2",
         }
+        if status == "2":
+            params["paySuccTime"] = str(time.time_ns() // 1_000_000)
         return HttpRequest(query=tuple({**params, "sign": signing.sign(params, KEY)}.items()))
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
@@ -87,9 +96,25 @@ class IotPayHarness(ProviderHarness):
         return HttpRequest(request.method, tuple(query), request.headers, request.body)
 
     def delay_next(self, operation: str, seconds: float) -> None:
-        fault = {"operation": {"refund": "refund_order"}.get(operation, operation), "mode": "delay", "seconds": seconds}
+        fault: dict[str, Any] = {
+            "operation": {"refund": "refund_order"}.get(operation, operation),
+            "mode": "delay",
+            "seconds": seconds,
+        }
         response = requests.post(f"{self.url}/faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text
+
+    def fail_next(self, operation: str) -> None:
+        # errCode 0014 (parameter error): a refusal, so nothing was done (SPEC.md section 6).
+        fault = {"operation": {"refund": "refund_order"}.get(operation, operation), "mode": "fail", "errCode": "0014"}
+        response = requests.post(f"{self.url}/faults", json=fault, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        response = requests.get(f"{self.url}/orders/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        refunded: int = response.json()["refundedAmount"]
+        return refunded
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only orders it has seen paid; it then also sends its own notify.

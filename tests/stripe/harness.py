@@ -45,12 +45,28 @@ def signed_event(body: bytes, secret: str, timestamp: int | None = None) -> Http
 
 def succeeded_event(payment_intent: str, merchant_order_no: str, amount: int, currency: str) -> bytes:
     """payment_intent.succeeded as Stripe's API reference shows an event (pretty-printed, as Stripe sends it)."""
-    event_id = "evt_" + hashlib.sha256(f"{merchant_order_no}:{amount}:{currency}".encode()).hexdigest()[:24]
+    return intent_event("payment_intent.succeeded", "succeeded", payment_intent, merchant_order_no, amount, currency)
+
+
+def failed_event(payment_intent: str, merchant_order_no: str, amount: int, currency: str) -> bytes:
+    """payment_intent.payment_failed: the payment was declined; the intent wants another payment method."""
+    return intent_event(
+        "payment_intent.payment_failed", "requires_payment_method", payment_intent, merchant_order_no, amount, currency
+    )
+
+
+def intent_event(
+    event_type: str, status: str, payment_intent: str, merchant_order_no: str, amount: int, currency: str
+) -> bytes:
+    seed = f"{merchant_order_no}:{amount}:{currency}"
+    if event_type != "payment_intent.succeeded":
+        seed += f":{event_type}"
+    event_id = "evt_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
     intent = {
         "id": payment_intent,
         "object": "payment_intent",
         "amount": amount,
-        "amount_received": amount,
+        "amount_received": amount if status == "succeeded" else 0,
         "capture_method": "automatic",
         "client_secret": f"{payment_intent}_secret_harness",
         "created": int(time.time()) - 30,
@@ -58,7 +74,7 @@ def succeeded_event(payment_intent: str, merchant_order_no: str, amount: int, cu
         "livemode": False,
         "metadata": {"merchant_order_no": merchant_order_no},
         "payment_method_types": ["card"],
-        "status": "succeeded",
+        "status": status,
     }
     event = {
         "id": event_id,
@@ -69,7 +85,7 @@ def succeeded_event(payment_intent: str, merchant_order_no: str, amount: int, cu
         "livemode": False,
         "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None},
-        "type": "payment_intent.succeeded",
+        "type": event_type,
     }
     return json.dumps(event, indent=2).encode()
 
@@ -124,16 +140,16 @@ class StripeHarness(ProviderHarness):
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
     ) -> HttpRequest:
-        payment_intent = (
-            order.get("provider_order_id")
-            or "pi_" + hashlib.sha256(order["merchant_order_no"].encode()).hexdigest()[:24]
-        )
         body = succeeded_event(
-            payment_intent,
+            _payment_intent(order),
             order["merchant_order_no"],
             order["amount"] if amount is None else amount,
             currency or order["currency"],
         )
+        return signed_event(body, WEBHOOK_SECRET)
+
+    def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
+        body = failed_event(_payment_intent(order), order["merchant_order_no"], order["amount"], order["currency"])
         return signed_event(body, WEBHOOK_SECRET)
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
@@ -146,9 +162,21 @@ class StripeHarness(ProviderHarness):
         return HttpRequest(request.method, request.query, headers, request.body)
 
     def delay_next(self, operation: str, seconds: float) -> None:
-        fault = {"operation": operation, "mode": "delay", "seconds": seconds}
+        fault: dict[str, Any] = {"operation": operation, "mode": "delay", "seconds": seconds}
         response = requests.post(f"{self.url}/test/faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text
+
+    def fail_next(self, operation: str) -> None:
+        # Stripe's own error answer (400, invalid_request_error): a refusal, nothing was done.
+        fault = {"operation": operation, "mode": "error", "message": "Simulated refusal."}
+        response = requests.post(f"{self.url}/test/faults", json=fault, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        response = requests.get(f"{self.url}/test/payment_intents/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        refunds = response.json()["refunds"]
+        return sum(refund["amount"] for refund in refunds if refund["status"] not in ("failed", "canceled"))
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only what it has seen paid; it then also sends its own signed event.
@@ -166,3 +194,10 @@ class StripeHarness(ProviderHarness):
             KnownAnswer("payment_intent.succeeded, signed by Stripe's documented recipe", settings, genuine),
             KnownAnswer("the same, last hex digit of v1 changed", settings, broken, valid=False),
         ]
+
+
+def _payment_intent(order: Mapping[str, Any]) -> str:
+    # An order the gateway never created has no PaymentIntent: make one up, stable per order.
+    return (
+        order.get("provider_order_id") or "pi_" + hashlib.sha256(order["merchant_order_no"].encode()).hexdigest()[:24]
+    )

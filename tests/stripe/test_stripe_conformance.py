@@ -15,6 +15,12 @@ from tests.stripe.harness import StripeHarness
 
 
 class TestStripeConformance(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def another_plugins_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Half an IOTPay configuration in the environment, as on a developer's machine: the kit
+        disables every plugin but Stripe's, so IOTPay's never reads it (else: a ConfigError)."""
+        monkeypatch.setenv("IOTPAY_MCH_ID", "1")
+
     @pytest.fixture
     def harness(self, tmp_path: Path) -> StripeHarness:
         return StripeHarness(tmp_path)

@@ -33,6 +33,7 @@ KNOWN_SIGNATURE = "77a0a30af214adb9a15dd37de46aa99d68c4e026241c3e9746be23ef27804
 
 class ExampleHarness(ProviderHarness):
     provider_name = "example"
+    plugin_name = "example"  # the entry point's name in pyproject.toml (the kit disables every other plugin)
     channel = "wallet"
     currency = "EUR"
     amount = 1250
@@ -65,15 +66,10 @@ class ExampleHarness(ProviderHarness):
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
     ) -> HttpRequest:
-        event = {
-            "event": f"evt_{uuid.uuid4().hex}",
-            "id": order["provider_order_id"],
-            "reference": order["merchant_order_no"],
-            "amount": order["amount"] if amount is None else amount,
-            "currency": currency or order["currency"],
-            "status": "paid",
-        }
-        return _signed(json.dumps(event).encode(), SECRET)
+        return _event(order, "paid", amount=amount, currency=currency)
+
+    def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
+        return _event(order, "failed")  # the payer's payment was declined
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
         event = json.loads(request.body)
@@ -85,7 +81,16 @@ class ExampleHarness(ProviderHarness):
         return HttpRequest(request.method, request.query, headers, request.body)
 
     def delay_next(self, operation: str, seconds: float) -> None:
-        self.simulator.delay_next(operation, seconds)
+        self.simulator.delay_next(operation, seconds)  # it sleeps, then carries the call out
+
+    def fail_next(self, operation: str) -> None:
+        self.simulator.fail_next(operation)
+
+    def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        response = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        refunded: int = response.json()["refunded"]
+        return refunded
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only payments it has seen paid; it then also sends its own notification.
@@ -104,6 +109,20 @@ class ExampleHarness(ProviderHarness):
                 valid=False,
             ),
         ]
+
+
+def _event(
+    order: Mapping[str, Any], status: str, *, amount: int | None = None, currency: str | None = None
+) -> HttpRequest:
+    event = {
+        "event": f"evt_{uuid.uuid4().hex}",
+        "id": order["provider_order_id"],
+        "reference": order["merchant_order_no"],
+        "amount": order["amount"] if amount is None else amount,
+        "currency": currency or order["currency"],
+        "status": status,
+    }
+    return _signed(json.dumps(event).encode(), SECRET)
 
 
 def _signed(body: bytes, secret: str) -> HttpRequest:

@@ -54,6 +54,7 @@ class ExampleSimulator:
         self.state_path = state_path
         self.retry_delays = tuple(retry_delays)
         self._delays: dict[str, float] = {}  # operation -> seconds, for the next call only (this process)
+        self._failures: set[str] = set()  # operations whose next call is refused (this process)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._senders: set[threading.Thread] = set()
@@ -66,6 +67,11 @@ class ExampleSimulator:
         """Answer the next `operation` call `seconds` late (a provider time-out, as the gateway sees it)."""
         with self._lock:
             self._delays[operation] = seconds
+
+    def fail_next(self, operation: str) -> None:
+        """Refuse the next `operation` call with Example Pay's error answer (a 4xx; nothing is done)."""
+        with self._lock:
+            self._failures.add(operation)
 
     def close(self) -> None:
         """Stop re-sending notifications and wait for those in flight."""
@@ -97,6 +103,10 @@ class ExampleSimulator:
             operation = path.removeprefix("/v1/")
             with self._lock:
                 delay = self._delays.pop(operation, 0.0)
+                failing = operation in self._failures
+                self._failures.discard(operation)
+            if failing:
+                raise Refused(422, "simulated_failure", f"Example Pay refused this {operation} (a simulated failure)")
             time.sleep(delay)
             return 200, api[path](_json_body(request))
         if request.method == "POST" and path == "/pay":
