@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
+from gateway.sandbox import SqliteState
 from plugins.iotpay.schemas import PAID_STATUSES, STATUS_CREATED, STATUS_PAID, STATUS_PAID_NOTIFIED
 
 _TABLES = """
@@ -110,33 +109,9 @@ def _order(row: sqlite3.Row | None) -> Order | None:
     return None if row is None else Order(**{**dict(row), "notified": bool(row["notified"])})
 
 
-class SimulatorStore:
+class SimulatorStore(SqliteState):
     def __init__(self, path: str) -> None:
-        self._path = path
-        with self._connect() as conn:
-            # WAL lets queries read while another worker writes; the setting sticks to the file.
-            conn.execute("PRAGMA journal_mode=WAL")
-        with self._transaction() as conn:
-            for statement in filter(str.strip, _TABLES.split(";")):
-                conn.execute(statement)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # isolation_level=None: we issue BEGIN ourselves, so sqlite3 must not open hidden transactions.
-        with closing(sqlite3.connect(self._path, timeout=30, isolation_level=None)) as conn:
-            conn.row_factory = sqlite3.Row
-            yield conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        super().__init__(path, _TABLES)
 
     # -- orders -------------------------------------------------------------------------------
 

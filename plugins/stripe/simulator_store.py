@@ -8,10 +8,9 @@ never both claim one Idempotency-Key or both refund the last cent of a payment.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from typing import Any
+
+from gateway.sandbox import SqliteState
 
 Json = dict[str, Any]
 
@@ -52,31 +51,9 @@ class Refused(Exception):
         self.code, self.message, self.param, self.status, self.error_type = code, message, param, status, error_type
 
 
-class SimulatorStore:
+class SimulatorStore(SqliteState):
     def __init__(self, path: str) -> None:
-        self._path = path
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for another worker's write
-        with self._transaction() as conn:
-            for statement in filter(str.strip, _TABLES.split(";")):
-                conn.execute(statement)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self._path, timeout=30, isolation_level=None)) as conn:
-            conn.row_factory = sqlite3.Row
-            yield conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        super().__init__(path, _TABLES)
 
     # -- PaymentIntents -----------------------------------------------------------------------
 
