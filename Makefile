@@ -19,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP)
 	$(BIN)/flask --app wsgi db upgrade
 	@echo
-	@echo "gateway on http://$(HOST):$(PORT) (sandbox=$(GATEWAY_SANDBOX): IOTPay is the built-in simulator)"
+	@echo "gateway on http://$(HOST):$(PORT) (sandbox=$(GATEWAY_SANDBOX): IOTPay and Stripe are built-in simulators)"
 	@echo "try:  curl -s -X POST http://$(HOST):$(PORT)/v1/orders -H 'Content-Type: application/json' \\"
 	@echo "        -d '{\"channel\":\"WX_APP\",\"amount\":2856,\"currency\":\"CAD\",\"subject\":\"Coffee\",\"body\":\"1kg\"}'"
 	@echo "then: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
