@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from gateway.http import pooled_session
 from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class IotPayClient:
     def __init__(self, api_url: str, timeout: float, session: requests.Session | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
-        self.session = session or _pooled_session()
+        self.session = session or pooled_session("gateway-iotpay/1")
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """POST signed `params` to `{api}/{operation}` and return the JSON object it answers."""
@@ -44,15 +44,6 @@ class IotPayClient:
 
     def close(self) -> None:
         self.session.close()
-
-
-def _pooled_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "gateway-iotpay/1"
-    return session
 
 
 def _json_object(operation: str, response: requests.Response) -> dict[str, Any]:

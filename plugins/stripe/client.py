@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 from marshmallow import ValidationError
-from requests.adapters import HTTPAdapter
 
+from gateway.http import pooled_session
 from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
 from plugins.stripe import schemas
 
@@ -56,7 +56,7 @@ class StripeClient:
     def __init__(self, api_url: str, secret_key: str, timeout: float, session: requests.Session | None = None) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
-        self.session = session or _pooled_session()
+        self.session = session or pooled_session("gateway-stripe/1")
         self._secret_key = secret_key
         self._auth = {"Authorization": f"Bearer {secret_key}", "Stripe-Version": API_VERSION}
 
@@ -94,15 +94,6 @@ class StripeClient:
                     exc.code, exc.message.replace(self._secret_key, "[secret key]"), definite=exc.definite
                 ) from None
             raise
-
-
-def _pooled_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "gateway-stripe/1"
-    return session
 
 
 def _answer(what: str, response: requests.Response) -> dict[str, Any]:
