@@ -11,9 +11,12 @@ export GATEWAY_SANDBOX GATEWAY_PUBLIC_URL
 
 .PHONY: run test lint clean
 
-$(STAMP): setup.cfg pyproject.toml
+PLUGINS := plugins/iotpay plugins/stripe
+
+# The built-in providers are distributions of their own, installed exactly as a third party's plugin is.
+$(STAMP): setup.cfg pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -23,10 +23,11 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway_iotpay import signing
+from gateway_iotpay.sandbox.app import create_simulator
+
 from gateway import migrate
-from plugins.iotpay import signing
-from plugins.iotpay.simulator import create_simulator
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 from tests.support.processes import Gunicorn, free_port
 
 MCH_ID, KEY = "10000701", "bench-key-0123456789abcdef012345"

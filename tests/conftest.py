@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_iotpay.sandbox.app import create_simulator
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from gateway import create_app, migrate
 from gateway.models import Base
-from plugins.iotpay.simulator import create_simulator
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 
 MCH_ID = "10000701"
 MCH_KEY = "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from gateway import create_app
+from gateway.testing.live import LiveServer
 from tests.support.flows import wait_for
-from tests.support.live_server import LiveServer
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
 ORDER = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg medium roast"}

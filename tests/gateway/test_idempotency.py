@@ -23,7 +23,7 @@ from gateway import orders
 from gateway.clock import utcnow
 from gateway.idempotency import REPLAYED_HEADER, body_hash, purge_expired, scope_of
 from gateway.models import IdempotencyKey, Order
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 
 ORDER: dict[str, Any] = {
     "channel": "WX_APP",

@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
+from gateway_iotpay import signing
 from sqlalchemy import select
 
 from gateway.models import NotificationRecord
-from plugins.iotpay import signing
 from tests.conftest import MCH_ID, MCH_KEY
 
 NOTIFY_PATH = "/notify/iotpay"

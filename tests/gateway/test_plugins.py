@@ -28,8 +28,8 @@ from gateway.events import OrderSnapshot
 from gateway.reconcile import reconcile
 from gateway.settings import ConfigError
 from gateway.testing import ProviderConformance, ProviderHarness
+from gateway.testing.live import LiveServer
 from tests.support.flows import create_order, paid_order, wait_for
-from tests.support.live_server import LiveServer
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "examples" / "gateway-example-provider"
 EXAMPLE_SECRET = "whsec_tests_3e9f1b2c7d"

@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from gateway_iotpay import signing
 from sqlalchemy import select
 
 from gateway.clock import utcnow
 from gateway.models import OutboxEvent
 from gateway.reconcile import reconcile
-from plugins.iotpay import signing
 from tests.conftest import MCH_KEY
 from tests.support.flows import create_order, pay_in_simulator, simulator_order, wait_for
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_iotpay.provider import refund_number
 from sqlalchemy import select
 
 from gateway.models import OutboxEvent
-from plugins.iotpay.provider import refund_number
 from tests.support.flows import create_order, paid_order, simulator_order
 
 

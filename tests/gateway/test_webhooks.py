@@ -30,8 +30,8 @@ from gateway import create_app, outbox, webhooks
 from gateway.clock import as_utc, utcnow
 from gateway.models import OutboxEvent
 from gateway.settings import ConfigError, Settings
+from gateway.testing.live import LiveServer
 from gateway.webhooks import DeliveryReport, backoff, deliver_due, sign_payload, verify_signature
-from tests.support.live_server import LiveServer
 from tests.support.processes import REPO_ROOT, child_env
 
 SECRET = "whsec_5f0c2e9a7b1d4c3e8f6a0b2d4e6f8a1c"

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from gateway_iotpay import signing
+from gateway_iotpay.sandbox.app import Simulator, create_simulator
 
 from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
-from plugins.iotpay import signing
-from plugins.iotpay.simulator import Simulator, create_simulator
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 
 VECTORS = Path(__file__).parent / "sign-vectors.json"
 MCH_ID = "10000701"
@@ -122,7 +122,7 @@ class IotPayHarness(ProviderHarness):
         assert response.status_code == 202, response.text
 
     def known_answers(self) -> Sequence[KnownAnswer]:
-        # Signed by IOTPay's PHP demo (see the file's `about`), not by plugins.iotpay.signing.
+        # Signed by IOTPay's PHP demo (see the file's `about`), not by gateway_iotpay.signing.
         vectors = {vector["name"]: vector for vector in json.loads(VECTORS.read_text())["vectors"]}
         paid = vectors["notify_paid"]
         settings = {"IOTPAY_MCH_ID": paid["params"]["mchId"], "IOTPAY_SECRET_KEY": paid["key"]}

@@ -14,6 +14,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from gateway_iotpay import signing
+from gateway_iotpay.client import IotPayClient
+from gateway_iotpay.config import IotPayConfig
+from gateway_iotpay.provider import IotPayProvider
 from werkzeug.wrappers import Request, Response
 
 from gateway.provider import (
@@ -26,11 +30,7 @@ from gateway.provider import (
     RefundRequest,
     Verdict,
 )
-from plugins.iotpay import signing
-from plugins.iotpay.client import IotPayClient
-from plugins.iotpay.config import IotPayConfig
-from plugins.iotpay.provider import IotPayProvider
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 
 VECTORS = {v["name"]: v for v in json.loads((Path(__file__).parent / "sign-vectors.json").read_text())["vectors"]}
 CREATE = VECTORS["create_order_wx_app"]

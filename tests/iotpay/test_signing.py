@@ -11,8 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from plugins.iotpay import signing
+from gateway_iotpay import signing
 
 VECTORS = json.loads((Path(__file__).parent / "sign-vectors.json").read_text())["vectors"]
 BY_NAME = {vector["name"]: vector for vector in VECTORS}

@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_iotpay import signing
+from gateway_iotpay.sandbox.app import Simulator, create_simulator
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
-
-from plugins.iotpay import signing
-from plugins.iotpay.simulator import Simulator, create_simulator
 
 MCH_ID, KEY = "10000701", "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"
 OTHER_MCH_ID, OTHER_KEY = "10000702", "0f9e8d7c6b5a49382716051423324150"

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_stripe.sandbox.app import Simulator, create_simulator
 
-from plugins.stripe.simulator import Simulator, create_simulator
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 
 # Made up, in Stripe's formats, and unlike every other key in the test suite.
 SECRET_KEY = "sk_test_51GwTestOnly7Xk2eZvKYlo2C0aBcDeFgHiJk"

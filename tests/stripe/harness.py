@@ -1,5 +1,5 @@
 """Stripe's conformance harness: the plugin's simulator on a real port, and webhook events signed
-the way Stripe's documentation says, by a recipe written here (not plugins.stripe.signing).
+the way Stripe's documentation says, by a recipe written here (not gateway_stripe.signing).
 
 Stripe refuses timestamps more than five minutes old, so a known answer cannot be a fixed
 header: `stripe_v1` is the documented recipe spelt out independently, itself pinned to an
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from gateway_stripe.sandbox.app import Simulator, create_simulator
 
 from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
-from plugins.stripe.simulator import Simulator, create_simulator
-from tests.support.live_server import LiveServer
+from gateway.testing.live import LiveServer
 
 # Made up, in Stripe's formats, and unlike every other key in the test suite.
 SECRET_KEY = "sk_test_51GwHarness0nly4kQ2mN8pL3xR7vT9wY1zA5"

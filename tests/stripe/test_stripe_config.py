@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 import requests
-
-from gateway import create_app, migrate
-from gateway.settings import ConfigError, Settings
-from plugins.stripe.config import (
+from gateway_stripe.config import (
     DEFAULT_API_URL,
     DEFAULT_TIMEOUT,
     SANDBOX_SECRET_KEY,
     SANDBOX_WEBHOOK_SECRET,
     load_config,
 )
+
+from gateway import create_app, migrate
+from gateway.settings import ConfigError, Settings
+from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, stripe_settings
 from tests.support.flows import wait_for
-from tests.support.live_server import LiveServer
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
 COMPLETE = {

@@ -15,6 +15,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
+from gateway_stripe.client import API_VERSION, StripeClient, form_pairs
+from gateway_stripe.config import StripeConfig
+from gateway_stripe.provider import StripeProvider
 from werkzeug.wrappers import Request, Response
 
 from gateway.provider import (
@@ -31,12 +34,9 @@ from gateway.provider import (
     RefundRequest,
     Verdict,
 )
-from plugins.stripe.client import API_VERSION, StripeClient, form_pairs
-from plugins.stripe.config import StripeConfig
-from plugins.stripe.provider import StripeProvider
+from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
 from tests.stripe.harness import stripe_v1
-from tests.support.live_server import LiveServer
 
 NOW = 1_780_000_000  # the provider's clock in notification tests
 

@@ -1,7 +1,7 @@
 """Stripe's webhook signature scheme, pinned by answers computed outside this code.
 
 PINNED_V1 was computed with OpenSSL from Stripe's documented recipe (HMAC-SHA256 over
-"<t>.<raw body>", keyed with the endpoint secret), not by plugins.stripe:
+"<t>.<raw body>", keyed with the endpoint secret), not by gateway_stripe:
 
     printf '%s' "1492774577.$BODY" | openssl dgst -sha256 -hmac whsec_test_secret
 
@@ -12,8 +12,8 @@ whsec_test_secret the dummy secret of stripe-python's own webhook tests.
 from __future__ import annotations
 
 import pytest
+from gateway_stripe import signing
 
-from plugins.stripe import signing
 from tests.stripe.harness import stripe_v1 as independent_v1
 
 SECRET = "whsec_test_secret"

@@ -11,6 +11,11 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_stripe.client import StripeClient
+from gateway_stripe.config import StripeConfig
+from gateway_stripe.provider import StripeProvider
+from gateway_stripe.sandbox.http import parse_form
+from gateway_stripe.sandbox.store import Refused
 from werkzeug.wrappers import Request, Response
 
 from gateway.provider import (
@@ -22,13 +27,8 @@ from gateway.provider import (
     ProviderTimeout,
     RefundRequest,
 )
-from plugins.stripe.client import StripeClient
-from plugins.stripe.config import StripeConfig
-from plugins.stripe.provider import StripeProvider
-from plugins.stripe.simulator_http import parse_form
-from plugins.stripe.simulator_store import Refused
+from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, StripeSandbox
-from tests.support.live_server import LiveServer
 
 
 def make_provider(url: str, secret_key: str = SECRET_KEY, timeout: float = 2.0) -> StripeProvider:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from gateway.sandbox import SqliteState
-from plugins.iotpay.schemas import PAID_STATUSES, STATUS_CREATED, STATUS_PAID, STATUS_PAID_NOTIFIED
+from gateway_iotpay.schemas import PAID_STATUSES, STATUS_CREATED, STATUS_PAID, STATUS_PAID_NOTIFIED
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS orders (

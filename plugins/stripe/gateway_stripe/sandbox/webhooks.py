@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from plugins.stripe import signing
-from plugins.stripe.simulator_store import Json, SimulatorStore
+from gateway_stripe import signing
+from gateway_stripe.sandbox.store import Json, SimulatorStore
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,14 @@ from gateway import hookimpl
 from gateway.provider import Provider
 from gateway.sandbox import Sandbox
 from gateway.settings import Settings
-from plugins.stripe.client import StripeClient
-from plugins.stripe.config import (
+from gateway_stripe.client import StripeClient
+from gateway_stripe.config import (
     SANDBOX_SECRET_KEY,
     SANDBOX_WEBHOOK_SECRET,
     load_config,
     sandbox_state_path,
 )
-from plugins.stripe.provider import StripeProvider
+from gateway_stripe.provider import StripeProvider
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
 
 @hookimpl
 def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
-    from plugins.stripe.simulator import create_simulator  # only sandbox mode pays for the import
+    from gateway_stripe.sandbox.app import create_simulator  # only sandbox mode pays for the import
 
     simulator = create_simulator(
         SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, settings.notify_url("stripe"), sandbox_state_path(settings)

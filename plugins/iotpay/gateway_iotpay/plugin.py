@@ -8,9 +8,9 @@ from gateway import hookimpl
 from gateway.provider import Provider
 from gateway.sandbox import Sandbox
 from gateway.settings import Settings
-from plugins.iotpay.client import IotPayClient
-from plugins.iotpay.config import SANDBOX_KEY, SANDBOX_MCH_ID, load_config, sandbox_state_path
-from plugins.iotpay.provider import IotPayProvider
+from gateway_iotpay.client import IotPayClient
+from gateway_iotpay.config import SANDBOX_KEY, SANDBOX_MCH_ID, load_config, sandbox_state_path
+from gateway_iotpay.provider import IotPayProvider
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
 
 @hookimpl
 def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
-    from plugins.iotpay.simulator import create_simulator  # only sandbox mode pays for the import
+    from gateway_iotpay.sandbox.app import create_simulator  # only sandbox mode pays for the import
 
     simulator = create_simulator({SANDBOX_MCH_ID: SANDBOX_KEY}, sandbox_state_path(settings))
     return [Sandbox("iotpay", simulator)]

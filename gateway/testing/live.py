@@ -1,8 +1,6 @@
-"""The machinery behind `gateway.testing`: a real gateway on a loopback port, and what a test reads back.
+"""A real gateway on a loopback port, and what a test reads back from it; `LiveServer` serves any WSGI app.
 
-Kept apart because pytest imports `gateway.testing` (a `pytest11` plugin) at the start of every
-session wherever the gateway is installed; the Flask, SQLAlchemy and Alembic stack imported here
-is only paid for when a conformance test actually runs.
+The project's own tests and `examples/` reuse `LiveServer` rather than keeping copies of it.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from gateway.orders import new_merchant_order_no
 from gateway.plugin_manager import ENTRY_POINT_GROUP
 from gateway.provider import InboundRequest, Provider, Verdict
 from gateway.runtime import EXTENSION_KEY, Gateway
-from gateway.testing import HttpRequest, ProviderHarness
+from gateway.testing.harness import HttpRequest, ProviderHarness
 
 
 class LiveServer:

@@ -1,7 +1,7 @@
 """A sandbox double of IOTPay v1 that speaks real HTTP (SPEC.md), for `make run` and tests.
 
 Mounted by the gateway at /sandbox/iotpay (so IOTPAY_API_URL = <base>/sandbox/iotpay/v1) or run alone:
-    python -m plugins.iotpay.simulator --port 8001 --mch-id 10000701 --key KEY --state /tmp/sim.sqlite
+    python -m gateway_iotpay.sandbox.app --port 8001 --mch-id 10000701 --key KEY --state /tmp/sim.sqlite
 
 IOTPay's three calls live under /v1; the rest are the sandbox's own controls:
     POST /pay                pay an order (payOrderId, or mchOrderNo [+ mchId]) and send its notify
@@ -35,8 +35,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from gateway.fields import StrictInt
-from plugins.iotpay import schemas, signing
-from plugins.iotpay.simulator_store import (
+from gateway_iotpay import schemas, signing
+from gateway_iotpay.sandbox.store import (
     Fault,
     NotifyAttempt,
     Order,

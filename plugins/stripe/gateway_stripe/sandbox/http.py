@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.wrappers import Response
 
 from gateway.fields import StrictInt
-from plugins.stripe.simulator_store import Json, Refused
+from gateway_stripe.sandbox.store import Json, Refused
 
 OPERATIONS = ("create_order", "query", "refund", "list_refunds")
 FAULT_MODES = ("delay", "http_500", "html", "error", "pending")

@@ -42,9 +42,9 @@ from gateway.provider import (
     RefundResult,
     Verdict,
 )
-from plugins.stripe import schemas, signing
-from plugins.stripe.client import StripeClient
-from plugins.stripe.config import StripeConfig
+from gateway_stripe import schemas, signing
+from gateway_stripe.client import StripeClient
+from gateway_stripe.config import StripeConfig
 
 log = logging.getLogger(__name__)
 

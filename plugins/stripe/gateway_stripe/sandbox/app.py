@@ -1,7 +1,7 @@
 """A sandbox double of the parts of Stripe's API the plugin uses, over real HTTP, for `make run` and tests.
 
 Mounted by the gateway at /sandbox/stripe (STRIPE_API_URL = <base>/sandbox/stripe) or run alone:
-    python -m plugins.stripe.simulator --port 8002 --secret-key sk_test_... --webhook-secret whsec_... \\
+    python -m gateway_stripe.sandbox.app --port 8002 --secret-key sk_test_... --webhook-secret whsec_... \\
         --webhook-url http://127.0.0.1:8000/notify/stripe --state /tmp/stripe-sim.sqlite
 
 Stripe's calls (Bearer secret key, form bodies in bracket notation, Idempotency-Key on POSTs):
@@ -31,8 +31,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from plugins.stripe import schemas
-from plugins.stripe.simulator_http import (
+from gateway_stripe import schemas
+from gateway_stripe.sandbox.http import (
     FaultAnswer,
     FaultRequest,
     error,
@@ -42,8 +42,8 @@ from plugins.stripe.simulator_http import (
     new_id,
     parse_form,
 )
-from plugins.stripe.simulator_store import Json, Refused, SimulatorStore
-from plugins.stripe.simulator_webhooks import WebhookSender
+from gateway_stripe.sandbox.store import Json, Refused, SimulatorStore
+from gateway_stripe.sandbox.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 

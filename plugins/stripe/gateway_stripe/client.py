@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 
 from gateway.http import pooled_session
 from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
-from plugins.stripe import schemas
+from gateway_stripe import schemas
 
 log = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from gateway.provider import (
     RefundResult,
     Verdict,
 )
-from plugins.iotpay import schemas, signing
-from plugins.iotpay.client import IotPayClient
-from plugins.iotpay.config import IotPayConfig
+from gateway_iotpay import schemas, signing
+from gateway_iotpay.client import IotPayClient
+from gateway_iotpay.config import IotPayConfig
 
 log = logging.getLogger(__name__)
 

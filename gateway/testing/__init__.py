@@ -1,0 +1,62 @@
+"""gateway.testing: the conformance kit for provider plugins.
+
+The package holds the harness interface (`harness`), the behavioural suite (`conformance`), the
+pytest plugin with its fixtures (`pytest_plugin`, entry point `pytest11`) and a live loopback
+server (`live`).
+
+A provider author implements a `ProviderHarness` (how to start their simulator, configure the
+provider against it, sign notifications the way their provider does, and make the simulator
+answer late, refuse, or say how much it refunded), then subclasses `ProviderConformance` in a test
+module with a `harness` fixture. The suite checks behaviour through the real gateway (HTTP API,
+notify pipeline, database, reconciliation), not the shape of a class: known-answer signatures,
+tampered and unsigned notifications refused, an unpaid notification acknowledged but not applied,
+duplicates applied once, mismatches and unknown orders refused, time-outs reported as unknown,
+refunds of exactly the amount asked and never twice (a timed-out refund retried by
+reconciliation included), and no secret in logs, answers or stored rows, the provider's own error
+messages included.
+
+Usage (pytest loads this plugin by itself once the gateway is installed)::
+
+    import pytest
+    from gateway.testing import ProviderConformance
+    from tests.myprovider.harness import MyHarness   # your ProviderHarness subclass
+
+    class TestMyProviderConformance(ProviderConformance):
+        @pytest.fixture
+        def harness(self, tmp_path):
+            return MyHarness(tmp_path)   # not started: the kit calls start() and stop()
+
+The `harness` fixture returns a new, *unstarted* `ProviderHarness` for each test; it may live in
+the class, the module or a conftest.py. The kit calls `start()` before the test and `stop()` after
+it, even when the test fails. Every test builds its own gateway: a fresh SQLite database migrated
+by Alembic, `create_app()` with `harness.settings(url)`, served on a loopback port at `url`
+(where a simulator may deliver notifications). The gateway is hermetic: GATEWAY_* environment
+variables are cleared while it runs, and every other installed `gateway.providers` plugin is
+disabled (GATEWAY_DISABLED_PLUGINS), so another plugin's variables in a developer's environment
+(STRIPE_TIMEOUT, IOTPAY_MCH_ID ...) are never read. Your own provider's variables are read, so set
+every one that matters in `settings()`.
+
+Run only the conformance suite with ``pytest -m gateway_conformance``. With plugin autoloading
+disabled (PYTEST_DISABLE_PLUGIN_AUTOLOAD), add ``pytest_plugins = ["gateway.testing.pytest_plugin"]`` to a conftest.
+The fixtures the suite uses can serve your own tests too: `gateway_harness` (the started harness),
+`gateway_under_test` (a `gateway.testing.live.LiveGateway` built from it) and `gateway_factory`
+(builds one with extra settings).
+"""
+
+from typing import TYPE_CHECKING
+
+from gateway.testing.harness import HttpRequest, KnownAnswer, ProviderHarness
+
+if TYPE_CHECKING:
+    from gateway.testing.conformance import ProviderConformance
+
+__all__ = ["HttpRequest", "KnownAnswer", "ProviderConformance", "ProviderHarness"]
+
+
+def __getattr__(name: str) -> object:
+    # The suite imports Flask, SQLAlchemy and the app; only a test module that subclasses it pays for that.
+    if name == "ProviderConformance":
+        from gateway.testing.conformance import ProviderConformance
+
+        return ProviderConformance
+    raise AttributeError(name)

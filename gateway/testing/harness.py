@@ -1,0 +1,174 @@
+"""The harness interface: what a provider author writes so the conformance suite can drive their provider."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as the provider would send it to `/notify/<provider>`."""
+
+    method: str = "POST"
+    query: Sequence[tuple[str, str]] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class KnownAnswer:
+    """A notification whose signature was computed outside the code under test (the provider's
+    documentation, its own SDK or demo code), with the settings (key) it was computed for.
+
+    `settings` are laid over `ProviderHarness.settings(url)`, so they need only hold what the
+    signature depends on (the key, the account). `valid=False` marks a deliberately broken copy.
+    """
+
+    name: str
+    settings: Mapping[str, str]
+    request: HttpRequest
+    valid: bool = True
+
+
+class ProviderHarness(ABC):
+    """What the kit needs from a provider author. One instance per test.
+
+    An "order" below is the order JSON of the public API (`POST /v1/orders`): keys `id`,
+    `merchant_order_no` (the gateway's reference at the provider), `provider_order_id`,
+    `channel`, `amount`, `currency`, `status` ...
+    """
+
+    provider_name: str  # the name the provider registers under (`ProviderInfo.name`)
+    channel: str  # a channel to create test orders with; must be in `info.channels`
+    currency: str  # a currency to create test orders with; must be in `info.currencies`
+    amount: int = 1000  # minor units; the kit also sends amount + 1, so leave room below the provider's limit
+
+    @property
+    def plugin_name(self) -> str:
+        """The name of the plugin's `gateway.providers` entry point (default: `provider_name`).
+
+        The kit disables every other installed provider plugin, so that their settings (or their
+        bugs) never reach the gateway under test. Override it (a class attribute will do) when the
+        entry point is named differently from the provider.
+        """
+        return self.provider_name
+
+    def order_options(self) -> Mapping[str, Any]:
+        """`provider_options` for test orders (what `Provider.options_schema` accepts)."""
+        return {}
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start the provider's simulator (a real HTTP server is best). The kit calls it once per test."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop what `start` started. Called after each test, whether it passed or not."""
+
+    @abstractmethod
+    def settings(self, public_url: str) -> Mapping[str, str]:
+        """Environment-style settings that enable the provider against the simulator.
+
+        `public_url` is the gateway's base URL (notifications go to `{public_url}/notify/<name>`).
+        Called after `start()`, once for each gateway the kit builds.
+        """
+
+    @abstractmethod
+    def timeout_settings(self, seconds: float) -> Mapping[str, str]:
+        """Settings (laid over `settings`) that make the provider give up on a call after `seconds`.
+
+        The provider must then raise `gateway.provider.ProviderTimeout`, which the API reports as
+        a 504 `provider_timeout`. Example: ``{"MYPROVIDER_TIMEOUT": str(seconds)}``.
+        """
+
+    @abstractmethod
+    def secrets(self) -> Sequence[str]:
+        """Every secret value in `settings` (keys, tokens): none may ever appear in a log line, a
+        response body or anything the gateway stores. Must not be empty."""
+
+    @abstractmethod
+    def paid_notification(
+        self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
+    ) -> HttpRequest:
+        """A correctly signed "this order is paid" notification for `order` (the API's order JSON).
+
+        `amount`/`currency` override what the notification claims, still correctly signed: the
+        kit expects `verify_notification` to accept it and the gateway to refuse it as `mismatch`.
+        Build it from `order` alone (the kit also asks for orders the gateway never created; expected:
+        `unknown_order`). The kit sends one returned request several times, sequentially and
+        concurrently, and expects one `applied` and the rest `duplicate`.
+        """
+
+    @abstractmethod
+    def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
+        """A genuine, correctly signed notification for `order` saying the payment did *not* succeed.
+
+        Whatever your provider sends for that (IOTPay: status 1, paying; Stripe:
+        `payment_intent.payment_failed`; Example Pay: status "failed"), with the order's amount and
+        currency. Expected: acknowledged as accepted (the provider stops re-sending), recorded as
+        `ignored`, the order still `pending` with no `order.paid` webhook, and a later
+        `paid_notification(order)` still applied. A distinct notification from the paid one (its
+        own event id, if your provider has event ids).
+        """
+
+    @abstractmethod
+    def tamper(self, request: HttpRequest) -> HttpRequest:
+        """`request` with a signed field changed and the signature left as it was.
+
+        Keep it well-formed (change a value, e.g. the amount): `verify_notification` must reject it
+        with `Verdict.BAD_SIGNATURE`, not `MALFORMED`.
+        """
+
+    @abstractmethod
+    def unsigned(self, request: HttpRequest) -> HttpRequest:
+        """`request` with its signature removed; expected: `Verdict.BAD_SIGNATURE`."""
+
+    @abstractmethod
+    def delay_next(self, operation: str, seconds: float) -> None:
+        """Make the simulator answer the next `operation` ("create_order" or "refund") `seconds` late.
+
+        The simulator must still *carry out* the call, then answer late: what a real time-out looks
+        like from the gateway (the provider may have acted). The kit sets the provider's time-out
+        with `timeout_settings` shorter than that and expects `POST /v1/orders` to answer 504
+        `provider_timeout` with the order left `pending`; and a refund to answer 504 (or 502
+        `provider_outcome_unknown`), stay unknown, and be settled `succeeded` by reconciliation's
+        retry without the simulator refunding a second time (see `refunded_amount`).
+        """
+
+    @abstractmethod
+    def fail_next(self, operation: str) -> None:
+        """Make the simulator refuse the next `operation` ("create_order" or "refund") with an error
+        answer in the provider's own format (its error code and message), as when it rejects a call.
+
+        The kit expects a 502 from the API, and none of `secrets()` in that answer, the log or the
+        gateway's database: a provider's error messages are shown to API callers and stored.
+        """
+
+    def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        """How much the *simulator* has refunded of `order`, in minor units, read from its own records
+        (not from the gateway): the sum of every refund it recorded and has not failed.
+
+        Required when the provider declares the refund operation: the kit compares it with the
+        amounts refunded through the API, so a provider that sends the wrong amount, or refunds a
+        retried refund twice, fails.
+        """
+        raise NotImplementedError("harness.refunded_amount(order) is not implemented")
+
+    def known_answers(self) -> Sequence[KnownAnswer]:
+        """Notifications signed outside the code under test. The kit requires at least one valid one.
+
+        For each, with its settings: a valid one must pass the signature check (the gateway may still
+        refuse it for other reasons, e.g. `unknown_order`); an invalid one must be `bad_signature`.
+        """
+        return ()
+
+    def pay(self, order: Mapping[str, Any]) -> None:  # noqa: B027 - optional; most simulators need nothing
+        """Make the simulator treat `order` as paid, as a payer completing the payment would.
+
+        The refund tests call it, before delivering `paid_notification(order)` themselves; a
+        notification your simulator sends as a result is welcome but not waited for. Implement it
+        when your simulator refuses to refund an order it has not seen paid.
+        """

@@ -1,1 +1,0 @@
-"""Provider plugins shipped with the gateway. Each sub-package is one provider."""

@@ -1,0 +1,1 @@
+"""The IOTPay simulator: a local stand-in for IOTPay's API, mounted at /sandbox/iotpay in sandbox mode."""
