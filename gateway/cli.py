@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway.runtime import current_gateway
+from gateway.core import current_gateway
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 gateway_cli = AppGroup("gateway", help="Operations: reconciliation and the merchant webhook worker.")

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from gateway import hookspec
 
 if TYPE_CHECKING:
-    from gateway.events import OrderSnapshot
     from gateway.provider import Provider
     from gateway.sandbox import Sandbox
     from gateway.settings import Settings
+    from gateway.snapshots import OrderSnapshot
 
 
 @hookspec

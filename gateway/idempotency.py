@@ -31,10 +31,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway import clock
+from gateway.core import current_gateway
 from gateway.db import Database
 from gateway.errors import ApiError, error_response
 from gateway.models import IdempotencyKey
-from gateway.runtime import current_gateway
 
 log = logging.getLogger(__name__)
 

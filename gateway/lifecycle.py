@@ -23,8 +23,9 @@ _ORDER_JSON = OrderSchema()
 _REFUND_JSON = RefundSchema()
 
 
-class Changes:
-    """Collects the changes of one transaction. Call `announce` after it has committed."""
+class Transitions:
+    """The state transitions of one transaction: each is written to the outbox at once, and announced
+    to hooks by `announce`, which is called after the transaction has committed."""
 
     def __init__(self) -> None:
         self._announcements: list[tuple[str, dict[str, Any]]] = []

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, I
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.clock import as_utc, utcnow
-from gateway.events import OrderSnapshot
+from gateway.snapshots import OrderSnapshot
 
 
 class OrderStatus(enum.StrEnum):

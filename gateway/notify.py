@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.lifecycle import Changes
+from gateway.core import Gateway
+from gateway.lifecycle import Transitions
 from gateway.models import NotificationRecord, Order
 from gateway.payments import settle_payment
 from gateway.provider import Acknowledgement, InboundRequest, NotificationRejected, Provider, Verdict
-from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         log.log(level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, rejected.reason)
         return provider.acknowledge(rejected.verdict)
 
-    changes = Changes()
+    transitions = Transitions()
     with gateway.db.transaction() as session:
         order = session.scalar(
             select(Order).where(
@@ -46,7 +46,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         if _already_processed(session, provider, notification.event_id):
             verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
         else:
-            verdict, reason = settle_payment(session, order, notification, changes)
+            verdict, reason = settle_payment(session, order, notification, transitions)
         _record(
             session,
             provider,
@@ -63,7 +63,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         log.warning(
             "%s notify for %s refused (%s): %s", provider.name, notification.merchant_order_no, verdict.value, reason
         )
-    changes.announce(gateway.hooks)
+    transitions.announce(gateway.hooks)
     return provider.acknowledge(verdict)
 
 

@@ -18,8 +18,9 @@ from marshmallow import ValidationError
 
 from gateway import idempotency
 from gateway.clock import utcnow
+from gateway.core import Gateway
 from gateway.errors import ApiError, flatten_messages, validation_error
-from gateway.lifecycle import Changes
+from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.payments import settle_payment
 from gateway.provider import (
@@ -34,8 +35,7 @@ from gateway.provider import (
     ProviderError,
     Verdict,
 )
-from gateway.runtime import Gateway
-from gateway.upstream import provider_failure, require_operation
+from gateway.provider_failures import provider_failure, require_operation
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,11 @@ def refresh_order(gateway: Gateway, order_id: str) -> Order:
         report = provider.query_order(order_ref(order))
     except (ProviderError, OutcomeUnknown) as exc:
         raise provider_failure(provider, exc, "report the order's state", order_id=order.id) from exc
-    changes = Changes()
+    transitions = Transitions()
     with gateway.db.transaction() as session:
         stored = session.get(Order, order.id)
-        verdict, reason = settle_payment(session, stored, report, changes)
-    changes.announce(gateway.hooks)
+        verdict, reason = settle_payment(session, stored, report, transitions)
+    transitions.announce(gateway.hooks)
     if verdict is Verdict.MISMATCH:
         log.error("%s query for order %s does not match it: %s", provider.name, order.id, reason)
     assert stored is not None

@@ -13,7 +13,7 @@ from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
-from gateway.lifecycle import Changes
+from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.provider import Notification, Verdict
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 UNPAID_STATUSES = (OrderStatus.PENDING.value, OrderStatus.FAILED.value, OrderStatus.EXPIRED.value)
 
 
-def judge(order: Order | None, report: Notification) -> tuple[Verdict, str | None]:
+def verdict_on(order: Order | None, report: Notification) -> tuple[Verdict, str | None]:
     """Does the provider's report match the stored order, and would it change anything?"""
     if order is None:
         return Verdict.UNKNOWN_ORDER, f"no order {report.merchant_order_no!r}"
@@ -42,17 +42,17 @@ def judge(order: Order | None, report: Notification) -> tuple[Verdict, str | Non
 
 
 def settle_payment(
-    session: Session, order: Order | None, report: Notification, changes: Changes
+    session: Session, order: Order | None, report: Notification, transitions: Transitions
 ) -> tuple[Verdict, str | None]:
     """Apply `report` to `order` inside `session`'s transaction; at most once per order."""
-    verdict, reason = judge(order, report)
+    verdict, reason = verdict_on(order, report)
     if verdict is not Verdict.APPLIED:
         return verdict, reason
     assert order is not None
     if not _mark_paid(session, order, report):
         return Verdict.DUPLICATE, "already paid (concurrently)"
     session.refresh(order)
-    changes.order_paid(session, order)
+    transitions.order_paid(session, order)
     if order.paid_after_expiry:
         log.warning("order %s was paid after it had expired; recorded as paid and flagged", order.id)
         return Verdict.APPLIED, "paid after expiry"

@@ -26,13 +26,13 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from gateway import idempotency
 from gateway.clock import as_utc, utcnow
-from gateway.lifecycle import Changes
+from gateway.core import Gateway
+from gateway.lifecycle import Transitions
 from gateway.models import Order, OrderStatus, Refund
 from gateway.orders import order_ref
 from gateway.payments import settle_payment
 from gateway.provider import QUERY, REFUND, Notification, NotSupported, OutcomeUnknown, ProviderError, Verdict
 from gateway.refunds import MAX_AUTOMATIC_ATTEMPTS, UNSETTLED, attempt_refund
-from gateway.runtime import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +123,13 @@ def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
     report, unknown = _ask(gateway, order)
     if unknown:
         return "orders_query_failed"
-    changes = Changes()
+    transitions = Transitions()
     with gateway.db.transaction() as session:
         stored = session.get(Order, order_id)
         assert stored is not None
         result = "orders_still_open"
         if report is not None:
-            verdict, reason = settle_payment(session, stored, report, changes)
+            verdict, reason = settle_payment(session, stored, report, transitions)
             if verdict is Verdict.APPLIED:
                 result = "orders_paid"
             elif verdict is Verdict.MISMATCH:
@@ -139,9 +139,9 @@ def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
             expires_at = as_utc(stored.expires_at)
             closed = report is not None and report.cancelled  # the provider says it can never be paid
             if (closed or (expires_at is not None and expires_at <= now)) and _expire(session, stored):
-                changes.order_expired(session, stored)
+                transitions.order_expired(session, stored)
                 result = "orders_expired"
-    changes.announce(gateway.hooks)
+    transitions.announce(gateway.hooks)
     return result
 
 

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from gateway import idempotency
 from gateway.clock import utcnow
+from gateway.core import Gateway
 from gateway.errors import ApiError
-from gateway.lifecycle import Changes
+from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
 from gateway.orders import get_order, is_resource_id, order_ref
 from gateway.provider import (
@@ -35,8 +36,7 @@ from gateway.provider import (
     RefundRequest,
     RefundResult,
 )
-from gateway.runtime import Gateway
-from gateway.upstream import provider_failure, require_operation
+from gateway.provider_failures import provider_failure, require_operation
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ def settle_refund(
     code: str | None = None,
     message: str | None = None,
 ) -> Refund:
-    changes = Changes()
+    transitions = Transitions()
     with gateway.db.transaction() as session:
         refund = session.get(Refund, refund_id)
         assert refund is not None
@@ -201,8 +201,8 @@ def settle_refund(
             refund.failure_code = (code or "FAIL")[:64]
             refund.failure_message = message
         session.flush()
-        changes.refund_settled(session, refund, order)
-    changes.announce(gateway.hooks)
+        transitions.refund_settled(session, refund, order)
+    transitions.announce(gateway.hooks)
     log.info("refund %s %s", refund_id, refund.status)
     return refund
 

@@ -32,9 +32,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.clock import as_utc, utcnow
+from gateway.core import EXTENSION_KEY, Gateway
 from gateway.db import Database
 from gateway.models import OutboxEvent
-from gateway.runtime import EXTENSION_KEY, Gateway
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)

@@ -23,11 +23,11 @@ from werkzeug.test import TestResponse
 from gateway import migrate, outbox
 from gateway.app import create_app
 from gateway.clock import utcnow
+from gateway.core import EXTENSION_KEY, Gateway
 from gateway.models import Base, NotificationRecord, OutboxEvent, Refund
 from gateway.orders import new_merchant_order_no
 from gateway.plugin_manager import ENTRY_POINT_GROUP
 from gateway.provider import InboundRequest, Provider, Verdict
-from gateway.runtime import EXTENSION_KEY, Gateway
 from gateway.testing.harness import HttpRequest, ProviderHarness
 
 

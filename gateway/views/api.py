@@ -8,10 +8,10 @@ from flask import request
 from flask.views import MethodView
 
 from gateway.auth import require_api_key
+from gateway.core import current_gateway
 from gateway.idempotency import idempotent
 from gateway.models import Order
 from gateway.orders import create_order, get_order, order_answer, refresh_order
-from gateway.runtime import current_gateway
 from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderQuerySchema, OrderSchema, ProviderSchema
 from gateway.views.blueprint import Blueprint
 

@@ -7,7 +7,7 @@ import logging
 from flask import Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.runtime import current_gateway
+from gateway.core import current_gateway
 from gateway.views.blueprint import Blueprint
 
 log = logging.getLogger(__name__)

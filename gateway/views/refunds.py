@@ -7,10 +7,10 @@ from typing import Any
 
 from flask.views import MethodView
 
+from gateway.core import current_gateway
 from gateway.idempotency import idempotent
 from gateway.models import Refund
 from gateway.refunds import create_refund, get_refund, list_refunds, refund_answer
-from gateway.runtime import current_gateway
 from gateway.schemas import ApiErrorSchema, RefundCreateSchema, RefundSchema
 from gateway.views.api import authenticate
 from gateway.views.blueprint import Blueprint

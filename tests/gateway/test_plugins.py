@@ -24,9 +24,9 @@ import requests
 
 from gateway import hookimpl
 from gateway.clock import utcnow
-from gateway.events import OrderSnapshot
 from gateway.reconcile import reconcile
 from gateway.settings import ConfigError
+from gateway.snapshots import OrderSnapshot
 from gateway.testing import ProviderConformance, ProviderHarness
 from gateway.testing.live import LiveServer
 from tests.support.flows import create_order, paid_order, wait_for
