@@ -14,11 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import cli, webhooks
 from gateway.core import EXTENSION_KEY, Gateway
 from gateway.db import Database
-from gateway.errors import register_error_handlers
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.views import api, health, notify, pay, refunds
+from gateway.views.errors import register_error_handlers
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import hmac
 
 from flask import request
 
-from gateway.errors import ApiError
+from gateway.views.errors import ApiError
 
 
 def require_api_key(keys: list[str]) -> None:

@@ -10,10 +10,10 @@ import pluggy
 from flask import current_app
 
 from gateway.db import Database
-from gateway.errors import ApiError, validation_error
 from gateway.models import Order
 from gateway.provider import Provider
 from gateway.settings import Settings
+from gateway.views.errors import ApiError, validation_error
 
 EXTENSION_KEY = "gateway"
 

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from gateway import clock
 from gateway.core import current_gateway
 from gateway.db import Database
-from gateway.errors import ApiError, error_response
 from gateway.models import IdempotencyKey
+from gateway.views.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from marshmallow import ValidationError
 from gateway import idempotency
 from gateway.clock import utcnow
 from gateway.core import Gateway
-from gateway.errors import ApiError, flatten_messages, validation_error
 from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.payments import settle_payment
@@ -36,6 +35,7 @@ from gateway.provider import (
     Verdict,
 )
 from gateway.provider_failures import provider_failure, require_operation
+from gateway.views.errors import ApiError, flatten_messages, validation_error
 
 log = logging.getLogger(__name__)
 

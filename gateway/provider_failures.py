@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.errors import ApiError
 from gateway.provider import Operation, OutcomeUnknown, Provider, ProviderError
+from gateway.views.errors import ApiError
 
 
 def provider_failure(provider: Provider, exc: ProviderError | OutcomeUnknown, action: str, **extra: Any) -> ApiError:

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from gateway import idempotency
 from gateway.clock import utcnow
 from gateway.core import Gateway
-from gateway.errors import ApiError
 from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
 from gateway.orders import get_order, is_resource_id, order_ref
@@ -37,6 +36,7 @@ from gateway.provider import (
     RefundResult,
 )
 from gateway.provider_failures import provider_failure, require_operation
+from gateway.views.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import flask_smorest
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
-from gateway.errors import validation_error
+from gateway.views.errors import validation_error
 
 UNSTORABLE = "contains characters that cannot be stored (NUL or an unpaired surrogate)"
 

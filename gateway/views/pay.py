@@ -12,11 +12,11 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from gateway.core import current_gateway
-from gateway.errors import ApiError, validation_error
 from gateway.money import InvalidAmount, format_major_units, parse_major_units
 from gateway.orders import create_order
 from gateway.schemas import ApiErrorSchema, PayQuerySchema
 from gateway.views.blueprint import Blueprint
+from gateway.views.errors import ApiError, validation_error
 
 blp = Blueprint("pay", __name__, description="Reference merchant API for mobile apps")
 
