@@ -1,63 +1,133 @@
-"""`flask --app wsgi db upgrade` and friends."""
+"""`flask --app wsgi db upgrade` and friends.
+
+Each command gets the `Gateway` (never the Flask app) and answers a bad argument or a refused
+operation with one line on stderr (`Error: ...`) and a non-zero exit status, never a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from gateway.core import current_gateway
+from gateway.core import Gateway
+from gateway.errors import GatewayError
+from gateway.settings import ConfigError
+from gateway.views.context import current_gateway
 
-db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-gateway_cli = AppGroup("gateway", help="Operations: reconciliation and the merchant webhook worker.")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class UsageProblem(click.ClickException):
+    exit_code = 2  # click's own status for usage errors
+
+
+class OneLineErrors(click.Command):
+    """Usage errors (unknown option, bad value, missing argument) in one line, not click's usage block."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            command = f"{parent.command_path} {info_name}" if parent else info_name
+            message = " ".join(exc.format_message().split())  # click lists choices on lines of their own
+            raise UsageProblem(f"{message} (see '{command} --help')") from None
+
+
+class Commands(AppGroup):
+    command_class = OneLineErrors
+
+
+def with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, R]:
+    """Call `command` with the app's Gateway; a domain or configuration error becomes a one-line error."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(current_gateway(), *args, **kwargs)
+        except GatewayError as exc:
+            raise click.ClickException(exc.message) from None
+        except ConfigError as exc:
+            raise UsageProblem(str(exc)) from None
+
+    return run
+
+
+db_cli = Commands("db", help="Database schema (Alembic migrations).")
+gateway_cli = Commands("gateway", help="Operations: reconciliation and the merchant webhook worker.")
 
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
-def upgrade(revision: str) -> None:
+@with_gateway
+def upgrade(gateway: Gateway, revision: str) -> None:
     """Create or upgrade the schema to REVISION (default: the newest)."""
     from gateway import migrate  # Alembic is only needed here; keep it out of every worker's start-up
 
-    migrate.upgrade(current_gateway().db.url, revision)
+    _migrate(migrate.upgrade, gateway, revision)
     click.echo(f"database schema at {revision}")
 
 
 @db_cli.command("downgrade")
 @click.argument("revision")
-def downgrade(revision: str) -> None:
+@with_gateway
+def downgrade(gateway: Gateway, revision: str) -> None:
     """Undo migrations down to REVISION ("base" removes every table)."""
     from gateway import migrate
 
-    migrate.downgrade(current_gateway().db.url, revision)
+    _migrate(migrate.downgrade, gateway, revision)
     click.echo(f"database schema at {revision}")
+
+
+def _migrate(step: Callable[[str, str], None], gateway: Gateway, revision: str) -> None:
+    from alembic.util import CommandError
+
+    try:
+        step(gateway.db.url, revision)
+    except CommandError as exc:  # an unknown or ambiguous revision: Alembic's message names it
+        raise UsageProblem(f"revision {revision!r}: {exc}") from None
 
 
 @gateway_cli.command("reconcile")
 @click.option("--older-than", default=300, show_default=True, type=click.IntRange(min=0), help="seconds")
-def reconcile_command(older_than: int) -> None:
+@with_gateway
+def reconcile_command(gateway: Gateway, older_than: int) -> None:
     """Settle orders and refunds left pending or unknown; expire unpaid orders past their expiry."""
     from gateway.reconcile import reconcile
 
-    outcome = reconcile(current_gateway(), timedelta(seconds=older_than))
+    outcome = reconcile(gateway, timedelta(seconds=older_than))
     click.echo(json.dumps(dict(sorted(outcome.items()))))
+
+
+def _says_why(context: click.Context, parameter: click.Parameter, note: str) -> str:
+    if not note.strip():
+        raise click.BadParameter("must say why, e.g. what the provider's records show")
+    return note
 
 
 @gateway_cli.command("settle-refund")
 @click.argument("refund_id")
 @click.option("--outcome", type=click.Choice(["succeeded", "failed"]), required=True)
-@click.option("--note", required=True, help="why, e.g. 'seen in the IOTPay merchant portal'")
-def settle_refund_command(refund_id: str, outcome: str, note: str) -> None:
+@click.option("--note", required=True, callback=_says_why, help="why, e.g. 'seen in the provider's merchant portal'")
+@with_gateway
+def settle_refund_command(gateway: Gateway, refund_id: str, outcome: str, note: str) -> None:
     """Settle a refund left unknown by hand, after checking the provider's own records.
 
-    For providers with no refund query (IOTPay): an unknown refund holds its amount until settled.
+    For providers with no refund query: an unknown refund holds its amount until settled.
     """
     from gateway.models import RefundStatus
     from gateway.refunds import UNSETTLED, get_refund, settle_refund
 
-    gateway = current_gateway()
     if get_refund(gateway, refund_id).status not in UNSETTLED:
         raise click.ClickException(f"refund {refund_id} is already settled")
     refund = settle_refund(
@@ -68,23 +138,16 @@ def settle_refund_command(refund_id: str, outcome: str, note: str) -> None:
 
 @gateway_cli.command("worker")
 @click.option("--once", is_flag=True, help="Deliver the events that are due now, then exit (for cron).")
-def worker_command(once: bool) -> None:
+@with_gateway
+def worker_command(gateway: Gateway, once: bool) -> None:
     """Deliver merchant webhooks from the outbox until SIGTERM or SIGINT."""
-    import logging
-
     from gateway import webhooks
-    from gateway.settings import ConfigError
 
-    gateway = current_gateway()
     if not logging.getLogger().handlers:  # a process of its own: log deliveries to stderr, like gunicorn
         name = (gateway.settings.get("GATEWAY_LOG_LEVEL") or "info").upper()
         level = logging.getLevelNamesMapping().get(name, logging.INFO)
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        report = webhooks.run_worker(gateway, once=once)
-    except ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise click.exceptions.Exit(2) from None
+    report = webhooks.run_worker(gateway, once=once)
     click.echo(f"webhooks: {report.delivered} delivered, {report.failed} failed attempts")
 
 

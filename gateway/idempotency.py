@@ -1,4 +1,4 @@
-"""Idempotency-Key for POST endpoints that create something (orders, refunds).
+"""Idempotency keys for requests that create something (orders, refunds): the state behind them.
 
 The same key with the same body gets the first response again (header `Idempotent-Replayed:
 true`) without running the view a second time; the same key with another body is a 422; the same
@@ -10,6 +10,10 @@ A key is claimed by inserting its row before the view runs; the row carries a le
 the lease has run out, a retry takes the key over. If the dead request had already recorded what it
 created (`attach_resource`, in the same transaction as the creation), the retry answers with that
 resource as it is now instead of creating a second one.
+
+The HTTP side (the `Idempotency-Key` header, replaying a stored answer) is gateway.views.idempotent;
+a service that creates something takes the request's `Claim` as an argument and calls
+`attach_resource` with it.
 """
 
 from __future__ import annotations
@@ -17,30 +21,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
-from typing import Any, overload
+from typing import Any
 
-from flask import Response, current_app, g, has_app_context, request
-from flask.typing import ResponseReturnValue
-from flask_smorest import Blueprint
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway import clock
-from gateway.core import current_gateway
 from gateway.db import Database
+from gateway.errors import Conflict, Invalid
 from gateway.models import IdempotencyKey
-from gateway.views.errors import ApiError, error_response
 
 log = logging.getLogger(__name__)
 
-HEADER = "Idempotency-Key"
-REPLAYED_HEADER = "Idempotent-Replayed"
-MAX_KEY_LENGTH = 255
 RETENTION = timedelta(hours=24)
 # The lease must outlast any live request, or a retry would take over a request that is still
 # running. The core cannot know each provider's timeout, so this is a constant above the longest one
@@ -53,92 +48,31 @@ _MAX_SCOPE_PATH = 150
 IN_PROGRESS = "in_progress"
 DONE = "done"
 
-_G_CLAIM = "idempotency_claim"
-
-Resume = Callable[[str], ResponseReturnValue]
-
 
 @dataclass(frozen=True)
-class _Claim:
-    """This request holds the key's row: `token` is the lease it wrote, proof that it still owns it."""
+class Claim:
+    """A request holds the key's row: `token` is the lease it wrote, proof that it still owns it."""
 
     row_id: int
     token: datetime
     resume_resource: str | None = None  # taken over from a dead request that had created this
 
 
-# -- the decorator -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The answer a finished request with the same key and body got, to be given again."""
+
+    status: int
+    body: str
 
 
-View = Callable[..., Any]
-
-
-@overload
-def idempotent(view: View, /) -> View: ...
-@overload
-def idempotent(*, resume: Resume | None = None) -> Callable[[View], View]: ...
-def idempotent(view: View | None = None, /, *, resume: Resume | None = None) -> View | Callable[[View], View]:
-    """Honour an Idempotency-Key header on a flask-smorest MethodView method: `@idempotent` or
-    `@idempotent(resume=...)`, above `@blp.arguments` and `@blp.response`.
-
-    Outermost, because it must claim the key (and answer 409/422 or replay) before the body is
-    validated, and store the response exactly as the client got it, which only exists once
-    `@blp.response` has serialized the view's result. A validation error (webargs' 422) reaches it
-    as an exception, after which the key is released for a corrected retry.
-
-    `resume(resource_id)` answers a retry that takes over the key of a request that died after
-    recording (`attach_resource`) what it created: the current representation of that resource,
-    as anything a Flask view may return. Without `resume` such a retry runs the view again, which
-    creates a second resource.
-    """
-    if view is None:
-        return lambda view: _decorate(view, resume)
-    return _decorate(view, resume)
-
-
-def _decorate(view: View, resume: Resume | None) -> View:
-    @wraps(view)  # copies flask-smorest's `_apidoc` too: the OpenAPI document keeps the view's body and answers
-    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        key = request.headers.get(HEADER)
-        if key is None:
-            return current_app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
-        _check_key(key)
-        db = current_gateway().db
-        outcome = _claim(db, _scope(), key, body_hash(request.get_data(cache=True)))
-        if isinstance(outcome, Response):
-            return outcome
-        return _run(db, outcome, view, resume, args, kwargs)
-
-    # `doc` is a staticmethod of flask-smorest's Blueprint: no blueprint needed. Its `parameters`
-    # replace the operation's own, of which JSON-body POSTs have none (the body is `requestBody`,
-    # path parameters are documented on the path).
-    documented: View = Blueprint.doc(parameters=[_HEADER_DOC])(wrapper)
-    return documented
-
-
-_HEADER_DOC = {
-    "in": "header",
-    "name": HEADER,
-    "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
-    "description": (
-        "A unique value per operation (a UUID), kept for at least 24 hours. Retrying with the same key and "
-        "body replays the first response (header Idempotent-Replayed: true) instead of doing it twice. "
-        "The same key with another body: 422 idempotency_key_reused; while the first request still runs: "
-        "409 idempotency_key_in_progress; empty, over 255 characters or not printable ASCII: 400 "
-        "invalid_idempotency_key."
-    ),
-}
-
-
-def attach_resource(session: Session, resource_id: str) -> None:
-    """Record, in `session`'s transaction, what the request in flight is creating (no-op without a key).
+def attach_resource(session: Session, claim: Claim | None, resource_id: str) -> None:
+    """Record, in `session`'s transaction, what the claimed request is creating (no-op without a claim).
 
     Call it in the transaction that stores the resource, before any provider call: then the key
     names the resource exactly when the resource exists, and a retry after a crash resumes it
     instead of creating it again.
     """
-    claim: _Claim | None = g.get(_G_CLAIM) if has_app_context() else None
     if claim is None:
         return
     session.execute(
@@ -185,29 +119,11 @@ def body_hash(raw: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _scope() -> str:
-    api_key = None
-    if current_gateway().settings.names("GATEWAY_API_KEYS"):
-        # Parsed as gateway.auth does; its before_request hook has already accepted this key.
-        api_key = request.headers.get("Authorization", "").partition(" ")[2].strip()
-    return scope_of(request.method, request.path, api_key)
-
-
-def _check_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= char <= "~" for char in key):
-        raise ApiError(
-            400,
-            "invalid_idempotency_key",
-            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
-            {HEADER: ["must be 1 to 255 printable ASCII characters"]},
-        )
-
-
 # -- claiming, finishing, releasing --------------------------------------------------------------
 
 
-def _claim(db: Database, scope: str, key: str, request_hash: str) -> _Claim | Response:
-    """Take the key for this request, or answer from what the row says; ApiError for 409/422."""
+def claim(db: Database, scope: str, key: str, request_hash: str) -> Claim | StoredAnswer:
+    """Take the key for this request, or the answer stored for it; Conflict or Invalid when neither."""
     for _ in range(3):  # a row deleted between our insert and our look (its request failed) is retried
         now = clock.utcnow()
         token = now + LEASE
@@ -222,19 +138,18 @@ def _claim(db: Database, scope: str, key: str, request_hash: str) -> _Claim | Re
                 created_at=now,
             )
             if row_id is not None:
-                return _Claim(row_id, token)
+                return Claim(row_id, token)
             row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key))
             if row is None:
                 continue
             if row.request_hash != request_hash:
-                raise ApiError(
-                    422,
+                raise Invalid(
                     "idempotency_key_reused",
-                    f"This {HEADER} was used with a different request body; use a new key for a new request.",
+                    "This Idempotency-Key was used with a different request body; use a new key for a new request.",
                 )
             if row.status == DONE:
                 log.info("idempotency key replayed (row %s)", row.id)
-                return _replay(row)
+                return StoredAnswer(status=row.response_status or 200, body=row.response_body or "")
             locked_until = clock.as_utc(row.locked_until)
             if locked_until is not None and locked_until > now:
                 raise _in_progress()
@@ -255,15 +170,14 @@ def _claim(db: Database, scope: str, key: str, request_hash: str) -> _Claim | Re
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 raise _in_progress()
             log.warning("idempotency key taken over after its lease ran out (row %s)", row.id)
-            return _Claim(row.id, token, resume_resource=row.resource_id)
+            return Claim(row.id, token, resume_resource=row.resource_id)
     raise _in_progress()
 
 
-def _in_progress() -> ApiError:
-    return ApiError(
-        409,
+def _in_progress() -> Conflict:
+    return Conflict(
         "idempotency_key_in_progress",
-        f"A request with this {HEADER} is still in progress; retry after it has finished.",
+        "A request with this Idempotency-Key is still in progress; retry after it has finished.",
     )
 
 
@@ -280,61 +194,29 @@ def _insert_unless_present(session: Session, **values: Any) -> int | None:
     return row_id
 
 
-def _replay(row: IdempotencyKey) -> Response:
-    response = Response(row.response_body or "", status=row.response_status or 200, mimetype="application/json")
-    response.headers[REPLAYED_HEADER] = "true"
-    return response
+def finish(db: Database, claim: Claim, status: int, body: str, *, refused: bool) -> None:
+    """Store the answer (`status`, `body`) the request got, to be replayed for its key.
 
-
-def _run(
-    db: Database,
-    claim: _Claim,
-    view: Callable[..., Any],
-    resume: Resume | None,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Response:
-    setattr(g, _G_CLAIM, claim)
-    try:
-        if claim.resume_resource is not None and resume is not None:
-            result = resume(claim.resume_resource)
-        else:
-            result = current_app.ensure_sync(view)(*args, **kwargs)
-        response = current_app.make_response(result)
-    except ApiError as exc:
-        # Rendered here rather than by the app's handler (same function), so that it can be stored.
-        response = error_response(exc)
-    except BaseException:
-        # Nothing to store: webargs' validation errors and unexpected failures. If the request had
-        # created something, the key must keep naming it, so only the lease is given up; otherwise
-        # the row goes, and the client may retry with the same key.
-        _abandon(db, claim)
-        raise
-    finally:
-        g.pop(_G_CLAIM, None)
-    _finish(db, claim, response)
-    return response
-
-
-def _finish(db: Database, claim: _Claim, response: Response) -> None:
+    `refused`: the request was turned down without effect (invalid fields, not found, conflict);
+    then the key is forgotten instead, unless something was created under it, so the client can fix
+    the request and send it again under the same key, as Stripe allows.
+    """
     with db.transaction() as session:
-        if 400 <= response.status_code < 500:
-            # A refusal that changed nothing (invalid fields, not found, conflict): forget the key, so
-            # the client can fix the request and send it again under the same key, as Stripe allows.
+        if refused:
             forgotten = session.execute(
                 delete(IdempotencyKey).where(*_owned(claim), IdempotencyKey.resource_id.is_(None))
             )
             if forgotten.rowcount == 1:  # type: ignore[attr-defined]
                 return
-        # Success, a 5xx (502/504: the order or refund created stays on record, and the body names
-        # it), or a 4xx after something was created: this is the answer for good.
+        # Success, a provider failure (the order or refund created stays on record, and the body
+        # names it), or a refusal after something was created: this is the answer for good.
         stored = session.execute(
             update(IdempotencyKey)
             .where(*_owned(claim))
             .values(
                 status=DONE,
-                response_status=response.status_code,
-                response_body=response.get_data(as_text=True),
+                response_status=status,
+                response_body=body,
                 locked_until=None,
             )
         )
@@ -342,7 +224,8 @@ def _finish(db: Database, claim: _Claim, response: Response) -> None:
             log.warning("idempotency key row %s was taken over before its request finished", claim.row_id)
 
 
-def _abandon(db: Database, claim: _Claim) -> None:
+def abandon(db: Database, claim: Claim) -> None:
+    """The request failed without an answer to store: free the key (keep it if it names a resource)."""
     with db.transaction() as session:
         deleted = session.execute(delete(IdempotencyKey).where(*_owned(claim), IdempotencyKey.resource_id.is_(None)))
         if deleted.rowcount != 1:  # type: ignore[attr-defined]
@@ -350,5 +233,5 @@ def _abandon(db: Database, claim: _Claim) -> None:
             session.execute(update(IdempotencyKey).where(*_owned(claim)).values(locked_until=clock.utcnow()))
 
 
-def _owned(claim: _Claim) -> tuple[Any, ...]:
+def _owned(claim: Claim) -> tuple[Any, ...]:
     return (IdempotencyKey.id == claim.row_id, IdempotencyKey.locked_until == claim.token)

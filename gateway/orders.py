@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from gateway import idempotency
 from gateway.clock import utcnow
 from gateway.core import Gateway
+from gateway.errors import NotFound, flatten_messages, invalid_fields
 from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.payments import settle_payment
@@ -35,7 +36,6 @@ from gateway.provider import (
     Verdict,
 )
 from gateway.provider_failures import provider_failure, require_operation
-from gateway.views.errors import ApiError, flatten_messages, validation_error
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,14 @@ def get_order(gateway: Gateway, order_id: str) -> Order:
         with gateway.db.transaction() as session:
             order = session.get(Order, order_id)
     if order is None:
-        raise ApiError(404, "order_not_found", f"No order with id {order_id!r}.")
+        raise NotFound("order_not_found", f"No order with id {order_id!r}.")
     return order
 
 
-def create_order(gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | None) -> Order:
+def create_order(
+    gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | None, claim: idempotency.Claim | None = None
+) -> Order:
+    """`claim`: the idempotency key this request holds, which will name the order (None: no key)."""
     provider = gateway.provider(fields.get("provider"))
     draft = _draft(provider, fields, caller_ip)
     order = Order(
@@ -84,7 +87,7 @@ def create_order(gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | N
     )
     with gateway.db.transaction() as session:
         session.add(order)
-        idempotency.attach_resource(session, order.id)
+        idempotency.attach_resource(session, claim, order.id)
     request = OrderRequest(
         draft=draft,
         order_id=order.id,
@@ -162,7 +165,7 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None)
     if not client_ip:
         errors["client_ip"] = ["is required when the caller's address is unknown"]
     if errors:
-        raise validation_error(errors)
+        raise invalid_fields(errors)
     draft = OrderDraft(
         channel=fields["channel"],
         amount=fields["amount"],
@@ -175,7 +178,7 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None)
     try:
         provider.validate_order(draft)
     except InvalidOrder as exc:
-        raise validation_error(exc.errors) from exc
+        raise invalid_fields(exc.errors) from exc
     return draft
 
 

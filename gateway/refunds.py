@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gateway import idempotency
 from gateway.clock import utcnow
 from gateway.core import Gateway
+from gateway.errors import Conflict, Invalid, NotFound
 from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
 from gateway.orders import get_order, is_resource_id, order_ref
@@ -36,7 +37,6 @@ from gateway.provider import (
     RefundResult,
 )
 from gateway.provider_failures import provider_failure, require_operation
-from gateway.views.errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,14 @@ class RefundAttempt:
     error: ProviderError | OutcomeUnknown | None = None
 
 
-def create_refund(gateway: Gateway, order_id: str, fields: Mapping[str, Any]) -> Refund:
+def create_refund(
+    gateway: Gateway, order_id: str, fields: Mapping[str, Any], claim: idempotency.Claim | None = None
+) -> Refund:
+    """`claim`: the idempotency key this request holds, which will name the refund (None: no key)."""
     order = get_order(gateway, order_id)
     provider = gateway.provider_of(order)
     require_operation(provider, REFUND)
-    refund = _reserve(gateway, order_id, fields["amount"], fields.get("reason"))
+    refund = _reserve(gateway, order_id, fields["amount"], fields.get("reason"), claim)
     attempt = attempt_refund(gateway, refund.id, first_attempt=True)
     return refund_answer(gateway, attempt.refund, attempt.error)
 
@@ -80,7 +83,7 @@ def get_refund(gateway: Gateway, refund_id: str) -> Refund:
         with gateway.db.transaction() as session:
             refund = session.get(Refund, refund_id)
     if refund is None:
-        raise ApiError(404, "refund_not_found", f"No refund with id {refund_id!r}.")
+        raise NotFound("refund_not_found", f"No refund with id {refund_id!r}.")
     return refund
 
 
@@ -90,11 +93,13 @@ def list_refunds(gateway: Gateway, order_id: str) -> Sequence[Refund]:
         return session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.created_at)).all()
 
 
-def _reserve(gateway: Gateway, order_id: str, amount: int, reason: str | None) -> Refund:
+def _reserve(
+    gateway: Gateway, order_id: str, amount: int, reason: str | None, claim: idempotency.Claim | None
+) -> Refund:
     with gateway.db.transaction() as session:
         order = _lock_order(session, order_id)
         if order.status not in PAID_STATUSES:
-            raise ApiError(409, "order_not_paid", f"Order {order_id} is {order.status}; only paid orders are refunded.")
+            raise Conflict("order_not_paid", f"Order {order_id} is {order.status}; only paid orders are refunded.")
         reserved = session.scalar(
             select(func.coalesce(func.sum(Refund.amount), 0)).where(
                 Refund.order_id == order_id, Refund.status.in_([s.value for s in RESERVING_REFUND_STATUSES])
@@ -107,8 +112,7 @@ def _reserve(gateway: Gateway, order_id: str, amount: int, reason: str | None) -
             require_operation(provider, MULTIPLE_REFUNDS)
         remaining = order.amount - int(reserved or 0)
         if amount > remaining:
-            raise ApiError(
-                422,
+            raise Invalid(
                 "refund_exceeds_remaining",
                 "The refund is larger than what is left to refund.",
                 {"amount": [f"at most {remaining} {order.currency} minor units can still be refunded"]},
@@ -124,7 +128,7 @@ def _reserve(gateway: Gateway, order_id: str, amount: int, reason: str | None) -
             claimed_until=utcnow() + CALL_LEASE,  # its first attempt follows at once: not for reconcile
         )
         session.add(refund)
-        idempotency.attach_resource(session, refund.id)
+        idempotency.attach_resource(session, claim, refund.id)
     return refund
 
 
@@ -222,5 +226,5 @@ def _mark_unknown(gateway: Gateway, refund_id: str, code: str, message: str) -> 
 def _lock_order(session: Session, order_id: str) -> Order:
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None:
-        raise ApiError(404, "order_not_found", f"No order with id {order_id!r}.")
+        raise NotFound("order_not_found", f"No order with id {order_id!r}.")
     return order

@@ -27,12 +27,11 @@ from types import FrameType
 from typing import Any
 
 import requests
-from flask import Flask
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.clock import as_utc, utcnow
-from gateway.core import EXTENSION_KEY, Gateway
+from gateway.core import Gateway
 from gateway.db import Database
 from gateway.models import OutboxEvent
 from gateway.settings import ConfigError, Settings
@@ -355,7 +354,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def run_worker(
-    app_or_gateway: Flask | Gateway,
+    gateway: Gateway,
     *,
     once: bool = False,
     poll_interval: float = 1.0,
@@ -367,7 +366,6 @@ def run_worker(
     Signals are handled only when called from the main thread; they stop the worker between
     two events (a second one interrupts the POST under way, whose event is simply sent again).
     """
-    gateway = app_or_gateway.extensions[EXTENSION_KEY] if isinstance(app_or_gateway, Flask) else app_or_gateway
     config = _required_config(gateway.settings)
     stop = stop_event or threading.Event()
     total = DeliveryReport()

@@ -23,12 +23,13 @@ from werkzeug.test import TestResponse
 from gateway import migrate, outbox
 from gateway.app import create_app
 from gateway.clock import utcnow
-from gateway.core import EXTENSION_KEY, Gateway
+from gateway.core import Gateway
 from gateway.models import Base, NotificationRecord, OutboxEvent, Refund
 from gateway.orders import new_merchant_order_no
 from gateway.plugin_manager import ENTRY_POINT_GROUP
 from gateway.provider import InboundRequest, Provider, Verdict
 from gateway.testing.harness import HttpRequest, ProviderHarness
+from gateway.views.context import gateway_of
 
 
 class LiveServer:
@@ -115,7 +116,7 @@ class LiveGateway:
 
     @property
     def gateway(self) -> Gateway:
-        gateway: Gateway = self.app.extensions[EXTENSION_KEY]
+        gateway: Gateway = gateway_of(self.app)
         return gateway
 
     @property

@@ -8,12 +8,13 @@ from flask import request
 from flask.views import MethodView
 
 from gateway.auth import require_api_key
-from gateway.core import current_gateway
-from gateway.idempotency import idempotent
+from gateway.idempotency import Claim
 from gateway.models import Order
 from gateway.orders import create_order, get_order, order_answer, refresh_order
 from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderQuerySchema, OrderSchema, ProviderSchema
 from gateway.views.blueprint import Blueprint
+from gateway.views.context import current_gateway
+from gateway.views.idempotent import idempotent
 
 blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and providers")
 
@@ -31,9 +32,9 @@ class Orders(MethodView):
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
     @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; provider_error keeps its code")
     @blp.alt_response(504, schema=ApiErrorSchema, description="the provider timed out; outcome unknown")
-    def post(self, fields: dict[str, Any]) -> Order:
+    def post(self, fields: dict[str, Any], idempotency_claim: Claim | None) -> Order:
         """Create an order at a provider and return the pay_params for the app's SDK."""
-        return create_order(current_gateway(), fields, request.remote_addr)
+        return create_order(current_gateway(), fields, request.remote_addr, idempotency_claim)
 
 
 @blp.route("/orders/<order_id>")

@@ -3,20 +3,43 @@
 `error` is a stable machine-readable code; `errors` names the fields at fault (dotted for
 nested ones). Provider refusals add `provider_error: {code, message}` with the provider's own
 values. Nothing here ever echoes configuration, so secrets cannot leak through an error.
+
+This is the one place where the domain's errors (gateway.errors) become HTTP answers: the
+status of each kind is in `STATUS_OF`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from gateway.errors import (
+    Conflict,
+    FieldErrors,
+    GatewayError,
+    Invalid,
+    NotFound,
+    ProviderNoAnswer,
+    ProviderOutcomeUnknown,
+    ProviderRefused,
+    flatten_messages,
+)
+
 log = logging.getLogger(__name__)
 
-FieldErrors = Mapping[str, Sequence[str]]
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS_OF: tuple[tuple[type[GatewayError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (Invalid, 422),
+    (ProviderRefused, 502),
+    (ProviderOutcomeUnknown, 502),
+    (ProviderNoAnswer, 504),
+)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -53,6 +76,16 @@ def validation_error(errors: FieldErrors, message: str = "The request has invali
     return ApiError(422, "validation_error", message, errors)
 
 
+def api_error(error: GatewayError) -> ApiError:
+    """The HTTP answer to a domain error: same code, message, fields and details."""
+    status = next((status for kind, status in STATUS_OF if isinstance(error, kind)), 500)
+    return ApiError(status, error.code, error.message, error.errors, **error.details)
+
+
+def as_api_error(error: ApiError | GatewayError) -> ApiError:
+    return error if isinstance(error, ApiError) else api_error(error)
+
+
 def error_response(error: ApiError) -> Response:
     payload: dict[str, Any] = {"error": error.code, "message": error.message, "errors": error.errors}
     payload.update(error.extra)
@@ -61,28 +94,6 @@ def error_response(error: ApiError) -> Response:
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
     return response
-
-
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested {field: {sub: [msg]}} -> {"field.sub": [msg]}."""
-    if isinstance(messages, Mapping):
-        flat: dict[str, list[str]] = {}
-        for name, value in messages.items():
-            key = str(name) if not prefix else f"{prefix}.{name}"
-            if key == "_schema" or key.endswith("._schema"):
-                key = prefix or "_schema"
-            for field_name, texts in flatten_messages(value, key).items():
-                flat.setdefault(field_name, []).extend(texts)
-        return flat
-    if isinstance(messages, (list, tuple)):
-        if all(isinstance(item, str) for item in messages):
-            return {prefix or "_schema": list(messages)}
-        flat = {}
-        for item in messages:
-            for field_name, texts in flatten_messages(item, prefix).items():
-                flat.setdefault(field_name, []).extend(texts)
-        return flat
-    return {prefix or "_schema": [str(messages)]}
 
 
 def _from_http_exception(exc: HTTPException) -> ApiError:
@@ -106,6 +117,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         return error_response(exc)
+
+    @app.errorhandler(GatewayError)
+    def _domain_error(exc: GatewayError) -> Response:
+        return error_response(api_error(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

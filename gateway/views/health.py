@@ -7,8 +7,8 @@ import logging
 from flask import Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.core import current_gateway
 from gateway.views.blueprint import Blueprint
+from gateway.views.context import current_gateway
 
 log = logging.getLogger(__name__)
 

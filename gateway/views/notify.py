@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Response, request
 from flask.views import MethodView
 
-from gateway.core import current_gateway
 from gateway.notify import handle_notification
 from gateway.provider import InboundRequest
 from gateway.views.blueprint import Blueprint
+from gateway.views.context import current_gateway
 from gateway.views.errors import ApiError
 
 blp = Blueprint("notify", __name__, url_prefix="/notify", description="Provider notifications")

@@ -11,11 +11,12 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask.views import MethodView
 
-from gateway.core import current_gateway
+from gateway.errors import Invalid
 from gateway.money import InvalidAmount, format_major_units, parse_major_units
 from gateway.orders import create_order
 from gateway.schemas import ApiErrorSchema, PayQuerySchema
 from gateway.views.blueprint import Blueprint
+from gateway.views.context import current_gateway
 from gateway.views.errors import ApiError, validation_error
 
 blp = Blueprint("pay", __name__, description="Reference merchant API for mobile apps")
@@ -51,7 +52,7 @@ class Pay(MethodView):
         }
         try:
             order = create_order(gateway, fields, request.remote_addr)
-        except ApiError as exc:
+        except Invalid as exc:
             if "channel" in exc.errors:  # report it under this endpoint's own parameter name
                 exc.errors["channelid"] = exc.errors.pop("channel")
             raise

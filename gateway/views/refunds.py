@@ -7,13 +7,14 @@ from typing import Any
 
 from flask.views import MethodView
 
-from gateway.core import current_gateway
-from gateway.idempotency import idempotent
+from gateway.idempotency import Claim
 from gateway.models import Refund
 from gateway.refunds import create_refund, get_refund, list_refunds, refund_answer
 from gateway.schemas import ApiErrorSchema, RefundCreateSchema, RefundSchema
 from gateway.views.api import authenticate
 from gateway.views.blueprint import Blueprint
+from gateway.views.context import current_gateway
+from gateway.views.idempotent import idempotent
 
 blp = Blueprint("v1_refunds", __name__, url_prefix="/v1", description="Refunds")
 blp.before_request(authenticate)
@@ -33,9 +34,9 @@ class OrderRefunds(MethodView):
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid, or more than is left to refund")
     @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; the refund is failed")
     @blp.alt_response(504, schema=ApiErrorSchema, description="outcome unknown; the refund stays unknown")
-    def post(self, fields: dict[str, Any], order_id: str) -> Refund:
+    def post(self, fields: dict[str, Any], order_id: str, idempotency_claim: Claim | None) -> Refund:
         """Refund part or all of a paid order (Idempotency-Key supported)."""
-        return create_refund(current_gateway(), order_id, fields)
+        return create_refund(current_gateway(), order_id, fields, idempotency_claim)
 
     @blp.response(200, RefundSchema(many=True))
     def get(self, order_id: str) -> Sequence[Refund]:

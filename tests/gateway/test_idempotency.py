@@ -21,9 +21,10 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import orders
 from gateway.clock import utcnow
-from gateway.idempotency import REPLAYED_HEADER, body_hash, purge_expired, scope_of
+from gateway.idempotency import body_hash, purge_expired, scope_of
 from gateway.models import IdempotencyKey, Order
 from gateway.testing.live import LiveServer
+from gateway.views.idempotent import REPLAYED_HEADER
 
 ORDER: dict[str, Any] = {
     "channel": "WX_APP",

@@ -31,6 +31,7 @@ from gateway.clock import as_utc, utcnow
 from gateway.models import OutboxEvent
 from gateway.settings import ConfigError, Settings
 from gateway.testing.live import LiveServer
+from gateway.views.context import gateway_of
 from gateway.webhooks import DeliveryReport, backoff, deliver_due, sign_payload, verify_signature
 from tests.support.processes import REPO_ROOT, child_env
 
@@ -476,7 +477,7 @@ def test_run_worker_delivers_until_told_to_stop(make_app: Callable[..., Any]) ->
     stop = threading.Event()
     results: list[DeliveryReport] = []
     thread = threading.Thread(
-        target=lambda: results.append(webhooks.run_worker(app, poll_interval=0.05, stop_event=stop))
+        target=lambda: results.append(webhooks.run_worker(gateway_of(app), poll_interval=0.05, stop_event=stop))
     )
     thread.start()
     try:
