@@ -12,12 +12,13 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import cli, webhooks
-from gateway.core import EXTENSION_KEY, Gateway
+from gateway.core import Gateway
 from gateway.db import Database
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.views import api, health, notify, pay, refunds
+from gateway.views.context import EXTENSION_KEY
 from gateway.views.errors import register_error_handlers
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
 def _build_gateway(settings: Settings) -> Gateway:
     plugin_manager = build_plugin_manager(settings)
     providers = collect_providers(plugin_manager, settings)
-    default = settings.get("GATEWAY_DEFAULT_PROVIDER") or _implicit_default(providers)
+    default = settings.get("GATEWAY_DEFAULT_PROVIDER") or implicit_default_provider(providers)
     if providers and default not in providers:
         enabled = ", ".join(providers)
         raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"must name an enabled provider ({enabled}), not {default!r}")
@@ -86,11 +87,10 @@ def _build_gateway(settings: Settings) -> Gateway:
     )
 
 
-def _implicit_default(providers: Mapping[str, object]) -> str:
-    """iotpay, the product's first provider; else the only one enabled (a Stripe-only gateway needs no setting)."""
-    if "iotpay" in providers or len(providers) != 1:
-        return "iotpay"
-    return next(iter(providers))
+def implicit_default_provider(providers: Mapping[str, object]) -> str | None:
+    """Without GATEWAY_DEFAULT_PROVIDER: the enabled provider whose name sorts first (the only one, if
+    just one is enabled), so the choice never depends on the order plugins happen to load in."""
+    return min(providers, default=None)
 
 
 def _mount_sandboxes(app: Flask, gateway: Gateway) -> None:

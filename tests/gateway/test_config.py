@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway import create_app
+from gateway.app import implicit_default_provider
 from gateway.models import Order
 from gateway.settings import ConfigError
 from tests.conftest import MCH_ID, MCH_KEY
@@ -434,3 +435,22 @@ def test_the_only_enabled_provider_is_the_default(make_app: Callable[..., Any]) 
     app = make_app(GATEWAY_DISABLED_PLUGINS="iotpay", GATEWAY_SANDBOX="1")
     gateway = app.extensions["gateway"]
     assert (list(gateway.providers), gateway.default_provider) == (["stripe"], "stripe")
+
+
+def test_without_a_setting_the_default_is_the_enabled_provider_whose_name_sorts_first(
+    make_app: Callable[..., Any],
+) -> None:
+    app = make_app(GATEWAY_SANDBOX="1")
+    gateway = app.extensions["gateway"]
+    assert (list(gateway.providers), gateway.default_provider) == (["iotpay", "stripe"], "iotpay")
+    assert implicit_default_provider({"zeta": 1, "alpha": 2}) == "alpha"  # load order does not matter
+    assert implicit_default_provider({}) is None
+
+
+def test_with_no_provider_enabled_an_order_names_the_problem(make_app: Callable[..., Any]) -> None:
+    app = make_app(GATEWAY_DISABLED_PLUGINS="iotpay,stripe")
+    payload = {"channel": "WX_APP", "amount": 100, "currency": "CAD", "subject": "s", "body": "b"}
+
+    response = app.test_client().post("/v1/orders", json=payload)
+
+    assert (response.status_code, response.get_json()["errors"]) == (422, {"provider": ["no provider is enabled"]})
