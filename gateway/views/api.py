@@ -7,11 +7,11 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 
-from gateway.auth import require_api_key
 from gateway.idempotency import Claim
 from gateway.models import Order
 from gateway.orders import create_order, get_order, order_answer, refresh_order
 from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderQuerySchema, OrderSchema, ProviderSchema
+from gateway.views.auth import require_api_key
 from gateway.views.blueprint import Blueprint
 from gateway.views.context import current_gateway
 from gateway.views.idempotent import idempotent
