@@ -36,6 +36,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	PYTHONPATH=examples/gateway-example-provider $(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from gateway import hookspec
+import pluggy
+
+PROJECT_NAME = "gateway"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)  # plugins import it from the package: `from gateway import hookimpl`
 
 if TYPE_CHECKING:
     from gateway.provider import Provider

@@ -15,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from gateway import PROJECT_NAME, hookspecs
+from gateway import hookspecs
 from gateway.provider import Provider
 from gateway.sandbox import Sandbox
 from gateway.settings import ConfigError, Settings
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def build_plugin_manager(settings: Settings) -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     disabled = settings.names("GATEWAY_DISABLED_PLUGINS")
     for name in disabled:
