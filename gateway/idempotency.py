@@ -199,7 +199,7 @@ def finish(db: Database, claim: Claim, status: int, body: str, *, refused: bool)
 
     `refused`: the request was turned down without effect (invalid fields, not found, conflict);
     then the key is forgotten instead, unless something was created under it, so the client can fix
-    the request and send it again under the same key, as Stripe allows.
+    the request and send it again under the same key.
     """
     with db.transaction() as session:
         if refused:

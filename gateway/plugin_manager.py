@@ -1,6 +1,6 @@
 """Builds the pluggy plugin manager and the provider registry from it.
 
-Providers, the built-in IOTPay one included, are found through the ``gateway.providers``
+Providers, the built-in ones included, are found through the ``gateway.providers``
 entry-point group; GATEWAY_PLUGINS adds modules by import path and GATEWAY_DISABLED_PLUGINS
 blocks plugins by name. Anything broken stops start-up with a message naming the plugin.
 """

@@ -59,8 +59,8 @@ class RefundRequest:
     """Refund `amount` of a paid order.
 
     `refund_id` is the gateway's id for this refund. Every retry of the same refund carries
-    the same id, and the provider must make sure a retry can never refund twice (IOTPay:
-    the refund number sent is derived from it).
+    the same id, and the provider must make sure a retry can never refund twice (for example
+    by deriving the refund number it sends from it, or by sending it as an idempotency key).
     """
 
     refund_id: str
@@ -105,7 +105,7 @@ class Notification:
     paid: bool
     account_id: str | None = None
     provider_order_id: str | None = None
-    event_id: str | None = None  # providers with event ids (Stripe-style) set it
+    event_id: str | None = None  # providers whose notifications carry an event id set it
     paid_at: datetime | None = None
     cancelled: bool = False  # the provider closed the order unpaid (it can never be paid)
 
@@ -261,7 +261,7 @@ class Provider(ABC):
 
     @property
     def account_id(self) -> str | None:
-        """The merchant account orders are created under (IOTPay: mchId), stored with each order.
+        """The merchant account orders are created under (a merchant id), stored with each order.
 
         A notification or query answer naming another account never settles the order.
         """

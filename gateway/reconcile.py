@@ -147,7 +147,7 @@ def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
 
 def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
     """(the provider's report or None, whether its state is unknown). A definite "no such
-    order" (e.g. IOTPay 0112: our create never reached it) is a None report, not an unknown."""
+    order" (e.g. our create never reached the provider) is a None report, not an unknown."""
     provider = gateway.providers.get(order.provider)
     if provider is None or QUERY not in provider.info.operations:
         return None, False

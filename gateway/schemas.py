@@ -19,7 +19,7 @@ class OrderCreateSchema(Schema):
     provider = fields.String(
         validate=validate.Length(min=1, max=40), metadata={"description": "default: GATEWAY_DEFAULT_PROVIDER"}
     )
-    channel = fields.String(required=True, validate=validate.Length(min=1, max=40), metadata={"example": "WX_APP"})
+    channel = fields.String(required=True, validate=validate.Length(min=1, max=40))
     amount = StrictInt(
         required=True,
         validate=validate.Range(min=1, max=MAX_MINOR_UNITS),
@@ -43,7 +43,7 @@ class OrderCreateSchema(Schema):
     provider_options = fields.Dict(
         keys=fields.String(),
         load_default=dict,
-        metadata={"description": "validated by the provider, e.g. IOTPay {os_type, app_id}"},
+        metadata={"description": "validated by the provider: see its options schema"},
     )
 
     @validates("metadata")
@@ -136,7 +136,7 @@ class ProviderSchema(Schema):
 
 
 class PayQuerySchema(Schema):
-    """The seed page's reference endpoint: GET /pay?channelid=WX_APP&amount=28.56."""
+    """The reference endpoint for apps: GET /pay?channelid=<channel>&amount=28.56."""
 
     channelid = fields.String(required=True, validate=validate.Length(min=1, max=40))
     amount = fields.String(required=True, metadata={"description": "dollars as plain decimal text, e.g. 28.56"})

@@ -1,6 +1,6 @@
 """Configuration: the environment, optionally layered over a config file.
 
-Providers read their own variables (IOTPAY_*, ...) through the same `Settings`, so the
+Providers read their own variables (<NAME>_*) through the same `Settings`, so the
 core never needs to know their names. Values are never logged: `Settings` has no repr
 of its values on purpose.
 """

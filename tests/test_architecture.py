@@ -6,6 +6,7 @@ import configparser
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -54,6 +55,25 @@ def test_every_core_module_is_either_public_for_plugins_or_forbidden_to_them(gra
     unplaced = sorted(top_level - forbidden - set(PLUGIN_API))
     both = sorted(forbidden & set(PLUGIN_API))
     assert (unplaced, both) == ([], [])
+
+
+def test_the_core_names_no_provider() -> None:
+    """Outside the kit's documentation, no built-in provider is named in the core's source."""
+    names = {
+        name.lower()
+        for project in (ROOT / "plugins").glob("*/pyproject.toml")
+        for name in tomllib.loads(project.read_text(encoding="utf-8"))["project"]["entry-points"]["gateway.providers"]
+    }
+    assert names >= {"iotpay", "stripe"}
+    core = ROOT / "gateway"
+    mentions = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in sorted(core.rglob("*.py"))
+        if core / "testing" not in path.parents
+        for name in sorted(names)
+        if name in path.read_text(encoding="utf-8").lower()
+    ]
+    assert mentions == []
 
 
 def test_no_module_takes_part_in_an_import_cycle(graph: grimp.ImportGraph) -> None:

@@ -36,11 +36,11 @@ class Notify(MethodView):
         return Response(ack.body, status=ack.status, content_type=ack.content_type)
 
     def get(self, provider_name: str) -> Response:
-        """Provider notification (IOTPay may send its fields in the query string)."""
+        """Provider notification (some providers send their fields in the query string)."""
         if request.method == "HEAD":  # Flask routes HEAD here; a probe is not a notification to record
             return Response(status=405, headers={"Allow": "GET, POST"})
         return self._handle(provider_name)
 
     def post(self, provider_name: str) -> Response:
-        """Provider notification; the reply is the provider's own acknowledgement (IOTPay: `success`)."""
+        """Provider notification; the reply is the provider's own acknowledgement (`Provider.acknowledge`)."""
         return self._handle(provider_name)

@@ -1,7 +1,7 @@
-"""GET /pay: the reference merchant API from IOTPay's app-integration page.
+"""GET /pay: a reference merchant API for mobile apps, with the default provider.
 
-The app sends a channel and an amount in dollars; it gets back the payParams object its
-payment SDK needs. Amounts are parsed as Decimal text, never as floats (19.99 -> 1999).
+The app sends a channel and an amount in major units (dollars); it gets back the pay_params
+object its payment SDK needs. Amounts are parsed as Decimal text, never as floats (19.99 -> 1999).
 """
 
 from __future__ import annotations
