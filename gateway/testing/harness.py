@@ -143,8 +143,10 @@ class ProviderHarness(ABC):
         """Make the simulator refuse the next `operation` ("create_order" or "refund") with an error
         answer in the provider's own format (its error code and message), as when it rejects a call.
 
-        The kit expects a 502 from the API, and none of `secrets()` in that answer, the log or the
-        gateway's database: a provider's error messages are shown to API callers and stored.
+        The kit expects a 502 `provider_error` from the API (a refusal, not an unclear answer), the
+        order `failed` or the refund `failed` and never retried, and none of `secrets()` in that
+        answer, the log or the gateway's database: a provider's error messages are shown to API
+        callers and stored.
         """
 
     def refunded_amount(self, order: Mapping[str, Any]) -> int:
@@ -164,6 +166,57 @@ class ProviderHarness(ABC):
         refuse it for other reasons, e.g. `unknown_order`); an invalid one must be `bad_signature`.
         """
         return ()
+
+    def event_id(self, request: HttpRequest) -> str | None:
+        """The provider's own event id in `request` (one of your notifications), or None when your
+        provider's notifications carry none (the default).
+
+        When it has one, the kit expects the gateway to record it with the notification: event ids
+        are how a re-sent event is known as one, so `Notification.event_id` must pass it through.
+        """
+        return None
+
+    # -- what the simulator does on its own side; required with the operations that need them --
+
+    def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
+        """Make the simulator take the payment for `order` and send *no* notification (one lost on
+        the way), so that only asking the provider can find the payment.
+
+        Required when the provider declares the query operation: the kit then expects
+        `GET /v1/orders/<id>?refresh=true`, and reconciliation, to settle the order paid.
+        """
+        raise NotImplementedError("harness.pay_without_notifying(order) is not implemented")
+
+    def close(self, order: Mapping[str, Any]) -> None:
+        """Make the simulator close `order` unpaid for good, as your provider does when the payer
+        cancels or the payment fails for good (Stripe: a canceled PaymentIntent). A notification the
+        simulator sends about it is welcome but not waited for.
+
+        Required when the provider declares the query operation: the kit expects reconciliation to
+        close the order (`expired`, with an `order.expired` webhook) before its expiry time, because
+        the provider said it can never be paid (`Notification.cancelled`).
+        """
+        raise NotImplementedError("harness.close(order) is not implemented")
+
+    def misdirect_next_query(self, order: Mapping[str, Any], other: Mapping[str, Any]) -> None:
+        """Make the simulator answer the next query about `order` with what it knows about `other`
+        (another order, paid at the simulator), as a mixed-up answer from a provider would.
+
+        Required when the provider declares the query operation: the kit expects the answer to be
+        refused (the order stays unpaid), so `query_order` must check that the answer is about the
+        order it asked for.
+        """
+        raise NotImplementedError("harness.misdirect_next_query(order, other) is not implemented")
+
+    def garble_next(self, operation: str, reply: str) -> None:
+        """Make the simulator answer the next `operation` ("create_order" or "refund") unclearly,
+        without acting on it: `reply` is "http_500" (a 500 with no error of the provider's format)
+        or "html" (a proxy's HTML error page).
+
+        Such an answer says nothing about whether the provider acted, so the kit expects the order
+        or refund to stay unknown (502 `provider_outcome_unknown` or a 504), never failed.
+        """
+        raise NotImplementedError("harness.garble_next(operation, reply) is not implemented")
 
     def pay(self, order: Mapping[str, Any]) -> None:  # noqa: B027 - optional; most simulators need nothing
         """Make the simulator treat `order` as paid, as a payer completing the payment would.

@@ -6,6 +6,7 @@ The project's own tests and `examples/` reuse `LiveServer` rather than keeping c
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -50,6 +51,49 @@ class LiveServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+Environ = dict[str, Any]
+
+
+class Interceptor:
+    """A WSGI app in front of a simulator that can change one request before the simulator sees it.
+
+    `once(rewrite)`: `rewrite(environ)` sees each request until it returns a new environ for one
+    (then it is used up) or None to let the request through unchanged. Harnesses use it for what a
+    simulator has no control for, e.g. a query answered about another order than the one asked.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self._rewrites: list[Callable[[Environ], Environ | None]] = []
+        self._lock = threading.Lock()
+
+    def once(self, rewrite: Callable[[Environ], Environ | None]) -> None:
+        with self._lock:
+            self._rewrites.append(rewrite)
+
+    def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Any:
+        with self._lock:
+            for rewrite in list(self._rewrites):
+                changed = rewrite(environ)
+                if changed is not None:
+                    self._rewrites.remove(rewrite)
+                    environ = changed
+                    break
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def body(environ: Environ) -> bytes:
+        """The request body, read so that the simulator can still read it afterwards."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body: bytes = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body
+
+    @staticmethod
+    def with_body(environ: Environ, body: bytes) -> Environ:
+        return {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
 
 
 class Reply(NamedTuple):
@@ -169,6 +213,10 @@ class LiveGateway:
         order: dict[str, Any] = response.get_json()
         return order
 
+    def refresh(self, order_id: str) -> TestResponse:
+        """`GET /v1/orders/<id>?refresh=true`: the gateway asks the provider about the order."""
+        return self.client.get(f"/v1/orders/{order_id}?refresh=true")
+
     def refund(self, order_id: str, amount: int) -> TestResponse:
         return self.client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount})
 
@@ -235,9 +283,26 @@ class LiveGateway:
 
     def paid_events(self) -> list[str]:
         """The order id of every `order.paid` merchant webhook queued in the outbox."""
+        return self.order_events(outbox.ORDER_PAID)
+
+    def order_events(self, event_type: str) -> list[str]:
+        """The order id of every merchant webhook of `event_type` (`order.paid` ...) queued in the outbox."""
         with self.gateway.db.transaction() as session:
-            events = session.scalars(select(OutboxEvent).where(OutboxEvent.type == outbox.ORDER_PAID))
+            events = session.scalars(
+                select(OutboxEvent).where(OutboxEvent.type == event_type).order_by(OutboxEvent.created_at)
+            )
             return [event.data["order"]["id"] for event in events]
+
+    def event_ids(self) -> list[str | None]:
+        """The provider event id recorded with every notification received, oldest first."""
+        with self.gateway.db.transaction() as session:
+            return list(session.scalars(select(NotificationRecord.event_id).order_by(NotificationRecord.id)))
+
+    def reconcile(self) -> dict[str, int]:
+        """One reconciliation pass over everything open, however recent (`gateway reconcile --older-than 0`)."""
+        from gateway.reconcile import reconcile
+
+        return dict(reconcile(self.gateway, timedelta(0)))
 
     def stored_text(self) -> str:
         """Every row of every table the gateway stores, as text (to look for what must never be stored)."""

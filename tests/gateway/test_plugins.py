@@ -75,7 +75,7 @@ def database_url(sqlite_url: str) -> str:
 
 @pytest.fixture
 def example_simulator(example_installed: None, tmp_path: Path) -> Iterator[Any]:
-    from gateway_example_provider.simulator import ExampleSimulator
+    from gateway_example_provider.sandbox import ExampleSimulator
 
     simulator = ExampleSimulator(
         EXAMPLE_SECRET, str(tmp_path / "example-simulator.sqlite3"), retry_delays=(0.05, 0.1, 0.2, 0.4)
@@ -93,7 +93,7 @@ def example_app(app_factory: Callable[..., Any], example_simulator: Any) -> Any:
     return app_factory(EXAMPLE_SECRET=EXAMPLE_SECRET, EXAMPLE_API_URL=example_simulator.url, EXAMPLE_TIMEOUT="2")
 
 
-def example_order(client: Any, amount: int = 1250, currency: str = "EUR") -> dict[str, Any]:
+def example_order(client: Any, amount: int = 1250, currency: str = "USD") -> dict[str, Any]:
     body = {"provider": "example", "channel": "wallet", "amount": amount, "currency": currency}
     response = client.post("/v1/orders", json={**body, "subject": "Tea", "body": "Sencha"})
     assert response.status_code == 201, response.get_json()
@@ -123,7 +123,7 @@ def test_an_installed_plugin_is_served_by_v1_providers_beside_iotpay(example_app
     example = providers["example"]
     assert example["display_name"] == "Example Pay"
     assert example["channels"] == ["wallet"]
-    assert example["currencies"] == [{"code": "EUR", "exponent": 2}, {"code": "JPY", "exponent": 0}]
+    assert example["currencies"] == [{"code": "USD", "exponent": 2}, {"code": "JPY", "exponent": 0}]
     assert example["operations"] == ["multiple_refunds", "partial_refund", "query", "refund"]
     assert "X-Example-Signature" in example["notifications"]["signature"]
     assert example["sandbox"] is False
@@ -132,7 +132,7 @@ def test_an_installed_plugin_is_served_by_v1_providers_beside_iotpay(example_app
 
 def test_an_installed_plugin_works_end_to_end_over_real_http(example_app: Any, example_simulator: Any) -> None:
     client = example_app.test_client()
-    order = example_order(client, 1250, "EUR")
+    order = example_order(client, 1250, "USD")
     assert order["status"] == "pending"
     assert order["pay_params"] == {"payment_id": order["provider_order_id"]}
     assert client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()["status"] == "pending"  # query_order
@@ -147,7 +147,7 @@ def test_an_installed_plugin_works_end_to_end_over_real_http(example_app: Any, e
     assert [first.get_json()["status"], second.get_json()["status"]] == ["succeeded", "succeeded"]
     assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "refunded"
     seen = requests.get(f"{example_simulator.url}/payments/{order['provider_order_id']}", timeout=5).json()
-    assert (seen["refunded"], seen["notified"]) == (1250, 1)
+    assert (seen["refunded"], seen["notified"]) == ("12.50", 1)
 
 
 def test_an_installed_plugin_takes_zero_decimal_currencies(example_app: Any) -> None:
@@ -159,7 +159,7 @@ def test_a_notification_with_a_wrong_signature_is_rejected_by_the_plugin(example
     client = example_app.test_client()
     order = example_order(client)
     event = {"event": "evt_1", "id": order["provider_order_id"], "reference": order["merchant_order_no"]}
-    body = json.dumps({**event, "amount": 1250, "currency": "EUR", "status": "paid"})
+    body = json.dumps({**event, "amount": "12.50", "currency": "USD", "status": "paid"})
 
     response = client.post("/notify/example", data=body, headers={"X-Example-Signature": "0" * 64})
 
@@ -212,7 +212,7 @@ def test_a_plugin_disabled_by_configuration_is_not_loaded(
 
     assert "example" not in provider_names(app)
     assert not app.extensions["gateway"].plugin_manager.has_plugin("example")
-    order = {"provider": "example", "channel": "wallet", "amount": 1, "currency": "EUR", "subject": "s", "body": "b"}
+    order = {"provider": "example", "channel": "wallet", "amount": 1, "currency": "USD", "subject": "s", "body": "b"}
     refused = client.post("/v1/orders", json=order)
     assert refused.status_code == 422
     assert "unknown or disabled provider 'example'" in refused.get_json()["errors"]["provider"][0]

@@ -7,13 +7,14 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import requests
 from gateway_iotpay import signing
 from gateway_iotpay.sandbox.app import Simulator, create_simulator
 
 from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
-from gateway.testing.live import LiveServer
+from gateway.testing.live import Environ, Interceptor, LiveServer
 
 VECTORS = Path(__file__).parent / "sign-vectors.json"
 MCH_ID = "10000701"
@@ -37,7 +38,8 @@ class IotPayHarness(ProviderHarness):
 
     def start(self) -> None:
         self._simulator = create_simulator({MCH_ID: KEY}, str(self._state_path), notify_retry_delays=(0.05, 0.1))
-        self._server = LiveServer(self._simulator)
+        self._interceptor = Interceptor(self._simulator)
+        self._server = LiveServer(self._interceptor)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -110,6 +112,41 @@ class IotPayHarness(ProviderHarness):
         response = requests.post(f"{self.url}/faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text
 
+    def garble_next(self, operation: str, reply: str) -> None:
+        self._fault({"operation": {"refund": "refund_order"}.get(operation, operation), "mode": reply})
+
+    def _fault(self, fault: Mapping[str, Any]) -> None:
+        response = requests.post(f"{self.url}/faults", json=fault, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
+        self._pay(order, notify="false")
+
+    def close(self, order: Mapping[str, Any]) -> None:
+        self._pay(order, outcome="cancelled")  # status 9, cancelled by the payer
+
+    def misdirect_next_query(self, order: Mapping[str, Any], other: Mapping[str, Any]) -> None:
+        # The query about `order` reaches the simulator as a (correctly signed) query about `other`.
+        def about_other(environ: Environ) -> Environ | None:
+            if not environ["PATH_INFO"].endswith("/query_order"):
+                return None
+            form = parse_qs(Interceptor.body(environ).decode())
+            params = json.loads(form["params"][0])
+            if (
+                order["provider_order_id"] not in (params.get("payOrderId"), None)
+                or params.get("mchOrderNo", order["merchant_order_no"]) != order["merchant_order_no"]
+            ):
+                return None
+            params = {name: value for name, value in params.items() if name != signing.SIGN_FIELD}
+            if "payOrderId" in params:
+                params["payOrderId"] = other["provider_order_id"]
+            if "mchOrderNo" in params:
+                params["mchOrderNo"] = other["merchant_order_no"]
+            body = urlencode({"params": json.dumps({**params, "sign": signing.sign(params, KEY)})}).encode()
+            return Interceptor.with_body(environ, body)
+
+        self._interceptor.once(about_other)
+
     def refunded_amount(self, order: Mapping[str, Any]) -> int:
         response = requests.get(f"{self.url}/orders/{order['provider_order_id']}", timeout=5)
         assert response.status_code == 200, response.text
@@ -118,7 +155,11 @@ class IotPayHarness(ProviderHarness):
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only orders it has seen paid; it then also sends its own notify.
-        response = requests.post(f"{self.url}/pay", data={"payOrderId": order["provider_order_id"]}, timeout=5)
+        self._pay(order)
+
+    def _pay(self, order: Mapping[str, Any], **extra: str) -> None:
+        form = {"payOrderId": order["provider_order_id"], **extra}
+        response = requests.post(f"{self.url}/pay", data=form, timeout=5)
         assert response.status_code == 202, response.text
 
     def known_answers(self) -> Sequence[KnownAnswer]:

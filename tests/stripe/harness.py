@@ -20,7 +20,7 @@ import requests
 from gateway_stripe.sandbox.app import Simulator, create_simulator
 
 from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
-from gateway.testing.live import LiveServer
+from gateway.testing.live import Environ, Interceptor, LiveServer
 
 # Made up, in Stripe's formats, and unlike every other key in the test suite.
 SECRET_KEY = "sk_test_51GwHarness0nly4kQ2mN8pL3xR7vT9wY1zA5"
@@ -113,7 +113,8 @@ class StripeHarness(ProviderHarness):
             str(self._state_path),
             webhook_retry_delays=(0.05, 0.1),
         )
-        self._server = LiveServer(self._simulator)
+        self._interceptor = Interceptor(self._simulator)
+        self._server = LiveServer(self._interceptor)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -172,6 +173,30 @@ class StripeHarness(ProviderHarness):
         response = requests.post(f"{self.url}/test/faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text
 
+    def event_id(self, request: HttpRequest) -> str | None:
+        event_id: str = json.loads(request.body)["id"]
+        return event_id
+
+    def garble_next(self, operation: str, reply: str) -> None:
+        response = requests.post(f"{self.url}/test/faults", json={"operation": operation, "mode": reply}, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
+        self._pay(order, notify=False)
+
+    def close(self, order: Mapping[str, Any]) -> None:
+        self._pay(order, outcome="canceled")
+
+    def misdirect_next_query(self, order: Mapping[str, Any], other: Mapping[str, Any]) -> None:
+        asked = f"/v1/payment_intents/{order['provider_order_id']}"
+
+        def about_other(environ: Environ) -> Environ | None:
+            if environ["REQUEST_METHOD"] != "GET" or environ["PATH_INFO"] != asked:
+                return None
+            return {**environ, "PATH_INFO": f"/v1/payment_intents/{other['provider_order_id']}"}
+
+        self._interceptor.once(about_other)
+
     def refunded_amount(self, order: Mapping[str, Any]) -> int:
         response = requests.get(f"{self.url}/test/payment_intents/{order['provider_order_id']}", timeout=5)
         assert response.status_code == 200, response.text
@@ -180,7 +205,11 @@ class StripeHarness(ProviderHarness):
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only what it has seen paid; it then also sends its own signed event.
-        response = requests.post(f"{self.url}/test/pay", json={"payment_intent": order["provider_order_id"]}, timeout=5)
+        self._pay(order)
+
+    def _pay(self, order: Mapping[str, Any], **extra: Any) -> None:
+        body = {"payment_intent": order["provider_order_id"], **extra}
+        response = requests.post(f"{self.url}/test/pay", json=body, timeout=5)
         assert response.status_code == 202, response.text
 
     def known_answers(self) -> Sequence[KnownAnswer]:

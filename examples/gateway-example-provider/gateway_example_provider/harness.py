@@ -1,41 +1,43 @@
 """Example Pay's harness for the gateway's conformance kit (`gateway.testing`).
 
-The kit drives the real gateway against the simulator below, served on a loopback port.
+The kit drives the real gateway against the simulator (sandbox/app.py), served on a loopback
+port. Notifications are built here from Example Pay's documented format, not by the provider's
+code, so a provider that reads them wrongly fails.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
-from gateway_example_provider.provider import SIGNATURE_HEADER, sign
-from gateway_example_provider.simulator import ExampleSimulator
+from gateway.testing.live import LiveServer
+from gateway_example_provider.sandbox import ExampleSimulator
+from gateway_example_provider.sandbox.app import DECIMALS
+from gateway_example_provider.signing import SIGNATURE_HEADER, sign
 
 SECRET = "whsec_harness_5d1e0c7a9b3f"
 
 # Computed outside this package, once, and written down:
 #   printf '%s' "$KNOWN_BODY" | openssl dgst -sha256 -hmac whsec_known_answer_0001
-# (python -c 'import hashlib, hmac; ...' gives the same hex).
 KNOWN_SECRET = "whsec_known_answer_0001"
 KNOWN_BODY = (
-    b'{"event":"evt_0001","id":"pay_0001","reference":"KA-0001","amount":1250,"currency":"EUR","status":"paid"}'
+    b'{"event":"evt_0001","id":"pay_0001","reference":"KA-0001","amount":"12.50","currency":"USD","status":"paid"}'
 )
-KNOWN_SIGNATURE = "77a0a30af214adb9a15dd37de46aa99d68c4e026241c3e9746be23ef278041b1"
+KNOWN_SIGNATURE = "69a43aa6c173a39dd4ab2f5ae7a504e72081d86c462ce70641c784368446bae7"
 
 
 class ExampleHarness(ProviderHarness):
     provider_name = "example"
     plugin_name = "example"  # the entry point's name in pyproject.toml (the kit disables every other plugin)
     channel = "wallet"
-    currency = "EUR"
+    currency = "USD"
     amount = 1250
 
     def __init__(self, state_dir: Path) -> None:
@@ -43,15 +45,11 @@ class ExampleHarness(ProviderHarness):
 
     def start(self) -> None:
         self.simulator = ExampleSimulator(SECRET, str(self.state_path), retry_delays=(0.05, 0.1, 0.2))
-        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self.simulator, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-        self._thread.start()
+        self.server = LiveServer(self.simulator)
+        self.url = self.server.url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self.server.stop()
         self.simulator.close()
 
     def settings(self, public_url: str) -> Mapping[str, str]:
@@ -63,39 +61,28 @@ class ExampleHarness(ProviderHarness):
     def secrets(self) -> Sequence[str]:
         return [SECRET]
 
+    # -- notifications, as Example Pay sends them --
+
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
     ) -> HttpRequest:
-        return _event(order, "paid", amount=amount, currency=currency)
+        return event(order, "paid", amount=amount, currency=currency)
 
     def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
-        return _event(order, "failed")  # the payer's payment was declined
+        return event(order, "failed")  # the payer's payment was declined; they may try again
+
+    def event_id(self, request: HttpRequest) -> str | None:
+        event_id: str = json.loads(request.body)["event"]
+        return event_id
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
-        event = json.loads(request.body)
-        event["amount"] += 1
-        return HttpRequest(request.method, request.query, request.headers, json.dumps(event).encode())
+        body = json.loads(request.body)
+        body["amount"] = str(Decimal(body["amount"]) + 1)
+        return HttpRequest(request.method, request.query, request.headers, json.dumps(body).encode())
 
     def unsigned(self, request: HttpRequest) -> HttpRequest:
         headers = {name: value for name, value in request.headers.items() if name != SIGNATURE_HEADER}
         return HttpRequest(request.method, request.query, headers, request.body)
-
-    def delay_next(self, operation: str, seconds: float) -> None:
-        self.simulator.delay_next(operation, seconds)  # it sleeps, then carries the call out
-
-    def fail_next(self, operation: str) -> None:
-        self.simulator.fail_next(operation)
-
-    def refunded_amount(self, order: Mapping[str, Any]) -> int:
-        response = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5)
-        assert response.status_code == 200, response.text
-        refunded: int = response.json()["refunded"]
-        return refunded
-
-    def pay(self, order: Mapping[str, Any]) -> None:
-        # The simulator refunds only payments it has seen paid; it then also sends its own notification.
-        response = requests.post(f"{self.url}/pay", json={"id": order["provider_order_id"]}, timeout=5)
-        assert response.status_code == 202, response.text
 
     def known_answers(self) -> Sequence[KnownAnswer]:
         settings = {"EXAMPLE_SECRET": KNOWN_SECRET}  # laid over settings()
@@ -105,25 +92,66 @@ class ExampleHarness(ProviderHarness):
             KnownAnswer(
                 "a body changed after signing",
                 settings,
-                HttpRequest(headers=headers, body=KNOWN_BODY.replace(b"1250", b"1251")),
+                HttpRequest(headers=headers, body=KNOWN_BODY.replace(b"12.50", b"12.51")),
                 valid=False,
             ),
         ]
 
+    # -- the simulator's side --
 
-def _event(
+    def delay_next(self, operation: str, seconds: float) -> None:
+        self.simulator.fault_next(operation, "delay", seconds)  # it carries the call out, then answers late
+
+    def fail_next(self, operation: str) -> None:
+        self.simulator.fault_next(operation, "refuse")
+
+    def garble_next(self, operation: str, reply: str) -> None:
+        self.simulator.fault_next(operation, reply)
+
+    def misdirect_next_query(self, order: Mapping[str, Any], other: Mapping[str, Any]) -> None:
+        self.simulator.fault_next("query_order", "misdirect", other["merchant_order_no"])
+
+    def pay(self, order: Mapping[str, Any]) -> None:
+        # The simulator refunds only payments it has seen paid; it then also sends its own notification.
+        self._control("/pay", {"id": order["provider_order_id"]})
+
+    def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
+        self._control("/pay", {"id": order["provider_order_id"], "notify": False})
+
+    def close(self, order: Mapping[str, Any]) -> None:
+        self._control("/cancel", {"id": order["provider_order_id"]})
+
+    def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        response = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        return minor_units(response.json()["refunded"], order["currency"])
+
+    def _control(self, path: str, body: Mapping[str, Any]) -> None:
+        response = requests.post(f"{self.url}{path}", json=body, timeout=5)
+        assert response.status_code == 202, response.text
+
+
+def event(
     order: Mapping[str, Any], status: str, *, amount: int | None = None, currency: str | None = None
 ) -> HttpRequest:
-    event = {
+    """A signed Example Pay notification about `order` (the gateway's order JSON)."""
+    currency = currency or order["currency"]
+    body = {
         "event": f"evt_{uuid.uuid4().hex}",
         "id": order["provider_order_id"],
         "reference": order["merchant_order_no"],
-        "amount": order["amount"] if amount is None else amount,
-        "currency": currency or order["currency"],
+        "amount": decimal_text(order["amount"] if amount is None else amount, currency),
+        "currency": currency,
         "status": status,
     }
-    return _signed(json.dumps(event).encode(), SECRET)
+    raw = json.dumps(body).encode()
+    return HttpRequest(headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(SECRET, raw)}, body=raw)
 
 
-def _signed(body: bytes, secret: str) -> HttpRequest:
-    return HttpRequest(headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)}, body=body)
+def decimal_text(minor: int, currency: str) -> str:
+    """Minor units as Example Pay writes them, by ISO 4217's decimals (not the provider's declaration)."""
+    return str(Decimal(minor).scaleb(-DECIMALS.get(currency, 2)))
+
+
+def minor_units(text: str, currency: str) -> int:
+    return int(Decimal(text).scaleb(DECIMALS[currency]))

@@ -1,22 +1,18 @@
-"""Example Pay as a gateway `Provider`.
+"""Example Pay as a gateway `Provider`: typed requests in, signed calls out, verified notifications back.
 
-Example Pay's API takes signed JSON: every request and every notification carries
-``X-Example-Signature: <hex HMAC-SHA256 of the raw body, keyed by the shared secret>``.
-Calls are ``POST {api_url}/v1/<operation>`` for create_order, query_order and refund; errors
-come back as 4xx ``{"error": {"code": ..., "message": ...}}``.
+Example Pay's API takes signed JSON (see signing.py and client.py). Amounts travel as decimal
+text in the currency's major unit ("12.50" USD, "1250" JPY), as many providers' APIs do:
+`info.currencies` says how many decimals each currency has, so it must agree with ISO 4217.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import requests
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import ValidationError
 
-from gateway.fields import StrictInt
+from gateway.money import iso_currencies
 from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
@@ -30,68 +26,52 @@ from gateway.provider import (
     NotifyPolicy,
     OrderRef,
     OrderRequest,
+    OutcomeUnknown,
     Provider,
     ProviderError,
     ProviderInfo,
-    ProviderTimeout,
-    ProviderUnreachable,
+    RefundFailed,
     RefundRequest,
     RefundResult,
     Verdict,
 )
-
-SIGNATURE_HEADER = "X-Example-Signature"
-
-
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+from gateway_example_provider import schemas
+from gateway_example_provider.client import ExampleClient
+from gateway_example_provider.config import ExampleConfig
+from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
 
 
-def is_valid(secret: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, body).encode(), signature.encode())
+class RefundPending(OutcomeUnknown):
+    """Example Pay accepted the refund and has not settled it yet: reconciliation asks again later."""
 
-
-class PaymentEvent(Schema):
-    """A payment as Example Pay describes it, in a notification or a query answer."""
-
-    class Meta:
-        unknown = EXCLUDE  # messages from the provider may grow fields
-
-    id = fields.String(required=True)
-    reference = fields.String(required=True)
-    amount = StrictInt(required=True)
-    currency = fields.String(required=True)
-    status = fields.String(required=True)
-    event = fields.String()  # notifications only: the same on every re-send
+    reason = "refund_pending"
 
 
 class ExampleProvider(Provider):
-    def __init__(self, secret: str, api_url: str, timeout: float = 10.0, sandbox: bool = False) -> None:
-        self._secret = secret
-        self.api_url = api_url.rstrip("/")
-        self.timeout = timeout
-        self._session = requests.Session()
+    def __init__(self, config: ExampleConfig) -> None:
+        self._secret = config.secret
+        self.client = ExampleClient(config)
         self.info = ProviderInfo(
             name="example",
             display_name="Example Pay",
             channels=("wallet",),
-            currencies={"EUR": 2, "JPY": 0},
+            currencies=iso_currencies("USD", "JPY"),  # Example Pay counts decimals as ISO 4217 does
             operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
             notifications=NotifyPolicy(
                 signature=f"HMAC-SHA256 of the raw JSON body with EXAMPLE_SECRET, hex, in {SIGNATURE_HEADER}",
                 acknowledgement="any 2xx answer",
                 retries="re-sent a few times, with growing delays, until acknowledged",
             ),
-            sandbox=sandbox,
+            sandbox=config.sandbox,
         )
 
     def create_order(self, request: OrderRequest) -> CreatedOrder:
         draft = request.draft
-        payment = self._call(
+        payment = self.client.call(
             "create_order",
             {
                 "reference": request.merchant_order_no,
-                "amount": draft.amount,
+                "amount": self._decimal(draft.amount, draft.currency),
                 "currency": draft.currency,
                 "description": draft.subject,
                 "notify_url": request.notify_url,
@@ -102,76 +82,82 @@ class ExampleProvider(Provider):
         return CreatedOrder(provider_order_id=payment["id"], pay_params={"payment_id": payment["id"]})
 
     def query_order(self, order: OrderRef) -> Notification:
-        payment = self._payment(self._call("query_order", {"reference": order.merchant_order_no}))
-        if payment["reference"] != order.merchant_order_no:
+        answer = self.client.call("query_order", {"reference": order.merchant_order_no})
+        try:
+            payment: dict[str, Any] = schemas.Payment().load(answer)
+            notification = self._notification(payment)
+        except (ValidationError, ValueError):
+            raise ProviderError("INVALID_RESPONSE", "Example Pay's answer is not a payment", definite=False) from None
+        # An answer about another payment must never settle this order.
+        if payment["reference"] != order.merchant_order_no or (
+            order.provider_order_id is not None and payment["id"] != order.provider_order_id
+        ):
             raise ProviderError("INVALID_RESPONSE", "Example Pay answered about another payment", definite=False)
-        return self._notification(payment)
+        return notification
 
     def refund(self, request: RefundRequest) -> RefundResult:
         # Example Pay refunds once per refund_id, so a retry of the same refund can never pay twice.
-        answer = self._call(
+        answer = self.client.call(
             "refund",
-            {"payment_id": request.order.provider_order_id, "refund_id": request.refund_id, "amount": request.amount},
+            {
+                "payment_id": request.order.provider_order_id,
+                "refund_id": request.refund_id,
+                "amount": self._decimal(request.amount, request.currency),
+            },
         )
-        return RefundResult(provider_refund_id=answer.get("id"))
+        try:
+            refund: dict[str, Any] = schemas.RefundAnswer().load(answer)
+        except ValidationError:
+            raise ProviderError("INVALID_RESPONSE", "Example Pay's answer is not a refund", definite=False) from None
+        if refund["refund_id"] != request.refund_id:
+            raise ProviderError("INVALID_RESPONSE", "Example Pay answered about another refund", definite=False)
+        if refund["status"] == "failed":
+            raise RefundFailed("refund_failed", "Example Pay reports this refund as failed")
+        if refund["status"] == "pending":
+            raise RefundPending(f"Example Pay refund {refund['id']} is pending")
+        return RefundResult(provider_refund_id=refund["id"])
 
     def verify_notification(self, request: InboundRequest) -> Notification:
         signature = request.headers.get(SIGNATURE_HEADER.lower())
         if not signature:
             raise NotificationRejected(Verdict.BAD_SIGNATURE, f"no {SIGNATURE_HEADER} header")
-        if not is_valid(self._secret, request.body, signature):
+        if not is_valid(self._secret, request.body, signature):  # over the bytes received, never re-serialised
             raise NotificationRejected(Verdict.BAD_SIGNATURE, "signature does not match")
         try:
-            payment = PaymentEvent().loads(request.body)
+            return self._notification(schemas.Payment().loads(request.body))
         except (ValidationError, ValueError):
             raise NotificationRejected(Verdict.MALFORMED, "not a payment event") from None
-        return self._notification(payment)
 
     def acknowledge(self, verdict: Verdict) -> Acknowledgement:
         return Acknowledgement(200, "ok") if verdict.accepted else Acknowledgement(400, "rejected")
 
-    # -- HTTP --
+    # -- Example Pay's formats --
 
     def _notification(self, payment: dict[str, Any]) -> Notification:
         return Notification(
             merchant_order_no=payment["reference"],
-            amount=payment["amount"],
+            amount=self._minor_units(payment["amount"], payment["currency"]),
             currency=payment["currency"],
-            paid=payment["status"] == "paid",
+            paid=payment["status"] == schemas.PAID,
             provider_order_id=payment["id"],
             event_id=payment.get("event"),
+            cancelled=payment["status"] == schemas.CANCELLED,
         )
 
-    def _payment(self, answer: dict[str, Any]) -> dict[str, Any]:
-        try:
-            payment: dict[str, Any] = PaymentEvent().load(answer)
-        except ValidationError:
-            raise ProviderError("INVALID_RESPONSE", "Example Pay's answer is not a payment", definite=False) from None
-        return payment
+    def _decimal(self, amount: int, currency: str) -> str:
+        """1250 USD -> "12.50"; 1250 JPY -> "1250"."""
+        return str(Decimal(amount).scaleb(-self.info.currencies[currency]))
 
-    def _call(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)}
+    def _minor_units(self, text: str, currency: str) -> int:
+        """ "12.50" USD -> 1250. ValueError for a currency not taken, or digits it cannot hold."""
+        places = self.info.currencies.get(currency)
+        if places is None:
+            raise ValueError(f"Example Pay takes no {currency}")
         try:
-            response = self._session.post(
-                f"{self.api_url}/v1/{operation}", data=body, headers=headers, timeout=self.timeout
-            )
-        except requests.ConnectTimeout as exc:  # nothing was sent
-            raise ProviderUnreachable(f"could not connect to Example Pay ({operation})") from exc
-        except requests.Timeout as exc:  # sent, and perhaps acted on
-            raise ProviderTimeout(f"Example Pay did not answer {operation} in {self.timeout}s") from exc
-        except requests.RequestException as exc:
-            raise ProviderUnreachable(f"Example Pay {operation}: {type(exc).__name__}") from exc
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise ProviderError(f"HTTP_{response.status_code}", "Example Pay's answer is not JSON", definite=False)
-        error = answer.get("error")
-        if 400 <= response.status_code < 500 and isinstance(error, dict):
-            # A refusal: Example Pay did nothing. Keep its own code and message.
-            raise ProviderError(str(error.get("code", "error")), str(error.get("message", "")))
-        if response.status_code != 200:
-            raise ProviderError(f"HTTP_{response.status_code}", "Example Pay failed", definite=False)
-        return answer
+            minor = Decimal(text).scaleb(places)
+            whole = minor.is_finite() and minor == minor.to_integral_value()
+        except InvalidOperation:
+            whole = False
+        if not whole:
+            raise ValueError(f"amount {text!r} is not {currency} with at most {places} decimals")
+        return int(minor)

@@ -4,7 +4,8 @@ Mounted by the gateway at /sandbox/iotpay (so IOTPAY_API_URL = <base>/sandbox/io
     python -m gateway_iotpay.sandbox.app --port 8001 --mch-id 10000701 --key KEY --state /tmp/sim.sqlite
 
 IOTPay's three calls live under /v1; the rest are the sandbox's own controls:
-    POST /pay                pay an order (payOrderId, or mchOrderNo [+ mchId]) and send its notify
+    POST /pay                pay an order (payOrderId, or mchOrderNo [+ mchId]) and send its notify;
+                             notify=false pays without notifying, outcome=cancelled cancels it unpaid
     GET  /orders/<id>        the order as the simulator sees it, with every notify attempt
     POST|DELETE|GET /faults  make the next calls of an operation fail in a chosen way
 
@@ -334,7 +335,12 @@ class Simulator:
             return _json({"error": "order not found"}, 404)
         if len(orders) > 1:
             return _json({"error": "several merchants have this mchOrderNo: give mchId"}, 409)
+        if str(given.get("outcome") or "paid") == "cancelled":  # the payer gave up: IOTPay sends no notify
+            order = self.store.mark_cancelled(orders[0].pay_order_id)
+            return _json({"payOrderId": order.pay_order_id, "status": order.status, "notify": "none"}, 202)
         order = self.store.mark_paid(orders[0].pay_order_id, _channel_order_no(orders[0].channel_id))
+        if str(given.get("notify", "true")).lower() == "false":  # a notify lost on the way: only a query finds it
+            return _json({"payOrderId": order.pay_order_id, "status": order.status, "notify": "none"}, 202)
         self._schedule_notify(order)
         return _json({"payOrderId": order.pay_order_id, "status": order.status, "notify": "scheduled"}, 202)
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from gateway.sandbox import SqliteState
-from gateway_iotpay.schemas import PAID_STATUSES, STATUS_CREATED, STATUS_PAID, STATUS_PAID_NOTIFIED
+from gateway_iotpay.schemas import (
+    PAID_STATUSES,
+    STATUS_CANCELLED_BY_USER,
+    STATUS_CREATED,
+    STATUS_PAID,
+    STATUS_PAID_NOTIFIED,
+)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -149,6 +155,18 @@ class SimulatorStore(SqliteState):
                     pay_order_id,
                     STATUS_CREATED,
                 ),
+            )
+            order = _order(conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone())
+        if order is None:
+            raise KeyError(pay_order_id)
+        return order
+
+    def mark_cancelled(self, pay_order_id: str) -> Order:
+        """The payer cancels an unpaid order (status 9): it can never be paid."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE orders SET status = ? WHERE pay_order_id = ? AND status = ?",
+                (STATUS_CANCELLED_BY_USER, pay_order_id, STATUS_CREATED),
             )
             order = _order(conn.execute("SELECT * FROM orders WHERE pay_order_id = ?", (pay_order_id,)).fetchone())
         if order is None:

@@ -9,6 +9,7 @@ Stripe's calls (Bearer secret key, form bodies in bracket notation, Idempotency-
 The sandbox's own controls:
     POST /test/pay {payment_intent, outcome?}   the customer pays (or fails, or cancels): status changes and
                                                 a signed payment_intent.* event goes to the webhook URL
+                                                (unless notify is false: the event is recorded, not sent)
     POST /test/events/<id>/resend               deliver an event again (the dashboard's "Resend")
     POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed)
     GET  /test/payment_intents/<id>             the intent with its refunds, events and delivery attempts
@@ -235,7 +236,8 @@ class Simulator:
             "request": {"id": None, "idempotency_key": None}, "type": event_type,
         }  # fmt: skip
         self.store.add_event(event)
-        self.webhooks.send(event)
+        if given.get("notify", True) not in (False, "false"):  # notify=false: a webhook lost on the way
+            self.webhooks.send(event)
         return json_response({"payment_intent": intent, "event": event["id"]}, 202)
 
     def _resend(self, request: Request, event_id: str) -> Response:

@@ -1,0 +1,54 @@
+"""Signed JSON calls to Example Pay's API, and what their answers mean.
+
+- 200 with a JSON object: the answer.
+- 4xx with Example Pay's `{"error": {"code", "message"}}`: a refusal, nothing was done
+  (404 `not_found`: no such payment).
+- anything else (a 5xx, an HTML page, garbage): unclear; Example Pay may or may not have acted.
+- no answer in time: unknown as well; no connection at all: nothing was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from gateway.http import pooled_session
+from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
+from gateway_example_provider.config import ExampleConfig
+from gateway_example_provider.signing import SIGNATURE_HEADER, sign
+
+Json = dict[str, Any]
+
+
+class ExampleClient:
+    def __init__(self, config: ExampleConfig) -> None:
+        self._secret = config.secret
+        self.api_url = config.api_url.rstrip("/")
+        self.timeout = config.timeout
+        self._session = pooled_session("gateway-example-provider")
+
+    def call(self, operation: str, payload: Json) -> Json:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)}
+        url = f"{self.api_url}/v1/{operation}"
+        try:
+            response = self._session.post(url, data=body, headers=headers, timeout=self.timeout)
+        except requests.ConnectTimeout as exc:  # nothing was sent
+            raise ProviderUnreachable(f"could not connect to Example Pay ({operation})") from exc
+        except requests.Timeout as exc:  # sent, and perhaps acted on
+            raise ProviderTimeout(f"Example Pay did not answer {operation} in {self.timeout}s") from exc
+        except requests.RequestException as exc:
+            raise ProviderUnreachable(f"Example Pay {operation}: {type(exc).__name__}") from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if 400 <= response.status_code < 500 and isinstance(error, dict):
+            # A refusal: keep Example Pay's own code and message (it never puts our secret in them).
+            raise ProviderError(str(error.get("code", "error")), str(error.get("message", "")))
+        if response.status_code != 200 or not isinstance(answer, dict):
+            raise ProviderError(f"HTTP_{response.status_code}", "Example Pay's answer is unclear", definite=False)
+        return answer

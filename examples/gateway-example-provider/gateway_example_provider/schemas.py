@@ -1,0 +1,34 @@
+"""Example Pay's wire formats. Messages from Example Pay tolerate fields added later."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+# A payment's states. `failed` is one declined attempt (the payer may try again);
+# `cancelled` is closed for good: it can never be paid.
+PENDING, PAID, FAILED, CANCELLED = "pending", "paid", "failed", "cancelled"
+# A refund's states: `pending` is accepted and still on its way, settled later.
+REFUND_STATES = ("succeeded", "pending", "failed")
+
+
+class Payment(Schema):
+    """A payment as Example Pay describes it, in a notification or a query answer."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    reference = fields.String(required=True)
+    amount = fields.String(required=True)  # decimal text in the major unit: "12.50" USD, "1250" JPY
+    currency = fields.String(required=True)
+    status = fields.String(required=True)
+    event = fields.String()  # notifications only: the event's id, the same on every re-send
+
+
+class RefundAnswer(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True)
+    refund_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(REFUND_STATES))

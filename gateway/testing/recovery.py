@@ -1,0 +1,92 @@
+"""Kit checks for what asking the provider settles: lost notifications, closed payments, mixed-up answers.
+
+Part of `ProviderConformance`. They run when the provider declares the query operation, and need
+the harness's `pay_without_notifying`, `close` and `misdirect_next_query`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gateway import outbox
+from gateway.provider import Operation
+from gateway.testing.live import LiveGateway
+
+
+def require_query(gateway: LiveGateway) -> None:
+    if Operation.QUERY not in gateway.provider.info.operations:
+        pytest.skip(f"{gateway.harness.provider_name} does not declare the query operation")
+
+
+def harness_call(action: Callable[[], Any], what: str) -> None:
+    try:
+        action()
+    except NotImplementedError:
+        pytest.fail(f"the provider declares the query operation: implement harness.{what}")
+
+
+class RecoveryChecks:
+    """Asking the provider (`?refresh=true`, reconciliation) settles what notifications did not."""
+
+    def test_a_payment_whose_notification_was_lost_is_found_by_refresh(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        require_query(gateway)
+        order = gateway.new_order()
+        unpaid = gateway.refresh(order["id"])
+        assert unpaid.status_code == 200, f"?refresh=true on an unpaid order answered {unpaid.get_json()}"
+        assert unpaid.get_json()["status"] == "pending", f"an order nobody paid is {unpaid.get_json()['status']!r}"
+        harness_call(lambda: gateway.harness.pay_without_notifying(order), "pay_without_notifying(order)")
+        refreshed = gateway.refresh(order["id"])
+        assert refreshed.status_code == 200, f"?refresh=true answered {refreshed.status_code}: {refreshed.get_json()}"
+        assert refreshed.get_json()["status"] == "paid", (
+            f"the simulator took the payment, but ?refresh=true left the order {refreshed.get_json()['status']!r}: "
+            "query_order must report paid=True when the provider says the payment succeeded"
+        )
+        assert gateway.paid_events() == [order["id"]], "one payment, one order.paid webhook"
+
+    def test_a_payment_whose_notification_was_lost_is_found_by_reconcile(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        require_query(gateway)
+        paid, unpaid = gateway.new_order(), gateway.new_order()
+        harness_call(lambda: gateway.harness.pay_without_notifying(paid), "pay_without_notifying(order)")
+        outcome = gateway.reconcile()
+        assert gateway.order(paid["id"])["status"] == "paid", f"reconcile did not find the payment: {outcome}"
+        assert gateway.order(unpaid["id"])["status"] == "pending", f"reconcile changed an unpaid order: {outcome}"
+        assert gateway.paid_events() == [paid["id"]], "one payment, one order.paid webhook"
+        gateway.reconcile()
+        assert gateway.paid_events() == [paid["id"]], "a second reconcile announced the payment again"
+
+    def test_a_payment_closed_at_the_provider_closes_the_order(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        require_query(gateway)
+        order = gateway.new_order()
+        harness_call(lambda: gateway.harness.close(order), "close(order)")
+        outcome = gateway.reconcile()  # long before the order's own expiry
+        closed = gateway.order(order["id"])
+        assert closed["status"] == "expired", (
+            f"the provider closed the payment for good, but reconcile left the order {closed['status']!r} "
+            f"({outcome}): query_order must report it with Notification(cancelled=True)"
+        )
+        assert gateway.order_events(outbox.ORDER_EXPIRED) == [order["id"]], "one order.expired webhook"
+        assert gateway.paid_events() == [], "a closed order was announced paid"
+
+    def test_a_query_answer_about_another_order_is_refused(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        require_query(gateway)
+        order, other = gateway.new_order(), gateway.new_order()
+        harness_call(lambda: harness.pay_without_notifying(other), "pay_without_notifying(order)")
+        for settle in ("refresh", "reconcile"):
+            harness_call(lambda: harness.misdirect_next_query(order, other), "misdirect_next_query(order, other)")
+            if settle == "refresh":
+                gateway.refresh(order["id"])  # refused as 502 or as a mismatch: either leaves it unpaid
+            else:
+                gateway.reconcile()
+            assert gateway.order(order["id"])["status"] == "pending", (
+                f"{settle}: the provider answered about order {other['merchant_order_no']} (paid), and the "
+                f"gateway marked order {order['merchant_order_no']} paid: query_order must check that the "
+                "answer names the order asked about (its reference and the provider's id), and refuse it if not"
+            )
+            assert order["id"] not in gateway.paid_events(), f"{settle} announced the wrong order paid"
