@@ -218,6 +218,20 @@ class ProviderHarness(ABC):
         """
         raise NotImplementedError("harness.garble_next(operation, reply) is not implemented")
 
+    def pend_next_refund(self) -> None:
+        """Make the simulator accept the next refund as *pending*: taken, not yet settled.
+
+        Implement it when your provider can answer a refund that way. The kit expects the API to
+        show the refund `pending` (or `unknown`), never `succeeded`, until `settle_pending_refunds`
+        and then reconciliation settle it. Leave it unimplemented (the kit then skips the check)
+        only when your provider settles every refund in its answer.
+        """
+        raise NotImplementedError("harness.pend_next_refund() is not implemented")
+
+    def settle_pending_refunds(self, order: Mapping[str, Any], status: str) -> None:
+        """Settle every pending refund of `order` at the simulator: `status` is "succeeded" or "failed"."""
+        raise NotImplementedError("harness.settle_pending_refunds(order, status) is not implemented")
+
     def pay(self, order: Mapping[str, Any]) -> None:  # noqa: B027 - optional; most simulators need nothing
         """Make the simulator treat `order` as paid, as a payer completing the payment would.
 

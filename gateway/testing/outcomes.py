@@ -90,6 +90,37 @@ class OutcomeChecks:
         assert settled == ["succeeded"], f"reconcile retried the refund and recorded {settled}"
         assert refunded_at_provider(gateway, paid) == paid["amount"]
 
+    @pytest.mark.parametrize("settled", ["succeeded", "failed"])
+    def test_a_pending_refund_is_never_reported_as_succeeded(
+        self, gateway_under_test: LiveGateway, settled: str
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if Operation.REFUND not in gateway.provider.info.operations:
+            pytest.skip(f"{harness.provider_name} does not declare the refund operation")
+        paid = gateway.paid_order()
+        try:
+            harness.pend_next_refund()
+        except NotImplementedError:
+            pytest.skip("harness.pend_next_refund() is not implemented: the provider settles refunds at once")
+        response = gateway.refund(paid["id"], paid["amount"])
+        answer = response.get_json()
+        pending = response.status_code in (201, 202) and answer.get("status") == "pending"
+        assert pending or is_unknown(response), (
+            f"the provider accepted the refund as pending, and the API answered {response.status_code}: {answer}; "
+            "a pending refund must show as pending until the provider settles it"
+        )
+        statuses = [refund["status"] for refund in gateway.refunds(paid["id"])]
+        assert statuses in (["pending"], ["unknown"]), f"a pending refund is recorded as {statuses}"
+        assert gateway.order(paid["id"])["refunded_amount"] == 0, "a pending refund counted as refunded"
+        harness.settle_pending_refunds(paid, settled)
+        gateway.expire_refund_leases(paid["id"])
+        gateway.reconcile()
+        statuses = [refund["status"] for refund in gateway.refunds(paid["id"])]
+        assert statuses == [settled], f"the provider settled the refund {settled}; reconcile recorded {statuses}"
+        expected = paid["amount"] if settled == "succeeded" else 0
+        assert gateway.order(paid["id"])["refunded_amount"] == expected
+        assert refunded_at_provider(gateway, paid) == expected
+
     @staticmethod
     def garble(gateway: LiveGateway, operation: str, reply: str) -> None:
         try:

@@ -181,6 +181,17 @@ class StripeHarness(ProviderHarness):
         response = requests.post(f"{self.url}/test/faults", json={"operation": operation, "mode": reply}, timeout=5)
         assert response.status_code == 201, response.text
 
+    def pend_next_refund(self) -> None:
+        response = requests.post(f"{self.url}/test/faults", json={"operation": "refund", "mode": "pending"}, timeout=5)
+        assert response.status_code == 201, response.text
+
+    def settle_pending_refunds(self, order: Mapping[str, Any], status: str) -> None:
+        intent = requests.get(f"{self.url}/test/payment_intents/{order['provider_order_id']}", timeout=5).json()
+        for refund in intent["refunds"]:
+            if refund["status"] == "pending":
+                response = requests.post(f"{self.url}/test/refunds/{refund['id']}", json={"status": status}, timeout=5)
+                assert response.status_code == 200, response.text
+
     def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
         self._pay(order, notify=False)
 

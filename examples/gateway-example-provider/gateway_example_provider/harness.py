@@ -111,6 +111,16 @@ class ExampleHarness(ProviderHarness):
     def misdirect_next_query(self, order: Mapping[str, Any], other: Mapping[str, Any]) -> None:
         self.simulator.fault_next("query_order", "misdirect", other["merchant_order_no"])
 
+    def pend_next_refund(self) -> None:
+        self.simulator.fault_next("refund", "pending")
+
+    def settle_pending_refunds(self, order: Mapping[str, Any], status: str) -> None:
+        payment = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5).json()
+        for refund in payment["refunds"]:
+            if refund["status"] == "pending":
+                response = requests.post(f"{self.url}/refunds/{refund['id']}", json={"status": status}, timeout=5)
+                assert response.status_code == 200, response.text
+
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only payments it has seen paid; it then also sends its own notification.
         self._control("/pay", {"id": order["provider_order_id"]})

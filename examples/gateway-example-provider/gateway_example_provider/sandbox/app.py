@@ -253,7 +253,9 @@ def _payment(db: Any, payment_id: str, full: bool = False) -> Json:
     payment = dict(row)
     if not full:
         return {key: payment[key] for key in ("id", "reference", "amount", "currency", "status")}
-    refunds = db.execute("SELECT amount, status FROM refunds WHERE payment_id = ?", (payment_id,)).fetchall()
+    refunds = db.execute(
+        "SELECT id, refund_id, amount, status FROM refunds WHERE payment_id = ?", (payment_id,)
+    ).fetchall()
     refunded = sum((Decimal(r["amount"]) for r in refunds if r["status"] != "failed"), Decimal(0))
     return {**payment, "refunded": str(refunded), "refunds": [dict(refund) for refund in refunds]}
 

@@ -1,0 +1,76 @@
+"""The kit fails every planted bug class, and passes the same provider without one.
+
+Each case runs the kit's own tests, in a pytest session of their own (pytester), against
+Example Pay with one bug planted (tests/testing/planted.py): the 11 bug classes the kit caught
+before and the 7 it missed. The selection is the kit test meant to catch the bug; the control
+run shows the whole kit passes the unbugged provider, so a failure is the bug's doing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.testing.bug_classes import BUGS
+
+pytest_plugins = ["pytester"]
+
+KIT_MODULE = """
+import pytest
+from gateway.testing import ProviderConformance
+from tests.testing.planted import PlantedHarness
+
+
+class TestPlanted(ProviderConformance):
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return PlantedHarness(tmp_path, bug={bug!r})
+"""
+
+# The kit test that catches each bug (a -k expression), and words of the failure it must report:
+# a failure for another reason (a crash in the planted code, say) is not the bug being caught.
+CAUGHT_BY = {
+    "no_signature_check": ("test_forged_notification_is_rejected", "expected [bad_signature]"),
+    "every_event_paid": ("test_unpaid_notification_is_acknowledged", "must return it with paid=False"),
+    "new_refund_key_per_retry": ("test_refund_time_out_is_unknown", "once per refund_id"),
+    "refunds_the_whole_amount": ("test_partial_refund_amount_reaches_the_provider", "recorded 1250 refunded, not 625"),
+    "timeout_reported_as_refusal": ("test_create_order_time_out", "answered 502"),
+    "timeout_setting_ignored": ("test_create_order_time_out", "answered 201"),
+    "secret_in_error_message": ("test_provider_error_messages_carry_no_secret", "secrets leak"),
+    "always_answers_200": ("test_forged_notification_is_rejected", "is the accepted reply"),
+    "bad_signature_reported_as_malformed": ("test_forged_notification_is_rejected", "recorded as ['malformed']"),
+    "verifies_reserialised_json": ("test_known_answer_signatures", "signed correctly, but verify_notification"),
+    "wrong_order_reference": ("test_a_payment_whose_notification_was_lost_is_found_by_refresh", "not_found"),
+    "query_never_recognises_paid": ("test_a_payment_whose_notification_was_lost", "report paid=True"),
+    "pending_refund_reported_as_succeeded": ("test_a_pending_refund_is_never", "must show as pending"),
+    "refusal_reported_as_unclear": ("test_a_refusal_is_reported_as_refused", "provider_outcome_unknown"),
+    "cancelled_payment_not_closed": ("test_a_payment_closed_at_the_provider", "Notification(cancelled=True)"),
+    "jpy_with_two_decimals": ("test_every_declared_currency", "'JPY'"),
+    "no_id_check_on_query_answer": ("test_a_query_answer_about_another_order", "must check that the answer names"),
+    "no_event_id": ("test_event_ids_are_recorded", "must set Notification.event_id"),
+}
+
+
+def run_kit(pytester: pytest.Pytester, bug: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_kit=KIT_MODULE.format(bug=bug))
+    return pytester.runpytest("-p", "no:cacheprovider", "-W", "error", "-q", *args)
+
+
+def test_every_bug_class_has_a_kit_test_meant_to_catch_it() -> None:
+    assert sorted(CAUGHT_BY) == sorted(BUGS)
+    assert len(BUGS) == 18
+
+
+def test_the_kit_passes_example_pay_with_no_bug_planted(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, "")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    assert outcomes.get("passed", 0) >= 25 and "failed" not in outcomes, outcomes
+
+
+@pytest.mark.parametrize("bug", BUGS)
+def test_the_kit_fails_a_provider_with_a_planted_bug(pytester: pytest.Pytester, bug: str) -> None:
+    selection, failure = CAUGHT_BY[bug]
+    result = run_kit(pytester, bug, "-k", selection)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"the kit passed Example Pay with {bug!r} planted: {outcomes}"
+    assert failure in result.stdout.str(), f"not the failure expected for {bug!r}:\n{result.stdout.str()}"
