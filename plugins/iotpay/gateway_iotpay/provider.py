@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -35,13 +33,12 @@ from gateway.provider import (
     RefundResult,
     Verdict,
 )
-from gateway_iotpay import schemas, signing
+from gateway_iotpay import channels, checkout, schemas, signing
+from gateway_iotpay.checkout import wire_client_ip
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import IotPayConfig
 
 log = logging.getLogger(__name__)
-
-DEVICE = "WEB"
 
 # errCodes that say IOTPay refused the request before acting on it (SPEC.md section 6). Every other
 # code, documented or not (0010 system error, 0110 third-party time-out, 0111 third-party exception,
@@ -49,26 +46,61 @@ DEVICE = "WEB"
 # because treating a refund that went through as failed would let it be refunded again.
 REFUSAL_CODES = frozenset({"0011", "0012", "0013", "0014", "0015", "0112"})
 
-# Where a wire field's problem shows up in the public API.
+# Where a wire field's problem shows up in the public API (`extra` depends on the channel).
 _PUBLIC_FIELD = {
     "subject": "subject",
     "body": "body",
+    "currency": "currency",
     "clientIp": "client_ip",
-    "osType": "provider_options.os_type",
-    "extra": "provider_options.app_id",
+    "returnUrl": channels.RETURN_URL,
+    "osType": channels.OS_TYPE,
     "device": "provider_options.device",
     "param1": "provider_options.param1",
     "param2": "provider_options.param2",
     "remarks": "provider_options.remarks",
+    "qrcode_pay": "provider_options.qrcode_pay",
+}
+_EXTRA_FIELD = {"WX_APP": channels.APP_ID, "WX_NATIVE": "provider_options.product_id", "WX_JSAPI": channels.OPEN_ID}
+# provider_options that only some channels take; given to another one, they are refused, not ignored.
+_OPTION_CHANNELS = {
+    "os_type": ("ALIPAY_MOBILE", "ALIPAY_WAP"),
+    "app_id": ("WX_APP", "WX_JSAPI"),
+    "open_id": ("WX_JSAPI",),
+    "product_id": ("WX_NATIVE",),
+    "qrcode_pay": ("WX_JSAPI_BROWSER",),
+}
+_REQUEST_SCHEMAS: dict[str, type[Schema]] = {
+    "create_order": schemas.CreateOrderRequest,
+    "payForSubmit": schemas.PayForSubmitRequest,
+}
+_RESPONSE_SCHEMAS: dict[str, type[Schema]] = {
+    "create_order": schemas.CreateOrderResponse,
+    "payForSubmit": schemas.PayForSubmitResponse,
 }
 
 
 class IotPayOptions(Schema):
     """`provider_options` accepted by IOTPay orders."""
 
-    os_type = fields.String(validate=validate.OneOf(("IOS", "ANDROID")), metadata={"description": "ALIPAY_MOBILE"})
+    os_type = fields.String(
+        validate=validate.OneOf(("IOS", "ANDROID")),
+        metadata={"description": "the payer's phone: required by ALIPAY_WAP, taken by ALIPAY_MOBILE"},
+    )
     app_id = fields.String(
-        validate=validate.Length(min=1, max=64), metadata={"description": "WeChat open-platform app id (WX_APP)"}
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "WX_APP: WeChat open-platform app id (default IOTPAY_WX_APP_ID); WX_JSAPI: mini program"
+        },
+    )
+    open_id = fields.String(
+        validate=validate.Length(min=1, max=128), metadata={"description": "WX_JSAPI: the payer's openid"}
+    )
+    product_id = fields.String(
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "WX_NATIVE: WeChat product id (default: the order's merchant_order_no)"},
+    )
+    qrcode_pay = fields.Boolean(
+        metadata={"description": "WX_JSAPI_BROWSER: a QR code to open in WeChat instead of a redirect"}
     )
     device = fields.String(validate=validate.Length(max=64))
     param1 = fields.String(validate=validate.Length(max=64))
@@ -80,11 +112,13 @@ class IotPayProvider(Provider):
     def __init__(self, config: IotPayConfig, client: IotPayClient) -> None:
         self.config = config
         self.client = client
+        offered = [channels.CHANNELS[name] for name in schemas.APP_CHANNELS]
         self.info = ProviderInfo(
             name="iotpay",
             display_name="IOTPay",
-            channels=schemas.APP_CHANNELS,
-            currencies=iso_currencies(*schemas.CURRENCIES),
+            channels=tuple(channel.name for channel in offered),
+            # Every currency some offered channel takes; each channel's own list is checked per order.
+            currencies=iso_currencies(*dict.fromkeys(code for channel in offered for code in channel.currencies)),
             sandbox=config.sandbox,
             # IOTPay v1 has no order-cancel API; refunds take any amount up to what is left.
             operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
@@ -104,53 +138,81 @@ class IotPayProvider(Provider):
     def options_schema(self) -> Schema:
         return IotPayOptions()
 
+    def required_fields(self, channel: channels.Channel) -> tuple[str, ...]:
+        """Public fields an order on `channel` must carry, given this configuration."""
+        if channel.name == "WX_APP" and not self.config.wx_app_id:
+            return (*channel.required, channels.APP_ID)
+        return channel.required
+
     def validate_order(self, draft: OrderDraft) -> None:
-        if draft.channel == "WX_APP" and not self._wx_app_id(draft):
-            raise InvalidOrder({"provider_options.app_id": ["WX_APP needs a WeChat app id (or IOTPAY_WX_APP_ID)"]})
-        wire = self._create_params(draft, merchant_order_no="0", notify_url="https://validation.invalid/n")
-        wire["sign"] = "0" * 32
-        problems = schemas.CreateOrderRequest().validate(wire)
+        self.check_order(draft, return_url=None)
+
+    def check_order(self, draft: OrderDraft, return_url: str | None) -> None:
+        """Raise InvalidOrder for anything IOTPay would refuse, naming the public field at fault."""
+        channel = channels.CHANNELS.get(draft.channel)
+        if channel is None:
+            raise InvalidOrder({"channel": [f"IOTPay takes one of: {', '.join(channels.CHANNELS)}"]})
+        errors: dict[str, list[str]] = {}
+        if draft.currency not in channel.currencies:
+            errors["currency"] = [f"{channel.name} takes {', '.join(channel.currencies)}"]
+        given = {name for name, value in draft.options.items() if value not in (None, "", False)}
+        if return_url:
+            given.add(channels.RETURN_URL)
+        for field in self.required_fields(channel):
+            if field.removeprefix("provider_options.") not in given and field not in given:
+                errors[field] = [f"{channel.name} needs it"]
+        for option, takers in _OPTION_CHANNELS.items():
+            if option in given and channel.name not in takers:
+                errors[f"provider_options.{option}"] = [f"{channel.name} does not take it"]
+        if return_url and not channel.takes_return_url:
+            errors[channels.RETURN_URL] = [f"{channel.name} does not send the payer's browser anywhere"]
+        if channel.operation == "payForSubmit" and "param1" in given:
+            errors["provider_options.param1"] = [f"{channel.name}: IOTPay uses param1 itself"]
+        if errors:
+            raise InvalidOrder(errors)
+        wire = checkout.order_params(
+            channel,
+            draft,
+            self.config,
+            merchant_order_no="0",
+            notify_url="https://validation.invalid/n",
+            return_url=return_url,
+        )
+        problems = _REQUEST_SCHEMAS[channel.operation]().validate({**wire, "sign": "0" * 32})
         if problems:
-            raise InvalidOrder({_PUBLIC_FIELD.get(name, name): list(msgs) for name, msgs in problems.items()})
+            public = {**_PUBLIC_FIELD, "extra": _EXTRA_FIELD.get(channel.channel_id, "provider_options")}
+            raise InvalidOrder({public.get(name, name): list(msgs) for name, msgs in problems.items()})
 
     def create_order(self, request: OrderRequest) -> CreatedOrder:
-        params = self._create_params(request.draft, request.merchant_order_no, request.notify_url)
-        params["sign"] = signing.sign(params, self.config.secret_key)
-        schemas.CreateOrderRequest().load(params)  # never send what IOTPay would refuse
-        answer = self._business_call("create_order", params, schemas.CreateOrderResponse())
-        if not answer.get("pay_order_id") or not isinstance(answer.get("pay_params"), dict):
-            raise ProviderError("INVALID_RESPONSE", "IOTPay's answer has no payOrderId or payParams", definite=False)
-        return CreatedOrder(
-            provider_order_id=answer["pay_order_id"],
-            pay_params=answer["pay_params"],
+        channel = channels.CHANNELS.get(request.draft.channel)
+        if channel is None or channel.action is not channels.Action.SDK_PARAMS:
+            # The gateway hands an order's client only pay_params so far (info.channels says so).
+            raise InvalidOrder({"channel": [f"IOTPay takes one of: {', '.join(self.info.channels)}"]})
+        started = self.start_checkout(request, return_url=None)
+        assert started.provider_order_id is not None and started.payer.params is not None
+        return CreatedOrder(provider_order_id=started.provider_order_id, pay_params=started.payer.params)
+
+    def start_checkout(self, request: OrderRequest, return_url: str | None) -> checkout.Checkout:
+        """Create the order at IOTPay through the call its channel uses, and read the payer's next step."""
+        channel = channels.CHANNELS[request.draft.channel]
+        if channel.deprecated:
+            log.warning("%s (order %s)", channel.deprecated, request.order_id)
+        params = checkout.order_params(
+            channel,
+            request.draft,
+            self.config,
+            merchant_order_no=request.merchant_order_no,
+            notify_url=request.notify_url,
+            return_url=return_url,
         )
-
-    def _wx_app_id(self, draft: OrderDraft) -> str | None:
-        return draft.options.get("app_id") or self.config.wx_app_id
-
-    def _create_params(self, draft: OrderDraft, merchant_order_no: str, notify_url: str) -> dict[str, Any]:
-        options = draft.options
-        params: dict[str, Any] = {
-            "mchId": self.config.mch_id,
-            "mchOrderNo": merchant_order_no,
-            "channelId": draft.channel,
-            "currency": draft.currency,
-            "amount": draft.amount,
-            "clientIp": wire_client_ip(draft.client_ip),
-            "device": options.get("device") or DEVICE,
-            "notifyUrl": notify_url,
-            "subject": draft.subject,
-            "body": draft.body,
-            "osType": options.get("os_type"),
-            "param1": options.get("param1"),
-            "param2": options.get("param2"),
-            "remarks": options.get("remarks"),
-            "jobNo": self.config.job_no,
-        }
-        if draft.channel == "WX_APP":
-            # A JSON *string* inside the JSON; the signature covers exactly this text (SPEC 1.7).
-            params["extra"] = json.dumps({"type": "apppay", "appId": self._wx_app_id(draft)}, separators=(",", ":"))
-        return {name: value for name, value in params.items() if value not in (None, "")}
+        params["sign"] = signing.sign(params, self.config.secret_key)
+        _REQUEST_SCHEMAS[channel.operation]().load(params)  # never send what IOTPay would refuse
+        answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation]())
+        pay_order_id = answer.get("pay_order_id") or None
+        if pay_order_id is None and channel.operation == "create_order":
+            raise ProviderError("INVALID_RESPONSE", "IOTPay's answer has no payOrderId", definite=False)
+        payer = checkout.payer_action(channel, answer, qrcode_pay=bool(request.draft.options.get("qrcode_pay")))
+        return checkout.Checkout(provider_order_id=pay_order_id, payer=payer)
 
     def _business_call(
         self, operation: str, params: Mapping[str, Any], schema: Schema, *, result_required: bool = True
@@ -235,7 +297,7 @@ class IotPayProvider(Provider):
             "refundAmount": request.amount,
             "currency": request.currency,
             "clientIp": wire_client_ip(request.order.client_ip),
-            "device": DEVICE,
+            "device": checkout.DEVICE,
             "loginName": self.config.job_no,
         }
         params = {name: value for name, value in params.items() if value not in (None, "")}
@@ -260,6 +322,10 @@ class IotPayProvider(Provider):
             notify = schemas.PaymentNotify().load(params)
         except ValidationError as exc:
             raise NotificationRejected(Verdict.MALFORMED, f"invalid fields: {sorted(exc.messages)}") from None
+        if notify.get("back_type", schemas.BACK_TYPE_SERVER) != schemas.BACK_TYPE_SERVER:
+            # A payer's browser coming back from IOTPay carries the same signed fields (backType=1),
+            # but a browser can be replayed, stopped or sent anywhere: only IOTPay's own call counts.
+            raise NotificationRejected(Verdict.IGNORED, f"backType {notify['back_type']} is not IOTPay's server notify")
         return Notification(
             merchant_order_no=notify["mch_order_no"],
             amount=notify["amount"],
@@ -275,24 +341,6 @@ class IotPayProvider(Provider):
         if verdict.accepted:
             return Acknowledgement(200, "success")
         return Acknowledgement(400, "fail")
-
-
-def wire_client_ip(address: str) -> str:
-    """IOTPay's clientIp holds 32 characters, fewer than a full IPv6 address (39).
-
-    An IPv6 address that does not fit is sent as its /64 network, which still says where the
-    payer is (what the field is for) instead of refusing IPv6 payers. Anything else goes as is,
-    and the wire schema refuses it if too long.
-    """
-    if len(address) <= 32:
-        return address
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if parsed.version == 6:
-        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
-    return address
 
 
 def refund_number(refund_id: str) -> str:

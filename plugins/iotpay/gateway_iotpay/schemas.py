@@ -16,14 +16,28 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from gateway.fields import StrictInt
 
+# channelIds by what the payer gets back (SPEC.md sections 3 and 8). Barcode (*_MICROPAY) stays out:
+# IOTPay's description of its answer is incomplete.
 APP_CHANNELS = ("WX_APP", "ALIPAY_MOBILE", "UPI_APP")
-CURRENCIES = ("CAD", "USD")
+QR_CHANNELS = ("WX_NATIVE", "ALIPAY_QR", "UPI_QR")
+REDIRECT_CHANNELS = ("ALIPAY_PC", "ALIPAY_WAP", "UPI_SEQ")
+JSAPI = "WX_JSAPI"  # a mini program through create_order; WeChat's browser through payForSubmit
+CREATE_ORDER_CHANNELS = (*APP_CHANNELS, *QR_CHANNELS, *REDIRECT_CHANNELS, JSAPI)
+PAY_FOR_SUBMIT_CHANNELS = (JSAPI,)
+
+CURRENCIES = ("CAD", "USD", "CNY")
+MERCHANT_CURRENCIES = ("CAD", "USD")  # every channel: CAD, or USD for US merchants
+# IOTPay's channel introduction also allows CNY on these (payForSubmit's WX_JSAPI as well).
+CNY_CREATE_ORDER_CHANNELS = frozenset({"WX_NATIVE", "ALIPAY_WAP", "ALIPAY_PC", "UPI_SEQ"})
+RETURN_URL_MAX = 200
 MAX_AMOUNT = 2**31 - 1  # IOTPay's `amount` is an int; keep it inside a signed 32-bit range.
 
 # IOTPay order status codes (SPEC.md section 5).
 STATUS_CREATED, STATUS_PAYING, STATUS_PAID, STATUS_PAID_NOTIFIED = 0, 1, 2, 3
 STATUS_CANCELLED_BY_SYSTEM, STATUS_CANCELLED_BY_USER = 4, 9
 PAID_STATUSES = frozenset({STATUS_PAID, STATUS_PAID_NOTIFIED})
+# The notify's backType: 2 is IOTPay's server calling; 1 is the payer's browser sent back to returnUrl.
+BACK_TYPE_BROWSER, BACK_TYPE_SERVER = "1", "2"
 
 
 class WholeNumber(fields.Integer):
@@ -53,37 +67,106 @@ class _Request(Schema):
     sign = _SIGN
 
 
-class CreateOrderRequest(_Request):
+def currencies_of(operation: str, channel_id: str) -> tuple[str, ...]:
+    """The currencies IOTPay takes for `channel_id` through `operation` (create_order or payForSubmit)."""
+    if operation == "payForSubmit" or channel_id in CNY_CREATE_ORDER_CHANNELS:
+        return (*MERCHANT_CURRENCIES, "CNY")
+    return MERCHANT_CURRENCIES
+
+
+# What `extra` (a JSON string, signed as sent) must hold per channelId; channels missing here take none.
+EXTRA_SHAPES: dict[str, tuple[str, dict[str, str | None]]] = {
+    # channelId: (how to say it, {key: required value, or None for "any non-empty text"})
+    "WX_APP": ('{"type":"apppay","appId":...}', {"type": "apppay", "appId": None}),
+    "WX_NATIVE": ('{"productId":...}', {"productId": None}),
+    JSAPI: ('{"openId":...,"type":"minipay","appId":...}', {"openId": None, "type": "minipay", "appId": None}),
+}
+
+
+def _extra_problem(channel_id: str, text: str | None) -> str | None:
+    shape = EXTRA_SHAPES.get(channel_id)
+    if shape is None:
+        return None if text is None else f"{channel_id} takes no extra"
+    described, wanted = shape
+    try:
+        extra = json.loads(text or "")
+    except ValueError:
+        extra = None
+    if not isinstance(extra, dict) or any(
+        not isinstance(extra.get(key), str) or not extra[key] or value not in (None, extra[key])
+        for key, value in wanted.items()
+    ):
+        return f"{channel_id} needs extra {described}"
+    return None
+
+
+class _OrderRequest(_Request):
+    """Fields create_order and payForSubmit share (SPEC.md sections 3 and 8)."""
+
     mch_order_no = _text("mchOrderNo", 30, required=True)
-    channel_id = fields.String(data_key="channelId", required=True, validate=validate.OneOf(APP_CHANNELS))
     currency = fields.String(data_key="currency", required=True, validate=validate.OneOf(CURRENCIES))
     amount = _amount("amount")
     client_ip = _text("clientIp", 32, required=True)
     device = _text("device", 64)
-    os_type = fields.String(data_key="osType", validate=validate.OneOf(("IOS", "ANDROID")))
     notify_url = _text("notifyUrl", 200, required=True)
+    return_url = _text("returnUrl", RETURN_URL_MAX)
     subject = _text("subject", 64, required=True)
     body = _text("body", 255, required=True)
     param1 = _text("param1", 64)
     param2 = _text("param2", 64)
-    extra = _text("extra", 512)
     job_no = _text("jobNo", 50)
     remarks = _text("remarks", 200)
 
+    operation = "create_order"
+
     @validates_schema
-    def _check_channel_rules(self, data: dict[str, Any], **_: Any) -> None:
+    def _check_common_rules(self, data: dict[str, Any], **_: Any) -> None:
         if "?" in data.get("notify_url", ""):
             raise ValidationError("notifyUrl must not contain '?'", "notifyUrl")
         for name, key in (("subject", "subject"), ("body", "body"), ("client_ip", "clientIp")):
             if name in data and not data[name].strip():
                 raise ValidationError("must not be blank", key)
-        if data.get("channel_id") == "WX_APP":
-            try:
-                extra = json.loads(data.get("extra") or "")
-            except ValueError:
-                raise ValidationError('WX_APP needs extra {"type":"apppay","appId":...}', "extra") from None
-            if not isinstance(extra, dict) or extra.get("type") != "apppay" or not extra.get("appId"):
-                raise ValidationError('WX_APP needs extra {"type":"apppay","appId":...}', "extra")
+        channel_id, currency = data.get("channel_id"), data.get("currency")
+        if channel_id and currency and currency not in currencies_of(self.operation, channel_id):
+            taken = ", ".join(currencies_of(self.operation, channel_id))
+            raise ValidationError(f"{channel_id} takes {taken}", "currency")
+
+
+class CreateOrderRequest(_OrderRequest):
+    channel_id = fields.String(data_key="channelId", required=True, validate=validate.OneOf(CREATE_ORDER_CHANNELS))
+    os_type = fields.String(data_key="osType", validate=validate.OneOf(("IOS", "ANDROID")))
+    extra = _text("extra", 512)
+
+    @validates_schema
+    def _check_channel_rules(self, data: dict[str, Any], **_: Any) -> None:
+        channel_id = data.get("channel_id")
+        if channel_id is None:
+            return
+        problem = _extra_problem(channel_id, data.get("extra"))
+        if problem:
+            raise ValidationError(problem, "extra")
+        if channel_id in REDIRECT_CHANNELS and not data.get("return_url"):
+            raise ValidationError(f"{channel_id} needs returnUrl", "returnUrl")
+        if channel_id not in REDIRECT_CHANNELS and "return_url" in data:
+            raise ValidationError(f"{channel_id} takes no returnUrl", "returnUrl")
+        if channel_id == "ALIPAY_WAP" and not data.get("os_type"):
+            raise ValidationError("ALIPAY_WAP needs osType", "osType")
+
+
+class PayForSubmitRequest(_OrderRequest):
+    """WX_JSAPI inside WeChat's browser: IOTPay runs the WeChat side and sends the payer to returnUrl."""
+
+    channel_id = fields.String(data_key="channelId", required=True, validate=validate.OneOf(PAY_FOR_SUBMIT_CHANNELS))
+    return_url = _text("returnUrl", RETURN_URL_MAX, required=True)
+    qrcode_pay = fields.String(data_key="qrcode_pay", validate=validate.OneOf(("1",)))
+
+    operation = "payForSubmit"
+
+    @validates_schema
+    def _param1_is_iotpays(self, data: dict[str, Any], **_: Any) -> None:
+        # IOTPay puts mchOrderNo in param1 of this channel's notify, so ours would be lost.
+        if "param1" in data:
+            raise ValidationError("payForSubmit leaves param1 to IOTPay", "param1")
 
 
 class QueryOrderRequest(_Request):
@@ -120,9 +203,36 @@ class _Response(Schema):
     sign = fields.String(data_key="sign")
 
 
+class JsonObject(fields.Field[dict[str, Any]]):
+    """An object IOTPay may send as a JSON object or as the JSON text of one (`retParams`)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise self.make_error("invalid") from None
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        return value
+
+    default_error_messages = {"invalid": "Not a JSON object."}
+
+
 class CreateOrderResponse(_Response):
-    pay_order_id = fields.String(data_key="payOrderId")
-    pay_params = fields.Dict(data_key="payParams")
+    pay_order_id = fields.String(data_key="payOrderId", allow_none=True)
+    pay_params = fields.Dict(data_key="payParams", allow_none=True)  # app and mini-program channels
+    # What the payer gets from the other channel families (SPEC.md section 8). Each may be absent or
+    # null on a channel that does not use it; whether the one the channel needs is there is judged later.
+    code_url = fields.Raw(data_key="codeUrl", allow_none=True)  # WX_NATIVE
+    qr_code = fields.Raw(data_key="qr_code", allow_none=True)  # ALIPAY_QR, UPI_QR
+    ret_params = JsonObject(data_key="retParams", allow_none=True)  # {alipayUrl} or {unionpayUrl}
+
+
+class PayForSubmitResponse(_Response):
+    pay_order_id = fields.String(data_key="payOrderId", allow_none=True)
+    url = fields.Raw(data_key="url", allow_none=True)
+    code_url = fields.Raw(data_key="code_url", allow_none=True)  # only with qrcode_pay=1
 
 
 class QueryOrderResponse(_Response):

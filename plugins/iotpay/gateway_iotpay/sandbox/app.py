@@ -3,11 +3,14 @@
 Mounted by the gateway at /sandbox/iotpay (so IOTPAY_API_URL = <base>/sandbox/iotpay/v1) or run alone:
     python -m gateway_iotpay.sandbox.app --port 8001 --mch-id 10000701 --key KEY --state /tmp/sim.sqlite
 
-IOTPay's three calls live under /v1; the rest are the sandbox's own controls:
+IOTPay's calls live under /v1 (create_order, payForSubmit, query_order, refund_order); the rest is the
+sandbox's own:
+    GET  /checkout/<id>      the wallet's page for a person: the QR code, or where a redirect lands
+    POST /checkout/<id>      pay there, send the notify, and send the browser back to returnUrl
     POST /pay                pay an order (payOrderId, or mchOrderNo [+ mchId]) and send its notify;
                              notify=false pays without notifying, outcome=cancelled cancels it unpaid
     GET  /orders/<id>        the order as the simulator sees it, with every notify attempt
-    POST|DELETE|GET /faults  make the next calls of an operation fail in a chosen way
+    POST|DELETE|GET /faults  make the next calls of an operation fail in a chosen way, or hold notifies
 
 Requests are checked with the plugin's own schemas and signing, so whatever the client gets wrong
 fails here as it would at IOTPay. State lives in one SQLite file (simulator_store) shared by every
@@ -28,15 +31,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from gateway.fields import StrictInt
 from gateway_iotpay import schemas, signing
+from gateway_iotpay.sandbox import pages
 from gateway_iotpay.sandbox.store import (
     Fault,
     NotifyAttempt,
@@ -65,10 +70,12 @@ ERROR_TEXTS = {
 }
 REQUEST_SCHEMAS: dict[str, type[Schema]] = {
     "create_order": schemas.CreateOrderRequest,
+    "payForSubmit": schemas.PayForSubmitRequest,
     "query_order": schemas.QueryOrderRequest,
     "refund_order": schemas.RefundOrderRequest,
 }
-FAULT_MODES = ("fail", "garbage", "html", "http_500", "http_503", "delay")
+FAULT_MODES = ("fail", "garbage", "html", "http_500", "http_503", "delay", "hold")
+NOTIFY = "notify"  # the one fault target that is not an API call: "hold" keeps notifies back until cleared
 # Order fields in what query_order answers; the notify adds NOTIFY_ONLY_FIELDS.
 QUERY_FIELDS = (
     "pay_order_id", "mch_id", "mch_order_no", "channel_id", "currency", "amount", "status", "channel_order_no",
@@ -89,11 +96,16 @@ class BusinessError(Exception):
 
 
 class FaultRequest(Schema):
-    operation = fields.String(required=True, validate=validate.OneOf(tuple(REQUEST_SCHEMAS)))
+    operation = fields.String(required=True, validate=validate.OneOf((*REQUEST_SCHEMAS, NOTIFY)))
     mode = fields.String(required=True, validate=validate.OneOf(FAULT_MODES))
     count = StrictInt(load_default=1, validate=validate.Range(min=1))
     err_code = fields.String(data_key="errCode", load_default="0010", validate=validate.Regexp(r"^\d{4}$"))
     seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=300))
+
+    @validates_schema
+    def _hold_is_for_notifies(self, data: Json, **_: Any) -> None:
+        if (data.get("operation") == NOTIFY) != (data.get("mode") == "hold"):
+            raise ValidationError("notifies take mode 'hold' (until DELETE /faults), and only they do", "mode")
 
 
 def wire(record: Any, names: Iterable[str] | None = None) -> Json:
@@ -170,9 +182,9 @@ def _digits(count: int) -> str:
 
 def _channel_order_no(channel_id: str) -> str:
     # Shaped like each wallet's transaction id: WeChat 4200…, Alipay date-prefixed, UnionPay 21 digits.
-    if channel_id == "WX_APP":
+    if channel_id.startswith("WX_"):
         return "4200" + _digits(24)
-    return time.strftime("%Y%m%d") + _digits(20) if channel_id == "ALIPAY_MOBILE" else _digits(21)
+    return time.strftime("%Y%m%d") + _digits(20) if channel_id.startswith("ALIPAY_") else _digits(21)
 
 
 def _pay_params(order: Order, key: str) -> Json:
@@ -188,6 +200,17 @@ def _pay_params(order: Order, key: str) -> Json:
             "timestamp": str(int(time.time())),
         }
         return {**wechat, "sign": signing.sign(wechat, key)}
+    if order.channel_id == schemas.JSAPI:
+        # wx.requestPayment's arguments, as IOTPay documents them for a mini program; paySign is
+        # WeChat's and only shaped right (the sandbox has no WeChat key to make it with).
+        mini = {
+            "appId": json.loads(order.extra or "{}")["appId"],
+            "timeStamp": str(int(time.time())),
+            "nonceStr": secrets.token_hex(16),
+            "package": "prepay_id=wx" + time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(10),
+            "signType": "MD5",
+        }
+        return {**mini, "paySign": signing.sign(mini, key)}
     # IOTPay does not document payParams for these channels (SPEC.md section 7): made-up but plausible
     # shapes (Alipay's SDK takes an order string; UnionPay's a transaction number `tn` and a mode).
     if order.channel_id == "ALIPAY_MOBILE":
@@ -195,14 +218,29 @@ def _pay_params(order: Order, key: str) -> Json:
     return {"tn": _digits(21), "mode": "01"}
 
 
-def notify_params(order: Order, key: str) -> dict[str, str]:
-    """The signed payment notify (SPEC.md section 4): every value text, as a query string carries it."""
+def notify_params(order: Order, key: str, back_type: str = schemas.BACK_TYPE_SERVER) -> dict[str, str]:
+    """The signed payment notify (SPEC.md section 4): every value text, as a query string carries it.
+
+    backType 1 is the same result carried by the payer's browser back to returnUrl.
+    """
     sent = {name: str(value) for name, value in wire(order, QUERY_FIELDS + NOTIFY_ONLY_FIELDS).items()}
     # status 2 whatever the order says now: a re-sent notify repeats the payment result.
-    sent |= {"status": str(schemas.STATUS_PAID), "backType": "2"}
+    sent |= {"status": str(schemas.STATUS_PAID), "backType": back_type}
     # Empty values are not signed (SPEC.md section 1), so sending them would add nothing.
     sent = {name: value for name, value in sent.items() if value}
     return {**sent, "sign": signing.sign(sent, key)}
+
+
+def front_end_return(order: Order, key: str) -> str:
+    """Where the payer's browser goes after paying: returnUrl with the signed result, backType=1."""
+    assert order.return_url is not None
+    query = urlencode(notify_params(order, key, schemas.BACK_TYPE_BROWSER))
+    return f"{order.return_url}{'&' if '?' in order.return_url else '?'}{query}"
+
+
+def _base_url(request: Request) -> str:
+    # The simulator's own address as the gateway reached it (mounted at /sandbox/iotpay, or alone).
+    return request.host_url.rstrip("/") + request.script_root
 
 
 class Simulator:
@@ -222,8 +260,9 @@ class Simulator:
         self._stopping = threading.Event()
         self._deliveries: set[threading.Thread] = set()
         self._deliveries_lock = threading.Lock()
-        self._operations: dict[str, Callable[[Json, str], Json]] = {
+        self._operations: dict[str, Callable[[Json, str, str], Json]] = {
             "create_order": self._create_order,
+            "payForSubmit": self._pay_for_submit,
             "query_order": self._query_order,
             "refund_order": self._refund_order,
         }
@@ -231,6 +270,7 @@ class Simulator:
             # No method restriction on IOTPay's calls: a GET must get IOTPay's own "0011 POST required".
             [Rule(f"/v1/{name}", endpoint=functools.partial(self._api, name)) for name in self._operations]
             + [
+                Rule("/checkout/<pay_order_id>", methods=["GET", "POST"], endpoint=self._checkout),
                 Rule("/pay", methods=["POST"], endpoint=self._pay),
                 Rule("/orders/<pay_order_id>", methods=["GET"], endpoint=self._show_order),
                 Rule("/faults", methods=["GET", "POST", "DELETE"], endpoint=self._faults),
@@ -276,7 +316,7 @@ class Simulator:
                 data = REQUEST_SCHEMAS[operation]().load(params)
             except ValidationError as exc:
                 raise BusinessError("0014", f"parameter error: {_describe(exc.messages)}") from None
-            return _business_success(self._operations[operation](data, key), key)
+            return _business_success(self._operations[operation](data, key, _base_url(request)), key)
         except BusinessError as exc:
             return _business_failure(exc.err_code, str(exc))
         except Rejected as exc:
@@ -292,13 +332,36 @@ class Simulator:
             raise BusinessError("0015")
         return self._merchants[mch_id]
 
-    def _create_order(self, data: Json, key: str) -> Json:
+    def _new_order(self, data: Json, **overrides: Any) -> Order:
         known = {name: value for name, value in data.items() if name in Order.__dataclass_fields__}
-        order = Order(**known, pay_order_id=_new_id("P01"), status=schemas.STATUS_CREATED)
+        order = Order(**{**known, **overrides}, pay_order_id=_new_id("P01"), status=schemas.STATUS_CREATED)
         self.store.add_order(order)
+        return order
+
+    def _create_order(self, data: Json, key: str, base_url: str) -> Json:
+        order = self._new_order(data)
+        # In the sandbox every code and redirect opens the simulator's checkout page: scanned with a
+        # phone on the same network, or followed by a browser, it is where the payer pays.
+        page = f"{base_url}/checkout/{order.pay_order_id}"
+        channel_id = order.channel_id
+        if channel_id == "WX_NATIVE":
+            return {"payOrderId": order.pay_order_id, "codeUrl": page, "prepayId": "wx" + secrets.token_hex(14)}
+        if channel_id in schemas.QR_CHANNELS:
+            return {"payOrderId": order.pay_order_id, "qr_code": page}
+        if channel_id in schemas.REDIRECT_CHANNELS:
+            key_name = "unionpayUrl" if channel_id.startswith("UPI_") else "alipayUrl"
+            return {"payOrderId": order.pay_order_id, "retParams": {key_name: page}}
         return {"payOrderId": order.pay_order_id, "payParams": _pay_params(order, key)}
 
-    def _query_order(self, data: Json, key: str) -> Json:
+    def _pay_for_submit(self, data: Json, key: str, base_url: str) -> Json:
+        # IOTPay puts mchOrderNo in param1 of this channel's notify (the request must leave it empty).
+        order = self._new_order(data, param1=data["mch_order_no"])
+        page = f"{base_url}/checkout/{order.pay_order_id}"
+        if data.get("qrcode_pay") == "1":
+            return {"payOrderId": order.pay_order_id, "code_url": page}
+        return {"payOrderId": order.pay_order_id, "url": page}
+
+    def _query_order(self, data: Json, key: str, base_url: str) -> Json:
         if data.get("pay_order_id"):
             order = self.store.get_order(data["pay_order_id"])
             wanted_no = data.get("mch_order_no")
@@ -310,7 +373,7 @@ class Simulator:
             raise BusinessError("0112")
         return wire(order, QUERY_FIELDS)
 
-    def _refund_order(self, data: Json, key: str) -> Json:
+    def _refund_order(self, data: Json, key: str, base_url: str) -> Json:
         names = ("mch_id", "mch_refund_no", "pay_order_id", "refund_amount")
         asked = Refund(refund_order_id=_new_id("R01"), **{name: data[name] for name in names})
         try:
@@ -338,11 +401,30 @@ class Simulator:
         if str(given.get("outcome") or "paid") == "cancelled":  # the payer gave up: IOTPay sends no notify
             order = self.store.mark_cancelled(orders[0].pay_order_id)
             return _json({"payOrderId": order.pay_order_id, "status": order.status, "notify": "none"}, 202)
-        order = self.store.mark_paid(orders[0].pay_order_id, _channel_order_no(orders[0].channel_id))
         if str(given.get("notify", "true")).lower() == "false":  # a notify lost on the way: only a query finds it
+            order = self.store.mark_paid(orders[0].pay_order_id, _channel_order_no(orders[0].channel_id))
             return _json({"payOrderId": order.pay_order_id, "status": order.status, "notify": "none"}, 202)
-        self._schedule_notify(order)
+        order = self._pay_and_notify(orders[0])
         return _json({"payOrderId": order.pay_order_id, "status": order.status, "notify": "scheduled"}, 202)
+
+    def _pay_and_notify(self, order: Order) -> Order:
+        paid = self.store.mark_paid(order.pay_order_id, _channel_order_no(order.channel_id))
+        self._schedule_notify(paid)
+        return paid
+
+    def _checkout(self, request: Request, pay_order_id: str) -> Response:
+        order = self.store.get_order(pay_order_id)
+        if order is None:
+            return Response("<h1>No such order</h1>", 404, content_type="text/html; charset=utf-8")
+        if request.method == "GET":
+            # A QR order's code is this page's own address, as create_order gave it out.
+            page = pages.checkout_page(order, request.base_url if order.channel_id in schemas.QR_CHANNELS else None)
+            return Response(page, content_type="text/html; charset=utf-8")
+        paid = self._pay_and_notify(order)
+        if paid.return_url:
+            # IOTPay's front-end return: the browser goes back to the shop with the result (backType=1).
+            return Response(status=303, headers={"Location": front_end_return(paid, self._merchants[paid.mch_id])})
+        return Response(pages.paid_page(paid), content_type="text/html; charset=utf-8")
 
     def _show_order(self, request: Request, pay_order_id: str) -> Response:
         order = self.store.get_order(pay_order_id)
@@ -390,6 +472,9 @@ class Simulator:
                 for delay in (0.0, *self._retry_delays):
                     if self._stopping.wait(delay):
                         return
+                    while self.store.has_fault(NOTIFY):  # held back until DELETE /faults
+                        if self._stopping.wait(0.05):
+                            return
                     if self._attempt(session, pay_order_id, url, params):
                         self.store.mark_notified(pay_order_id)
                         return

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS orders (
     channel_id TEXT NOT NULL, currency TEXT NOT NULL, amount INTEGER NOT NULL, status INTEGER NOT NULL,
     client_ip TEXT NOT NULL, device TEXT, subject TEXT NOT NULL, body TEXT NOT NULL,
     notify_url TEXT NOT NULL, param1 TEXT, param2 TEXT, extra TEXT,
-    channel_order_no TEXT, pay_succ_time TEXT, notified INTEGER NOT NULL DEFAULT 0,
+    channel_order_no TEXT, pay_succ_time TEXT, notified INTEGER NOT NULL DEFAULT 0, return_url TEXT,
     UNIQUE (mch_id, mch_order_no)
 );
 CREATE TABLE IF NOT EXISTS refunds (
@@ -68,6 +68,7 @@ class Order:
     channel_order_no: str | None = None
     pay_succ_time: str | None = None  # epoch milliseconds, as IOTPay sends it
     notified: bool = False
+    return_url: str | None = None  # where the payer's browser goes after paying (redirect channels)
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,18 @@ def _order(row: sqlite3.Row | None) -> Order | None:
     return None if row is None else Order(**{**dict(row), "notified": bool(row["notified"])})
 
 
+# Columns added after the first release: a state file from an older `make run` gains them on open.
+_ADDED_ORDER_COLUMNS = {"return_url": "TEXT"}
+
+
 class SimulatorStore(SqliteState):
     def __init__(self, path: str) -> None:
         super().__init__(path, _TABLES)
+        with self._transaction() as conn:
+            present = {row["name"] for row in conn.execute("PRAGMA table_info(orders)")}
+            for name, kind in _ADDED_ORDER_COLUMNS.items():
+                if name not in present:
+                    conn.execute(f"ALTER TABLE orders ADD COLUMN {name} {kind}")
 
     # -- orders -------------------------------------------------------------------------------
 
@@ -243,6 +253,11 @@ class SimulatorStore(SqliteState):
     def list_faults(self) -> list[Fault]:
         with self._connect() as conn:
             return [Fault(**dict(row)) for row in conn.execute("SELECT * FROM faults ORDER BY operation")]
+
+    def has_fault(self, operation: str) -> bool:
+        """Whether a fault of `operation` is pending, without consuming it (a hold lasts until cleared)."""
+        with self._connect() as conn:
+            return conn.execute("SELECT 1 FROM faults WHERE operation = ?", (operation,)).fetchone() is not None
 
     def take_fault(self, operation: str) -> Fault | None:
         """Consume one pending fault of `operation`, atomically across processes."""
