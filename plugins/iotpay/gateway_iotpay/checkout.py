@@ -24,7 +24,7 @@ MAX_URL = 4096
 # wx.requestPayment's arguments, which IOTPay's payParams for a mini program must carry.
 MINI_PROGRAM_KEYS = ("timeStamp", "nonceStr", "package", "signType", "paySign")
 
-# Where each family's answer keeps what the payer needs, the documented place first (SPEC.md 8).
+# Where each family's answer keeps what the payer needs, the documented place first.
 QR_FIELDS = {
     "WX_NATIVE": ("code_url", "qr_code"),
     "ALIPAY_QR": ("qr_code", "code_url"),
@@ -87,7 +87,7 @@ def order_params(
 
 
 def _extra(channel: Channel, options: Mapping[str, Any], config: IotPayConfig, merchant_order_no: str) -> str | None:
-    # A JSON *string* inside the JSON; the signature covers exactly this text (SPEC.md 1.7).
+    # A JSON *string* inside the JSON; the signature covers exactly this text.
     if channel.channel_id == "WX_APP":
         extra = {"type": "apppay", "appId": options.get("app_id") or config.wx_app_id}
     elif channel.channel_id == "WX_NATIVE":

@@ -16,7 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from gateway.fields import StrictInt
 
-# channelIds by what the payer gets back (SPEC.md sections 3 and 8). Barcode (*_MICROPAY) stays out:
+# channelIds by what the payer gets back (docs/providers/iotpay.md). Barcode (*_MICROPAY) stays out:
 # IOTPay's description of its answer is incomplete.
 APP_CHANNELS = ("WX_APP", "ALIPAY_MOBILE", "UPI_APP")
 QR_CHANNELS = ("WX_NATIVE", "ALIPAY_QR", "UPI_QR")
@@ -101,7 +101,7 @@ def _extra_problem(channel_id: str, text: str | None) -> str | None:
 
 
 class _OrderRequest(_Request):
-    """Fields create_order and payForSubmit share (SPEC.md sections 3 and 8)."""
+    """Fields create_order and payForSubmit share."""
 
     mch_order_no = _text("mchOrderNo", 30, required=True)
     currency = fields.String(data_key="currency", required=True, validate=validate.OneOf(CURRENCIES))
@@ -222,7 +222,7 @@ class JsonObject(fields.Field[dict[str, Any]]):
 class CreateOrderResponse(_Response):
     pay_order_id = fields.String(data_key="payOrderId", allow_none=True)
     pay_params = fields.Dict(data_key="payParams", allow_none=True)  # app and mini-program channels
-    # What the payer gets from the other channel families (SPEC.md section 8). Each may be absent or
+    # What the payer gets from the other channel families. Each may be absent or
     # null on a channel that does not use it; whether the one the channel needs is there is judged later.
     code_url = fields.Raw(data_key="codeUrl", allow_none=True)  # WX_NATIVE
     qr_code = fields.Raw(data_key="qr_code", allow_none=True)  # ALIPAY_QR, UPI_QR

@@ -219,7 +219,7 @@ def _pay_params(order: Order, key: str) -> Json:
 
 
 def notify_params(order: Order, key: str, back_type: str = schemas.BACK_TYPE_SERVER) -> dict[str, str]:
-    """The signed payment notify (SPEC.md section 4): every value text, as a query string carries it.
+    """The signed payment notify: every value text, as a query string carries it.
 
     backType 1 is the same result carried by the payer's browser back to returnUrl.
     """
