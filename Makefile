@@ -9,7 +9,7 @@ GATEWAY_SANDBOX ?= 1
 GATEWAY_PUBLIC_URL ?= http://$(HOST):$(PORT)
 export GATEWAY_SANDBOX GATEWAY_PUBLIC_URL
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 PLUGINS := plugins/iotpay plugins/stripe
 
@@ -37,6 +37,12 @@ lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 	PYTHONPATH=examples/gateway-example-provider $(BIN)/lint-imports
+
+# Ratios against baselines measured in the same run (bench/README.md). BENCH_SMOKE=1: seconds, checks only.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+		|| echo "bench: wrk could not be installed; the Python load generator drives the servers instead"
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -42,9 +42,11 @@ def flask_cli(config: Mapping[str, str], *args: str) -> subprocess.CompletedProc
 
 
 class Gunicorn:
-    """gunicorn serving wsgi:app with the repository's gunicorn.conf.py."""
+    """gunicorn serving `app` (wsgi:app) with the repository's gunicorn.conf.py."""
 
-    def __init__(self, config: Mapping[str, str], port: int, *extra_args: str, log_path: Path) -> None:
+    def __init__(
+        self, config: Mapping[str, str], port: int, *extra_args: str, log_path: Path, app: str = "wsgi:app"
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -58,7 +60,7 @@ class Gunicorn:
                 "--bind",
                 f"127.0.0.1:{port}",
                 *extra_args,
-                "wsgi:app",
+                app,
             ],
             cwd=REPO_ROOT,
             env=child_env(config),

@@ -1,0 +1,465 @@
+"""`make bench`: the gateway's speed as ratios against baselines measured in the same run.
+
+    .venv/bin/python -m bench.run                    the full run (a few minutes on 2 cores)
+    BENCH_SMOKE=1 .venv/bin/python -m bench.run      seconds: checks that every part runs and is correct
+    BENCH_COMPARE=1 .venv/bin/python -m bench.run    also compares gunicorn worker models for slow providers
+
+Every server is a process of its own started with the repository's gunicorn.conf.py: a Flask
+hello-world (the baseline), the gateway on SQLite and on PostgreSQL, and the IOTPay simulator as the
+upstream (bench/upstream.py). wrk (or bench/load.py's Python fallback) drives them from other
+processes. Each ratio is taken against a baseline measured right before it, so that the load other
+processes put on the machine cancels out as far as it can. Correctness is checked on the way: every
+answer must be the expected one, and every order paid exactly once. Results: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from gateway_iotpay import signing
+from gateway_iotpay.client import IotPayClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench import load, seed, servers
+from bench.servers import KEY, MCH_ID
+from tests.support.processes import Gunicorn
+
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+COMPARE = os.environ.get("BENCH_COMPARE") == "1"
+
+
+@dataclass(frozen=True)
+class Plan:
+    seconds: float  # per wrk run
+    connections: int
+    notify_orders: int  # pending orders for first-time notifies: more than a run can use up
+    duplicate_orders: int
+    create_samples: int
+    concurrent: int
+    latency: float
+    concurrent_seconds: float
+    in_flight: int
+    in_flight_latency: float
+    big: int
+    small: int
+    scale_samples: int
+
+
+FULL = Plan(
+    seconds=5, connections=32, notify_orders=40_000, duplicate_orders=200, create_samples=300, concurrent=64,
+    latency=0.25, concurrent_seconds=8, in_flight=256, in_flight_latency=1.0, big=1_000_000, small=1000,
+    scale_samples=500,
+)  # fmt: skip
+QUICK = Plan(
+    seconds=1, connections=4, notify_orders=3000, duplicate_orders=20, create_samples=10, concurrent=8,
+    latency=0.05, concurrent_seconds=1, in_flight=16, in_flight_latency=0.2, big=3000, small=1000, scale_samples=20,
+)  # fmt: skip
+PLAN = QUICK if SMOKE else FULL
+
+# The configuration for slow providers that gunicorn.conf.py does not use, for the comparison.
+WORKER_MODELS: dict[str, tuple[str, ...]] = {
+    "gthread 2x8 (before)": ("--worker-class", "gthread", "--threads", "8"),
+    "gthread 2x128": ("--worker-class", "gthread", "--threads", "128"),
+    "gevent 2x1000 (gunicorn.conf.py)": ("--worker-class", "gevent", "--worker-connections", "1000"),
+}
+
+
+@dataclass
+class Row:
+    what: str
+    measured: str
+    ratio: str
+    target: str
+    met: bool | None = None
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, what: str, measured: str, ratio: str = "", target: str = "", met: bool | None = None) -> None:
+        self.rows.append(Row(what, measured, ratio, target, met))
+        print(f"  {what}: {measured} {ratio}", file=sys.stderr, flush=True)
+
+    def render(self) -> str:
+        lines = ["| what | measured | ratio | target | met |", "|---|---|---|---|---|"]
+        for row in self.rows:
+            met = "" if row.met is None else ("yes" if row.met else "**no**")
+            lines.append(f"| {row.what} | {row.measured} | {row.ratio} | {row.target} | {met} |")
+        return "\n".join(lines + [f"\n{note}" for note in self.notes])
+
+
+def check(condition: bool, message: str) -> None:
+    """A benchmark that 'passes' on wrong answers measures nothing: stop the run."""
+    if not condition:
+        raise SystemExit(f"bench: not correct: {message}")
+
+
+# -- measurements ---------------------------------------------------------------------------------
+
+
+def hello_rate(hello: Gunicorn) -> load.LoadResult:
+    result = load.post_paths(hello.url, ["/hello"], "success", connections=PLAN.connections, seconds=PLAN.seconds)
+    check(result.bad == 0, f"hello-world answered wrongly: {result.sample}")
+    return result
+
+
+def paid_counts(database_url: str) -> tuple[int, int]:
+    """(orders paid, notifies applied), once the requests wrk left in flight at its deadline have finished."""
+    counts, unchanged = _counts(database_url), 0
+    while unchanged < 3:  # a second and a half without a change: longer than any request here waits
+        time.sleep(0.5)
+        again = _counts(database_url)
+        unchanged = unchanged + 1 if again == counts else 0
+        counts = again
+    return counts
+
+
+def paid_indices(database_url: str, limit: int) -> list[int]:
+    """Orders the run has paid (wrk may skip a path: which ones were sent is the database's to say)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            numbers = connection.scalars(
+                text("SELECT merchant_order_no FROM orders WHERE status = 'paid' LIMIT :limit"), {"limit": limit}
+            )
+            return [int(number[1:]) for number in numbers]
+    finally:
+        engine.dispose()
+
+
+def _counts(database_url: str) -> tuple[int, int]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            paid = connection.scalar(text("SELECT count(*) FROM orders WHERE status = 'paid'"))
+            applied = connection.scalar(text("SELECT count(*) FROM notifications WHERE verdict = 'applied'"))
+    finally:
+        engine.dispose()
+    return int(paid or 0), int(applied or 0)
+
+
+def notify_rows(report: Report, label: str, database_url: str, gateway: Gateway, hello: Gunicorn) -> None:
+    paths = [seed.notify_path(i, MCH_ID, KEY) for i in range(PLAN.notify_orders)]
+    warm = paths[-50:]  # the gateway's first requests open connections: not part of the measurement
+    check(load.post_paths(gateway.url, warm, "success", connections=2, seconds=0.5).bad == 0, "warm-up failed")
+    paid_before, _ = paid_counts(database_url)
+
+    baseline = hello_rate(hello)
+    first = load.post_paths(gateway.url, paths[:-50], "success", connections=PLAN.connections, seconds=PLAN.seconds)
+    check(first.bad == 0, f"{label} first-time notify answered wrongly: {first.sample}")
+    check(not first.wrapped, f"{label}: not enough orders seeded for first-time notifies")
+    paid, applied = paid_counts(database_url)
+    # wrk stops counting at the deadline, not sending: a few requests in flight then may also have been applied.
+    check(first.requests <= paid - paid_before <= first.requests + PLAN.connections + 2, f"{label}: paid count off")
+    check(paid == applied, f"{label}: {paid} orders paid but {applied} notifies applied (exactly once)")
+    target_first = 0.5 if "PostgreSQL" in label else 0.25
+    ratio = first.rate / baseline.rate
+    report.add(
+        f"notify first-time, {label} / hello-world",
+        f"{first.rate:.0f}/s vs {baseline.rate:.0f}/s (p50 {first.p50_ms:.1f} ms, p99 {first.p99_ms:.1f} ms)",
+        f"{ratio:.2f}x",
+        f">= {target_first}x",
+        ratio >= target_first,
+    )
+
+    duplicates = [paths[i] for i in paid_indices(database_url, PLAN.duplicate_orders)]
+    baseline = hello_rate(hello)
+    dup = load.post_paths(gateway.url, duplicates, "success", connections=PLAN.connections, seconds=PLAN.seconds)
+    check(dup.bad == 0, f"{label} duplicate notify answered wrongly: {dup.sample}")
+    after = paid_counts(database_url)[0]
+    check(after == paid, f"{label}: a duplicate notify paid an order again ({paid} -> {after})")
+    ratio = dup.rate / baseline.rate
+    report.add(
+        f"notify duplicate, {label} / hello-world",
+        f"{dup.rate:.0f}/s vs {baseline.rate:.0f}/s (p50 {dup.p50_ms:.1f} ms, p99 {dup.p99_ms:.1f} ms)",
+        f"{ratio:.2f}x",
+        f">= {target_first}x",
+        ratio >= target_first,
+    )
+
+
+ORDER_BODY = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
+
+
+def create_overhead(report: Report, gateway: Gateway, upstream: Gunicorn) -> None:
+    """The same create_order, once through the gateway and once signed and sent straight to the upstream."""
+    servers.set_latency(upstream, 0)
+    client = IotPayClient(f"{upstream.url}/v1", timeout=30)
+    session = requests.Session()
+
+    def direct() -> None:
+        params = {
+            "mchId": MCH_ID, "mchOrderNo": f"D{time.time_ns()}", "channelId": "ALIPAY_MOBILE", "currency": "CAD",
+            "amount": 2856, "clientIp": "127.0.0.1", "device": "app", "notifyUrl": "http://127.0.0.1:9/notify/iotpay",
+            "subject": "bench", "body": "bench",
+        }  # fmt: skip
+        params["sign"] = signing.sign(params, KEY)
+        check(bool(client.call("create_order", params).get("payOrderId")), "direct create_order failed")
+
+    def through_gateway() -> None:
+        response = session.post(f"{gateway.url}/v1/orders", json=ORDER_BODY, timeout=30)
+        check(response.status_code == 201, f"create_order through the gateway: {response.status_code} {response.text}")
+
+    for _ in range(10):
+        direct(), through_gateway()
+    direct_ms, gateway_ms = [], []
+    for _ in range(PLAN.create_samples):  # interleaved, so both see the same background load
+        direct_ms.append(_timed(direct))
+        gateway_ms.append(_timed(through_gateway))
+    added_p50 = load.percentile(gateway_ms, 0.5) - load.percentile(direct_ms, 0.5)
+    added_p99 = load.percentile(gateway_ms, 0.99) - load.percentile(direct_ms, 0.99)
+    report.add(
+        "create_order added over a direct signed call, PostgreSQL",
+        f"p50 +{added_p50:.2f} ms, p99 +{added_p99:.2f} ms (direct: p50 {load.percentile(direct_ms, 0.5):.2f} ms)",
+        "",
+        "p50 <= 1 ms, p99 <= 5 ms",
+        added_p50 <= 1 and added_p99 <= 5,
+    )
+
+
+def _timed(call: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+@dataclass(frozen=True)
+class Burst:
+    rate: float
+    ideal: float
+    p50_ms: float
+    p99_ms: float
+    peak_in_flight: int
+    peak_connections: int
+    workers_replaced: bool
+
+
+def concurrent_creates(gateway: Gateway, upstream: Gunicorn, concurrency: int, latency: float, seconds: float) -> Burst:
+    servers.set_latency(upstream, latency)
+    pids = set(gateway.server.worker_pids())
+    sessions = threading.local()
+
+    def create() -> float:
+        session = getattr(sessions, "session", None) or requests.Session()
+        sessions.session = session
+        started = time.perf_counter()
+        response = session.post(f"{gateway.url}/v1/orders", json=ORDER_BODY, timeout=60)
+        check(response.status_code == 201, f"concurrent create_order: {response.status_code} {response.text[:300]}")
+        return (time.perf_counter() - started) * 1000
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda _: create(), range(concurrency)))  # warm: every connection opened
+        servers.upstream_stats(upstream, reset=True)
+        deadline = time.monotonic() + seconds
+
+        def until_deadline(_: int) -> list[float]:
+            samples = []
+            while time.monotonic() < deadline:
+                samples.append(create())
+            return samples
+
+        with gateway.connections_sampled() as peak:
+            started = time.monotonic()
+            results = list(pool.map(until_deadline, range(concurrency)))
+            elapsed = time.monotonic() - started
+    samples = [sample for result in results for sample in result]
+    stats = servers.upstream_stats(upstream)
+    servers.set_latency(upstream, 0)
+    return Burst(
+        rate=len(samples) / elapsed,
+        ideal=concurrency / latency,
+        p50_ms=load.percentile(samples, 0.5),
+        p99_ms=load.percentile(samples, 0.99),
+        peak_in_flight=stats["peak_in_flight"],
+        peak_connections=peak[0],
+        workers_replaced=set(gateway.server.worker_pids()) != pids,
+    )
+
+
+def slow_provider_rows(report: Report, gateway: Gateway, upstream: Gunicorn) -> None:
+    burst = concurrent_creates(gateway, upstream, PLAN.concurrent, PLAN.latency, PLAN.concurrent_seconds)
+    fraction = burst.rate / burst.ideal
+    report.add(
+        f"{PLAN.concurrent} concurrent creates, provider takes {PLAN.latency * 1000:.0f} ms",
+        f"{burst.rate:.0f} orders/s of ideal {burst.ideal:.0f}/s; client p50 {burst.p50_ms:.0f} ms, "
+        f"p99 {burst.p99_ms:.0f} ms",
+        f"{fraction:.2f}x ideal, p99 {burst.p99_ms / (PLAN.latency * 1000):.2f}x latency",
+        ">= 0.8x ideal, p99 <= 2x latency",
+        fraction >= 0.8 and burst.p99_ms <= 2 * PLAN.latency * 1000,
+    )
+    burst = concurrent_creates(gateway, upstream, PLAN.in_flight, PLAN.in_flight_latency, PLAN.concurrent_seconds * 2)
+    fraction = burst.rate / burst.ideal
+    report.add(
+        f"{PLAN.in_flight} concurrent creates, provider takes {PLAN.in_flight_latency * 1000:.0f} ms",
+        f"peak {burst.peak_in_flight} provider calls in flight, {burst.peak_connections} PostgreSQL connections; "
+        f"{burst.rate:.0f} orders/s; p99 {burst.p99_ms:.0f} ms"
+        + ("; a worker was replaced" if burst.workers_replaced else ""),
+        f"{fraction:.2f}x ideal",
+        f">= {PLAN.in_flight} in flight, no worker stuck",
+        burst.peak_in_flight >= PLAN.in_flight and not burst.workers_replaced,
+    )
+
+
+def scale_row(report: Report, upstream: Gunicorn, work: Path) -> None:
+    """Notify latency with a million stored orders (and their notifications) against a thousand."""
+    with servers.postgres_database("small") as small_url, servers.postgres_database("big") as big_url:
+        started = time.monotonic()
+        seed.seed_orders(big_url, PLAN.small, MCH_ID, history=PLAN.big - PLAN.small)
+        seeded = time.monotonic() - started
+        seed.seed_orders(small_url, PLAN.small, MCH_ID)
+        with (
+            gateway_server(small_url, upstream, work, "small") as small,
+            gateway_server(big_url, upstream, work, "big") as big,
+        ):
+            session = requests.Session()
+            timings: dict[str, list[float]] = {"small": [], "big": []}
+            count = min(PLAN.scale_samples, PLAN.small)
+            for i in range(count):  # alternating, so both see the same background load
+                path = seed.notify_path(i, MCH_ID, KEY)
+                for name, server in (("small", small), ("big", big)):
+                    started_at = time.perf_counter()
+                    answer = session.post(server.url + path, timeout=30).text
+                    timings[name].append((time.perf_counter() - started_at) * 1000)
+                    check(answer == "success", f"notify on the {name} database: {answer!r}")
+        check(paid_counts(big_url)[0] == PLAN.big - PLAN.small + count, "the million-order database paid wrongly")
+    small_p50, big_p50 = statistics.median(timings["small"]), statistics.median(timings["big"])
+    ratio = big_p50 / small_p50
+    report.add(
+        f"notify p50, {PLAN.big:,} stored orders / {PLAN.small:,}, PostgreSQL",
+        f"{big_p50:.2f} ms vs {small_p50:.2f} ms (seeding {PLAN.big:,} orders + notifications: {seeded:.0f} s)",
+        f"{ratio:.2f}x",
+        "<= 1.1x",
+        ratio <= 1.1,
+    )
+
+
+# -- servers ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Gateway:
+    server: Gunicorn
+    database_url: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @contextmanager
+    def connections_sampled(self) -> Iterator[list[int]]:
+        """The most PostgreSQL connections the gateway held at once while the block ran."""
+        peak = [0]
+        if not self.database_url.startswith("postgresql"):
+            yield peak
+            return
+        stop = threading.Event()
+        engine = create_engine(servers.ADMIN_URL)
+        database = make_url(self.database_url).database
+
+        def sample() -> None:
+            with engine.connect() as connection:
+                while not stop.wait(0.05):
+                    count = connection.scalar(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"), {"name": database}
+                    )
+                    peak[0] = max(peak[0], int(count or 0))
+                    connection.commit()
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            yield peak
+        finally:
+            stop.set()
+            sampler.join(5)
+            engine.dispose()
+
+
+@contextmanager
+def gateway_server(database_url: str, upstream: Gunicorn, work: Path, name: str, *args: str) -> Iterator[Gateway]:
+    config = servers.gateway_config(database_url, upstream.url, work)
+    with servers.gunicorn("wsgi:app", config, work, *args, name=f"gateway-{name}") as server:
+        yield Gateway(server, database_url)
+
+
+def worker_rss(report: Report, gateway: Gateway) -> None:
+    rss = max(servers.rss_mb(pid) for pid in gateway.server.worker_pids())
+    report.add("RSS per gateway worker, after the runs above", f"{rss:.0f} MB", "", "<= 80 MB", rss <= 80)
+
+
+def compare_worker_models(upstream: Gunicorn, hello: Gunicorn, work: Path) -> str:
+    lines = [
+        "| worker model | notify first-time / hello | 64 x 250 ms: of ideal, p99 | 256 x 1 s: in flight, of ideal, "
+        "PG connections |",
+        "|---|---|---|---|",
+    ]
+    for name, args in WORKER_MODELS.items():
+        print(f"worker model {name}", file=sys.stderr, flush=True)
+        with servers.postgres_database("models") as url:
+            seed.seed_orders(url, PLAN.notify_orders, MCH_ID)
+            with gateway_server(url, upstream, work, "models", *args) as gateway:
+                report = Report()
+                notify_rows(report, "PostgreSQL", url, gateway, hello)
+                fast = concurrent_creates(gateway, upstream, PLAN.concurrent, PLAN.latency, PLAN.concurrent_seconds)
+                slow = concurrent_creates(
+                    gateway, upstream, PLAN.in_flight, PLAN.in_flight_latency, PLAN.concurrent_seconds * 2
+                )
+        lines.append(
+            f"| {name} | {report.rows[0].ratio} | {fast.rate / fast.ideal:.2f}x, {fast.p99_ms:.0f} ms | "
+            f"{slow.peak_in_flight}, {slow.rate / slow.ideal:.2f}x, {slow.peak_connections} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    work = servers.workdir()
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work: Path) -> None:
+    report = Report()
+    started = time.monotonic()
+    check(servers.postgres_available(), f"PostgreSQL is not reachable at {servers.ADMIN_URL} (BENCH_POSTGRES_URL)")
+    print(f"bench: {'smoke' if SMOKE else 'full'} run, load from {'wrk' if load.have_wrk() else 'Python'}; {work}")
+    with servers.upstream(work) as upstream, servers.gunicorn("bench.hello:app", {}, work, name="hello") as hello:
+        sqlite_url = servers.sqlite_database(work)
+        seed.seed_orders(sqlite_url, PLAN.notify_orders, MCH_ID)
+        with gateway_server(sqlite_url, upstream, work, "sqlite") as gateway:
+            notify_rows(report, "SQLite", sqlite_url, gateway, hello)
+        with servers.postgres_database("main") as postgres_url:
+            seed.seed_orders(postgres_url, PLAN.notify_orders, MCH_ID)
+            with gateway_server(postgres_url, upstream, work, "postgresql") as gateway:
+                notify_rows(report, "PostgreSQL", postgres_url, gateway, hello)
+                create_overhead(report, gateway, upstream)
+                slow_provider_rows(report, gateway, upstream)
+                worker_rss(report, gateway)
+        scale_row(report, upstream, work)
+        comparison = compare_worker_models(upstream, hello, work) if COMPARE else ""
+    load_average = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average after: {load_average}")
+    print(f"took {time.monotonic() - started:.0f} s\n")
+    print(report.render())
+    if comparison:
+        print("\n" + comparison)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""What the benchmarks run against: gunicorn processes, throwaway PostgreSQL databases, the upstream."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from gateway import migrate
+from tests.support.processes import Gunicorn, free_port
+
+MCH_ID, KEY = "10000701", "bench-key-0123456789abcdef012345"
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def gunicorn(
+    app: str, config: Mapping[str, str], work: Path, *extra_args: str, name: str = "server"
+) -> Iterator[Gunicorn]:
+    port = free_port()
+    server = Gunicorn(
+        {"GATEWAY_LOG_LEVEL": "warning", **config}, port, *extra_args, log_path=work / f"{name}.log", app=app
+    )
+    try:
+        server.wait_until_healthy(60)
+        yield server
+    finally:
+        server.stop()
+
+
+def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str, str]:
+    return {
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_PUBLIC_URL": "http://127.0.0.1:9",  # notify_url only: the upstream never calls it back here
+        "GATEWAY_INSTANCE_PATH": str(work),
+        "IOTPAY_MCH_ID": MCH_ID,
+        "IOTPAY_SECRET_KEY": KEY,
+        "IOTPAY_API_URL": f"{upstream_url}/v1",
+    }
+
+
+@contextlib.contextmanager
+def upstream(work: Path) -> Iterator[Gunicorn]:
+    """The simulator in one gevent worker of its own (bench/upstream.py)."""
+    config = {"BENCH_UPSTREAM_STATE": str(work / "upstream.sqlite3"), "BENCH_MCH_ID": MCH_ID, "BENCH_KEY": KEY}
+    with gunicorn(
+        "bench.upstream:app", config, work, "--worker-class", "gevent", "--workers", "1",
+        "--worker-connections", "2000", "--access-logfile", "/dev/null", name="upstream",
+    ) as server:  # fmt: skip
+        yield server
+
+
+def set_latency(server: Gunicorn, seconds: float) -> None:
+    requests.post(f"{server.url}/_bench/latency?seconds={seconds}", timeout=10).raise_for_status()
+
+
+def upstream_stats(server: Gunicorn, reset: bool = False) -> dict[str, int]:
+    stats: dict[str, int] = requests.get(f"{server.url}/_bench/stats{'?reset=1' if reset else ''}", timeout=10).json()
+    return stats
+
+
+def postgres_available() -> bool:
+    try:
+        engine = create_engine(ADMIN_URL)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_database(label: str) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    name = f"gateway_bench_{label}_{os.getpid()}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def sqlite_database(work: Path) -> str:
+    url = f"sqlite:///{work / 'gateway.sqlite3'}"
+    migrate.upgrade(url)
+    return url
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
