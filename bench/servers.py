@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -47,13 +48,25 @@ def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str
 
 @contextlib.contextmanager
 def upstream(work: Path) -> Iterator[Gunicorn]:
-    """The simulator in one gevent worker of its own (bench/upstream.py)."""
-    config = {"BENCH_UPSTREAM_STATE": str(work / "upstream.sqlite3"), "BENCH_MCH_ID": MCH_ID, "BENCH_KEY": KEY}
+    """The simulator in one gevent worker of its own (bench/upstream.py).
+
+    Its SQLite state lives in memory (/dev/shm): an fsync per create_order would block the one
+    worker and make the upstream, not the gateway, what the slow-provider rows measure.
+    """
+    state = Path(tempfile.mkdtemp(prefix="gateway-bench-upstream-", dir=_memory_dir())) / "upstream.sqlite3"
+    config = {"BENCH_UPSTREAM_STATE": str(state), "BENCH_MCH_ID": MCH_ID, "BENCH_KEY": KEY}
     with gunicorn(
         "bench.upstream:app", config, work, "--worker-class", "gevent", "--workers", "1",
         "--worker-connections", "2000", "--access-logfile", "/dev/null", name="upstream",
     ) as server:  # fmt: skip
-        yield server
+        try:
+            yield server
+        finally:
+            shutil.rmtree(state.parent, ignore_errors=True)
+
+
+def _memory_dir() -> str | None:
+    return "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 def set_latency(server: Gunicorn, seconds: float) -> None:

@@ -1,32 +1,59 @@
 """Database engine and transactions. PostgreSQL in production, SQLite for development.
 
-Writes must serialize on SQLite too: every transaction there starts with BEGIN IMMEDIATE,
-so two workers applying the same notify queue up instead of failing with "database is
-locked" half-way through.
+Two kinds of session:
+- `transaction()`: one transaction, committed at the end. On SQLite it starts with BEGIN
+  IMMEDIATE, so two workers applying the same notify queue up instead of failing with "database
+  is locked" half-way through. Keep them short: nothing slow (a provider call) happens inside one.
+- `autocommit()`: every statement commits on its own. Reads take no lock and wait for no writer
+  (no BEGIN IMMEDIATE on SQLite, no BEGIN round trip on PostgreSQL); a lone INSERT is one round
+  trip and one commit. For reads, and for single writes that need nothing else to be atomic.
+
+Dropped connections (a restarted server, an administrator's pg_terminate_backend, an idle time-out)
+are noticed when a connection leaves the pool, without a round trip: a pooled connection has nothing
+to read, so a socket that is readable means the server has closed it, or said why it will. Such a
+connection is replaced before anyone uses it (instead of a `SELECT 1` before every request).
+Connections are also recycled after GATEWAY_DATABASE_RECYCLE seconds, and TCP keepalives notice a
+peer that vanished silently.
 """
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+# Statements of sessions from Database.autocommit() on SQLite run without BEGIN (pysqlite is in
+# autocommit mode, isolation_level=None): each is its own transaction, as on PostgreSQL.
+_SQLITE_AUTOCOMMIT = "gateway_sqlite_autocommit"
+
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 30, recycle: float = 1800) -> None:
         self.url = url
-        self.engine = _make_engine(url)
+        self.engine = _make_engine(url, pool_size=pool_size, pool_timeout=pool_timeout, recycle=recycle)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "sqlite":
+            autocommit_engine = self.engine.execution_options(**{_SQLITE_AUTOCOMMIT: True})
+        else:
+            autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit_sessions = sessionmaker(autocommit_engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any exception."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Session]:
+        """A session whose statements each commit on their own (pending objects are flushed at the end)."""
+        with self._autocommit_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:
@@ -37,15 +64,38 @@ class Database:
         self.engine.dispose()
 
 
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str, *, pool_size: int, pool_timeout: float, recycle: float) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,  # a bounded pool: PostgreSQL's max_connections is shared by every worker
+            pool_timeout=pool_timeout,
+            pool_recycle=recycle,
+            connect_args={"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3},
+        )
+        event.listen(engine, "checkout", _replace_if_closed_by_server)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
     _serialize_sqlite_writes(engine)
     return engine
+
+
+def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled psycopg connection whose socket is readable was closed (or is being closed) by the server."""
+    pgconn = getattr(dbapi_connection, "pgconn", None)
+    if pgconn is None or dbapi_connection.closed:
+        raise exc.DisconnectionError("connection closed")
+    try:
+        readable, _, _ = select.select([pgconn.socket], [], [], 0)
+    except Exception as error:  # psycopg: the socket is gone altogether
+        raise exc.DisconnectionError("connection closed") from error
+    if readable:
+        # SQLAlchemy's documented way: the pool discards this connection and checks out another.
+        raise exc.DisconnectionError("the server closed this connection")
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:
@@ -59,4 +109,5 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not connection.get_execution_options().get(_SQLITE_AUTOCOMMIT):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,7 +1,8 @@
 """The notify pipeline, the same for every provider.
 
-provider verifies and parses  ->  find the order  ->  check account, amount, currency
-->  apply the transition at most once (gateway.payments)  ->  record the notification
+provider verifies and parses (no database yet)  ->  read the order without a lock and check
+account, amount, currency  ->  a duplicate or a refusal: record it (one INSERT)  ->  a payment:
+one short transaction applies it at most once (gateway.payments) and records the notification
 ->  commit  ->  (only then) acknowledge, and announce the change to hooks.
 """
 
@@ -16,8 +17,8 @@ from sqlalchemy.orm import Session
 from gateway.core import Gateway
 from gateway.lifecycle import Transitions
 from gateway.models import NotificationRecord, Order
-from gateway.payments import settle_payment
-from gateway.provider import Acknowledgement, InboundRequest, NotificationRejected, Provider, Verdict
+from gateway.payments import settle_payment, verdict_on
+from gateway.provider import Acknowledgement, InboundRequest, Notification, NotificationRejected, Provider, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
     try:
         notification = provider.verify_notification(request)
     except NotificationRejected as rejected:
-        with gateway.db.transaction() as session:
+        with gateway.db.autocommit() as session:  # one INSERT, its own commit
             _record(session, provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
         # A provider may also "reject" a genuine event that is about no order (verdict IGNORED): not a warning.
         level = logging.INFO if rejected.verdict.accepted else logging.WARNING
@@ -36,26 +37,14 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         return provider.acknowledge(rejected.verdict)
 
     transitions = Transitions()
-    with gateway.db.transaction() as session:
-        order = session.scalar(
-            select(Order).where(
-                Order.provider == provider.name, Order.merchant_order_no == notification.merchant_order_no
-            )
-        )
-        reason: str | None
-        if _already_processed(session, provider, notification.event_id):
-            verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
-        else:
+    verdict, reason, order = _judge_without_lock(gateway, provider, request, notification)
+    if verdict is Verdict.APPLIED:
+        assert order is not None
+        # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and
+        # this notification's record, one commit. Duplicates and refusals never get here.
+        with gateway.db.transaction() as session:
             verdict, reason = settle_payment(session, order, notification, transitions)
-        _record(
-            session,
-            provider,
-            request,
-            verdict,
-            reason,
-            order_id=order.id if order is not None else None,
-            event_id=notification.event_id,
-        )
+            _record(session, provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
     # Committed. From here on nothing can undo the payment record.
     if verdict.accepted:
         log.info("%s notify for %s: %s", provider.name, notification.merchant_order_no, verdict.value)
@@ -65,6 +54,29 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         )
     transitions.announce(gateway.hooks)
     return provider.acknowledge(verdict)
+
+
+def _judge_without_lock(
+    gateway: Gateway, provider: Provider, request: InboundRequest, notification: Notification
+) -> tuple[Verdict, str | None, Order | None]:
+    """Read the order without a lock. Anything but a payment to apply (a duplicate, above all) is
+    recorded here with one INSERT, so it never waits behind a writer's transaction; a payment to
+    apply is returned for the write transaction, whose conditional UPDATE decides it."""
+    with gateway.db.autocommit() as session:
+        order = session.scalar(
+            select(Order).where(
+                Order.provider == provider.name, Order.merchant_order_no == notification.merchant_order_no
+            )
+        )
+        reason: str | None
+        if _already_processed(session, provider, notification.event_id):
+            verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
+        else:
+            verdict, reason = verdict_on(order, notification)
+        if verdict is not Verdict.APPLIED:
+            order_id = order.id if order is not None else None
+            _record(session, provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
+    return verdict, reason, order
 
 
 def _already_processed(session: Session, provider: Provider, event_id: str | None) -> bool:

@@ -13,7 +13,6 @@ from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
-from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.provider import Notification, Verdict
 
@@ -42,24 +41,29 @@ def verdict_on(order: Order | None, report: Notification) -> tuple[Verdict, str 
 
 
 def settle_payment(
-    session: Session, order: Order | None, report: Notification, transitions: Transitions
+    session: Session, order: Order | None, report: Notification, transitions: Changes
 ) -> tuple[Verdict, str | None]:
-    """Apply `report` to `order` inside `session`'s transaction; at most once per order."""
+    """Apply `report` to `order` inside `session`'s transaction; at most once per order.
+
+    `order` may have been read before the transaction began (the notify pipeline reads without a
+    lock): the conditional UPDATE, not this copy, decides whether it is still unpaid.
+    """
     verdict, reason = verdict_on(order, report)
     if verdict is not Verdict.APPLIED:
         return verdict, reason
     assert order is not None
-    if not _mark_paid(session, order, report):
+    paid = _mark_paid(session, order, report)
+    if paid is None:
         return Verdict.DUPLICATE, "already paid (concurrently)"
-    session.refresh(order)
-    transitions.order_paid(session, order)
-    if order.paid_after_expiry:
-        log.warning("order %s was paid after it had expired; recorded as paid and flagged", order.id)
+    transitions.order_paid(session, paid)
+    if paid.paid_after_expiry:
+        log.warning("order %s was paid after it had expired; recorded as paid and flagged", paid.id)
         return Verdict.APPLIED, "paid after expiry"
     return Verdict.APPLIED, None
 
 
-def _mark_paid(session: Session, order: Order, report: Notification) -> bool:
+def _mark_paid(session: Session, order: Order, report: Notification) -> Order | None:
+    """The order as paid, from the UPDATE's RETURNING (one round trip); None if it was no longer unpaid."""
     now = utcnow()
     values: dict[str, object] = {
         "status": OrderStatus.PAID.value,
@@ -70,10 +74,8 @@ def _mark_paid(session: Session, order: Order, report: Notification) -> bool:
     }
     if report.provider_order_id and not order.provider_order_id:
         values["provider_order_id"] = report.provider_order_id
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status.in_(UNPAID_STATUSES))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    paid: Order | None = session.scalars(
+        update(Order).where(Order.id == order.id, Order.status.in_(UNPAID_STATUSES)).values(**values).returning(Order),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).one_or_none()
+    return paid
