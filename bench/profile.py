@@ -10,8 +10,8 @@ waiting for a lock or a round trip counts, as it holds the request up). Needs py
 from __future__ import annotations
 
 import argparse
-import os
 import collections
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,12 +54,10 @@ def profile(args: argparse.Namespace, url: str, upstream: servers.Gunicorn, work
             load.post_paths(gateway.url, paths, "success", connections=4, seconds=3)
         worker = gateway.server.worker_pids()[0]
         raw = Path(os.environ.get("BENCH_PROFILE_RAW") or Path(tempfile.mkdtemp()) / "profile.txt")
-        sampler = threading.Thread(
-            target=subprocess.run,
-            args=([str(Path(sys.executable).with_name("py-spy")), "record", *([] if args.cpu else ["--idle"]), "--format", "raw", "-d", str(args.seconds), "-o", str(raw),
-                   "--pid", str(worker)],),
-            kwargs={"capture_output": True},
-        )  # fmt: skip
+        py_spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw", "-d", str(args.seconds)]
+        py_spy += [] if args.cpu else ["--idle"]
+        py_spy += ["-o", str(raw), "--pid", str(worker)]
+        sampler = threading.Thread(target=subprocess.run, args=(py_spy,), kwargs={"capture_output": True})
         sampler.start()
         result = load.post_paths(gateway.url, paths, "success", connections=32, seconds=args.seconds + 2)
         sampler.join()
