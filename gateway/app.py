@@ -80,7 +80,7 @@ def _build_gateway(settings: Settings) -> Gateway:
     webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
     return Gateway(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, pool_size=settings.database_pool_size),
         plugin_manager=plugin_manager,
         providers=providers,
         default_provider=default,

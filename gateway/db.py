@@ -19,6 +19,7 @@ peer that vanished silently.
 from __future__ import annotations
 
 import select
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,9 +80,21 @@ def _make_engine(url: str, *, pool_size: int, pool_timeout: float, recycle: floa
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    if _greenlets_share_this_thread():
+        # sqlite3 waits for a lock inside C, which blocks every greenlet of the worker: with two
+        # connections, one greenlet could wait (up to the busy timeout) for another greenlet that can
+        # no longer run to release the lock. One connection per worker, handed on cooperatively.
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0)
+    else:
+        engine = create_engine(url, connect_args={"timeout": 30})
     _serialize_sqlite_writes(engine)
     return engine
+
+
+def _greenlets_share_this_thread() -> bool:
+    """Has gevent patched the standard library (gunicorn's gevent worker does, before loading the app)?"""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("threading"))
 
 
 def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

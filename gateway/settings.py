@@ -100,6 +100,17 @@ class Settings:
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
 
+    @property
+    def database_pool_size(self) -> int:
+        """PostgreSQL connections per process (GATEWAY_DATABASE_POOL_SIZE): a hard bound, never exceeded.
+
+        A request holds one only while it talks to the database, never during a provider call.
+        """
+        size = self.count("GATEWAY_DATABASE_POOL_SIZE", 10, maximum=100)
+        if size < 1:
+            raise ConfigError("GATEWAY_DATABASE_POOL_SIZE", "must be a whole number from 1 to 100")
+        return size
+
     def notify_url(self, provider_name: str) -> str:
         return f"{self.public_url}/notify/{provider_name}"
 

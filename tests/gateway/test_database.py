@@ -1,0 +1,117 @@
+"""The connection pool under the ways production loses or starves connections.
+
+- A PostgreSQL connection the server dropped (pg_terminate_backend: what a restart or an
+  administrator does) is replaced before a request uses it: the next request succeeds.
+- A create_order holds no database connection while the provider is being called: with a pool
+  of one connection, concurrent checkouts against a slow provider all finish, and the pool is
+  idle while they wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine, func, select, text
+
+from gateway.db import Database
+from gateway.models import Order
+from gateway.testing.live import LiveServer
+from tests.conftest import POSTGRES_URL
+
+ORDER = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}
+
+
+def _terminate_backends(database: str) -> int:
+    """Have the server drop every connection to `database`, as a restart would; wait until they are gone."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            killed = connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": database},
+            )
+            for _ in range(100):
+                left = connection.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+                    {"name": database},
+                )
+                if not left:
+                    break
+                time.sleep(0.05)
+    finally:
+        admin.dispose()
+    return int(killed or 0)
+
+
+@pytest.mark.parametrize("session_kind", ["autocommit", "transaction"])
+def test_a_connection_the_server_dropped_is_replaced_before_it_is_used(postgres_url: str, session_kind: str) -> None:
+    db = Database(postgres_url, pool_size=1)
+    try:
+        with getattr(db, session_kind)() as session:
+            first_backend = session.scalar(text("SELECT pg_backend_pid()"))
+        assert _terminate_backends(db.engine.url.database or "") == 1
+
+        with getattr(db, session_kind)() as session:  # the pooled connection is dead: no error, a new one
+            second_backend = session.scalar(text("SELECT pg_backend_pid()"))
+        assert second_backend != first_backend
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_requests_succeed_after_the_server_dropped_every_connection(app: Any, client: Any, database_url: str) -> None:
+    created = client.post("/v1/orders", json=ORDER)
+    assert created.status_code == 201
+    order_id = created.get_json()["id"]
+    assert _terminate_backends(app.extensions["gateway"].db.engine.url.database) >= 1
+
+    assert client.get(f"/v1/orders/{order_id}").status_code == 200
+    assert client.post("/v1/orders", json=ORDER).status_code == 201
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_no_connection_is_held_while_the_provider_is_called(
+    app_factory: Callable[..., Any],
+    gateway_server: LiveServer,
+    simulator_faults: Callable[..., None],
+    database_url: str,
+) -> None:
+    # One connection for the whole app: a create that kept it while the provider answered would make
+    # the others (and the watcher) wait, so the four orders could never be stored and unanswered at once.
+    app = app_factory(GATEWAY_DATABASE_POOL_SIZE="1", IOTPAY_TIMEOUT="30")
+    db: Database = app.extensions["gateway"].db
+    concurrent = 4
+    simulator_faults("create_order", "delay", count=concurrent, seconds=2)
+    unanswered: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.02):
+            with db.autocommit() as session:
+                unanswered.append(session.scalar(select(func.count()).where(Order.pay_params.is_(None))) or 0)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with ThreadPoolExecutor(concurrent) as pool:
+            answers = list(
+                pool.map(
+                    lambda _: requests.post(f"{gateway_server.url}/v1/orders", json=ORDER, timeout=60),
+                    range(concurrent),
+                )
+            )
+    finally:
+        stop.set()
+        watcher.join()
+    assert [answer.status_code for answer in answers] == [201] * concurrent
+    assert max(unanswered) == concurrent
+    assert unanswered[-1] == 0
