@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy import update
 
 from gateway import idempotency
 from gateway.clock import utcnow
@@ -85,7 +86,9 @@ def create_order(
         order_metadata=dict(fields.get("metadata") or {}),
         expires_at=utcnow() + gateway.order_lifetime,
     )
-    with gateway.db.transaction() as session:
+    # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
+    # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.
+    with gateway.db.transaction() if claim is not None else gateway.db.autocommit() as session:
         session.add(order)
         idempotency.attach_resource(session, claim, order.id)
     request = OrderRequest(
@@ -208,9 +211,13 @@ def _record_refusal(gateway: Gateway, order: Order, exc: ProviderError) -> None:
 
 
 def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder) -> Order:
-    with gateway.db.transaction() as session:
-        stored = session.get(Order, order.id)
-        assert stored is not None
-        stored.provider_order_id = created.provider_order_id
-        stored.pay_params = dict(created.pay_params)
+    """One UPDATE ... RETURNING, its own commit: the order as the response shows it."""
+    with gateway.db.autocommit() as session:
+        stored: Order = session.scalars(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(provider_order_id=created.provider_order_id, pay_params=dict(created.pay_params))
+            .returning(Order),
+            execution_options={"synchronize_session": False},
+        ).one()
     return stored

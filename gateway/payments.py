@@ -13,6 +13,7 @@ from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
+from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.provider import Notification, Verdict
 
@@ -41,7 +42,7 @@ def verdict_on(order: Order | None, report: Notification) -> tuple[Verdict, str 
 
 
 def settle_payment(
-    session: Session, order: Order | None, report: Notification, transitions: Changes
+    session: Session, order: Order | None, report: Notification, transitions: Transitions
 ) -> tuple[Verdict, str | None]:
     """Apply `report` to `order` inside `session`'s transaction; at most once per order.
 
