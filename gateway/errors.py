@@ -56,25 +56,3 @@ class ProviderNoAnswer(ProviderFailure):
 
 def invalid_fields(errors: FieldErrors, message: str = "The request has invalid fields.") -> Invalid:
     return Invalid("validation_error", message, errors)
-
-
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested {field: {sub: [msg]}} -> {"field.sub": [msg]}."""
-    if isinstance(messages, Mapping):
-        flat: dict[str, list[str]] = {}
-        for name, value in messages.items():
-            key = str(name) if not prefix else f"{prefix}.{name}"
-            if key == "_schema" or key.endswith("._schema"):
-                key = prefix or "_schema"
-            for field_name, texts in flatten_messages(value, key).items():
-                flat.setdefault(field_name, []).extend(texts)
-        return flat
-    if isinstance(messages, (list, tuple)):
-        if all(isinstance(item, str) for item in messages):
-            return {prefix or "_schema": list(messages)}
-        flat = {}
-        for item in messages:
-            for field_name, texts in flatten_messages(item, prefix).items():
-                flat.setdefault(field_name, []).extend(texts)
-        return flat
-    return {prefix or "_schema": [str(messages)]}

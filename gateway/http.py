@@ -1,9 +1,47 @@
-"""The HTTP session every provider plugin should talk to its service with."""
+"""How a provider plugin talks HTTP to its service: one pooled session, time-outs, transport failures typed.
+
+A plugin's client builds one `ProviderHttp` and sends every call through `request()`. What it
+gets back is either the service's `requests.Response` (any status: judging it is the plugin's
+job) or one of the contract's exceptions for the case where no answer arrived:
+
+- `ProviderUnreachable`: no connection could be made (refused, no route, DNS, TLS handshake,
+  connect time-out) or it broke before an answer;
+- `ProviderTimeout`: the request was sent but no answer came within the read time-out, so the
+  service may have acted on it.
+
+Either one leaves the order or refund pending for reconciliation; neither is ever a refusal.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import requests
 from requests.adapters import HTTPAdapter
+
+from gateway.provider import ProviderTimeout, ProviderUnreachable
+
+# Connecting is quick or not happening; waiting longer only ties up a worker.
+DEFAULT_CONNECT_TIMEOUT = 5.0
+# How long a payment service may think before the outcome counts as unknown.
+DEFAULT_READ_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait for a connection, and then for the answer (requests' `(connect, read)` pair)."""
+
+    connect: float
+    read: float
+
+    @classmethod
+    def reading(cls, read: float = DEFAULT_READ_TIMEOUT, connect: float = DEFAULT_CONNECT_TIMEOUT) -> Timeouts:
+        """A read time-out, with the connect time-out never longer than it (a 2 s setting means 2 s at most)."""
+        return cls(connect=min(connect, read), read=read)
+
+    def pair(self) -> tuple[float, float]:
+        return (self.connect, self.read)
 
 
 def pooled_session(user_agent: str) -> requests.Session:
@@ -16,3 +54,48 @@ def pooled_session(user_agent: str) -> requests.Session:
     session.mount("http://", adapter)
     session.headers["User-Agent"] = user_agent
     return session
+
+
+class ProviderHttp:
+    """A provider's HTTP transport: a `pooled_session`, `Timeouts` on every call, transport errors typed.
+
+    `service` is the provider's name as people read it ("Example Pay"); it starts the message of
+    every exception raised, which reaches API callers, so neither URLs nor credentials go in it.
+    Pass `session` to use another `requests.Session` (tests, or a plugin's own adapters).
+    """
+
+    def __init__(
+        self,
+        service: str,
+        user_agent: str,
+        timeouts: Timeouts | None = None,
+        *,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.service = service
+        self.timeouts = timeouts or Timeouts.reading()
+        self.session = session or pooled_session(user_agent)
+
+    def request(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        """Send one request (`kwargs` as `requests.Session.request` takes them) and return the answer.
+
+        `what` names the call in error messages ("create_order", "POST /v1/refunds"). Raises
+        ProviderUnreachable or ProviderTimeout when no answer arrived; never retries.
+        """
+        try:
+            return self.session.request(method, url, timeout=self.timeouts.pair(), **kwargs)
+        except requests.ConnectTimeout as exc:  # nothing was sent
+            raise ProviderUnreachable(f"could not connect to {self.service} ({what})") from exc
+        except requests.Timeout as exc:  # sent, and perhaps acted on
+            raise ProviderTimeout(f"{self.service} did not answer {what} in {self.timeouts.read}s") from exc
+        except requests.RequestException as exc:
+            raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
+
+    def post(self, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", url, what=what, **kwargs)
+
+    def get(self, url: str, *, what: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", url, what=what, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from gateway import idempotency
 from gateway.clock import utcnow
 from gateway.core import Gateway
-from gateway.errors import NotFound, flatten_messages, invalid_fields
+from gateway.errors import NotFound, invalid_fields
 from gateway.lifecycle import Transitions
 from gateway.models import PAID_STATUSES, Order, OrderStatus
 from gateway.payments import settle_payment
@@ -37,6 +37,7 @@ from gateway.provider import (
     Verdict,
 )
 from gateway.provider_failures import provider_failure, require_operation
+from gateway.validation import flatten_messages
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ of its values on purpose.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 
 class ConfigError(Exception):
@@ -39,6 +40,35 @@ class Settings:
         if value is None or not str(value).strip():
             return default
         return str(value).strip()
+
+    # -- for plugins: required settings, enabled-when-configured, URLs --
+
+    def required(self, name: str, reason: str) -> str:
+        """The value of `name`, or ConfigError naming it when unset or blank (never showing any value).
+
+        `reason` completes "is required ...", e.g. "when any EXAMPLE_* variable is set".
+        """
+        value = self.get(name)
+        if value is None:
+            raise ConfigError(name, f"is required {reason}")
+        return value
+
+    def any_set(self, names: Iterable[str]) -> bool:
+        """True when any of `names` has a value: a plugin with none of its settings stays disabled."""
+        return any(self.get(name) is not None for name in names)
+
+    @overload
+    def http_url(self, name: str) -> str | None: ...
+    @overload
+    def http_url(self, name: str, default: str) -> str: ...
+    def http_url(self, name: str, default: str | None = None) -> str | None:
+        """An http:// or https:// URL without its trailing slash; ConfigError when it is anything else."""
+        value = self.get(name, default)
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ConfigError(name, "must be an http(s) URL")
+        return value.rstrip("/")
 
     def flag(self, name: str, default: bool = False) -> bool:
         raw = self.get(name)

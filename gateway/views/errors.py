@@ -26,8 +26,8 @@ from gateway.errors import (
     ProviderNoAnswer,
     ProviderOutcomeUnknown,
     ProviderRefused,
-    flatten_messages,
 )
+from gateway.validation import flatten_messages
 
 log = logging.getLogger(__name__)
 

@@ -1,31 +1,19 @@
-"""A provider simulator that the core mounts at /sandbox/<name> in sandbox mode."""
+"""State a simulator shares across processes: one SQLite file."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from typing import Any
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    name: str
-    app: WSGIApp
-
-    @property
-    def mount_path(self) -> str:
-        return f"/sandbox/{self.name}"
 
 
 class SqliteState:
     """State a simulator shares across gunicorn workers: one SQLite file, WAL, writes serialized.
 
+    `schema` is the `CREATE TABLE IF NOT EXISTS ...` statements, `;`-separated, run at start.
     Subclasses run their queries in `_transaction()` (BEGIN IMMEDIATE, so a check-then-write
-    is atomic across processes) or `_connect()` for plain reads.
+    is atomic across processes) or `_connect()` for plain reads. Each opens its own connection:
+    sqlite3 connections must not cross threads.
     """
 
     def __init__(self, path: str, schema: str) -> None:

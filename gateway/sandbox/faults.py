@@ -1,0 +1,72 @@
+"""Failures a test arms for a simulator's next calls: the fault queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.sandbox.state import SqliteState
+
+# A fault the queue serves itself: the call waits `seconds`, then goes on as if none was armed.
+DELAY = "delay"
+
+# Its own table name: a simulator's older state file may hold a `faults` table of another shape.
+_TABLE = """
+CREATE TABLE IF NOT EXISTS simulator_faults (
+    operation TEXT PRIMARY KEY, fault TEXT NOT NULL, count INTEGER NOT NULL
+)
+"""
+
+
+class FaultQueue(SqliteState):
+    """Per operation, a fault for its next `count` calls, consumed one per call by `take`.
+
+    A fault is any JSON object the simulator understands; `mode` says which failure it is. Kept
+    in the simulator's SQLite file, so a fault armed through one gunicorn worker fails the next
+    call whichever worker answers it, and two workers never both consume the last one.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, _TABLE)
+
+    def arm(self, operation: str, fault: Mapping[str, Any], count: int = 1) -> None:
+        """Fail the next `count` calls of `operation` with `fault`, replacing what was armed for it."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO simulator_faults (operation, fault, count) VALUES (?, ?, ?)",
+                (operation, json.dumps(dict(fault)), count),
+            )
+
+    def take(self, operation: str) -> dict[str, Any] | None:
+        """The fault for this call of `operation`, or None; consumed atomically across processes.
+
+        A `DELAY` fault (`{"mode": "delay", "seconds": s}`) is served here: the call sleeps,
+        then None is returned so the simulator carries the call out, late.
+        """
+        with self._transaction() as conn:
+            row = conn.execute("SELECT * FROM simulator_faults WHERE operation = ?", (operation,)).fetchone()
+            if row is None:
+                return None
+            if row["count"] <= 1:
+                conn.execute("DELETE FROM simulator_faults WHERE operation = ?", (operation,))
+            else:
+                conn.execute("UPDATE simulator_faults SET count = count - 1 WHERE operation = ?", (operation,))
+        fault: dict[str, Any] = json.loads(row["fault"])
+        if fault.get("mode") == DELAY:
+            time.sleep(float(fault.get("seconds", 0)))  # outside the transaction: other calls go on meanwhile
+            return None
+        return fault
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Every armed fault as `{"operation", "count", **fault}`, by operation."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM simulator_faults ORDER BY operation").fetchall()
+        return [{"operation": row["operation"], "count": row["count"], **json.loads(row["fault"])} for row in rows]
+
+    def clear(self) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM simulator_faults")

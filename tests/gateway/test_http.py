@@ -1,0 +1,147 @@
+"""gateway.http: a provider's transport against real sockets that refuse, hang up, stall or never answer."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.wrappers import Response
+
+from gateway.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts
+from gateway.provider import OutcomeUnknown, ProviderTimeout, ProviderUnreachable
+from gateway.testing.live import LiveServer
+
+SHORT = Timeouts(connect=0.3, read=0.3)
+
+
+@pytest.fixture
+def http() -> Iterator[ProviderHttp]:
+    transport = ProviderHttp("Example Pay", "gateway-tests/1", SHORT)
+    yield transport
+    transport.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port nothing listens on: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """Accepts connections (the kernel does) but never reads nor answers: a service that hangs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture
+def full_listener() -> Iterator[int]:
+    """A listener whose accept queue is full: Linux drops new SYNs, so connecting times out."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=2):  # takes the one place in the queue
+            yield port
+
+
+@pytest.fixture
+def hang_up_port() -> Iterator[int]:
+    """Accepts, reads the request, and closes without a word: the connection breaks before an answer."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_refused_connection_is_unreachable(http: ProviderHttp, closed_port: int) -> None:
+    with pytest.raises(ProviderUnreachable) as raised:
+        http.post(f"http://127.0.0.1:{closed_port}/v1/create_order", what="create_order", data=b"{}")
+    assert str(raised.value) == "Example Pay create_order: ConnectionError"
+
+
+def test_a_connection_that_cannot_be_made_in_time_is_unreachable(http: ProviderHttp, full_listener: int) -> None:
+    with pytest.raises(ProviderUnreachable) as raised:
+        http.get(f"http://127.0.0.1:{full_listener}/v1/query", what="query_order")
+    assert str(raised.value) == "could not connect to Example Pay (query_order)"
+
+
+def test_a_request_sent_but_never_answered_is_a_timeout(http: ProviderHttp, silent_listener: int) -> None:
+    with pytest.raises(ProviderTimeout) as raised:
+        http.post(f"http://127.0.0.1:{silent_listener}/v1/refund", what="refund", data=b"{}")
+    # The service may have acted: a timeout, never a refusal.
+    assert str(raised.value) == "Example Pay did not answer refund in 0.3s"
+    assert raised.value.reason == "timeout"
+
+
+def test_a_connection_broken_before_the_answer_is_an_unknown_outcome(http: ProviderHttp, hang_up_port: int) -> None:
+    with pytest.raises(OutcomeUnknown) as raised:
+        http.post(f"http://127.0.0.1:{hang_up_port}/v1/create_order", what="create_order", data=b"{}")
+    assert raised.value.reason == "unreachable"
+
+
+def test_every_answer_comes_back_whatever_its_status() -> None:
+    """Judging a 500 or a 404 is the plugin's job: the transport raises only when no answer came."""
+    server = LiveServer(Response("<html>oops</html>", 500, content_type="text/html"))
+    transport = ProviderHttp("Example Pay", "gateway-tests/1", SHORT)
+    try:
+        answer = transport.post(f"{server.url}/v1/create_order", what="create_order", json={"a": 1})
+        assert (answer.status_code, answer.text) == (500, "<html>oops</html>")
+    finally:
+        transport.close()
+        server.stop()
+
+
+def test_calls_carry_the_user_agent_and_are_never_retried() -> None:
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        calls.append(environ["HTTP_USER_AGENT"])
+        return Response("busy", 503)(environ, start_response)
+
+    server = LiveServer(app)
+    transport = ProviderHttp("Example Pay", "gateway-example/1")
+    try:
+        assert transport.get(f"{server.url}/v1/x", what="x").status_code == 503
+    finally:
+        transport.close()
+        server.stop()
+    assert calls == ["gateway-example/1"]
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"),
+    [(2.0, Timeouts(2.0, 2.0)), (30.0, Timeouts(DEFAULT_CONNECT_TIMEOUT, 30.0))],
+)
+def test_the_connect_timeout_is_never_longer_than_the_read_timeout(read: float, expected: Timeouts) -> None:
+    assert Timeouts.reading(read) == expected
+
+
+def test_the_defaults_are_five_seconds_to_connect_and_fifteen_to_answer() -> None:
+    assert ProviderHttp("Example Pay", "ua").timeouts == Timeouts(5.0, 15.0) == Timeouts.reading()
+    assert (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT) == (5.0, 15.0)
