@@ -11,14 +11,13 @@ What a plugin needs to build one, so that no plugin keeps its own copy:
 
 from __future__ import annotations
 
-from gateway.sandbox.faults import DELAY, FaultQueue
+from gateway.sandbox.faults import FaultQueue
 from gateway.sandbox.mount import Sandbox, WSGIApp, mount_path, sandbox_state_path, sandbox_url
 from gateway.sandbox.sender import DEFAULT_RETRY_DELAYS, Attempt, BackgroundSender, Outgoing, answered_2xx
 from gateway.sandbox.state import SqliteState
 
 __all__ = [
     "DEFAULT_RETRY_DELAYS",
-    "DELAY",
     "Attempt",
     "BackgroundSender",
     "FaultQueue",

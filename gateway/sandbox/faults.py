@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from gateway.sandbox.state import SqliteState
-
-# A fault the queue serves itself: the call waits `seconds`, then goes on as if none was armed.
-DELAY = "delay"
 
 # Its own table name: a simulator's older state file may hold a `faults` table of another shape.
 _TABLE = """
@@ -23,9 +19,10 @@ CREATE TABLE IF NOT EXISTS simulator_faults (
 class FaultQueue(SqliteState):
     """Per operation, a fault for its next `count` calls, consumed one per call by `take`.
 
-    A fault is any JSON object the simulator understands; `mode` says which failure it is. Kept
-    in the simulator's SQLite file, so a fault armed through one gunicorn worker fails the next
-    call whichever worker answers it, and two workers never both consume the last one.
+    A fault is any JSON object the simulator understands (by convention `mode` says which failure,
+    e.g. "delay" with "seconds"); what it does is the simulator's business. Kept in the
+    simulator's SQLite file, so a fault armed through one gunicorn worker fails the next call
+    whichever worker answers it, and two workers never both consume the last one.
     """
 
     def __init__(self, path: str) -> None:
@@ -42,11 +39,7 @@ class FaultQueue(SqliteState):
             )
 
     def take(self, operation: str) -> dict[str, Any] | None:
-        """The fault for this call of `operation`, or None; consumed atomically across processes.
-
-        A `DELAY` fault (`{"mode": "delay", "seconds": s}`) is served here: the call sleeps,
-        then None is returned so the simulator carries the call out, late.
-        """
+        """The fault for this call of `operation`, or None; consumed atomically across processes."""
         with self._transaction() as conn:
             row = conn.execute("SELECT * FROM simulator_faults WHERE operation = ?", (operation,)).fetchone()
             if row is None:
@@ -56,10 +49,14 @@ class FaultQueue(SqliteState):
             else:
                 conn.execute("UPDATE simulator_faults SET count = count - 1 WHERE operation = ?", (operation,))
         fault: dict[str, Any] = json.loads(row["fault"])
-        if fault.get("mode") == DELAY:
-            time.sleep(float(fault.get("seconds", 0)))  # outside the transaction: other calls go on meanwhile
-            return None
         return fault
+
+    def is_armed(self, operation: str) -> bool:
+        """Whether a fault of `operation` is armed, without consuming it: for a fault that holds
+        something back (notifications, say) until it is cleared."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT 1 FROM simulator_faults WHERE operation = ?", (operation,)).fetchone()
+        return row is not None
 
     def pending(self) -> list[dict[str, Any]]:
         """Every armed fault as `{"operation", "count", **fault}`, by operation."""

@@ -70,15 +70,18 @@ class BackgroundSender:
         acknowledged: Callable[[requests.Response], bool] = answered_2xx,
         on_attempt: Callable[[Attempt], None] | None = None,
         on_acknowledged: Callable[[], None] | None = None,
+        held: Callable[[], bool] | None = None,
     ) -> None:
         """Start delivering `message()` (built afresh for every try, so a signature can carry its time).
 
         `key` names the delivery (an order or event id) in thread names and logs. `acknowledged`
         judges an answer; `on_attempt` is told of every try, `on_acknowledged` of the success.
+        While `held()` is true no try is made (a test keeping notifications back); it is asked
+        again every 50 ms.
         """
         thread = threading.Thread(
             target=self._deliver,
-            args=(key, message, acknowledged, on_attempt, on_acknowledged),
+            args=(key, message, acknowledged, on_attempt, on_acknowledged, held),
             name=f"{self.name}-{key}",
             daemon=True,
         )
@@ -101,12 +104,16 @@ class BackgroundSender:
         acknowledged: Callable[[requests.Response], bool],
         on_attempt: Callable[[Attempt], None] | None,
         on_acknowledged: Callable[[], None] | None,
+        held: Callable[[], bool] | None,
     ) -> None:
         try:
             with requests.Session() as session:
                 for delay in (0.0, *self.retry_delays):
                     if self._stopping.wait(delay):
                         return
+                    while held is not None and held():
+                        if self._stopping.wait(0.05):
+                            return
                     outgoing = message()
                     attempt, response = self._attempt(session, outgoing)
                     if on_attempt is not None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,32 +15,14 @@ import pytest
 import requests
 from gateway_iotpay import signing
 from gateway_iotpay.sandbox.app import Simulator, create_simulator
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from gateway.testing.live import LiveServer
+from tests.support.processes import free_port
 
 MCH_ID, KEY = "10000701", "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"
 OTHER_MCH_ID, OTHER_KEY = "10000702", "0f9e8d7c6b5a49382716051423324150"
 WX_EXTRA = json.dumps({"type": "apppay", "appId": "wx1234567890abcdef"}, separators=(",", ":"))
-
-
-@dataclass
-class Server:
-    url: str
-    stop: Callable[[], None]
-
-
-def serve(app: Any) -> Server:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    # A short poll interval: shutdown() waits for the serving loop to look up.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-    return Server(f"http://127.0.0.1:{server.server_port}", stop)
 
 
 @dataclass
@@ -79,7 +62,7 @@ def simulator(tmp_path: Path) -> Iterator[Simulator]:
 
 @pytest.fixture
 def sim_url(simulator: Simulator) -> Iterator[str]:
-    server = serve(simulator)
+    server = LiveServer(simulator)
     yield server.url
     server.stop()
 
@@ -94,7 +77,7 @@ def http() -> Iterator[requests.Session]:
 def receiver(request: pytest.FixtureRequest) -> Iterator[tuple[NotifyReceiver, str]]:
     """Notify receiver; replies come from `@pytest.mark.parametrize("receiver", [[...]], indirect=True)`."""
     app = NotifyReceiver(getattr(request, "param", ["success"]))
-    server = serve(app)
+    server = LiveServer(app)
     yield app, f"{server.url}/notify/iotpay"
     server.stop()
 
@@ -365,7 +348,7 @@ def test_workers_sharing_the_state_file_see_each_others_orders(
 ) -> None:
     created = create(http, sim_url)
     second_worker = create_simulator({MCH_ID: KEY}, str(tmp_path / "sim.sqlite"))
-    server = serve(second_worker)
+    server = LiveServer(second_worker)
     try:
         answer = call(http, server.url, "query_order", signed({"mchId": MCH_ID, "payOrderId": created["payOrderId"]}))
     finally:
@@ -494,3 +477,31 @@ def test_faults_only_affect_their_operation_and_can_be_cleared(http: requests.Se
 )
 def test_an_invalid_fault_is_refused(http: requests.Session, sim_url: str, fault: dict[str, Any]) -> None:
     assert http.post(f"{sim_url}/faults", json=fault, timeout=5).status_code == 400
+
+
+def test_the_simulator_runs_alone_from_the_command_line(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "gateway_iotpay.sandbox.app", "--port", str(port), "--state", str(tmp_path / "s")]
+    child = subprocess.Popen([*command, "--mch-id", MCH_ID, "--key", KEY], stderr=subprocess.DEVNULL)
+    try:
+        faults = wait_for(lambda: _get(f"http://127.0.0.1:{port}/faults"), timeout=20)
+        assert faults == {"faults": []}
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+def test_the_simulator_alone_answers_a_bad_argument_with_one_line(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "gateway_iotpay.sandbox.app", "--state", str(tmp_path / "s"), "--mch-id", MCH_ID]
+    done = subprocess.run(
+        [*command, "--mch-id", OTHER_MCH_ID, "--key", KEY], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].endswith("error: give one --key per --mch-id")
+
+
+def _get(url: str) -> Any:
+    try:
+        return requests.get(url, timeout=2).json()
+    except requests.ConnectionError:
+        return None

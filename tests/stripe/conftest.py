@@ -102,7 +102,7 @@ def both_factory(
     app_factory: Callable[..., Any], stripe: StripeSandbox, gateway_server: LiveServer, paid_log: Path
 ) -> Callable[..., Any]:
     """Build the gateway with IOTPay and Stripe both enabled, Stripe's webhooks pointed at it."""
-    stripe.simulator.webhooks.url = f"{gateway_server.url}/notify/stripe"
+    stripe.simulator.webhook_url = f"{gateway_server.url}/notify/stripe"
 
     def build(**extra: str) -> Any:
         return app_factory(GATEWAY_PLUGINS="tests.support.paid_log", **stripe_settings(stripe.url, **extra))

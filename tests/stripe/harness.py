@@ -124,7 +124,7 @@ class StripeHarness(ProviderHarness):
 
     def settings(self, public_url: str) -> Mapping[str, str]:
         assert self._simulator is not None, "StripeHarness not started"
-        self._simulator.webhooks.url = f"{public_url}/notify/stripe"  # the endpoint set in Stripe's dashboard
+        self._simulator.webhook_url = f"{public_url}/notify/stripe"  # the endpoint set in Stripe's dashboard
         return {
             "STRIPE_SECRET_KEY": SECRET_KEY,
             "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,

@@ -240,7 +240,7 @@ def test_refresh_settles_a_payment_whose_webhook_was_lost(
     both_factory: Callable[..., Any], stripe: StripeSandbox, paid_log: Path
 ) -> None:
     client = both_factory().test_client()
-    stripe.simulator.webhooks.url = "http://127.0.0.1:9/nobody-listens"
+    stripe.simulator.webhook_url = "http://127.0.0.1:9/nobody-listens"
     order = create_ok(client)
     stripe.pay(order["provider_order_id"])
     paid = client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()

@@ -78,7 +78,7 @@ class WebhookReceiver:
 def receiver(stripe: StripeSandbox) -> Iterator[WebhookReceiver]:
     webhook = WebhookReceiver([200])
     server = LiveServer(webhook)
-    stripe.simulator.webhooks.url = f"{server.url}/notify/stripe"
+    stripe.simulator.webhook_url = f"{server.url}/notify/stripe"
     yield webhook
     stripe.simulator.close()
     server.stop()

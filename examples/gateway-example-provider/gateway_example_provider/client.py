@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import requests
-
-from gateway.http import pooled_session
-from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
+from gateway.http import ProviderHttp, Timeouts
+from gateway.provider import ProviderError
 from gateway_example_provider.config import ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, sign
 
@@ -26,21 +24,15 @@ class ExampleClient:
     def __init__(self, config: ExampleConfig) -> None:
         self._secret = config.secret
         self.api_url = config.api_url.rstrip("/")
-        self.timeout = config.timeout
-        self._session = pooled_session("gateway-example-provider")
+        # The core's transport: pooled connections, time-outs, and "no answer" raised as
+        # ProviderUnreachable (nothing was sent) or ProviderTimeout (sent, perhaps acted on).
+        self.http = ProviderHttp("Example Pay", "gateway-example-provider", Timeouts.reading(config.timeout))
 
     def call(self, operation: str, payload: Json) -> Json:
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body)}
         url = f"{self.api_url}/v1/{operation}"
-        try:
-            response = self._session.post(url, data=body, headers=headers, timeout=self.timeout)
-        except requests.ConnectTimeout as exc:  # nothing was sent
-            raise ProviderUnreachable(f"could not connect to Example Pay ({operation})") from exc
-        except requests.Timeout as exc:  # sent, and perhaps acted on
-            raise ProviderTimeout(f"Example Pay did not answer {operation} in {self.timeout}s") from exc
-        except requests.RequestException as exc:
-            raise ProviderUnreachable(f"Example Pay {operation}: {type(exc).__name__}") from exc
+        response = self.http.post(url, what=operation, data=body, headers=headers)
         try:
             answer = response.json()
         except ValueError:

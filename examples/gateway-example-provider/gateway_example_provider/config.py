@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gateway.settings import ConfigError, Settings
+from gateway.http import DEFAULT_READ_TIMEOUT
+from gateway.sandbox import sandbox_url
+from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 10.0
+NAME = "example"  # the provider's name: /notify/example, and its simulator's mount /sandbox/example
+DEFAULT_TIMEOUT = DEFAULT_READ_TIMEOUT
 # Made up, shared by the provider and the simulator in sandbox mode. Not a secret, but handled as one.
 SANDBOX_SECRET = "example-sandbox-secret"
-SANDBOX_MOUNT = "/sandbox/example"
 
 
 @dataclass(frozen=True, repr=False)
@@ -33,16 +35,12 @@ def load_config(settings: Settings) -> ExampleConfig | None:
     """
     timeout = settings.number("EXAMPLE_TIMEOUT", DEFAULT_TIMEOUT)
     if settings.sandbox:  # talk to our simulator, mounted by the plugin's gateway_register_sandboxes
-        return ExampleConfig(SANDBOX_SECRET, settings.public_url + SANDBOX_MOUNT, timeout, sandbox=True)
-    secret, api_url = settings.get("EXAMPLE_SECRET"), settings.get("EXAMPLE_API_URL")
-    if secret is None and api_url is None:
+        return ExampleConfig(SANDBOX_SECRET, sandbox_url(settings, NAME), timeout, sandbox=True)
+    if not settings.any_set(("EXAMPLE_SECRET", "EXAMPLE_API_URL")):
         log.info("example: disabled (EXAMPLE_SECRET and EXAMPLE_API_URL are not set)")
         return None
-    if secret is None:
-        raise ConfigError("EXAMPLE_SECRET", "is required when EXAMPLE_API_URL is set")
-    if api_url is None:
-        raise ConfigError("EXAMPLE_API_URL", "is required when EXAMPLE_SECRET is set")
-    if not api_url.startswith(("http://", "https://")):
-        raise ConfigError("EXAMPLE_API_URL", "must be an http(s) URL")
+    # Each ConfigError names the setting at fault, never its value.
+    secret = settings.required("EXAMPLE_SECRET", "when EXAMPLE_API_URL is set")
+    api_url = settings.http_url("EXAMPLE_API_URL", settings.required("EXAMPLE_API_URL", "when EXAMPLE_SECRET is set"))
     log.info("example: enabled at %s", api_url)  # never the secret
     return ExampleConfig(secret, api_url, timeout)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from gateway import hookimpl
 from gateway.provider import Provider
-from gateway.sandbox import Sandbox
+from gateway.sandbox import Sandbox, sandbox_state_path
 from gateway.settings import Settings
-from gateway_example_provider.config import SANDBOX_SECRET, load_config
+from gateway_example_provider.config import NAME, SANDBOX_SECRET, load_config
 from gateway_example_provider.provider import ExampleProvider
 
 
@@ -22,5 +20,4 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
 def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
     from gateway_example_provider.sandbox import ExampleSimulator  # only sandbox mode pays for the import
 
-    state = Path(settings.instance_path) / "example-sandbox.sqlite3"
-    return [Sandbox("example", ExampleSimulator(SANDBOX_SECRET, str(state)))]
+    return [Sandbox(NAME, ExampleSimulator(SANDBOX_SECRET, sandbox_state_path(settings, NAME)))]

@@ -37,7 +37,7 @@ from gateway.provider import (
 )
 from gateway_example_provider import schemas
 from gateway_example_provider.client import ExampleClient
-from gateway_example_provider.config import ExampleConfig
+from gateway_example_provider.config import NAME, ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
 
 
@@ -52,7 +52,7 @@ class ExampleProvider(Provider):
         self._secret = config.secret
         self.client = ExampleClient(config)
         self.info = ProviderInfo(
-            name="example",
+            name=NAME,
             display_name="Example Pay",
             channels=("wallet",),
             currencies=iso_currencies("USD", "JPY"),  # Example Pay counts decimals as ISO 4217 does

@@ -1,7 +1,7 @@
 """HTTP transport to IOTPay v1 (SPEC.md section 2): `params=<json>` forms, JSON answers.
 
-One pooled `requests.Session` per provider, a timeout on every call, TLS verification on,
-and no automatic retries: create and refund are not idempotent at IOTPay's side.
+Sent through the core's `ProviderHttp`: one pooled session, a time-out on every call, TLS
+verification on, and no automatic retries (create and refund are not idempotent at IOTPay's side).
 """
 
 from __future__ import annotations
@@ -13,37 +13,26 @@ from typing import Any
 
 import requests
 
-from gateway.http import pooled_session
-from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
+from gateway.http import ProviderHttp, Timeouts
+from gateway.provider import ProviderError
 
 log = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT = 5.0
 
 
 class IotPayClient:
     def __init__(self, api_url: str, timeout: float, session: requests.Session | None = None) -> None:
         self.api_url = api_url.rstrip("/")
-        self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
-        self.session = session or pooled_session("gateway-iotpay/1")
+        self.http = ProviderHttp("IOTPay", "gateway-iotpay/1", Timeouts.reading(timeout), session=session)
 
     def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """POST signed `params` to `{api}/{operation}` and return the JSON object it answers."""
         url = f"{self.api_url}/{operation}"
         # requests URL-encodes the form value, so '&', '+' and '%' in a subject survive.
         form = {"params": json.dumps(params, ensure_ascii=False, separators=(",", ":"))}
-        try:
-            response = self.session.post(url, data=form, timeout=self.timeout)
-        except requests.ConnectTimeout as exc:
-            raise ProviderUnreachable(f"could not connect to IOTPay ({operation})") from exc
-        except requests.Timeout as exc:
-            raise ProviderTimeout(f"IOTPay did not answer {operation} in {self.timeout[1]}s") from exc
-        except requests.RequestException as exc:
-            raise ProviderUnreachable(f"IOTPay {operation}: {type(exc).__name__}") from exc
-        return _json_object(operation, response)
+        return _json_object(operation, self.http.post(url, what=operation, data=form))
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
 
 def _json_object(operation: str, response: requests.Response) -> dict[str, Any]:

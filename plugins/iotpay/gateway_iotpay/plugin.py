@@ -6,10 +6,10 @@ import logging
 
 from gateway import hookimpl
 from gateway.provider import Provider
-from gateway.sandbox import Sandbox
+from gateway.sandbox import Sandbox, sandbox_state_path
 from gateway.settings import Settings
 from gateway_iotpay.client import IotPayClient
-from gateway_iotpay.config import SANDBOX_KEY, SANDBOX_MCH_ID, load_config, sandbox_state_path
+from gateway_iotpay.config import NAME, SANDBOX_KEY, SANDBOX_MCH_ID, load_config
 from gateway_iotpay.provider import IotPayProvider
 
 log = logging.getLogger(__name__)
@@ -29,5 +29,5 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
 def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
     from gateway_iotpay.sandbox.app import create_simulator  # only sandbox mode pays for the import
 
-    simulator = create_simulator({SANDBOX_MCH_ID: SANDBOX_KEY}, sandbox_state_path(settings))
-    return [Sandbox("iotpay", simulator)]
+    simulator = create_simulator({SANDBOX_MCH_ID: SANDBOX_KEY}, sandbox_state_path(settings, NAME))
+    return [Sandbox(NAME, simulator)]

@@ -36,7 +36,7 @@ from gateway.provider import (
 from gateway_iotpay import channels, checkout, schemas, signing
 from gateway_iotpay.checkout import wire_client_ip
 from gateway_iotpay.client import IotPayClient
-from gateway_iotpay.config import IotPayConfig
+from gateway_iotpay.config import NAME, IotPayConfig
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class IotPayProvider(Provider):
         self.client = client
         offered = [channels.CHANNELS[name] for name in schemas.APP_CHANNELS]
         self.info = ProviderInfo(
-            name="iotpay",
+            name=NAME,
             display_name="IOTPay",
             channels=tuple(channel.name for channel in offered),
             # Every currency some offered channel takes; each channel's own list is checked per order.

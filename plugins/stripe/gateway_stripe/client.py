@@ -1,8 +1,9 @@
 """HTTP transport to Stripe's API: form-encoded requests, JSON answers, Stripe's error shape.
 
-One pooled `requests.Session` per provider, Bearer auth with the secret key, a timeout on every
-call, TLS verification on, and no automatic retries. Every POST carries an `Idempotency-Key`
-chosen by the caller, so the gateway's own retries (reconciliation) are safe at Stripe's side.
+Sent through the core's `ProviderHttp` (one pooled session, a time-out on every call, TLS
+verification on, no automatic retries), with Bearer auth by the secret key. Every POST carries
+an `Idempotency-Key` chosen by the caller, so the gateway's own retries (reconciliation) are
+safe at Stripe's side.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import Any
 import requests
 from marshmallow import ValidationError
 
-from gateway.http import pooled_session
-from gateway.provider import ProviderError, ProviderTimeout, ProviderUnreachable
+from gateway.http import ProviderHttp, Timeouts
+from gateway.provider import ProviderError
 from gateway_stripe import schemas
 
 log = logging.getLogger(__name__)
 
-CONNECT_TIMEOUT = 5.0
 # Pinned so the objects we parse keep the shape we tested, whatever the account's default version.
 API_VERSION = "2024-06-20"
 # 409: the same Idempotency-Key is still being processed. 424: a dependency of Stripe's failed.
@@ -55,8 +55,7 @@ def _scalar(value: Any) -> str:
 class StripeClient:
     def __init__(self, api_url: str, secret_key: str, timeout: float, session: requests.Session | None = None) -> None:
         self.api_url = api_url.rstrip("/")
-        self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
-        self.session = session or pooled_session("gateway-stripe/1")
+        self.http = ProviderHttp("Stripe", "gateway-stripe/1", Timeouts.reading(timeout), session=session)
         self._secret_key = secret_key
         self._auth = {"Authorization": f"Bearer {secret_key}", "Stripe-Version": API_VERSION}
 
@@ -72,18 +71,11 @@ class StripeClient:
         return self._send("GET", path, headers=self._auth, params=form_pairs(params or {}))
 
     def close(self) -> None:
-        self.session.close()
+        self.http.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         what = f"{method} {path}"
-        try:
-            response = self.session.request(method, f"{self.api_url}{path}", timeout=self.timeout, **kwargs)
-        except requests.ConnectTimeout as exc:
-            raise ProviderUnreachable(f"could not connect to Stripe ({what})") from exc
-        except requests.Timeout as exc:
-            raise ProviderTimeout(f"Stripe did not answer {what} in {self.timeout[1]}s") from exc
-        except requests.RequestException as exc:
-            raise ProviderUnreachable(f"Stripe {what}: {type(exc).__name__}") from exc
+        response = self.http.request(method, f"{self.api_url}{path}", what=what, **kwargs)
         if response.headers.get("Idempotent-Replayed") == "true":
             log.info("Stripe %s: answer replayed for a repeated Idempotency-Key", what)
         try:

@@ -12,12 +12,13 @@ import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
+from gateway.sandbox import sandbox_url
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
+NAME = "stripe"  # the provider's name: /notify/stripe, /sandbox/stripe
 DEFAULT_API_URL = "https://api.stripe.com"
 DEFAULT_TIMEOUT = 30.0
 VARIABLES = (
@@ -27,13 +28,13 @@ VARIABLES = (
     "STRIPE_API_URL",
     "STRIPE_TIMEOUT",
 )
+REQUIRED = "when any STRIPE_* variable is set"
 
 # Made-up credentials shared by the sandbox provider and its simulator. Not secret, but still
 # treated as secrets (never logged), so the sandbox exercises the same care as production.
 SANDBOX_SECRET_KEY = "sk_test_sandbox_4f2a9c1e7b3d5a6f8e0c2b4d"
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox_9d1b3f5a7c2e4f6a8b0d1c3e"
 SANDBOX_WEBHOOK_SECRET = "whsec_sandbox_6e8a0c2d4f1b3a5c7e9d0f2a"
-SANDBOX_MOUNT = "/sandbox/stripe"
 
 
 @dataclass(frozen=True, repr=False)
@@ -77,18 +78,18 @@ def _load(settings: Settings) -> StripeConfig | None:
             secret_key=SANDBOX_SECRET_KEY,
             publishable_key=SANDBOX_PUBLISHABLE_KEY,
             webhook_secret=SANDBOX_WEBHOOK_SECRET,
-            api_url=f"{settings.public_url}{SANDBOX_MOUNT}",
+            api_url=sandbox_url(settings, NAME),
             timeout=timeout,
             sandbox=True,
         )
-    if not any(settings.get(name) for name in VARIABLES):
+    if not settings.any_set(VARIABLES):
         return None
-    secret_key = _required(settings, "STRIPE_SECRET_KEY")
+    secret_key = settings.required("STRIPE_SECRET_KEY", REQUIRED)
     if secret_key.startswith("pk_"):
         raise ConfigError("STRIPE_SECRET_KEY", "is a publishable key (pk_...); use the secret key (sk_... or rk_...)")
     if _mode(secret_key) is None or not secret_key.startswith(("sk_", "rk_")):
         raise ConfigError("STRIPE_SECRET_KEY", "must be a Stripe secret key (sk_test_..., sk_live_... or rk_...)")
-    publishable_key = _required(settings, "STRIPE_PUBLISHABLE_KEY")
+    publishable_key = settings.required("STRIPE_PUBLISHABLE_KEY", REQUIRED)
     if not publishable_key.startswith("pk_") or _mode(publishable_key) is None:
         raise ConfigError("STRIPE_PUBLISHABLE_KEY", "must be a Stripe publishable key (pk_test_... or pk_live_...)")
     if _mode(publishable_key) != _mode(secret_key):
@@ -96,12 +97,10 @@ def _load(settings: Settings) -> StripeConfig | None:
             "STRIPE_PUBLISHABLE_KEY",
             f"is a {_mode(publishable_key)} key but STRIPE_SECRET_KEY is a {_mode(secret_key)} key",
         )
-    webhook_secret = _required(settings, "STRIPE_WEBHOOK_SECRET")
+    webhook_secret = settings.required("STRIPE_WEBHOOK_SECRET", REQUIRED)
     if not webhook_secret.startswith("whsec_"):
         raise ConfigError("STRIPE_WEBHOOK_SECRET", "must be the endpoint's signing secret (whsec_...)")
-    api_url = (settings.get("STRIPE_API_URL", DEFAULT_API_URL) or "").rstrip("/")
-    if not api_url.startswith(("https://", "http://")):
-        raise ConfigError("STRIPE_API_URL", "must be an http(s) URL")
+    api_url = settings.http_url("STRIPE_API_URL", DEFAULT_API_URL)
     if api_url.endswith("/v1"):
         raise ConfigError("STRIPE_API_URL", "must be the base URL, without /v1 (e.g. https://api.stripe.com)")
     return StripeConfig(
@@ -113,17 +112,6 @@ def _load(settings: Settings) -> StripeConfig | None:
     )
 
 
-def sandbox_state_path(settings: Settings) -> str:
-    return str(Path(settings.instance_path) / "stripe-sandbox.sqlite3")
-
-
 def _mode(key: str) -> str | None:
     parts = key.split("_", 2)  # sk_test_..., pk_live_..., rk_test_...
     return parts[1] if len(parts) == 3 and parts[1] in ("test", "live") else None
-
-
-def _required(settings: Settings, name: str) -> str:
-    value = settings.get(name)
-    if value is None:
-        raise ConfigError(name, "is required when any STRIPE_* variable is set")
-    return value

@@ -6,14 +6,14 @@ import logging
 
 from gateway import hookimpl
 from gateway.provider import Provider
-from gateway.sandbox import Sandbox
+from gateway.sandbox import Sandbox, sandbox_state_path
 from gateway.settings import Settings
 from gateway_stripe.client import StripeClient
 from gateway_stripe.config import (
+    NAME,
     SANDBOX_SECRET_KEY,
     SANDBOX_WEBHOOK_SECRET,
     load_config,
-    sandbox_state_path,
 )
 from gateway_stripe.provider import StripeProvider
 
@@ -30,7 +30,7 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
         "stripe: enabled (%s mode) at %s; Stripe's webhook endpoint must be %s",
         "live" if config.live else "test",
         config.api_url,
-        settings.notify_url("stripe"),
+        settings.notify_url(NAME),
     )
     return [StripeProvider(config, StripeClient(config.api_url, config.secret_key, config.timeout))]
 
@@ -40,6 +40,6 @@ def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
     from gateway_stripe.sandbox.app import create_simulator  # only sandbox mode pays for the import
 
     simulator = create_simulator(
-        SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, settings.notify_url("stripe"), sandbox_state_path(settings)
+        SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, settings.notify_url(NAME), sandbox_state_path(settings, NAME)
     )
-    return [Sandbox("stripe", simulator)]
+    return [Sandbox(NAME, simulator)]

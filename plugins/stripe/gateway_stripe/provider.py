@@ -42,9 +42,10 @@ from gateway.provider import (
     RefundResult,
     Verdict,
 )
+from gateway.validation import message_texts
 from gateway_stripe import schemas, signing
 from gateway_stripe.client import StripeClient
-from gateway_stripe.config import StripeConfig
+from gateway_stripe.config import NAME, StripeConfig
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class StripeProvider(Provider):
         self.client = client
         self._clock = clock
         self.info = ProviderInfo(
-            name="stripe",
+            name=NAME,
             display_name="Stripe",
             channels=schemas.CHANNELS,
             currencies=CURRENCIES,
@@ -96,7 +97,7 @@ class StripeProvider(Provider):
             problems["amount"] = [f"Stripe needs {draft.currency} amounts to end in 0 (e.g. 5120 for 5.120)"]
         wire = self._create_params(draft, merchant_order_no="0", order_id="0")
         for name, messages in schemas.PaymentIntentCreate().validate(wire).items():
-            problems.setdefault(_PUBLIC_FIELD.get(name, name), []).extend(_flatten(messages))
+            problems.setdefault(_PUBLIC_FIELD.get(name, name), []).extend(message_texts(messages))
         if problems:
             raise InvalidOrder(problems)
 
@@ -282,11 +283,3 @@ def _load(schema: Schema, raw: Any, what: str) -> dict[str, Any]:
 
 def _keys(messages: Any) -> list[str]:
     return [str(name) for name in messages] if isinstance(messages, dict) else ["_schema"]
-
-
-def _flatten(messages: Any) -> list[str]:
-    if isinstance(messages, dict):
-        return [text for inner in messages.values() for text in _flatten(inner)]
-    if isinstance(messages, list):
-        return [text for inner in messages for text in _flatten(inner)]
-    return [str(messages)]

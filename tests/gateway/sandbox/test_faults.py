@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gateway.sandbox import DELAY, FaultQueue
+from gateway.sandbox import FaultQueue
 
 
 def test_a_fault_fails_exactly_the_next_count_calls_of_its_operation(tmp_path: Path) -> None:
@@ -39,10 +38,21 @@ def test_a_fault_armed_through_one_process_is_seen_and_consumed_once_by_all(tmp_
     assert sum(fault is not None for fault in taken) == 3
 
 
-def test_a_delay_is_served_by_the_queue_and_the_call_then_goes_on(tmp_path: Path) -> None:
+def test_a_fault_comes_back_as_it_was_armed(tmp_path: Path) -> None:
     faults = FaultQueue(str(tmp_path / "state.sqlite3"))
-    faults.arm("create_order", {"mode": DELAY, "seconds": 0.2})
-    started = time.monotonic()
-    assert faults.take("create_order") is None
-    assert time.monotonic() - started >= 0.2
-    assert faults.pending() == []
+    faults.arm("query_order", {"mode": "misdirect", "argument": "ORDER-2", "seconds": 1.5, "nested": {"a": [1]}})
+    assert faults.take("query_order") == {
+        "mode": "misdirect",
+        "argument": "ORDER-2",
+        "seconds": 1.5,
+        "nested": {"a": [1]},
+    }
+
+
+def test_is_armed_looks_without_consuming(tmp_path: Path) -> None:
+    faults = FaultQueue(str(tmp_path / "state.sqlite3"))
+    assert not faults.is_armed("notify")
+    faults.arm("notify", {"mode": "hold"})
+    assert faults.is_armed("notify") and faults.is_armed("notify")
+    faults.clear()
+    assert not faults.is_armed("notify")

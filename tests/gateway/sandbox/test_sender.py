@@ -123,3 +123,14 @@ def test_a_crashing_callback_ends_that_delivery_without_killing_the_sender(sende
         done = threading.Event()
         sender.send("P05", lambda: Outgoing(url), on_acknowledged=done.set)
         assert done.wait(5)
+
+
+def test_a_held_delivery_waits_until_released_then_goes_out(sender: BackgroundSender) -> None:
+    receiver = Receiver([(200, "")])
+    release = threading.Event()
+    with served(receiver) as url:
+        sender.send("P06", lambda: Outgoing(url), held=lambda: not release.is_set())
+        time.sleep(0.2)
+        assert receiver.received == []
+        release.set()
+        wait_for(lambda: len(receiver.received) == 1, what="the released delivery")

@@ -9,25 +9,25 @@
 
 Amounts are decimal text in the currency's major unit, checked against the simulator's own
 table of decimals (ISO 4217's): "12.505" USD or "12.5" JPY is refused, as Example Pay would.
-State is one SQLite file, so several processes serving the sandbox see the same payments.
-Notifications are sent from a background thread and re-sent until a 2xx answer: when the
-simulator is mounted inside the gateway, a synchronous call back would wait on itself.
+Built from the core's simulator parts (`gateway.sandbox`): the state is one SQLite file
+(`SqliteState`), so several processes serving the sandbox see the same payments; faults armed for
+tests wait in a `FaultQueue` in the same file; notifications go out through a `BackgroundSender`,
+from a thread and re-sent until a 2xx answer (mounted inside the gateway, a synchronous call back
+would wait on itself).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import requests
 from werkzeug.wrappers import Request, Response
 
-from gateway.sandbox import SqliteState
+from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing, SqliteState
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid, sign
 
 DECIMALS = {"USD": 2, "JPY": 0}  # the simulator's own table, not the provider's declaration
@@ -55,16 +55,13 @@ class Refused(Exception):
 
 
 class ExampleSimulator(SqliteState):
-    def __init__(self, secret: str, state_path: str, retry_delays: Sequence[float] = (0.5, 2, 10, 30)) -> None:
+    def __init__(self, secret: str, state_path: str, retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS) -> None:
         super().__init__(state_path, _TABLES)
         self.secret = secret
-        self.retry_delays = tuple(retry_delays)
-        self._faults: dict[str, tuple[str, Any]] = {}  # operation -> (fault, argument), next call only
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._senders: set[threading.Thread] = set()
+        self.faults = FaultQueue(state_path)
+        self.notifier = BackgroundSender("example-notify", retry_delays)
 
-    # -- controls for tests (this process only) --
+    # -- controls for tests --
 
     def fault_next(self, operation: str, fault: str, argument: Any = None) -> None:
         """Make the next `operation` call misbehave once:
@@ -77,8 +74,7 @@ class ExampleSimulator(SqliteState):
         """
         if fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}")
-        with self._lock:
-            self._faults[operation] = (fault, argument)
+        self.faults.arm(operation, {"mode": fault, "argument": argument})
 
     def delay_next(self, operation: str, seconds: float) -> None:
         self.fault_next(operation, "delay", seconds)
@@ -88,9 +84,7 @@ class ExampleSimulator(SqliteState):
 
     def close(self) -> None:
         """Stop re-sending notifications and wait for those in flight."""
-        self._stop.set()
-        for sender in list(self._senders):
-            sender.join(10)
+        self.notifier.close(10)
 
     # -- WSGI --
 
@@ -114,8 +108,8 @@ class ExampleSimulator(SqliteState):
             if not is_valid(self.secret, request.get_data(), request.headers.get(SIGNATURE_HEADER, "")):
                 raise Refused(401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
             operation = path.removeprefix("/v1/")
-            with self._lock:
-                fault, argument = self._faults.pop(operation, (None, None))
+            armed = self.faults.take(operation) or {}
+            fault, argument = armed.get("mode"), armed.get("argument")
             if fault == "refuse":
                 raise Refused(422, "simulated_refusal", f"Example Pay refused this {operation} (a simulated refusal)")
             if fault == "http_500":
@@ -224,26 +218,14 @@ class ExampleSimulator(SqliteState):
     def _send(self, payment: Json, status: str, event: str) -> None:
         fields = {key: payment[key] for key in ("id", "reference", "amount", "currency")}
         body = json.dumps({"event": event, **fields, "status": status}, separators=(",", ":")).encode()
-        sender = threading.Thread(target=self._notify, args=(payment["id"], payment["notify_url"], body), daemon=True)
-        self._senders.add(sender)
-        sender.start()
-
-    def _notify(self, payment_id: str, url: str, body: bytes) -> None:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)}
-        try:
-            for delay in (0.0, *self.retry_delays):
-                if self._stop.wait(delay):
-                    return
-                try:
-                    answer = requests.post(url, data=body, headers=headers, timeout=10)
-                except requests.RequestException:
-                    continue
-                if 200 <= answer.status_code < 300:
-                    with self._transaction() as db:
-                        db.execute("UPDATE payments SET notified = notified + 1 WHERE id = ?", (payment_id,))
-                    return
-        finally:
-            self._senders.discard(threading.current_thread())
+        notification = Outgoing(payment["notify_url"], body=body, headers=headers)
+        payment_id = payment["id"]
+        self.notifier.send(payment_id, lambda: notification, on_acknowledged=lambda: self._notified(payment_id))
+
+    def _notified(self, payment_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE payments SET notified = notified + 1 WHERE id = ?", (payment_id,))
 
 
 def _payment(db: Any, payment_id: str, full: bool = False) -> Json:

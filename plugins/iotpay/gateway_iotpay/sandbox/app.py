@@ -25,32 +25,24 @@ import json
 import logging
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from gateway.fields import StrictInt
+from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing
+from gateway.sandbox.standalone import run_alone
+from gateway.validation import describe_messages
 from gateway_iotpay import schemas, signing
 from gateway_iotpay.sandbox import pages
-from gateway_iotpay.sandbox.store import (
-    Fault,
-    NotifyAttempt,
-    Order,
-    Refund,
-    Rejected,
-    SimulatorStore,
-    UnknownOrder,
-)
+from gateway_iotpay.sandbox.store import Order, Refund, Rejected, SimulatorStore, UnknownOrder
 
 log = logging.getLogger(__name__)
 
@@ -140,25 +132,17 @@ def _business_success(body: Json, key: str) -> Response:
     return _json({**answer, "sign": signing.sign(scalars, key)})
 
 
-def _describe(messages: Any) -> str:
-    """Flatten marshmallow's error messages into one line that names every offending field."""
-    if isinstance(messages, dict):
-        return "; ".join(f"{field}: {_describe(inner)}" for field, inner in messages.items())
-    if isinstance(messages, list):
-        return " ".join(_describe(inner) for inner in messages)
-    return str(messages)
-
-
-def _fault_response(fault: Fault) -> Response:
-    if fault.mode == "fail":
-        return _business_failure(fault.err_code, ERROR_TEXTS.get(fault.err_code, "simulated failure"))
-    if fault.mode == "garbage":
+def _fault_response(fault: Json) -> Response:
+    mode = fault["mode"]
+    if mode == "fail":
+        return _business_failure(fault["err_code"], ERROR_TEXTS.get(fault["err_code"], "simulated failure"))
+    if mode == "garbage":
         # Claims to be JSON but is not: catches clients that trust the Content-Type.
         return Response("not json{", 200, content_type="application/json;charset=UTF-8")
-    if fault.mode == "html":  # a proxy's error page answered with 200, as misconfigured proxies do
+    if mode == "html":  # a proxy's error page answered with 200, as misconfigured proxies do
         return Response(ERROR_PAGE.format("502 Bad Gateway"), 200, content_type="text/html")
     title = {"http_500": "500 Internal Server Error", "http_503": "503 Service Temporarily Unavailable"}
-    return Response(ERROR_PAGE.format(title[fault.mode]), int(fault.mode[-3:]), content_type="text/html")
+    return Response(ERROR_PAGE.format(title[mode]), int(mode[-3:]), content_type="text/html")
 
 
 def _read_params(request: Request) -> Json | None:
@@ -250,16 +234,13 @@ class Simulator:
         self,
         merchants: Mapping[str, str],
         store: SimulatorStore,
-        retry_delays: Sequence[float],
-        timeout: float,
+        faults: FaultQueue,
+        notifier: BackgroundSender,
     ) -> None:
         self._merchants = dict(merchants)
         self.store = store
-        self._retry_delays = tuple(retry_delays)
-        self._notify_timeout = timeout
-        self._stopping = threading.Event()
-        self._deliveries: set[threading.Thread] = set()
-        self._deliveries_lock = threading.Lock()
+        self.faults = faults
+        self.notifier = notifier
         self._operations: dict[str, Callable[[Json, str, str], Json]] = {
             "create_order": self._create_order,
             "payForSubmit": self._pay_for_submit,
@@ -289,20 +270,16 @@ class Simulator:
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop retrying notifies and wait for deliveries in flight (tests, orderly shutdown)."""
-        self._stopping.set()
-        with self._deliveries_lock:
-            threads = list(self._deliveries)
-        for thread in threads:
-            thread.join(timeout)
+        self.notifier.close(timeout)
 
     # -- IOTPay's API -------------------------------------------------------------------------
 
     def _api(self, operation: str, request: Request) -> Response:
-        fault = self.store.take_fault(operation)
-        if fault is not None and fault.mode != "delay":
+        fault = self.faults.take(operation)
+        if fault is not None and fault["mode"] != "delay":
             return _fault_response(fault)
         if fault is not None:
-            time.sleep(fault.seconds)
+            time.sleep(fault["seconds"])
         if request.method != "POST":
             return _communication_failure("0011")
         params = _read_params(request)
@@ -315,7 +292,7 @@ class Simulator:
             try:
                 data = REQUEST_SCHEMAS[operation]().load(params)
             except ValidationError as exc:
-                raise BusinessError("0014", f"parameter error: {_describe(exc.messages)}") from None
+                raise BusinessError("0014", f"parameter error: {describe_messages(exc.messages)}") from None
             return _business_success(self._operations[operation](data, key, _base_url(request)), key)
         except BusinessError as exc:
             return _business_failure(exc.err_code, str(exc))
@@ -442,90 +419,57 @@ class Simulator:
 
     def _faults(self, request: Request) -> Response:
         if request.method == "DELETE":
-            self.store.clear_faults()
+            self.faults.clear()
         elif request.method == "POST":
             try:
-                self.store.set_fault(Fault(**FaultRequest().load(request.get_json(silent=True) or {})))
+                fault = FaultRequest().load(request.get_json(silent=True) or {})
             except ValidationError as exc:
-                return _json({"error": _describe(exc.messages)}, 400)
-        pending = [wire(fault) for fault in self.store.list_faults()]
+                return _json({"error": describe_messages(exc.messages)}, 400)
+            self.faults.arm(fault.pop("operation"), fault, fault.pop("count"))
+        pending = [{_camel(name): value for name, value in fault.items()} for fault in self.faults.pending()]
         return _json({"faults": pending}, 201 if request.method == "POST" else 200)
 
     # -- notify delivery ----------------------------------------------------------------------
 
     def _schedule_notify(self, order: Order) -> None:
-        # A thread, not inline: the notify target may be the gateway served by this very process.
         params = notify_params(order, self._merchants[order.mch_id])
-        thread = threading.Thread(
-            target=self._deliver,
-            args=(order.pay_order_id, order.notify_url, params),
-            name=f"iotpay-notify-{order.pay_order_id}",
-            daemon=True,
+        # XxPay sends the notify as an empty POST with the parameters in the query string, and
+        # re-sends it until the merchant answers exactly `success`.
+        outgoing = Outgoing(order.notify_url, params=params)
+        pay_order_id = order.pay_order_id
+        self.notifier.send(
+            pay_order_id,
+            lambda: outgoing,
+            acknowledged=lambda response: response.text.strip() == "success",
+            on_attempt=lambda attempt: self.store.record_attempt(pay_order_id, attempt),
+            on_acknowledged=lambda: self.store.mark_notified(pay_order_id),
+            held=lambda: self.faults.is_armed(NOTIFY),  # a "hold" keeps it back until DELETE /faults
         )
-        with self._deliveries_lock:
-            self._deliveries = {t for t in self._deliveries if t.is_alive()} | {thread}
-        thread.start()
-
-    def _deliver(self, pay_order_id: str, url: str, params: dict[str, str]) -> None:
-        try:
-            with requests.Session() as session:
-                for delay in (0.0, *self._retry_delays):
-                    if self._stopping.wait(delay):
-                        return
-                    while self.store.has_fault(NOTIFY):  # held back until DELETE /faults
-                        if self._stopping.wait(0.05):
-                            return
-                    if self._attempt(session, pay_order_id, url, params):
-                        self.store.mark_notified(pay_order_id)
-                        return
-            log.warning("IOTPay simulator gave up notifying %s at %s", pay_order_id, url)
-        except Exception:  # a background thread has nobody to raise to
-            log.exception("IOTPay simulator notify delivery for %s crashed", pay_order_id)
-
-    def _attempt(self, session: requests.Session, pay_order_id: str, url: str, params: dict[str, str]) -> bool:
-        """One notify POST; True when the merchant acknowledged it with `success`."""
-        at = datetime.now(UTC).isoformat(timespec="milliseconds")
-        try:
-            # XxPay sends the notify as an empty POST with the parameters in the query string.
-            response = session.post(url, params=params, timeout=self._notify_timeout)
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:200]
-            self.store.record_attempt(pay_order_id, NotifyAttempt(at, http_status=None, error=error, body=None))
-            return False
-        attempt = NotifyAttempt(at, http_status=response.status_code, error=None, body=response.text[:200])
-        self.store.record_attempt(pay_order_id, attempt)
-        return response.text.strip() == "success"
 
 
 def create_simulator(
     merchants: Mapping[str, str],
     state_path: str,
     *,
-    notify_retry_delays: Sequence[float] = (0.5, 1, 2, 5, 10, 30, 60, 120),
+    notify_retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     notify_timeout: float = 5.0,
 ) -> Simulator:
     """An IOTPay v1 simulator for `merchants` (mchId -> key) keeping its state in `state_path`."""
-    return Simulator(merchants, SimulatorStore(state_path), notify_retry_delays, notify_timeout)
+    notifier = BackgroundSender("iotpay-notify", notify_retry_delays, notify_timeout)
+    return Simulator(merchants, SimulatorStore(state_path), FaultQueue(state_path), notifier)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from werkzeug.serving import run_simple  # only the standalone mode needs the development server
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--mch-id", action="append", required=True, help="repeat, with --key, for more merchants")
+        parser.add_argument("--key", action="append", required=True)
 
-    parser = argparse.ArgumentParser(description="Run the IOTPay v1 simulator alone.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--mch-id", action="append", required=True, help="repeat, with --key, for more merchants")
-    parser.add_argument("--key", action="append", required=True)
-    parser.add_argument("--state", required=True, help="SQLite file, created if missing")
-    args = parser.parse_args(argv)
-    if len(args.mch_id) != len(args.key):
-        parser.error("give one --key per --mch-id")
-    logging.basicConfig(level=logging.INFO)
-    simulator = create_simulator(dict(zip(args.mch_id, args.key, strict=True)), args.state)
-    try:
-        run_simple(args.host, args.port, simulator, threaded=True)
-    finally:
-        simulator.close(timeout=1.0)
+    def build(args: argparse.Namespace) -> Simulator:
+        if len(args.mch_id) != len(args.key):
+            raise ValueError("give one --key per --mch-id")
+        return create_simulator(dict(zip(args.mch_id, args.key, strict=True)), args.state)
+
+    run_alone("Run the IOTPay v1 simulator alone.", 8001, add_arguments, build, argv)
 
 
 if __name__ == "__main__":

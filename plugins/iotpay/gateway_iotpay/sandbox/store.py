@@ -1,4 +1,4 @@
-"""SQLite state of the IOTPay simulator: orders, refunds, faults and notify attempts.
+"""SQLite state of the IOTPay simulator: orders, refunds and notify attempts.
 
 One file shared by every process serving the simulator (gunicorn workers), so a payment made
 through one worker is visible to a query answered by another. Each operation opens its own
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from gateway.sandbox import SqliteState
+from gateway.sandbox import Attempt, SqliteState
 from gateway_iotpay.schemas import (
     PAID_STATUSES,
     STATUS_CANCELLED_BY_USER,
@@ -36,10 +36,6 @@ CREATE TABLE IF NOT EXISTS refunds (
     refund_order_id TEXT PRIMARY KEY, mch_id TEXT NOT NULL, mch_refund_no TEXT NOT NULL,
     pay_order_id TEXT NOT NULL REFERENCES orders, refund_amount INTEGER NOT NULL,
     UNIQUE (mch_id, mch_refund_no)
-);
-CREATE TABLE IF NOT EXISTS faults (
-    operation TEXT PRIMARY KEY, mode TEXT NOT NULL, count INTEGER NOT NULL,
-    err_code TEXT NOT NULL, seconds REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS notify_attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT, pay_order_id TEXT NOT NULL, at TEXT NOT NULL,
@@ -78,23 +74,6 @@ class Refund:
     mch_refund_no: str
     pay_order_id: str
     refund_amount: int
-
-
-@dataclass(frozen=True)
-class Fault:
-    operation: str
-    mode: str
-    count: int  # calls still to fail
-    err_code: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class NotifyAttempt:
-    at: str
-    http_status: int | None
-    error: str | None
-    body: str | None
 
 
 class Rejected(Exception):
@@ -239,51 +218,19 @@ class SimulatorStore(SqliteState):
             rows = conn.execute("SELECT * FROM refunds WHERE pay_order_id = ? ORDER BY rowid", (pay_order_id,))
             return [Refund(**dict(row)) for row in rows]
 
-    # -- faults -------------------------------------------------------------------------------
-
-    def set_fault(self, fault: Fault) -> None:
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM faults WHERE operation = ?", (fault.operation,))
-            _insert(conn, "faults", fault)
-
-    def clear_faults(self) -> None:
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM faults")
-
-    def list_faults(self) -> list[Fault]:
-        with self._connect() as conn:
-            return [Fault(**dict(row)) for row in conn.execute("SELECT * FROM faults ORDER BY operation")]
-
-    def has_fault(self, operation: str) -> bool:
-        """Whether a fault of `operation` is pending, without consuming it (a hold lasts until cleared)."""
-        with self._connect() as conn:
-            return conn.execute("SELECT 1 FROM faults WHERE operation = ?", (operation,)).fetchone() is not None
-
-    def take_fault(self, operation: str) -> Fault | None:
-        """Consume one pending fault of `operation`, atomically across processes."""
-        with self._transaction() as conn:
-            row = conn.execute("SELECT * FROM faults WHERE operation = ?", (operation,)).fetchone()
-            if row is None:
-                return None
-            if row["count"] <= 1:
-                conn.execute("DELETE FROM faults WHERE operation = ?", (operation,))
-            else:
-                conn.execute("UPDATE faults SET count = count - 1 WHERE operation = ?", (operation,))
-            return Fault(**dict(row))
-
     # -- notify attempts ----------------------------------------------------------------------
 
-    def record_attempt(self, pay_order_id: str, attempt: NotifyAttempt) -> None:
+    def record_attempt(self, pay_order_id: str, attempt: Attempt) -> None:
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO notify_attempts (pay_order_id, at, http_status, error, body) VALUES (?, ?, ?, ?, ?)",
                 (pay_order_id, attempt.at, attempt.http_status, attempt.error, attempt.body),
             )
 
-    def attempts_of(self, pay_order_id: str) -> list[NotifyAttempt]:
+    def attempts_of(self, pay_order_id: str) -> list[Attempt]:
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT at, http_status, error, body FROM notify_attempts WHERE pay_order_id = ? ORDER BY id",
                 (pay_order_id,),
             )
-            return [NotifyAttempt(**dict(row)) for row in rows]
+            return [Attempt(**dict(row)) for row in rows]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,7 +31,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from gateway_stripe import schemas
+from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing
+from gateway.sandbox.standalone import run_alone
+from gateway_stripe import schemas, signing
 from gateway_stripe.sandbox.http import (
     FaultAnswer,
     FaultRequest,
@@ -44,9 +45,6 @@ from gateway_stripe.sandbox.http import (
     parse_form,
 )
 from gateway_stripe.sandbox.store import Json, Refused, SimulatorStore
-from gateway_stripe.sandbox.webhooks import WebhookSender
-
-log = logging.getLogger(__name__)
 
 API_VERSION = "2024-06-20"
 # Stripe's presentment currencies the simulator knows (lower case, as Stripe takes them).
@@ -66,12 +64,15 @@ class Simulator:
     """WSGI app; the module docstring lists its routes."""
 
     def __init__(
-        self, secret_key: str, webhook_secret: str, webhook_url: str, store: SimulatorStore,
-        retry_delays: Sequence[float], timeout: float,
+        self, secret_key: str, webhook_secret: str, webhook_url: str, store: SimulatorStore, faults: FaultQueue,
+        webhooks: BackgroundSender,
     ) -> None:  # fmt: skip
         self._secret_key = secret_key
+        self._webhook_secret = webhook_secret
+        self.webhook_url = webhook_url  # Stripe's dashboard setting for the endpoint; tests may point it elsewhere
         self.store = store
-        self.webhooks = WebhookSender(webhook_secret, webhook_url, store, retry_delays, timeout)
+        self.faults = faults
+        self.webhooks = webhooks
         self._urls = Map([
             Rule("/v1/payment_intents", methods=["POST"], endpoint=self._create_intent),
             Rule("/v1/payment_intents/<intent_id>", methods=["GET"], endpoint=self._get_intent),
@@ -143,7 +144,7 @@ class Simulator:
         return json_response(body, status)
 
     def _fault(self, operation: str) -> Json | None:
-        fault = self.store.take_fault(operation)
+        fault = self.faults.take(operation)
         if fault is None or fault["mode"] == "pending":
             return fault
         if fault["mode"] == "delay":
@@ -237,14 +238,14 @@ class Simulator:
         }  # fmt: skip
         self.store.add_event(event)
         if given.get("notify", True) not in (False, "false"):  # notify=false: a webhook lost on the way
-            self.webhooks.send(event)
+            self._send_webhook(event)
         return json_response({"payment_intent": intent, "event": event["id"]}, 202)
 
     def _resend(self, request: Request, event_id: str) -> Response:
         event = self.store.get_event(event_id)
         if event is None:
             raise Refused("resource_missing", f"No such event: '{event_id}'", "id", 404)
-        self.webhooks.send(event)
+        self._send_webhook(event)
         return json_response({"event": event_id, "resent": True}, 202)
 
     def _settle_refund(self, request: Request, refund_id: str) -> Response:
@@ -262,14 +263,29 @@ class Simulator:
 
     def _faults(self, request: Request) -> Response:
         if request.method == "DELETE":
-            self.store.clear_faults()
+            self.faults.clear()
         elif request.method == "POST":
             try:
                 fault = FaultRequest().load(request.get_json(silent=True) or {})
             except ValidationError as exc:
                 return json_response({"error": {"type": "invalid_request_error", "message": str(exc.messages)}}, 400)
-            self.store.set_fault(fault.pop("operation"), fault, fault.pop("count"))
-        return json_response({"faults": self.store.list_faults()}, 201 if request.method == "POST" else 200)
+            self.faults.arm(fault.pop("operation"), fault, fault.pop("count"))
+        return json_response({"faults": self.faults.pending()}, 201 if request.method == "POST" else 200)
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def _send_webhook(self, event: Json) -> None:
+        """Deliver `event` until a 2xx arrives, signed afresh (with the current time) on every try, as Stripe does."""
+        body = json.dumps(event, indent=2).encode()  # Stripe pretty-prints its event bodies
+
+        def signed() -> Outgoing:
+            signature = signing.header(self._webhook_secret, body)
+            headers = {"Content-Type": "application/json; charset=utf-8", "Stripe-Signature": signature}
+            return Outgoing(self.webhook_url, body=body, headers=headers)
+
+        self.webhooks.send(
+            event["id"], signed, on_attempt=lambda attempt: self.store.record_attempt(event["id"], attempt)
+        )
 
 
 def create_simulator(
@@ -278,31 +294,25 @@ def create_simulator(
     webhook_url: str,
     state_path: str,
     *,
-    webhook_retry_delays: Sequence[float] = (0.5, 1, 2, 5, 10, 30, 60, 120),
+    webhook_retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     webhook_timeout: float = 10.0,
 ) -> Simulator:
     """A Stripe simulator for one account (its secret key) and one webhook endpoint, state in `state_path`."""
-    store = SimulatorStore(state_path)
-    return Simulator(secret_key, webhook_secret, webhook_url, store, webhook_retry_delays, webhook_timeout)
+    store, faults = SimulatorStore(state_path), FaultQueue(state_path)
+    webhooks = BackgroundSender("stripe-webhook", webhook_retry_delays, webhook_timeout)
+    return Simulator(secret_key, webhook_secret, webhook_url, store, faults, webhooks)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from werkzeug.serving import run_simple  # only the standalone mode needs the development server
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--secret-key", required=True)
+        parser.add_argument("--webhook-secret", required=True)
+        parser.add_argument("--webhook-url", required=True)
 
-    parser = argparse.ArgumentParser(description="Run the Stripe simulator alone.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8002)
-    parser.add_argument("--secret-key", required=True)
-    parser.add_argument("--webhook-secret", required=True)
-    parser.add_argument("--webhook-url", required=True)
-    parser.add_argument("--state", required=True, help="SQLite file, created if missing")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    simulator = create_simulator(args.secret_key, args.webhook_secret, args.webhook_url, args.state)
-    try:
-        run_simple(args.host, args.port, simulator, threaded=True)
-    finally:
-        simulator.close(timeout=1.0)
+    def build(args: argparse.Namespace) -> Simulator:
+        return create_simulator(args.secret_key, args.webhook_secret, args.webhook_url, args.state)
+
+    run_alone("Run the Stripe simulator alone.", 8002, add_arguments, build, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""SQLite state of the Stripe simulator: PaymentIntents, refunds, Idempotency-Keys, faults, events.
+"""SQLite state of the Stripe simulator: PaymentIntents, refunds, Idempotency-Keys, events, webhook attempts.
 
 One file shared by every process serving the simulator (gunicorn workers). Each operation opens
 its own connection and every read-check-write runs inside `BEGIN IMMEDIATE`, so two workers can
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.sandbox import SqliteState
+from gateway.sandbox import Attempt, SqliteState
 
 Json = dict[str, Any]
 
@@ -23,7 +23,6 @@ CREATE TABLE IF NOT EXISTS refunds (
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     key TEXT PRIMARY KEY, endpoint TEXT NOT NULL, params TEXT NOT NULL, status INTEGER, body TEXT
 );
-CREATE TABLE IF NOT EXISTS faults (operation TEXT PRIMARY KEY, fault TEXT NOT NULL, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY, payment_intent TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
     delivered INTEGER NOT NULL DEFAULT 0
@@ -181,36 +180,6 @@ class SimulatorStore(SqliteState):
         with self._transaction() as conn:
             conn.execute("DELETE FROM idempotency_keys WHERE key = ? AND status IS NULL", (key,))
 
-    # -- faults -------------------------------------------------------------------------------
-
-    def set_fault(self, operation: str, fault: Json, count: int) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO faults (operation, fault, count) VALUES (?, ?, ?)",
-                (operation, json.dumps(fault), count),
-            )
-
-    def clear_faults(self) -> None:
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM faults")
-
-    def list_faults(self) -> list[Json]:
-        with self._connect() as conn:
-            rows = conn.execute("SELECT * FROM faults ORDER BY operation")
-            return [{"operation": r["operation"], "count": r["count"], **json.loads(r["fault"])} for r in rows]
-
-    def take_fault(self, operation: str) -> Json | None:
-        """Consume one pending fault of `operation`, atomically across processes."""
-        with self._transaction() as conn:
-            row = conn.execute("SELECT * FROM faults WHERE operation = ?", (operation,)).fetchone()
-            if row is None:
-                return None
-            if row["count"] <= 1:
-                conn.execute("DELETE FROM faults WHERE operation = ?", (operation,))
-            else:
-                conn.execute("UPDATE faults SET count = count - 1 WHERE operation = ?", (operation,))
-            return dict(json.loads(row["fault"]))
-
     # -- events and webhook attempts ----------------------------------------------------------
 
     def add_event(self, event: Json) -> None:
@@ -240,11 +209,11 @@ class SimulatorStore(SqliteState):
                 )
             return shown
 
-    def record_attempt(self, event_id: str, at: str, http_status: int | None, error: str | None) -> None:
+    def record_attempt(self, event_id: str, attempt: Attempt) -> None:
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO webhook_attempts (event_id, at, http_status, error) VALUES (?, ?, ?, ?)",
-                (event_id, at, http_status, error),
+                (event_id, attempt.at, attempt.http_status, attempt.error),
             )
-            if http_status is not None and 200 <= http_status < 300:
+            if attempt.http_status is not None and 200 <= attempt.http_status < 300:
                 conn.execute("UPDATE events SET delivered = 1 WHERE id = ?", (event_id,))
