@@ -17,8 +17,9 @@ PLUGIN_API = (
     "gateway.money",  # minor units <-> decimal text
     "gateway.fields",  # marshmallow fields for provider schemas
     "gateway.snapshots",  # what lifecycle hooks receive
-    "gateway.http",  # the pooled HTTP session with provider-neutral errors
-    "gateway.sandbox",  # Sandbox and the simulator building blocks
+    "gateway.http",  # ProviderHttp: the pooled session, time-outs, "no answer" as the contract's errors
+    "gateway.sandbox",  # Sandbox, and a simulator's parts: state, fault queue, background sender
+    "gateway.validation",  # marshmallow's error messages, flattened
     "gateway.testing",  # the conformance kit: harness, suite, pytest plugin, live server
 )
 
