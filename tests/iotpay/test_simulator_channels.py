@@ -25,6 +25,7 @@ from gateway_iotpay.sandbox.app import create_simulator
 from gateway_iotpay.sandbox.store import SimulatorStore
 
 from gateway.provider import OrderDraft, OrderRequest
+from gateway.testing.live import LiveServer
 from tests.iotpay.test_simulator import (
     KEY,
     MCH_ID,
@@ -32,7 +33,6 @@ from tests.iotpay.test_simulator import (
     business_failure,
     call,
     order_params,
-    serve,
     signed,
     wait_for,
 )
@@ -49,7 +49,7 @@ REDIRECTING = ("ALIPAY_WAP", "ALIPAY_PC", "UPI_SEQ", "WX_JSAPI_BROWSER")
 @pytest.fixture
 def sim_url(tmp_path: Path) -> Iterator[str]:
     simulator = create_simulator({MCH_ID: KEY}, str(tmp_path / "sim.sqlite"), notify_retry_delays=(0.05, 0.05))
-    server = serve(simulator)
+    server = LiveServer(simulator)
     yield server.url
     server.stop()
     simulator.close()
@@ -64,7 +64,7 @@ def http() -> Iterator[requests.Session]:
 @pytest.fixture
 def receiver() -> Iterator[tuple[NotifyReceiver, str]]:
     app = NotifyReceiver(["success"])
-    server = serve(app)
+    server = LiveServer(app)
     yield app, f"{server.url}/notify/iotpay"
     server.stop()
 
