@@ -8,6 +8,12 @@ PORT ?= 8000
 GATEWAY_SANDBOX ?= 1
 GATEWAY_PUBLIC_URL ?= http://$(HOST):$(PORT)
 export GATEWAY_SANDBOX GATEWAY_PUBLIC_URL
+# The operator console needs an admin key: `make run` makes one up for this run unless you set your own.
+ifndef GATEWAY_ADMIN_KEYS
+SANDBOX_ADMIN_KEY := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(18))')
+GATEWAY_ADMIN_KEYS := sandbox=$(SANDBOX_ADMIN_KEY)
+endif
+export GATEWAY_ADMIN_KEYS
 
 .PHONY: run test lint bench clean
 
@@ -20,7 +26,7 @@ $(STAMP): setup.cfg pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/gateway db upgrade
 	@echo
 	@echo "gateway on http://$(HOST):$(PORT) (sandbox=$(GATEWAY_SANDBOX): IOTPay and Stripe are built-in simulators)"
 	@echo "try:  curl -s -X POST http://$(HOST):$(PORT)/v1/orders -H 'Content-Type: application/json' \\"
@@ -28,7 +34,10 @@ run: $(STAMP)
 	@echo "then: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
 	@echo "      curl -s http://$(HOST):$(PORT)/v1/orders/<id>      # status: paid"
 	@echo
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	@echo "API docs:         http://$(HOST):$(PORT)/docs"
+	@echo "operator console: http://$(HOST):$(PORT)/console/   admin key: $(or $(SANDBOX_ADMIN_KEY),yours (GATEWAY_ADMIN_KEYS))"
+	@echo
+	$(BIN)/gateway run --bind $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

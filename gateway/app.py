@@ -11,13 +11,13 @@ from flask_smorest import Api
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import cli, webhooks
+from gateway import cli, instrument, webhooks
 from gateway.core import Gateway
 from gateway.db import Database
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
-from gateway.views import api, health, notify, pay, refunds
+from gateway.views import api, console, docs, health, notify, observe, pay, refunds
 from gateway.views.context import EXTENSION_KEY
 from gateway.views.errors import register_error_handlers
 
@@ -57,6 +57,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     for module in (api, refunds, notify, pay, health):
         smorest.register_blueprint(module.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape
+    observe.init_app(app, settings)  # request ids on log lines, /metrics
+    app.register_blueprint(docs.blp)  # /, /docs
+    console.init_app(app, settings)  # /console
     cli.register(app)
 
     if settings.sandbox:
@@ -78,9 +81,12 @@ def _build_gateway(settings: Settings) -> Gateway:
         enabled = ", ".join(providers)
         raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"must name an enabled provider ({enabled}), not {default!r}")
     webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
+    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    instrument.instrument_providers(providers, db)  # metrics, log ids, the console's timeline
+    plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.metrics")
     return Gateway(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        db=db,
         plugin_manager=plugin_manager,
         providers=providers,
         default_provider=default,

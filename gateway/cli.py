@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -103,9 +102,11 @@ def _migrate(step: Callable[[str, str], None], gateway: Gateway, revision: str) 
 @with_gateway
 def reconcile_command(gateway: Gateway, older_than: int) -> None:
     """Settle orders and refunds left pending or unknown; expire unpaid orders past their expiry."""
+    from gateway import metrics
     from gateway.reconcile import reconcile
 
     outcome = reconcile(gateway, timedelta(seconds=older_than))
+    metrics.count_reconcile(outcome)
     click.echo(json.dumps(dict(sorted(outcome.items()))))
 
 
@@ -141,14 +142,23 @@ def settle_refund_command(gateway: Gateway, refund_id: str, outcome: str, note: 
 @with_gateway
 def worker_command(gateway: Gateway, once: bool) -> None:
     """Deliver merchant webhooks from the outbox until SIGTERM or SIGINT."""
-    from gateway import webhooks
+    from gateway import logs, webhooks
 
-    if not logging.getLogger().handlers:  # a process of its own: log deliveries to stderr, like gunicorn
-        name = (gateway.settings.get("GATEWAY_LOG_LEVEL") or "info").upper()
-        level = logging.getLevelNamesMapping().get(name, logging.INFO)
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A process of its own: log deliveries to stderr, like gunicorn, in the same format.
+    logs.configure_process_logging(
+        gateway.settings.get("GATEWAY_LOG_FORMAT"), gateway.settings.get("GATEWAY_LOG_LEVEL")
+    )
     report = webhooks.run_worker(gateway, once=once)
     click.echo(f"webhooks: {report.delivered} delivered, {report.failed} failed attempts")
+
+
+@gateway_cli.command("check")
+@with_gateway
+def check_command(gateway: Gateway) -> None:
+    """Reach the database and each provider's API (a harmless signed query); print what is enabled."""
+    from gateway import checks
+
+    checks.report(gateway)
 
 
 def register(app: Flask) -> None:

@@ -169,3 +169,52 @@ class OutboxEvent(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The order the event is about (None for events about no order), for the console's timeline.
+    order_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class ProviderCall(Base):
+    """One call to a provider's API, with what came of it: the operator console's timeline shows these."""
+
+    __tablename__ = "provider_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))  # ok, refused, unknown, timeout, unreachable, ...
+    code: Mapped[str | None] = mapped_column(String(64))  # the provider's own error code, when it gave one
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    merchant_order_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One POST of a merchant webhook event and the merchant's answer (a status, or why there was none)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    answer: Mapped[str] = mapped_column(String(255))  # "HTTP 200", "HTTP 500", "ConnectTimeout", ...
+    trigger: Mapped[str] = mapped_column(String(20))  # worker | console
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsoleAction(Base):
+    """The audit trail of the operator console: who did what to which record, when, and what came of it."""
+
+    __tablename__ = "console_actions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    admin: Mapped[str] = mapped_column(String(80))  # the admin key's label and fingerprint, never the key
+    action: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(36))
+    event_id: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

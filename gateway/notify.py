@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import logs
 from gateway.core import Gateway
 from gateway.lifecycle import Transitions
 from gateway.models import NotificationRecord, Order
@@ -38,6 +39,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
 
     transitions = Transitions()
     verdict, reason, order = _judge_without_lock(gateway, provider, request, notification)
+    logs.bind(order_id=order.id if order is not None else None)
     if verdict is Verdict.APPLIED:
         assert order is not None
         # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and

@@ -34,6 +34,7 @@ def record_event(session: Session, event_type: str, data: Mapping[str, Any]) -> 
         created_at=now,
         next_attempt_at=now,
         attempts=0,
+        order_id=(data.get("order") or {}).get("id"),  # every event type carries its order
     )
     session.add(event)
     return event

@@ -298,6 +298,16 @@ class Provider(ABC):
         """
         raise NotSupported(f"{self.name} does not support order query")
 
+    def check(self) -> str:
+        """Make one harmless, signed call to the provider's API, for `gateway check` (optional).
+
+        It proves that the API is reachable and accepts the gateway's credentials or signature,
+        and changes nothing there (e.g. a query of an order that does not exist, whose "no such
+        order" answer could only come after the signature was checked). Return a short
+        description of what answered; raise ProviderError or OutcomeUnknown like any call.
+        """
+        raise NotSupported(f"{self.name} offers no connection check")
+
     def refund(self, request: RefundRequest) -> RefundResult:
         """Refund part or all of a paid order (optional: declare REFUND in `info.operations`).
 

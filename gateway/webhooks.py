@@ -29,11 +29,13 @@ from typing import Any
 import requests
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from gateway import metrics
 from gateway.clock import as_utc, utcnow
 from gateway.core import Gateway
 from gateway.db import Database
-from gateway.models import OutboxEvent
+from gateway.models import OutboxEvent, WebhookDelivery
 from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -298,6 +300,7 @@ def _drain(response: requests.Response) -> None:
 
 def _mark_delivered(db: Database, event: _Claimed, now: datetime) -> None:
     with db.transaction() as session:
+        _record_delivery(session, event.id, None, "worker", now)
         session.execute(
             update(OutboxEvent)
             .where(OutboxEvent.id == event.id, OutboxEvent.delivered_at.is_(None))
@@ -310,6 +313,7 @@ def _mark_failed(db: Database, event: _Claimed, lease: _Lease, error: str, now: 
     attempts = event.attempts + 1
     delay = backoff(attempts)
     with db.transaction() as session:
+        _record_delivery(session, event.id, error, "worker", now)
         session.execute(
             update(OutboxEvent)
             # Had our claim run out, the event is another worker's now: its outcome is theirs to record.
@@ -329,6 +333,44 @@ def _mark_failed(db: Database, event: _Claimed, lease: _Lease, error: str, now: 
         attempts,
         delay.total_seconds(),
     )
+
+
+def _record_delivery(session: Session, event_id: str, error: str | None, trigger: str, now: datetime) -> None:
+    """Keep each POST's answer for the operator console's timeline, and count it."""
+    session.add(
+        WebhookDelivery(
+            event_id=event_id, delivered=error is None, answer=error or "2xx", trigger=trigger, created_at=now
+        )
+    )
+    metrics.WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
+
+
+def redeliver(db: Database, config: WebhookConfig, event_id: str, *, trigger: str = "console") -> str | None:
+    """POST one event now, delivered before or not (an operator's "send it again"); None on a 2xx,
+    else what went wrong. An undelivered event that gets a 2xx is delivered; the worker's retry
+    schedule is otherwise left alone. Receivers dedupe by the event's id, as for any retry."""
+    with db.transaction() as session:
+        stored = session.get(OutboxEvent, event_id)
+        if stored is None:
+            raise LookupError(event_id)
+        event = _Claimed(stored.id, stored.type, stored.attempts or 0, event_body(stored))
+    with new_http_session() as http:
+        now = utcnow()
+        error = _post(http, config, event, now)
+    with db.transaction() as session:
+        _record_delivery(session, event.id, error, trigger, now)
+        values: dict[str, Any] = {"attempts": OutboxEvent.attempts + 1}
+        if error is None:
+            session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event.id, OutboxEvent.delivered_at.is_(None))
+                .values(delivered_at=now, last_error=None)
+            )
+        else:
+            values["last_error"] = error
+        session.execute(update(OutboxEvent).where(OutboxEvent.id == event.id).values(**values))
+    log.info("webhook %s %s redelivered (%s): %s", event.id, event.type, trigger, error or "2xx")
+    return error
 
 
 def _release(db: Database, events: Sequence[_Claimed], lease: _Lease) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 # code, documented or not (0010 system error, 0110 third-party time-out, 0111 third-party exception,
 # 0118 DB error, anything new), may have left the request half done: never a definite refusal,
 # because treating a refund that went through as failed would let it be refunded again.
+NO_SUCH_ORDER = "0112"
 REFUSAL_CODES = frozenset({"0011", "0012", "0013", "0014", "0015", "0112"})
 
 # Where a wire field's problem shows up in the public API (`extra` depends on the channel).
@@ -286,6 +288,19 @@ class IotPayProvider(Provider):
             provider_order_id=answer.get("pay_order_id"),
             paid_at=_epoch_ms(answer.get("pay_succ_time")),
         )
+
+    def check(self) -> str:
+        """Query an order that cannot exist: "no such order" (0112) is only said to a signed request
+        from a known merchant, whereas a wrong key or mchId gets 0013/0014/0015."""
+        params: dict[str, Any] = {"mchId": self.config.mch_id, "mchOrderNo": "gatewaycheck" + secrets.token_hex(6)}
+        params["sign"] = signing.sign(params, self.config.secret_key)
+        try:
+            self._business_call("query_order", params, schemas.QueryOrderResponse())
+        except ProviderError as exc:
+            if exc.code == NO_SUCH_ORDER:
+                return f"IOTPay accepted the signature of merchant {self.config.mch_id}"
+            raise
+        raise ProviderError("INVALID_RESPONSE", "IOTPay found an order that cannot exist", definite=False)
 
     def refund(self, request: RefundRequest) -> RefundResult:
         if not request.order.provider_order_id:

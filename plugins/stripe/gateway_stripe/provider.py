@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -144,6 +145,17 @@ class StripeProvider(Provider):
         if intent["metadata"].get("merchant_order_no") != order.merchant_order_no:
             raise ProviderError("invalid_response", "Stripe answered about another order", definite=False)
         return _report(intent, paid=intent["status"] == schemas.SUCCEEDED)
+
+    def check(self) -> str:
+        """Retrieve a PaymentIntent that cannot exist: "resource_missing" comes only after the key
+        was accepted, where a wrong key gets 401."""
+        try:
+            self.client.get(f"/v1/payment_intents/pi_gatewaycheck{secrets.token_hex(6)}")
+        except ProviderError as exc:
+            if exc.code == "resource_missing":
+                return "Stripe accepted the secret key"
+            raise
+        raise ProviderError("invalid_response", "Stripe found a PaymentIntent that cannot exist", definite=False)
 
     # -- refunds --
 

@@ -1,0 +1,140 @@
+"""/metrics: protected, and counting what operators alert on; the shipped alert rules and dashboard
+only name metrics that exist."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway import metrics
+from gateway.settings import ConfigError
+from tests.support.flows import create_order, paid_order
+
+METRICS_KEY = "metrics-key-0123456789abcdef"
+OPERATIONS_DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations"
+
+
+@pytest.fixture
+def metrics_app(app_factory: Callable[..., Any]) -> Any:
+    return app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY)
+
+
+def scrape(app: Any) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    response = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"})
+    assert response.status_code == 200, response.data
+    samples = {}
+    for family in text_string_to_metric_families(response.data.decode()):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_are_off_without_a_key_and_refuse_a_wrong_one(
+    client: Any, metrics_app: Any, app_factory: Callable[..., Any]
+) -> None:
+    assert client.get("/metrics").status_code == 404
+    other = metrics_app.test_client()
+    assert other.get("/metrics").status_code == 401
+    assert other.get("/metrics", headers={"Authorization": "Bearer not-the-key-at-all"}).status_code == 401
+    with pytest.raises(ConfigError, match="GATEWAY_METRICS_KEYS"):
+        app_factory(GATEWAY_METRICS_KEYS="short")
+
+
+def test_a_paid_order_counts_its_call_transitions_notify_and_queued_webhook(metrics_app: Any, simulator: Any) -> None:
+    before = scrape(metrics_app)
+    paid_order(metrics_app.test_client(), simulator)
+    after = scrape(metrics_app)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    call = {"provider": "iotpay", "operation": "create_order"}
+    assert delta("gateway_provider_calls_total", outcome="ok", **call) == 1
+    assert delta("gateway_provider_call_seconds_count", **call) == 1
+    assert delta("gateway_order_transitions_total", provider="iotpay", status="pending") == 1
+    assert delta("gateway_order_transitions_total", provider="iotpay", status="paid") == 1
+    assert delta("gateway_notifications_total", provider="iotpay", verdict="applied") == 1
+    assert value(after, "gateway_webhook_backlog") == value(before, "gateway_webhook_backlog") + 1  # order.paid
+
+
+def test_forged_notifies_rejected_requests_and_idempotent_replays_are_counted(metrics_app: Any) -> None:
+    client = metrics_app.test_client()
+    before = scrape(metrics_app)
+    client.post("/notify/iotpay", data={"mchOrderNo": "x", "sign": "0" * 32, "status": "2"})
+    client.get("/v1/orders/00000000-0000-0000-0000-000000000000")
+    order = {"channel": "ALIPAY_MOBILE", "amount": 100, "currency": "CAD", "subject": "T", "body": "B"}
+    for body in (order, order, {**order, "amount": 101}):
+        client.post("/v1/orders", json=body, headers={"Idempotency-Key": "k-metrics-1"})
+    after = scrape(metrics_app)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    rejected = sum(
+        delta("gateway_notifications_total", provider="iotpay", verdict=verdict)
+        for verdict in ("bad_signature", "malformed")
+    )
+    assert rejected == 1
+    assert delta("gateway_rejected_requests_total", endpoint="v1.OrderById", code="order_not_found") == 1
+    assert delta("gateway_idempotent_replays_total") == 1
+    assert delta("gateway_idempotency_conflicts_total", code="idempotency_key_reused") == 1
+
+
+def test_orders_stuck_past_their_expiry_show_as_a_gauge(app_factory: Callable[..., Any]) -> None:
+    app = app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY, GATEWAY_ORDER_EXPIRY="0")
+    create_order(app.test_client())
+    assert value(scrape(app), "gateway_orders_stuck_past_expiry") == 1
+
+
+def test_reconcile_runs_are_counted_by_what_they_did() -> None:
+    before = metrics.RECONCILE_RUNS._value.get()
+    metrics.count_reconcile({"orders_expired": 2, "orders_paid": 0})
+    assert metrics.RECONCILE_RUNS._value.get() == before + 1
+    assert "orders_paid" not in {labels[0] for labels in metrics.RECONCILE_SETTLED._metrics}
+
+
+# -- the shipped examples ------------------------------------------------------------------------
+
+_METRIC_NAME = re.compile(r"\bgateway_[a-z_]+\b")
+
+
+def referenced_metrics(expressions: list[str]) -> set[str]:
+    return {name for expression in expressions for name in _METRIC_NAME.findall(expression)}
+
+
+def test_every_metric_in_the_example_alert_rules_exists() -> None:
+    rules = yaml.safe_load((OPERATIONS_DOCS / "alerts.yml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    names = {rule["alert"] for rule in alerts}
+    for required in ("GatewayWebhookBacklogStale", "GatewayProviderErrors", "GatewayOrdersStuckPastExpiry"):
+        assert required in names
+    assert "GatewayForgedNotifySpike" in names
+    used = referenced_metrics([rule["expr"] for rule in alerts])
+    assert used, "no metric found in the rules"
+    assert used <= metrics.exported_names(), used - metrics.exported_names()
+
+
+def test_every_metric_on_the_example_dashboard_exists() -> None:
+    dashboard = json.loads((OPERATIONS_DOCS / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = referenced_metrics(expressions)
+    assert len(used) >= 10
+    assert used <= metrics.exported_names(), used - metrics.exported_names()
+
+
+def test_exported_names_are_what_a_scrape_shows(metrics_app: Any, simulator: Any) -> None:
+    paid_order(metrics_app.test_client(), simulator)
+    shown = {name for name, _labels in scrape(metrics_app)}
+    for name in ("gateway_provider_calls_total", "gateway_provider_call_seconds_bucket", "gateway_webhook_backlog"):
+        assert name in shown and name in metrics.exported_names()
