@@ -21,7 +21,7 @@ from gateway import logs, metrics
 from gateway.db import Database
 from gateway.hookspecs import hookimpl
 from gateway.models import ProviderCall
-from gateway.provider import NotSupported, OutcomeUnknown, Provider, ProviderError, Verdict
+from gateway.provider import NotSupported, OutcomeUnknown, Provider, ProviderError, ProviderMisconfigured, Verdict
 from gateway.snapshots import OrderSnapshot
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def outcome_of(exc: BaseException | None) -> str:
 
 def is_configuration_error(exc: BaseException) -> bool:
     """A refusal that says the gateway is set up wrong (the provider marks it), not that the request was."""
-    return bool(getattr(exc, "configuration", False))
+    return isinstance(exc, ProviderMisconfigured)
 
 
 def _ids_of(operation: str, args: tuple[Any, ...]) -> dict[str, str]:

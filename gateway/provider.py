@@ -175,6 +175,16 @@ class ProviderError(Exception):
         self.definite = definite
 
 
+class ProviderMisconfigured(ProviderError):
+    """The provider refused the gateway itself rather than this request: a wrong key or signature, an
+    unknown merchant, missing permissions. Nothing happened there, and every call will fail alike until
+    the configuration is fixed, so operators are alerted (an ERROR log line and the
+    `gateway_provider_configuration_errors_total` metric) and `gateway check` names it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, definite=True)
+
+
 class RefundFailed(ProviderError):
     """The provider reports this very refund (found by its refund id) as failed.
 

@@ -8,13 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from gateway.views.console.access import fingerprint
 from sqlalchemy import select
 
 from gateway.clock import utcnow
 from gateway.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
 from gateway.settings import ConfigError
 from gateway.testing.live import LiveServer
+from gateway.views.console.access import fingerprint
 from tests.support.flows import create_order, paid_order
 
 ADMIN_KEY = "console-admin-key-0123456789"

@@ -138,3 +138,14 @@ def test_exported_names_are_what_a_scrape_shows(metrics_app: Any, simulator: Any
     shown = {name for name, _labels in scrape(metrics_app)}
     for name in ("gateway_provider_calls_total", "gateway_provider_call_seconds_bucket", "gateway_webhook_backlog"):
         assert name in shown and name in metrics.exported_names()
+
+
+def test_a_provider_refusing_the_gateways_signature_is_a_configuration_error(app_factory: Callable[..., Any]) -> None:
+    app = app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY, IOTPAY_SECRET_KEY="f" * 32)  # not the simulator's key
+    labels = {"provider": "iotpay", "operation": "create_order"}
+    before = value(scrape(app), "gateway_provider_configuration_errors_total", **labels)
+    response = app.test_client().post(
+        "/v1/orders", json={"channel": "ALIPAY_MOBILE", "amount": 100, "currency": "CAD", "subject": "T", "body": "B"}
+    )
+    assert response.status_code == 502 and response.get_json()["provider_error"]["code"] == "0013"
+    assert value(scrape(app), "gateway_provider_configuration_errors_total", **labels) == before + 1

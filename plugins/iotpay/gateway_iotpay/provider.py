@@ -30,6 +30,7 @@ from gateway.provider import (
     Provider,
     ProviderError,
     ProviderInfo,
+    ProviderMisconfigured,
     RefundRequest,
     RefundResult,
     Verdict,
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 # 0118 DB error, anything new), may have left the request half done: never a definite refusal,
 # because treating a refund that went through as failed would let it be refunded again.
 NO_SUCH_ORDER = "0112"
+# Refusals of the gateway itself (signature error, merchant does not exist): every call fails alike.
+CONFIGURATION_CODES = frozenset({"0013", "0015"})
 REFUSAL_CODES = frozenset({"0011", "0012", "0013", "0014", "0015", "0112"})
 
 # Where a wire field's problem shows up in the public API (`extra` depends on the channel).
@@ -239,6 +242,8 @@ class IotPayProvider(Provider):
             return answer
         if answer.get("res_code") != "SUCCESS":
             code = answer.get("err_code") or answer.get("res_code") or "NO_RESULT"
+            if code in CONFIGURATION_CODES:
+                raise ProviderMisconfigured(code, answer.get("err_code_des") or answer.get("ret_msg") or "refused")
             raise ProviderError(
                 code,
                 answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay gave no business result",

@@ -16,7 +16,7 @@ import requests
 from marshmallow import ValidationError
 
 from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import ProviderError
+from gateway.provider import ProviderError, ProviderMisconfigured
 from gateway_stripe import schemas
 
 log = logging.getLogger(__name__)
@@ -109,4 +109,6 @@ def _answer(what: str, response: requests.Response) -> dict[str, Any]:
     code = error["code"] or error["type"]
     message = error["message"] or f"Stripe answered HTTP {status}"
     log.warning("Stripe %s answered HTTP %s %s (request %s)", what, status, code, request_id)
+    if status in (401, 403):  # the key itself is refused or lacks a permission: every call fails alike
+        raise ProviderMisconfigured(code, message)
     raise ProviderError(code, message, definite=definite)
