@@ -32,7 +32,7 @@ def main() -> None:
     logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), os.environ.get("GATEWAY_LOG_LEVEL"))
 
 
-@main.command("run", context_settings={"ignore_unknown_options": True})
+@main.command("run", with_appcontext=False, context_settings={"ignore_unknown_options": True})
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def run(gunicorn_args: tuple[str, ...]) -> None:
     """Serve the gateway with gunicorn and its settings (bind with GATEWAY_BIND, or pass gunicorn options)."""
@@ -40,7 +40,7 @@ def run(gunicorn_args: tuple[str, ...]) -> None:
     os.execv(sys.executable, [*argv, "gateway:create_app()"])
 
 
-@main.command("check")
+@main.command("check", with_appcontext=False)
 def check() -> None:
     """Validate the configuration, reach the database and each provider's API; print what is enabled."""
     from gateway.app import create_app
