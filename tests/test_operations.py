@@ -214,19 +214,27 @@ def test_an_operator_finds_the_paid_order_sees_its_notify_redelivers_its_webhook
     gateway_url: str, browser: Any, hooks: tuple[Hooks, LiveServer], tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def arrive_at(title: str) -> None:
+        """A click starts a navigation; wait for the new page rather than read the old one."""
+        WebDriverWait(browser, 20).until(expected_conditions.title_is(f"{title} · gateway"))
 
     order = paid_sandbox_order(gateway_url, "ops-browser-0001")
 
     browser.get(f"{gateway_url}/console/")
-    assert "/console/login" in browser.current_url
+    arrive_at("Log in")
     browser.find_element(By.ID, "admin_key").send_keys(ADMIN_KEY)
     browser.find_element(By.ID, "login").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard"
+    arrive_at("Dashboard")
 
     search = browser.find_element(By.NAME, "q")
     search.send_keys(order["merchant_order_no"])
     search.submit()
+    arrive_at("Orders")
     browser.find_element(By.LINK_TEXT, order["id"]).click()
+    arrive_at(f"Order {order['id']}")
 
     assert browser.find_element(By.ID, "order-status").text == "paid"
     timeline = browser.find_element(By.ID, "timeline").text
@@ -234,6 +242,7 @@ def test_an_operator_finds_the_paid_order_sees_its_notify_redelivers_its_webhook
 
     received_before = len(hooks[0].received)
     browser.find_element(By.CSS_SELECTOR, "button.redeliver").click()
+    WebDriverWait(browser, 20).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
     assert "merchant answered 2xx" in browser.find_element(By.CSS_SELECTOR, ".flash.ok").text
     assert len(hooks[0].received) == received_before + 1
     assert hooks[0].received[-1]["data"]["order"]["id"] == order["id"]
@@ -243,6 +252,7 @@ def test_an_operator_finds_the_paid_order_sees_its_notify_redelivers_its_webhook
     assert browser.save_screenshot(str(screenshot))
 
     browser.find_element(By.ID, "logout").click()
+    arrive_at("Log in")
     assert "Logged out" in browser.page_source
     browser.get(f"{gateway_url}/console/")
-    assert "/console/login" in browser.current_url
+    arrive_at("Log in")  # the session is gone
