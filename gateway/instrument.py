@@ -122,7 +122,7 @@ def _record(
     code = getattr(error, "code", None) if isinstance(error, ProviderError) else None
     message = getattr(error, "message", None) if isinstance(error, ProviderError) else None
     try:
-        with db.transaction() as session:
+        with db.autocommit() as session:  # one INSERT, its own commit
             session.add(
                 ProviderCall(
                     provider=provider_name,
