@@ -15,7 +15,7 @@ GATEWAY_ADMIN_KEYS := sandbox=$(SANDBOX_ADMIN_KEY)
 endif
 export GATEWAY_ADMIN_KEYS
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean scaffold-template
 
 PLUGINS := plugins/iotpay plugins/stripe
 
@@ -52,6 +52,10 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
 		|| echo "bench: wrk could not be installed; the Python load generator drives the servers instead"
 	$(BIN)/python -m bench.run
+
+# The scaffold's template is the example with its names as tokens: write it again after changing the example.
+scaffold-template: $(STAMP)
+	$(BIN)/python -c 'from pathlib import Path; from gateway.scaffold import write_template; write_template(Path("examples/gateway-example-provider"))'
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -10,6 +10,7 @@ import functools
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
@@ -159,6 +160,30 @@ def check_command(gateway: Gateway) -> None:
     from gateway import checks
 
     checks.report(gateway)
+
+
+@gateway_cli.command("new-provider", with_appcontext=False)
+@click.argument("name")
+@click.option("--display-name", help="what /v1/providers shows (default: NAME in title case)")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="the directory to write gateway-NAME/ into",
+)
+def new_provider_command(name: str, display_name: str | None, into: Path) -> None:
+    """Write a new provider plugin, NAME, ready to install: it passes the conformance kit as generated."""
+    from gateway.scaffold import new_provider
+
+    try:
+        root = new_provider(name, into, display_name)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {root}")
+    click.echo(f"next: pip install --no-deps -e {root} && python -m pytest {root / 'tests'} -q")
 
 
 def register(app: Flask) -> None:

@@ -19,6 +19,7 @@ from gateway.app import implicit_default_provider
 from gateway.models import Order
 from gateway.settings import ConfigError
 from tests.conftest import MCH_ID, MCH_KEY
+from tests.support.plugins import all_plugins_but
 
 SECRET = "s3cr3t-merchant-key-never-shown-0001"  # a key that must never show up anywhere
 
@@ -432,7 +433,7 @@ def test_openapi_error_schema_allows_the_provider_error_and_order_id_that_502_an
 
 def test_the_only_enabled_provider_is_the_default(make_app: Callable[..., Any]) -> None:
     """A Stripe-only gateway needs no GATEWAY_DEFAULT_PROVIDER."""
-    app = make_app(GATEWAY_DISABLED_PLUGINS="iotpay", GATEWAY_SANDBOX="1")
+    app = make_app(GATEWAY_DISABLED_PLUGINS=all_plugins_but("stripe"), GATEWAY_SANDBOX="1")
     gateway = app.extensions["gateway"]
     assert (list(gateway.providers), gateway.default_provider) == (["stripe"], "stripe")
 
@@ -440,7 +441,7 @@ def test_the_only_enabled_provider_is_the_default(make_app: Callable[..., Any]) 
 def test_without_a_setting_the_default_is_the_enabled_provider_whose_name_sorts_first(
     make_app: Callable[..., Any],
 ) -> None:
-    app = make_app(GATEWAY_SANDBOX="1")
+    app = make_app(GATEWAY_SANDBOX="1", GATEWAY_DISABLED_PLUGINS=all_plugins_but("iotpay", "stripe"))
     gateway = app.extensions["gateway"]
     assert (list(gateway.providers), gateway.default_provider) == (["iotpay", "stripe"], "iotpay")
     assert implicit_default_provider({"zeta": 1, "alpha": 2}) == "alpha"  # load order does not matter
