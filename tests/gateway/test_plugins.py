@@ -410,14 +410,20 @@ def test_gateway_order_paid_and_gateway_refund_succeeded_are_called_once_each(
 def test_gateway_refund_failed_is_called_when_the_provider_refuses(
     app: Any, client: Any, simulator: Any, simulator_faults: Callable[..., None]
 ) -> None:
-    order = paid_order(client, simulator, 1000)
     recorder = recorded(app)
+    order = paid_order(client, simulator, 1000)
+    # The notify's hook runs just after its commit, in the server's thread: wait for it, or it may
+    # land after the refund's.
+    wait_for(lambda: recorder.calls, what="gateway_order_paid")
     simulator_faults("refund_order", "fail", errCode="0014")
 
     refused = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
 
     assert refused.status_code == 502
-    assert recorder.calls == [("gateway_refund_failed", refused.get_json()["refund_id"], "failed")]
+    assert recorder.calls == [
+        ("gateway_order_paid", order["id"], "paid"),
+        ("gateway_refund_failed", refused.get_json()["refund_id"], "failed"),
+    ]
 
 
 def test_gateway_order_expired_is_called_when_reconciliation_expires_an_order(
