@@ -83,6 +83,15 @@ def test_new_provider_writes_an_installable_project(app: Any, tmp_path: Path) ->
     assert "xample" not in text and "{{" not in text, "a name of the example or a token was left behind"
 
 
+def test_the_gateway_command_writes_one_too(tmp_path: Path) -> None:
+    command = Path(sys.executable).parent / "gateway"  # the console script installed with the gateway
+    result = subprocess.run(
+        [str(command), "new-provider", "acme", "--into", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "gateway-acme" / "gateway_acme" / "provider.py").is_file()
+
+
 @pytest.mark.parametrize(
     ("name", "problem"),
     [("Acme", "is not a provider name"), ("acme-pay", "is not a provider name"), ("1pay", "is not a provider name")],
