@@ -15,9 +15,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import logs, metrics
+from gateway.clock import utcnow
 from gateway.db import Database
 from gateway.hookspecs import hookimpl
 from gateway.models import ProviderCall
@@ -122,9 +124,9 @@ def _record(
     code = getattr(error, "code", None) if isinstance(error, ProviderError) else None
     message = getattr(error, "message", None) if isinstance(error, ProviderError) else None
     try:
-        with db.autocommit() as session:  # one INSERT, its own commit
-            session.add(
-                ProviderCall(
+        with db.autocommit() as session:  # one INSERT (Core, no unit of work), its own commit
+            session.execute(
+                insert(ProviderCall).values(
                     provider=provider_name,
                     operation=operation,
                     outcome=outcome,
@@ -134,6 +136,7 @@ def _record(
                     merchant_order_no=ids.get("merchant_order_no"),
                     refund_id=ids.get("refund_id"),
                     request_id=logs.bound().get("request_id"),
+                    created_at=utcnow(),
                 )
             )
     except SQLAlchemyError:
