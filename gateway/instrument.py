@@ -23,7 +23,16 @@ from gateway.clock import utcnow
 from gateway.db import Database
 from gateway.hookspecs import hookimpl
 from gateway.models import ProviderCall
-from gateway.provider import NotSupported, OutcomeUnknown, Provider, ProviderError, ProviderMisconfigured, Verdict
+from gateway.provider import (
+    NotFound,
+    NotSupported,
+    OutcomeUnknown,
+    Provider,
+    ProviderError,
+    ProviderMisconfigured,
+    Refused,
+    Verdict,
+)
 from gateway.snapshots import OrderSnapshot
 
 log = logging.getLogger(__name__)
@@ -55,10 +64,12 @@ def outcome_of(exc: BaseException | None) -> str:
         return "not_supported"
     if isinstance(exc, OutcomeUnknown):
         return "unknown" if exc.reason == "outcome_unknown" else exc.reason
-    if isinstance(exc, ProviderError):
-        if getattr(exc, "not_found", False):
-            return "not_found"
-        return "refused" if exc.definite else "unknown"
+    if isinstance(exc, NotFound):
+        return "not_found"
+    if isinstance(exc, Refused):
+        return "refused"
+    if isinstance(exc, ProviderError):  # of no kind: the core treats it as unknown
+        return "unknown"
     return "error"  # a bug in the plugin: the domain code decides what it means
 
 

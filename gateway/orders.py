@@ -28,15 +28,16 @@ from gateway.provider import (
     QUERY,
     CreatedOrder,
     InvalidOrder,
+    NoAnswer,
     OrderDraft,
     OrderRef,
     OrderRequest,
-    OutcomeUnknown,
     Provider,
     ProviderError,
+    Refused,
     Verdict,
 )
-from gateway.provider_failures import provider_failure, require_operation
+from gateway.provider_failures import is_definite_refusal, provider_failure, require_operation
 from gateway.validation import flatten_messages
 
 log = logging.getLogger(__name__)
@@ -101,11 +102,13 @@ def create_order(
     try:
         created = provider.create_order(request)
     except ProviderError as exc:
-        _record_refusal(gateway, order, exc)
-        log.warning("%s refused order %s: %s %s", provider.name, order.id, exc.code, exc.message)
-        raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
-    except OutcomeUnknown as exc:
-        log.warning("%s create_order for %s: outcome unknown (%s)", provider.name, order.id, exc.reason)
+        if is_definite_refusal(exc):
+            _record_refusal(gateway, order, exc)
+            log.warning("%s refused order %s: %s %s", provider.name, order.id, exc.code, exc.message)
+        else:  # the provider may still have the order; leave it pending for reconciliation
+            log.warning(
+                "%s create_order for %s: outcome unknown (%s %s)", provider.name, order.id, exc.code, exc.message
+            )
         raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
     return _record_creation(gateway, order, created)
 
@@ -119,10 +122,10 @@ def order_answer(gateway: Gateway, order_id: str) -> Order:
     order = get_order(gateway, order_id)
     provider = gateway.provider_of(order)
     if order.status == OrderStatus.FAILED.value:
-        refusal = ProviderError(order.failure_code or "", order.failure_message or "")
+        refusal = Refused(order.failure_code or "", order.failure_message or "")
         raise provider_failure(provider, refusal, "create the order", order_id=order.id)
     if order.status == OrderStatus.PENDING.value and order.pay_params is None:
-        raise provider_failure(provider, OutcomeUnknown(), "create the order", order_id=order.id)
+        raise provider_failure(provider, NoAnswer(), "create the order", order_id=order.id)
     return order
 
 
@@ -135,7 +138,7 @@ def refresh_order(gateway: Gateway, order_id: str) -> Order:
     require_operation(provider, QUERY)
     try:
         report = provider.query_order(order_ref(order))
-    except (ProviderError, OutcomeUnknown) as exc:
+    except ProviderError as exc:
         raise provider_failure(provider, exc, "report the order's state", order_id=order.id) from exc
     transitions = Transitions()
     with gateway.db.transaction() as session:
@@ -201,8 +204,6 @@ def _provider_options(provider: Provider, raw: Mapping[str, Any], errors: dict[s
 
 
 def _record_refusal(gateway: Gateway, order: Order, exc: ProviderError) -> None:
-    if not exc.definite:
-        return  # the provider may still have the order; leave it pending for reconciliation
     with gateway.db.transaction() as session:
         stored = session.get(Order, order.id)
         if stored is not None and stored.status == OrderStatus.PENDING.value:

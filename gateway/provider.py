@@ -162,51 +162,82 @@ class NotificationRejected(Exception):
 
 
 class ProviderError(Exception):
-    """The provider answered and refused. `code` and `message` are the provider's own.
+    """A provider call that did not succeed. Raise one of its four kinds, never this class itself:
+    the kind is what the gateway may conclude, so it must say what happened at the provider.
 
-    `definite` is False when the answer could not be understood (HTML, a 5xx, garbage):
-    the provider may or may not have acted on the request.
+    `code` and `message` are the provider's own when it gave them (they reach API callers as
+    `provider_error`), else the plugin's; neither may ever hold a secret. The core treats an
+    exception of no kind (this class itself) as `OutcomeUnknown`, the one conclusion that is safe.
     """
 
-    def __init__(self, code: str, message: str, *, definite: bool = True) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
-        self.definite = definite
 
 
-class ProviderMisconfigured(ProviderError):
+class Refused(ProviderError):
+    """The provider answered and did not act: nothing happened there.
+
+    For `create_order`, the order is recorded `failed`; for a refund's first attempt, the refund
+    is `failed` (a later attempt's refusal proves nothing: an earlier one may have gone through).
+    Authentication, signature, merchant-configuration and validation refusals are refusals too,
+    and for a query they conclude nothing about the order: reconciliation leaves the record as it
+    is and logs an ERROR for an operator.
+    """
+
+
+class ProviderMisconfigured(Refused):
     """The provider refused the gateway itself rather than this request: a wrong key or signature, an
     unknown merchant, missing permissions. Nothing happened there, and every call will fail alike until
     the configuration is fixed, so operators are alerted (an ERROR log line and the
-    `gateway_provider_configuration_errors_total` metric) and `gateway check` names it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, definite=True)
+    `gateway_provider_configuration_errors_total` metric) and `gateway check` names it. For a query it
+    concludes nothing about the order, like any refusal."""
 
 
-class RefundFailed(ProviderError):
+class RefundFailed(Refused):
     """The provider reports this very refund (found by its refund id) as failed.
 
     Unlike a refusal of the request, which after an unclear earlier attempt proves nothing (the
     earlier attempt may have gone through), this settles the refund as failed on any attempt.
     """
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(code, message, definite=True)
+
+class NotFound(ProviderError):
+    """From a query (`query_order`, `query_refund`): the provider has no such order or refund.
+
+    The only answer that lets reconciliation expire an unpaid order, or fail a refund left unknown,
+    so raise it only when the provider says so in as many words (IOTPay-style "order does not
+    exist", an HTTP 404 for the resource), never for an error about the request or the account.
+    From `create_order` or `refund` it counts as a refusal.
+    """
 
 
-class OutcomeUnknown(Exception):
-    """The provider could not be reached or did not answer in time: it may or may not have acted."""
+class OutcomeUnknown(ProviderError):
+    """The provider may or may not have acted: it answered, but not in a way that says which
+    (HTML, a 5xx, a system error code, a malformed answer or one about another order).
+
+    The order or refund stays pending for reconciliation to settle; nothing is concluded.
+    """
 
     reason = "outcome_unknown"
 
+    def __init__(self, code: str = "outcome_unknown", message: str = "the answer does not say what happened") -> None:
+        super().__init__(code, message)
 
-class ProviderTimeout(OutcomeUnknown):
+
+class NoAnswer(OutcomeUnknown):
+    """No answer at all: the provider could not be reached, or did not answer in time."""
+
+    def __init__(self, message: str = "no answer was received") -> None:
+        super().__init__(self.reason, message)
+
+
+class ProviderTimeout(NoAnswer):
     reason = "timeout"
 
 
-class ProviderUnreachable(OutcomeUnknown):
+class ProviderUnreachable(NoAnswer):
     reason = "unreachable"
 
 
@@ -290,7 +321,7 @@ class Provider(ABC):
 
     @abstractmethod
     def create_order(self, request: OrderRequest) -> CreatedOrder:
-        """Create the order at the provider. Raises ProviderError or OutcomeUnknown."""
+        """Create the order at the provider. Raises Refused, OutcomeUnknown or NoAnswer."""
 
     @abstractmethod
     def verify_notification(self, request: InboundRequest) -> Notification:
@@ -303,8 +334,10 @@ class Provider(ABC):
     def query_order(self, order: OrderRef) -> Notification:
         """Ask the provider for the order's current state (optional: declare QUERY in `info.operations`).
 
-        The answer goes through the same checks and transition as a notification.
-        Raises ProviderError or OutcomeUnknown like `create_order`.
+        The answer goes through the same checks and transition as a notification. Raises NotFound
+        when the provider has no such order (the only error that lets reconciliation expire it),
+        Refused when it turned the query down (credentials, signature, merchant), OutcomeUnknown or
+        NoAnswer otherwise.
         """
         raise NotSupported(f"{self.name} does not support order query")
 
@@ -321,10 +354,9 @@ class Provider(ABC):
     def refund(self, request: RefundRequest) -> RefundResult:
         """Refund part or all of a paid order (optional: declare REFUND in `info.operations`).
 
-        Must be idempotent on `request.refund_id`. Raise ProviderError(definite=True) only
-        when the provider certainly did not refund (honoured on a refund's first attempt only),
-        RefundFailed when the provider reports this very refund as failed (honoured on any
-        attempt); anything unclear is OutcomeUnknown or ProviderError(definite=False), and the
-        refund stays unknown until settled.
+        Must be idempotent on `request.refund_id`. Raise Refused only when the provider certainly
+        did not refund (honoured on a refund's first attempt only), RefundFailed when the provider
+        reports this very refund as failed (honoured on any attempt); anything unclear is
+        OutcomeUnknown or NoAnswer, and the refund stays unknown until settled.
         """
         raise NotSupported(f"{self.name} does not support refunds")

@@ -31,7 +31,7 @@ from gateway.lifecycle import Transitions
 from gateway.models import Order, OrderStatus, Refund
 from gateway.orders import order_ref
 from gateway.payments import settle_payment
-from gateway.provider import QUERY, REFUND, Notification, NotSupported, OutcomeUnknown, ProviderError, Verdict
+from gateway.provider import QUERY, REFUND, NotFound, Notification, NotSupported, ProviderError, Refused, Verdict
 from gateway.refunds import MAX_AUTOMATIC_ATTEMPTS, UNSETTLED, attempt_refund
 
 log = logging.getLogger(__name__)
@@ -146,20 +146,40 @@ def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
 
 
 def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
-    """(the provider's report or None, whether its state is unknown). A definite "no such
-    order" (e.g. our create never reached the provider) is a None report, not an unknown."""
+    """(the provider's report or None, whether its state is unknown).
+
+    Only NotFound ("no such order", e.g. our create never reached the provider) is a None report
+    that lets the order expire. Any other failure (a refusal of the query: credentials, signature,
+    merchant configuration; an unclear answer; no answer) concludes nothing about the order: it is
+    left as it is, and logged as an ERROR because it recurs until an operator fixes its cause.
+    """
     provider = gateway.providers.get(order.provider)
     if provider is None or QUERY not in provider.info.operations:
         return None, False
     try:
         return provider.query_order(order_ref(order)), False
+    except NotFound as exc:
+        log.info("reconcile: %s has no order %s (%s %s)", order.provider, order.id, exc.code, exc.message)
+        return None, False
+    except Refused as exc:
+        log.error(
+            "reconcile: %s refused the query of order %s (%s %s): check its credentials and configuration; "
+            "the order is left as it is",
+            order.provider,
+            order.id,
+            exc.code,
+            exc.message,
+        )
     except ProviderError as exc:
-        if exc.definite:
-            log.info("reconcile: %s says %s %s about order %s", order.provider, exc.code, exc.message, order.id)
-            return None, False
-        log.warning("reconcile: query of order %s unclear (%s %s); left as it is", order.id, exc.code, exc.message)
-    except (OutcomeUnknown, NotSupported) as exc:
-        log.warning("reconcile: query of order %s failed (%s); left as it is", order.id, type(exc).__name__)
+        log.error(
+            "reconcile: the query of order %s at %s failed (%s %s); the order is left as it is",
+            order.id,
+            order.provider,
+            exc.code,
+            exc.message,
+        )
+    except NotSupported:
+        log.error("reconcile: %s declares order queries but does not implement them", order.provider)
     return None, True
 
 

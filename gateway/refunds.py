@@ -30,13 +30,14 @@ from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     REFUND,
-    OutcomeUnknown,
+    NoAnswer,
     ProviderError,
     RefundFailed,
     RefundRequest,
     RefundResult,
+    Refused,
 )
-from gateway.provider_failures import provider_failure, require_operation
+from gateway.provider_failures import is_definite_refusal, provider_failure, require_operation
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ MAX_AUTOMATIC_ATTEMPTS = 10
 @dataclass(frozen=True)
 class RefundAttempt:
     refund: Refund
-    error: ProviderError | OutcomeUnknown | None = None
+    error: ProviderError | None = None
 
 
 def create_refund(
@@ -66,14 +67,14 @@ def create_refund(
     return refund_answer(gateway, attempt.refund, attempt.error)
 
 
-def refund_answer(gateway: Gateway, refund: Refund, error: ProviderError | OutcomeUnknown | None = None) -> Refund:
+def refund_answer(gateway: Gateway, refund: Refund, error: ProviderError | None = None) -> Refund:
     """The refund when it succeeded, else the API error its state calls for (also for idempotent resumes)."""
     provider = gateway.provider_of(get_order(gateway, refund.order_id))
     if refund.status == RefundStatus.FAILED.value:
-        refusal = ProviderError(refund.failure_code or "", refund.failure_message or "")
+        refusal = Refused(refund.failure_code or "", refund.failure_message or "")
         raise provider_failure(provider, refusal, "refund", refund_id=refund.id)
     if refund.status in UNSETTLED:
-        raise provider_failure(provider, error or OutcomeUnknown(), "refund", refund_id=refund.id)
+        raise provider_failure(provider, error or NoAnswer(), "refund", refund_id=refund.id)
     return refund
 
 
@@ -156,14 +157,14 @@ def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> 
     )
     try:
         result = provider.refund(request)
+    except NoAnswer as exc:
+        log.warning("refund %s: provider %s (outcome unknown)", refund_id, exc.reason)
+        return RefundAttempt(_mark_unknown(gateway, refund_id, f"provider_{exc.reason}", exc.message), exc)
     except ProviderError as exc:
-        if isinstance(exc, RefundFailed) or (exc.definite and first_attempt):
+        if isinstance(exc, RefundFailed) or (is_definite_refusal(exc) and first_attempt):
             return RefundAttempt(settle_refund(gateway, refund_id, succeeded=False, code=exc.code, message=exc.message))
         log.warning("refund %s: %s %s (outcome unknown)", refund_id, exc.code, exc.message)
         return RefundAttempt(_mark_unknown(gateway, refund_id, exc.code, exc.message), exc)
-    except OutcomeUnknown as exc:
-        log.warning("refund %s: provider %s (outcome unknown)", refund_id, exc.reason)
-        return RefundAttempt(_mark_unknown(gateway, refund_id, f"provider_{exc.reason}", str(exc)), exc)
     return RefundAttempt(settle_refund(gateway, refund_id, succeeded=True, result=result))
 
 

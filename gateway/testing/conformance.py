@@ -271,7 +271,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
         assert unknown, (
             f"with timeout_settings({TIMEOUT}) and delay_next('refund', {DELAY}), the refund answered "
             f"{response.status_code}: {answer}; a time-out says nothing about whether the provider refunded, "
-            "so raise ProviderTimeout (or ProviderError(definite=False)), never a definite ProviderError"
+            "so raise ProviderTimeout (or OutcomeUnknown), never Refused"
         )
         refunds = gateway.refunds(order["id"])
         assert [refund["status"] for refund in refunds] in (["unknown"], ["pending"]), (
@@ -381,7 +381,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
         for call, answer in answers.items():
             assert answer.status_code == 502, (
                 f"after fail_next(...), {call} answered {answer.status_code}: {answer.get_json()}; "
-                "the simulator must refuse the call, and the provider raise ProviderError"
+                "the simulator must refuse the call, and the provider raise Refused"
             )
         places = {
             "the log": caplog.text,

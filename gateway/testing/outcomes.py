@@ -45,7 +45,7 @@ class OutcomeChecks:
         created = gateway.post_order()
         assert is_refusal(created), (
             f"after fail_next('create_order'), POST /v1/orders answered {created.status_code}: {created.get_json()}; "
-            "the provider refused and did nothing, so raise ProviderError (definite), not an unknown outcome"
+            "the provider refused and did nothing, so raise Refused, not an unknown outcome"
         )
         order = gateway.order(created.get_json()["order_id"])
         assert order["status"] == "failed", f"an order the provider refused is {order['status']!r}"
@@ -72,7 +72,7 @@ class OutcomeChecks:
         assert is_unknown(created), (
             f"after garble_next('create_order', {reply!r}), POST /v1/orders answered {created.status_code}: "
             f"{created.get_json()}; such an answer says nothing about whether the provider acted: raise "
-            "ProviderError(definite=False) or OutcomeUnknown, never a definite refusal"
+            "OutcomeUnknown (or NoAnswer), never Refused"
         )
         order = gateway.order(created.get_json()["order_id"])
         assert order["status"] == "pending", f"an order whose creation is unknown is {order['status']!r}"

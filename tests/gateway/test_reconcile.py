@@ -230,3 +230,47 @@ def test_a_row_that_fails_does_not_stop_the_run(lost_notify_app: Any, simulator:
     monkeypatch.setattr(provider, "query_order", real_query)
     # Released, not left leased: the next run settles it.
     assert reconcile(lost_notify_app.extensions["gateway"], timedelta(0))["orders_paid"] == 1
+
+
+@pytest.mark.parametrize(
+    ("err_code", "meaning"), [("0013", "signature error"), ("0014", "parameter error"), ("0015", "no such merchant")]
+)
+def test_a_refused_query_never_expires_an_order_and_an_operator_hears_of_it(
+    app_factory: Callable[..., Any],
+    simulator: Any,
+    simulator_faults: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+    err_code: str,
+    meaning: str,
+) -> None:
+    """An IOTPay refusal of the *query* (bad key, bad merchant) says nothing about the order, which was paid."""
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60", GATEWAY_PUBLIC_URL=dead_url())
+    client = app.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+    simulator_faults("query_order", "fail", errCode=err_code)
+    gateway = app.extensions["gateway"]
+
+    outcome = reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_query_failed"] == 1, meaning
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    assert not events(app, "order.expired")
+    [error] = [record for record in caplog.records if record.levelname == "ERROR"]
+    assert "refused the query" in error.getMessage() and err_code in error.getMessage()
+    # Once the cause is fixed, the next run finds the payment.
+    assert reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=62))["orders_paid"] == 1
+
+
+def test_only_a_provider_saying_no_such_order_lets_an_unpaid_order_expire_early(
+    app_factory: Callable[..., Any], simulator_faults: Callable[..., None]
+) -> None:
+    """IOTPay 0112 ("merchant order id does not exist") is the one query answer that concludes anything."""
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60")
+    client = app.test_client()
+    order = create_order(client, 1000)
+    simulator_faults("query_order", "fail", errCode="0112")
+
+    outcome = reconcile(app.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_expired"] == 1
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "expired"

@@ -30,6 +30,7 @@ from gateway.provider import (
     RefundRequest,
     Verdict,
 )
+from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 
 VECTORS = {v["name"]: v for v in json.loads((Path(__file__).parent / "sign-vectors.json").read_text())["vectors"]}
@@ -146,7 +147,7 @@ def test_refusals_keep_iotpay_code_and_message(
     fake.answer, fake.status = answer, status
     with pytest.raises(ProviderError) as refused:
         make_provider(url).create_order(vector_order())
-    assert (refused.value.code, refused.value.definite) == (code, definite)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == (code, definite)
     if code == "0014":
         assert refused.value.message == "amount error"
 
@@ -299,7 +300,7 @@ def test_refund_answers_are_judged_safely(iotpay: tuple[FakeIotPay, str], answer
         make_provider(url).refund(refund_request())
         judged = "succeeded"
     except ProviderError as exc:
-        judged = "failed" if exc.definite else "unknown"
+        judged = "failed" if is_definite_refusal(exc) else "unknown"
     assert judged == outcome
     sent = sent_params(fake)
     assert sent["mchRefundNo"] == "0f8fbd5c8d4e4c2a9a571b2c3d4e5f"  # derived from the refund id
@@ -313,4 +314,4 @@ def test_a_query_answer_with_a_fractional_amount_is_not_trusted(iotpay: tuple[Fa
                    "mchOrderNo": "20160427210604000490", "amount": 2856.9, "currency": "CAD", "status": 2}  # fmt: skip
     with pytest.raises(ProviderError) as unclear:
         make_provider(url).query_order(refund_request().order)
-    assert not unclear.value.definite
+    assert not is_definite_refusal(unclear.value)

@@ -268,3 +268,25 @@ def test_secret_keys_never_reach_logs_or_responses(
     texts += [record.reason or "" for record in records(app)]
     assert not [secret for secret in SECRETS for text in texts if secret in text]
     assert repr(app.extensions["gateway"].providers["stripe"].config).count("sk_") == 0
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_query_stripe_refuses_never_expires_a_paid_order(
+    both_factory: Callable[..., Any], stripe: StripeSandbox, caplog: pytest.LogCaptureFixture, status: int
+) -> None:
+    """A revoked or restricted key makes Stripe refuse the query: that says nothing about the payment."""
+    app = both_factory(GATEWAY_ORDER_EXPIRY="60")
+    client = app.test_client()
+    stripe.simulator.webhooks.url = "http://127.0.0.1:9/nobody-listens"  # the payment's webhook is lost
+    order = create_ok(client)
+    stripe.pay(order["provider_order_id"])
+    stripe.fault("query", "error", status=status, code="authentication_error" if status == 401 else "permission_denied")
+    gateway = app.extensions["gateway"]
+
+    outcome = reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_query_failed"] == 1
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    assert paid_events(app) == []
+    assert any(r.levelname == "ERROR" and "refused the query" in r.getMessage() for r in caplog.records)
+    assert reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=62))["orders_paid"] == 1

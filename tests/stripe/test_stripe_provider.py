@@ -34,6 +34,7 @@ from gateway.provider import (
     RefundRequest,
     Verdict,
 )
+from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
 from tests.stripe.harness import stripe_v1
@@ -220,7 +221,7 @@ def test_answers_are_understood_as_definite_only_when_stripe_certainly_did_nothi
     stripe.answer("POST /v1/payment_intents", status, body)
     with pytest.raises(ProviderError) as refused:
         make_provider(url).create_order(order_request())
-    assert (refused.value.code, refused.value.definite) == (code, definite)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == (code, definite)
 
 
 def test_stripes_own_message_is_kept_but_never_an_echoed_secret_key(fake: tuple[FakeStripe, str]) -> None:
@@ -297,14 +298,14 @@ def test_query_without_a_payment_intent_says_no_payment_can_exist(fake: tuple[Fa
     stripe, url = fake
     with pytest.raises(ProviderError) as refused:
         make_provider(url).query_order(order_ref(None))
-    assert (refused.value.code, refused.value.definite) == ("no_payment_intent", True)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == ("no_payment_intent", True)
     assert stripe.requests == []
     stripe.answer(
         "GET /v1/payment_intents/pi_3MtwBwLkdIwHu7ix28a3tqPa", 200, intent(metadata={"merchant_order_no": "x"})
     )
     with pytest.raises(ProviderError) as other:
         make_provider(url).query_order(order_ref())
-    assert (other.value.code, other.value.definite) == ("invalid_response", False)
+    assert (other.value.code, is_definite_refusal(other.value)) == ("invalid_response", False)
 
 
 # -- refunds -------------------------------------------------------------------------------------
@@ -370,7 +371,7 @@ def test_only_a_succeeded_refund_is_a_success(
     stripe.answer("POST /v1/refunds", 200, refund)
     with pytest.raises(ProviderError) as refused:
         make_provider(url).refund(refund_request())
-    assert (refused.value.code, refused.value.definite) == (code, definite)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == (code, definite)
 
 
 def test_stripes_refusal_to_refund_keeps_its_code(fake: tuple[FakeStripe, str]) -> None:
@@ -380,7 +381,7 @@ def test_stripes_refusal_to_refund_keeps_its_code(fake: tuple[FakeStripe, str]) 
     stripe.answer("POST /v1/refunds", 400, error)
     with pytest.raises(ProviderError) as refused:
         make_provider(url).refund(refund_request())
-    assert (refused.value.code, refused.value.message, refused.value.definite) == (
+    assert (refused.value.code, refused.value.message, is_definite_refusal(refused.value)) == (
         "amount_too_large",
         "Too large.",
         True,

@@ -27,6 +27,7 @@ from gateway.provider import (
     ProviderTimeout,
     RefundRequest,
 )
+from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, StripeSandbox
 
@@ -163,7 +164,7 @@ def test_refunds_are_bounded_by_what_was_received(stripe: StripeSandbox, receive
     assert first.provider_refund_id != second.provider_refund_id
     with pytest.raises(ProviderError) as refused:
         provider.refund(refund_request(order, pi, "rf-3", 1))
-    assert (refused.value.code, refused.value.definite) == ("charge_already_refunded", True)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == ("charge_already_refunded", True)
     assert [refund["amount"] for refund in stripe.intent(pi)["refunds"]] == [600, 400]
 
 
@@ -176,7 +177,7 @@ def test_a_refund_larger_than_what_is_left_is_refused_with_stripes_code(
     provider.refund(refund_request(order, pi, "rf-1", 700))
     with pytest.raises(ProviderError) as refused:
         provider.refund(refund_request(order, pi, "rf-2", 301))
-    assert (refused.value.code, refused.value.definite) == ("amount_too_large", True)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == ("amount_too_large", True)
 
 
 def test_an_unpaid_payment_cannot_be_refunded(stripe: StripeSandbox) -> None:
@@ -185,7 +186,7 @@ def test_an_unpaid_payment_cannot_be_refunded(stripe: StripeSandbox) -> None:
     pi = provider.create_order(order).provider_order_id
     with pytest.raises(ProviderError) as refused:
         provider.refund(refund_request(order, pi, "rf-1", 100))
-    assert refused.value.definite and "does not have a successful charge" in refused.value.message
+    assert is_definite_refusal(refused.value) and "does not have a successful charge" in refused.value.message
 
 
 def test_a_retried_refund_never_refunds_twice(stripe: StripeSandbox, receiver: WebhookReceiver) -> None:
@@ -220,7 +221,7 @@ def test_a_pending_refund_stays_unknown_until_stripe_settles_it(
     for _ in range(2):  # the second attempt finds the same refund, still pending
         with pytest.raises(ProviderError) as pending:
             provider.refund(refund_request(order, pi, "rf-1", 1000))
-        assert (pending.value.code, pending.value.definite) == ("refund_pending", False)
+        assert (pending.value.code, is_definite_refusal(pending.value)) == ("refund_pending", False)
     (refund,) = stripe.intent(pi)["refunds"]
     stripe.settle_refund(refund["id"], "succeeded")
     # A replay of the first answer under the Idempotency-Key would still say "pending": the
@@ -238,7 +239,7 @@ def test_a_pending_refund_that_fails_is_a_definite_failure(stripe: StripeSandbox
     stripe.settle_refund(stripe.intent(pi)["refunds"][0]["id"], "failed")
     with pytest.raises(ProviderError) as failed:
         provider.refund(refund_request(order, pi, "rf-1", 1000))
-    assert (failed.value.code, failed.value.definite) == ("refund_failed", True)
+    assert (failed.value.code, is_definite_refusal(failed.value)) == ("refund_failed", True)
     assert "declined" in failed.value.message
 
 
@@ -289,7 +290,7 @@ def test_a_wrong_secret_key_is_refused_without_echoing_it(stripe: StripeSandbox)
     wrong = "sk_test_51GwWrongKey000000000000000000000000"
     with pytest.raises(ProviderError) as refused:
         make_provider(stripe.url, secret_key=wrong).create_order(order_request())
-    assert (refused.value.code, refused.value.definite) == ("invalid_request_error", True)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == ("invalid_request_error", True)
     response = requests.get(
         f"{stripe.url}/v1/payment_intents/pi_x", headers={"Authorization": f"Bearer {wrong}"}, timeout=5
     )
@@ -311,7 +312,7 @@ def test_injected_faults_are_understood(
     stripe.fault("create_order", **fault)
     with pytest.raises(ProviderError) as refused:
         make_provider(stripe.url).create_order(order_request())
-    assert (refused.value.code, refused.value.definite) == (code, definite)
+    assert (refused.value.code, is_definite_refusal(refused.value)) == (code, definite)
     # The key was not spent on the fault: the same order can be created now.
     assert make_provider(stripe.url).create_order(order_request()).provider_order_id.startswith("pi_")
 
@@ -323,7 +324,7 @@ def test_a_slow_create_times_out_but_still_happens(stripe: StripeSandbox) -> Non
     # Meanwhile a retry under the same Idempotency-Key is told the first is still in flight.
     with pytest.raises(ProviderError) as in_flight:
         make_provider(stripe.url).create_order(order_request())
-    assert (in_flight.value.code, in_flight.value.definite) == ("idempotency_key_in_use", False)
+    assert (in_flight.value.code, is_definite_refusal(in_flight.value)) == ("idempotency_key_in_use", False)
     time.sleep(0.8)
     replayed = make_provider(stripe.url).create_order(order_request())
     assert replayed.provider_order_id.startswith("pi_")

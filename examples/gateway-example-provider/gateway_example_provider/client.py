@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import ProviderError
+from gateway.provider import NotFound, OutcomeUnknown, Refused
 from gateway_example_provider.config import ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, sign
 
@@ -39,8 +39,10 @@ class ExampleClient:
             answer = None
         error = answer.get("error") if isinstance(answer, dict) else None
         if 400 <= response.status_code < 500 and isinstance(error, dict):
-            # A refusal: keep Example Pay's own code and message (it never puts our secret in them).
-            raise ProviderError(str(error.get("code", "error")), str(error.get("message", "")))
+            # Example Pay did nothing: it has no such payment (404), or it refused. Keep its own code and
+            # message (it never puts our secret in them).
+            kind = NotFound if response.status_code == 404 else Refused
+            raise kind(str(error.get("code", "error")), str(error.get("message", "")))
         if response.status_code != 200 or not isinstance(answer, dict):
-            raise ProviderError(f"HTTP_{response.status_code}", "Example Pay's answer is unclear", definite=False)
+            raise OutcomeUnknown(f"HTTP_{response.status_code}", "Example Pay's answer is unclear")
         return answer

@@ -28,7 +28,6 @@ from gateway.provider import (
     OrderRequest,
     OutcomeUnknown,
     Provider,
-    ProviderError,
     ProviderInfo,
     RefundFailed,
     RefundRequest,
@@ -78,7 +77,7 @@ class ExampleProvider(Provider):
             },
         )
         if not isinstance(payment.get("id"), str):
-            raise ProviderError("INVALID_RESPONSE", "Example Pay's answer has no payment id", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer has no payment id")
         return CreatedOrder(provider_order_id=payment["id"], pay_params={"payment_id": payment["id"]})
 
     def query_order(self, order: OrderRef) -> Notification:
@@ -87,12 +86,12 @@ class ExampleProvider(Provider):
             payment: dict[str, Any] = schemas.Payment().load(answer)
             notification = self._notification(payment)
         except (ValidationError, ValueError):
-            raise ProviderError("INVALID_RESPONSE", "Example Pay's answer is not a payment", definite=False) from None
+            raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer is not a payment") from None
         # An answer about another payment must never settle this order.
         if payment["reference"] != order.merchant_order_no or (
             order.provider_order_id is not None and payment["id"] != order.provider_order_id
         ):
-            raise ProviderError("INVALID_RESPONSE", "Example Pay answered about another payment", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay answered about another payment")
         return notification
 
     def refund(self, request: RefundRequest) -> RefundResult:
@@ -108,13 +107,13 @@ class ExampleProvider(Provider):
         try:
             refund: dict[str, Any] = schemas.RefundAnswer().load(answer)
         except ValidationError:
-            raise ProviderError("INVALID_RESPONSE", "Example Pay's answer is not a refund", definite=False) from None
+            raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer is not a refund") from None
         if refund["refund_id"] != request.refund_id:
-            raise ProviderError("INVALID_RESPONSE", "Example Pay answered about another refund", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay answered about another refund")
         if refund["status"] == "failed":
             raise RefundFailed("refund_failed", "Example Pay reports this refund as failed")
         if refund["status"] == "pending":
-            raise RefundPending(f"Example Pay refund {refund['id']} is pending")
+            raise RefundPending("refund_pending", f"Example Pay refund {refund['id']} is pending")
         return RefundResult(provider_refund_id=refund["id"])
 
     def verify_notification(self, request: InboundRequest) -> Notification:

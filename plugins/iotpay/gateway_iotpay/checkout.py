@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.provider import OrderDraft, ProviderError
+from gateway.provider import OrderDraft, OutcomeUnknown
 from gateway_iotpay.channels import Action, Channel
 from gateway_iotpay.config import IotPayConfig
 
@@ -101,7 +101,7 @@ def _extra(channel: Channel, options: Mapping[str, Any], config: IotPayConfig, m
 
 
 def payer_action(channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: bool = False) -> PayerAction:
-    """The payer's next step from a SUCCESS answer; ProviderError(definite=False) when it is not there."""
+    """The payer's next step from a SUCCESS answer; OutcomeUnknown when it is not there."""
     if channel.operation == "payForSubmit":
         if qrcode_pay:
             return PayerAction(Action.DISPLAY_QR_CODE, qr_data=_qr_payload(channel, answer.get("code_url"), "code_url"))
@@ -142,8 +142,8 @@ def _url(channel: Channel, value: Any, name: str) -> str:
     return value
 
 
-def _unclear(channel: Channel, what: str) -> ProviderError:
-    return ProviderError("INVALID_RESPONSE", f"IOTPay's {channel.name} answer has {what}", definite=False)
+def _unclear(channel: Channel, what: str) -> OutcomeUnknown:
+    return OutcomeUnknown("INVALID_RESPONSE", f"IOTPay's {channel.name} answer has {what}")
 
 
 def wire_client_ip(address: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import ProviderError
+from gateway.provider import OutcomeUnknown
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ class IotPayClient:
 def _json_object(operation: str, response: requests.Response) -> dict[str, Any]:
     if response.status_code != 200:
         log.warning("IOTPay %s answered HTTP %s", operation, response.status_code)
-        raise ProviderError(
-            f"HTTP_{response.status_code}", f"IOTPay answered HTTP {response.status_code}", definite=False
-        )
+        raise OutcomeUnknown(f"HTTP_{response.status_code}", f"IOTPay answered HTTP {response.status_code}")
     try:
         data = response.json()
     except ValueError:
@@ -51,5 +49,5 @@ def _json_object(operation: str, response: requests.Response) -> dict[str, Any]:
             operation,
             response.headers.get("content-type"),
         )
-        raise ProviderError("INVALID_RESPONSE", "IOTPay's answer is not a JSON object", definite=False)
+        raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer is not a JSON object")
     return data

@@ -21,18 +21,20 @@ from gateway.provider import (
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
+    NotFound,
     Notification,
     NotificationRejected,
     NotifyPolicy,
     OrderDraft,
     OrderRef,
     OrderRequest,
+    OutcomeUnknown,
     Provider,
-    ProviderError,
     ProviderInfo,
     ProviderMisconfigured,
     RefundRequest,
     RefundResult,
+    Refused,
     Verdict,
 )
 from gateway_iotpay import channels, checkout, schemas, signing
@@ -42,14 +44,17 @@ from gateway_iotpay.config import NAME, IotPayConfig
 
 log = logging.getLogger(__name__)
 
-# errCodes that say IOTPay refused the request before acting on it (SPEC.md section 6). Every other
-# code, documented or not (0010 system error, 0110 third-party time-out, 0111 third-party exception,
+# errCodes that say IOTPay refused the request before acting on it (its error-code table): POST
+# required, empty post data, signature error, parameter error, merchant does not exist. For a query
+# they say nothing about the order, so they never let reconciliation expire one. Every other code,
+# documented or not (0010 system error, 0110 third-party time-out, 0111 third-party exception,
 # 0118 DB error, anything new), may have left the request half done: never a definite refusal,
 # because treating a refund that went through as failed would let it be refunded again.
-NO_SUCH_ORDER = "0112"
+REFUSAL_CODES = frozenset({"0011", "0012", "0013", "0014", "0015"})
 # Refusals of the gateway itself (signature error, merchant does not exist): every call fails alike.
 CONFIGURATION_CODES = frozenset({"0013", "0015"})
-REFUSAL_CODES = frozenset({"0011", "0012", "0013", "0014", "0015", "0112"})
+# "merchant order id does not exist": the one answer that says IOTPay has no such order.
+NO_SUCH_ORDER = "0112"
 
 # Where a wire field's problem shows up in the public API (`extra` depends on the channel).
 _PUBLIC_FIELD = {
@@ -215,7 +220,7 @@ class IotPayProvider(Provider):
         answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation]())
         pay_order_id = answer.get("pay_order_id") or None
         if pay_order_id is None and channel.operation == "create_order":
-            raise ProviderError("INVALID_RESPONSE", "IOTPay's answer has no payOrderId", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer has no payOrderId")
         payer = checkout.payer_action(channel, answer, qrcode_pay=bool(request.draft.options.get("qrcode_pay")))
         return checkout.Checkout(provider_order_id=pay_order_id, payer=payer)
 
@@ -231,24 +236,20 @@ class IotPayProvider(Provider):
         try:
             answer: dict[str, Any] = schema.load(raw)
         except ValidationError as exc:
-            raise ProviderError(
-                "INVALID_RESPONSE", f"IOTPay's answer is malformed: {sorted(exc.messages)}", definite=False
-            ) from None
+            raise OutcomeUnknown("INVALID_RESPONSE", f"IOTPay's answer is malformed: {sorted(exc.messages)}") from None
         if answer["ret_code"] != "SUCCESS":
             # Communication-level failure: the request was refused before any business processing.
-            raise ProviderError(answer["ret_code"], answer.get("ret_msg") or "communication failed")
+            raise Refused(answer["ret_code"], answer.get("ret_msg") or "communication failed")
         if answer.get("res_code") is None and not result_required:
             self._check_response_sign(operation, raw)
             return answer
         if answer.get("res_code") != "SUCCESS":
             code = answer.get("err_code") or answer.get("res_code") or "NO_RESULT"
+            text = answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay gave no business result"
             if code in CONFIGURATION_CODES:
-                raise ProviderMisconfigured(code, answer.get("err_code_des") or answer.get("ret_msg") or "refused")
-            raise ProviderError(
-                code,
-                answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay gave no business result",
-                definite=code in REFUSAL_CODES,
-            )
+                raise ProviderMisconfigured(code, text)
+            kind = NotFound if code == NO_SUCH_ORDER else Refused if code in REFUSAL_CODES else OutcomeUnknown
+            raise kind(code, text)
         self._check_response_sign(operation, raw)
         return answer
 
@@ -261,7 +262,7 @@ class IotPayProvider(Provider):
         if signing.is_valid(scalars, self.config.secret_key):
             return
         if self.config.reject_bad_response_sign:
-            raise ProviderError("INVALID_SIGN", f"IOTPay's {operation} answer has a wrong signature", definite=False)
+            raise OutcomeUnknown("INVALID_SIGN", f"IOTPay's {operation} answer has a wrong signature")
         log.warning(
             "IOTPay %s answer has a signature that does not verify; accepted (IOTPAY_REJECT_BAD_RESPONSE_SIGN=0)",
             operation,
@@ -278,9 +279,9 @@ class IotPayProvider(Provider):
         params["sign"] = signing.sign(params, self.config.secret_key)
         answer = self._business_call("query_order", params, schemas.QueryOrderResponse())
         if answer.get("mch_order_no") != order.merchant_order_no or answer.get("mch_id") != self.config.mch_id:
-            raise ProviderError("INVALID_RESPONSE", "IOTPay answered about another order", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay answered about another order")
         if answer.get("amount") is None or not answer.get("currency") or answer.get("status") is None:
-            raise ProviderError("INVALID_RESPONSE", "IOTPay's answer lacks amount, currency or status", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer lacks amount, currency or status")
         status = answer["status"]
         # amount and currency are checked against the stored order by the core before anything moves.
         return Notification(
@@ -301,15 +302,13 @@ class IotPayProvider(Provider):
         params["sign"] = signing.sign(params, self.config.secret_key)
         try:
             self._business_call("query_order", params, schemas.QueryOrderResponse())
-        except ProviderError as exc:
-            if exc.code == NO_SUCH_ORDER:
-                return f"IOTPay accepted the signature of merchant {self.config.mch_id}"
-            raise
-        raise ProviderError("INVALID_RESPONSE", "IOTPay found an order that cannot exist", definite=False)
+        except NotFound:  # 0112, which IOTPay only answers once the signature and merchant passed
+            return f"IOTPay accepted the signature of merchant {self.config.mch_id}"
+        raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay found an order that cannot exist")
 
     def refund(self, request: RefundRequest) -> RefundResult:
         if not request.order.provider_order_id:
-            raise ProviderError("NO_PAY_ORDER_ID", "IOTPay refunds need the order's payOrderId")
+            raise Refused("NO_PAY_ORDER_ID", "IOTPay refunds need the order's payOrderId")
         params: dict[str, Any] = {
             "mchId": self.config.mch_id,
             "mchRefundNo": refund_number(request.refund_id),
@@ -328,7 +327,7 @@ class IotPayProvider(Provider):
         if echoed != (params["mchRefundNo"], request.amount) and (answer.get("res_code") is None or any(echoed)):
             # Success must be about this refund: an answer that names another one, or (without
             # resCode) does not name this one, proves nothing either way.
-            raise ProviderError("INVALID_RESPONSE", "IOTPay's refund answer does not echo this refund", definite=False)
+            raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's refund answer does not echo this refund")
         return RefundResult(provider_refund_id=answer.get("refund_order_id"))
 
     # -- notifications --

@@ -16,7 +16,7 @@ import requests
 from marshmallow import ValidationError
 
 from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import ProviderError, ProviderMisconfigured
+from gateway.provider import NotFound, OutcomeUnknown, ProviderError, ProviderMisconfigured, Refused
 from gateway_stripe import schemas
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,9 @@ class StripeClient:
             return _answer(what, response)
         except ProviderError as exc:
             if self._secret_key in exc.message:  # an error message is shown to API callers: never echo the key
-                raise ProviderError(
-                    exc.code, exc.message.replace(self._secret_key, "[secret key]"), definite=exc.definite
-                ) from None
+                exc.message = exc.message.replace(self._secret_key, "[secret key]")
+                exc.args = (f"{exc.code}: {exc.message}",)
+                raise exc from None
             raise
 
 
@@ -98,17 +98,20 @@ def _answer(what: str, response: requests.Response) -> dict[str, Any]:
     if 200 <= status < 300:
         if not isinstance(data, dict):
             log.warning("Stripe %s answered %s with something that is not a JSON object", what, status)
-            raise ProviderError("invalid_response", "Stripe's answer is not a JSON object", definite=False)
+            raise OutcomeUnknown("invalid_response", "Stripe's answer is not a JSON object")
         return data
-    definite = 400 <= status < 500 and status not in INDEFINITE_STATUSES
     try:
         error = schemas.loaded(schemas.Error(), data)["error"]
     except ValidationError:  # not Stripe's error shape: a proxy's page, an empty body
         log.warning("Stripe %s answered HTTP %s without a Stripe error (request %s)", what, status, request_id)
-        raise ProviderError(f"http_{status}", f"Stripe answered HTTP {status}", definite=False) from None
+        raise OutcomeUnknown(f"http_{status}", f"Stripe answered HTTP {status}") from None
     code = error["code"] or error["type"]
     message = error["message"] or f"Stripe answered HTTP {status}"
     log.warning("Stripe %s answered HTTP %s %s (request %s)", what, status, code, request_id)
     if status in (401, 403):  # the key itself is refused or lacks a permission: every call fails alike
         raise ProviderMisconfigured(code, message)
-    raise ProviderError(code, message, definite=definite)
+    if status == 404:  # the object asked for does not exist (for a query: no such order or refund)
+        raise NotFound(code, message)
+    if 400 <= status < 500 and status not in INDEFINITE_STATUSES:  # nothing happened
+        raise Refused(code, message)
+    raise OutcomeUnknown(code, message)

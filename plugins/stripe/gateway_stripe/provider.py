@@ -29,18 +29,20 @@ from gateway.provider import (
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
+    NotFound,
     Notification,
     NotificationRejected,
     NotifyPolicy,
     OrderDraft,
     OrderRef,
     OrderRequest,
+    OutcomeUnknown,
     Provider,
-    ProviderError,
     ProviderInfo,
     RefundFailed,
     RefundRequest,
     RefundResult,
+    Refused,
     Verdict,
 )
 from gateway.validation import message_texts
@@ -111,9 +113,9 @@ class StripeProvider(Provider):
         intent = _load(schemas.PaymentIntent(), raw, "PaymentIntent")
         asked = (request.merchant_order_no, params["amount"], params["currency"])
         if (intent["metadata"].get("merchant_order_no"), intent["amount"], intent["currency"]) != asked:
-            raise ProviderError("invalid_response", "Stripe's PaymentIntent is not the one asked for", definite=False)
+            raise OutcomeUnknown("invalid_response", "Stripe's PaymentIntent is not the one asked for")
         if not intent["client_secret"]:
-            raise ProviderError("invalid_response", "Stripe's PaymentIntent has no client_secret", definite=False)
+            raise OutcomeUnknown("invalid_response", "Stripe's PaymentIntent has no client_secret")
         return CreatedOrder(
             provider_order_id=intent["id"],
             pay_params={
@@ -139,11 +141,11 @@ class StripeProvider(Provider):
         if not order.provider_order_id:
             # Our create call got no answer, so no client_secret ever reached the app: nobody can
             # pay this order. Saying so lets reconciliation expire it instead of asking forever.
-            raise ProviderError("no_payment_intent", "no PaymentIntent was handed out for this order")
+            raise NotFound("no_payment_intent", "no PaymentIntent was handed out for this order")
         raw = self.client.get(f"/v1/payment_intents/{quote(order.provider_order_id, safe='')}")
         intent = _load(schemas.PaymentIntent(), raw, "PaymentIntent")
         if intent["metadata"].get("merchant_order_no") != order.merchant_order_no:
-            raise ProviderError("invalid_response", "Stripe answered about another order", definite=False)
+            raise OutcomeUnknown("invalid_response", "Stripe answered about another order")
         return _report(intent, paid=intent["status"] == schemas.SUCCEEDED)
 
     def check(self) -> str:
@@ -151,18 +153,16 @@ class StripeProvider(Provider):
         was accepted, where a wrong key gets 401."""
         try:
             self.client.get(f"/v1/payment_intents/pi_gatewaycheck{secrets.token_hex(6)}")
-        except ProviderError as exc:
-            if exc.code == "resource_missing":
-                return "Stripe accepted the secret key"
-            raise
-        raise ProviderError("invalid_response", "Stripe found a PaymentIntent that cannot exist", definite=False)
+        except NotFound:  # resource_missing, which Stripe only answers to a key it accepted
+            return "Stripe accepted the secret key"
+        raise OutcomeUnknown("invalid_response", "Stripe found a PaymentIntent that cannot exist")
 
     # -- refunds --
 
     def refund(self, request: RefundRequest) -> RefundResult:
         payment_intent = request.order.provider_order_id
         if not payment_intent:
-            raise ProviderError("no_payment_intent", "the order has no PaymentIntent to refund")
+            raise Refused("no_payment_intent", "the order has no PaymentIntent to refund")
         # Look first, create only when there is none: Stripe keeps an Idempotency-Key for 24 hours
         # only, and replays the *first* answer (a `pending` refund stays `pending` in the replay).
         # The listing shows the refund's current state, however long after the first attempt.
@@ -172,9 +172,7 @@ class StripeProvider(Provider):
             request.currency,
             payment_intent,
         ):
-            raise ProviderError(
-                "invalid_response", f"Stripe refund {refund['id']} is not the one asked for", definite=False
-            )
+            raise OutcomeUnknown("invalid_response", f"Stripe refund {refund['id']} is not the one asked for")
         status = refund["status"]
         if status == schemas.REFUND_SUCCEEDED:
             return RefundResult(provider_refund_id=refund["id"])
@@ -184,7 +182,7 @@ class StripeProvider(Provider):
         # `pending` (or `requires_action`) may still succeed or fail. The contract has no pending
         # result, and calling it a success could refund money that never leaves: so the refund
         # stays unknown, and reconciliation asks again (finding this same refund) until it settles.
-        raise ProviderError("refund_pending", f"Stripe refund {refund['id']} is {status}", definite=False)
+        raise OutcomeUnknown("refund_pending", f"Stripe refund {refund['id']} is {status}")
 
     def _find_refund(self, payment_intent: str, refund_id: str) -> dict[str, Any] | None:
         query: dict[str, Any] = {"payment_intent": payment_intent, "limit": 100}
@@ -197,12 +195,12 @@ class StripeProvider(Provider):
             if not page["has_more"] or not refunds:
                 return None
             query["starting_after"] = refunds[-1]["id"]
-        raise ProviderError("too_many_refunds", f"more than {MAX_REFUND_PAGES * 100} refunds listed", definite=False)
+        raise OutcomeUnknown("too_many_refunds", f"more than {MAX_REFUND_PAGES * 100} refunds listed")
 
     def _create_refund(self, request: RefundRequest, payment_intent: str) -> dict[str, Any]:
         if self.info.currencies.get(request.currency) == 3 and request.amount % 10:
             # Stripe's rule for three-decimal currencies applies to refunds as to payments.
-            raise ProviderError("invalid_amount", f"{request.currency} refunds must end in 0 (Stripe)")
+            raise Refused("invalid_amount", f"{request.currency} refunds must end in 0 (Stripe)")
         metadata = {"refund_id": request.refund_id, "merchant_order_no": request.order.merchant_order_no}
         if request.reason:
             metadata["reason"] = request.reason[: schemas.METADATA_VALUE_LENGTH]
@@ -210,7 +208,7 @@ class StripeProvider(Provider):
         try:
             schemas.RefundCreate().load(params)
         except ValidationError as exc:
-            raise ProviderError("invalid_request", f"not a refund Stripe would take: {sorted(exc.messages)}") from None
+            raise Refused("invalid_request", f"not a refund Stripe would take: {sorted(exc.messages)}") from None
         raw = self.client.post("/v1/refunds", params, idempotency_key=request.refund_id)
         return _load(schemas.Refund(), raw, "Refund")
 
@@ -288,8 +286,8 @@ def _load(schema: Schema, raw: Any, what: str) -> dict[str, Any]:
     try:
         return schemas.loaded(schema, raw)
     except ValidationError as exc:
-        raise ProviderError(
-            "invalid_response", f"Stripe's {what} is malformed: {sorted(_keys(exc.messages))}", definite=False
+        raise OutcomeUnknown(
+            "invalid_response", f"Stripe's {what} is malformed: {sorted(_keys(exc.messages))}"
         ) from None
 
 

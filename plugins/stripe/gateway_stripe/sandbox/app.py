@@ -98,6 +98,8 @@ class Simulator:
             response = error(exc.code or 500, f"Unrecognized request URL ({request.method}: {request.path}).")
         except Refused as exc:
             response = error(exc.status, exc.message, exc.code, exc.param, exc.error_type)
+        except FaultAnswer as exc:  # an injected fault on a call that is not idempotent-keyed (a GET)
+            response = exc.response
         result: Iterable[bytes] = response(environ, start_response)
         return result
 
