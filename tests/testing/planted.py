@@ -28,11 +28,13 @@ from gateway.provider import (
     NotificationRejected,
     OrderRef,
     OrderRequest,
+    OutcomeUnknown,
     Provider,
     ProviderError,
     ProviderTimeout,
     RefundRequest,
     RefundResult,
+    Refused,
     Verdict,
 )
 from gateway.settings import Settings
@@ -55,13 +57,13 @@ class PlantedProvider(ExampleProvider):
                 return call(operation, payload)
             except ProviderTimeout:
                 if bug == "timeout_reported_as_refusal":
-                    raise ProviderError("timeout", "Example Pay did not answer") from None
+                    raise Refused("timeout", "Example Pay did not answer") from None
                 raise
             except ProviderError as error:
-                if bug == "refusal_reported_as_unclear":
-                    raise ProviderError(error.code, error.message, definite=False) from None
+                if bug == "refusal_reported_as_unclear" and isinstance(error, Refused):
+                    raise OutcomeUnknown(error.code, error.message) from None
                 if bug == "secret_in_error_message":
-                    raise ProviderError(error.code, f"{error.message} (key {self._secret})") from None
+                    error.message = f"{error.message} (key {self._secret})"
                 raise
 
         self.client.call = buggy_call  # type: ignore[method-assign]
