@@ -1,5 +1,8 @@
 """The hooks a gateway plugin can implement. Their docstrings are the plugin author's manual.
 
+They are versioned with the provider contract: `CONTRACT_VERSION` (gateway.provider). A plugin
+says which version it was built for with ``GATEWAY_CONTRACT_VERSION = 2`` beside its hooks.
+
 Implement them with ``from gateway import hookimpl`` in a module named by an entry point in
 the ``gateway.providers`` group (or listed in GATEWAY_PLUGINS).
 """

@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pluggy
 
 from gateway import hookspecs
-from gateway.provider import Provider
+from gateway.provider import CONTRACT_VERSION, SUPPORTED_CONTRACT_VERSIONS, Provider, ProviderInfo
 from gateway.sandbox import Sandbox
 from gateway.settings import ConfigError, Settings
 
@@ -72,6 +72,9 @@ def _refuse_name_clashes(entry_points: list[importlib.metadata.EntryPoint]) -> N
             raise ConfigError("plugins", problem)
 
 
+VERSION_ATTRIBUTE = "GATEWAY_CONTRACT_VERSION"
+
+
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
         pm.register(plugin, name=name)
@@ -81,22 +84,59 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
         # Nothing decorated with @hookimpl: the plugin would load and silently do nothing.
         pm.unregister(plugin)
         raise ConfigError("plugins", f"plugin {name!r} implements no gateway hook (missing @hookimpl?)")
+    problem = _version_problem(getattr(plugin, VERSION_ATTRIBUTE, None))
+    if problem:
+        pm.unregister(plugin)
+        raise ConfigError("plugins", f"plugin {name!r} {problem}")
 
 
-def _results_by_plugin(hook: pluggy.HookCaller, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """Each plugin's answer to `hook`, in pluggy's call order, with the plugin's name (for error messages)."""
+def _version_problem(declared: object) -> str | None:
+    """Why a plugin built for contract version `declared` cannot be loaded; None when it can."""
+    supported = ", ".join(str(version) for version in sorted(SUPPORTED_CONTRACT_VERSIONS))
+    if declared is None:
+        return (
+            f"does not say which contract version it was built for: add {VERSION_ATTRIBUTE} = {CONTRACT_VERSION} "
+            "beside its hooks (after checking it against the contract's changes)"
+        )
+    if isinstance(declared, bool) or not isinstance(declared, int):
+        return f"states {VERSION_ATTRIBUTE} = {declared!r}; it must be an integer such as {CONTRACT_VERSION}"
+    if declared not in SUPPORTED_CONTRACT_VERSIONS:
+        return (
+            f"was built for contract version {declared}, and this gateway supports version {supported}: "
+            "install a version of the plugin built for it (or disable the plugin with GATEWAY_DISABLED_PLUGINS)"
+        )
+    return None
+
+
+def _results_by_plugin(hook: pluggy.HookCaller, what: str, **kwargs: Any) -> Iterator[tuple[str, list[Any]]]:
+    """Each plugin's answer to a register_* `hook`, in pluggy's call order, with the plugin's name (for
+    error messages): a list of `what`. Any other answer, or an exception, stops start-up naming the plugin."""
     for impl in reversed(hook.get_hookimpls()):
-        if not (impl.wrapper or impl.hookwrapper):  # wrappers make no sense around a register_* hook
-            yield impl.plugin_name, impl.function(*(kwargs[name] for name in impl.argnames))
+        if impl.wrapper or impl.hookwrapper:  # wrappers make no sense around a register_* hook
+            continue
+        try:
+            answer = impl.function(*(kwargs[name] for name in impl.argnames))
+        except ConfigError:
+            raise  # the plugin's own message about its configuration
+        except Exception as exc:
+            problem = f"{hook.name} raised {type(exc).__name__}: {exc}"
+            raise ConfigError("plugins", f"plugin {impl.plugin_name!r}: {problem}") from exc
+        if answer is None:
+            answer = []
+        if isinstance(answer, (Provider, Sandbox, str, bytes, Mapping)) or not isinstance(answer, Iterable):
+            problem = f"{hook.name} must return a list of {what}, not a {type(answer).__name__}"
+            raise ConfigError("plugins", f"plugin {impl.plugin_name!r}: {problem}")
+        yield impl.plugin_name, list(answer)
 
 
 def collect_providers(pm: pluggy.PluginManager, settings: Settings) -> dict[str, Provider]:
     providers: dict[str, Provider] = {}
     owners: dict[str, str] = {}
-    for plugin_name, registered in _results_by_plugin(pm.hook.gateway_register_providers, settings=settings):
-        for provider in registered or ():
-            if not isinstance(provider, Provider):  # the type only: a repr could hold a secret
-                problem = f"gateway_register_providers returned a {type(provider).__name__}, not a Provider"
+    hook = pm.hook.gateway_register_providers
+    for plugin_name, registered in _results_by_plugin(hook, "Provider objects", settings=settings):
+        for provider in registered:
+            problem = provider_problem(provider)
+            if problem:
                 raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
             if provider.name in providers:
                 problem = f"plugins {owners[provider.name]!r} and {plugin_name!r} both register a provider named"
@@ -110,11 +150,39 @@ def collect_providers(pm: pluggy.PluginManager, settings: Settings) -> dict[str,
 def collect_sandboxes(pm: pluggy.PluginManager, settings: Settings) -> Mapping[str, Sandbox]:
     sandboxes: dict[str, Sandbox] = {}
     owners: dict[str, str] = {}
-    for plugin_name, registered in _results_by_plugin(pm.hook.gateway_register_sandboxes, settings=settings):
-        for sandbox in registered or ():
+    hook = pm.hook.gateway_register_sandboxes
+    for plugin_name, registered in _results_by_plugin(hook, "Sandbox objects", settings=settings):
+        for sandbox in registered:
+            problem = sandbox_problem(sandbox)
+            if problem:
+                raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
             if sandbox.name in sandboxes:
                 problem = f"plugins {owners[sandbox.name]!r} and {plugin_name!r} both register a sandbox named"
                 raise ConfigError("plugins", f"{problem} {sandbox.name!r}")
             sandboxes[sandbox.name] = sandbox
             owners[sandbox.name] = plugin_name
     return sandboxes
+
+
+def provider_problem(provider: object) -> str | None:
+    """What makes `provider` unusable, in words for its author; None when nothing does.
+
+    Only types and names are quoted, never a repr: a provider's repr could hold its secret.
+    """
+    if not isinstance(provider, Provider):
+        return f"gateway_register_providers returned a {type(provider).__name__}, not a Provider"
+    info = getattr(provider, "info", None)  # a class-level annotation alone raises AttributeError
+    if not isinstance(info, ProviderInfo):
+        return f"its provider {type(provider).__name__} has no `info` (a ProviderInfo), but a {type(info).__name__}"
+    return None
+
+
+def sandbox_problem(sandbox: object) -> str | None:
+    if not isinstance(sandbox, Sandbox):
+        return f"gateway_register_sandboxes returned a {type(sandbox).__name__}, not a Sandbox"
+    if not callable(sandbox.app):
+        return (
+            f"sandbox {sandbox.name!r} has a {type(sandbox.app).__name__} as its app, "
+            "not a WSGI app (a callable taking environ and start_response)"
+        )
+    return None

@@ -17,6 +17,17 @@ from typing import Any
 
 from marshmallow import Schema
 
+CONTRACT_VERSION = 2
+"""The version of the provider contract (this module) and of the hook specs (gateway.hookspecs).
+
+A plugin states the version it was built for, as a module (or plugin object) attribute:
+``GATEWAY_CONTRACT_VERSION = 2``. Start-up refuses a plugin that states none, or one this gateway
+does not support (`SUPPORTED_CONTRACT_VERSIONS`), naming it. Version 2: explicit outcomes
+(Refused, NotFound, OutcomeUnknown, NoAnswer), pending refunds, `query_refund`, operations declared
+by implementing them, currency exponents checked against ISO 4217.
+"""
+SUPPORTED_CONTRACT_VERSIONS = frozenset({CONTRACT_VERSION})
+
 # -- what the core hands to a provider ---------------------------------------------------------
 
 

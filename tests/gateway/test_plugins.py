@@ -24,6 +24,7 @@ import requests
 
 from gateway import hookimpl
 from gateway.clock import utcnow
+from gateway.provider import CONTRACT_VERSION
 from gateway.reconcile import reconcile
 from gateway.settings import ConfigError
 from gateway.snapshots import OrderSnapshot
@@ -244,6 +245,8 @@ BROKEN_PLUGINS = {
     "misspelt_hook": """
         from gateway import hookimpl
 
+        GATEWAY_CONTRACT_VERSION = 2
+
         @hookimpl
         def gateway_register_provider(settings):  # the hook is gateway_register_providers
             return []
@@ -251,12 +254,16 @@ BROKEN_PLUGINS = {
     "wrong_arguments": """
         from gateway import hookimpl
 
+        GATEWAY_CONTRACT_VERSION = 2
+
         @hookimpl
         def gateway_register_providers(config):  # the spec's argument is `settings`
             return []
     """,
     "impostor": """
         from gateway import hookimpl
+
+        GATEWAY_CONTRACT_VERSION = 2
         from gateway.provider import Provider, ProviderInfo
 
         class Impostor(Provider):
@@ -272,6 +279,8 @@ BROKEN_PLUGINS = {
     """,
     "not_a_provider": """
         from gateway import hookimpl
+
+        GATEWAY_CONTRACT_VERSION = 2
 
         @hookimpl
         def gateway_register_providers(settings):
@@ -497,3 +506,91 @@ def test_a_disabled_name_that_matches_no_plugin_is_warned_about(
 ) -> None:
     app_factory(GATEWAY_DISABLED_PLUGINS="strpie")
     assert "GATEWAY_DISABLED_PLUGINS names 'strpie'" in caplog.text
+
+
+# -- plugins built for another contract, or malformed: refused at start-up, naming the plugin ------
+
+_PROVIDER = """
+from gateway import hookimpl
+from gateway.provider import Provider, ProviderInfo
+
+class Tiny(Provider):
+    info = ProviderInfo(name="tiny", display_name="Tiny", channels=("app",), currencies={"EUR": 2})
+
+    def create_order(self, request): raise NotImplementedError
+    def verify_notification(self, request): raise NotImplementedError
+    def acknowledge(self, verdict): raise NotImplementedError
+"""
+
+MALFORMED_PLUGINS = {
+    "states_no_version": (
+        _PROVIDER + "\n@hookimpl\ndef gateway_register_providers(settings):\n    return [Tiny()]\n",
+        "does not say which contract version it was built for: add GATEWAY_CONTRACT_VERSION = 2",
+    ),
+    "built_for_version_1": (
+        "GATEWAY_CONTRACT_VERSION = 1\n" + _PROVIDER + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
+        "    return [Tiny()]\n",
+        "was built for contract version 1, and this gateway supports version 2",
+    ),
+    "version_as_text": (
+        "GATEWAY_CONTRACT_VERSION = '2'\n" + _PROVIDER + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
+        "    return []\n",
+        "states GATEWAY_CONTRACT_VERSION = '2'; it must be an integer",
+    ),
+    "returns_one_provider": (
+        "GATEWAY_CONTRACT_VERSION = 2\n" + _PROVIDER + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
+        "    return Tiny()\n",
+        "gateway_register_providers must return a list of Provider objects, not a Tiny",
+    ),
+    "provider_without_info": (
+        "GATEWAY_CONTRACT_VERSION = 2\n"
+        + _PROVIDER.replace("    info = ProviderInfo(", "    _info = ProviderInfo(")
+        + "\n@hookimpl\ndef gateway_register_providers(settings):\n    return [Tiny()]\n",
+        "its provider Tiny has no `info` (a ProviderInfo)",
+    ),
+    "hook_raises": (
+        "GATEWAY_CONTRACT_VERSION = 2\n" + _PROVIDER + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
+        "    return [Tiny(settings)]\n",
+        "gateway_register_providers raised TypeError",
+    ),
+    "sandbox_not_wsgi": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\nfrom gateway.sandbox import Sandbox\n\n"
+        "@hookimpl\ndef gateway_register_sandboxes(settings):\n"
+        "    return [Sandbox('tiny', '<html>not an app</html>')]\n",
+        "sandbox 'tiny' has a str as its app, not a WSGI app",
+    ),
+    "not_a_sandbox": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_register_sandboxes(settings):\n    return [lambda environ, start_response: []]\n",
+        "gateway_register_sandboxes returned a function, not a Sandbox",
+    ),
+    "one_sandbox": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\nfrom gateway.sandbox import Sandbox\n\n"
+        "@hookimpl\ndef gateway_register_sandboxes(settings):\n"
+        "    return Sandbox('tiny', lambda environ, start_response: [])\n",
+        "gateway_register_sandboxes must return a list of Sandbox objects, not a Sandbox",
+    ),
+}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("name", sorted(MALFORMED_PLUGINS))
+def test_a_malformed_plugin_stops_start_up_with_a_config_error_naming_it(
+    app_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    source, problem = MALFORMED_PLUGINS[name]
+    _module(tmp_path, name, source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with pytest.raises(ConfigError) as raised:  # never a raw TypeError or AttributeError
+        app_factory(GATEWAY_PLUGINS=name, GATEWAY_SANDBOX="1")
+
+    assert f"plugin {name!r}" in str(raised.value)
+    assert problem in str(raised.value)
+
+
+def test_the_built_in_plugins_state_the_contract_version_they_were_built_for() -> None:
+    from gateway_iotpay import plugin as iotpay
+    from gateway_stripe import plugin as stripe
+
+    assert iotpay.GATEWAY_CONTRACT_VERSION == stripe.GATEWAY_CONTRACT_VERSION == CONTRACT_VERSION == 2

@@ -14,6 +14,8 @@ from gateway.snapshots import OrderSnapshot
 
 ENV_VAR = "PAID_LOG_PATH"
 
+GATEWAY_CONTRACT_VERSION = 2  # the provider contract and hooks this plugin was written for
+
 
 @hookimpl
 def gateway_order_paid(order: OrderSnapshot) -> None:

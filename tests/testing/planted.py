@@ -41,6 +41,8 @@ from gateway.settings import Settings
 
 MODULE = __name__
 
+GATEWAY_CONTRACT_VERSION = 2  # the provider contract and hooks this plugin was written for
+
 
 class PlantedProvider(ExampleProvider):
     """Example Pay's provider, with `bug` planted in the one method where an author would make it."""

@@ -9,6 +9,8 @@ from gateway.settings import Settings
 from gateway_example_provider.config import NAME, SANDBOX_SECRET, load_config
 from gateway_example_provider.provider import ExampleProvider
 
+GATEWAY_CONTRACT_VERSION = 2  # the provider contract and hooks this plugin was written for
+
 
 @hookimpl
 def gateway_register_providers(settings: Settings) -> list[Provider]:

@@ -19,6 +19,8 @@ from gateway_stripe.provider import StripeProvider
 
 log = logging.getLogger(__name__)
 
+GATEWAY_CONTRACT_VERSION = 2  # the provider contract and hooks this plugin was written for
+
 
 @hookimpl
 def gateway_register_providers(settings: Settings) -> list[Provider]:
