@@ -218,7 +218,7 @@ class NotFound(ProviderError):
     """From a query (`query_order`, `query_refund`): the provider has no such order or refund.
 
     The only answer that lets reconciliation expire an unpaid order, or fail a refund left unknown,
-    so raise it only when the provider says so in as many words (IOTPay-style "order does not
+    so raise it only when the provider says so in as many words (an error code for "order does not
     exist", an HTTP 404 for the resource), never for an error about the request or the account.
     From `create_order` or `refund` it counts as a refusal.
     """
