@@ -131,7 +131,9 @@ def test_iotpay_and_stripe_orders_live_side_by_side(
     iotpay = paid_order(client, simulator, 1000)
     stripe_order = paid_stripe_order(client, stripe, 1000, "CAD")
     assert (iotpay["provider"], stripe_order["provider"]) == ("iotpay", "stripe")
-    assert sorted(hook_calls(paid_log)) == sorted([iotpay["id"], stripe_order["id"]])
+    # The hook runs just after the commit that the test saw: wait for the second one.
+    calls = wait_for(lambda: len(hook_calls(paid_log)) == 2 and hook_calls(paid_log), what="both hook calls")
+    assert sorted(calls) == sorted([iotpay["id"], stripe_order["id"]])
     # A Stripe-signed webhook sent to IOTPay's door (or the reverse) proves nothing there.
     body = json.dumps({"id": "evt_x"}).encode()
     refused = client.post("/notify/iotpay", data=body, headers={"Stripe-Signature": "t=1,v1=00"})
