@@ -24,6 +24,7 @@ from gateway_iotpay.config import IotPayConfig
 from gateway_iotpay.provider import IotPayProvider
 
 from gateway.provider import InvalidOrder, NotificationRejected, OrderDraft, OrderRequest, ProviderError, Verdict
+from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.iotpay.test_provider import FakeIotPay, notify_request, sent_params
 
@@ -249,7 +250,7 @@ def test_a_success_without_usable_payer_data_is_an_unknown_outcome(
     order = _vector_of(channel)["order"]
     with pytest.raises(ProviderError) as unclear:
         provider_for(url, order).start_checkout(order_request(order), return_url=order["return_url"])
-    assert (unclear.value.code, unclear.value.definite) == ("INVALID_RESPONSE", False)
+    assert (unclear.value.code, is_definite_refusal(unclear.value)) == ("INVALID_RESPONSE", False)
 
 
 # -- what the caller gets wrong -----------------------------------------------------------------
