@@ -242,6 +242,7 @@ class NoAnswer(OutcomeUnknown):
 
     def __init__(self, message: str = "no answer was received") -> None:
         super().__init__(self.reason, message)
+        self.args = (message,)  # str(exc) is the message alone: the reason is the class
 
 
 class ProviderTimeout(NoAnswer):

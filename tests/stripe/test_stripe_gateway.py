@@ -279,7 +279,7 @@ def test_a_query_stripe_refuses_never_expires_a_paid_order(
     """A revoked or restricted key makes Stripe refuse the query: that says nothing about the payment."""
     app = both_factory(GATEWAY_ORDER_EXPIRY="60")
     client = app.test_client()
-    stripe.simulator.webhooks.url = "http://127.0.0.1:9/nobody-listens"  # the payment's webhook is lost
+    stripe.simulator.webhook_url = "http://127.0.0.1:9/nobody-listens"  # the payment's webhook is lost
     order = create_ok(client)
     stripe.pay(order["provider_order_id"])
     stripe.fault("query", "error", status=status, code="authentication_error" if status == 401 else "permission_denied")
