@@ -12,7 +12,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.core import Gateway
-from gateway.provider import NotSupported, OutcomeUnknown, ProviderError
+from gateway.provider import NoAnswer, NotSupported, OutcomeUnknown, ProviderError
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,17 @@ def check_providers(gateway: Gateway) -> list[Result]:
             results.append(Result(label, True, provider.check()))
         except NotSupported:
             results.append(Result(label, True, "enabled; offers no connection check"))
-        except ProviderError as exc:
-            results.append(Result(label, False, f"refused: {exc.code} {exc.message}"))
-        except OutcomeUnknown as exc:
+        except NoAnswer as exc:  # before its base classes: it is the one with a hint
             hint = (
                 "; in sandbox mode the simulator runs inside `gateway run`: start it first"
                 if gateway.settings.sandbox
                 else ""
             )
             results.append(Result(label, False, f"no answer ({exc.reason}){hint}"))
+        except OutcomeUnknown as exc:
+            results.append(Result(label, False, f"unclear answer: {exc.code} {exc.message}"))
+        except ProviderError as exc:  # Refused (ProviderMisconfigured among them), or NotFound
+            results.append(Result(label, False, f"refused: {exc.code} {exc.message}"))
     return results
 
 
