@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from gateway import logs
+from gateway.clock import utcnow
 from gateway.core import Gateway
 from gateway.lifecycle import Transitions
 from gateway.models import NotificationRecord, Order
@@ -110,9 +111,12 @@ def _record(
     order_id: str | None,
     event_id: str | None,
 ) -> None:
-    session.add(
-        NotificationRecord(
+    # An INSERT statement, not an object for the unit of work: nothing reads the row back, and in an
+    # autocommit session it is sent (and committed) right here.
+    session.execute(
+        insert(NotificationRecord).values(
             provider=provider.name,
+            received_at=utcnow(),
             method=request.method,
             query_string=urlencode(list(request.query))[:MAX_STORED_BODY],
             # PostgreSQL text cannot hold NUL; anyone can post junk here and it must still be recorded.
