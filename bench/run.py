@@ -69,11 +69,11 @@ QUICK = Plan(
 )  # fmt: skip
 PLAN = QUICK if SMOKE else FULL
 
-# The configuration for slow providers that gunicorn.conf.py does not use, for the comparison.
+# Worker models for slow providers, compared under BENCH_COMPARE=1 (the hello-world keeps gunicorn.conf.py's).
 WORKER_MODELS: dict[str, tuple[str, ...]] = {
     "gthread 2x8 (before)": ("--worker-class", "gthread", "--threads", "8"),
-    "gthread 2x128": ("--worker-class", "gthread", "--threads", "128"),
-    "gevent 2x1000 (gunicorn.conf.py)": ("--worker-class", "gevent", "--worker-connections", "1000"),
+    "gthread 2x128 (gunicorn.conf.py)": ("--worker-class", "gthread", "--threads", "128"),
+    "gevent 2x1000": ("--worker-class", "gevent", "--worker-connections", "1000"),
 }
 
 

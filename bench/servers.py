@@ -57,7 +57,7 @@ def upstream(work: Path) -> Iterator[Gunicorn]:
     config = {"BENCH_UPSTREAM_STATE": str(state), "BENCH_MCH_ID": MCH_ID, "BENCH_KEY": KEY}
     with gunicorn(
         "bench.upstream:app", config, work, "--worker-class", "gevent", "--workers", "1",
-        "--worker-connections", "2000", "--access-logfile", "/dev/null", name="upstream",
+        "--worker-connections", "2000", "--keep-alive", "75", "--access-logfile", "/dev/null", name="upstream",
     ) as server:  # fmt: skip
         try:
             yield server

@@ -1,16 +1,14 @@
 """gunicorn settings for `gateway run`, `make run` and production (the repository's gunicorn.conf.py
 is this module, for `gunicorn -c gunicorn.conf.py wsgi:app`).
 
-gevent workers: a request waiting on a provider or on PostgreSQL (psycopg waits cooperatively once
-gevent has patched the standard library, which gunicorn's gevent worker does before it loads the app)
-costs a greenlet, not a thread, so one worker holds up to GATEWAY_WORKER_CONNECTIONS requests in
-flight, and a slow provider cannot use up the workers. Database connections stay bounded by the
-pool (GATEWAY_DATABASE_POOL_SIZE per worker), and no connection is held during a provider call.
-bench/README.md has the measurements behind the choice. GATEWAY_WORKER_CLASS=gthread (with
-GATEWAY_THREADS) is the fallback for a platform without gevent.
+2 gthread workers x 128 threads: a request waiting on a slow provider holds a thread (asleep, not
+the GIL), so one instance keeps 256 provider calls in flight. Database connections stay bounded by
+the pool (GATEWAY_DATABASE_POOL_SIZE per worker, 10): a request holds one only while it talks to
+the database, never during a provider call. bench/README.md has the measurements behind the choice
+(gevent workers, GATEWAY_WORKER_CLASS=gevent, also work but were slower on the notify path).
 
 In sandbox mode the simulators are mounted in this same server, so a create_order request calls
-back into it: that needs a second request in flight, which both worker classes allow.
+back into it and needs a second free thread.
 
 Metrics: every worker writes its counters to PROMETHEUS_MULTIPROC_DIR and `/metrics` adds them
 up. When the variable is unset, a fresh directory is made for this server; either way it is
@@ -28,9 +26,12 @@ from typing import Any
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
-worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gevent")
+worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GATEWAY_THREADS", "128"))
 worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("GATEWAY_THREADS", "8"))  # gthread only
+# gthread closes a keep-alive connection that sends nothing for this long, and a busy worker may
+# notice a client's next request late: 2 s (gunicorn's default) reset connections under load.
+keepalive = 30
 timeout = 60  # above any provider time-out, so a slow provider gives a 504, not a killed worker
 graceful_timeout = 30
 accesslog = "-"
