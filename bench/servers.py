@@ -43,6 +43,8 @@ def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str
         "IOTPAY_MCH_ID": MCH_ID,
         "IOTPAY_SECRET_KEY": KEY,
         "IOTPAY_API_URL": f"{upstream_url}/v1",
+        # The upstream shares the machine: when it is starved, a slow answer is the machine, not IOTPay.
+        "IOTPAY_TIMEOUT": "60",
     }
 
 
