@@ -49,7 +49,9 @@ def pooled_session(user_agent: str) -> requests.Session:
     creating an order or a refund is not idempotent at most providers, so a retry is a decision
     for the caller, never the transport's."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    # One kept connection per request a worker can have in flight (gunicorn.conf.py: 128 threads):
+    # beyond the pool's size urllib3 opens a new connection (a TLS handshake) and discards it after.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=128, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = user_agent
