@@ -15,6 +15,7 @@ PLUGIN_API = (
     "gateway.provider",  # the provider contract: Provider, its requests, answers and errors
     "gateway.settings",  # Settings, ConfigError
     "gateway.money",  # minor units <-> decimal text
+    "gateway.iso4217",  # every ISO 4217 currency with its decimals, which ProviderInfo.currencies must agree with
     "gateway.fields",  # marshmallow fields for provider schemas
     "gateway.snapshots",  # what lifecycle hooks receive
     "gateway.http",  # ProviderHttp: the pooled session, time-outs, "no answer" as the contract's errors

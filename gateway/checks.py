@@ -78,7 +78,7 @@ def enabled(gateway: Gateway) -> list[str]:
         info = provider.info
         lines.append(
             f"provider {name}{default}: channels {', '.join(info.channels)}; currencies {', '.join(info.currencies)}; "
-            f"operations {', '.join(sorted(info.operations)) or 'none'}"
+            f"operations {', '.join(sorted(provider.operations)) or 'none'}"
         )
     lines.append(f"API keys: {len(settings.names('GATEWAY_API_KEYS')) or 'none (/v1 is open)'}")
     admins = admin_keys(settings)

@@ -9,13 +9,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-# ISO 4217 minor-unit exponents for the currencies providers are likely to declare.
-# A currency missing here is unknown to the gateway, so no provider can take it by accident.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    "AUD": 2, "BHD": 3, "CAD": 2, "CHF": 2, "CNY": 2, "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2,
-    "IDR": 2, "INR": 2, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MXN": 2, "MYR": 2, "NOK": 2,
-    "NZD": 2, "OMR": 3, "PHP": 2, "SEK": 2, "SGD": 2, "THB": 2, "TWD": 2, "USD": 2, "VND": 0,
-}  # fmt: skip
+from gateway.iso4217 import EXPONENTS
+
+# ISO 4217 minor-unit exponents: a currency missing there is unknown to the gateway.
+CURRENCY_EXPONENTS = EXPONENTS
 
 MAX_MINOR_UNITS = 2**31 - 1  # amounts travel as 32-bit ints at several providers
 

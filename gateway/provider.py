@@ -11,11 +11,13 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema
+
+from gateway import iso4217
 
 CONTRACT_VERSION = 2
 """The version of the provider contract (this module) and of the hook specs (gateway.hookspecs).
@@ -122,8 +124,28 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class RefundRef:
+    """A stored refund, as the provider knows it: what `query_refund` asks about."""
+
+    refund_id: str  # the gateway's id, the same one every `RefundRequest` for this refund carried
+    provider_refund_id: str | None  # the provider's id, when an earlier answer gave one
+    order: OrderRef
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class RefundResult:
+    """A refund the provider accepted: settled (`pending=False`), or accepted and still pending.
+
+    A pending refund is shown as `pending` by the API and settles later: through `query_refund` when
+    the provider implements it, else through reconciliation retrying `refund` with the same refund
+    id (which must then answer the refund's current state), or by hand. Give `provider_refund_id`
+    with a pending answer: it is how the gateway tells an accepted refund from one never answered.
+    """
+
     provider_refund_id: str | None
+    pending: bool = False
 
 
 class Verdict(enum.StrEnum):
@@ -261,16 +283,24 @@ class NotSupported(Exception):
 
 
 class Operation(enum.StrEnum):
-    """Optional operations. The core refuses one a provider does not declare, before calling it."""
+    """What a provider offers beyond creating orders and verifying notifications (`Provider.operations`).
 
-    QUERY = "query"  # Provider.query_order
-    REFUND = "refund"  # Provider.refund of the whole amount
-    PARTIAL_REFUND = "partial_refund"  # a refund of less than the order's amount
-    MULTIPLE_REFUNDS = "multiple_refunds"  # more than one refund on the same order
-    CANCEL = "cancel"  # closing an unpaid order at the provider (no API uses it yet)
+    The core refuses an operation a provider does not offer, before calling it. Each is declared
+    once: the first three by implementing their method, the other two (which are no method) in
+    `ProviderInfo.capabilities`.
+    """
+
+    QUERY = "query"  # implement Provider.query_order
+    REFUND = "refund"  # implement Provider.refund (of the whole amount)
+    QUERY_REFUND = "query_refund"  # implement Provider.query_refund
+    PARTIAL_REFUND = "partial_refund"  # capability: a refund of less than the order's amount
+    MULTIPLE_REFUNDS = "multiple_refunds"  # capability: more than one refund on the same order
 
 
-QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS, CANCEL = tuple(Operation)
+QUERY, REFUND, QUERY_REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS = tuple(Operation)
+CAPABILITIES = frozenset({PARTIAL_REFUND, MULTIPLE_REFUNDS})
+# The operations a provider offers by overriding the method that performs them.
+_METHODS = {QUERY: "query_order", REFUND: "refund", QUERY_REFUND: "query_refund"}
 
 
 @dataclass(frozen=True)
@@ -284,23 +314,37 @@ class NotifyPolicy:
 
 @dataclass(frozen=True)
 class ProviderInfo:
-    """What a provider declares about itself; `/v1/providers` shows it."""
+    """What a provider declares about itself; `/v1/providers` shows it. Checked when it is built:
+    a mistake here is a ValueError, which stops start-up with a ConfigError naming the plugin."""
 
-    name: str
+    name: str  # the one place the provider's name is stated: /notify/<name>, orders' `provider`
     display_name: str
     channels: tuple[str, ...]
-    currencies: Mapping[str, int]  # ISO-4217 code -> minor-unit exponent, as the provider counts it
-    operations: frozenset[Operation] = frozenset()
+    # ISO-4217 code -> minor-unit exponent, as the provider counts it. Each must agree with ISO 4217
+    # (gateway.iso4217) unless `exponent_notes` says why the provider counts that currency otherwise.
+    currencies: Mapping[str, int]
+    capabilities: frozenset[Operation] = frozenset()  # PARTIAL_REFUND, MULTIPLE_REFUNDS: no method says them
     notifications: NotifyPolicy | None = None
     sandbox: bool = False
+    exponent_notes: Mapping[str, str] = field(default_factory=dict)  # code -> why it differs from ISO 4217
 
     def __post_init__(self) -> None:
         for code, exponent in self.currencies.items():
-            if len(code) != 3 or not code.isupper() or not 0 <= exponent <= 4:
-                raise ValueError(f"provider {self.name!r}: bad currency {code!r} with exponent {exponent}")
-        unknown = set(self.operations) - set(Operation)
-        if unknown:
-            raise ValueError(f"provider {self.name!r}: unknown operations {sorted(unknown)}")
+            problem = iso4217.disagreement(code, exponent)
+            if problem and not (self.exponent_notes.get(code) or "").strip():
+                raise ValueError(
+                    f"provider {self.name!r}: {problem}; if the provider really counts it so, "
+                    f"say why in ProviderInfo.exponent_notes[{code!r}]"
+                )
+        methods = sorted(str(operation) for operation in self.capabilities if operation not in CAPABILITIES)
+        if methods:
+            raise ValueError(
+                f"provider {self.name!r}: {', '.join(methods)} in capabilities: an operation that is a method "
+                "is declared by implementing that method, and only there"
+            )
+        stray = sorted(set(self.exponent_notes) - set(self.currencies))
+        if stray:
+            raise ValueError(f"provider {self.name!r}: exponent_notes for currencies it does not take: {stray}")
 
 
 class Provider(ABC):
@@ -311,6 +355,13 @@ class Provider(ABC):
     @property
     def name(self) -> str:
         return self.info.name
+
+    @property
+    def operations(self) -> frozenset[Operation]:
+        """What this provider offers: the optional methods it implements, and `info.capabilities`."""
+        own = type(self)
+        implemented = {op for op, method in _METHODS.items() if getattr(own, method) is not getattr(Provider, method)}
+        return frozenset(implemented) | self.info.capabilities
 
     @property
     def account_id(self) -> str | None:
@@ -344,7 +395,7 @@ class Provider(ABC):
         """The reply for a notification the pipeline judged `verdict` (sent after the commit)."""
 
     def query_order(self, order: OrderRef) -> Notification:
-        """Ask the provider for the order's current state (optional: declare QUERY in `info.operations`).
+        """Ask the provider for the order's current state (optional: implement it to offer QUERY).
 
         The answer goes through the same checks and transition as a notification. Raises NotFound
         when the provider has no such order (the only error that lets reconciliation expire it),
@@ -364,11 +415,25 @@ class Provider(ABC):
         raise NotSupported(f"{self.name} offers no connection check")
 
     def refund(self, request: RefundRequest) -> RefundResult:
-        """Refund part or all of a paid order (optional: declare REFUND in `info.operations`).
+        """Refund part or all of a paid order (optional: implement it to offer REFUND; declare
+        PARTIAL_REFUND and MULTIPLE_REFUNDS in `info.capabilities` when the provider allows them).
 
-        Must be idempotent on `request.refund_id`. Raise Refused only when the provider certainly
-        did not refund (honoured on a refund's first attempt only), RefundFailed when the provider
-        reports this very refund as failed (honoured on any attempt); anything unclear is
-        OutcomeUnknown or NoAnswer, and the refund stays unknown until settled.
+        Must be idempotent on `request.refund_id`, and a retry must answer the refund's current
+        state. Return `RefundResult(pending=True)` when the provider accepted the refund but has not
+        settled it. Raise Refused only when the provider certainly did not refund (honoured on a
+        refund's first attempt only), RefundFailed when the provider reports this very refund as
+        failed (honoured on any attempt); anything unclear is OutcomeUnknown or NoAnswer, and the
+        refund stays unknown until settled.
         """
         raise NotSupported(f"{self.name} does not support refunds")
+
+    def query_refund(self, refund: RefundRef) -> RefundResult:
+        """The refund's current state at the provider (optional: implement it to offer QUERY_REFUND).
+
+        Reconciliation asks this instead of retrying `refund`. Return a RefundResult (pending or
+        not); raise RefundFailed when the provider reports the refund failed, NotFound when it has
+        no such refund (no attempt reached it: reconciliation then sends the refund as a first
+        attempt, whose refusal fails it), and Refused, OutcomeUnknown or NoAnswer otherwise (the
+        refund is left as it is).
+        """
+        raise NotSupported(f"{self.name} does not support refund queries")

@@ -47,5 +47,5 @@ def is_definite_refusal(exc: ProviderError) -> bool:
 
 
 def require_operation(provider: Provider, operation: Operation) -> None:
-    if operation not in provider.info.operations:
+    if operation not in provider.operations:
         raise Invalid("operation_not_supported", f"{provider.info.display_name} does not support {operation}.")

@@ -31,8 +31,20 @@ from gateway.lifecycle import Transitions
 from gateway.models import Order, OrderStatus, Refund
 from gateway.orders import order_ref
 from gateway.payments import settle_payment
-from gateway.provider import QUERY, REFUND, NotFound, Notification, NotSupported, ProviderError, Refused, Verdict
-from gateway.refunds import MAX_AUTOMATIC_ATTEMPTS, UNSETTLED, attempt_refund
+from gateway.provider import (
+    QUERY,
+    QUERY_REFUND,
+    REFUND,
+    NotFound,
+    Notification,
+    NotSupported,
+    Provider,
+    ProviderError,
+    RefundFailed,
+    Refused,
+    Verdict,
+)
+from gateway.refunds import MAX_AUTOMATIC_ATTEMPTS, UNSETTLED, attempt_refund, mark_pending, refund_ref, settle_refund
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +166,7 @@ def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
     left as it is, and logged as an ERROR because it recurs until an operator fixes its cause.
     """
     provider = gateway.providers.get(order.provider)
-    if provider is None or QUERY not in provider.info.operations:
+    if provider is None or QUERY not in provider.operations:
         return None, False
     try:
         return provider.query_order(order_ref(order)), False
@@ -202,8 +214,12 @@ def _refund(gateway: Gateway, refund_id: str) -> str:
         order = session.get(Order, refund.order_id) if refund else None
     assert refund is not None and order is not None
     provider = gateway.providers.get(order.provider)
-    if provider is None or REFUND not in provider.info.operations:
+    if provider is None or REFUND not in provider.operations:
         return "refunds_provider_unavailable"
+    if QUERY_REFUND in provider.operations:
+        return _query_refund(provider, gateway, refund, order)
+    # No refund query: send the refund again with the same refund id, which the provider makes
+    # idempotent, and whose answer is the refund's current state.
     attempt = attempt_refund(gateway, refund_id, first_attempt=False)
     if attempt.refund.attempts >= MAX_AUTOMATIC_ATTEMPTS and attempt.refund.status in UNSETTLED:
         log.error(
@@ -212,6 +228,33 @@ def _refund(gateway: Gateway, refund_id: str) -> str:
             attempt.refund.attempts,
         )
     return f"refunds_{attempt.refund.status}"
+
+
+def _query_refund(provider: Provider, gateway: Gateway, refund: Refund, order: Order) -> str:
+    """Settle an unsettled refund from what the provider says about it; only a clear answer counts."""
+    try:
+        result = provider.query_refund(refund_ref(refund, order))
+    except RefundFailed as exc:
+        log.info("reconcile: %s says refund %s failed: %s %s", order.provider, refund.id, exc.code, exc.message)
+        failed = settle_refund(gateway, refund.id, succeeded=False, code=exc.code, message=exc.message)
+        return f"refunds_{failed.status}"
+    except NotFound as exc:
+        # No earlier attempt reached the provider (the one query answer that concludes this): send
+        # the refund now, as a first attempt, so that a refusal of it fails the refund.
+        log.info("reconcile: %s has no refund %s (%s); sending it", order.provider, refund.id, exc.code)
+        return f"refunds_{attempt_refund(gateway, refund.id, first_attempt=True).refund.status}"
+    except ProviderError as exc:
+        log.error(
+            "reconcile: the query of refund %s at %s failed (%s %s); the refund is left as it is",
+            refund.id,
+            order.provider,
+            exc.code,
+            exc.message,
+        )
+        return "refunds_query_failed"
+    if result.pending:
+        return f"refunds_{mark_pending(gateway, refund.id, result).status}"
+    return f"refunds_{settle_refund(gateway, refund.id, succeeded=True, result=result).status}"
 
 
 __all__: Sequence[str] = ("reconcile",)

@@ -33,6 +33,7 @@ from gateway.provider import (
     NoAnswer,
     ProviderError,
     RefundFailed,
+    RefundRef,
     RefundRequest,
     RefundResult,
     Refused,
@@ -73,9 +74,14 @@ def refund_answer(gateway: Gateway, refund: Refund, error: ProviderError | None 
     if refund.status == RefundStatus.FAILED.value:
         refusal = Refused(refund.failure_code or "", refund.failure_message or "")
         raise provider_failure(provider, refusal, "refund", refund_id=refund.id)
-    if refund.status in UNSETTLED:
+    if refund.status in UNSETTLED and not (error is None and accepted_pending(refund)):
         raise provider_failure(provider, error or NoAnswer(), "refund", refund_id=refund.id)
     return refund
+
+
+def accepted_pending(refund: Refund) -> bool:
+    """The provider accepted the refund and has not settled it yet (not: it never answered)."""
+    return refund.status == RefundStatus.PENDING.value and refund.provider_refund_id is not None
 
 
 def get_refund(gateway: Gateway, refund_id: str) -> Refund:
@@ -165,6 +171,9 @@ def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> 
             return RefundAttempt(settle_refund(gateway, refund_id, succeeded=False, code=exc.code, message=exc.message))
         log.warning("refund %s: %s %s (outcome unknown)", refund_id, exc.code, exc.message)
         return RefundAttempt(_mark_unknown(gateway, refund_id, exc.code, exc.message), exc)
+    if result.pending:
+        log.info("refund %s: accepted by %s, pending", refund_id, provider.name)
+        return RefundAttempt(mark_pending(gateway, refund_id, result))
     return RefundAttempt(settle_refund(gateway, refund_id, succeeded=True, result=result))
 
 
@@ -210,6 +219,29 @@ def settle_refund(
     transitions.announce(gateway.hooks)
     log.info("refund %s %s", refund_id, refund.status)
     return refund
+
+
+def mark_pending(gateway: Gateway, refund_id: str, result: RefundResult) -> Refund:
+    """Accepted by the provider, not settled: `pending`, answered as such, settled later."""
+    with gateway.db.transaction() as session:
+        refund = session.get(Refund, refund_id, with_for_update=True)
+        assert refund is not None
+        if refund.status in UNSETTLED:
+            refund.status = RefundStatus.PENDING.value
+            refund.provider_refund_id = result.provider_refund_id or refund.provider_refund_id
+            refund.failure_code = refund.failure_message = None
+            refund.claimed_until = None
+    return refund
+
+
+def refund_ref(refund: Refund, order: Order) -> RefundRef:
+    return RefundRef(
+        refund_id=refund.id,
+        provider_refund_id=refund.provider_refund_id,
+        order=order_ref(order),
+        amount=refund.amount,
+        currency=refund.currency,
+    )
 
 
 def _mark_unknown(gateway: Gateway, refund_id: str, code: str, message: str) -> Refund:

@@ -98,7 +98,11 @@ class RefundSchema(Schema):
     status = fields.String(
         metadata={
             "enum": ["pending", "unknown", "succeeded", "failed"],
-            "description": "pending/unknown: not settled yet; reconciliation settles it, never by guess",
+            "description": (
+                "pending: accepted by the provider and not settled yet (provider_refund_id set), or not "
+                "answered yet; unknown: the provider's answer did not say; reconciliation settles both, "
+                "never by guess"
+            ),
         }
     )
     reason = fields.String(allow_none=True)
@@ -120,19 +124,21 @@ class NotifyPolicySchema(Schema):
 
 
 class ProviderSchema(Schema):
-    name = fields.String()
-    display_name = fields.String()
-    channels = fields.List(fields.String())
+    """An enabled provider (a `gateway.provider.Provider`), as `/v1/providers` shows it."""
+
+    name = fields.String(attribute="info.name")
+    display_name = fields.String(attribute="info.display_name")
+    channels = fields.List(fields.String(), attribute="info.channels")
     currencies = fields.Method("_currencies", metadata={"description": "[{code, exponent}]: minor units per unit"})
-    operations = fields.Method("_operations", metadata={"description": "query, refund, partial_refund, ..."})
-    notifications = fields.Nested(NotifyPolicySchema, allow_none=True)
-    sandbox = fields.Boolean()
+    operations = fields.Method("_operations", metadata={"description": "query, refund, query_refund, ..."})
+    notifications = fields.Nested(NotifyPolicySchema, allow_none=True, attribute="info.notifications")
+    sandbox = fields.Boolean(attribute="info.sandbox")
 
-    def _currencies(self, info: Any) -> list[dict[str, Any]]:
-        return [{"code": code, "exponent": exponent} for code, exponent in info.currencies.items()]
+    def _currencies(self, provider: Any) -> list[dict[str, Any]]:
+        return [{"code": code, "exponent": exponent} for code, exponent in provider.info.currencies.items()]
 
-    def _operations(self, info: Any) -> list[str]:
-        return sorted(str(operation) for operation in info.operations)
+    def _operations(self, provider: Any) -> list[str]:
+        return sorted(str(operation) for operation in provider.operations)
 
 
 class PayQuerySchema(Schema):

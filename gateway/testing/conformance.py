@@ -54,8 +54,8 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
             assert len(code) == 3 and code.isalpha() and code.isupper(), f"currency {code!r} is not an ISO-4217 code"
             assert isinstance(exponent, int) and 0 <= exponent <= 4, f"{code} exponent {exponent!r} is not 0..4"
         assert harness.currency in info.currencies, f"harness.currency {harness.currency!r} is not declared"
-        unknown = [operation for operation in info.operations if operation not in set(Operation)]
-        assert not unknown, f"operations {unknown} are not gateway.provider.Operation members"
+        unknown = [operation for operation in info.capabilities if operation not in set(Operation)]
+        assert not unknown, f"capabilities {unknown} are not gateway.provider.Operation members"
         listed = gateway.client.get("/v1/providers").get_json()
         assert harness.provider_name in [provider["name"] for provider in listed], "/v1/providers does not list it"
 
@@ -298,7 +298,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
     @staticmethod
     def require_operations(gateway: LiveGateway, *needed: Operation) -> frozenset[Operation]:
         """The provider's operations; skips the test unless it declares all of `needed`."""
-        operations = gateway.provider.info.operations
+        operations = gateway.provider.operations
         missing = [str(operation) for operation in needed if operation not in operations]
         if missing:
             pytest.skip(f"{gateway.harness.provider_name} does not declare {', '.join(missing)}")
@@ -374,7 +374,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
         gateway = gateway_factory()
         gateway_harness.fail_next("create_order")
         answers = {"POST /v1/orders": gateway.post_order()}
-        if Operation.REFUND in gateway.provider.info.operations:
+        if Operation.REFUND in gateway.provider.operations:
             order = gateway.paid_order()
             gateway_harness.fail_next("refund")
             answers["POST /v1/orders/<id>/refunds"] = gateway.refund(order["id"], order["amount"])

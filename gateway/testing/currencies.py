@@ -31,7 +31,7 @@ class CurrencyChecks:
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        operations = gateway.provider.info.operations
+        operations = gateway.provider.operations
         failures: dict[str, str] = {}
         for currency in gateway.provider.info.currencies:
             try:

@@ -49,7 +49,7 @@ class OutcomeChecks:
         )
         order = gateway.order(created.get_json()["order_id"])
         assert order["status"] == "failed", f"an order the provider refused is {order['status']!r}"
-        if Operation.REFUND not in gateway.provider.info.operations:
+        if Operation.REFUND not in gateway.provider.operations:
             return
         paid = gateway.paid_order()
         harness.fail_next("refund")
@@ -76,7 +76,7 @@ class OutcomeChecks:
         )
         order = gateway.order(created.get_json()["order_id"])
         assert order["status"] == "pending", f"an order whose creation is unknown is {order['status']!r}"
-        if Operation.REFUND not in gateway.provider.info.operations:
+        if Operation.REFUND not in gateway.provider.operations:
             return
         paid = gateway.paid_order()
         self.garble(gateway, "refund", reply)
@@ -95,7 +95,7 @@ class OutcomeChecks:
         self, gateway_under_test: LiveGateway, settled: str
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        if Operation.REFUND not in gateway.provider.info.operations:
+        if Operation.REFUND not in gateway.provider.operations:
             pytest.skip(f"{harness.provider_name} does not declare the refund operation")
         paid = gateway.paid_order()
         try:

@@ -17,7 +17,7 @@ from gateway.testing.live import LiveGateway
 
 
 def require_query(gateway: LiveGateway) -> None:
-    if Operation.QUERY not in gateway.provider.info.operations:
+    if Operation.QUERY not in gateway.provider.operations:
         pytest.skip(f"{gateway.harness.provider_name} does not declare the query operation")
 
 

@@ -55,4 +55,4 @@ class Providers(MethodView):
     @blp.response(200, ProviderSchema(many=True))
     def get(self) -> list[Any]:
         """Enabled providers with their channels and currencies."""
-        return [provider.info for provider in current_gateway().providers.values()]
+        return list(current_gateway().providers.values())

@@ -553,6 +553,21 @@ MALFORMED_PLUGINS = {
         "    return [Tiny(settings)]\n",
         "gateway_register_providers raised TypeError",
     ),
+    "currency_with_wrong_decimals": (
+        "GATEWAY_CONTRACT_VERSION = 2\nimport dataclasses\n"
+        + _PROVIDER
+        + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
+        "    tiny = Tiny()\n    tiny.info = dataclasses.replace(tiny.info, currencies={'JPY': 2})\n    return [tiny]\n",
+        "JPY has 0 decimals in ISO 4217, not 2",
+    ),
+    "query_declared_twice": (
+        "GATEWAY_CONTRACT_VERSION = 2\nimport dataclasses\nfrom gateway.provider import QUERY\n"
+        + _PROVIDER
+        + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
+        "    tiny = Tiny()\n    tiny.info = dataclasses.replace(tiny.info, capabilities=frozenset({QUERY}))\n"
+        "    return [tiny]\n",
+        "query in capabilities: an operation that is a method is declared by implementing that method",
+    ),
     "sandbox_not_wsgi": (
         "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\nfrom gateway.sandbox import Sandbox\n\n"
         "@hookimpl\ndef gateway_register_sandboxes(settings):\n"

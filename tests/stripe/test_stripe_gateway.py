@@ -82,7 +82,7 @@ def test_both_providers_are_listed_with_what_they_declare(both_factory: Callable
     )
     exponents = {c["code"]: c["exponent"] for c in stripe["currencies"]}
     assert (exponents["JPY"], exponents["KRW"], exponents["USD"], exponents["KWD"]) == (0, 0, 2, 3)
-    assert stripe["operations"] == ["multiple_refunds", "partial_refund", "query", "refund"]
+    assert stripe["operations"] == ["multiple_refunds", "partial_refund", "query", "query_refund", "refund"]
     assert "Stripe-Signature" in stripe["notifications"]["signature"]
 
 
@@ -168,7 +168,7 @@ def test_refunds_through_the_api(both_factory: Callable[..., Any], stripe: Strip
     assert {r["metadata"]["refund_id"] for r in refunds} == {partial.get_json()["id"], rest.get_json()["id"]}
 
 
-def test_a_pending_refund_is_unknown_until_reconciliation_finds_it_settled(
+def test_a_pending_refund_is_answered_pending_and_reconciliation_settles_it_by_querying_stripe(
     both_factory: Callable[..., Any], stripe: StripeSandbox
 ) -> None:
     app = both_factory()
@@ -177,18 +177,43 @@ def test_a_pending_refund_is_unknown_until_reconciliation_finds_it_settled(
     stripe.fault("refund", "pending")
 
     response = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
-    assert response.status_code in (502, 504), response.get_json()  # not a success, and not a refusal either
-    refund_id = response.get_json()["refund_id"]
-    refund = client.get(f"/v1/refunds/{refund_id}").get_json()
-    assert (refund["status"], refund["provider_error"]["code"]) == ("unknown", "refund_pending")
 
-    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_unknown"] == 1  # still pending at Stripe
+    assert response.status_code == 201, response.get_json()  # accepted: neither a 5xx nor a success
+    refund = response.get_json()
     [at_stripe] = stripe.intent(order["provider_order_id"])["refunds"]
+    assert (refund["status"], refund["provider_refund_id"]) == ("pending", at_stripe["id"])
+    assert refund["provider_error"] is None
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 0  # not counted yet
+
+    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_pending"] == 1  # still pending at Stripe
     stripe.settle_refund(at_stripe["id"], "succeeded")
     assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_succeeded"] == 1
-    settled = client.get(f"/v1/refunds/{refund_id}").get_json()
+    settled = client.get(f"/v1/refunds/{refund['id']}").get_json()
     assert (settled["status"], settled["provider_refund_id"]) == ("succeeded", at_stripe["id"])
-    assert len(stripe.intent(order["provider_order_id"])["refunds"]) == 1  # asked three times, refunded once
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 1000
+    assert len(stripe.intent(order["provider_order_id"])["refunds"]) == 1  # queried, never sent twice
+
+
+def test_a_refund_stripe_never_received_is_sent_once_stripe_says_it_has_no_such_refund(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    app = both_factory()
+    client = app.test_client()
+    order = paid_stripe_order(client, stripe, 1000)
+    stripe.fault("refund", "http_500")  # Stripe's 500: it may or may not have refunded
+    unclear = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400})
+    assert unclear.status_code == 502 and unclear.get_json()["error"] == "provider_outcome_unknown"
+    refund_id = unclear.get_json()["refund_id"]
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "unknown"
+
+    stripe.fault("list_refunds", "error", status=401, code="authentication_error")
+    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_query_failed"] == 1  # concludes nothing
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "unknown"
+
+    assert stripe.intent(order["provider_order_id"])["refunds"] == []
+    assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_succeeded"] == 1  # not found: sent now
+    assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "succeeded"
+    assert [refund["amount"] for refund in stripe.intent(order["provider_order_id"])["refunds"]] == [400]
 
 
 def test_a_create_time_out_is_a_504_and_the_order_stays_pending(
@@ -228,7 +253,7 @@ def test_a_pending_refund_that_fails_at_stripe_is_settled_failed_and_its_amount_
     client = app.test_client()
     order = paid_stripe_order(client, stripe, 1000)
     stripe.fault("refund", "pending")
-    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).get_json()["refund_id"]
+    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).get_json()["id"]
     [at_stripe] = stripe.intent(order["provider_order_id"])["refunds"]
     stripe.settle_refund(at_stripe["id"], "failed")
 

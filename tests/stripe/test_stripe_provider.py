@@ -21,10 +21,10 @@ from gateway_stripe.provider import StripeProvider
 from werkzeug.wrappers import Request, Response
 
 from gateway.provider import (
-    CANCEL,
     InboundRequest,
     InvalidOrder,
     NotificationRejected,
+    Operation,
     OrderDraft,
     OrderRef,
     OrderRequest,
@@ -255,12 +255,13 @@ def test_orders_stripe_would_refuse_are_refused_before_anything_is_stored() -> N
 
 
 def test_declared_currencies_count_minor_units_as_stripe_does() -> None:
-    info = make_provider("http://unused.invalid").info
+    provider = make_provider("http://unused.invalid")
+    info = provider.info
     assert {code: info.currencies[code] for code in ("JPY", "KRW", "VND", "USD", "CAD", "EUR", "KWD")} == {
         "JPY": 0, "KRW": 0, "VND": 0, "USD": 2, "CAD": 2, "EUR": 2, "KWD": 3,
     }  # fmt: skip
     assert info.channels == ("card", "alipay", "wechat_pay")
-    assert CANCEL not in info.operations
+    assert provider.operations == set(Operation)  # query_refund included
 
 
 # -- query ---------------------------------------------------------------------------------------
@@ -351,17 +352,24 @@ def test_a_refund_stripe_already_has_is_reported_without_a_second_one(fake: tupl
     assert ("starting_after", "re_a") in stripe.requests[1]["query"]
 
 
+@pytest.mark.parametrize("status", ["pending", "requires_action"])
+def test_a_refund_stripe_has_not_settled_is_pending(fake: tuple[FakeStripe, str], status: str) -> None:
+    stripe, url = fake
+    stripe.answer("GET /v1/refunds", 200, listing())
+    stripe.answer("POST /v1/refunds", 200, refund_object(status=status))
+    result = make_provider(url).refund(refund_request())
+    assert (result.pending, result.provider_refund_id) == (True, refund_object()["id"])
+
+
 @pytest.mark.parametrize(
     ("refund", "code", "definite"),
     [
-        (refund_object(status="pending"), "refund_pending", False),
-        (refund_object(status="requires_action"), "refund_pending", False),
         (refund_object(status="failed", failure_reason="expired_or_canceled_card"), "refund_failed", True),
         (refund_object(status="canceled"), "refund_canceled", True),
         (refund_object(amount=999), "invalid_response", False),
         (refund_object(currency="cad"), "invalid_response", False),
     ],
-    ids=["pending", "requires-action", "failed", "canceled", "other-amount", "other-currency"],
+    ids=["failed", "canceled", "other-amount", "other-currency"],
 )
 def test_only_a_succeeded_refund_is_a_success(
     fake: tuple[FakeStripe, str], refund: dict[str, Any], code: str, definite: bool

@@ -3,6 +3,7 @@ query, refunds (bounded, idempotent, pending), Idempotency-Keys, auth and inject
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,12 +21,16 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.provider import (
     InboundRequest,
+    NotFound,
     OrderDraft,
     OrderRef,
     OrderRequest,
     ProviderError,
     ProviderTimeout,
+    RefundFailed,
+    RefundRef,
     RefundRequest,
+    RefundResult,
 )
 from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
@@ -211,22 +216,27 @@ def test_a_refund_that_timed_out_is_found_on_retry(stripe: StripeSandbox, receiv
     assert [refund["id"] for refund in stripe.intent(pi)["refunds"]] == [result.provider_refund_id]
 
 
-def test_a_pending_refund_stays_unknown_until_stripe_settles_it(
-    stripe: StripeSandbox, receiver: WebhookReceiver
-) -> None:
+def test_a_pending_refund_is_pending_until_stripe_settles_it(stripe: StripeSandbox, receiver: WebhookReceiver) -> None:
     provider = make_provider(stripe.url)
     order = order_request(amount=1000)
     pi = paid_intent(stripe, provider, order)
     stripe.fault("refund", "pending")
-    for _ in range(2):  # the second attempt finds the same refund, still pending
-        with pytest.raises(ProviderError) as pending:
-            provider.refund(refund_request(order, pi, "rf-1", 1000))
-        assert (pending.value.code, is_definite_refusal(pending.value)) == ("refund_pending", False)
+    answers = [provider.refund(refund_request(order, pi, "rf-1", 1000)) for _ in range(2)]  # the retry finds it
     (refund,) = stripe.intent(pi)["refunds"]
+    assert answers == [RefundResult(provider_refund_id=refund["id"], pending=True)] * 2
+    query = RefundRef("rf-1", refund["id"], ref(order, pi), 1000, order.draft.currency)
+    assert provider.query_refund(query) == RefundResult(provider_refund_id=refund["id"], pending=True)
     stripe.settle_refund(refund["id"], "succeeded")
     # A replay of the first answer under the Idempotency-Key would still say "pending": the
     # provider reads the refund's current state instead.
-    assert provider.refund(refund_request(order, pi, "rf-1", 1000)).provider_refund_id == refund["id"]
+    assert provider.refund(refund_request(order, pi, "rf-1", 1000)) == RefundResult(refund["id"])
+    assert provider.query_refund(query) == RefundResult(refund["id"])
+    # Without Stripe's id the refund is found by ours; a refund Stripe has no record of is NotFound.
+    assert provider.query_refund(dataclasses.replace(query, provider_refund_id=None)) == RefundResult(refund["id"])
+    with pytest.raises(NotFound):
+        provider.query_refund(dataclasses.replace(query, refund_id="rf-never-sent", provider_refund_id=None))
+    with pytest.raises(NotFound):
+        provider.query_refund(dataclasses.replace(query, provider_refund_id="re_unknown"))
 
 
 def test_a_pending_refund_that_fails_is_a_definite_failure(stripe: StripeSandbox, receiver: WebhookReceiver) -> None:
@@ -234,10 +244,9 @@ def test_a_pending_refund_that_fails_is_a_definite_failure(stripe: StripeSandbox
     order = order_request(amount=1000)
     pi = paid_intent(stripe, provider, order)
     stripe.fault("refund", "pending")
-    with pytest.raises(ProviderError):
-        provider.refund(refund_request(order, pi, "rf-1", 1000))
+    assert provider.refund(refund_request(order, pi, "rf-1", 1000)).pending
     stripe.settle_refund(stripe.intent(pi)["refunds"][0]["id"], "failed")
-    with pytest.raises(ProviderError) as failed:
+    with pytest.raises(RefundFailed) as failed:
         provider.refund(refund_request(order, pi, "rf-1", 1000))
     assert (failed.value.code, is_definite_refusal(failed.value)) == ("refund_failed", True)
     assert "declined" in failed.value.message

@@ -16,8 +16,6 @@ from gateway.money import iso_currencies
 from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
-    QUERY,
-    REFUND,
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
@@ -40,12 +38,6 @@ from gateway_example_provider.config import NAME, ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
 
 
-class RefundPending(OutcomeUnknown):
-    """Example Pay accepted the refund and has not settled it yet: reconciliation asks again later."""
-
-    reason = "refund_pending"
-
-
 class ExampleProvider(Provider):
     def __init__(self, config: ExampleConfig) -> None:
         self._secret = config.secret
@@ -55,7 +47,7 @@ class ExampleProvider(Provider):
             display_name="Example Pay",
             channels=("wallet",),
             currencies=iso_currencies("USD", "JPY"),  # Example Pay counts decimals as ISO 4217 does
-            operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
+            capabilities=frozenset({PARTIAL_REFUND, MULTIPLE_REFUNDS}),
             notifications=NotifyPolicy(
                 signature=f"HMAC-SHA256 of the raw JSON body with EXAMPLE_SECRET, hex, in {SIGNATURE_HEADER}",
                 acknowledgement="any 2xx answer",
@@ -113,7 +105,7 @@ class ExampleProvider(Provider):
         if refund["status"] == "failed":
             raise RefundFailed("refund_failed", "Example Pay reports this refund as failed")
         if refund["status"] == "pending":
-            raise RefundPending("refund_pending", f"Example Pay refund {refund['id']} is pending")
+            return RefundResult(provider_refund_id=refund["id"], pending=True)  # settled later, by a retry
         return RefundResult(provider_refund_id=refund["id"])
 
     def verify_notification(self, request: InboundRequest) -> Notification:

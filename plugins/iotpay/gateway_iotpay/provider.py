@@ -15,8 +15,6 @@ from gateway.money import iso_currencies
 from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
-    QUERY,
-    REFUND,
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
@@ -131,7 +129,7 @@ class IotPayProvider(Provider):
             currencies=iso_currencies(*dict.fromkeys(code for channel in offered for code in channel.currencies)),
             sandbox=config.sandbox,
             # IOTPay v1 has no order-cancel API; refunds take any amount up to what is left.
-            operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
+            capabilities=frozenset({PARTIAL_REFUND, MULTIPLE_REFUNDS}),
             notifications=NotifyPolicy(
                 signature="MD5 over every received field but sign, with the merchant key (upper-case hex)",
                 acknowledgement="HTTP body exactly 'success'",

@@ -23,8 +23,6 @@ from gateway.money import iso_currencies
 from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
-    QUERY,
-    REFUND,
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
@@ -40,6 +38,7 @@ from gateway.provider import (
     Provider,
     ProviderInfo,
     RefundFailed,
+    RefundRef,
     RefundRequest,
     RefundResult,
     Refused,
@@ -81,7 +80,7 @@ class StripeProvider(Provider):
             sandbox=config.sandbox,
             # Stripe refunds any amount up to what is left, in as many refunds as needed.
             # Cancelling an unpaid PaymentIntent exists at Stripe but the gateway has no use for it yet.
-            operations=frozenset({QUERY, REFUND, PARTIAL_REFUND, MULTIPLE_REFUNDS}),
+            capabilities=frozenset({PARTIAL_REFUND, MULTIPLE_REFUNDS}),
             notifications=NotifyPolicy(
                 signature="HMAC-SHA256 of '<t>.<raw body>' with the endpoint's signing secret (Stripe-Signature "
                 "t=...,v1=...); timestamps more than 5 minutes off are refused",
@@ -167,22 +166,23 @@ class StripeProvider(Provider):
         # only, and replays the *first* answer (a `pending` refund stays `pending` in the replay).
         # The listing shows the refund's current state, however long after the first attempt.
         refund = self._find_refund(payment_intent, request.refund_id) or self._create_refund(request, payment_intent)
-        if (refund["amount"], refund["currency"].upper(), refund["payment_intent"]) != (
-            request.amount,
-            request.currency,
-            payment_intent,
-        ):
-            raise OutcomeUnknown("invalid_response", f"Stripe refund {refund['id']} is not the one asked for")
-        status = refund["status"]
-        if status == schemas.REFUND_SUCCEEDED:
-            return RefundResult(provider_refund_id=refund["id"])
-        if status in schemas.REFUND_FAILED:
-            reason = refund["failure_reason"] or "no reason given"
-            raise RefundFailed(f"refund_{status}", f"Stripe refund {refund['id']} {status}: {reason}")
-        # `pending` (or `requires_action`) may still succeed or fail. The contract has no pending
-        # result, and calling it a success could refund money that never leaves: so the refund
-        # stays unknown, and reconciliation asks again (finding this same refund) until it settles.
-        raise OutcomeUnknown("refund_pending", f"Stripe refund {refund['id']} is {status}")
+        return _refund_state(refund, request.amount, request.currency, payment_intent)
+
+    def query_refund(self, refund: RefundRef) -> RefundResult:
+        """Retrieve the refund (by Stripe's id when known, else found by our refund id in the listing)."""
+        payment_intent = refund.order.provider_order_id
+        if not payment_intent:
+            raise NotFound("no_payment_intent", "the order has no PaymentIntent, so Stripe has no refund of it")
+        if refund.provider_refund_id:
+            raw = self.client.get(f"/v1/refunds/{quote(refund.provider_refund_id, safe='')}")  # 404: NotFound
+            found: dict[str, Any] | None = _load(schemas.Refund(), raw, "Refund")
+        else:
+            found = self._find_refund(payment_intent, refund.refund_id)
+        if found is None:
+            raise NotFound("no_such_refund", f"Stripe lists no refund {refund.refund_id} of {payment_intent}")
+        if found["metadata"].get("refund_id") != refund.refund_id:
+            raise OutcomeUnknown("invalid_response", f"Stripe refund {found['id']} is another refund")
+        return _refund_state(found, refund.amount, refund.currency, payment_intent)
 
     def _find_refund(self, payment_intent: str, refund_id: str) -> dict[str, Any] | None:
         query: dict[str, Any] = {"payment_intent": payment_intent, "limit": 100}
@@ -280,6 +280,21 @@ def _event(body: bytes) -> dict[str, Any]:
         return schemas.loaded(schemas.Event(), payload)
     except ValidationError as exc:
         raise NotificationRejected(Verdict.MALFORMED, f"not a Stripe event: {sorted(_keys(exc.messages))}") from None
+
+
+def _refund_state(refund: dict[str, Any], amount: int, currency: str, payment_intent: str) -> RefundResult:
+    """Stripe's refund object as the contract's answer: settled, pending, or RefundFailed."""
+    if (refund["amount"], refund["currency"].upper(), refund["payment_intent"]) != (amount, currency, payment_intent):
+        raise OutcomeUnknown("invalid_response", f"Stripe refund {refund['id']} is not the one asked for")
+    status = refund["status"]
+    if status == schemas.REFUND_SUCCEEDED:
+        return RefundResult(provider_refund_id=refund["id"])
+    if status in schemas.REFUND_FAILED:
+        reason = refund["failure_reason"] or "no reason given"
+        raise RefundFailed(f"refund_{status}", f"Stripe refund {refund['id']} {status}: {reason}")
+    # `pending` (or `requires_action`): accepted, and it may still succeed or fail. Calling it a
+    # success could count money that never leaves, so it is pending until Stripe settles it.
+    return RefundResult(provider_refund_id=refund["id"], pending=True)
 
 
 def _load(schema: Schema, raw: Any, what: str) -> dict[str, Any]:

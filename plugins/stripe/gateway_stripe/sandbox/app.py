@@ -13,7 +13,7 @@ The sandbox's own controls:
     POST /test/events/<id>/resend               deliver an event again (the dashboard's "Resend")
     POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed)
     GET  /test/payment_intents/<id>             the intent with its refunds, events and delivery attempts
-    POST|DELETE|GET /test/faults                {operation: create_order|query|refund|list_refunds,
+    POST|DELETE|GET /test/faults                {operation: create_order|query|refund|list_refunds|query_refund,
                                                  mode: delay|http_500|html|error|pending, seconds, count, ...}
 """
 
@@ -214,6 +214,7 @@ class Simulator:
         )
 
     def _get_refund(self, request: Request, refund_id: str) -> Response:
+        self._fault("query_refund")
         refund = self.store.get_refund(refund_id)
         if refund is None:
             raise Refused("resource_missing", f"No such refund: '{refund_id}'", "id", 404)

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from gateway.fields import StrictInt
 from gateway_stripe.sandbox.store import Json, Refused
 
-OPERATIONS = ("create_order", "query", "refund", "list_refunds")
+OPERATIONS = ("create_order", "query", "refund", "list_refunds", "query_refund")
 FAULT_MODES = ("delay", "http_500", "html", "error", "pending")
 _FORM_KEY = re.compile(r"(\w+)(?:\[([^\[\]]*)\])?")
 
