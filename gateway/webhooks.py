@@ -47,6 +47,7 @@ DEFAULT_TIMEOUT = 10.0
 FIRST_RETRY = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(hours=1)
 MAX_RESPONSE_BYTES = 64 * 1024  # read (and drop) at most this much of an answer, to keep the connection
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds stay within 11 digits until the year 5138
 _LEASE_MARGIN = 30.0  # seconds of slack on a claim beyond the worst case of its POSTs
 
 
@@ -62,7 +63,9 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300
     """Whether `header` signs exactly `body` with `secret`, at most `tolerance` seconds from `now`.
 
     Any one of several `v1=` entries may match (a sender may sign with an old and a new secret).
-    A malformed header is simply not valid.
+    A malformed header is simply not valid, never an exception: a timestamp of hundreds of digits
+    would overflow a float, and thousands exceed int()'s limit, so more than MAX_TIMESTAMP_DIGITS is refused
+    before either.
     """
     timestamps: list[str] = []
     signatures: list[str] = []
@@ -74,7 +77,7 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300
             timestamps.append(value)
         elif key == "v1":
             signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit() or not signatures:
+    if len(timestamps) != 1 or not _is_timestamp(timestamps[0]) or not signatures:
         return False
     timestamp = int(timestamps[0])
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
@@ -83,6 +86,10 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: int = 300
     # Compare against every entry, never stopping early, so timing says nothing about which one matched.
     matches = [hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")) for signature in signatures]
     return any(matches)
+
+
+def _is_timestamp(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= MAX_TIMESTAMP_DIGITS
 
 
 def _hmac(secret: str, timestamp: int, body: bytes) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -190,6 +191,10 @@ def test_sign_payload_matches_a_known_answer_computed_with_openssl() -> None:
         (f"t={KNOWN_TIMESTAMP},v1=é", KNOWN_BODY, KNOWN_SECRET, KNOWN_TIMESTAMP, False),
         ("", KNOWN_BODY, KNOWN_SECRET, KNOWN_TIMESTAMP, False),
         ("garbage", KNOWN_BODY, KNOWN_SECRET, KNOWN_TIMESTAMP, False),
+        # Too many digits for a float (OverflowError) or for int() itself (ValueError): just not valid.
+        (f"t={'9' * 400},v1={KNOWN_V1}", KNOWN_BODY, KNOWN_SECRET, KNOWN_TIMESTAMP, False),
+        (f"t={'9' * 5000},v1={KNOWN_V1}", KNOWN_BODY, KNOWN_SECRET, KNOWN_TIMESTAMP, False),
+        (f"t={'0' * 400}{KNOWN_TIMESTAMP},v1={KNOWN_V1}", KNOWN_BODY, KNOWN_SECRET, KNOWN_TIMESTAMP, False),
     ],
 )
 def test_verify_signature(header: str, body: bytes, secret: str, now: int, valid: bool) -> None:
@@ -627,17 +632,34 @@ def test_delivery_times_stay_in_utc(make_app: Callable[..., Any]) -> None:
     assert as_utc(stored(app, event_id).delivered_at) == local_now.astimezone(UTC)
 
 
-def test_the_readme_receiver_snippet_verifies_what_the_worker_signs() -> None:
-    """The README's receiver code is what merchants copy: it must agree with sign_payload."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Merchant webhooks") :]
-    snippet = section[
-        section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)
-    ]
+def receiver_snippet() -> str:
+    """The receiver code merchants copy: the ```python block defining `verify` in the README or docs/."""
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    for page in pages:
+        if not page.is_file():
+            continue
+        for block in re.findall(r"^```python\n(.*?)^```", page.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL):
+            if "def verify(" in block:
+                return str(block)
+    raise AssertionError("no ```python block defining verify() in README.md or docs/")
+
+
+def test_the_documented_receiver_snippet_verifies_what_the_worker_signs() -> None:
+    """The documented receiver code is what merchants copy: it must agree with sign_payload."""
     namespace: dict[str, Any] = {}
-    exec(snippet, namespace)
+    exec(receiver_snippet(), namespace)
     body = b'{"id":"evt_1","type":"order.paid"}'
     header = webhooks.sign_payload("whsec_test", int(time.time()), body)
     assert namespace["verify"]("whsec_test", header, body)
     assert not namespace["verify"]("whsec_test", header, body + b" ")
     assert not namespace["verify"]("other", header, body)
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_the_documented_receiver_snippet_says_false_to_an_absurd_timestamp(digits: int) -> None:
+    namespace: dict[str, Any] = {}
+    exec(receiver_snippet(), namespace)
+    body = b'{"id":"evt_1","type":"order.paid"}'
+    _, v1 = parse_signature(webhooks.sign_payload("whsec_test", int(time.time()), body))
+    assert namespace["verify"]("whsec_test", f"t={'9' * digits},v1={v1}", body) is False
