@@ -68,7 +68,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     if proxies:
         # Behind N proxies, take the payer's address (sent to providers as clientIp) from X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
-    if not settings.names("GATEWAY_API_KEYS"):
+    if not settings.api_keys:
         log.warning("GATEWAY_API_KEYS is not set: /v1 is open to anyone who can reach it")
     return app
 

@@ -7,11 +7,13 @@ of its values on purpose.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -21,6 +23,11 @@ class ConfigError(Exception):
         super().__init__(f"{variable}: {problem}")
         self.variable = variable
 
+
+# Shorter keys and secrets are guessable by brute force over the network (16 random characters is
+# about 95 bits); start-up refuses them rather than run with a lock anyone can pick.
+MIN_SECRET_LENGTH = 16
+_LOOPBACK_NAMES = {"localhost"}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -104,7 +111,42 @@ class Settings:
         """A comma-separated list, blanks dropped."""
         return [item.strip() for item in (self.get(name) or "").split(",") if item.strip()]
 
+    def secret(self, name: str) -> str | None:
+        """A key or secret: unset (None), or at least MIN_SECRET_LENGTH characters."""
+        value = self.get(name)
+        if value is not None and len(value) < MIN_SECRET_LENGTH:
+            raise ConfigError(name, f"must be at least {MIN_SECRET_LENGTH} characters (a long random value)")
+        return value
+
+    def service_url(self, name: str, default: str) -> str:
+        """The base URL of a payment service: https, or plain http to this machine only.
+
+        Plain http elsewhere would send signed requests and secrets in clear text; a test rig may
+        allow it with GATEWAY_ALLOW_PLAIN_HTTP=1.
+        """
+        url = (self.get(name, default) or "").rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise ConfigError(name, "must be an http(s) URL")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname) and not self.flag("GATEWAY_ALLOW_PLAIN_HTTP"):
+            raise ConfigError(
+                name,
+                "must use https (plain http only to 127.0.0.1, localhost or ::1, or with GATEWAY_ALLOW_PLAIN_HTTP=1)",
+            )
+        return url
+
     # -- the core's own settings --
+
+    @property
+    def api_keys(self) -> list[str]:
+        """GATEWAY_API_KEYS: bearer keys for /v1, each at least MIN_SECRET_LENGTH characters."""
+        keys = self.names("GATEWAY_API_KEYS")
+        for position, key in enumerate(keys, start=1):
+            if len(key) < MIN_SECRET_LENGTH:
+                # The position, never the key: the message reaches logs.
+                problem = f"key {position} is shorter than {MIN_SECRET_LENGTH} characters; use long random keys"
+                raise ConfigError("GATEWAY_API_KEYS", problem)
+        return keys
 
     @property
     def sandbox(self) -> bool:
@@ -143,6 +185,17 @@ class Settings:
 
     def notify_url(self, provider_name: str) -> str:
         return f"{self.public_url}/notify/{provider_name}"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
 
 
 def load_settings(instance_path: str, overrides: Mapping[str, object] | None = None) -> Settings:

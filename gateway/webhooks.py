@@ -121,7 +121,7 @@ class WebhookConfig:
 def load_config(settings: Settings) -> WebhookConfig | None:
     """GATEWAY_WEBHOOK_URL and GATEWAY_WEBHOOK_SECRET: both (webhooks on) or neither (None)."""
     url = settings.get("GATEWAY_WEBHOOK_URL")
-    secret = settings.get("GATEWAY_WEBHOOK_SECRET")
+    secret = settings.secret("GATEWAY_WEBHOOK_SECRET")
     if url is None and secret is None:
         return None
     if url is None:

@@ -21,7 +21,7 @@ blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and provid
 
 @blp.before_request
 def authenticate() -> None:
-    require_api_key(current_gateway().settings.names("GATEWAY_API_KEYS"))
+    require_api_key(current_gateway().settings.api_keys)
 
 
 @blp.route("/orders")

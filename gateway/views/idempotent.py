@@ -91,7 +91,7 @@ _HEADER_DOC = {
 
 def _scope() -> str:
     api_key = None
-    if current_gateway().settings.names("GATEWAY_API_KEYS"):
+    if current_gateway().settings.api_keys:
         # Parsed as gateway.views.auth does; its before_request hook has already accepted this key.
         api_key = request.headers.get("Authorization", "").partition(" ")[2].strip()
     return idempotency.scope_of(request.method, request.path, api_key)

@@ -213,9 +213,13 @@ def test_reprs_of_the_iotpay_config_settings_and_gateway_never_contain_the_key(
 # -- API keys ----------------------------------------------------------------------------------
 
 
+K1 = "k1-6f0b2e8c4a9d1f3e"
+K2 = "k2-1d7a3c9e5b0f2a4c"
+
+
 @pytest.fixture
 def keyed_app(make_app: Callable[..., Any], iotpay_config: dict[str, str], sqlite_url: str) -> Any:
-    return make_app(**iotpay_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS="k1, k2")
+    return make_app(**iotpay_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS=f"{K1}, {K2}")
 
 
 @pytest.mark.parametrize(
@@ -223,14 +227,15 @@ def keyed_app(make_app: Callable[..., Any], iotpay_config: dict[str, str], sqlit
     [
         pytest.param(None, 401, id="no-header"),
         pytest.param("Bearer wrong", 401, id="wrong-key"),
-        pytest.param("Bearer k1,k2", 401, id="the-whole-list"),
+        pytest.param(f"Bearer {K1},{K2}", 401, id="the-whole-list"),
         pytest.param("Bearer ", 401, id="empty-key"),
-        pytest.param("Basic k2", 401, id="basic-scheme"),
-        pytest.param("k2", 401, id="no-scheme"),
-        pytest.param("Bearer k2x", 401, id="key-with-suffix"),
-        pytest.param("Bearer k1", 200, id="first-key"),
-        pytest.param("Bearer k2", 200, id="second-key"),
-        pytest.param("bearer k2", 200, id="scheme-is-case-insensitive"),
+        pytest.param(f"Basic {K2}", 401, id="basic-scheme"),
+        pytest.param(K2, 401, id="no-scheme"),
+        pytest.param(f"Bearer {K2}x", 401, id="key-with-suffix"),
+        pytest.param(f"Bearer {K2[:-1]}", 401, id="key-prefix"),
+        pytest.param(f"Bearer {K1}", 200, id="first-key"),
+        pytest.param(f"Bearer {K2}", 200, id="second-key"),
+        pytest.param(f"bearer {K2}", 200, id="scheme-is-case-insensitive"),
     ],
 )
 def test_v1_needs_one_of_the_api_keys(keyed_app: Any, authorization: str | None, status: int) -> None:
@@ -245,7 +250,7 @@ def test_v1_needs_one_of_the_api_keys(keyed_app: Any, authorization: str | None,
         assert isinstance(body["message"], str) and body["message"]
         assert body["errors"] == {}
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-        assert "k1" not in response.get_data(as_text=True) and "k2" not in response.get_data(as_text=True)
+        assert K1 not in response.get_data(as_text=True) and K2 not in response.get_data(as_text=True)
     else:
         assert [p["name"] for p in response.get_json()] == ["iotpay"]
 
@@ -289,7 +294,7 @@ def test_health_openapi_notify_and_pay_stay_reachable_without_a_key(keyed_app: A
     [
         pytest.param(None, True, id="unset"),
         pytest.param(" , ", True, id="only-blanks"),
-        pytest.param("k1", False, id="set"),
+        pytest.param(K1, False, id="set"),
     ],
 )
 def test_start_up_warns_when_v1_is_open_to_anyone(
@@ -301,6 +306,87 @@ def test_start_up_warns_when_v1_is_open_to_anyone(
 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "GATEWAY_API_KEYS" in r.getMessage()]
     assert bool(warnings) is warned, caplog.text
+
+
+# -- weak configuration ------------------------------------------------------------------------
+
+WEBHOOK_URL = "https://shop.example/hooks"
+STRIPE = {
+    "STRIPE_SECRET_KEY": "sk_test_4f2a9c1e7b3d5a6f8e0c2b4d",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_9d1b3f5a7c2e4f6a8b0d1c3e",
+    "STRIPE_WEBHOOK_SECRET": "whsec_6e8a0c2d4f1b3a5c7e9d0f2a",
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "variable", "secret"),
+    [
+        pytest.param({"GATEWAY_API_KEYS": "short-key-15chr"}, "GATEWAY_API_KEYS", "short-key-15chr", id="api-key-15"),
+        pytest.param(
+            {"GATEWAY_API_KEYS": f"{K1},tiny"}, "GATEWAY_API_KEYS", "tiny", id="one-short-api-key-among-long-ones"
+        ),
+        pytest.param(
+            {"GATEWAY_WEBHOOK_URL": WEBHOOK_URL, "GATEWAY_WEBHOOK_SECRET": "webhook-secret1"},
+            "GATEWAY_WEBHOOK_SECRET",
+            "webhook-secret1",
+            id="webhook-secret-15",
+        ),
+        pytest.param(
+            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://iotpay.example/v1"}, "IOTPAY_API_URL", SECRET, id="iotpay-http"
+        ),
+        pytest.param(
+            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://10.0.0.7/v1"}, "IOTPAY_API_URL", SECRET, id="iotpay-http-lan"
+        ),
+        pytest.param(
+            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://localhost.evil.example/v1"},
+            "IOTPAY_API_URL",
+            SECRET,
+            id="iotpay-http-localhost-lookalike",
+        ),
+        pytest.param(
+            {**STRIPE, "STRIPE_API_URL": "http://api.stripe.com"}, "STRIPE_API_URL", STRIPE["STRIPE_SECRET_KEY"],
+            id="stripe-http",
+        ),
+    ],
+)  # fmt: skip
+def test_weak_configuration_stops_start_up_naming_the_variable_never_the_value(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture, config: dict[str, str], variable: str, secret: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(ConfigError) as exc_info:
+        make_app(**config)
+
+    assert_config_error(exc_info, variable, secret)
+    assert secret not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param({"GATEWAY_API_KEYS": "exactly-16-chars"}, id="api-key-16"),
+        pytest.param(
+            {"GATEWAY_WEBHOOK_URL": WEBHOOK_URL, "GATEWAY_WEBHOOK_SECRET": "exactly-16-chars"}, id="secret-16"
+        ),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://127.0.0.1:9/v1"}, id="iotpay-http-127.0.0.1"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://127.8.9.10:9/v1"}, id="iotpay-http-127/8"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://LOCALHOST:9/v1"}, id="iotpay-http-localhost"),
+        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://[::1]:9/v1"}, id="iotpay-http-ipv6-loopback"),
+        pytest.param({**STRIPE, "STRIPE_API_URL": "http://localhost:9"}, id="stripe-http-localhost"),
+        pytest.param(
+            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://iotpay.example/v1", "GATEWAY_ALLOW_PLAIN_HTTP": "1"},
+            id="iotpay-http-explicitly-allowed",
+        ),
+        pytest.param(
+            {**STRIPE, "STRIPE_API_URL": "http://stripe-mock:12111", "GATEWAY_ALLOW_PLAIN_HTTP": "1"},
+            id="stripe-http-explicitly-allowed",
+        ),
+    ],
+)
+def test_long_keys_https_and_loopback_or_allowed_http_start(
+    make_app: Callable[..., Any], config: dict[str, str]
+) -> None:
+    assert make_app(**config) is not None
 
 
 # -- the config file ---------------------------------------------------------------------------

@@ -289,17 +289,18 @@ def test_the_same_key_while_the_first_request_runs_is_409(
 
 
 def test_keys_of_two_api_clients_never_meet(app_factory: Callable[..., Any], gateway_server: LiveServer) -> None:
-    app = app_factory(GATEWAY_API_KEYS="key-a,key-b")
+    key_a, key_b = "key-a-3e9c1f7a5b2d", "key-b-8d4f0a6c2e1b"
+    app = app_factory(GATEWAY_API_KEYS=f"{key_a},{key_b}")
 
-    of_a = post_order(gateway_server.url, api_key="key-a")
-    of_b = post_order(gateway_server.url, api_key="key-b")
+    of_a = post_order(gateway_server.url, api_key=key_a)
+    of_b = post_order(gateway_server.url, api_key=key_b)
 
     assert of_a.status_code == of_b.status_code == 201
     assert REPLAYED_HEADER not in of_b.headers
     assert of_a.json()["id"] != of_b.json()["id"]
     assert order_count(app) == 2
-    assert post_order(gateway_server.url, api_key="key-a").json()["id"] == of_a.json()["id"]
-    assert all("key-a" not in row.scope and "key-b" not in row.scope for row in key_rows(app))
+    assert post_order(gateway_server.url, api_key=key_a).json()["id"] == of_a.json()["id"]
+    assert all(key_a not in row.scope and key_b not in row.scope for row in key_rows(app))
 
 
 @pytest.fixture

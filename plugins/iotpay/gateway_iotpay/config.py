@@ -75,7 +75,7 @@ def _load(settings: Settings) -> IotPayConfig | None:
     if len(mch_id) > 30:
         raise ConfigError("IOTPAY_MCH_ID", "must be at most 30 characters")
     secret_key = settings.required("IOTPAY_SECRET_KEY", REQUIRED)
-    api_url = settings.http_url("IOTPAY_API_URL", DEFAULT_API_URL)
+    api_url = settings.service_url("IOTPAY_API_URL", DEFAULT_API_URL)
     job_no = settings.get("IOTPAY_JOB_NO")
     if job_no is not None and len(job_no) > 50:
         raise ConfigError("IOTPAY_JOB_NO", "must be at most 50 characters")

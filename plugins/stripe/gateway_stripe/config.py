@@ -100,7 +100,7 @@ def _load(settings: Settings) -> StripeConfig | None:
     webhook_secret = settings.required("STRIPE_WEBHOOK_SECRET", REQUIRED)
     if not webhook_secret.startswith("whsec_"):
         raise ConfigError("STRIPE_WEBHOOK_SECRET", "must be the endpoint's signing secret (whsec_...)")
-    api_url = settings.http_url("STRIPE_API_URL", DEFAULT_API_URL)
+    api_url = settings.service_url("STRIPE_API_URL", DEFAULT_API_URL)
     if api_url.endswith("/v1"):
         raise ConfigError("STRIPE_API_URL", "must be the base URL, without /v1 (e.g. https://api.stripe.com)")
     return StripeConfig(
