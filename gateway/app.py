@@ -15,6 +15,7 @@ from gateway import cli, instrument, webhooks
 from gateway.core import Gateway
 from gateway.db import Database
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
+from gateway.ratelimit import build_limiter
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.views import api, console, docs, health, notify, observe, pay, refunds
@@ -54,8 +55,12 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = gateway
 
     smorest = GatewayApi(app)
-    for module in (api, refunds, notify, pay, health):
+    limiter = build_limiter(app, settings)
+    for module in (api, refunds, notify, health):
         smorest.register_blueprint(module.blp)
+    if pay.enabled(settings):  # off, it is not even in /openapi.json
+        pay.limit(limiter, settings)
+        smorest.register_blueprint(pay.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape
     observe.init_app(app, settings)  # request ids on log lines, /metrics
     app.register_blueprint(docs.blp)  # /, /docs

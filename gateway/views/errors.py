@@ -109,8 +109,14 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
             for name, texts in flatten_messages(location_messages).items():
                 errors.setdefault(name, []).extend(texts)
         return validation_error(errors)
+    if status == 429:  # Flask-Limiter's description is the limit itself, e.g. "60 per 1 minute"
+        return ApiError(429, "too_many_requests", f"Too many requests from this address (limit: {exc.description}).")
     code = _HTTP_CODES.get(status, "http_error")
     return ApiError(status, code, exc.description or exc.name)
+
+
+# Headers of werkzeug's exceptions that the client needs: a 405 says which methods are allowed.
+_KEPT_HEADERS = ("Allow",)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -124,7 +130,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        return error_response(_from_http_exception(exc))
+        response = error_response(_from_http_exception(exc))
+        for name, value in exc.get_headers():
+            if name in _KEPT_HEADERS:
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -2,24 +2,48 @@
 
 The app sends a channel and an amount in major units (dollars); it gets back the pay_params
 object its payment SDK needs. Amounts are parsed as Decimal text, never as floats (19.99 -> 1999).
+
+It needs no API key and creates a real provider order, so it is off unless the operator turns
+it on (GATEWAY_PAY_ENDPOINT=1; the sandbox turns it on by default), each client IP may call it
+only GATEWAY_PAY_RATE_LIMIT times, and HEAD (a link prefetcher, a probe) never creates anything.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
+from flask_limiter import Limiter
+from werkzeug.exceptions import MethodNotAllowed
 
 from gateway.errors import Invalid
 from gateway.money import InvalidAmount, format_major_units, parse_major_units
 from gateway.orders import create_order
+from gateway.ratelimit import rate
 from gateway.schemas import ApiErrorSchema, PayQuerySchema
+from gateway.settings import Settings
 from gateway.views.blueprint import Blueprint
 from gateway.views.context import current_gateway
-from gateway.views.errors import ApiError, validation_error
+from gateway.views.errors import validation_error
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE_LIMIT = "60/minute"
 
 blp = Blueprint("pay", __name__, description="Reference merchant API for mobile apps")
+
+
+def enabled(settings: Settings) -> bool:
+    return settings.flag("GATEWAY_PAY_ENDPOINT", default=settings.sandbox)
+
+
+def limit(limiter: Limiter, settings: Settings) -> None:
+    """Rate-limit /pay per client IP, and say at start-up that it is on."""
+    per_ip = rate(settings, "GATEWAY_PAY_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    limiter.limit(per_ip)(blp)
+    log.warning("/pay is on: it creates orders without an API key, at most %s per client IP", per_ip)
 
 
 @blp.route("/pay")
@@ -27,11 +51,12 @@ class Pay(MethodView):
     @blp.arguments(PayQuerySchema, location="query")
     @blp.alt_response(200, description="the payParams object for the app's payment SDK")
     @blp.alt_response(422, schema=ApiErrorSchema)
+    @blp.alt_response(429, schema=ApiErrorSchema, description="too many calls from this IP (GATEWAY_PAY_RATE_LIMIT)")
     def get(self, args: dict[str, Any]) -> Response:
         """Create an order with the default provider; answer its payParams (order id in a header)."""
+        if request.method == "HEAD":  # Flask routes HEAD to GET; a prefetch or a probe must not create an order
+            raise MethodNotAllowed(valid_methods=["GET"])
         gateway = current_gateway()
-        if not gateway.settings.flag("GATEWAY_PAY_ENDPOINT", default=True):
-            raise ApiError(404, "not_found", "The /pay endpoint is turned off (GATEWAY_PAY_ENDPOINT=0).")
         provider = gateway.provider(None)
         currencies = provider.info.currencies
         currency = args.get("currency") or next(iter(currencies))

@@ -219,7 +219,9 @@ K2 = "k2-1d7a3c9e5b0f2a4c"
 
 @pytest.fixture
 def keyed_app(make_app: Callable[..., Any], iotpay_config: dict[str, str], sqlite_url: str) -> Any:
-    return make_app(**iotpay_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS=f"{K1}, {K2}")
+    return make_app(
+        **iotpay_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS=f"{K1}, {K2}", GATEWAY_PAY_ENDPOINT="1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -473,7 +475,7 @@ def test_healthz_answers_503_when_the_database_is_unreachable_without_showing_it
 
 @pytest.fixture
 def openapi(make_app: Callable[..., Any]) -> dict[str, Any]:
-    response = make_app().test_client().get("/openapi.json")
+    response = make_app(GATEWAY_PAY_ENDPOINT="1").test_client().get("/openapi.json")
     assert response.status_code == 200
     spec: dict[str, Any] = json.loads(response.get_data(as_text=True))  # valid JSON, not just "looks like"
     return spec

@@ -71,6 +71,6 @@ def test_head_on_notify_is_not_a_notification(app: Any, client: Any) -> None:
 
 
 def test_pay_endpoint_can_be_turned_off(app_factory: Any) -> None:
-    client = app_factory(GATEWAY_PAY_ENDPOINT="0").test_client()
+    client = app_factory(GATEWAY_SANDBOX="0", GATEWAY_PAY_ENDPOINT="0").test_client()
     response = client.get("/pay", query_string={"channelid": "WX_APP", "amount": "1.00"})
     assert (response.status_code, response.get_json()["error"]) == (404, "not_found")

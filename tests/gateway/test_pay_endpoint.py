@@ -7,15 +7,30 @@ Every test runs on SQLite and PostgreSQL against the IOTPay simulator over HTTP.
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from gateway.models import Order
+from gateway.ratelimit import key_prefix
+from gateway.settings import ConfigError, Settings
+from tests.conftest import IN_CI
 
 MISSING = object()  # "leave this parameter out of the query string"
+REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")  # a database of the tests' own
+
+
+@pytest.fixture
+def app(app_factory: Callable[..., Any]) -> Any:
+    """/pay is off outside the sandbox unless turned on."""
+    return app_factory(GATEWAY_PAY_ENDPOINT="1")
 
 
 def pay_url(**params: Any) -> str:
@@ -175,3 +190,130 @@ def test_pay_passes_an_iotpay_refusal_on_as_502_provider_error(app: Any, client:
     assert body["provider_error"]["code"] == "0014"
     stored = stored_order(app, body["order_id"])
     assert stored is not None and stored.status == "failed"
+
+
+# -- abuse: HEAD, off by default, rate limit per client IP ---------------------------------------
+
+
+def test_head_never_creates_an_order(app: Any, client: Any) -> None:
+    response = client.head(pay_url())
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+    assert order_count(app) == 0
+
+
+@pytest.mark.parametrize("setting", [MISSING, "0"], ids=["unset", "0"])
+def test_outside_the_sandbox_pay_is_off_unless_turned_on(app_factory: Callable[..., Any], setting: Any) -> None:
+    app = app_factory() if setting is MISSING else app_factory(GATEWAY_PAY_ENDPOINT=setting)
+
+    response = app.test_client().get(pay_url())
+
+    assert_error_shape(response, 404, "not_found")
+    assert order_count(app) == 0
+    assert "/pay" not in app.test_client().get("/openapi.json").get_json()["paths"]
+
+
+def test_start_up_says_that_pay_is_on_and_its_limit(
+    app_factory: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    app_factory(GATEWAY_PAY_ENDPOINT="1")
+    app_factory(GATEWAY_PAY_ENDPOINT="1", GATEWAY_PAY_RATE_LIMIT="5/hour")
+
+    said = [record.getMessage() for record in caplog.records if record.getMessage().startswith("/pay is on")]
+    assert len(said) == 2, caplog.text
+    assert "60/minute per client IP" in said[0] and "5/hour per client IP" in said[1]
+    assert all(record.levelno == logging.WARNING for record in caplog.records if record.getMessage() in said)
+
+
+def get_from(client: Any, address: str, **params: Any) -> Any:
+    return client.get(pay_url(**params), environ_base={"REMOTE_ADDR": address})
+
+
+def assert_rate_limited(response: Any) -> None:
+    body = assert_error_shape(response, 429, "too_many_requests")
+    assert body["errors"] == {}
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_the_default_limit_is_60_calls_a_minute_per_client_ip(app: Any, client: Any) -> None:
+    # Invalid amounts create nothing but still count: the limit is on calls, not on orders.
+    answers = [get_from(client, "198.51.100.7", amount="x").status_code for _ in range(60)]
+    assert answers == [422] * 60
+
+    assert_rate_limited(get_from(client, "198.51.100.7"))
+    assert get_from(client, "198.51.100.8").status_code == 200  # another payer is not held up
+    assert order_count(app) == 1
+
+
+def test_the_limit_is_configurable_and_counts_per_ip(app_factory: Callable[..., Any]) -> None:
+    app = app_factory(GATEWAY_PAY_ENDPOINT="1", GATEWAY_PAY_RATE_LIMIT="2/minute")
+    client = app.test_client()
+
+    assert [get_from(client, "203.0.113.1").status_code for _ in range(2)] == [200, 200]
+    assert_rate_limited(get_from(client, "203.0.113.1"))
+    assert get_from(client, "203.0.113.2").status_code == 200
+    assert order_count(app) == 3
+
+
+def test_behind_a_trusted_proxy_the_limit_is_per_real_client(app_factory: Callable[..., Any]) -> None:
+    app = app_factory(GATEWAY_PAY_ENDPOINT="1", GATEWAY_PAY_RATE_LIMIT="1/minute", GATEWAY_TRUSTED_PROXIES="1")
+    client = app.test_client()
+
+    def via_proxy(payer: str) -> Any:
+        return client.get(pay_url(), headers={"X-Forwarded-For": payer}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+
+    assert via_proxy("203.0.113.1").status_code == 200
+    assert via_proxy("203.0.113.2").status_code == 200  # same proxy, another payer
+    assert_rate_limited(via_proxy("203.0.113.1"))
+
+
+def test_a_malformed_rate_limit_stops_start_up(app_factory: Callable[..., Any]) -> None:
+    with pytest.raises(ConfigError) as exc_info:
+        app_factory(GATEWAY_PAY_ENDPOINT="1", GATEWAY_PAY_RATE_LIMIT="lots")
+    assert exc_info.value.variable == "GATEWAY_PAY_RATE_LIMIT"
+
+
+@pytest.fixture
+def redis_url(gateway_server: Any) -> Iterator[str]:
+    connection = redis.Redis.from_url(REDIS_URL)
+    try:
+        connection.ping()
+    except redis.RedisError as exc:
+        connection.close()
+        if IN_CI:
+            pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc} (CI requires it)")
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    yield REDIS_URL
+    # This deployment's counters only: the prefix is derived from its public URL.
+    prefix = key_prefix(Settings({"GATEWAY_PUBLIC_URL": gateway_server.url}, ""))
+    for key in connection.scan_iter(match=f"*{prefix}*"):
+        connection.delete(key)
+    connection.close()
+
+
+def test_with_redis_every_worker_counts_against_one_limit(app_factory: Callable[..., Any], redis_url: str) -> None:
+    """Two apps with one public URL are two workers (or machines) of one deployment."""
+    config = {"GATEWAY_PAY_ENDPOINT": "1", "GATEWAY_PAY_RATE_LIMIT": "3/minute", "GATEWAY_REDIS_URL": redis_url}
+    worker_a, worker_b = app_factory(**config).test_client(), app_factory(**config).test_client()
+
+    assert get_from(worker_a, "192.0.2.50", amount="x").status_code == 422
+    assert get_from(worker_b, "192.0.2.50", amount="x").status_code == 422
+    assert get_from(worker_a, "192.0.2.50", amount="x").status_code == 422
+    assert_rate_limited(get_from(worker_b, "192.0.2.50"))
+    assert_rate_limited(get_from(worker_a, "192.0.2.50"))
+
+
+def test_when_redis_does_not_answer_each_process_still_limits_in_memory(app_factory: Callable[..., Any]) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    app = app_factory(
+        GATEWAY_PAY_ENDPOINT="1", GATEWAY_PAY_RATE_LIMIT="2/minute", GATEWAY_REDIS_URL=f"redis://127.0.0.1:{closed}/0"
+    )
+    client = app.test_client()
+
+    assert [get_from(client, "192.0.2.60", amount="x").status_code for _ in range(2)] == [422, 422]
+    assert_rate_limited(get_from(client, "192.0.2.60"))
