@@ -154,9 +154,14 @@ FULL_IOTPAY = {"IOTPAY_MCH_ID": MCH_ID, "IOTPAY_SECRET_KEY": SECRET, "IOTPAY_API
         pytest.param({**FULL_IOTPAY, "IOTPAY_MCH_ID": "1" * 31}, "IOTPAY_MCH_ID", id="mch-id-31-chars"),
         pytest.param({**FULL_IOTPAY, "IOTPAY_JOB_NO": "j" * 51}, "IOTPAY_JOB_NO", id="job-no-51-chars"),
         pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_REJECT_BAD_RESPONSE_SIGN": "maybe"},
-            "IOTPAY_REJECT_BAD_RESPONSE_SIGN",
+            {**FULL_IOTPAY, "IOTPAY_REQUIRE_RESPONSE_SIGN": "maybe"},
+            "IOTPAY_REQUIRE_RESPONSE_SIGN",
             id="flag-not-boolean",
+        ),
+        pytest.param(
+            {**FULL_IOTPAY, "IOTPAY_REJECT_BAD_RESPONSE_SIGN": "0"},
+            "IOTPAY_REJECT_BAD_RESPONSE_SIGN",
+            id="retired-flag-that-accepted-wrong-signatures",
         ),
         pytest.param({"GATEWAY_SANDBOX": "maybe"}, "GATEWAY_SANDBOX", id="sandbox-not-boolean"),
         pytest.param(

@@ -232,6 +232,7 @@ def test_a_row_that_fails_does_not_stop_the_run(lost_notify_app: Any, simulator:
     assert reconcile(lost_notify_app.extensions["gateway"], timedelta(0))["orders_paid"] == 1
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize(
     ("err_code", "meaning"), [("0013", "signature error"), ("0014", "parameter error"), ("0015", "no such merchant")]
 )
@@ -274,3 +275,43 @@ def test_only_a_provider_saying_no_such_order_lets_an_unpaid_order_expire_early(
 
     assert outcome["orders_expired"] == 1
     assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "expired"
+=======
+@pytest.mark.parametrize("required", ["0", "1"], ids=["unsigned-tolerated", "sign-required"])
+def test_a_paid_answer_with_a_wrong_signature_never_marks_the_order_paid(
+    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None], required: str
+) -> None:
+    """The simulator really has the order paid; only the query answer's `sign` is wrong."""
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60", GATEWAY_PUBLIC_URL=dead_url(), IOTPAY_REQUIRE_RESPONSE_SIGN=required)
+    client = app.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+
+    simulator_faults("query_order", "bad_sign")
+    refreshed = client.get(f"/v1/orders/{order['id']}?refresh=true")
+    assert (refreshed.status_code, refreshed.get_json()["error"]) == (502, "provider_outcome_unknown")
+    assert refreshed.get_json()["provider_error"]["code"] == "INVALID_SIGN"
+
+    simulator_faults("query_order", "bad_sign")
+    outcome = reconcile(app.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(seconds=61))
+    assert outcome["orders_query_failed"] == 1  # unknown: neither paid nor expired
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    assert not events(app, "order.paid") and not events(app, "order.expired")
+
+    # A correctly signed answer (no fault left) settles it.
+    assert client.get(f"/v1/orders/{order['id']}?refresh=true").get_json()["status"] == "paid"
+
+
+def test_an_unsigned_paid_answer_counts_only_when_signatures_are_not_required(
+    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None]
+) -> None:
+    strict = app_factory(GATEWAY_PUBLIC_URL=dead_url(), IOTPAY_REQUIRE_RESPONSE_SIGN="1")
+    client = strict.test_client()
+    order = pay_and_lose_the_notify(client, simulator)
+    simulator_faults("query_order", "unsigned")
+    refused = client.get(f"/v1/orders/{order['id']}?refresh=true")
+    assert refused.get_json()["provider_error"]["code"] == "UNSIGNED_RESPONSE"
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+
+    tolerant = app_factory(GATEWAY_PUBLIC_URL=dead_url())
+    simulator_faults("query_order", "unsigned")
+    assert tolerant.test_client().get(f"/v1/orders/{order['id']}?refresh=true").get_json()["status"] == "paid"
+>>>>>>> eda0339 (IOTPay answers that fail verification never move money state)

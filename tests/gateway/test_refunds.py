@@ -141,8 +141,9 @@ def test_a_definite_refusal_fails_the_refund_and_frees_its_amount(
         ({"mode": "fail", "errCode": "0110"}, 502, "provider_outcome_unknown"),  # WeChat/Alipay timed out
         ({"mode": "fail", "errCode": "0010"}, 502, "provider_outcome_unknown"),  # IOTPay system error
         ({"mode": "fail", "errCode": "9999"}, 502, "provider_outcome_unknown"),  # undocumented: not a refusal
+        ({"mode": "bad_sign"}, 502, "provider_outcome_unknown"),  # refunded at IOTPay; the answer fails its sign
     ],
-    ids=["timeout", "http-500", "0110", "0010", "undocumented-code"],
+    ids=["timeout", "http-500", "0110", "0010", "undocumented-code", "wrong-sign"],
 )
 def test_a_refund_with_an_unknown_outcome_stays_unknown_until_reconciled(
     app_factory: Callable[..., Any],

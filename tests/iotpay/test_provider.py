@@ -72,7 +72,7 @@ def make_provider(api_url: str, **overrides: Any) -> IotPayProvider:
         job_no="cashier01",
         wx_app_id="wx1234567890abcdef",
         timeout=2,
-        reject_bad_response_sign=overrides.pop("reject_bad_response_sign", False),
+        require_response_sign=overrides.pop("require_response_sign", False),
     )
     return IotPayProvider(config, IotPayClient(api_url, 2))
 
@@ -159,24 +159,88 @@ def _signed_answer(key: str) -> dict[str, Any]:
     return answer
 
 
-def test_a_correctly_signed_answer_is_accepted_in_strict_mode(iotpay: tuple[FakeIotPay, str]) -> None:
+@pytest.mark.parametrize("required", [False, True], ids=["sign-tolerated-missing", "sign-required"])
+def test_a_correctly_signed_answer_is_accepted(iotpay: tuple[FakeIotPay, str], required: bool) -> None:
     fake, url = iotpay
     fake.answer = _signed_answer(KEY)
-    assert make_provider(url, reject_bad_response_sign=True).create_order(vector_order()).provider_order_id == "P7"
+    assert make_provider(url, require_response_sign=required).create_order(vector_order()).provider_order_id == "P7"
 
 
-def test_a_wrongly_signed_answer_is_refused_in_strict_mode_and_logged_otherwise(
-    iotpay: tuple[FakeIotPay, str], caplog: pytest.LogCaptureFixture
+def _with_sign(answer: dict[str, Any], sign: Any) -> dict[str, Any]:
+    return {**answer, "sign": sign}
+
+
+WRONGLY_SIGNED = [
+    pytest.param(_signed_answer("another key"), id="success-signed-with-another-key"),
+    pytest.param({**_signed_answer(KEY), "payOrderId": "P8"}, id="success-tampered-after-signing"),
+    pytest.param(_with_sign(_signed_answer(KEY), ""), id="success-empty-sign"),
+    pytest.param(_with_sign(_signed_answer(KEY), 12345), id="success-sign-not-text"),
+    # A refusal would settle an order or a refund as failed: a badly signed one proves nothing either.
+    pytest.param(
+        _with_sign({"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0014", "errCodeDes": "x"}, "0" * 32),
+        id="refusal-badly-signed",
+    ),
+    pytest.param(_with_sign({"retCode": "FAIL", "retMsg": "params is empty"}, "0" * 32), id="ret-fail-badly-signed"),
+]
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["sign-tolerated-missing", "sign-required"])
+@pytest.mark.parametrize("answer", WRONGLY_SIGNED)
+def test_a_wrong_signature_makes_the_outcome_unknown_whatever_the_setting(
+    iotpay: tuple[FakeIotPay, str], caplog: pytest.LogCaptureFixture, answer: dict[str, Any], required: bool
 ) -> None:
     fake, url = iotpay
-    fake.answer = _signed_answer("another key")
-    with pytest.raises(ProviderError) as refused:
-        make_provider(url, reject_bad_response_sign=True).create_order(vector_order())
-    assert refused.value.code == "INVALID_SIGN"
+    fake.answer = answer
 
-    assert make_provider(url).create_order(vector_order()).provider_order_id == "P7"
-    assert "signature that does not verify" in caplog.text
+    with pytest.raises(ProviderError) as unclear:
+        make_provider(url, require_response_sign=required).create_order(vector_order())
+
+    assert (unclear.value.code, unclear.value.definite) == ("INVALID_SIGN", False)
+    assert "does not verify" in caplog.text
     assert KEY not in caplog.text
+
+
+def test_an_unsigned_answer_is_tolerated_unless_signatures_are_required(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P9", "payParams": {"a": "b"}}
+
+    assert make_provider(url).create_order(vector_order()).provider_order_id == "P9"
+    with pytest.raises(ProviderError) as unclear:
+        make_provider(url, require_response_sign=True).create_order(vector_order())
+    assert (unclear.value.code, unclear.value.definite) == ("UNSIGNED_RESPONSE", False)
+
+
+def test_an_unsigned_refusal_stays_a_refusal_when_signatures_are_required(iotpay: tuple[FakeIotPay, str]) -> None:
+    """Refusals are not known to be signed: requiring a sign on them would make every refusal unknown."""
+    fake, url = iotpay
+    fake.answer = {"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0014", "errCodeDes": "amount error"}
+    with pytest.raises(ProviderError) as refused:
+        make_provider(url, require_response_sign=True).create_order(vector_order())
+    assert (refused.value.code, refused.value.definite) == ("0014", True)
+
+
+def _paid_query_answer() -> dict[str, Any]:
+    return {
+        "retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P1", "mchId": "10000701",
+        "mchOrderNo": "20160427210604000490", "amount": 2856, "currency": "CAD", "status": 2,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("required", [False, True], ids=["sign-tolerated-missing", "sign-required"])
+def test_a_paid_query_answer_with_a_wrong_signature_is_no_report_of_payment(
+    iotpay: tuple[FakeIotPay, str], required: bool
+) -> None:
+    fake, url = iotpay
+    answer = _paid_query_answer()
+    fake.answer = {**answer, "sign": signing.sign(answer, "another key")}
+    order = OrderRef("20160427210604000490", "P1", 2856, "CAD", "210.73.10.148")
+
+    with pytest.raises(ProviderError) as unclear:
+        make_provider(url, require_response_sign=required).query_order(order)
+    assert (unclear.value.code, unclear.value.definite) == ("INVALID_SIGN", False)
+
+    fake.answer = {**answer, "sign": signing.sign(answer, KEY)}
+    assert make_provider(url, require_response_sign=required).query_order(order).paid
 
 
 # -- notifications ------------------------------------------------------------------------------

@@ -21,9 +21,11 @@ VARIABLES = (
     "IOTPAY_JOB_NO",
     "IOTPAY_WX_APP_ID",
     "IOTPAY_TIMEOUT",
-    "IOTPAY_REJECT_BAD_RESPONSE_SIGN",
+    "IOTPAY_REQUIRE_RESPONSE_SIGN",
 )
 REQUIRED = "when any IOTPAY_* variable is set"
+# Replaced by IOTPAY_REQUIRE_RESPONSE_SIGN: a wrong signature is now always refused, never only logged.
+RETIRED = "IOTPAY_REJECT_BAD_RESPONSE_SIGN"
 
 # Made-up credentials shared by the sandbox provider and its simulator. Not secret.
 SANDBOX_MCH_ID = "10000701"
@@ -39,7 +41,9 @@ class IotPayConfig:
     job_no: str | None
     wx_app_id: str | None
     timeout: float
-    reject_bad_response_sign: bool
+    # An answer with a `sign` that does not verify is never believed. One with no `sign` at all is,
+    # unless this is set: IOTPay documents signed notifies, not signed answers (see provider.py).
+    require_response_sign: bool = False
     sandbox: bool = False
 
     def __repr__(self) -> str:  # the key must never reach a log line through a repr
@@ -66,9 +70,11 @@ def _load(settings: Settings) -> IotPayConfig | None:
             job_no="sandbox",
             wx_app_id=settings.get("IOTPAY_WX_APP_ID", SANDBOX_WX_APP_ID),
             timeout=settings.number("IOTPAY_TIMEOUT", DEFAULT_TIMEOUT),
-            reject_bad_response_sign=True,
+            require_response_sign=True,  # the simulator signs every successful answer
             sandbox=True,
         )
+    if settings.get(RETIRED) is not None:
+        raise ConfigError(RETIRED, "no longer exists: a wrong sign is always refused; see IOTPAY_REQUIRE_RESPONSE_SIGN")
     if not settings.any_set(VARIABLES):
         return None
     mch_id = settings.required("IOTPAY_MCH_ID", REQUIRED)
@@ -89,5 +95,5 @@ def _load(settings: Settings) -> IotPayConfig | None:
         job_no=job_no,
         wx_app_id=wx_app_id,
         timeout=settings.number("IOTPAY_TIMEOUT", DEFAULT_TIMEOUT),
-        reject_bad_response_sign=settings.flag("IOTPAY_REJECT_BAD_RESPONSE_SIGN"),
+        require_response_sign=settings.flag("IOTPAY_REQUIRE_RESPONSE_SIGN"),
     )

@@ -66,8 +66,10 @@ REQUEST_SCHEMAS: dict[str, type[Schema]] = {
     "query_order": schemas.QueryOrderRequest,
     "refund_order": schemas.RefundOrderRequest,
 }
-FAULT_MODES = ("fail", "garbage", "html", "http_500", "http_503", "delay", "hold")
+FAULT_MODES = ("fail", "garbage", "html", "http_500", "http_503", "delay", "hold", "bad_sign", "unsigned")
 NOTIFY = "notify"  # the one fault target that is not an API call: "hold" keeps notifies back until cleared
+# Faults that let the call do its work (an order is paid, a refund goes through) and spoil only the answer.
+ANSWER_FAULTS = ("delay", "bad_sign", "unsigned")
 # Order fields in what query_order answers; the notify adds NOTIFY_ONLY_FIELDS.
 QUERY_FIELDS = (
     "pay_order_id", "mch_id", "mch_order_no", "channel_id", "currency", "amount", "status", "channel_order_no",
@@ -125,10 +127,14 @@ def _business_failure(err_code: str, description: str) -> Response:
     return _json({**head, "errCode": err_code, "errCodeDes": description})
 
 
-def _business_success(body: Json, key: str) -> Response:
+def _business_success(body: Json, key: str, fault: Mapping[str, Any] | None = None) -> Response:
     answer = {"retCode": "SUCCESS", "retMsg": "", "resCode": "SUCCESS", **body}
     # Like XxPay, sign only top-level scalars: nested payParams belongs to the wallet SDK, not to IOTPay.
     scalars = {k: v for k, v in answer.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}
+    if fault is not None and fault["mode"] == "unsigned":
+        return _json(answer)
+    if fault is not None and fault["mode"] == "bad_sign":  # as if tampered with on the way, or signed with another key
+        return _json({**answer, "sign": signing.sign(scalars, key + "-not-the-merchant-key")})
     return _json({**answer, "sign": signing.sign(scalars, key)})
 
 
@@ -276,9 +282,9 @@ class Simulator:
 
     def _api(self, operation: str, request: Request) -> Response:
         fault = self.faults.take(operation)
-        if fault is not None and fault["mode"] != "delay":
+        if fault is not None and fault["mode"] not in ANSWER_FAULTS:
             return _fault_response(fault)
-        if fault is not None:
+        if fault is not None and fault["mode"] == "delay":
             time.sleep(fault["seconds"])
         if request.method != "POST":
             return _communication_failure("0011")
@@ -293,7 +299,7 @@ class Simulator:
                 data = REQUEST_SCHEMAS[operation]().load(params)
             except ValidationError as exc:
                 raise BusinessError("0014", f"parameter error: {describe_messages(exc.messages)}") from None
-            return _business_success(self._operations[operation](data, key, _base_url(request)), key)
+            return _business_success(self._operations[operation](data, key, _base_url(request)), key, fault)
         except BusinessError as exc:
             return _business_failure(exc.err_code, str(exc))
         except Rejected as exc:
