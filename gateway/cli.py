@@ -126,14 +126,20 @@ def settle_refund_command(gateway: Gateway, refund_id: str, outcome: str, note: 
     """Settle a refund left unknown by hand, after checking the provider's own records.
 
     For providers with no refund query: an unknown refund holds its amount until settled.
+    Refused while a provider call for the refund may still be running, and for settled refunds.
+    Should the provider later report otherwise, its answer wins (see the refund's `discrepancy`).
     """
     from gateway.models import RefundStatus
-    from gateway.refunds import UNSETTLED, get_refund, settle_refund
+    from gateway.refunds import get_refund, settle_refund
 
-    if get_refund(gateway, refund_id).status not in UNSETTLED:
-        raise click.ClickException(f"refund {refund_id} is already settled")
+    get_refund(gateway, refund_id)  # an unknown id says so
     refund = settle_refund(
-        gateway, refund_id, succeeded=outcome == RefundStatus.SUCCEEDED.value, code="MANUAL", message=note
+        gateway,
+        refund_id,
+        succeeded=outcome == RefundStatus.SUCCEEDED.value,
+        code="MANUAL",
+        message=note,
+        by_hand=True,  # refused (Conflict) while a provider call may be in flight, or once settled
     )
     click.echo(f"refund {refund.id} {refund.status}")
 

@@ -47,6 +47,11 @@ class Transitions:
         hook = "gateway_refund_succeeded" if succeeded else "gateway_refund_failed"
         self._announcements.append((hook, {"refund": _REFUND_JSON.dump(refund), "order": order.snapshot()}))
 
+    def refund_discrepancy(self, session: Session, refund: Refund, order: Order) -> None:
+        """Webhook only: the change itself is announced by `refund_settled` (the refund's new state)."""
+        data = {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
+        outbox.record_event(session, outbox.REFUND_DISCREPANCY, data)
+
     def announce(self, hooks: pluggy.HookRelay) -> None:
         for hook_name, kwargs in self._announcements:
             try:

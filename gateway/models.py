@@ -135,6 +135,8 @@ class Refund(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the provider contradicted a settled refund: what had been recorded, what it reported.
+    discrepancy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class IdempotencyKey(Base):

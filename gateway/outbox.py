@@ -19,7 +19,8 @@ ORDER_PAID = "order.paid"
 ORDER_EXPIRED = "order.expired"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
-EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED)
+REFUND_DISCREPANCY = "refund.discrepancy"  # the provider contradicted a settled refund; a person should look
+EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY)
 
 
 def record_event(session: Session, event_type: str, data: Mapping[str, Any]) -> OutboxEvent:

@@ -13,14 +13,14 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway import idempotency
-from gateway.clock import utcnow
+from gateway.clock import as_utc, utcnow
 from gateway.core import Gateway
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.lifecycle import Transitions
@@ -48,6 +48,24 @@ UNSETTLED = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
 CALL_LEASE = timedelta(minutes=15)
 # After this many attempts reconcile stops retrying: a human settles it (`gateway settle-refund`).
 MAX_AUTOMATIC_ATTEMPTS = 10
+
+
+class RefundCallInFlight(Conflict):
+    """A provider call for the refund may still be running: settling it by hand now could contradict it."""
+
+    def __init__(self, refund_id: str, until: datetime) -> None:
+        message = (
+            f"A provider call for refund {refund_id} may still be running (its lease ends {until.isoformat()}); "
+            "settle it by hand only after that."
+        )
+        super().__init__("refund_call_in_flight", message, refund_id=refund_id)
+
+
+class RefundAlreadySettled(Conflict):
+    """Only the provider may overturn a settled refund, never a person guessing."""
+
+    def __init__(self, refund_id: str, status: str) -> None:
+        super().__init__("refund_already_settled", f"Refund {refund_id} is already settled ({status}).")
 
 
 @dataclass(frozen=True)
@@ -185,37 +203,54 @@ def settle_refund(
     result: RefundResult | None = None,
     code: str | None = None,
     message: str | None = None,
+    by_hand: bool = False,
 ) -> Refund:
+    """Record the provider's answer about a refund (or, `by_hand`, what a person found out).
+
+    The provider's answer always wins: one that contradicts a refund already settled (say,
+    "succeeded" for a refund recorded failed) is recorded as what happened, money moved counts as
+    moved, and the disagreement stays visible as the refund's `discrepancy`, a `refund.discrepancy`
+    webhook and an ERROR log line. A person can settle only an unsettled refund with no provider
+    call in flight (RefundAlreadySettled, RefundCallInFlight).
+    """
+    outcome = RefundStatus.SUCCEEDED.value if succeeded else RefundStatus.FAILED.value
     transitions = Transitions()
     with gateway.db.transaction() as session:
         refund = session.get(Refund, refund_id)
         assert refund is not None
         order = _lock_order(session, refund.order_id)  # order first, always: no lock-order deadlocks
         session.refresh(refund, with_for_update=True)
-        if refund.status not in UNSETTLED:
-            outcome = RefundStatus.SUCCEEDED.value if succeeded else RefundStatus.FAILED.value
-            if refund.status != outcome:
-                # Two answers about one refund disagree: money may be wrong; a human must look.
-                log.error("refund %s is %s, but now reported %s: not changed", refund_id, refund.status, outcome)
-            return refund
-        refund.settled_at = utcnow()
+        now = utcnow()
+        if by_hand:
+            lease = as_utc(refund.claimed_until)
+            if lease is not None and lease > now:
+                raise RefundCallInFlight(refund_id, lease)
+            if refund.status not in UNSETTLED:
+                raise RefundAlreadySettled(refund_id, refund.status)
+        if refund.status == outcome:
+            return refund  # the same answer again
+        recorded = refund.status
+        if recorded not in UNSETTLED:
+            refund.discrepancy = _discrepancy(refund, outcome, now)
+        if recorded == RefundStatus.SUCCEEDED.value:  # it had counted as refunded, and did not happen
+            order.refunded_amount = (order.refunded_amount or 0) - refund.amount
+        refund.settled_at = now
         refund.claimed_until = None
         if succeeded:
             refund.status = RefundStatus.SUCCEEDED.value
-            refund.provider_refund_id = result.provider_refund_id if result else None
+            refund.provider_refund_id = result.provider_refund_id if result else refund.provider_refund_id
             refund.failure_code = refund.failure_message = None
             order.refunded_amount = (order.refunded_amount or 0) + refund.amount
-            order.status = (
-                OrderStatus.REFUNDED.value
-                if order.refunded_amount >= order.amount
-                else OrderStatus.PARTIALLY_REFUNDED.value
-            )
         else:
             refund.status = RefundStatus.FAILED.value
             refund.failure_code = (code or "FAIL")[:64]
             refund.failure_message = message
+        order.status = _status_after_refunds(order)
         session.flush()
         transitions.refund_settled(session, refund, order)
+        if refund.discrepancy is not None and recorded not in UNSETTLED:
+            transitions.refund_discrepancy(session, refund, order)
+            _log_discrepancy(refund, order, recorded)
     transitions.announce(gateway.hooks)
     log.info("refund %s %s", refund_id, refund.status)
     return refund
@@ -242,6 +277,44 @@ def refund_ref(refund: Refund, order: Order) -> RefundRef:
         amount=refund.amount,
         currency=refund.currency,
     )
+
+
+def _discrepancy(refund: Refund, reported: str, now: datetime) -> dict[str, Any]:
+    recorded_error = None
+    if refund.failure_code:
+        recorded_error = {"code": refund.failure_code, "message": refund.failure_message or ""}
+    return {
+        "recorded": refund.status,
+        "reported": reported,
+        "detected_at": now.isoformat(),
+        "recorded_provider_error": recorded_error,
+    }
+
+
+def _status_after_refunds(order: Order) -> str:
+    refunded = order.refunded_amount or 0
+    if refunded >= order.amount:
+        return OrderStatus.REFUNDED.value
+    return OrderStatus.PARTIALLY_REFUNDED.value if refunded > 0 else OrderStatus.PAID.value
+
+
+def _log_discrepancy(refund: Refund, order: Order, recorded: str) -> None:
+    log.error(
+        "refund %s was recorded %s, but the provider reports %s: recorded as %s (refund.discrepancy sent)",
+        refund.id,
+        recorded,
+        refund.status,
+        refund.status,
+    )
+    if (order.refunded_amount or 0) > order.amount:
+        # Money moved beyond the bound: recorded as it is, never hidden; a person must recover it.
+        log.error(
+            "order %s: refunds total %d %s, more than the %d paid",
+            order.id,
+            order.refunded_amount,
+            order.currency,
+            order.amount,
+        )
 
 
 def _mark_unknown(gateway: Gateway, refund_id: str, code: str, message: str) -> Refund:

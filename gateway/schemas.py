@@ -90,6 +90,15 @@ class RefundCreateSchema(Schema):
     reason = fields.String(validate=validate.Length(min=1, max=255))
 
 
+class RefundDiscrepancySchema(Schema):
+    recorded = fields.String(metadata={"description": "what the gateway had recorded: succeeded or failed"})
+    reported = fields.String(metadata={"description": "what the provider then reported; `status` now says this"})
+    detected_at = fields.String(metadata={"description": "when (ISO 8601, UTC)"})
+    recorded_provider_error = fields.Dict(
+        allow_none=True, metadata={"description": "{code, message} of the record that was overturned (MANUAL: by hand)"}
+    )
+
+
 class RefundSchema(Schema):
     id = fields.String()
     order_id = fields.String()
@@ -108,6 +117,11 @@ class RefundSchema(Schema):
     reason = fields.String(allow_none=True)
     provider_refund_id = fields.String(allow_none=True)
     provider_error = fields.Method("_provider_error", allow_none=True)
+    discrepancy = fields.Nested(
+        RefundDiscrepancySchema,
+        allow_none=True,
+        metadata={"description": "set when the provider contradicted the settled refund; the provider's answer won"},
+    )
     created_at = UtcDateTime()
     settled_at = UtcDateTime(allow_none=True)
 

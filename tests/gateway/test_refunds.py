@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +13,9 @@ import requests
 from gateway_iotpay.provider import refund_number
 from sqlalchemy import select
 
-from gateway.models import OutboxEvent
-from tests.support.flows import create_order, paid_order, simulator_order
+from gateway import refunds
+from gateway.models import OutboxEvent, Refund
+from tests.support.flows import create_order, paid_order, simulator_order, wait_for
 
 
 def refund(client: Any, order_id: str, amount: Any, **extra: Any) -> Any:
@@ -200,3 +203,110 @@ def test_an_unknown_refund_can_be_settled_by_hand(
     assert again.exit_code != 0 and "already settled" in again.output
     assert len(outbox(app, "refund.failed")) == 1
     assert refund(client, order["id"], 1000).status_code == 201  # its amount is free again
+
+
+# -- the provider's answer wins over the record ------------------------------------------------
+
+
+def stored_refunds(app: Any) -> list[Refund]:
+    with app.extensions["gateway"].db.transaction() as session:
+        return list(session.scalars(select(Refund)))
+
+
+def refund_in_background(client: Any, order_id: str, amount: int) -> tuple[threading.Thread, list[Any]]:
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(refund(client, order_id, amount)))
+    thread.start()
+    return thread, answers
+
+
+def test_settling_by_hand_is_refused_while_the_provider_call_is_in_flight(
+    app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None]
+) -> None:
+    app = app_factory(IOTPAY_TIMEOUT="10")
+    client = app.test_client()
+    order = paid_order(client, simulator, 1000)
+    simulator_faults("refund_order", "delay", seconds=2)
+    thread, answers = refund_in_background(app.test_client(), order["id"], 600)
+    [in_flight] = wait_for(lambda: stored_refunds(app), what="the refund row")
+
+    refused = app.test_cli_runner().invoke(
+        args=["gateway", "settle-refund", in_flight.id, "--outcome", "failed", "--note", "not in the portal yet"]
+    )
+
+    assert refused.exit_code != 0
+    assert "may still be running" in refused.output
+    thread.join(30)
+    assert answers[0].status_code == 201
+    settled = client.get(f"/v1/refunds/{in_flight.id}").get_json()
+    assert (settled["status"], settled["discrepancy"]) == ("succeeded", None)
+    assert not outbox(app, "refund.failed") and not outbox(app, "refund.discrepancy")
+
+
+def test_a_late_success_overturns_a_refund_recorded_failed_and_the_discrepancy_stays_visible(
+    app_factory: Callable[..., Any],
+    simulator: Any,
+    simulator_faults: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reviewed incident: a call outlived its lease, a person settled the refund failed, IOTPay refunded."""
+    monkeypatch.setattr(refunds, "CALL_LEASE", timedelta(0))  # the lease runs out while the call still runs
+    app = app_factory(IOTPAY_TIMEOUT="10")
+    client = app.test_client()
+    order = paid_order(client, simulator, 1000)
+    simulator_faults("refund_order", "delay", seconds=2)
+    thread, answers = refund_in_background(app.test_client(), order["id"], 600)
+    [late] = wait_for(lambda: stored_refunds(app), what="the refund row")
+
+    by_hand = app.test_cli_runner().invoke(
+        args=["gateway", "settle-refund", late.id, "--outcome", "failed", "--note", "not in the portal"]
+    )
+    assert by_hand.exit_code == 0, by_hand.output
+    assert refund(client, order["id"], 400).status_code == 201  # what was left once the 600 looked free
+    thread.join(30)
+
+    assert answers[0].status_code == 201  # the provider's answer: refunded
+    shown = client.get(f"/v1/refunds/{late.id}").get_json()
+    assert shown["status"] == "succeeded"
+    assert shown["discrepancy"]["recorded"] == "failed"
+    assert shown["discrepancy"]["reported"] == "succeeded"
+    assert shown["discrepancy"]["recorded_provider_error"] == {"code": "MANUAL", "message": "not in the portal"}
+    after = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (after["status"], after["refunded_amount"]) == ("refunded", 1000)  # what really left the account
+    assert simulator_order(simulator, order)["refundedAmount"] == 1000
+    assert refund(client, order["id"], 1).get_json()["error"] == "refund_exceeds_remaining"
+    [event] = outbox(app, "refund.discrepancy")
+    assert event.data["refund"]["id"] == late.id and event.data["refund"]["discrepancy"]["recorded"] == "failed"
+    assert [e.data["refund"]["id"] for e in outbox(app, "refund.succeeded")].count(late.id) == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR and late.id in r.getMessage()]
+    assert errors and "recorded failed" in errors[0]
+
+
+def test_a_provider_failure_overturns_a_refund_recorded_succeeded(app: Any, client: Any, simulator: Any) -> None:
+    order = paid_order(client, simulator, 1000)
+    first = refund(client, order["id"], 300).get_json()
+    assert refund(client, order["id"], 200).status_code == 201
+
+    refunds.settle_refund(app.extensions["gateway"], first["id"], succeeded=False, code="REVERSED", message="bounced")
+
+    shown = client.get(f"/v1/refunds/{first['id']}").get_json()
+    assert shown["status"] == "failed"
+    assert (shown["discrepancy"]["recorded"], shown["discrepancy"]["reported"]) == ("succeeded", "failed")
+    after = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (after["status"], after["refunded_amount"]) == ("partially_refunded", 200)
+    too_much = refund(client, order["id"], 801).get_json()  # the 300 counts as refundable again: 800 left
+    assert too_much["error"] == "refund_exceeds_remaining"
+    assert "at most 800" in too_much["errors"]["amount"][0]
+    assert len(outbox(app, "refund.discrepancy")) == 1
+
+
+def test_the_same_answer_twice_is_no_discrepancy(app: Any, client: Any, simulator: Any) -> None:
+    order = paid_order(client, simulator, 1000)
+    done = refund(client, order["id"], 300).get_json()
+
+    refunds.settle_refund(app.extensions["gateway"], done["id"], succeeded=True)
+
+    assert client.get(f"/v1/refunds/{done['id']}").get_json()["discrepancy"] is None
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 300
+    assert not outbox(app, "refund.discrepancy")

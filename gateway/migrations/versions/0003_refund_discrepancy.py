@@ -1,0 +1,24 @@
+"""refund discrepancy: what was recorded when the provider later reported otherwise
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("refunds") as refunds:
+        refunds.add_column(sa.Column("discrepancy", sa.JSON()))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("refunds") as refunds:
+        refunds.drop_column("discrepancy")
