@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import cli, instrument, webhooks
 from gateway.core import Gateway
 from gateway.db import Database
+from gateway.notify_guard import RejectionThrottle
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
 from gateway.ratelimit import build_limiter
 from gateway.schemas import ApiErrorSchema
@@ -95,6 +96,7 @@ def _build_gateway(settings: Settings) -> Gateway:
         plugin_manager=plugin_manager,
         providers=providers,
         default_provider=default,
+        notify_guard=RejectionThrottle(settings),
     )
 
 

@@ -11,6 +11,7 @@ import pluggy
 from gateway.db import Database
 from gateway.errors import Conflict, invalid_fields
 from gateway.models import Order
+from gateway.notify_guard import RejectionThrottle
 from gateway.provider import Provider
 from gateway.settings import Settings
 
@@ -22,6 +23,7 @@ class Gateway:
     plugin_manager: pluggy.PluginManager
     providers: Mapping[str, Provider]
     default_provider: str | None  # None: no provider is enabled
+    notify_guard: RejectionThrottle | None = None  # None: rejected notifies are not throttled
 
     @property
     def hooks(self) -> pluggy.HookRelay:

@@ -109,8 +109,10 @@ class NotificationRecord(Base):
     provider: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     method: Mapped[str] = mapped_column(String(10))
-    query_string: Mapped[str] = mapped_column(Text)
+    query_string: Mapped[str] = mapped_column(Text)  # a bounded prefix, for requests nobody vouched for
     body: Mapped[str] = mapped_column(Text)
+    body_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the whole query string and body
+    request_size: Mapped[int | None] = mapped_column(Integer)  # bytes received
     content_type: Mapped[str | None] = mapped_column(String(255))
     verdict: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)

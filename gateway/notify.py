@@ -19,24 +19,21 @@ from gateway.clock import utcnow
 from gateway.core import Gateway
 from gateway.lifecycle import Transitions
 from gateway.models import NotificationRecord, Order
+from gateway.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
 from gateway.payments import settle_payment, verdict_on
 from gateway.provider import Acknowledgement, InboundRequest, Notification, NotificationRejected, Provider, Verdict
 
 log = logging.getLogger(__name__)
 
-MAX_STORED_BODY = 64 * 1024  # a notify is a few hundred bytes; keep abuse out of the table
+MAX_STORED_BODY = 64 * 1024  # of a verified notify (a few hundred bytes in practice)
+THROTTLED = Acknowledgement(429, "too many rejected requests from this address")
 
 
 def handle_notification(gateway: Gateway, provider: Provider, request: InboundRequest) -> Acknowledgement:
     try:
         notification = provider.verify_notification(request)
     except NotificationRejected as rejected:
-        with gateway.db.autocommit() as session:  # one INSERT, its own commit
-            _record(session, provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
-        # A provider may also "reject" a genuine event that is about no order (verdict IGNORED): not a warning.
-        level = logging.INFO if rejected.verdict.accepted else logging.WARNING
-        log.log(level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, rejected.reason)
-        return provider.acknowledge(rejected.verdict)
+        return _rejected(gateway, provider, request, rejected)
 
     transitions = Transitions()
     verdict, reason, order = _judge_without_lock(gateway, provider, request, notification)
@@ -82,6 +79,28 @@ def _judge_without_lock(
     return verdict, reason, order
 
 
+def _rejected(
+    gateway: Gateway, provider: Provider, request: InboundRequest, rejected: NotificationRejected
+) -> Acknowledgement:
+    # A provider may also "reject" a genuine event that is about no order (verdict IGNORED): it was
+    # verified, so it is neither throttled nor a warning. Anything else came from anyone.
+    genuine = rejected.verdict.accepted
+    guard = gateway.notify_guard
+    if not genuine and guard is not None and not guard.admit(request.remote_addr):
+        if guard.first_refusal(request.remote_addr):
+            log.warning(
+                "%s notify: too many rejected requests from %s; answering 429", provider.name, request.remote_addr
+            )
+        return THROTTLED
+    with gateway.db.autocommit() as session:  # one INSERT, its own commit
+        _record(session, provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
+    level = logging.INFO if genuine else logging.WARNING
+    log.log(
+        level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, bounded_reason(rejected.reason)
+    )
+    return provider.acknowledge(rejected.verdict)
+
+
 def _already_processed(session: Session, provider: Provider, event_id: str | None) -> bool:
     """Providers with event ids re-send the same event; one that was accepted is not judged again."""
     if event_id is None:
@@ -111,19 +130,23 @@ def _record(
     order_id: str | None,
     event_id: str | None,
 ) -> None:
+    # What anyone can send (a bad signature, junk) is kept as a digest, its size and a prefix only.
+    limit = MAX_STORED_BODY if verdict.accepted or event_id or order_id else MAX_STORED_PREFIX
+    stored = stored_request(request, urlencode(list(request.query)).encode(), limit)
     # An INSERT statement, not an object for the unit of work: nothing reads the row back, and in an
     # autocommit session it is sent (and committed) right here.
     session.execute(
         insert(NotificationRecord).values(
             provider=provider.name,
             received_at=utcnow(),
-            method=request.method,
-            query_string=urlencode(list(request.query))[:MAX_STORED_BODY],
-            # PostgreSQL text cannot hold NUL; anyone can post junk here and it must still be recorded.
-            body=request.body[:MAX_STORED_BODY].decode("utf-8", "replace").replace("\x00", "\\x00"),
+            method=request.method[:10],
+            query_string=stored.query_string,
+            body=stored.body,
+            body_digest=stored.digest,
+            request_size=stored.size,
             content_type=(request.headers.get("content-type") or "")[:255] or None,
             verdict=verdict.value,
-            reason=reason,
+            reason=bounded_reason(reason) if reason is not None else None,
             order_id=order_id,
             event_id=event_id,
         )
