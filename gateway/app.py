@@ -16,12 +16,12 @@ from gateway.core import Gateway
 from gateway.db import Database
 from gateway.notify_guard import RejectionThrottle
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
-from gateway.ratelimit import build_limiter
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.views import api, console, docs, health, notify, observe, pay, refunds
 from gateway.views.context import EXTENSION_KEY
 from gateway.views.errors import register_error_handlers
+from gateway.views.limiter import build_limiter
 
 log = logging.getLogger(__name__)
 
