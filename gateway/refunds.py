@@ -55,8 +55,8 @@ class RefundCallInFlight(Conflict):
 
     def __init__(self, refund_id: str, until: datetime) -> None:
         message = (
-            f"A provider call for refund {refund_id} may still be running (its lease ends {until.isoformat()}); "
-            "settle it by hand only after that."
+            f"a provider call for refund {refund_id} may still be running (its lease ends {until.isoformat()}); "
+            "settle it by hand only after that"
         )
         super().__init__("refund_call_in_flight", message, refund_id=refund_id)
 
@@ -65,7 +65,7 @@ class RefundAlreadySettled(Conflict):
     """Only the provider may overturn a settled refund, never a person guessing."""
 
     def __init__(self, refund_id: str, status: str) -> None:
-        super().__init__("refund_already_settled", f"Refund {refund_id} is already settled ({status}).")
+        super().__init__("refund_already_settled", f"refund {refund_id} is already settled", status=status)
 
 
 @dataclass(frozen=True)
