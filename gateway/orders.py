@@ -171,6 +171,8 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None)
     client_ip = fields.get("client_ip") or caller_ip
     if not client_ip:
         errors["client_ip"] = ["is required when the caller's address is unknown"]
+    stored = {"channel": fields["channel"], "subject": fields["subject"], "client_ip": str(client_ip or "")}
+    errors.update(_too_long_for_their_columns(stored))
     if errors:
         raise invalid_fields(errors)
     draft = OrderDraft(
@@ -187,6 +189,16 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None)
     except InvalidOrder as exc:
         raise invalid_fields(exc.errors) from exc
     return draft
+
+
+def _too_long_for_their_columns(values: Mapping[str, str]) -> dict[str, list[str]]:
+    """SQLite stores any length; PostgreSQL refuses what exceeds a column. Refuse it here, naming the field."""
+    errors = {}
+    for name, value in values.items():
+        length = getattr(Order.__table__.c[name].type, "length", None)
+        if length is not None and len(value) > length:
+            errors[name] = [f"must be at most {length} characters"]
+    return errors
 
 
 def _provider_options(provider: Provider, raw: Mapping[str, Any], errors: dict[str, list[str]]) -> Mapping[str, Any]:

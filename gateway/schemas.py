@@ -31,10 +31,12 @@ class OrderCreateSchema(Schema):
         validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO-4217 code such as CAD"),
         metadata={"example": "CAD"},
     )
-    subject = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "Coffee beans"})
+    subject = fields.String(
+        required=True, validate=validate.Length(min=1, max=255), metadata={"example": "Coffee beans"}
+    )
     body = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "1kg medium roast"})
     client_ip = fields.String(
-        validate=validate.Length(min=1), metadata={"description": "payer's IP; default: the caller's address"}
+        validate=validate.Length(min=1, max=64), metadata={"description": "payer's IP; default: the caller's address"}
     )
     merchant_reference = fields.String(validate=validate.Length(min=1, max=128))
     metadata = fields.Dict(

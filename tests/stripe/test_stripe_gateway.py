@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.clock import utcnow
-from gateway.models import NotificationRecord, OutboxEvent
+from gateway.models import NotificationRecord, Order, OutboxEvent
 from gateway.reconcile import reconcile
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
 from tests.support.flows import paid_order, wait_for
@@ -317,3 +317,30 @@ def test_a_query_stripe_refuses_never_expires_a_paid_order(
     assert paid_events(app) == []
     assert any(r.levelname == "ERROR" and "refused the query" in r.getMessage() for r in caplog.records)
     assert reconcile(gateway, timedelta(0), now=utcnow() + timedelta(seconds=62))["orders_paid"] == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"subject": "s" * 300}, "subject"),
+        ({"client_ip": "1" * 100}, "client_ip"),
+        ({"channel": "c" * 41}, "channel"),
+        ({"merchant_reference": "r" * 129}, "merchant_reference"),
+    ],
+    ids=["subject-300", "client-ip-100", "channel-41", "reference-129"],
+)
+def test_a_field_longer_than_its_column_is_a_422_naming_it_on_every_database(
+    both_factory: Callable[..., Any], stripe: StripeSandbox, extra: dict[str, str], field: str
+) -> None:
+    """SQLite would store it; PostgreSQL refused it with a 500. Now neither sees it."""
+    app = both_factory()
+    client = app.test_client()
+
+    for provider in ("stripe", "iotpay"):
+        channel = "card" if provider == "stripe" else "UPI_APP"
+        response = create(client, currency="USD", **{"provider": provider, "channel": channel, **extra})
+        assert response.status_code == 422, response.get_json()
+        assert field in response.get_json()["errors"]
+    assert records(app) == []
+    with app.extensions["gateway"].db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 0
