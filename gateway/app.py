@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 import os
 from collections.abc import Mapping
 
-from flask import Flask
+from flask import Flask, Response, current_app
 from flask_smorest import Api
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -18,8 +20,8 @@ from gateway.notify_guard import RejectionThrottle
 from gateway.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings
-from gateway.views import api, console, docs, health, notify, observe, pay, refunds
-from gateway.views.context import EXTENSION_KEY
+from gateway.views import api, console, docs, health, notify, observe, openapi, pay, refunds
+from gateway.views.context import EXTENSION_KEY, current_gateway
 from gateway.views.errors import register_error_handlers
 from gateway.views.limiter import build_limiter
 
@@ -28,6 +30,11 @@ log = logging.getLogger(__name__)
 
 class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
     ERROR_SCHEMA = ApiErrorSchema  # document our error shape, not flask-smorest's
+
+    def _openapi_json(self) -> Response:
+        """The document flask-smorest builds, made exact for this deployment (gateway.views.openapi)."""
+        doc = openapi.exact(copy.deepcopy(self.spec.to_dict()), current_gateway())
+        return current_app.response_class(json.dumps(doc, indent=2), mimetype="application/json")
 
 
 API_VERSION = "1"

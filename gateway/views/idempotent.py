@@ -78,7 +78,8 @@ _HEADER_DOC = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    # Printable ASCII; not starting or ending with a space, which HTTP would strip on the way.
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[!-~]([ -~]*[!-~])?$"},
     "description": (
         "A unique value per operation (a UUID), kept for at least 24 hours. Retrying with the same key and "
         "body replays the first response (header Idempotent-Replayed: true) instead of doing it twice. "

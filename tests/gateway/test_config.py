@@ -548,3 +548,55 @@ def test_with_no_provider_enabled_an_order_names_the_problem(make_app: Callable[
     response = app.test_client().post("/v1/orders", json=payload)
 
     assert (response.status_code, response.get_json()["errors"]) == (422, {"provider": ["no provider is enabled"]})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/orders", {"POST", "OPTIONS"}),
+        ("DELETE", "/v1/orders/00000000-0000-0000-0000-000000000000", {"GET", "HEAD", "OPTIONS"}),
+        ("PATCH", "/notify/iotpay", {"GET", "POST", "HEAD", "OPTIONS"}),
+        ("POST", "/healthz", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+def test_every_405_says_which_methods_are_allowed_in_the_one_error_shape(
+    make_app: Callable[..., Any], iotpay_config: dict[str, str], method: str, path: str, allowed: set[str]
+) -> None:
+    response = make_app(**iotpay_config).test_client().open(path, method=method)
+
+    assert response.status_code == 405
+    assert {name.strip() for name in response.headers["Allow"].split(",")} == allowed
+    assert response.get_json()["error"] == "method_not_allowed"
+
+
+def test_openapi_links_a_created_order_to_its_reads_and_refunds_and_a_refund_to_its_read(
+    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+) -> None:
+    spec = make_app(**iotpay_config).test_client().get("/openapi.json").get_json()
+
+    order_links = spec["paths"]["/v1/orders"]["post"]["responses"]["201"]["links"]
+    refund_links = spec["paths"]["/v1/orders/{order_id}/refunds"]["post"]["responses"]["201"]["links"]
+    assert {link["operationRef"] for link in order_links.values()} == {
+        "#/paths/~1v1~1orders~1{order_id}/get",
+        "#/paths/~1v1~1orders~1{order_id}~1refunds/post",
+        "#/paths/~1v1~1orders~1{order_id}~1refunds/get",
+    }
+    assert all(link["parameters"] == {"order_id": "$response.body#/id"} for link in order_links.values())
+    assert refund_links["GetRefund"]["parameters"] == {"refund_id": "$response.body#/id"}
+
+
+def test_openapi_says_notify_answers_as_the_provider_does_and_names_the_enabled_choices(
+    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+) -> None:
+    spec = make_app(**iotpay_config, GATEWAY_API_KEYS=K1).test_client().get("/openapi.json").get_json()
+
+    notify = spec["paths"]["/notify/{provider_name}"]["post"]["responses"]
+    assert set(notify["200"]["content"]) == set(notify["400"]["content"]) == {"text/plain"}  # IOTPay: success/fail
+    assert set(notify["429"]["content"]) == {"text/plain"}
+    order = spec["components"]["schemas"]["OrderCreate"]["properties"]
+    assert order["provider"]["enum"] == ["iotpay"]
+    assert order["channel"]["enum"] == ["ALIPAY_MOBILE", "UPI_APP", "WX_APP"]
+    assert order["currency"]["enum"] == ["CAD", "USD"]
+    assert (order["subject"]["maxLength"], order["client_ip"]["maxLength"]) == (255, 64)
+    assert spec["paths"]["/v1/orders"]["post"]["security"] == [{"apiKey": []}]
+    assert "401" in spec["paths"]["/v1/orders"]["post"]["responses"]
