@@ -89,7 +89,7 @@ def provider_for(url: str, order: dict[str, Any] | None = None, key: str = "k" *
         job_no=order.get("job_no", "cashier01"),
         wx_app_id=config.get("wx_app_id"),
         timeout=2,
-        reject_bad_response_sign=False,
+        require_response_sign=False,
     )
     return IotPayProvider(settings, IotPayClient(url, 2))
 

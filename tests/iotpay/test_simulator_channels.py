@@ -77,7 +77,7 @@ def provider(sim_url: str) -> IotPayProvider:
         job_no="cashier01",
         wx_app_id=None,
         timeout=5,
-        reject_bad_response_sign=True,  # the simulator signs its answers: any mistake fails here
+        require_response_sign=True,  # the simulator signs its answers: a missing or wrong sign fails here
     )
     return IotPayProvider(config, IotPayClient(config.api_url, 5))
 
