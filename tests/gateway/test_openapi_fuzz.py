@@ -36,7 +36,7 @@ def fuzzed_gateway(postgres_url: str, simulator: Any, gateway_server: LiveServer
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error_and_no_failure(fuzzed_gateway: LiveServer) -> None:
+def test_schemathesis_finds_no_server_error_and_no_failure(fuzzed_gateway: LiveServer, tmp_path: Path) -> None:
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--no-color",
@@ -49,7 +49,8 @@ def test_schemathesis_finds_no_server_error_and_no_failure(fuzzed_gateway: LiveS
         "--seed", "20261127",
         "--workers", "1",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # Run where its cache (.schemathesis/) can go: not in the repository.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
 
     report = result.stdout + result.stderr
     print(report)  # pytest shows it with -s, or -rP
