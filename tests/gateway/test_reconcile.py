@@ -232,7 +232,6 @@ def test_a_row_that_fails_does_not_stop_the_run(lost_notify_app: Any, simulator:
     assert reconcile(lost_notify_app.extensions["gateway"], timedelta(0))["orders_paid"] == 1
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize(
     ("err_code", "meaning"), [("0013", "signature error"), ("0014", "parameter error"), ("0015", "no such merchant")]
 )
@@ -275,7 +274,8 @@ def test_only_a_provider_saying_no_such_order_lets_an_unpaid_order_expire_early(
 
     assert outcome["orders_expired"] == 1
     assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "expired"
-=======
+
+
 @pytest.mark.parametrize("required", ["0", "1"], ids=["unsigned-tolerated", "sign-required"])
 def test_a_paid_answer_with_a_wrong_signature_never_marks_the_order_paid(
     app_factory: Callable[..., Any], simulator: Any, simulator_faults: Callable[..., None], required: str
@@ -314,4 +314,3 @@ def test_an_unsigned_paid_answer_counts_only_when_signatures_are_not_required(
     tolerant = app_factory(GATEWAY_PUBLIC_URL=dead_url())
     simulator_faults("query_order", "unsigned")
     assert tolerant.test_client().get(f"/v1/orders/{order['id']}?refresh=true").get_json()["status"] == "paid"
->>>>>>> eda0339 (IOTPay answers that fail verification never move money state)
