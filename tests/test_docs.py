@@ -68,7 +68,10 @@ def code_in(markdown: str) -> str:
 
 
 def markdown_files() -> list[Path]:
-    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    """Every markdown file of the repository (README.md, docs/, bench/, examples/ ...)."""
+    paths = [path.relative_to(ROOT) for path in ROOT.rglob("*.md")]
+    hidden = [path for path in paths if any(part.startswith(".") or part.endswith(".egg-info") for part in path.parts)]
+    return sorted(ROOT / path for path in paths if path not in hidden)
 
 
 # -- what the code declares ----------------------------------------------------------------------
