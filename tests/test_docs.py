@@ -154,13 +154,21 @@ def error_codes() -> set[str]:
     """The stable `error` codes of the JSON error shape, found in the core's source (tests excluded):
 
     - `SomeError(<HTTP status>, "code", ...)`: a status literal followed by a code literal;
+    - `NotFound("code", ...)`: the first argument of a class defined in an `errors.py` module;
     - `{<status>: "code"}` tables, and `.get(status, "code")` fallbacks on them;
     - `code = "..."` class attributes (domain errors that carry their code);
     - f-strings such as `f"provider_{exc.reason}"`, expanded with every `reason = "..."` class attribute.
     """
-    trees = [
-        ast.parse(path.read_text(encoding="utf-8")) for path in python_files("gateway") if "testing" not in path.parts
-    ]
+    sources = [path for path in python_files("gateway") if "testing" not in path.parts]
+    parsed = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sources}
+    trees = list(parsed.values())
+    error_classes = {
+        node.name
+        for path, tree in parsed.items()
+        if path.name == "errors.py"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+    }
     attributes: dict[str, set[str]] = {}
     for tree in trees:
         for node in ast.walk(tree):
@@ -202,6 +210,9 @@ def error_codes() -> set[str]:
                 for status, code in zip(node.args, node.args[1:], strict=False):
                     if is_status(status):
                         codes |= spelled(code)
+                called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+                if called in error_classes and node.args and not is_status(node.args[0]):
+                    codes |= spelled(node.args[0])
                 codes |= {
                     value for keyword in node.keywords if keyword.arg == "code" for value in spelled(keyword.value)
                 }
