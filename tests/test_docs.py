@@ -18,7 +18,7 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from gateway import PROJECT_NAME, events, hookspecs, outbox, provider
+from gateway import PROJECT_NAME, hookspecs, outbox, provider, snapshots
 from gateway.provider import Provider
 from gateway.testing import harness
 
@@ -275,7 +275,7 @@ def test_every_hook_spec_has_a_docstring(hook: str) -> None:
     assert (getattr(hookspecs, hook).__doc__ or "").strip(), f"gateway/hookspecs.py: {hook} has no docstring"
 
 
-@pytest.mark.parametrize("field", [field.name for field in dataclasses.fields(events.OrderSnapshot)])
+@pytest.mark.parametrize("field", [field.name for field in dataclasses.fields(snapshots.OrderSnapshot)])
 def test_every_field_of_what_lifecycle_hooks_receive_is_documented(field: str) -> None:
     assert field in table_keys(section(HOOKS_PAGE, "OrderSnapshot")), f"docs/plugins/hooks.md: OrderSnapshot.{field}"
 
@@ -306,7 +306,12 @@ def test_every_contract_error_is_documented(error: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "member", sorted(harness.ProviderHarness.__abstractmethods__ | set(harness.ProviderHarness.__annotations__))
+    "member",
+    sorted(
+        name
+        for name in set(vars(harness.ProviderHarness)) | set(harness.ProviderHarness.__annotations__)
+        if not name.startswith("_")
+    ),
 )
 def test_every_harness_member_is_documented(member: str) -> None:
     assert re.search(rf"\b{member}\b", code_in(TESTING_PAGE.read_text())), f"docs/plugins/testing.md lacks `{member}`"
