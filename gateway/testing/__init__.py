@@ -6,14 +6,20 @@ server (`live`).
 
 A provider author implements a `ProviderHarness` (how to start their simulator, configure the
 provider against it, sign notifications the way their provider does, and make the simulator
-answer late, refuse, or say how much it refunded), then subclasses `ProviderConformance` in a test
-module with a `harness` fixture. The suite checks behaviour through the real gateway (HTTP API,
-notify pipeline, database, reconciliation), not the shape of a class: known-answer signatures,
-tampered and unsigned notifications refused, an unpaid notification acknowledged but not applied,
-duplicates applied once, mismatches and unknown orders refused, time-outs reported as unknown,
-refunds of exactly the amount asked and never twice (a timed-out refund retried by
-reconciliation included), and no secret in logs, answers or stored rows, the provider's own error
-messages included.
+answer late, refuse, garble an answer, take a payment without notifying, close a payment, answer
+a query about another order, hold a refund pending, or say how much it refunded), then
+subclasses `ProviderConformance` in a test module with a `harness` fixture. The suite checks
+behaviour through the real gateway (HTTP API, notify pipeline, database, reconciliation), not the
+shape of a class, and fails the bugs that lose money or hide it: known-answer signatures, tampered
+and unsigned notifications refused, an unpaid notification acknowledged but not applied,
+duplicates applied once, mismatches and unknown orders refused, event ids recorded; a lost
+notification found by `?refresh=true` and by reconciliation, a payment closed at the provider
+closing the order, a query answer about another order refused; a refusal failing the order or
+refund and never retried, an unclear answer or a time-out leaving it unknown; refunds of exactly
+the amount asked, never twice, and never succeeded while pending; every declared currency with
+ISO 4217's decimals and a real order in it; and no secret in logs, answers or stored rows, the
+provider's own error messages included. tests/testing/ plants each of 18 such bugs in Example Pay
+and shows the kit fails it.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 

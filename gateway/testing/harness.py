@@ -209,12 +209,14 @@ class ProviderHarness(ABC):
         raise NotImplementedError("harness.misdirect_next_query(order, other) is not implemented")
 
     def garble_next(self, operation: str, reply: str) -> None:
-        """Make the simulator answer the next `operation` ("create_order" or "refund") unclearly,
+        """Make the simulator answer the next `operation` ("create_order", "refund" or, when the
+        provider declares the query operation, "query_order") unclearly,
         without acting on it: `reply` is "http_500" (a 500 with no error of the provider's format)
         or "html" (a proxy's HTML error page).
 
         Such an answer says nothing about whether the provider acted, so the kit expects the order
-        or refund to stay unknown (502 `provider_outcome_unknown` or a 504), never failed.
+        or refund to stay unknown (502 `provider_outcome_unknown` or a 504), never failed, and an
+        order whose query got such an answer never to be expired by reconciliation.
         """
         raise NotImplementedError("harness.garble_next(operation, reply) is not implemented")
 

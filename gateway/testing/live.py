@@ -298,11 +298,12 @@ class LiveGateway:
         with self.gateway.db.transaction() as session:
             return list(session.scalars(select(NotificationRecord.event_id).order_by(NotificationRecord.id)))
 
-    def reconcile(self) -> dict[str, int]:
-        """One reconciliation pass over everything open, however recent (`gateway reconcile --older-than 0`)."""
+    def reconcile(self, later: timedelta = timedelta(0)) -> dict[str, int]:
+        """One reconciliation pass over everything open, however recent (`gateway reconcile --older-than 0`),
+        run as if `later` had passed (past `gateway.order_lifetime`, unpaid orders are due to expire)."""
         from gateway.reconcile import reconcile
 
-        return dict(reconcile(self.gateway, timedelta(0)))
+        return dict(reconcile(self.gateway, timedelta(0), now=utcnow() + later))
 
     def stored_text(self) -> str:
         """Every row of every table the gateway stores, as text (to look for what must never be stored)."""

@@ -7,6 +7,7 @@ the harness's `pay_without_notifying`, `close` and `misdirect_next_query`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -72,6 +73,19 @@ class RecoveryChecks:
         )
         assert gateway.order_events(outbox.ORDER_EXPIRED) == [order["id"]], "one order.expired webhook"
         assert gateway.paid_events() == [], "a closed order was announced paid"
+
+    @pytest.mark.parametrize("reply", ["http_500", "html"])
+    def test_an_unclear_query_answer_never_expires_the_order(self, gateway_under_test: LiveGateway, reply: str) -> None:
+        gateway = gateway_under_test
+        require_query(gateway)
+        order = gateway.new_order()
+        harness_call(lambda: gateway.harness.garble_next("query_order", reply), "garble_next('query_order', reply)")
+        outcome = gateway.reconcile(later=gateway.gateway.order_lifetime + timedelta(minutes=1))
+        assert gateway.order(order["id"])["status"] == "pending", (
+            f"the provider's answer to the query was unclear ({reply}), and reconcile expired the order past its "
+            f"expiry ({outcome}): only a clear 'no such order' may; the payer may have paid"
+        )
+        assert gateway.order_events(outbox.ORDER_EXPIRED) == []
 
     def test_a_query_answer_about_another_order_is_refused(self, gateway_under_test: LiveGateway) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness

@@ -1,10 +1,10 @@
 """The notify pipeline (gateway/notify.py) with IOTPay's verifier, on SQLite and PostgreSQL.
 
 Orders are created through POST /v1/orders against the real simulator; notifies are built
-here from SPEC.md section 4 and signed with the test merchant's key, so every rule of the
-pipeline is checked from the outside: the reply IOTPay would get, the order as the API shows
-it, the `notifications` rows, the `gateway_order_paid` hook calls (tests.support.paid_log) and
-the warning in the log.
+here from IOTPay's notify fields (docs/providers/iotpay.md) and signed with the test
+merchant's key, so every rule of the pipeline is checked from the outside: the reply IOTPay
+would get, the order as the API shows it, the `notifications` rows, the `gateway_order_paid`
+hook calls (tests.support.paid_log) and the warning in the log.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def create_order(client: Any, **fields: Any) -> dict[str, Any]:
 def create_failed_order(client: Any, simulator_faults: Callable[..., None], err_code: str = "0014") -> dict[str, Any]:
     """An order whose create IOTPay refused, so the gateway never learnt its account (provider_account).
 
-    A definite refusal (0014) leaves it `failed`; an ambiguous one (0111, SPEC.md section 6) `pending`.
+    A definite refusal (0014) leaves it `failed`; an ambiguous one (0111, third-party exception) `pending`.
     """
     simulator_faults("create_order", "fail", errCode=err_code)
     response = client.post("/v1/orders", json=order_fields())
@@ -87,7 +87,7 @@ def get_order(client: Any, order_id: str) -> dict[str, Any]:
 
 
 def unsigned_notify(order: Mapping[str, Any], **changes: Any) -> dict[str, str]:
-    """IOTPay's notify for `order` (SPEC.md section 4), values as text; `None` drops a field."""
+    """IOTPay's asynchronous notify for `order`, values as text; `None` drops a field."""
     fields = {
         "payOrderId": order.get("provider_order_id") or "P01178000000000000001",
         "mchId": MCH_ID,
@@ -147,7 +147,7 @@ def assert_success(response: Any) -> None:
 
 
 def assert_refused(response: Any) -> None:
-    # IOTPay retries on anything but the exact body `success` (SPEC.md section 4).
+    # IOTPay retries on anything but the exact body `success`.
     assert response.get_data(as_text=True).strip() != "success"
     assert response.status_code >= 400
 

@@ -68,12 +68,12 @@ class IotPayHarness(ProviderHarness):
         return self._notify(order, status="2", amount=amount, currency=currency)
 
     def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
-        return self._notify(order, status="1")  # 1: paying, not paid (SPEC.md section 5)
+        return self._notify(order, status="1")  # 1: paying, not paid
 
     def _notify(
         self, order: Mapping[str, Any], *, status: str, amount: int | None = None, currency: str | None = None
     ) -> HttpRequest:
-        # SPEC.md section 4, as the simulator sends it: an empty POST with the fields in the query string.
+        # IOTPay's asynchronous notify, as the simulator sends it: an empty POST with the fields in the query string.
         params = {
             "payOrderId": order["provider_order_id"],
             "mchId": MCH_ID,
@@ -107,7 +107,7 @@ class IotPayHarness(ProviderHarness):
         assert response.status_code == 201, response.text
 
     def fail_next(self, operation: str) -> None:
-        # errCode 0014 (parameter error): a refusal, so nothing was done (SPEC.md section 6).
+        # errCode 0014 (parameter error): a refusal, so nothing was done.
         fault = {"operation": {"refund": "refund_order"}.get(operation, operation), "mode": "fail", "errCode": "0014"}
         response = requests.post(f"{self.url}/faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text

@@ -328,7 +328,7 @@ def refund_request(refund_id: str = "0f8fbd5c-8d4e-4c2a-9a57-1b2c3d4e5f60") -> R
 @pytest.mark.parametrize(
     ("answer", "outcome"),
     [
-        # SPEC section 5: refund answers document only retCode/retMsg. Without resCode, only an
+        # IOTPay documents only retCode/retMsg for refund answers. Without resCode, only an
         # answer that echoes this refund counts as success; anything else is unknown, never failed.
         ({"retCode": "SUCCESS", "mchRefundNo": "0f8fbd5c8d4e4c2a9a571b2c3d4e5f", "refundAmount": 400}, "succeeded"),
         ({"retCode": "SUCCESS"}, "unknown"),

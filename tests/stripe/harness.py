@@ -178,7 +178,8 @@ class StripeHarness(ProviderHarness):
         return event_id
 
     def garble_next(self, operation: str, reply: str) -> None:
-        response = requests.post(f"{self.url}/test/faults", json={"operation": operation, "mode": reply}, timeout=5)
+        fault = {"operation": {"query_order": "query"}.get(operation, operation), "mode": reply}
+        response = requests.post(f"{self.url}/test/faults", json=fault, timeout=5)
         assert response.status_code == 201, response.text
 
     def pend_next_refund(self) -> None:

@@ -1,4 +1,4 @@
-"""HTTP transport to IOTPay v1 (SPEC.md section 2): `params=<json>` forms, JSON answers.
+"""HTTP transport to IOTPay v1 (docs/providers/iotpay.md#transport): `params=<json>` forms, JSON answers.
 
 Sent through the core's `ProviderHttp`: one pooled session, a time-out on every call, TLS
 verification on, and no automatic retries (create and refund are not idempotent at IOTPay's side).

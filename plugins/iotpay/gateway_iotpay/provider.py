@@ -1,4 +1,4 @@
-"""IOTPay as a gateway `Provider`: signed create_order, verified notifies (SPEC.md sections 1-4)."""
+"""IOTPay as a gateway `Provider`: signed create_order, verified notifies (docs/providers/iotpay.md)."""
 
 from __future__ import annotations
 
@@ -225,7 +225,9 @@ class IotPayProvider(Provider):
     def _business_call(
         self, operation: str, params: Mapping[str, Any], schema: Schema, *, result_required: bool = True
     ) -> dict[str, Any]:
-        """The answer of a SUCCESS/SUCCESS call; ProviderError otherwise (SPEC.md section 2).
+        """The answer of a SUCCESS/SUCCESS call; ProviderError otherwise.
+
+        retCode is the communication result and resCode the business result: success needs both.
 
         `result_required=False` lets an answer without `resCode` through (refund answers document
         only retCode/retMsg), for the caller to judge from what it echoes.
@@ -364,7 +366,7 @@ class IotPayProvider(Provider):
         )
 
     def acknowledge(self, verdict: Verdict) -> Acknowledgement:
-        # IOTPay stops re-sending only on the exact body `success` (SPEC.md section 4).
+        # IOTPay stops re-sending only on the exact body `success`.
         if verdict.accepted:
             return Acknowledgement(200, "success")
         return Acknowledgement(400, "fail")

@@ -1,4 +1,4 @@
-"""Marshmallow schemas for every IOTPay v1 message, in IOTPay's own field names (SPEC.md).
+"""Marshmallow schemas for every IOTPay v1 message, in IOTPay's own field names (docs/providers/iotpay.md).
 
 Attribute names are snake_case; `data_key` holds IOTPay's name. `load` takes a wire dict
 (IOTPay names) and validates it; `dump` turns our dict into a wire dict. The simulator loads
@@ -32,7 +32,7 @@ CNY_CREATE_ORDER_CHANNELS = frozenset({"WX_NATIVE", "ALIPAY_WAP", "ALIPAY_PC", "
 RETURN_URL_MAX = 200
 MAX_AMOUNT = 2**31 - 1  # IOTPay's `amount` is an int; keep it inside a signed 32-bit range.
 
-# IOTPay order status codes (SPEC.md section 5).
+# IOTPay order status codes: 0 created, 1 paying, 2 paid, 3 paid and notified, 4/9 cancelled by system/user.
 STATUS_CREATED, STATUS_PAYING, STATUS_PAID, STATUS_PAID_NOTIFIED = 0, 1, 2, 3
 STATUS_CANCELLED_BY_SYSTEM, STATUS_CANCELLED_BY_USER = 4, 9
 PAID_STATUSES = frozenset({STATUS_PAID, STATUS_PAID_NOTIFIED})
@@ -254,7 +254,7 @@ class RefundOrderResponse(_Response):
 
 
 class PaymentNotify(Schema):
-    """The asynchronous payment notify (SPEC.md section 4). Values arrive as text."""
+    """The asynchronous payment notify. Values arrive as text."""
 
     class Meta:
         unknown = EXCLUDE

@@ -1,4 +1,4 @@
-"""IOTPay v1 MD5 request/notify signatures (SPEC.md section 1).
+"""IOTPay v1 MD5 request/notify signatures (docs/providers/iotpay.md#signing).
 
 Kept free of I/O and of the rest of the plugin so the exact byte string that gets
 hashed can be pinned by known answers computed outside this project.

@@ -1,4 +1,4 @@
-"""A sandbox double of IOTPay v1 that speaks real HTTP (SPEC.md), for `make run` and tests.
+"""A sandbox double of IOTPay v1 that speaks real HTTP (docs/providers/iotpay.md), for `make run` and tests.
 
 Mounted by the gateway at /sandbox/iotpay (so IOTPAY_API_URL = <base>/sandbox/iotpay/v1) or run alone:
     python -m gateway_iotpay.sandbox.app --port 8001 --mch-id 10000701 --key KEY --state /tmp/sim.sqlite
@@ -46,7 +46,7 @@ from gateway_iotpay.sandbox.store import Order, Refund, Rejected, SimulatorStore
 
 log = logging.getLogger(__name__)
 
-# SPEC.md section 6.
+# IOTPay's documented errCodes and their meanings.
 ERROR_TEXTS = {
     "0010": "system error",
     "0011": "POST required",
@@ -201,7 +201,7 @@ def _pay_params(order: Order, key: str) -> Json:
             "signType": "MD5",
         }
         return {**mini, "paySign": signing.sign(mini, key)}
-    # IOTPay does not document payParams for these channels (SPEC.md section 7): made-up but plausible
+    # IOTPay does not document payParams for these channels: made-up but plausible
     # shapes (Alipay's SDK takes an order string; UnionPay's a transaction number `tn` and a mode).
     if order.channel_id == "ALIPAY_MOBILE":
         return {"orderInfo": f"app_id=2021000000000000&out_trade_no={order.pay_order_id}&sign=SIMULATED"}
@@ -216,7 +216,7 @@ def notify_params(order: Order, key: str, back_type: str = schemas.BACK_TYPE_SER
     sent = {name: str(value) for name, value in wire(order, QUERY_FIELDS + NOTIFY_ONLY_FIELDS).items()}
     # status 2 whatever the order says now: a re-sent notify repeats the payment result.
     sent |= {"status": str(schemas.STATUS_PAID), "backType": back_type}
-    # Empty values are not signed (SPEC.md section 1), so sending them would add nothing.
+    # Empty values are not signed, so sending them would add nothing.
     sent = {name: value for name, value in sent.items() if value}
     return {**sent, "sign": signing.sign(sent, key)}
 
