@@ -119,12 +119,30 @@ def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
     app = make_app(**iotpay_config)
 
     providers = app.test_client().get("/v1/providers").get_json()
+    details = providers[0].pop("channel_details")  # tests/gateway/test_checkout_channels.py checks them
+    assert [channel["name"] for channel in details] == providers[0]["channels"]
     assert providers == [
         {
             "name": "iotpay",
             "display_name": "IOTPay",
-            "channels": ["WX_APP", "ALIPAY_MOBILE", "UPI_APP"],
-            "currencies": [{"code": "CAD", "exponent": 2}, {"code": "USD", "exponent": 2}],
+            "channels": [
+                "WX_APP",
+                "ALIPAY_MOBILE",
+                "UPI_APP",
+                "WX_NATIVE",
+                "ALIPAY_QR",
+                "UPI_QR",
+                "ALIPAY_WAP",
+                "ALIPAY_PC",
+                "UPI_SEQ",
+                "WX_JSAPI",
+                "WX_JSAPI_BROWSER",
+            ],
+            "currencies": [
+                {"code": "CAD", "exponent": 2},
+                {"code": "USD", "exponent": 2},
+                {"code": "CNY", "exponent": 2},
+            ],
             "operations": ["multiple_refunds", "partial_refund", "query", "refund"],
             "notifications": {
                 "signature": "MD5 over every received field but sign, with the merchant key (upper-case hex)",

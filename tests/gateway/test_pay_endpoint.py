@@ -147,7 +147,7 @@ def test_pay_refuses_an_amount_that_is_not_plain_dollars_and_cents(app: Any, cli
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        pytest.param({"channelid": "WX_NATIVE"}, "channelid", id="channel-unknown"),
+        pytest.param({"channelid": "WX_MICROPAY"}, "channelid", id="channel-unknown"),
         pytest.param({"channelid": ""}, "channelid", id="channel-empty"),
         pytest.param({"channelid": MISSING}, "channelid", id="channel-missing"),
         pytest.param({"currency": "EUR"}, "currency", id="currency-not-taken-by-iotpay"),
@@ -175,3 +175,11 @@ def test_pay_passes_an_iotpay_refusal_on_as_502_provider_error(app: Any, client:
     assert body["provider_error"]["code"] == "0014"
     stored = stored_order(app, body["order_id"])
     assert stored is not None and stored.status == "failed"
+
+
+@pytest.mark.parametrize("channel", ["WX_NATIVE", "ALIPAY_PC", "WX_JSAPI"])
+def test_pay_refuses_channels_that_are_not_app_sdk_channels(app: Any, client: Any, channel: str) -> None:
+    """/pay answers pay_params for an app's SDK; a QR, redirect or mini-program order has none to give."""
+    response = client.get("/pay", query_string={"channelid": channel, "amount": "28.56"})
+    assert response.status_code == 422
+    assert "channelid" in response.get_json()["errors"]
