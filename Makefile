@@ -15,6 +15,8 @@ GATEWAY_ADMIN_KEYS := sandbox=$(SANDBOX_ADMIN_KEY)
 endif
 export GATEWAY_ADMIN_KEYS
 
+TRY_ORDER := \"amount\":2856,\"currency\":\"CAD\",\"subject\":\"Coffee\",\"body\":\"1kg\"
+
 .PHONY: run test lint bench clean scaffold-template
 
 PLUGINS := plugins/iotpay plugins/stripe
@@ -29,10 +31,18 @@ run: $(STAMP)
 	$(BIN)/gateway db upgrade
 	@echo
 	@echo "gateway on http://$(HOST):$(PORT) (sandbox=$(GATEWAY_SANDBOX): IOTPay and Stripe are built-in simulators)"
-	@echo "try:  curl -s -X POST http://$(HOST):$(PORT)/v1/orders -H 'Content-Type: application/json' \\"
-	@echo "        -d '{\"channel\":\"WX_APP\",\"amount\":2856,\"currency\":\"CAD\",\"subject\":\"Coffee\",\"body\":\"1kg\"}'"
-	@echo "then: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
-	@echo "      curl -s http://$(HOST):$(PORT)/v1/orders/<id>      # status: paid"
+	@echo "Try one order of each kind: POST it, do what its next_action says, then GET it until status is paid."
+	@echo "  curl -s -X POST http://$(HOST):$(PORT)/v1/orders -H 'Content-Type: application/json' -d '<one of these>'"
+	@echo "  app SDK      {\"channel\":\"WX_APP\",$(TRY_ORDER)}"
+	@echo "               next_action.params go to the app's SDK; pay: curl -s -X POST http://$(HOST):$(PORT)/sandbox/iotpay/pay -d payOrderId=<provider_order_id>"
+	@echo "  QR code      {\"channel\":\"WX_NATIVE\",$(TRY_ORDER)}"
+	@echo "               open next_action.data in a browser (the wallet's page, with the code) and press Pay;"
+	@echo "               the code as an image: http://$(HOST):$(PORT)/v1/orders/<id>/qr_code (or ?format=png)"
+	@echo "  redirect     {\"channel\":\"ALIPAY_PC\",\"return_url\":\"http://$(HOST):$(PORT)/docs\",$(TRY_ORDER)}"
+	@echo "               open next_action.url, press Pay: the browser comes back to return_url; the notify pays the order"
+	@echo "  mini program {\"channel\":\"WX_JSAPI\",\"provider_options\":{\"open_id\":\"o1\",\"app_id\":\"wx1\"},$(TRY_ORDER)}"
+	@echo "               next_action.params go to wx.requestPayment; pay as for the app SDK"
+	@echo "  then         curl -s http://$(HOST):$(PORT)/v1/orders/<id>      # status: paid"
 	@echo
 	@echo "API docs:         http://$(HOST):$(PORT)/docs"
 	@echo "operator console: http://$(HOST):$(PORT)/console/   admin key: $(or $(SANDBOX_ADMIN_KEY),yours (GATEWAY_ADMIN_KEYS))"

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, I
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.clock import as_utc, utcnow
+from gateway.provider import NextActionType
 from gateway.snapshots import OrderSnapshot
 
 
@@ -58,6 +59,8 @@ class Order(Base):
     provider_order_id: Mapped[str | None] = mapped_column(String(128))
     provider_account: Mapped[str | None] = mapped_column(String(128))
     pay_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    next_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # NextAction.as_dict()
+    return_url: Mapped[str | None] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     client_ip: Mapped[str] = mapped_column(String(64))
@@ -74,6 +77,13 @@ class Order(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     # Lease taken by a reconcile run, so that several runs never work on the same order at once.
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def payer_next_action(self) -> dict[str, Any] | None:
+        """The next action as the API shows it; orders stored before next actions had pay_params only."""
+        if self.next_action is not None:
+            return self.next_action
+        return None if self.pay_params is None else {"type": str(NextActionType.SDK_PARAMS), "params": self.pay_params}
 
     def snapshot(self) -> OrderSnapshot:
         created_at = as_utc(self.created_at)

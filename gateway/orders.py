@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from marshmallow import ValidationError
 from sqlalchemy import update
@@ -71,7 +72,7 @@ def create_order(
 ) -> Order:
     """`claim`: the idempotency key this request holds, which will name the order (None: no key)."""
     provider = gateway.provider(fields.get("provider"))
-    draft = _draft(provider, fields, caller_ip)
+    draft = _draft(provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
     order = Order(
         id=str(uuid.uuid4()),
         provider=provider.name,
@@ -85,6 +86,7 @@ def create_order(
         body=draft.body,
         client_ip=draft.client_ip,
         merchant_reference=fields.get("merchant_reference"),
+        return_url=draft.return_url,
         order_metadata=dict(fields.get("metadata") or {}),
         expires_at=utcnow() + gateway.order_lifetime,
     )
@@ -124,7 +126,7 @@ def order_answer(gateway: Gateway, order_id: str) -> Order:
     if order.status == OrderStatus.FAILED.value:
         refusal = Refused(order.failure_code or "", order.failure_message or "")
         raise provider_failure(provider, refusal, "create the order", order_id=order.id)
-    if order.status == OrderStatus.PENDING.value and order.pay_params is None:
+    if order.status == OrderStatus.PENDING.value and order.next_action is None and order.pay_params is None:
         raise provider_failure(provider, NoAnswer(), "create the order", order_id=order.id)
     return order
 
@@ -161,13 +163,22 @@ def order_ref(order: Order) -> OrderRef:
     )
 
 
-def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None) -> OrderDraft:
+def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None, *, sandbox: bool) -> OrderDraft:
     errors: dict[str, list[str]] = {}
     if fields["channel"] not in provider.info.channels:
         errors["channel"] = [f"{provider.name} takes one of: {', '.join(provider.info.channels)}"]
-    if fields["currency"] not in provider.info.currencies:
-        errors["currency"] = [f"{provider.name} takes one of: {', '.join(provider.info.currencies)}"]
+    elif fields["currency"] not in (channel := provider.info.channel(fields["channel"])).currencies:
+        errors["currency"] = [f"{provider.name} {channel.name} takes one of: {', '.join(channel.currencies)}"]
     options = _provider_options(provider, fields.get("provider_options") or {}, errors)
+    return_url = fields.get("return_url")
+    if return_url is not None and (problem := return_url_problem(return_url, sandbox=sandbox)):
+        errors["return_url"] = [problem]
+    if not errors and fields["channel"] in provider.info.channels:
+        given = {"return_url"} if return_url else set()
+        given |= {f"provider_options.{name}" for name, value in options.items() if value not in (None, "")}
+        for field in provider.info.channel(fields["channel"]).required_fields:
+            if field not in given:
+                errors[field] = [f"{provider.name} {fields['channel']} orders need it"]
     client_ip = fields.get("client_ip") or caller_ip
     if not client_ip:
         errors["client_ip"] = ["is required when the caller's address is unknown"]
@@ -183,6 +194,7 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None)
         body=fields["body"],
         client_ip=str(client_ip),
         options=options,
+        return_url=return_url,
     )
     try:
         provider.validate_order(draft)
@@ -199,6 +211,28 @@ def _too_long_for_their_columns(values: Mapping[str, str]) -> dict[str, list[str
         if length is not None and len(value) > length:
             errors[name] = [f"must be at most {length} characters"]
     return errors
+
+
+MAX_RETURN_URL = 2048
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def return_url_problem(url: str, *, sandbox: bool) -> str | None:
+    """Why `url` cannot be where a payer's browser is sent back to (None: it can).
+
+    https only: the page the payer lands on shows their order, and a provider may refuse plain http.
+    The sandbox also takes http on this machine, so that `make run` and browser tests need no TLS.
+    """
+    if len(url) > MAX_RETURN_URL:
+        return f"must be at most {MAX_RETURN_URL} characters"
+    if not url.isprintable() or any(char.isspace() for char in url):
+        return "must not contain spaces or control characters"
+    parts = urlsplit(url)
+    if parts.scheme == "http" and sandbox and parts.hostname in _LOOPBACK_HOSTS:
+        return None
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https:// address" + (" (or http:// on localhost in the sandbox)" if sandbox else "")
+    return None
 
 
 def _provider_options(provider: Provider, raw: Mapping[str, Any], errors: dict[str, list[str]]) -> Mapping[str, Any]:
@@ -226,11 +260,16 @@ def _record_refusal(gateway: Gateway, order: Order, exc: ProviderError) -> None:
 
 def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder) -> Order:
     """One UPDATE ... RETURNING, its own commit: the order as the response shows it."""
+    assert created.next_action is not None  # CreatedOrder makes one from pay_params
     with gateway.db.autocommit() as session:
         stored: Order = session.scalars(
             update(Order)
             .where(Order.id == order.id)
-            .values(provider_order_id=created.provider_order_id, pay_params=dict(created.pay_params))
+            .values(
+                provider_order_id=created.provider_order_id,
+                pay_params=None if created.pay_params is None else dict(created.pay_params),
+                next_action=created.next_action.as_dict(),
+            )
             .returning(Order),
             execution_options={"synchronize_session": False},
         ).one()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,9 @@ class OrderDraft:
     body: str
     client_ip: str
     options: Mapping[str, Any]  # provider_options, already loaded by `Provider.options_schema`
+    # Where the payer's browser comes back after a redirect checkout (https; the core checked it).
+    # Coming back proves nothing: only a verified notification or a query marks the order paid.
+    return_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,68 @@ class InboundRequest:
 # -- what a provider hands back -----------------------------------------------------------------
 
 
+class NextActionType(enum.StrEnum):
+    """What the payer's client does next with a created order, whatever the provider."""
+
+    SDK_PARAMS = "sdk_params"  # hand `params` to the wallet's or provider's mobile SDK
+    DISPLAY_QR_CODE = "display_qr_code"  # show `data` as a QR code for the payer's wallet app to scan
+    REDIRECT_TO_URL = "redirect_to_url"  # send the payer's browser to `url`
+    MINI_PROGRAM = "mini_program"  # call WeChat's wx.requestPayment with `params` inside a mini program
+
+
+# The one field each type carries.
+_NEXT_ACTION_FIELD = {
+    NextActionType.SDK_PARAMS: "params",
+    NextActionType.DISPLAY_QR_CODE: "data",
+    NextActionType.REDIRECT_TO_URL: "url",
+    NextActionType.MINI_PROGRAM: "params",
+}
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """The payer's next step, with exactly the field its `type` needs."""
+
+    type: NextActionType
+    data: str | None = None  # display_qr_code: the text to encode
+    url: str | None = None  # redirect_to_url: an http(s) address
+    params: Mapping[str, Any] | None = None  # sdk_params, mini_program
+
+    def __post_init__(self) -> None:
+        wanted = _NEXT_ACTION_FIELD[NextActionType(self.type)]
+        given = {name for name in ("data", "url", "params") if getattr(self, name) is not None}
+        if given != {wanted}:
+            raise ValueError(f"a {self.type} next action carries {wanted} only, not {sorted(given)}")
+        if self.url is not None and not self.url.startswith(("https://", "http://")):
+            raise ValueError("a redirect_to_url next action needs an http(s) url")
+
+    def as_dict(self) -> dict[str, Any]:
+        field = _NEXT_ACTION_FIELD[NextActionType(self.type)]
+        value = getattr(self, field)
+        return {"type": str(self.type), field: dict(value) if field == "params" else value}
+
+
 @dataclass(frozen=True)
 class CreatedOrder:
-    provider_order_id: str
-    pay_params: Mapping[str, Any]  # given to the mobile SDK as it is
+    """The provider's answer to a created order.
+
+    `next_action` says what the payer does next; a provider that gives only `pay_params` (the
+    original contract) gets an sdk_params next action made of them. `pay_params` stays on orders
+    whose next action is sdk_params, for clients written before next actions existed.
+    `provider_order_id` may be None when the provider names its order only in the notification.
+    """
+
+    provider_order_id: str | None
+    pay_params: Mapping[str, Any] | None = None
+    next_action: NextAction | None = None
+
+    def __post_init__(self) -> None:
+        if self.next_action is None:
+            if self.pay_params is None:
+                raise ValueError("a created order needs a next_action or pay_params")
+            object.__setattr__(self, "next_action", NextAction(NextActionType.SDK_PARAMS, params=self.pay_params))
+        elif self.pay_params is None and self.next_action.type is NextActionType.SDK_PARAMS:
+            object.__setattr__(self, "pay_params", self.next_action.params)
 
 
 @dataclass(frozen=True)
@@ -313,6 +374,18 @@ class NotifyPolicy:
 
 
 @dataclass(frozen=True)
+class ChannelInfo:
+    """One channel of a provider, as a checkout needs to know it before creating an order."""
+
+    name: str
+    # The next-action types its orders get: the first by default, the others through provider_options.
+    next_actions: tuple[NextActionType, ...] = (NextActionType.SDK_PARAMS,)
+    currencies: tuple[str, ...] = ()  # empty: every currency of the provider
+    # Public field names an order on it must carry, e.g. "return_url" or "provider_options.open_id".
+    required_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProviderInfo:
     """What a provider declares about itself; `/v1/providers` shows it. Checked when it is built:
     a mistake here is a ValueError, which stops start-up with a ConfigError naming the plugin."""
@@ -327,6 +400,9 @@ class ProviderInfo:
     notifications: NotifyPolicy | None = None
     sandbox: bool = False
     exponent_notes: Mapping[str, str] = field(default_factory=dict)  # code -> why it differs from ISO 4217
+
+    # Details of some or all `channels`; a channel without them is an sdk_params channel in every currency.
+    channel_info: tuple[ChannelInfo, ...] = ()
 
     def __post_init__(self) -> None:
         for code, exponent in self.currencies.items():
@@ -345,6 +421,16 @@ class ProviderInfo:
         stray = sorted(set(self.exponent_notes) - set(self.currencies))
         if stray:
             raise ValueError(f"provider {self.name!r}: exponent_notes for currencies it does not take: {stray}")
+        for channel in self.channel_info:
+            if channel.name not in self.channels:
+                raise ValueError(f"provider {self.name!r}: channel_info for undeclared channel {channel.name!r}")
+            if not channel.next_actions or not set(channel.currencies) <= set(self.currencies):
+                raise ValueError(f"provider {self.name!r}: channel {channel.name!r} needs next actions and currencies")
+
+    def channel(self, name: str) -> ChannelInfo:
+        """The details of a declared channel (defaults for one the provider gave none for)."""
+        found = next((channel for channel in self.channel_info if channel.name == name), ChannelInfo(name))
+        return found if found.currencies else replace(found, currencies=tuple(self.currencies))
 
 
 class Provider(ABC):

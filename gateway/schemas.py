@@ -9,6 +9,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from gateway.fields import StrictInt, UtcDateTime
 from gateway.money import MAX_MINOR_UNITS
+from gateway.provider import NextActionType
 
 MAX_METADATA_BYTES = 4096
 
@@ -42,6 +43,14 @@ class OrderCreateSchema(Schema):
     metadata = fields.Dict(
         keys=fields.String(), load_default=dict, metadata={"description": "your own key/values, returned as given"}
     )
+    return_url = fields.String(
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "redirect checkouts: https address the payer's browser comes back to. Coming back is no "
+            "proof of payment: the order is paid once `status` says so (after the provider's notification)",
+            "example": "https://shop.example.com/orders/42/return",
+        },
+    )
     provider_options = fields.Dict(
         keys=fields.String(),
         load_default=dict,
@@ -56,6 +65,33 @@ class OrderCreateSchema(Schema):
             raise ValidationError("must be standard JSON (no NaN or Infinity)") from None
         if len(text) > MAX_METADATA_BYTES:
             raise ValidationError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+
+
+class NextActionSchema(Schema):
+    """What the payer's client does next. `type` says which one field is set."""
+
+    type = fields.String(
+        metadata={
+            "enum": [str(kind) for kind in NextActionType],
+            "description": "sdk_params: hand `params` to the mobile SDK (the same object as the order's "
+            "pay_params). display_qr_code: show `data` as a QR code for the payer's wallet to scan "
+            "(GET /v1/orders/{order_id}/qr_code renders it as SVG or PNG). redirect_to_url: send the "
+            "payer's browser to `url`; it comes back to the order's return_url. mini_program: call "
+            "wx.requestPayment with `params` inside a WeChat mini program.",
+        }
+    )
+    data = fields.String(metadata={"description": "display_qr_code: the QR code's text, e.g. weixin://wxpay/..."})
+    url = fields.String(metadata={"description": "redirect_to_url: the http(s) address to send the browser to"})
+    params = fields.Dict(
+        metadata={"description": "sdk_params, mini_program: the parameters, as the provider gave them"}
+    )
+
+
+class QrCodeQuerySchema(Schema):
+    format = fields.String(load_default="svg", validate=validate.OneOf(("svg", "png")))
+    scale = fields.Integer(
+        load_default=5, validate=validate.Range(min=1, max=20), metadata={"description": "pixels per module"}
+    )
 
 
 class OrderQuerySchema(Schema):
@@ -73,7 +109,16 @@ class OrderSchema(Schema):
     )
     merchant_order_no = fields.String(metadata={"description": "our reference for the order at the provider"})
     provider_order_id = fields.String(allow_none=True)
-    pay_params = fields.Dict(allow_none=True, metadata={"description": "hand this to the mobile payment SDK"})
+    pay_params = fields.Dict(
+        allow_none=True, metadata={"description": "sdk_params orders: hand this to the mobile payment SDK"}
+    )
+    next_action = fields.Nested(
+        NextActionSchema,
+        attribute="payer_next_action",
+        allow_none=True,
+        metadata={"description": "what the payer's client does next; null until the provider has answered"},
+    )
+    return_url = fields.String(allow_none=True)
     merchant_reference = fields.String(allow_none=True)
     metadata = fields.Dict(attribute="order_metadata")
     refunded_amount = fields.Integer()
@@ -145,6 +190,13 @@ class ProviderSchema(Schema):
     name = fields.String(attribute="info.name")
     display_name = fields.String(attribute="info.display_name")
     channels = fields.List(fields.String(), attribute="info.channels")
+    channel_details = fields.Method(
+        "_channel_details",
+        metadata={
+            "description": "[{name, next_actions, currencies, required_fields}] per channel: the next-action "
+            "types its orders get (the first by default), its currencies, the fields an order must carry"
+        },
+    )
     currencies = fields.Method("_currencies", metadata={"description": "[{code, exponent}]: minor units per unit"})
     operations = fields.Method("_operations", metadata={"description": "query, refund, query_refund, ..."})
     notifications = fields.Nested(NotifyPolicySchema, allow_none=True, attribute="info.notifications")
@@ -152,6 +204,20 @@ class ProviderSchema(Schema):
 
     def _currencies(self, provider: Any) -> list[dict[str, Any]]:
         return [{"code": code, "exponent": exponent} for code, exponent in provider.info.currencies.items()]
+
+    def _channel_details(self, provider: Any) -> list[dict[str, Any]]:
+        details = []
+        for name in provider.info.channels:
+            channel = provider.info.channel(name)
+            details.append(
+                {
+                    "name": name,
+                    "next_actions": [str(kind) for kind in channel.next_actions],
+                    "currencies": list(channel.currencies),
+                    "required_fields": list(channel.required_fields),
+                }
+            )
+        return details
 
     def _operations(self, provider: Any) -> list[str]:
         return sorted(str(operation) for operation in provider.operations)

@@ -43,7 +43,7 @@ class CurrencyChecks:
     @staticmethod
     def check_currency(gateway: LiveGateway, currency: str, operations: frozenset[Operation]) -> None:
         harness = gateway.harness
-        created = gateway.post_order(currency=currency)
+        created = gateway.post_order(currency=currency, **_channel_taking(gateway, currency))
         assert created.status_code == 201, f"POST /v1/orders answered {created.status_code}: {created.get_json()}"
         order: dict[str, Any] = created.get_json()
         if Operation.QUERY in operations:
@@ -68,3 +68,15 @@ class CurrencyChecks:
             assert refund.status_code == 201, f"a refund of {part} answered {refund.get_json()}"
             refunded = refunded_at_provider(gateway, order)
             assert refunded == part, f"refunded {part} minor units, the simulator recorded {refunded}"
+
+
+def _channel_taking(gateway: LiveGateway, currency: str) -> dict[str, Any]:
+    """Order fields for a channel that takes `currency`: the harness's own, or one that needs no extra fields."""
+    info, harness = gateway.provider.info, gateway.harness
+    if currency in info.channel(harness.channel).currencies:
+        return {}
+    for name in info.channels:
+        channel = info.channel(name)
+        if currency in channel.currencies and not channel.required_fields:
+            return {"channel": name, "provider_options": {}}
+    pytest.fail(f"no channel without required fields takes {currency}: declare one, or drop the currency")

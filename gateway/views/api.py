@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 
+from gateway import qr_codes
 from gateway.idempotency import Claim
 from gateway.models import Order
 from gateway.orders import create_order, get_order, order_answer, refresh_order
-from gateway.schemas import ApiErrorSchema, OrderCreateSchema, OrderQuerySchema, OrderSchema, ProviderSchema
+from gateway.qr_codes import qr_code_payload
+from gateway.schemas import (
+    ApiErrorSchema,
+    OrderCreateSchema,
+    OrderQuerySchema,
+    OrderSchema,
+    ProviderSchema,
+    QrCodeQuerySchema,
+)
 from gateway.views.auth import require_api_key
 from gateway.views.blueprint import Blueprint
 from gateway.views.context import current_gateway
@@ -48,6 +57,19 @@ class OrderById(MethodView):
         if args["refresh"]:
             return refresh_order(current_gateway(), order_id)
         return get_order(current_gateway(), order_id)
+
+
+@blp.route("/orders/<order_id>/qr_code")
+class OrderQrCode(MethodView):
+    @blp.arguments(QrCodeQuerySchema, location="query")
+    @blp.response(200, content_type="image/svg+xml", description="the QR code as SVG (format=svg) or PNG (format=png)")
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    @blp.alt_response(409, schema=ApiErrorSchema, description="the order's next action is not display_qr_code")
+    def get(self, args: dict[str, Any], order_id: str) -> Response:
+        """The QR code of a display_qr_code order, drawn from its next action's `data`."""
+        payload = qr_code_payload(get_order(current_gateway(), order_id))
+        image = qr_codes.render(payload, args["format"], args["scale"])
+        return Response(image, content_type=qr_codes.MEDIA_TYPES[args["format"]])
 
 
 @blp.route("/providers")

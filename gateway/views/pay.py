@@ -62,6 +62,12 @@ class Pay(MethodView):
         currency = args.get("currency") or next(iter(currencies))
         if currency not in currencies:
             raise validation_error({"currency": [f"{provider.name} takes one of: {', '.join(currencies)}"]})
+        channel = args["channelid"]
+        if channel in provider.info.channels and provider.info.channel(channel).next_actions[0] != "sdk_params":
+            # This endpoint answers an app SDK's parameters; QR, redirect and mini-program orders go through /v1/orders.
+            raise validation_error(
+                {"channelid": [f"{channel} is not an app SDK channel: create it with POST /v1/orders"]}
+            )
         places = currencies[currency]
         try:
             amount = parse_major_units(args["amount"], currency, places)
@@ -69,7 +75,7 @@ class Pay(MethodView):
             raise validation_error({"amount": [str(exc)]}) from None
         label = f"Payment of {format_major_units(amount, currency, places)} {currency}"
         fields = {
-            "channel": args["channelid"],
+            "channel": channel,
             "amount": amount,
             "currency": currency,
             "subject": label,

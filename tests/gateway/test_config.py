@@ -119,12 +119,30 @@ def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
     app = make_app(**iotpay_config)
 
     providers = app.test_client().get("/v1/providers").get_json()
+    details = providers[0].pop("channel_details")  # tests/gateway/test_checkout_channels.py checks them
+    assert [channel["name"] for channel in details] == providers[0]["channels"]
     assert providers == [
         {
             "name": "iotpay",
             "display_name": "IOTPay",
-            "channels": ["WX_APP", "ALIPAY_MOBILE", "UPI_APP"],
-            "currencies": [{"code": "CAD", "exponent": 2}, {"code": "USD", "exponent": 2}],
+            "channels": [
+                "WX_APP",
+                "ALIPAY_MOBILE",
+                "UPI_APP",
+                "WX_NATIVE",
+                "ALIPAY_QR",
+                "UPI_QR",
+                "ALIPAY_WAP",
+                "ALIPAY_PC",
+                "UPI_SEQ",
+                "WX_JSAPI",
+                "WX_JSAPI_BROWSER",
+            ],
+            "currencies": [
+                {"code": "CAD", "exponent": 2},
+                {"code": "USD", "exponent": 2},
+                {"code": "CNY", "exponent": 2},
+            ],
             "operations": ["multiple_refunds", "partial_refund", "query", "refund"],
             "notifications": {
                 "signature": "MD5 over every received field but sign, with the merchant key (upper-case hex)",
@@ -588,15 +606,16 @@ def test_openapi_links_a_created_order_to_its_reads_and_refunds_and_a_refund_to_
 def test_openapi_says_notify_answers_as_the_provider_does_and_names_the_enabled_choices(
     make_app: Callable[..., Any], iotpay_config: dict[str, str]
 ) -> None:
-    spec = make_app(**iotpay_config, GATEWAY_API_KEYS=K1).test_client().get("/openapi.json").get_json()
+    app = make_app(**iotpay_config, GATEWAY_API_KEYS=K1)
+    spec = app.test_client().get("/openapi.json").get_json()
 
     notify = spec["paths"]["/notify/{provider_name}"]["post"]["responses"]
     assert set(notify["200"]["content"]) == set(notify["400"]["content"]) == {"text/plain"}  # IOTPay: success/fail
     assert set(notify["429"]["content"]) == {"text/plain"}
     order = spec["components"]["schemas"]["OrderCreate"]["properties"]
     assert order["provider"]["enum"] == ["iotpay"]
-    assert order["channel"]["enum"] == ["ALIPAY_MOBILE", "UPI_APP", "WX_APP"]
-    assert order["currency"]["enum"] == ["CAD", "USD"]
+    assert order["channel"]["enum"] == sorted(app.extensions["gateway"].providers["iotpay"].info.channels)
+    assert order["currency"]["enum"] == sorted(app.extensions["gateway"].providers["iotpay"].info.currencies)
     assert (order["subject"]["maxLength"], order["client_ip"]["maxLength"]) == (255, 64)
     assert spec["paths"]["/v1/orders"]["post"]["security"] == [{"apiKey": []}]
     assert "401" in spec["paths"]["/v1/orders"]["post"]["responses"]

@@ -221,7 +221,7 @@ def test_get_unknown_order_answers_404_order_not_found(client: Any, order_id: st
         pytest.param({"amount": True}, "amount", id="amount-bool"),
         pytest.param({"amount": 2**31}, "amount", id="amount-over-int32"),
         pytest.param({"amount": MISSING}, "amount", id="amount-missing"),
-        pytest.param({"channel": "WX_NATIVE"}, "channel", id="channel-unknown"),
+        pytest.param({"channel": "WX_MICROPAY"}, "channel", id="channel-unknown"),
         pytest.param({"currency": "EUR"}, "currency", id="currency-not-taken-by-iotpay"),
         pytest.param({"currency": "cad"}, "currency", id="currency-lowercase"),
         pytest.param({"subject": MISSING}, "subject", id="subject-missing"),

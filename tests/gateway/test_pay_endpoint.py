@@ -162,7 +162,7 @@ def test_pay_refuses_an_amount_that_is_not_plain_dollars_and_cents(app: Any, cli
 @pytest.mark.parametrize(
     ("params", "field"),
     [
-        pytest.param({"channelid": "WX_NATIVE"}, "channelid", id="channel-unknown"),
+        pytest.param({"channelid": "WX_MICROPAY"}, "channelid", id="channel-unknown"),
         pytest.param({"channelid": ""}, "channelid", id="channel-empty"),
         pytest.param({"channelid": MISSING}, "channelid", id="channel-missing"),
         pytest.param({"currency": "EUR"}, "currency", id="currency-not-taken-by-iotpay"),
@@ -317,3 +317,11 @@ def test_when_redis_does_not_answer_each_process_still_limits_in_memory(app_fact
 
     assert [get_from(client, "192.0.2.60", amount="x").status_code for _ in range(2)] == [422, 422]
     assert_rate_limited(get_from(client, "192.0.2.60"))
+
+
+@pytest.mark.parametrize("channel", ["WX_NATIVE", "ALIPAY_PC", "WX_JSAPI"])
+def test_pay_refuses_channels_that_are_not_app_sdk_channels(app: Any, client: Any, channel: str) -> None:
+    """/pay answers pay_params for an app's SDK; a QR, redirect or mini-program order has none to give."""
+    response = client.get("/pay", query_string={"channelid": channel, "amount": "28.56"})
+    assert response.status_code == 422
+    assert "channelid" in response.get_json()["errors"]

@@ -12,18 +12,26 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gateway_iotpay import signing
 from gateway_iotpay.channels import CHANNELS, Action
-from gateway_iotpay.checkout import PayerAction
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import IotPayConfig
 from gateway_iotpay.provider import IotPayProvider
 
-from gateway.provider import InvalidOrder, NotificationRejected, OrderDraft, OrderRequest, ProviderError, Verdict
+from gateway.provider import (
+    InvalidOrder,
+    NextAction,
+    NotificationRejected,
+    OrderDraft,
+    OrderRequest,
+    ProviderError,
+    Verdict,
+)
 from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.iotpay.test_provider import FakeIotPay, notify_request, sent_params
@@ -109,7 +117,7 @@ def draft(channel: str, **overrides: Any) -> OrderDraft:
 
 
 def order_request(order: dict[str, Any]) -> OrderRequest:
-    names = ("channel", "amount", "currency", "subject", "body", "client_ip", "options")
+    names = ("channel", "amount", "currency", "subject", "body", "client_ip", "options", "return_url")
     return OrderRequest(
         draft=OrderDraft(**{name: order[name] for name in names}),
         order_id="o1",
@@ -126,8 +134,8 @@ def test_each_channel_sends_exactly_its_known_answer_request(iotpay: tuple[FakeI
     fake, url = iotpay
     order = vector["order"]
     provider = provider_for(url, order, key=vector["key"])
-    provider.check_order(order_request(order).draft, order["return_url"])
-    provider.start_checkout(order_request(order), return_url=order["return_url"])
+    provider.check_order(order_request(order).draft)
+    provider.start_checkout(order_request(order))
 
     assert fake.requests[-1]["path"] == f"/{vector['operation']}"
     expected = {name: value for name, value in vector["params"].items() if value != ""}
@@ -158,17 +166,17 @@ def test_the_php_routine_reproduces_the_stored_answers(source: str) -> None:
 # -- the answer, read ---------------------------------------------------------------------------
 
 EXPECTED_ACTIONS = {
-    "WX_APP": PayerAction(Action.SDK_PARAMS, params=EVERYTHING["payParams"]),
-    "ALIPAY_MOBILE": PayerAction(Action.SDK_PARAMS, params=EVERYTHING["payParams"]),
-    "UPI_APP": PayerAction(Action.SDK_PARAMS, params=EVERYTHING["payParams"]),
-    "WX_NATIVE": PayerAction(Action.DISPLAY_QR_CODE, qr_data="weixin://wxpay/bizpayurl?pr=NwY5Mz9"),
-    "ALIPAY_QR": PayerAction(Action.DISPLAY_QR_CODE, qr_data="https://qr.alipay.com/bax08861ymuyhjr0dmn"),
-    "UPI_QR": PayerAction(Action.DISPLAY_QR_CODE, qr_data="https://qr.alipay.com/bax08861ymuyhjr0dmn"),
-    "ALIPAY_WAP": PayerAction(Action.REDIRECT_TO_URL, url="https://openapi.alipay.com/gateway.do?x=1"),
-    "ALIPAY_PC": PayerAction(Action.REDIRECT_TO_URL, url="https://openapi.alipay.com/gateway.do?x=1"),
-    "UPI_SEQ": PayerAction(Action.REDIRECT_TO_URL, url="https://gateway.95516.com/p"),
-    "WX_JSAPI": PayerAction(Action.MINI_PROGRAM, params=EVERYTHING["payParams"]),
-    "WX_JSAPI_BROWSER": PayerAction(Action.REDIRECT_TO_URL, url="https://pay.iotpaycloud.com/wx/oauth?o=1"),
+    "WX_APP": NextAction(Action.SDK_PARAMS, params=EVERYTHING["payParams"]),
+    "ALIPAY_MOBILE": NextAction(Action.SDK_PARAMS, params=EVERYTHING["payParams"]),
+    "UPI_APP": NextAction(Action.SDK_PARAMS, params=EVERYTHING["payParams"]),
+    "WX_NATIVE": NextAction(Action.DISPLAY_QR_CODE, data="weixin://wxpay/bizpayurl?pr=NwY5Mz9"),
+    "ALIPAY_QR": NextAction(Action.DISPLAY_QR_CODE, data="https://qr.alipay.com/bax08861ymuyhjr0dmn"),
+    "UPI_QR": NextAction(Action.DISPLAY_QR_CODE, data="https://qr.alipay.com/bax08861ymuyhjr0dmn"),
+    "ALIPAY_WAP": NextAction(Action.REDIRECT_TO_URL, url="https://openapi.alipay.com/gateway.do?x=1"),
+    "ALIPAY_PC": NextAction(Action.REDIRECT_TO_URL, url="https://openapi.alipay.com/gateway.do?x=1"),
+    "UPI_SEQ": NextAction(Action.REDIRECT_TO_URL, url="https://gateway.95516.com/p"),
+    "WX_JSAPI": NextAction(Action.MINI_PROGRAM, params=EVERYTHING["payParams"]),
+    "WX_JSAPI_BROWSER": NextAction(Action.REDIRECT_TO_URL, url="https://pay.iotpaycloud.com/wx/oauth?o=1"),
 }
 
 
@@ -184,7 +192,7 @@ def test_each_channel_reads_its_payer_step_and_tolerates_unknown_fields(
 ) -> None:
     _, url = iotpay
     order = _vector_of(channel)["order"]
-    started = provider_for(url, order).start_checkout(order_request(order), return_url=order["return_url"])
+    started = provider_for(url, order).start_checkout(order_request(order))
     assert started.payer == EXPECTED_ACTIONS[channel]
     assert started.provider_order_id == "P01202611270000000000001"
 
@@ -192,23 +200,23 @@ def test_each_channel_reads_its_payer_step_and_tolerates_unknown_fields(
 def test_wechat_browser_with_qrcode_pay_gets_the_code_url_as_a_qr_code(iotpay: tuple[FakeIotPay, str]) -> None:
     _, url = iotpay
     order = next(v for v in CHANNEL_VECTORS if v["name"] == "pay_for_submit_wx_jsapi_qrcode")["order"]
-    started = provider_for(url, order).start_checkout(order_request(order), return_url=order["return_url"])
-    assert started.payer == PayerAction(Action.DISPLAY_QR_CODE, qr_data="https://pay.iotpaycloud.com/wx/qr?o=1")
+    started = provider_for(url, order).start_checkout(order_request(order))
+    assert started.payer == NextAction(Action.DISPLAY_QR_CODE, data="https://pay.iotpaycloud.com/wx/qr?o=1")
 
 
 def test_payer_data_under_the_other_documented_qr_name_is_taken(iotpay: tuple[FakeIotPay, str]) -> None:
     fake, url = iotpay
     fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "payOrderId": "P1", "codeUrl": "https://qr.example/1"}
     order = _vector_of("ALIPAY_QR")["order"]
-    started = provider_for(url, order).start_checkout(order_request(order), return_url=None)
-    assert started.payer.qr_data == "https://qr.example/1"
+    started = provider_for(url, order).start_checkout(order_request(order))
+    assert started.payer.data == "https://qr.example/1"
 
 
 def test_retparams_sent_as_json_text_is_read_too(iotpay: tuple[FakeIotPay, str]) -> None:
     fake, url = iotpay
     fake.answer = {**EVERYTHING, "retParams": json.dumps({"alipayUrl": "https://openapi.alipay.com/g?y=2"})}
     order = _vector_of("ALIPAY_PC")["order"]
-    started = provider_for(url, order).start_checkout(order_request(order), return_url=order["return_url"])
+    started = provider_for(url, order).start_checkout(order_request(order))
     assert started.payer.url == "https://openapi.alipay.com/g?y=2"
 
 
@@ -249,7 +257,7 @@ def test_a_success_without_usable_payer_data_is_an_unknown_outcome(
     fake.answer = answer
     order = _vector_of(channel)["order"]
     with pytest.raises(ProviderError) as unclear:
-        provider_for(url, order).start_checkout(order_request(order), return_url=order["return_url"])
+        provider_for(url, order).start_checkout(order_request(order))
     assert (unclear.value.code, is_definite_refusal(unclear.value)) == ("INVALID_RESPONSE", False)
 
 
@@ -284,7 +292,7 @@ def test_bad_orders_are_refused_naming_the_field(
     fake, url = iotpay
     provider = provider_for(url)
     with pytest.raises(InvalidOrder) as refused:
-        provider.check_order(order, return_url)
+        provider.check_order(replace(order, return_url=return_url))
     assert field in refused.value.errors, refused.value.errors
     assert fake.requests == []
 
@@ -299,7 +307,7 @@ def test_cny_is_taken_where_iotpay_allows_it(iotpay: tuple[FakeIotPay, str]) -> 
         ("UPI_SEQ", "https://s.example/r", {}),
         ("WX_JSAPI_BROWSER", "https://s.example/r", {}),
     ]:
-        provider.check_order(draft(channel, currency="CNY", options=options), return_url)
+        provider.check_order(draft(channel, currency="CNY", options=options, return_url=return_url))
 
 
 def test_alipay_mobile_still_works_and_warns_about_its_end(
@@ -308,8 +316,8 @@ def test_alipay_mobile_still_works_and_warns_about_its_end(
     _, url = iotpay
     order = _vector_of("ALIPAY_MOBILE")["order"]
     with caplog.at_level(logging.WARNING, logger="gateway_iotpay"):
-        started = provider_for(url, order).start_checkout(order_request(order), return_url=None)
-    assert started.payer.action is Action.SDK_PARAMS
+        started = provider_for(url, order).start_checkout(order_request(order))
+    assert started.payer.type is Action.SDK_PARAMS
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     assert "ALIPAY_MOBILE" in warning.getMessage()
     assert "2026-03-10" in warning.getMessage()
@@ -320,7 +328,7 @@ def test_other_channels_log_no_deprecation(iotpay: tuple[FakeIotPay, str], caplo
     _, url = iotpay
     order = _vector_of("WX_NATIVE")["order"]
     with caplog.at_level(logging.WARNING, logger="gateway_iotpay"):
-        provider_for(url, order).start_checkout(order_request(order), return_url=None)
+        provider_for(url, order).start_checkout(order_request(order))
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 

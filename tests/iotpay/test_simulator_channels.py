@@ -91,13 +91,13 @@ def start(sim_url: str, notify_url: str, channel: str, **options: Any) -> Any:
         body="1kg medium roast",
         client_ip="24.80.45.254",
         options={**CHANNEL_OPTIONS.get(channel, {}), **options},
+        return_url=RETURN_URL if channel in REDIRECTING else None,
     )
-    return_url = RETURN_URL if channel in REDIRECTING else None
     iotpay = provider(sim_url)
-    iotpay.check_order(draft, return_url)
+    iotpay.check_order(draft)
     merchant_order_no = f"G{abs(hash((channel, str(options)))) % 10**12:012d}"
     request = OrderRequest(draft=draft, order_id="o1", merchant_order_no=merchant_order_no, notify_url=notify_url)
-    return iotpay.start_checkout(request, return_url=return_url)
+    return iotpay.start_checkout(request)
 
 
 def server_notifies(app: NotifyReceiver) -> list[dict[str, str]]:
@@ -110,8 +110,8 @@ def test_a_qr_order_shows_its_code_on_a_page_that_pays_and_notifies(
 ) -> None:
     app, notify_url = receiver
     started = start(sim_url, notify_url, channel)
-    assert started.payer.action is Action.DISPLAY_QR_CODE
-    page = http.get(started.payer.qr_data, timeout=5)
+    assert started.payer.type is Action.DISPLAY_QR_CODE
+    page = http.get(started.payer.data, timeout=5)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert re.search(r'<img id="qr-code" alt="QR code" src="data:image/svg\+xml', page.text)
     assert "28.56 CAD" in page.text
@@ -119,7 +119,7 @@ def test_a_qr_order_shows_its_code_on_a_page_that_pays_and_notifies(
     assert '<button id="pay"' in page.text
     assert app.received == []
 
-    paid = http.post(started.payer.qr_data, timeout=5)
+    paid = http.post(started.payer.data, timeout=5)
     assert paid.status_code == 200 and "Paid 28.56 CAD" in paid.text
     notify = wait_for(lambda: server_notifies(app))[0]
     assert (notify["status"], notify["backType"], notify["payOrderId"]) == ("2", "2", started.provider_order_id)
@@ -132,7 +132,7 @@ def test_a_redirect_lands_on_a_checkout_that_pays_and_sends_the_browser_back(
 ) -> None:
     app, notify_url = receiver
     started = start(sim_url, notify_url, channel)
-    assert started.payer.action is Action.REDIRECT_TO_URL
+    assert started.payer.type is Action.REDIRECT_TO_URL
     landing = http.get(started.payer.url, timeout=5)
     assert landing.status_code == 200 and '<button id="pay"' in landing.text
     assert "qr-code" not in landing.text
@@ -158,8 +158,8 @@ def test_wechat_browser_with_qrcode_pay_gets_a_code_for_the_checkout(
 ) -> None:
     _, notify_url = receiver
     started = start(sim_url, notify_url, "WX_JSAPI_BROWSER", qrcode_pay=True)
-    assert started.payer.action is Action.DISPLAY_QR_CODE
-    assert http.get(started.payer.qr_data, timeout=5).status_code == 200
+    assert started.payer.type is Action.DISPLAY_QR_CODE
+    assert http.get(started.payer.data, timeout=5).status_code == 200
 
 
 def test_a_mini_program_order_gets_wx_request_payment_params(
@@ -167,7 +167,7 @@ def test_a_mini_program_order_gets_wx_request_payment_params(
 ) -> None:
     _, notify_url = receiver
     started = start(sim_url, notify_url, "WX_JSAPI")
-    assert started.payer.action is Action.MINI_PROGRAM
+    assert started.payer.type is Action.MINI_PROGRAM
     params = started.payer.params
     assert params["appId"] == "wxd678efh567hg6787"
     assert params["package"].startswith("prepay_id=")

@@ -344,3 +344,56 @@ def test_a_field_longer_than_its_column_is_a_422_naming_it_on_every_database(
     assert records(app) == []
     with app.extensions["gateway"].db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+# -- next actions: the same shapes as IOTPay's -----------------------------------------------------
+
+
+def test_wechat_pay_shows_a_qr_code_and_is_paid_by_the_webhook(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    client = both_factory().test_client()
+    response = create(client, channel="wechat_pay")
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    assert order["next_action"]["type"] == "display_qr_code"  # Stripe's wechat_pay_display_qr_code
+    assert order["pay_params"]["client_secret"]  # still there for Stripe.js
+    assert client.get(f"/v1/orders/{order['id']}/qr_code?format=png").status_code == 200
+
+    assert requests.post(order["next_action"]["data"], timeout=10).status_code == 200  # scanned and paid
+    wait_for(lambda: status_is(client, order["id"], "paid"), what="the webhook to mark the order paid")
+
+
+def test_alipay_redirects_comes_back_to_return_url_and_is_paid_by_the_webhook(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    client = both_factory().test_client()
+    return_url = "https://shop.example.com/orders/7/return"
+    response = create(client, channel="alipay", return_url=return_url)
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    assert order["next_action"]["type"] == "redirect_to_url"  # Stripe's alipay_handle_redirect
+
+    back = requests.post(order["next_action"]["url"], allow_redirects=False, timeout=10)
+    assert back.status_code == 303
+    assert back.headers["Location"].startswith(return_url + "?payment_intent=")
+    assert "redirect_status=succeeded" in back.headers["Location"]
+    wait_for(lambda: status_is(client, order["id"], "paid"), what="the webhook to mark the order paid")
+
+
+def test_alipay_without_return_url_is_a_422_naming_it(both_factory: Callable[..., Any]) -> None:
+    client = both_factory().test_client()
+    response = create(client, channel="alipay")
+    assert response.status_code == 422 and "return_url" in response.get_json()["errors"]
+
+
+def test_stripe_lists_its_channels_next_actions(both_factory: Callable[..., Any]) -> None:
+    providers = both_factory().test_client().get("/v1/providers").get_json()
+    (stripe_info,) = [p for p in providers if p["name"] == "stripe"]
+    details = {channel["name"]: channel for channel in stripe_info["channel_details"]}
+    assert details["wechat_pay"]["next_actions"] == ["display_qr_code"]
+    assert (details["alipay"]["next_actions"], details["alipay"]["required_fields"]) == (
+        ["redirect_to_url"],
+        ["return_url"],
+    )
+    assert details["card"]["next_actions"] == ["sdk_params"]

@@ -23,6 +23,8 @@ from werkzeug.wrappers import Request, Response
 from gateway.provider import (
     InboundRequest,
     InvalidOrder,
+    NextAction,
+    NextActionType,
     NotificationRejected,
     Operation,
     OrderDraft,
@@ -132,8 +134,15 @@ def order_request(amount: int = 2856, currency: str = "USD", channel: str = "car
 
 def test_create_sends_the_payment_intent_form_with_bracket_notation(fake: tuple[FakeStripe, str]) -> None:
     stripe, url = fake
-    stripe.answer("POST /v1/payment_intents", 200, intent(amount=500, currency="jpy"))
-    make_provider(url).create_order(order_request(amount=500, currency="JPY", channel="alipay", subject="Tea & +10%"))
+    redirect = {"type": "alipay_handle_redirect", "alipay_handle_redirect": {"url": "https://hooks.stripe.example/r"}}
+    answer = intent(amount=500, currency="jpy") | {"status": "requires_action", "next_action": redirect}
+    stripe.answer("POST /v1/payment_intents", 200, answer)
+    created = make_provider(url).create_order(
+        order_request(
+            amount=500, currency="JPY", channel="alipay", subject="Tea & +10%", return_url="https://shop.example/r?o=1"
+        )
+    )
+    assert created.next_action == NextAction(NextActionType.REDIRECT_TO_URL, url="https://hooks.stripe.example/r")
 
     sent = stripe.requests[-1]
     assert (sent["method"], sent["path"]) == ("POST", "/v1/payment_intents")
@@ -144,6 +153,10 @@ def test_create_sends_the_payment_intent_form_with_bracket_notation(fake: tuple[
         ("description", "Tea & +10%"),
         ("metadata[merchant_order_no]", "20261125225309a14ebec474a1"),
         ("metadata[gateway_order_id]", "5b0f3a1e-0c5d-4a9e-9f6e-2d7c1b8a4e21"),
+        # Confirmed at creation, so Stripe answers the redirect at once (Stripe.js is not needed).
+        ("confirm", "true"),
+        ("payment_method_data[type]", "alipay"),
+        ("return_url", "https://shop.example/r?o=1"),
     ]
     assert sent["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     assert sent["headers"]["Authorization"] == f"Bearer {SECRET_KEY}"

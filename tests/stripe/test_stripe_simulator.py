@@ -359,6 +359,8 @@ def test_unknown_urls_answer_in_stripes_error_shape(stripe: StripeSandbox) -> No
         ([("a", "1"), ("m[k]", "v"), ("m[j]", "w")], {"a": "1", "m": {"k": "v", "j": "w"}}),
         ([("l[]", "x"), ("l[]", "y")], {"l": ["x", "y"]}),
         ([("l[0]", "x"), ("l[1]", "y")], {"l": ["x", "y"]}),
+        # payment_method_options[wechat_pay][client]: Stripe nests deeper than one level
+        ([("o[w][c]", "web"), ("o[w][d]", "x"), ("o[v]", "1")], {"o": {"w": {"c": "web", "d": "x"}, "v": "1"}}),
     ],
 )
 def test_bracket_notation_is_parsed(pairs: list[tuple[str, str]], parsed: dict[str, Any]) -> None:
@@ -366,7 +368,15 @@ def test_bracket_notation_is_parsed(pairs: list[tuple[str, str]], parsed: dict[s
 
 
 @pytest.mark.parametrize(
-    "pairs", [[("a", "1"), ("a", "2")], [("m[k]", "1"), ("m[k]", "2")], [("a", "1"), ("a[k]", "2")], [("a[b][c]", "1")]]
+    "pairs",
+    [
+        [("a", "1"), ("a", "2")],
+        [("m[k]", "1"), ("m[k]", "2")],
+        [("a", "1"), ("a[k]", "2")],
+        [("a[b]", "1"), ("a[b][c]", "2")],
+        [("a[b][c]", "1"), ("a[b]", "2")],
+        [("l[]", "1"), ("l[k]", "2")],
+    ],
 )
 def test_ambiguous_forms_are_refused(pairs: list[tuple[str, str]]) -> None:
     with pytest.raises(Refused):

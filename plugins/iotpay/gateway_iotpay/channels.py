@@ -7,20 +7,13 @@ browser one has a name of its own. What IOTPay documents about each is in docs/p
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from gateway.provider import NextActionType
 from gateway_iotpay import schemas
 
-
-class Action(enum.StrEnum):
-    """What the payer's client does next (the gateway's provider-neutral next-action types)."""
-
-    SDK_PARAMS = "sdk_params"  # hand parameters to the wallet's app SDK
-    DISPLAY_QR_CODE = "display_qr_code"  # show a code for the wallet app to scan
-    REDIRECT_TO_URL = "redirect_to_url"  # send the browser to the wallet's page
-    MINI_PROGRAM = "mini_program"  # call wx.requestPayment inside a WeChat mini program
-
+# The gateway's next-action types, named as the channel table reads best.
+Action = NextActionType
 
 # Public names of fields a channel may require, as the API's 422 names them.
 RETURN_URL = "return_url"
@@ -34,7 +27,7 @@ class Channel:
     name: str  # what the API's `channel` takes
     channel_id: str  # IOTPay's channelId
     operation: str  # the IOTPay call that creates it: create_order or payForSubmit
-    action: Action
+    action: NextActionType
     required: tuple[str, ...] = ()
     deprecated: str | None = None  # logged on every use
 
@@ -67,7 +60,10 @@ CHANNELS: dict[str, Channel] = {
         Channel("ALIPAY_PC", "ALIPAY_PC", _CREATE, Action.REDIRECT_TO_URL, (RETURN_URL,)),
         Channel("UPI_SEQ", "UPI_SEQ", _CREATE, Action.REDIRECT_TO_URL, (RETURN_URL,)),
         Channel("WX_JSAPI", "WX_JSAPI", _CREATE, Action.MINI_PROGRAM, (OPEN_ID, APP_ID)),
-        # provider_options.qrcode_pay turns its redirect into a QR code to open in WeChat.
+        # provider_options.qrcode_pay turns its redirect into a QR code to open in WeChat (QR_OPTION).
         Channel("WX_JSAPI_BROWSER", "WX_JSAPI", "payForSubmit", Action.REDIRECT_TO_URL, (RETURN_URL,)),
     )
 }
+
+# Next actions a channel gives on request besides its own (provider_options.qrcode_pay).
+ALSO = {"WX_JSAPI_BROWSER": (Action.DISPLAY_QR_CODE,)}

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.provider import OrderDraft, OutcomeUnknown
+from gateway.provider import NextAction, OrderDraft, OutcomeUnknown
 from gateway_iotpay.channels import Action, Channel
 from gateway_iotpay.config import IotPayConfig
 
@@ -34,19 +34,9 @@ REDIRECT_KEYS = {"ALIPAY_PC": "alipayUrl", "ALIPAY_WAP": "alipayUrl", "UPI_SEQ":
 
 
 @dataclass(frozen=True)
-class PayerAction:
-    """What the payer's client does next, with the one piece of data its type needs."""
-
-    action: Action
-    qr_data: str | None = None  # display_qr_code
-    url: str | None = None  # redirect_to_url
-    params: Mapping[str, Any] | None = None  # sdk_params, mini_program
-
-
-@dataclass(frozen=True)
 class Checkout:
     provider_order_id: str | None  # payForSubmit's answer is not documented to carry payOrderId
-    payer: PayerAction
+    payer: NextAction
 
 
 def order_params(
@@ -56,7 +46,6 @@ def order_params(
     *,
     merchant_order_no: str,
     notify_url: str,
-    return_url: str | None,
 ) -> dict[str, Any]:
     """The unsigned request for `channel`, without empty values (they are neither sent nor signed)."""
     options = draft.options
@@ -77,7 +66,7 @@ def order_params(
         "jobNo": config.job_no,
     }
     if channel.takes_return_url:
-        params["returnUrl"] = return_url
+        params["returnUrl"] = draft.return_url
     if channel.operation == "create_order":
         params["osType"] = options.get("os_type")
         params["extra"] = _extra(channel, options, config, merchant_order_no)
@@ -100,21 +89,21 @@ def _extra(channel: Channel, options: Mapping[str, Any], config: IotPayConfig, m
     return json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
 
 
-def payer_action(channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: bool = False) -> PayerAction:
+def payer_action(channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: bool = False) -> NextAction:
     """The payer's next step from a SUCCESS answer; OutcomeUnknown when it is not there."""
     if channel.operation == "payForSubmit":
         if qrcode_pay:
-            return PayerAction(Action.DISPLAY_QR_CODE, qr_data=_qr_payload(channel, answer.get("code_url"), "code_url"))
-        return PayerAction(Action.REDIRECT_TO_URL, url=_url(channel, answer.get("url"), "url"))
+            return NextAction(Action.DISPLAY_QR_CODE, data=_qr_payload(channel, answer.get("code_url"), "code_url"))
+        return NextAction(Action.REDIRECT_TO_URL, url=_url(channel, answer.get("url"), "url"))
     if channel.action is Action.DISPLAY_QR_CODE:
         wire_names = {"code_url": "codeUrl", "qr_code": "qr_code"}
         found = next((name for name in QR_FIELDS[channel.channel_id] if answer.get(name) is not None), None)
         if found is None:
             raise _unclear(channel, f"no {wire_names[QR_FIELDS[channel.channel_id][0]]}")
-        return PayerAction(Action.DISPLAY_QR_CODE, qr_data=_qr_payload(channel, answer[found], wire_names[found]))
+        return NextAction(Action.DISPLAY_QR_CODE, data=_qr_payload(channel, answer[found], wire_names[found]))
     if channel.action is Action.REDIRECT_TO_URL:
         key = REDIRECT_KEYS[channel.channel_id]
-        return PayerAction(Action.REDIRECT_TO_URL, url=_url(channel, (answer.get("ret_params") or {}).get(key), key))
+        return NextAction(Action.REDIRECT_TO_URL, url=_url(channel, (answer.get("ret_params") or {}).get(key), key))
     params = answer.get("pay_params")
     if not isinstance(params, dict) or not params:
         raise _unclear(channel, "no payParams")
@@ -122,7 +111,7 @@ def payer_action(channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: boo
         missing = [key for key in MINI_PROGRAM_KEYS if params.get(key) in (None, "")]
         if missing:
             raise _unclear(channel, f"payParams without {', '.join(missing)} for wx.requestPayment")
-    return PayerAction(channel.action, params=params)
+    return NextAction(channel.action, params=params)
 
 
 def _qr_payload(channel: Channel, value: Any, name: str) -> str:

@@ -16,6 +16,7 @@ from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     Acknowledgement,
+    ChannelInfo,
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
@@ -120,13 +121,22 @@ class IotPayProvider(Provider):
     def __init__(self, config: IotPayConfig, client: IotPayClient) -> None:
         self.config = config
         self.client = client
-        offered = [channels.CHANNELS[name] for name in schemas.APP_CHANNELS]
+        offered = list(channels.CHANNELS.values())
         self.info = ProviderInfo(
             name=NAME,
             display_name="IOTPay",
             channels=tuple(channel.name for channel in offered),
-            # Every currency some offered channel takes; each channel's own list is checked per order.
+            # Every currency some channel takes; each channel's own list is checked per order.
             currencies=iso_currencies(*dict.fromkeys(code for channel in offered for code in channel.currencies)),
+            channel_info=tuple(
+                ChannelInfo(
+                    channel.name,
+                    next_actions=(channel.action, *channels.ALSO.get(channel.name, ())),
+                    currencies=channel.currencies,
+                    required_fields=self.required_fields(channel),
+                )
+                for channel in offered
+            ),
             sandbox=config.sandbox,
             # IOTPay v1 has no order-cancel API; refunds take any amount up to what is left.
             capabilities=frozenset({PARTIAL_REFUND, MULTIPLE_REFUNDS}),
@@ -153,9 +163,9 @@ class IotPayProvider(Provider):
         return channel.required
 
     def validate_order(self, draft: OrderDraft) -> None:
-        self.check_order(draft, return_url=None)
+        self.check_order(draft)
 
-    def check_order(self, draft: OrderDraft, return_url: str | None) -> None:
+    def check_order(self, draft: OrderDraft) -> None:
         """Raise InvalidOrder for anything IOTPay would refuse, naming the public field at fault."""
         channel = channels.CHANNELS.get(draft.channel)
         if channel is None:
@@ -163,6 +173,7 @@ class IotPayProvider(Provider):
         errors: dict[str, list[str]] = {}
         if draft.currency not in channel.currencies:
             errors["currency"] = [f"{channel.name} takes {', '.join(channel.currencies)}"]
+        return_url = draft.return_url
         given = {name for name, value in draft.options.items() if value not in (None, "", False)}
         if return_url:
             given.add(channels.RETURN_URL)
@@ -184,7 +195,6 @@ class IotPayProvider(Provider):
             self.config,
             merchant_order_no="0",
             notify_url="https://validation.invalid/n",
-            return_url=return_url,
         )
         problems = _REQUEST_SCHEMAS[channel.operation]().validate({**wire, "sign": "0" * 32})
         if problems:
@@ -192,15 +202,10 @@ class IotPayProvider(Provider):
             raise InvalidOrder({public.get(name, name): list(msgs) for name, msgs in problems.items()})
 
     def create_order(self, request: OrderRequest) -> CreatedOrder:
-        channel = channels.CHANNELS.get(request.draft.channel)
-        if channel is None or channel.action is not channels.Action.SDK_PARAMS:
-            # The gateway hands an order's client only pay_params so far (info.channels says so).
-            raise InvalidOrder({"channel": [f"IOTPay takes one of: {', '.join(self.info.channels)}"]})
-        started = self.start_checkout(request, return_url=None)
-        assert started.provider_order_id is not None and started.payer.params is not None
-        return CreatedOrder(provider_order_id=started.provider_order_id, pay_params=started.payer.params)
+        started = self.start_checkout(request)
+        return CreatedOrder(provider_order_id=started.provider_order_id, next_action=started.payer)
 
-    def start_checkout(self, request: OrderRequest, return_url: str | None) -> checkout.Checkout:
+    def start_checkout(self, request: OrderRequest) -> checkout.Checkout:
         """Create the order at IOTPay through the call its channel uses, and read the payer's next step."""
         channel = channels.CHANNELS[request.draft.channel]
         if channel.deprecated:
@@ -211,7 +216,6 @@ class IotPayProvider(Provider):
             self.config,
             merchant_order_no=request.merchant_order_no,
             notify_url=request.notify_url,
-            return_url=return_url,
         )
         params["sign"] = signing.sign(params, self.config.secret_key)
         _REQUEST_SCHEMAS[channel.operation]().load(params)  # never send what IOTPay would refuse

@@ -24,9 +24,12 @@ from gateway.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     Acknowledgement,
+    ChannelInfo,
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
+    NextAction,
+    NextActionType,
     NotFound,
     Notification,
     NotificationRejected,
@@ -77,6 +80,13 @@ class StripeProvider(Provider):
             display_name="Stripe",
             channels=schemas.CHANNELS,
             currencies=CURRENCIES,
+            # WeChat Pay and Alipay are confirmed at creation, so Stripe answers their next action at once;
+            # a card is confirmed by Stripe's SDK with pay_params' client_secret.
+            channel_info=(
+                ChannelInfo("card", next_actions=(NextActionType.SDK_PARAMS,)),
+                ChannelInfo("wechat_pay", next_actions=(NextActionType.DISPLAY_QR_CODE,)),
+                ChannelInfo("alipay", next_actions=(NextActionType.REDIRECT_TO_URL,), required_fields=("return_url",)),
+            ),
             sandbox=config.sandbox,
             # Stripe refunds any amount up to what is left, in as many refunds as needed.
             # Cancelling an unpaid PaymentIntent exists at Stripe but the gateway has no use for it yet.
@@ -95,6 +105,10 @@ class StripeProvider(Provider):
 
     def validate_order(self, draft: OrderDraft) -> None:
         problems: dict[str, list[str]] = {}
+        if draft.return_url and draft.channel != "alipay":
+            problems["return_url"] = [f"Stripe {draft.channel} does not send the payer's browser anywhere"]
+        if draft.channel == "alipay" and not draft.return_url:
+            problems["return_url"] = ["Stripe alipay needs it: the payer's browser comes back there"]
         if self.info.currencies.get(draft.currency) == 3 and draft.amount % 10:
             problems["amount"] = [f"Stripe needs {draft.currency} amounts to end in 0 (e.g. 5120 for 5.120)"]
         wire = self._create_params(draft, merchant_order_no="0", order_id="0")
@@ -115,16 +129,26 @@ class StripeProvider(Provider):
             raise OutcomeUnknown("invalid_response", "Stripe's PaymentIntent is not the one asked for")
         if not intent["client_secret"]:
             raise OutcomeUnknown("invalid_response", "Stripe's PaymentIntent has no client_secret")
+        pay_params = {
+            "client_secret": intent["client_secret"],
+            "publishable_key": self.config.publishable_key,
+            "payment_intent_id": intent["id"],
+        }
+        # pay_params stay for every channel: Stripe.js can also handle the next action with the client_secret.
         return CreatedOrder(
             provider_order_id=intent["id"],
-            pay_params={
-                "client_secret": intent["client_secret"],
-                "publishable_key": self.config.publishable_key,
-                "payment_intent_id": intent["id"],
-            },
+            pay_params=pay_params,
+            next_action=_next_action(request.draft.channel, intent, pay_params),
         )
 
     def _create_params(self, draft: OrderDraft, merchant_order_no: str, order_id: str) -> dict[str, Any]:
+        confirmation: dict[str, Any] = {}
+        if draft.channel in schemas.CONFIRMED_AT_CREATION:
+            confirmation = {"confirm": True, "payment_method_data": {"type": draft.channel}}
+        if draft.channel == "wechat_pay":
+            confirmation["payment_method_options"] = {"wechat_pay": {"client": "web"}}  # a QR code, not an app
+        if draft.channel == "alipay" and draft.return_url:
+            confirmation["return_url"] = draft.return_url
         return {
             "amount": draft.amount,
             "currency": draft.currency.lower(),
@@ -132,7 +156,7 @@ class StripeProvider(Provider):
             "description": draft.subject,
             "metadata": {"merchant_order_no": merchant_order_no, "gateway_order_id": order_id}
             | ({"gateway_instance": self.config.instance} if self.config.instance else {}),
-        }
+        } | confirmation
 
     # -- query --
 
@@ -295,6 +319,27 @@ def _refund_state(refund: dict[str, Any], amount: int, currency: str, payment_in
     # `pending` (or `requires_action`): accepted, and it may still succeed or fail. Calling it a
     # success could count money that never leaves, so it is pending until Stripe settles it.
     return RefundResult(provider_refund_id=refund["id"], pending=True)
+
+
+def _next_action(channel: str, intent: Mapping[str, Any], pay_params: Mapping[str, Any]) -> NextAction:
+    """The payer's next step; for a confirmed channel, read from Stripe's next_action or unclear."""
+    kind = schemas.CONFIRMED_AT_CREATION.get(channel)
+    if kind is None:
+        return NextAction(NextActionType.SDK_PARAMS, params=pay_params)
+    answered = intent.get("next_action") or {}
+    details = answered.get(kind) if answered.get("type") == kind else None
+    if intent["status"] != schemas.REQUIRES_ACTION or not isinstance(details, dict):
+        # Created and confirmed, but not waiting for the payer as asked: whether it can be paid is unclear.
+        raise OutcomeUnknown("invalid_response", f"Stripe's PaymentIntent has no {kind} next action")
+    if kind == "wechat_pay_display_qr_code":
+        data = details.get("data")
+        if not isinstance(data, str) or not data or len(data) > 2048:
+            raise OutcomeUnknown("invalid_response", "Stripe's WeChat Pay QR code has no data")
+        return NextAction(NextActionType.DISPLAY_QR_CODE, data=data)
+    url = details.get("url")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or not url.isprintable():
+        raise OutcomeUnknown("invalid_response", "Stripe's Alipay redirect has no usable url")
+    return NextAction(NextActionType.REDIRECT_TO_URL, url=url)
 
 
 def _load(schema: Schema, raw: Any, what: str) -> dict[str, Any]:

@@ -19,7 +19,9 @@ MAX_AMOUNT = 99_999_999  # "The amount value supports up to eight digits" (Payme
 METADATA_KEYS, METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH = 50, 40, 500  # Stripe's metadata limits
 
 # PaymentIntent statuses and event types the plugin acts on.
-SUCCEEDED, CANCELED = "succeeded", "canceled"
+SUCCEEDED, CANCELED, REQUIRES_ACTION = "succeeded", "canceled", "requires_action"
+# The payment methods confirmed at creation, and the next_action type Stripe answers for each.
+CONFIRMED_AT_CREATION = {"wechat_pay": "wechat_pay_display_qr_code", "alipay": "alipay_handle_redirect"}
 EVENT_SUCCEEDED = "payment_intent.succeeded"
 EVENT_FAILED = "payment_intent.payment_failed"
 EVENT_CANCELED = "payment_intent.canceled"
@@ -45,6 +47,18 @@ def _amount() -> fields.Integer:
 # -- requests (what we POST) -------------------------------------------------------------------
 
 
+class _WechatPayOptions(Schema):
+    client = fields.String(required=True, validate=validate.OneOf(("web", "ios", "android")))
+
+
+class _PaymentMethodOptions(Schema):
+    wechat_pay = fields.Nested(_WechatPayOptions)
+
+
+class _PaymentMethodData(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+
+
 class PaymentIntentCreate(Schema):
     amount = _amount()
     currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
@@ -53,6 +67,11 @@ class PaymentIntentCreate(Schema):
     )
     description = fields.String(validate=validate.Length(min=1))
     metadata = _metadata()
+    # Confirming at creation (wechat_pay, alipay) makes Stripe answer the payer's next action at once.
+    confirm = fields.Boolean()
+    payment_method_data = fields.Nested(_PaymentMethodData)
+    payment_method_options = fields.Nested(_PaymentMethodOptions)
+    return_url = fields.String(validate=validate.Length(min=1, max=2048))
 
 
 class RefundCreate(Schema):
@@ -81,6 +100,7 @@ class PaymentIntent(_Tolerant):
     created = StrictInt(load_default=None)
     livemode = fields.Boolean(load_default=False)
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    next_action = fields.Dict(allow_none=True, load_default=None)
 
 
 class Refund(_Tolerant):

@@ -24,7 +24,9 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
@@ -60,6 +62,34 @@ PAY_OUTCOMES = {  # outcome -> (status, event type)
 }
 
 
+def _confirmed(intent: Json, params: Json, checkout_url: str) -> Json:
+    """What confirming at creation changes: the payer's next action (only wechat_pay and alipay here)."""
+    method = (params.get("payment_method_data") or {}).get("type")
+    if method not in schemas.CONFIRMED_AT_CREATION or method not in intent["payment_method_types"]:
+        raise Refused("parameter_invalid", "confirm needs payment_method_data[type] of this PaymentIntent", "confirm")
+    if method == "wechat_pay":
+        client = ((params.get("payment_method_options") or {}).get("wechat_pay") or {}).get("client")
+        if client is None:
+            raise Refused("parameter_missing", "Missing payment_method_options[wechat_pay][client]", "client")
+        # In the sandbox the code opens the simulator's checkout page (WeChat's is weixin://wxpay/...).
+        action = {"data": checkout_url, "hosted_instructions_url": checkout_url, "image_data_url": None,
+                  "image_url_png": None, "image_url_svg": None}  # fmt: skip
+    else:
+        if not params.get("return_url"):
+            raise Refused("parameter_missing", "Missing required param: return_url.", "return_url")
+        action = {"url": checkout_url, "return_url": params["return_url"], "native_url": None, "native_data": None}
+    kind = schemas.CONFIRMED_AT_CREATION[method]
+    return {"status": schemas.REQUIRES_ACTION, "next_action": {"type": kind, kind: action},
+            "return_url": params.get("return_url")}  # fmt: skip
+
+
+CHECKOUT_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Stripe sandbox</title></head><body>'
+    '<h1>{method} (Stripe sandbox)</h1><p id="amount">{amount} {currency}</p>'
+    '<form method="post"><button id="pay" type="submit">Pay</button></form></body></html>'
+)
+
+
 class Simulator:
     """WSGI app; the module docstring lists its routes."""
 
@@ -80,6 +110,7 @@ class Simulator:
             Rule("/v1/refunds", methods=["GET"], endpoint=self._list_refunds),
             Rule("/v1/refunds/<refund_id>", methods=["GET"], endpoint=self._get_refund),
             Rule("/test/pay", methods=["POST"], endpoint=self._pay),
+            Rule("/test/checkout/<intent_id>", methods=["GET", "POST"], endpoint=self._checkout),
             Rule("/test/events/<event_id>/resend", methods=["POST"], endpoint=self._resend),
             Rule("/test/refunds/<refund_id>", methods=["POST"], endpoint=self._settle_refund),
             Rule("/test/payment_intents/<intent_id>", methods=["GET"], endpoint=self._show_intent),
@@ -159,9 +190,15 @@ class Simulator:
         raise FaultAnswer(error(fault["status"], fault["message"], fault["code"]))
 
     def _create_intent(self, request: Request) -> Response:
-        return self._idempotent(request, "create_order", schemas.PaymentIntentCreate(), self._new_intent)
+        base_url = request.host_url.rstrip("/") + request.script_root
+        return self._idempotent(
+            request,
+            "create_order",
+            schemas.PaymentIntentCreate(),
+            lambda params, pending: self._new_intent(params, pending, base_url),
+        )
 
-    def _new_intent(self, params: Json, pending: bool) -> Json:
+    def _new_intent(self, params: Json, pending: bool, base_url: str) -> Json:
         currency = params["currency"]
         if currency not in CURRENCIES:
             raise Refused(None, f"Invalid currency: {currency}.", "currency")
@@ -174,7 +211,10 @@ class Simulator:
             "created": int(time.time()), "currency": currency, "description": params.get("description"),
             "latest_charge": None, "livemode": False, "metadata": params.get("metadata", {}),
             "payment_method_types": params["payment_method_types"], "status": "requires_payment_method",
+            "next_action": None,
         }  # fmt: skip
+        if params.get("confirm"):
+            intent |= _confirmed(intent, params, f"{base_url}/test/checkout/{intent_id}")
         self.store.add_intent(intent)
         return intent
 
@@ -228,21 +268,43 @@ class Simulator:
         outcome = str(given.get("outcome") or "succeeded")
         if outcome not in PAY_OUTCOMES:
             raise Refused(None, f"outcome must be one of {sorted(PAY_OUTCOMES)}", "outcome")
-        status, event_type = PAY_OUTCOMES[outcome]
         intent_id = str(given.get("payment_intent") or "")
+        notify = given.get("notify", True) not in (False, "false")  # notify=false: a webhook lost on the way
+        intent, event = self._settle(intent_id, outcome, notify)
+        return json_response({"payment_intent": intent, "event": event["id"]}, 202)
+
+    def _checkout(self, request: Request, intent_id: str) -> Response:
+        """The wallet's page a payer reaches through the next action; paying sends alipay's browser back."""
+        intent = self.store.get_intent(intent_id)
+        if intent is None:
+            return Response("<h1>No such payment</h1>", 404, content_type="text/html; charset=utf-8")
+        if request.method == "GET":
+            method = escape(intent["payment_method_types"][0])
+            page = CHECKOUT_PAGE.format(method=method, amount=intent["amount"], currency=intent["currency"].upper())
+            return Response(page, content_type="text/html; charset=utf-8")
+        intent, _ = self._settle(intent_id, "succeeded", notify=True)
+        if intent.get("return_url"):
+            query = urlencode({"payment_intent": intent_id, "payment_intent_client_secret": intent["client_secret"],
+                               "redirect_status": "succeeded"})  # fmt: skip
+            separator = "&" if "?" in intent["return_url"] else "?"
+            return Response(status=303, headers={"Location": f"{intent['return_url']}{separator}{query}"})
+        return Response("<h1 id='result'>Paid</h1>", content_type="text/html; charset=utf-8")
+
+    def _settle(self, intent_id: str, outcome: str, notify: bool) -> tuple[Json, Json]:
+        status, event_type = PAY_OUTCOMES[outcome]
         payable = ("requires_payment_method", "requires_confirmation", "requires_action")
         current = self.store.get_intent(intent_id) or {"amount": 0}
         received = current["amount"] if status == "succeeded" else 0
-        intent = self.store.update_intent(intent_id, payable, status=status, amount_received=received)
+        intent = self.store.update_intent(intent_id, payable, status=status, amount_received=received, next_action=None)
         event = {
             "id": new_id("evt"), "object": "event", "api_version": API_VERSION, "created": int(time.time()),
             "data": {"object": intent}, "livemode": False, "pending_webhooks": 1,
             "request": {"id": None, "idempotency_key": None}, "type": event_type,
         }  # fmt: skip
         self.store.add_event(event)
-        if given.get("notify", True) not in (False, "false"):  # notify=false: a webhook lost on the way
+        if notify:
             self._send_webhook(event)
-        return json_response({"payment_intent": intent, "event": event["id"]}, 202)
+        return intent, event
 
     def _resend(self, request: Request, event_id: str) -> Response:
         event = self.store.get_event(event_id)

@@ -16,7 +16,8 @@ from gateway_stripe.sandbox.store import Json, Refused
 
 OPERATIONS = ("create_order", "query", "refund", "list_refunds", "query_refund")
 FAULT_MODES = ("delay", "http_500", "html", "error", "pending")
-_FORM_KEY = re.compile(r"(\w+)(?:\[([^\[\]]*)\])?")
+_FORM_KEY = re.compile(r"(\w+)((?:\[[^\[\]]*\])*)")
+_SUBSCRIPT = re.compile(r"\[([^\[\]]*)\]")
 
 
 class FaultRequest(Schema):
@@ -34,22 +35,30 @@ def new_id(prefix: str) -> str:
 
 
 def parse_form(pairs: Iterable[tuple[str, str]]) -> Json:
-    """Stripe's bracket notation back to nested data: a=1, m[k]=v, l[]=x (or l[0]=x)."""
+    """Stripe's bracket notation back to nested data: a=1, m[k]=v, m[k][j]=v, l[]=x (or l[0]=x)."""
     data: Json = {}
     for key, value in pairs:
         match = _FORM_KEY.fullmatch(key)
         if match is None:
             raise Refused("parameter_invalid", f"Invalid parameter name: {key}", key)
-        name, sub = match.group(1), match.group(2)
-        current = data.get(name)
-        if sub is None and current is None:
-            data[name] = value
-        elif sub is not None and (sub == "" or sub.isdigit()) and isinstance(current, list | None):
-            data[name] = [*(current or []), value]
-        elif sub and not sub.isdigit() and isinstance(current, dict | None) and sub not in (current or {}):
-            data[name] = {**(current or {}), sub: value}
+        path = [match.group(1), *_SUBSCRIPT.findall(match.group(2))]
+        node = data
+        for depth, part in enumerate(path[:-1]):
+            following = path[depth + 1]
+            if depth + 2 == len(path) and (following == "" or following.isdigit()):
+                current = node.get(part)
+                if not isinstance(current, list | None):
+                    raise Refused("parameter_invalid", f"Invalid or repeated parameter: {key}", key)
+                node[part] = [*(current or []), value]
+                break
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict) or following == "" or following.isdigit():
+                raise Refused("parameter_invalid", f"Invalid or repeated parameter: {key}", key)
+            node = child
         else:
-            raise Refused("parameter_invalid", f"Invalid or repeated parameter: {key}", key)
+            if path[-1] in node:
+                raise Refused("parameter_invalid", f"Invalid or repeated parameter: {key}", key)
+            node[path[-1]] = value
     return data
 
 
