@@ -35,6 +35,7 @@ from gateway import metrics
 from gateway.clock import as_utc, utcnow
 from gateway.core import Gateway
 from gateway.db import Database
+from gateway.http import Timeouts
 from gateway.models import OutboxEvent, WebhookDelivery
 from gateway.settings import ConfigError, Settings
 
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Gateway-Signature"
 USER_AGENT = "gateway-webhooks/1"
-CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = 10.0
 FIRST_RETRY = timedelta(seconds=5)
 MAX_BACKOFF = timedelta(hours=1)
@@ -110,7 +110,7 @@ class WebhookConfig:
 
     @property
     def timeouts(self) -> tuple[float, float]:
-        return (min(CONNECT_TIMEOUT, self.timeout), self.timeout)
+        return Timeouts.reading(self.timeout).pair()
 
     @property
     def attempt_bound(self) -> float:

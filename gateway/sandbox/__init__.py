@@ -11,7 +11,7 @@ What a plugin needs to build one, so that no plugin keeps its own copy:
 
 from __future__ import annotations
 
-from gateway.sandbox.faults import FaultQueue
+from gateway.sandbox.faults import FaultQueue, FaultRequest
 from gateway.sandbox.mount import Sandbox, WSGIApp, mount_path, sandbox_state_path, sandbox_url
 from gateway.sandbox.sender import DEFAULT_RETRY_DELAYS, Attempt, BackgroundSender, Outgoing, answered_2xx
 from gateway.sandbox.state import SqliteState
@@ -21,6 +21,7 @@ __all__ = [
     "Attempt",
     "BackgroundSender",
     "FaultQueue",
+    "FaultRequest",
     "Outgoing",
     "Sandbox",
     "SqliteState",

@@ -6,6 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from marshmallow import Schema, fields, validate
+
+from gateway.fields import StrictInt
 from gateway.sandbox.state import SqliteState
 
 # Its own table name: a simulator's older state file may hold a `faults` table of another shape.
@@ -14,6 +17,14 @@ CREATE TABLE IF NOT EXISTS simulator_faults (
     operation TEXT PRIMARY KEY, fault TEXT NOT NULL, count INTEGER NOT NULL
 )
 """
+
+
+class FaultRequest(Schema):
+    """What `POST /faults` takes. A simulator's subclass adds `operation` and `mode`, each with its
+    own choices, and whatever else its faults need (an error code, a status...)."""
+
+    count = StrictInt(load_default=1, validate=validate.Range(min=1))  # how many calls it fails
+    seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=300))  # for a delay
 
 
 class FaultQueue(SqliteState):
@@ -63,6 +74,20 @@ class FaultQueue(SqliteState):
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM simulator_faults ORDER BY operation").fetchall()
         return [{"operation": row["operation"], "count": row["count"], **json.loads(row["fault"])} for row in rows]
+
+    def control(self, method: str, body: Any, schema: Schema) -> tuple[int, list[dict[str, Any]]]:
+        """The `/faults` control every simulator offers, as (status, `pending()`).
+
+        GET lists, DELETE disarms everything, POST arms the fault that `schema` (a `FaultRequest`)
+        loads from `body`; a bad body raises marshmallow's ValidationError for the simulator to
+        answer in its own error shape.
+        """
+        if method == "DELETE":
+            self.clear()
+        elif method == "POST":
+            fault = schema.load(body or {})
+            self.arm(fault.pop("operation"), fault, fault.pop("count"))
+        return (201 if method == "POST" else 200), self.pending()
 
     def clear(self) -> None:
         with self._transaction() as conn:

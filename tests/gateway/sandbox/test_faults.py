@@ -5,7 +5,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gateway.sandbox import FaultQueue
+import pytest
+from marshmallow import ValidationError, fields, validate
+
+from gateway.sandbox import FaultQueue, FaultRequest
 
 
 def test_a_fault_fails_exactly_the_next_count_calls_of_its_operation(tmp_path: Path) -> None:
@@ -56,3 +59,27 @@ def test_is_armed_looks_without_consuming(tmp_path: Path) -> None:
     assert faults.is_armed("notify") and faults.is_armed("notify")
     faults.clear()
     assert not faults.is_armed("notify")
+
+
+class ExampleFault(FaultRequest):
+    operation = fields.String(required=True, validate=validate.OneOf(("create_order", "refund")))
+    mode = fields.String(required=True, validate=validate.OneOf(("delay", "http_500")))
+
+
+def test_the_faults_control_arms_lists_and_disarms(tmp_path: Path) -> None:
+    faults = FaultQueue(str(tmp_path / "state.sqlite3"))
+    armed = faults.control("POST", {"operation": "refund", "mode": "http_500", "count": 2}, ExampleFault())
+    assert armed == (201, [{"operation": "refund", "count": 2, "mode": "http_500", "seconds": 1.0}])
+    assert faults.control("GET", None, ExampleFault()) == (200, armed[1])
+    assert faults.control("DELETE", None, ExampleFault()) == (200, [])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [None, [], {"operation": "query", "mode": "delay"}, {"operation": "refund", "mode": "delay", "count": 0}],
+)
+def test_the_faults_control_refuses_a_bad_fault_and_arms_nothing(tmp_path: Path, body: object) -> None:
+    faults = FaultQueue(str(tmp_path / "state.sqlite3"))
+    with pytest.raises(ValidationError):
+        faults.control("POST", body, ExampleFault())
+    assert faults.pending() == []

@@ -36,7 +36,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from gateway.fields import StrictInt
+from gateway import sandbox
 from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing
 from gateway.sandbox.standalone import run_alone
 from gateway.validation import describe_messages
@@ -89,12 +89,10 @@ class BusinessError(Exception):
         self.err_code = err_code
 
 
-class FaultRequest(Schema):
+class FaultRequest(sandbox.FaultRequest):
     operation = fields.String(required=True, validate=validate.OneOf((*REQUEST_SCHEMAS, NOTIFY)))
     mode = fields.String(required=True, validate=validate.OneOf(FAULT_MODES))
-    count = StrictInt(load_default=1, validate=validate.Range(min=1))
     err_code = fields.String(data_key="errCode", load_default="0010", validate=validate.Regexp(r"^\d{4}$"))
-    seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=300))
 
     @validates_schema
     def _hold_is_for_notifies(self, data: Json, **_: Any) -> None:
@@ -424,16 +422,11 @@ class Simulator:
         )
 
     def _faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.faults.clear()
-        elif request.method == "POST":
-            try:
-                fault = FaultRequest().load(request.get_json(silent=True) or {})
-            except ValidationError as exc:
-                return _json({"error": describe_messages(exc.messages)}, 400)
-            self.faults.arm(fault.pop("operation"), fault, fault.pop("count"))
-        pending = [{_camel(name): value for name, value in fault.items()} for fault in self.faults.pending()]
-        return _json({"faults": pending}, 201 if request.method == "POST" else 200)
+        try:
+            status, pending = self.faults.control(request.method, request.get_json(silent=True), FaultRequest())
+        except ValidationError as exc:
+            return _json({"error": describe_messages(exc.messages)}, 400)
+        return _json({"faults": [{_camel(name): value for name, value in fault.items()} for fault in pending]}, status)
 
     # -- notify delivery ----------------------------------------------------------------------
 

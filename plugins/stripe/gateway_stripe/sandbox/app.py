@@ -327,15 +327,11 @@ class Simulator:
         return json_response({**intent, "refunds": refunds, "events": self.store.events_of(intent_id)})
 
     def _faults(self, request: Request) -> Response:
-        if request.method == "DELETE":
-            self.faults.clear()
-        elif request.method == "POST":
-            try:
-                fault = FaultRequest().load(request.get_json(silent=True) or {})
-            except ValidationError as exc:
-                return json_response({"error": {"type": "invalid_request_error", "message": str(exc.messages)}}, 400)
-            self.faults.arm(fault.pop("operation"), fault, fault.pop("count"))
-        return json_response({"faults": self.faults.pending()}, 201 if request.method == "POST" else 200)
+        try:
+            status, pending = self.faults.control(request.method, request.get_json(silent=True), FaultRequest())
+        except ValidationError as exc:
+            return json_response({"error": {"type": "invalid_request_error", "message": str(exc.messages)}}, 400)
+        return json_response({"faults": pending}, status)
 
     # -- webhooks -----------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 from werkzeug.wrappers import Response
 
+from gateway import sandbox
 from gateway.fields import StrictInt
 from gateway_stripe.sandbox.store import Json, Refused
 
@@ -20,11 +21,9 @@ _FORM_KEY = re.compile(r"(\w+)((?:\[[^\[\]]*\])*)")
 _SUBSCRIPT = re.compile(r"\[([^\[\]]*)\]")
 
 
-class FaultRequest(Schema):
+class FaultRequest(sandbox.FaultRequest):
     operation = fields.String(required=True, validate=validate.OneOf(OPERATIONS))
     mode = fields.String(required=True, validate=validate.OneOf(FAULT_MODES))
-    count = StrictInt(load_default=1, validate=validate.Range(min=1))
-    seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=300))
     status = StrictInt(load_default=400, validate=validate.Range(min=400, max=599))
     code = fields.String(load_default="simulated_error")
     message = fields.String(load_default="Simulated failure.")
