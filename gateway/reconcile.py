@@ -166,7 +166,13 @@ def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
     left as it is, and logged as an ERROR because it recurs until an operator fixes its cause.
     """
     provider = gateway.providers.get(order.provider)
-    if provider is None or QUERY not in provider.operations:
+    if provider is None:
+        # Not "no such order": nobody was asked, and the order may well be paid.
+        log.error(
+            "reconcile: provider %s of order %s is not enabled; the order is left as it is", order.provider, order.id
+        )
+        return None, True
+    if QUERY not in provider.operations:
         return None, False
     try:
         return provider.query_order(order_ref(order)), False

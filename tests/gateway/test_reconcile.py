@@ -7,16 +7,18 @@ import socket
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from gateway_iotpay import signing
 from sqlalchemy import select
 
+from gateway import create_app
 from gateway.clock import utcnow
 from gateway.models import OutboxEvent
 from gateway.reconcile import reconcile
-from tests.conftest import MCH_KEY
+from tests.conftest import MCH_KEY, gateway_config
 from tests.support.flows import create_order, pay_in_simulator, simulator_order, wait_for
 
 
@@ -314,3 +316,26 @@ def test_an_unsigned_paid_answer_counts_only_when_signatures_are_not_required(
     tolerant = app_factory(GATEWAY_PUBLIC_URL=dead_url())
     simulator_faults("query_order", "unsigned")
     assert tolerant.test_client().get(f"/v1/orders/{order['id']}?refresh=true").get_json()["status"] == "paid"
+
+
+def test_an_order_of_a_provider_no_longer_enabled_is_never_expired_unasked(
+    app_factory: Callable[..., Any], simulator: Any, database_url: str, tmp_path: Path
+) -> None:
+    """Nobody can say whether it was paid: a provider left out of the configuration is not "no such order"."""
+    app = app_factory(GATEWAY_ORDER_EXPIRY="60", GATEWAY_PUBLIC_URL=dead_url())
+    order = pay_and_lose_the_notify(app.test_client(), simulator)
+    config = gateway_config(database_url, simulator.url, dead_url(), tmp_path / "instance", GATEWAY_ORDER_EXPIRY="60")
+    without_iotpay = create_app({name: value for name, value in config.items() if not name.startswith("IOTPAY_")})
+    assert "iotpay" not in without_iotpay.extensions["gateway"].providers
+
+    outcome = reconcile(without_iotpay.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(seconds=61))
+
+    assert outcome["orders_expired"] == 0
+    assert client_status(app, order) == "pending"
+    assert not events(app, "order.expired")
+    without_iotpay.extensions["gateway"].db.dispose()
+
+
+def client_status(app: Any, order: dict[str, Any]) -> str:
+    status: str = app.test_client().get(f"/v1/orders/{order['id']}").get_json()["status"]
+    return status
