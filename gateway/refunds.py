@@ -238,7 +238,8 @@ def settle_refund(
         refund.claimed_until = None
         if succeeded:
             refund.status = RefundStatus.SUCCEEDED.value
-            refund.provider_refund_id = result.provider_refund_id if result else refund.provider_refund_id
+            # A settlement by hand (no result) keeps the id the provider gave when it accepted the refund.
+            refund.provider_refund_id = (result.provider_refund_id if result else None) or refund.provider_refund_id
             refund.failure_code = refund.failure_message = None
             order.refunded_amount = (order.refunded_amount or 0) + refund.amount
         else:

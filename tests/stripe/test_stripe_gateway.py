@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from gateway.clock import utcnow
 from gateway.models import NotificationRecord, Order, OutboxEvent
 from gateway.reconcile import reconcile
+from gateway.refunds import settle_refund
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
 from tests.support.flows import paid_order, wait_for
 
@@ -192,6 +193,23 @@ def test_a_pending_refund_is_answered_pending_and_reconciliation_settles_it_by_q
     assert (settled["status"], settled["provider_refund_id"]) == ("succeeded", at_stripe["id"])
     assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 1000
     assert len(stripe.intent(order["provider_order_id"])["refunds"]) == 1  # queried, never sent twice
+
+
+def test_a_pending_refund_settled_by_hand_keeps_the_provider_refund_id(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    """The operator confirms in Stripe's dashboard; the record must still name Stripe's refund."""
+    app = both_factory()
+    client = app.test_client()
+    order = paid_stripe_order(client, stripe, 1000)
+    stripe.fault("refund", "pending")
+    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).get_json()
+    assert refund["status"] == "pending" and refund["provider_refund_id"]
+
+    settle_refund(app.extensions["gateway"], refund["id"], succeeded=True, code="MANUAL", message="seen at Stripe")
+
+    settled = client.get(f"/v1/refunds/{refund['id']}").get_json()
+    assert (settled["status"], settled["provider_refund_id"]) == ("succeeded", refund["provider_refund_id"])
 
 
 def test_a_refund_stripe_never_received_is_sent_once_stripe_says_it_has_no_such_refund(
