@@ -94,7 +94,9 @@ def _build_gateway(settings: Settings) -> Gateway:
         enabled = ", ".join(providers)
         raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"must name an enabled provider ({enabled}), not {default!r}")
     webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
-    db = Database(settings.database_url, pool_size=settings.database_pool_size)
+    db = Database(
+        settings.database_url, pool_size=settings.database_pool_size, pool_timeout=settings.database_pool_timeout
+    )
     instrument.instrument_providers(providers, db)  # metrics, log ids, the console's timeline
     plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.metrics")
     return Gateway(

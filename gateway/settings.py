@@ -183,6 +183,15 @@ class Settings:
             raise ConfigError("GATEWAY_DATABASE_POOL_SIZE", "must be a whole number from 1 to 100")
         return size
 
+    @property
+    def database_pool_timeout(self) -> int:
+        """Seconds a request waits for a free pooled connection (GATEWAY_DATABASE_POOL_TIMEOUT) before it is
+        answered 503 `database_busy`: a clear "try again" rather than a hung request or a 500."""
+        seconds = self.count("GATEWAY_DATABASE_POOL_TIMEOUT", 30, maximum=300)
+        if seconds < 1:
+            raise ConfigError("GATEWAY_DATABASE_POOL_TIMEOUT", "must be a whole number of seconds from 1 to 300")
+        return seconds
+
     def notify_url(self, provider_name: str) -> str:
         return f"{self.public_url}/notify/{provider_name}"
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from gateway.errors import (
@@ -134,6 +135,17 @@ def register_error_handlers(app: Flask) -> None:
         for name, value in exc.get_headers():
             if name in _KEPT_HEADERS:
                 response.headers[name] = value
+        return response
+
+    @app.errorhandler(PoolTimeout)
+    def _pool_exhausted(exc: PoolTimeout) -> Response:
+        # Every pooled connection is busy (a slow or overloaded database): nothing was done, so the
+        # caller may simply retry; a 500 would suggest a bug, and a hung request helps nobody.
+        log.error("database pool exhausted: no free connection within the pool time-out")
+        response = error_response(
+            ApiError(503, "database_busy", "The gateway's database is busy; nothing was done, try again shortly.")
+        )
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)

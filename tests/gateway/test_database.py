@@ -116,3 +116,24 @@ def test_no_connection_is_held_while_the_provider_is_called(
     assert max(unanswered) == concurrent
     with db.autocommit() as session:
         assert session.scalar(select(func.count()).where(Order.pay_params.is_(None))) == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_request_that_finds_every_pooled_connection_busy_gets_a_clear_503_and_can_retry(
+    app_factory: Callable[..., Any],
+) -> None:
+    app = app_factory(GATEWAY_DATABASE_POOL_SIZE="1", GATEWAY_DATABASE_POOL_TIMEOUT="1")
+    client = app.test_client()
+    missing = "/v1/orders/00000000-0000-0000-0000-000000000000"
+    held = app.extensions["gateway"].db.engine.connect()  # the pool's only connection, as a slow request holds it
+    try:
+        started = time.monotonic()
+        busy = client.get(missing)
+        waited = time.monotonic() - started
+    finally:
+        held.close()
+    assert busy.status_code == 503, busy.get_json()
+    assert busy.get_json()["error"] == "database_busy"
+    assert busy.headers["Retry-After"] == "1"
+    assert 0.9 < waited < 10, f"waited {waited:.1f}s for GATEWAY_DATABASE_POOL_TIMEOUT=1"
+    assert client.get(missing).status_code == 404, "once the connection is free again, requests are served"
