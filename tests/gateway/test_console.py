@@ -257,5 +257,8 @@ def test_settling_a_refund_by_hand_is_refused_while_a_provider_call_may_be_runni
     assert f"refund {refund_id} failed".encode() in response.data
     with db.transaction() as session:
         assert session.get(Refund, refund_id).status == RefundStatus.FAILED.value
-    (action,) = audit(console_app)
-    assert (action.action, action.refund_id, action.note) == ("settle_refund", refund_id, "portal says failed")
+    refused, settled = audit(console_app)  # the refused attempt is audited too: who tried, and why it was refused
+    assert (refused.action, refused.refund_id, refused.note) == ("settle_refund", refund_id, "portal says failed")
+    assert refused.result.startswith("refused: A provider call for this refund may still be running"), refused.result
+    assert (settled.action, settled.refund_id, settled.note) == ("settle_refund", refund_id, "portal says failed")
+    assert settled.result.startswith(f"refund {refund_id} failed"), settled.result

@@ -15,7 +15,7 @@ from gateway.core import Gateway
 from gateway.errors import GatewayError
 from gateway.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
 from gateway.orders import refresh_order
-from gateway.refunds import UNSETTLED, settle_refund
+from gateway.refunds import UNSETTLED, RefundAlreadySettled, RefundCallInFlight, settle_refund
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +72,40 @@ def settle_refund_by_hand(gateway: Gateway, who: str, order_id: str, refund_id: 
         if refund is None or refund.order_id != order_id:
             raise ActionRefused("No such refund on this order.")
         status, in_flight_until = refund.status, as_utc(refund.claimed_until)
+    ids = {"order_id": order_id, "refund_id": refund_id, "note": note[:2000]}
     if status not in UNSETTLED:
-        raise ActionRefused(f"The refund is already {status}.")
+        raise _refused(gateway, who, SETTLE_REFUND, f"The refund is already {status}.", **ids)
     if _in_flight(in_flight_until):
-        raise ActionRefused(
+        raise _refused(
+            gateway,
+            who,
+            SETTLE_REFUND,
             "A provider call for this refund may still be running; its answer decides. Retry after "
-            f"{in_flight_until:%Y-%m-%d %H:%M:%S} UTC."
+            f"{in_flight_until:%Y-%m-%d %H:%M:%S} UTC.",
+            **ids,
         )
-    settled = settle_refund(
-        gateway, refund_id, succeeded=outcome == RefundStatus.SUCCEEDED.value, code="MANUAL", message=note[:500]
-    )
+    try:
+        # by_hand: the domain checks the lease again under the row lock, so a provider call that
+        # started since the check above still wins.
+        settled = settle_refund(
+            gateway,
+            refund_id,
+            succeeded=outcome == RefundStatus.SUCCEEDED.value,
+            code="MANUAL",
+            message=note[:500],
+            by_hand=True,
+        )
+    except (RefundCallInFlight, RefundAlreadySettled) as exc:
+        raise _refused(gateway, who, SETTLE_REFUND, exc.message, **ids) from None
     result = f"refund {refund_id} {settled.status}: {note[:200]}"
-    _audit(gateway, who, SETTLE_REFUND, result, order_id=order_id, refund_id=refund_id, note=note[:2000])
+    _audit(gateway, who, SETTLE_REFUND, result, **ids)
     return result
+
+
+def _refused(gateway: Gateway, who: str, action: str, message: str, **ids: str) -> ActionRefused:
+    """A refused action is audited too: who tried what, and why it was refused."""
+    _audit(gateway, who, action, f"refused: {message}", **ids)
+    return ActionRefused(message)
 
 
 def _in_flight(until: datetime | None) -> bool:
