@@ -39,6 +39,9 @@ from tests.support.processes import Gunicorn
 
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 COMPARE = os.environ.get("BENCH_COMPARE") == "1"
+# BENCH_ONLY=notify,create,slow,scale runs just those parts (while working on one of them); RSS comes with slow.
+PARTS = {"notify", "create", "slow", "scale"}
+ONLY = {part.strip() for part in os.environ.get("BENCH_ONLY", ",".join(PARTS)).split(",") if part.strip()}
 
 
 @dataclass(frozen=True)
@@ -446,21 +449,27 @@ def main() -> None:
 def run(work: Path) -> None:
     report = Report()
     started = time.monotonic()
+    check(ONLY <= PARTS and bool(ONLY), f"BENCH_ONLY takes some of {', '.join(sorted(PARTS))}")
     check(servers.postgres_available(), f"PostgreSQL is not reachable at {servers.ADMIN_URL} (BENCH_POSTGRES_URL)")
     print(f"bench: {'smoke' if SMOKE else 'full'} run, load from {'wrk' if load.have_wrk() else 'Python'}; {work}")
     with servers.upstream(work) as upstream, servers.gunicorn("bench.hello:app", {}, work, name="hello") as hello:
-        sqlite_url = servers.sqlite_database(work)
-        seed.seed_orders(sqlite_url, PLAN.notify_orders, MCH_ID)
-        with gateway_server(sqlite_url, upstream, work, "sqlite") as gateway:
-            notify_rows(report, "SQLite", sqlite_url, gateway, hello)
+        if "notify" in ONLY:
+            sqlite_url = servers.sqlite_database(work)
+            seed.seed_orders(sqlite_url, PLAN.notify_orders, MCH_ID)
+            with gateway_server(sqlite_url, upstream, work, "sqlite") as gateway:
+                notify_rows(report, "SQLite", sqlite_url, gateway, hello)
         with servers.postgres_database("main") as postgres_url:
             seed.seed_orders(postgres_url, PLAN.notify_orders, MCH_ID)
             with gateway_server(postgres_url, upstream, work, "postgresql") as gateway:
-                notify_rows(report, "PostgreSQL", postgres_url, gateway, hello)
-                create_overhead(report, gateway, upstream)
-                slow_provider_rows(report, gateway, upstream)
-                worker_rss(report, gateway)
-        scale_row(report, upstream, work)
+                if "notify" in ONLY:
+                    notify_rows(report, "PostgreSQL", postgres_url, gateway, hello)
+                if "create" in ONLY:
+                    create_overhead(report, gateway, upstream)
+                if "slow" in ONLY:
+                    slow_provider_rows(report, gateway, upstream)
+                    worker_rss(report, gateway)
+        if "scale" in ONLY:
+            scale_row(report, upstream, work)
         comparison = compare_worker_models(upstream, hello, work) if COMPARE else ""
     load_average = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average after: {load_average}")

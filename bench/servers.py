@@ -38,6 +38,7 @@ def gunicorn(
 def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str, str]:
     return {
         "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_SANDBOX": "0",  # the production configuration: `make bench` inherits make's GATEWAY_SANDBOX=1
         "GATEWAY_PUBLIC_URL": "http://127.0.0.1:9",  # notify_url only: the upstream never calls it back here
         "GATEWAY_INSTANCE_PATH": str(work),
         "IOTPAY_MCH_ID": MCH_ID,

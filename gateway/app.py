@@ -63,11 +63,10 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = gateway
 
     smorest = GatewayApi(app)
-    limiter = build_limiter(app, settings)
     for module in (api, refunds, notify, health):
         smorest.register_blueprint(module.blp)
-    if pay.enabled(settings):  # off, it is not even in /openapi.json
-        pay.limit(limiter, settings)
+    if pay.enabled(settings):  # off, it is not even in /openapi.json (nor a rate limiter at all)
+        pay.limit(build_limiter(app, settings), settings)
         smorest.register_blueprint(pay.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape
     observe.init_app(app, settings)  # request ids on log lines, /metrics

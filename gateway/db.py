@@ -4,9 +4,10 @@ Two kinds of session:
 - `transaction()`: one transaction, committed at the end. On SQLite it starts with BEGIN
   IMMEDIATE, so two workers applying the same notify queue up instead of failing with "database
   is locked" half-way through. Keep them short: nothing slow (a provider call) happens inside one.
-- `autocommit()`: every statement commits on its own. Reads take no lock and wait for no writer
-  (no BEGIN IMMEDIATE on SQLite, no BEGIN round trip on PostgreSQL); a lone INSERT is one round
-  trip and one commit. For reads, and for single writes that need nothing else to be atomic.
+- `autocommit()` (a Session) and `autocommit_connection()` (Core only): every statement commits on
+  its own. Reads take no lock and wait for no writer (no BEGIN IMMEDIATE on SQLite, no BEGIN round
+  trip on PostgreSQL); a lone INSERT is one round trip and one commit. For reads, and for single
+  writes that need nothing else to be atomic.
 
 Dropped connections (a restarted server, an administrator's pg_terminate_backend, an idle time-out)
 are noticed when a connection leaves the pool, without a round trip: a pooled connection has nothing
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +44,7 @@ class Database:
             autocommit_engine = self.engine.execution_options(**{_SQLITE_AUTOCOMMIT: True})
         else:
             autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._autocommit_engine = autocommit_engine
         self._autocommit_sessions = sessionmaker(autocommit_engine, expire_on_commit=False)
 
     @contextmanager
@@ -52,10 +54,23 @@ class Database:
             yield session
 
     @contextmanager
+    def transaction_connection(self) -> Iterator[Connection]:
+        """`transaction()` without the ORM, for hot paths: Core statements built once, one commit."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def autocommit(self) -> Iterator[Session]:
         """A session whose statements each commit on their own (pending objects are flushed at the end)."""
         with self._autocommit_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def autocommit_connection(self) -> Iterator[Connection]:
+        """`autocommit()` without the ORM: for hot paths that run a statement or two built once (no
+        Session, no unit of work, no per-call statement construction)."""
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

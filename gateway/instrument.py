@@ -12,17 +12,19 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import logs, metrics
 from gateway.clock import utcnow
 from gateway.db import Database
 from gateway.hookspecs import hookimpl
-from gateway.models import ProviderCall
+from gateway.models import PROVIDER_CALLS
 from gateway.provider import (
     NotFound,
     NotSupported,
@@ -40,6 +42,31 @@ log = logging.getLogger(__name__)
 # The contract's calls to a provider's API (the optional ones only where the provider has them).
 API_OPERATIONS = ("create_order", "query_order", "refund", "query_refund", "cancel_order", "check")
 _MAX_MESSAGE = 500
+_INSERT_CALL = insert(PROVIDER_CALLS)
+# Inside `records_held()`: the calls' records, waiting for the caller's own transaction to write them.
+_held: ContextVar[list[dict[str, Any]] | None] = ContextVar("gateway_held_call_records", default=None)
+
+
+@contextmanager
+def records_held(db: Database) -> Iterator[list[dict[str, Any]]]:
+    """Hold the records of the provider calls made inside, so that the caller writes them in the
+    transaction it commits next anyway (`write_records`), instead of one more commit each. Whatever
+    the caller has not written when the block ends (it failed, say) is written then, on its own."""
+    held: list[dict[str, Any]] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+        if held:
+            _write_alone(db, held)
+
+
+def write_records(connection: Connection, held: list[dict[str, Any]]) -> None:
+    """Write the held records in `connection`'s transaction (one INSERT)."""
+    if held:
+        connection.execute(_INSERT_CALL, list(held))
+        held.clear()
 
 
 def instrument_providers(providers: dict[str, Provider], db: Database) -> None:
@@ -134,25 +161,32 @@ def _record(
 ) -> None:
     code = getattr(error, "code", None) if isinstance(error, ProviderError) else None
     message = getattr(error, "message", None) if isinstance(error, ProviderError) else None
+    record = {
+        "provider": provider_name,
+        "operation": operation,
+        "outcome": outcome,
+        "code": str(code)[:64] if code else None,
+        "message": str(message)[:_MAX_MESSAGE] if message else None,
+        "duration_ms": round(seconds * 1000),
+        "merchant_order_no": ids.get("merchant_order_no"),
+        "refund_id": ids.get("refund_id"),
+        "request_id": logs.bound().get("request_id"),
+        "created_at": utcnow(),
+    }
+    held = _held.get()
+    if held is not None:
+        held.append(record)
+    else:
+        _write_alone(db, [record])
+
+
+def _write_alone(db: Database, records: list[dict[str, Any]]) -> None:
     try:
-        with db.autocommit() as session:  # one INSERT (Core, no unit of work), its own commit
-            session.execute(
-                insert(ProviderCall).values(
-                    provider=provider_name,
-                    operation=operation,
-                    outcome=outcome,
-                    code=str(code)[:64] if code else None,
-                    message=str(message)[:_MAX_MESSAGE] if message else None,
-                    duration_ms=round(seconds * 1000),
-                    merchant_order_no=ids.get("merchant_order_no"),
-                    refund_id=ids.get("refund_id"),
-                    request_id=logs.bound().get("request_id"),
-                    created_at=utcnow(),
-                )
-            )
+        with db.autocommit_connection() as connection:  # one INSERT, its own commit
+            connection.execute(_INSERT_CALL, records)
     except SQLAlchemyError:
         # The timeline is for people; the payment it describes must not fail because of it.
-        log.exception("could not record a %s %s call for the console", provider_name, operation)
+        log.exception("could not record %d provider call(s) for the console", len(records))
 
 
 def _binding_ids(provider_name: str, method: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import pluggy
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from gateway import outbox
 from gateway.models import Order, Refund
@@ -24,33 +24,34 @@ _REFUND_JSON = RefundSchema()
 
 
 class Transitions:
-    """The state transitions of one transaction: each is written to the outbox at once, and announced
-    to hooks by `announce`, which is called after the transaction has committed."""
+    """The state transitions of one transaction: each is written to the outbox at once (on the
+    transaction's connection; an ORM session's is `session.connection()`), and announced to hooks by
+    `announce`, which is called after the transaction has committed."""
 
     def __init__(self) -> None:
         self._announcements: list[tuple[str, dict[str, Any]]] = []
 
-    def order_paid(self, session: Session, order: Order) -> None:
-        outbox.record_event(session, outbox.ORDER_PAID, {"order": _ORDER_JSON.dump(order)})
+    def order_paid(self, connection: Connection, order: Order) -> None:
+        outbox.record_event(connection, outbox.ORDER_PAID, {"order": _ORDER_JSON.dump(order)})
         self._announcements.append(("gateway_order_paid", {"order": order.snapshot()}))
 
-    def order_expired(self, session: Session, order: Order) -> None:
-        outbox.record_event(session, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
+    def order_expired(self, connection: Connection, order: Order) -> None:
+        outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
         self._announcements.append(("gateway_order_expired", {"order": order.snapshot()}))
 
-    def refund_settled(self, session: Session, refund: Refund, order: Order) -> None:
+    def refund_settled(self, connection: Connection, refund: Refund, order: Order) -> None:
         succeeded = refund.status == "succeeded"
         event_type = outbox.REFUND_SUCCEEDED if succeeded else outbox.REFUND_FAILED
         outbox.record_event(
-            session, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
+            connection, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
         )
         hook = "gateway_refund_succeeded" if succeeded else "gateway_refund_failed"
         self._announcements.append((hook, {"refund": _REFUND_JSON.dump(refund), "order": order.snapshot()}))
 
-    def refund_discrepancy(self, session: Session, refund: Refund, order: Order) -> None:
+    def refund_discrepancy(self, connection: Connection, refund: Refund, order: Order) -> None:
         """Webhook only: the change itself is announced by `refund_settled` (the refund's new state)."""
         data = {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
-        outbox.record_event(session, outbox.REFUND_DISCREPANCY, data)
+        outbox.record_event(connection, outbox.REFUND_DISCREPANCY, data)
 
     def announce(self, hooks: pluggy.HookRelay) -> None:
         for hook_name, kwargs in self._announcements:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gateway.clock import as_utc, utcnow
@@ -232,3 +244,10 @@ class ConsoleAction(Base):
     note: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# The tables themselves, for Core statements built once on the hot paths (notify, create_order).
+ORDERS = cast(Table, Order.__table__)
+NOTIFICATIONS = cast(Table, NotificationRecord.__table__)
+OUTBOX_EVENTS = cast(Table, OutboxEvent.__table__)
+PROVIDER_CALLS = cast(Table, ProviderCall.__table__)

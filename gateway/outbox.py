@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert
 
 from gateway.clock import utcnow
-from gateway.models import OutboxEvent
+from gateway.models import OUTBOX_EVENTS
 
 ORDER_PAID = "order.paid"
 ORDER_EXPIRED = "order.expired"
@@ -23,19 +23,26 @@ REFUND_DISCREPANCY = "refund.discrepancy"  # the provider contradicted a settled
 EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY)
 
 
-def record_event(session: Session, event_type: str, data: Mapping[str, Any]) -> OutboxEvent:
-    """Add an event to `session`'s transaction; `data` must already be JSON-ready."""
+_INSERT = insert(OUTBOX_EVENTS)
+
+
+def record_event(connection: Connection, event_type: str, data: Mapping[str, Any]) -> str:
+    """Write an event in `connection`'s transaction (a session's: `session.connection()`), now: one
+    INSERT, no unit of work. `data` must already be JSON-ready. Returns the event's id."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     now = utcnow()
-    event = OutboxEvent(
-        id=f"evt_{uuid.uuid4().hex}",
-        type=event_type,
-        data=dict(data),
-        created_at=now,
-        next_attempt_at=now,
-        attempts=0,
-        order_id=(data.get("order") or {}).get("id"),  # every event type carries its order
+    event_id = f"evt_{uuid.uuid4().hex}"
+    connection.execute(
+        _INSERT,
+        {
+            "id": event_id,
+            "type": event_type,
+            "data": dict(data),
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+            "order_id": (data.get("order") or {}).get("id"),  # every event type carries its order
+        },
     )
-    session.add(event)
-    return event
+    return event_id

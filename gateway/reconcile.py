@@ -141,7 +141,7 @@ def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
         assert stored is not None
         result = "orders_still_open"
         if report is not None:
-            verdict, reason = settle_payment(session, stored, report, transitions)
+            verdict, reason = settle_payment(session.connection(), stored, report, transitions)
             if verdict is Verdict.APPLIED:
                 result = "orders_paid"
             elif verdict is Verdict.MISMATCH:
@@ -151,7 +151,7 @@ def _order(gateway: Gateway, order_id: str, now: datetime) -> str:
             expires_at = as_utc(stored.expires_at)
             closed = report is not None and report.cancelled  # the provider says it can never be paid
             if (closed or (expires_at is not None and expires_at <= now)) and _expire(session, stored):
-                transitions.order_expired(session, stored)
+                transitions.order_expired(session.connection(), stored)
                 result = "orders_expired"
     transitions.announce(gateway.hooks)
     return result

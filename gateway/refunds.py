@@ -248,9 +248,9 @@ def settle_refund(
             refund.failure_message = message
         order.status = _status_after_refunds(order)
         session.flush()
-        transitions.refund_settled(session, refund, order)
+        transitions.refund_settled(session.connection(), refund, order)
         if refund.discrepancy is not None and recorded not in UNSETTLED:
-            transitions.refund_discrepancy(session, refund, order)
+            transitions.refund_discrepancy(session.connection(), refund, order)
             _log_discrepancy(refund, order, recorded)
     transitions.announce(gateway.hooks)
     log.info("refund %s %s", refund_id, refund.status)

@@ -141,10 +141,9 @@ def make_app(app_factory: Callable[..., Any], receiver_server: LiveServer) -> Ca
 
 def add_events(app: Any, count: int = 1, event_type: str = outbox.ORDER_PAID) -> list[str]:
     ids = []
-    with app.extensions["gateway"].db.transaction() as session:
+    with app.extensions["gateway"].db.transaction_connection() as connection:
         for number in range(count):
-            event = outbox.record_event(session, event_type, {"order": {"id": f"ord_{number}", "note": MARKER}})
-            ids.append(event.id)
+            ids.append(outbox.record_event(connection, event_type, {"order": {"id": f"ord_{number}", "note": MARKER}}))
     return ids
 
 
