@@ -14,11 +14,14 @@ Either one leaves the order or refund pending for reconciliation; neither is eve
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from gateway.provider import ProviderTimeout, ProviderUnreachable
 
@@ -49,6 +52,9 @@ def pooled_session(user_agent: str) -> requests.Session:
     creating an order or a refund is not idempotent at most providers, so a retry is a decision
     for the caller, never the transport's."""
     session = requests.Session()
+    # requests reads the environment (proxies, NO_PROXY, CA bundle, ~/.netrc) on every call, scanning
+    # all of os.environ: a quarter of create_order's CPU. ProviderHttp reads it once per origin instead.
+    session.trust_env = False
     # One kept connection per request a worker can have in flight (gunicorn.conf.py: 128 threads):
     # beyond the pool's size urllib3 opens a new connection (a TLS handshake) and discards it after.
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=128, max_retries=0)
@@ -77,6 +83,23 @@ class ProviderHttp:
         self.service = service
         self.timeouts = timeouts or Timeouts.reading()
         self.session = session or pooled_session(user_agent)
+        self._environment: dict[str, dict[str, Any]] = {}  # by origin; filled by _from_environment
+
+    def _from_environment(self, url: str) -> dict[str, Any]:
+        """What requests takes from the environment for `url` (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE),
+        read once per origin for a session that does not read it itself (`pooled_session`)."""
+        if self.session.trust_env:
+            return {}
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        settings = self._environment.get(origin)
+        if settings is None:
+            settings = {"proxies": get_environ_proxies(origin)}
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                settings["verify"] = bundle
+            self._environment[origin] = settings
+        return settings
 
     def request(self, method: str, url: str, *, what: str, **kwargs: Any) -> requests.Response:
         """Send one request (`kwargs` as `requests.Session.request` takes them) and return the answer.
@@ -85,12 +108,16 @@ class ProviderHttp:
         ProviderUnreachable or ProviderTimeout when no answer arrived; never retries.
         """
         try:
-            return self.session.request(method, url, timeout=self.timeouts.pair(), **kwargs)
+            return self.session.request(
+                method, url, timeout=self.timeouts.pair(), **{**self._from_environment(url), **kwargs}
+            )
         except requests.ConnectTimeout as exc:  # nothing was sent
             raise ProviderUnreachable(f"could not connect to {self.service} ({what})") from exc
         except requests.Timeout as exc:  # sent, and perhaps acted on
             raise ProviderTimeout(f"{self.service} did not answer {what} in {self.timeouts.read}s") from exc
         except requests.RequestException as exc:
+            raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
+        except OSError as exc:  # before sending: a CA bundle that is not there, say
             raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
 
     def post(self, url: str, *, what: str, **kwargs: Any) -> requests.Response:

@@ -36,7 +36,7 @@ def authenticate() -> None:
 @blp.route("/orders")
 class Orders(MethodView):
     @idempotent(resume=lambda order_id: (OrderSchema().dump(order_answer(current_gateway(), order_id)), 201))
-    @blp.arguments(OrderCreateSchema)
+    @blp.arguments(OrderCreateSchema())
     @blp.response(201, OrderSchema)
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
     @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; provider_error keeps its code")
@@ -48,7 +48,7 @@ class Orders(MethodView):
 
 @blp.route("/orders/<order_id>")
 class OrderById(MethodView):
-    @blp.arguments(OrderQuerySchema, location="query")
+    @blp.arguments(OrderQuerySchema(), location="query")
     @blp.response(200, OrderSchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
     @blp.alt_response(504, schema=ApiErrorSchema, description="refresh=true and the provider did not answer")
@@ -61,7 +61,7 @@ class OrderById(MethodView):
 
 @blp.route("/orders/<order_id>/qr_code")
 class OrderQrCode(MethodView):
-    @blp.arguments(QrCodeQuerySchema, location="query")
+    @blp.arguments(QrCodeQuerySchema(), location="query")
     @blp.response(200, content_type="image/svg+xml", description="the QR code as SVG (format=svg) or PNG (format=png)")
     @blp.alt_response(404, schema=ApiErrorSchema)
     @blp.alt_response(409, schema=ApiErrorSchema, description="the order's next action is not display_qr_code")

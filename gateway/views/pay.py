@@ -50,7 +50,7 @@ def limit(limiter: Limiter, settings: Settings) -> None:
 
 @blp.route("/pay")
 class Pay(MethodView):
-    @blp.arguments(PayQuerySchema, location="query")
+    @blp.arguments(PayQuerySchema(), location="query")
     @blp.alt_response(200, description="the payParams object for the app's payment SDK")
     @blp.alt_response(422, schema=ApiErrorSchema)
     @blp.alt_response(429, schema=ApiErrorSchema, description="too many calls from this IP (GATEWAY_PAY_RATE_LIMIT)")

@@ -28,7 +28,7 @@ def resumed_refund(refund_id: str) -> Refund:
 @blp.route("/orders/<order_id>/refunds")
 class OrderRefunds(MethodView):
     @idempotent(resume=lambda refund_id: (RefundSchema().dump(resumed_refund(refund_id)), 201))
-    @blp.arguments(RefundCreateSchema)
+    @blp.arguments(RefundCreateSchema())
     @blp.response(201, RefundSchema, description="succeeded, or accepted by the provider and still pending")
     @blp.alt_response(409, schema=ApiErrorSchema, description="the order is not paid")
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid, or more than is left to refund")

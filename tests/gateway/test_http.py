@@ -145,3 +145,68 @@ def test_the_connect_timeout_is_never_longer_than_the_read_timeout(read: float, 
 def test_the_defaults_are_five_seconds_to_connect_and_fifteen_to_answer() -> None:
     assert ProviderHttp("Example Pay", "ua").timeouts == Timeouts(5.0, 15.0) == Timeouts.reading()
     assert (DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT) == (5.0, 15.0)
+
+
+# -- the environment: read once per origin, still obeyed ----------------------------------------------
+
+
+@pytest.fixture
+def forward_proxy() -> Iterator[tuple[int, list[str]]]:
+    """A forward proxy that answers every request itself and keeps each request line it got."""
+    lines: list[str] = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+                lines.append(head.split(b"\r\n", 1)[0].decode())
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nproxied")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], lines
+    listener.close()
+
+
+def test_a_proxy_from_the_environment_is_used_and_no_proxy_is_obeyed(
+    forward_proxy: tuple[int, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, lines = forward_proxy
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    transport = ProviderHttp("Example Pay", "gateway-tests/1", SHORT)
+    try:
+        for _ in range(2):  # the second call uses what the first one read
+            answer = transport.post("http://pay.invalid/v1/orders", what="create_order")
+            assert answer.text == "proxied"
+        assert lines == ["POST http://pay.invalid/v1/orders HTTP/1.1"] * 2
+        with pytest.raises(ProviderUnreachable):  # NO_PROXY: straight to a host that does not exist
+            transport.post("http://direct.invalid/v1/orders", what="create_order")
+        assert len(lines) == 2
+    finally:
+        transport.close()
+
+
+def test_a_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    missing = tmp_path / "no-such-bundle.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(missing))
+    transport = ProviderHttp("Example Pay", "gateway-tests/1", SHORT)
+    try:
+        # requests refuses a CA bundle path that does not exist before it connects anywhere.
+        with pytest.raises(ProviderUnreachable):
+            transport.get("https://127.0.0.1:9/v1", what="query")
+        assert transport._from_environment("https://127.0.0.1:9/v1")["verify"] == str(missing)
+    finally:
+        transport.close()

@@ -80,13 +80,14 @@ _OPTION_CHANNELS = {
     "product_id": ("WX_NATIVE",),
     "qrcode_pay": ("WX_JSAPI_BROWSER",),
 }
-_REQUEST_SCHEMAS: dict[str, type[Schema]] = {
-    "create_order": schemas.CreateOrderRequest,
-    "payForSubmit": schemas.PayForSubmitRequest,
+# Schemas are built once (building one costs more than a load) and hold no state between loads.
+_REQUEST_SCHEMAS: dict[str, Schema] = {
+    "create_order": schemas.CreateOrderRequest(),
+    "payForSubmit": schemas.PayForSubmitRequest(),
 }
-_RESPONSE_SCHEMAS: dict[str, type[Schema]] = {
-    "create_order": schemas.CreateOrderResponse,
-    "payForSubmit": schemas.PayForSubmitResponse,
+_RESPONSE_SCHEMAS: dict[str, Schema] = {
+    "create_order": schemas.CreateOrderResponse(),
+    "payForSubmit": schemas.PayForSubmitResponse(),
 }
 
 
@@ -117,6 +118,9 @@ class IotPayOptions(Schema):
     param1 = fields.String(validate=validate.Length(max=64))
     param2 = fields.String(validate=validate.Length(max=64))
     remarks = fields.String(validate=validate.Length(max=200))
+
+
+_OPTIONS = IotPayOptions()
 
 
 class IotPayProvider(Provider):
@@ -156,7 +160,7 @@ class IotPayProvider(Provider):
     # -- orders --
 
     def options_schema(self) -> Schema:
-        return IotPayOptions()
+        return _OPTIONS
 
     def required_fields(self, channel: channels.Channel) -> tuple[str, ...]:
         """Public fields an order on `channel` must carry, given this configuration."""
@@ -198,7 +202,7 @@ class IotPayProvider(Provider):
             merchant_order_no="0",
             notify_url="https://validation.invalid/n",
         )
-        problems = _REQUEST_SCHEMAS[channel.operation]().validate({**wire, "sign": "0" * 32})
+        problems = _REQUEST_SCHEMAS[channel.operation].validate({**wire, "sign": "0" * 32})
         if problems:
             public = {**_PUBLIC_FIELD, "extra": _EXTRA_FIELD.get(channel.channel_id, "provider_options")}
             raise InvalidOrder({public.get(name, name): list(msgs) for name, msgs in problems.items()})
@@ -220,8 +224,8 @@ class IotPayProvider(Provider):
             notify_url=request.notify_url,
         )
         params["sign"] = signing.sign(params, self.config.secret_key)
-        _REQUEST_SCHEMAS[channel.operation]().load(params)  # never send what IOTPay would refuse
-        answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation]())
+        _REQUEST_SCHEMAS[channel.operation].load(params)  # never send what IOTPay would refuse
+        answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation])
         pay_order_id = answer.get("pay_order_id") or None
         if pay_order_id is None and channel.operation == "create_order":
             raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer has no payOrderId")
