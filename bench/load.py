@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 LUA_SCRIPT = Path(__file__).with_name("requests.lua")
+CREATES_SCRIPT = Path(__file__).with_name("creates.lua")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class LoadResult:
     bad: int  # answers that were not the expected body (or socket errors)
     wrapped: bool  # the path list ran out and was sent again
     sample: str = ""
+    timeouts: int = 0  # creates answered 504: the provider did not answer in time (bench/creates.lua)
 
     @property
     def rate(self) -> float:
@@ -50,6 +52,17 @@ def post_paths(
     return _python(base_url, paths, expected, connections=connections, seconds=seconds)
 
 
+def post_json_with_wrk(base_url: str, path: str, body: str, *, connections: int, seconds: float) -> LoadResult:
+    """`connections` clients POSTing `body` to `path` back to back for `seconds` (wrk, bench/creates.lua).
+    `bad` counts answers other than 201 and 504, `timeouts` the 504s."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as payload:
+        payload.write(body)
+        payload.flush()
+        result = _run_wrk(CREATES_SCRIPT, base_url, [path, payload.name], connections=connections, seconds=seconds)
+    return LoadResult(result.requests, result.seconds, result.p50_ms, result.p99_ms, result.bad, False, result.sample,
+                      timeouts=result.timeouts)  # fmt: skip
+
+
 def _wrk(
     base_url: str, paths: list[str], expected: str, *, connections: int, seconds: float, threads: int
 ) -> LoadResult:
@@ -57,11 +70,18 @@ def _wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".paths") as listing:
         listing.write("\n".join(paths) + "\n")
         listing.flush()
-        command = [
-            "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
-            "-s", str(LUA_SCRIPT), base_url, "--", listing.name, expected, str(threads),
-        ]  # fmt: skip
-        output = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=seconds + 60, check=True).stdout
+        arguments = [listing.name, expected, str(threads)]
+        return _run_wrk(LUA_SCRIPT, base_url, arguments, connections=connections, seconds=seconds, threads=threads)
+
+
+def _run_wrk(
+    script: Path, base_url: str, arguments: list[str], *, connections: int, seconds: float, threads: int = 2
+) -> LoadResult:
+    command = [
+        "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+        "-s", str(script), base_url, "--", *arguments,
+    ]  # fmt: skip
+    output = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=seconds + 60, check=True).stdout
     match = re.search(
         r"BENCH requests=(\d+) seconds=([\d.]+) p50=([\d.]+) p99=([\d.]+) bad=(\d+) wrapped=(\d+) "
         r"socket_errors=(\d+) sample=(.*)",
@@ -70,9 +90,11 @@ def _wrk(
     if match is None:
         raise RuntimeError(f"wrk printed no result:\n{output}")
     count, duration, p50, p99, bad, wrapped, socket_errors, sample = match.groups()
+    # The second count is the wrapped path lists (requests.lua) or the 504s (creates.lua).
     return LoadResult(
-        int(count), float(duration), float(p50), float(p99), int(bad) + int(socket_errors), int(wrapped) > 0, sample
-    )
+        int(count), float(duration), float(p50), float(p99), int(bad) + int(socket_errors), int(wrapped) > 0, sample,
+        timeouts=int(wrapped),
+    )  # fmt: skip
 
 
 def _python(base_url: str, paths: list[str], expected: str, *, connections: int, seconds: float) -> LoadResult:

@@ -14,6 +14,7 @@ answer must be the expected one, and every order paid exactly once. Results: ben
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -75,7 +76,8 @@ PLAN = QUICK if SMOKE else FULL
 # Worker models for slow providers, compared under BENCH_COMPARE=1 (the hello-world keeps gunicorn.conf.py's).
 WORKER_MODELS: dict[str, tuple[str, ...]] = {
     "gthread 2x8 (before)": ("--worker-class", "gthread", "--threads", "8"),
-    "gthread 2x128 (gunicorn.conf.py)": ("--worker-class", "gthread", "--threads", "128"),
+    "gthread 2x128": ("--worker-class", "gthread", "--threads", "128"),
+    "balanced gthread 2x128 (gunicorn.conf.py)": (),
     "gevent 2x1000": ("--worker-class", "gevent", "--worker-connections", "1000"),
 }
 
@@ -272,6 +274,22 @@ def concurrent_creates(gateway: Gateway, upstream: Gunicorn, concurrency: int, l
             failures.append(response.json()["error"])
         return elapsed
 
+    if load.have_wrk():  # 64 clients in C: a Python client with 64 threads adds its own GIL queue to the latency
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(lambda _: create(), range(concurrency)))  # warm: every connection opened
+        servers.upstream_stats(upstream, reset=True)
+        with gateway.connections_sampled() as peak:
+            result = load.post_json_with_wrk(
+                gateway.url, "/v1/orders", json.dumps(ORDER_BODY), connections=concurrency, seconds=seconds
+            )
+        check(result.bad == 0, f"create_order answered wrongly: {result.sample}")
+        stats = servers.upstream_stats(upstream)
+        servers.set_latency(upstream, 0)
+        return Burst(
+            rate=result.rate, ideal=concurrency / latency, p50_ms=result.p50_ms, p99_ms=result.p99_ms,
+            peak_in_flight=stats["peak_in_flight"], peak_connections=peak[0],
+            workers_replaced=set(gateway.server.worker_pids()) != pids, failures=result.timeouts,
+        )  # fmt: skip
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(lambda _: create(), range(concurrency)))  # warm: every connection opened
         servers.upstream_stats(upstream, reset=True)

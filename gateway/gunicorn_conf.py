@@ -26,7 +26,8 @@ from typing import Any
 
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
-worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gthread")
+# gthread that leaves a connection to another worker while its own threads are all busy (gateway/gunicorn_worker.py).
+worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gateway.gunicorn_worker.BalancedThreadWorker")
 threads = int(os.environ.get("GATEWAY_THREADS", "128"))
 worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "1000"))
 # gthread closes a keep-alive connection that sends nothing for this long, and a busy worker may
