@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import select
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 # Statements of sessions from Database.autocommit() on SQLite run without BEGIN (pysqlite is in
 # autocommit mode, isolation_level=None): each is its own transaction, as on PostgreSQL.
@@ -45,6 +47,7 @@ class Database:
         else:
             autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit_engine = autocommit_engine
+        self._raw: dict[tuple[int, tuple[str, ...] | None], RawStatement] = {}
         self._autocommit_sessions = sessionmaker(autocommit_engine, expire_on_commit=False)
 
     @contextmanager
@@ -71,6 +74,35 @@ class Database:
         Session, no unit of work, no per-call statement construction)."""
         with self._autocommit_engine.connect() as connection:
             yield connection
+
+    def raw(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> RawStatement:
+        """`statement` (built once, at import) compiled once for this database, to run on `raw_autocommit()`."""
+        key = (id(statement), tuple(keys) if keys is not None else None)
+        compiled = self._raw.get(key)
+        if compiled is None:
+            compiled = self._raw[key] = RawStatement(statement, self.engine, keys)
+        return compiled
+
+    @contextmanager
+    def raw_autocommit(self) -> Iterator[Any]:
+        """A DBAPI cursor on a pooled connection (checked like any other), each statement its own
+        commit: for `RawStatement`s on the notify path, whose CPU is mostly SQLAlchemy's own."""
+        connection = self.engine.raw_connection()
+        postgres = self.engine.dialect.name == "postgresql"
+        try:
+            if postgres:  # SQLite's connections already are (isolation_level=None, see below)
+                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+            cursor = connection.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+        finally:
+            try:
+                if postgres:
+                    connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+            finally:
+                connection.close()  # back to the pool
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -139,3 +171,42 @@ def _serialize_sqlite_writes(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         if not connection.get_execution_options().get(_SQLITE_AUTOCOMMIT):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class RawStatement:
+    """A Core statement compiled once for one database, run on a DBAPI cursor without SQLAlchemy's
+    execution machinery (which cost more CPU per notify than the database's own work).
+
+    Parameters go through their columns' bind processors (SQLite stores a datetime as text), so
+    values are written exactly as SQLAlchemy writes them. Rows come back as the driver gives them:
+    select only columns of plain types (text, integers). `keys`: an INSERT's columns.
+    """
+
+    def __init__(self, statement: ClauseElement, engine: Engine, keys: Sequence[str] | None = None) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
+        assert isinstance(compiled, SQLCompiler)  # a statement's compiler (binds, positiontup)
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("an IN list of parameters is expanded per call: not for a RawStatement")
+        self.sql = compiled.string
+        self._positions = compiled.positiontup  # the order of parameters for positional paramstyles
+        # Values built into the statement (a LIMIT's, say); the caller gives the others.
+        self._constants = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        self._processors = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+
+    def parameters(self, values: Mapping[str, Any]) -> Mapping[str, Any] | tuple[Any, ...]:
+        processed = {
+            name: processor(value) if (processor := self._processors.get(name)) else value
+            for name, value in {**self._constants, **values}.items()
+        }
+        if self._positions is not None:
+            return tuple(processed[name] for name in self._positions)
+        return processed
+
+    def execute(self, cursor: Any, values: Mapping[str, Any]) -> Any:
+        cursor.execute(self.sql, self.parameters(values))
+        return cursor

@@ -13,14 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 
-from gateway.db import Database
-from gateway.models import Order
+from gateway.db import Database, RawStatement
+from gateway.models import NOTIFICATIONS, NotificationRecord, Order
 from gateway.testing.live import LiveServer
 from tests.conftest import POSTGRES_URL
 
@@ -137,3 +138,37 @@ def test_a_request_that_finds_every_pooled_connection_busy_gets_a_clear_503_and_
     assert busy.headers["Retry-After"] == "1"
     assert 0.9 < waited < 10, f"waited {waited:.1f}s for GATEWAY_DATABASE_POOL_TIMEOUT=1"
     assert client.get(missing).status_code == 404, "once the connection is free again, requests are served"
+
+
+# -- RawStatement: the notify path's statements, without SQLAlchemy's execution machinery ----------
+
+
+def test_a_raw_insert_is_read_back_as_the_orm_wrote_it(database_url: str) -> None:
+    db = Database(database_url)
+    received = datetime(2026, 11, 27, 19, 30, 1, 123456, tzinfo=UTC)
+    row = {
+        "provider": "iotpay", "received_at": received, "method": "POST", "query_string": "a=1", "body": "",
+        "body_digest": None, "request_size": 3, "content_type": None, "verdict": "duplicate", "reason": "é ✓",
+        "order_id": None, "event_id": "evt_1",
+    }  # fmt: skip
+    try:
+        statement = insert(NOTIFICATIONS).inline()
+        with db.raw_autocommit() as cursor:
+            db.raw(statement, list(row)).execute(cursor, row)
+        with db.transaction_connection() as connection:  # the same row through SQLAlchemy, for comparison
+            connection.execute(statement, {**row, "event_id": "evt_2"})
+        with db.autocommit() as session:
+            raw, orm = session.scalars(select(NotificationRecord).order_by(NotificationRecord.event_id)).all()
+        for record in (raw, orm):
+            assert record.received_at.replace(tzinfo=UTC) == received  # SQLite gives it back naive, as ever
+            assert (record.verdict, record.reason, record.request_size, record.body_digest) == (
+                "duplicate", "é ✓", 3, None
+            )  # fmt: skip
+    finally:
+        db.dispose()
+
+
+def test_a_raw_statement_refuses_an_in_list_it_would_have_to_expand() -> None:
+    engine = create_engine("sqlite://")
+    with pytest.raises(ValueError, match="IN list"):
+        RawStatement(select(NOTIFICATIONS.c.id).where(NOTIFICATIONS.c.verdict.in_(["applied"])), engine)
