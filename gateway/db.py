@@ -19,8 +19,11 @@ peer that vanished silently.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import select
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,18 +51,28 @@ class Database:
             autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit_engine = autocommit_engine
         self._raw: dict[tuple[int, tuple[str, ...] | None], RawStatement] = {}
+        self._writers = _WriterGate.for_sqlite(self.engine)
         self._autocommit_sessions = sessionmaker(autocommit_engine, expire_on_commit=False)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around a write on SQLite: one writer at a time (see _WriterGate). Nothing on PostgreSQL."""
+        if self._writers is None:
+            yield
+            return
+        with self._writers:
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any exception."""
-        with self._sessions() as session, session.begin():
+        with self.writing(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def transaction_connection(self) -> Iterator[Connection]:
         """`transaction()` without the ORM, for hot paths: Core statements built once, one commit."""
-        with self.engine.begin() as connection:
+        with self.writing(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -156,6 +169,43 @@ def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: An
     if readable:
         # SQLAlchemy's documented way: the pool discards this connection and checks out another.
         raise exc.DisconnectionError("the server closed this connection")
+
+
+class _WriterGate:
+    """One SQLite writer at a time, across this process's threads and across processes, waiting in
+    the kernel (flock on `<database>.writers`) rather than in SQLite's busy handler.
+
+    SQLite lets one transaction write at a time; the others' BEGIN IMMEDIATE fails with "busy" and
+    its handler sleeps 1, 2, 5, 10 ... 100 ms between retries, so under load writers slept while the
+    database was free (notify p99 1.4 s on SQLite). A writer waiting here is woken as soon as the
+    lock is released. The lock file is opened by each process (gunicorn workers build the app after
+    forking): a descriptor shared across a fork would share its lock too.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._threads = threading.Lock()  # flock is per descriptor: this process's threads queue here
+        self._descriptor = os.open(path.with_name(path.name + ".writers"), os.O_RDWR | os.O_CREAT, 0o600)
+
+    @classmethod
+    def for_sqlite(cls, engine: Engine) -> _WriterGate | None:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        return cls(Path(database))
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 def _serialize_sqlite_writes(engine: Engine) -> None:

@@ -96,7 +96,8 @@ def _judge_without_lock(
         if verdict is not Verdict.APPLIED:
             order_id = order.id if order is not None else None
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
-            db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
+            with db.writing():
+                db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
     return verdict, reason, order
 
 
@@ -114,7 +115,7 @@ def _rejected(
             )
         return THROTTLED
     values = _record(provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
-    with gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+    with gateway.db.raw_autocommit() as cursor, gateway.db.writing():  # one INSERT, its own commit
         gateway.db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
     level = logging.INFO if genuine else logging.WARNING
     log.log(

@@ -172,3 +172,41 @@ def test_a_raw_statement_refuses_an_in_list_it_would_have_to_expand() -> None:
     engine = create_engine("sqlite://")
     with pytest.raises(ValueError, match="IN list"):
         RawStatement(select(NOTIFICATIONS.c.id).where(NOTIFICATIONS.c.verdict.in_(["applied"])), engine)
+
+
+# -- SQLite: writers queue in the kernel, not in SQLite's sleeping busy handler -------------------
+
+
+def test_sqlite_writers_of_two_processes_take_turns_at_the_gate(sqlite_url: str) -> None:
+    # Two Database objects open the lock file separately, as two gunicorn workers do. The first holds
+    # the gate without touching SQLite, so only the gate (not SQLite's own lock) can hold the second.
+    first, second = Database(sqlite_url), Database(sqlite_url)
+    events: list[str] = []
+    holding = threading.Event()
+
+    def hold() -> None:
+        with first.writing():
+            events.append("first in")
+            holding.set()
+            time.sleep(0.3)
+            events.append("first out")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with second.transaction_connection():
+            events.append("second in")
+    finally:
+        holder.join()
+        first.dispose()
+        second.dispose()
+    assert events == ["first in", "first out", "second in"]
+
+
+def test_postgresql_has_no_writer_gate(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    try:
+        assert db._writers is None  # row locks: writers of different orders never wait for each other
+    finally:
+        db.dispose()
