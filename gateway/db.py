@@ -50,7 +50,7 @@ class Database:
         else:
             autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._autocommit_engine = autocommit_engine
-        self._raw: dict[tuple[int, tuple[str, ...] | None], RawStatement] = {}
+        self._raw: dict[tuple[ClauseElement, tuple[str, ...] | None], RawStatement] = {}
         self._writers = _WriterGate.for_sqlite(self.engine)
         self._autocommit_sessions = sessionmaker(autocommit_engine, expire_on_commit=False)
 
@@ -90,7 +90,7 @@ class Database:
 
     def raw(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> RawStatement:
         """`statement` (built once, at import) compiled once for this database, to run on `raw_autocommit()`."""
-        key = (id(statement), tuple(keys) if keys is not None else None)
+        key = (statement, tuple(keys) if keys is not None else None)  # the key keeps the statement alive
         compiled = self._raw.get(key)
         if compiled is None:
             compiled = self._raw[key] = RawStatement(statement, self.engine, keys)
@@ -99,7 +99,12 @@ class Database:
     @contextmanager
     def raw_autocommit(self) -> Iterator[Any]:
         """A DBAPI cursor on a pooled connection (checked like any other), each statement its own
-        commit: for `RawStatement`s on the notify path, whose CPU is mostly SQLAlchemy's own."""
+        commit: for `RawStatement`s on the notify path, whose CPU is mostly SQLAlchemy's own.
+
+        To write with it, enter `writing()` first: the SQLite gate is always taken before a
+        connection, never while holding one (a holder waiting for the gate, and the gate's holder
+        waiting for a pooled connection, would wait for each other).
+        """
         connection = self.engine.raw_connection()
         postgres = self.engine.dialect.name == "postgresql"
         try:
@@ -113,9 +118,9 @@ class Database:
         finally:
             try:
                 if postgres:
-                    connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+                    _leave_autocommit(connection)
             finally:
-                connection.close()  # back to the pool
+                connection.close()  # back to the pool (or away, if invalidated)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -123,6 +128,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writers is not None:
+            self._writers.close()
 
 
 def _make_engine(url: str, *, pool_size: int, pool_timeout: float, recycle: float) -> Engine:
@@ -149,6 +156,18 @@ def _make_engine(url: str, *, pool_size: int, pool_timeout: float, recycle: floa
         engine = create_engine(url, connect_args={"timeout": 30})
     _serialize_sqlite_writes(engine)
     return engine
+
+
+def _leave_autocommit(connection: Any) -> None:
+    """Give a pooled psycopg connection back as the pool lent it; one whose state is unclear (it broke
+    mid-statement) is invalidated instead, so the original error is the one that propagates."""
+    from psycopg.pq import TransactionStatus
+
+    driver = connection.driver_connection
+    if not driver.closed and driver.info.transaction_status == TransactionStatus.IDLE:
+        driver.autocommit = False
+    else:
+        connection.invalidate()
 
 
 def _greenlets_share_this_thread() -> bool:
@@ -189,9 +208,13 @@ class _WriterGate:
     @classmethod
     def for_sqlite(cls, engine: Engine) -> _WriterGate | None:
         database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        in_memory = not database or database == ":memory:" or "mode=memory" in str(engine.url)
+        if engine.dialect.name != "sqlite" or in_memory or database is None:
             return None
-        return cls(Path(database))
+        return cls(Path(database.removeprefix("file:").split("?", 1)[0]))
+
+    def close(self) -> None:
+        os.close(self._descriptor)
 
     def __enter__(self) -> None:
         self._threads.acquire()

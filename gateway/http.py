@@ -85,6 +85,14 @@ class ProviderHttp:
         self.session = session or pooled_session(user_agent)
         self._environment: dict[str, dict[str, Any]] = {}  # by origin; filled by _from_environment
 
+    def _with_environment(self, url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """`kwargs` over what the environment says for `url`; proxies merge by scheme, as in requests."""
+        environment = self._from_environment(url)
+        merged = {**environment, **kwargs}
+        if "proxies" in environment and "proxies" in kwargs:
+            merged["proxies"] = {**environment["proxies"], **kwargs["proxies"]}
+        return merged
+
     def _from_environment(self, url: str) -> dict[str, Any]:
         """What requests takes from the environment for `url` (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE),
         read once per origin for a session that does not read it itself (`pooled_session`)."""
@@ -109,7 +117,7 @@ class ProviderHttp:
         """
         try:
             return self.session.request(
-                method, url, timeout=self.timeouts.pair(), **{**self._from_environment(url), **kwargs}
+                method, url, timeout=self.timeouts.pair(), **self._with_environment(url, kwargs)
             )
         except requests.ConnectTimeout as exc:  # nothing was sent
             raise ProviderUnreachable(f"could not connect to {self.service} ({what})") from exc

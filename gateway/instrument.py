@@ -63,10 +63,10 @@ def records_held(db: Database) -> Iterator[list[dict[str, Any]]]:
 
 
 def write_records(connection: Connection, held: list[dict[str, Any]]) -> None:
-    """Write the held records in `connection`'s transaction (one INSERT)."""
+    """Write the held records in `connection`'s transaction (one INSERT). Empty `held` once that
+    transaction has committed: until then, `records_held` still writes them if it fails."""
     if held:
         connection.execute(_INSERT_CALL, list(held))
-        held.clear()
 
 
 def instrument_providers(providers: dict[str, Provider], db: Database) -> None:

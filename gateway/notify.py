@@ -83,7 +83,9 @@ def _judge_without_lock(
     recorded here with one INSERT, so it never waits behind a writer's transaction; a payment to
     apply is returned for the write transaction, whose conditional UPDATE decides it."""
     db = gateway.db
-    with db.raw_autocommit() as cursor:
+    # On SQLite the writers' gate comes before the connection (Database.raw_autocommit); it is
+    # nothing on PostgreSQL, where the read takes no lock and the INSERT waits for no one.
+    with db.writing(), db.raw_autocommit() as cursor:
         found = db.raw(FIND_BY_REFERENCE).execute(
             cursor, {"provider": provider.name, "merchant_order_no": notification.merchant_order_no}
         )
@@ -96,8 +98,7 @@ def _judge_without_lock(
         if verdict is not Verdict.APPLIED:
             order_id = order.id if order is not None else None
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
-            with db.writing():
-                db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
+            db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
     return verdict, reason, order
 
 
@@ -115,7 +116,7 @@ def _rejected(
             )
         return THROTTLED
     values = _record(provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
-    with gateway.db.raw_autocommit() as cursor, gateway.db.writing():  # one INSERT, its own commit
+    with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
         gateway.db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
     level = logging.INFO if genuine else logging.WARNING
     log.log(

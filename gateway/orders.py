@@ -294,4 +294,5 @@ def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder, call
             },
         ).one()
         instrument.write_records(connection, calls)
+    calls.clear()  # committed with the answer
     return as_order(row, order)

@@ -568,3 +568,28 @@ def test_twenty_identical_concurrent_notifies_apply_once(
     shown = get_order(client, order["id"])
     assert shown["status"] == "paid"
     assert datetime.fromisoformat(shown["paid_at"]) == PAID_AT
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_a_notify_waiting_for_the_writers_gate_holds_no_pooled_connection(app: Any) -> None:
+    # The gate is taken before a connection, never while holding one: notifies queued at the gate
+    # must not drain the pool that the gate's holder needs to finish (they would wait for each other).
+    client = app.test_client()
+    order = create_order(client)
+    assert send(client, signed_notify(order)).data == b"success"
+    db = app.extensions["gateway"].db
+    pool = db.engine.pool
+    answers: list[bytes] = []
+    duplicates = [
+        threading.Thread(target=lambda: answers.append(send(app.test_client(), signed_notify(order)).data))
+        for _ in range(4)
+    ]
+    with db.writing():
+        for thread in duplicates:
+            thread.start()
+        time.sleep(0.3)  # they reach the gate and wait there
+        assert all(thread.is_alive() for thread in duplicates)
+        assert pool.checkedout() == 0
+    for thread in duplicates:
+        thread.join(10)
+    assert answers == [b"success"] * 4
