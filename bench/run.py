@@ -457,6 +457,7 @@ def compare_worker_models(upstream: Gunicorn, hello: Gunicorn, work: Path) -> st
             with gateway_server(url, upstream, work, "models", *args) as gateway:
                 report = Report()
                 notify_rows(report, "PostgreSQL", url, gateway, hello)
+                settle(url)
                 fast = concurrent_creates(gateway, upstream, PLAN.concurrent, PLAN.latency, PLAN.concurrent_seconds)
                 slow = concurrent_creates(
                     gateway, upstream, PLAN.in_flight, PLAN.in_flight_latency, PLAN.concurrent_seconds * 2
