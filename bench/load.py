@@ -21,6 +21,7 @@ import requests
 
 LUA_SCRIPT = Path(__file__).with_name("requests.lua")
 CREATES_SCRIPT = Path(__file__).with_name("creates.lua")
+REPORT_SCRIPT = Path(__file__).with_name("report.lua")  # appended to either: the result line
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,14 @@ def _wrk(
 def _run_wrk(
     script: Path, base_url: str, arguments: list[str], *, connections: int, seconds: float, threads: int = 2
 ) -> LoadResult:
-    command = [
-        "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
-        "-s", str(script), base_url, "--", *arguments,
-    ]  # fmt: skip
-    output = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=seconds + 60, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as whole:
+        whole.write(script.read_text() + "\n" + REPORT_SCRIPT.read_text())
+        whole.flush()
+        command = [
+            "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+            "-s", whole.name, base_url, "--", *arguments,
+        ]  # fmt: skip
+        output = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=seconds + 60, check=True).stdout
     match = re.search(
         r"BENCH requests=(\d+) seconds=([\d.]+) p50=([\d.]+) p99=([\d.]+) bad=(\d+) wrapped=(\d+) "
         r"socket_errors=(\d+) sample=(.*)",

@@ -1,7 +1,10 @@
 -- wrk script: send the request paths listed in a file (one per line), each thread its own share in
 -- turn, with an empty POST (as IOTPay sends its notify); count answers whose body is not the expected one.
 --   wrk -t THREADS -s bench/requests.lua URL -- PATHS_FILE EXPECTED_BODY THREADS
+-- bench/load.py appends bench/report.lua, which prints the result line.
 local threads = {}
+SECOND_COUNT = "wrapped"  -- reported as wrapped=: how often a thread's share of the paths ran out
+STATUS_ERRORS_ARE_BAD = true
 
 function setup(thread)
   thread:set("id", #threads)
@@ -36,19 +39,4 @@ function response(status, headers, body)
     bad = bad + 1
     if sample == "" then sample = tostring(status) .. " " .. string.sub(body, 1, 200) end
   end
-end
-
-function done(summary, latency, requests)
-  local bad_total, wrapped_total, sample = 0, 0, ""
-  for _, thread in ipairs(threads) do
-    bad_total = bad_total + thread:get("bad")
-    wrapped_total = wrapped_total + thread:get("wrapped")
-    if sample == "" then sample = thread:get("sample") end
-  end
-  io.write(string.format(
-    "BENCH requests=%d seconds=%f p50=%f p99=%f bad=%d wrapped=%d socket_errors=%d sample=%s\n",
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
-    bad_total, wrapped_total,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status,
-    sample))
 end
