@@ -1,13 +1,18 @@
 """Database engine and transactions. PostgreSQL in production, SQLite for development.
 
-Two kinds of session:
-- `transaction()`: one transaction, committed at the end. On SQLite it starts with BEGIN
-  IMMEDIATE, so two workers applying the same notify queue up instead of failing with "database
-  is locked" half-way through. Keep them short: nothing slow (a provider call) happens inside one.
-- `autocommit()` (a Session) and `autocommit_connection()` (Core only): every statement commits on
-  its own. Reads take no lock and wait for no writer (no BEGIN IMMEDIATE on SQLite, no BEGIN round
-  trip on PostgreSQL); a lone INSERT is one round trip and one commit. For reads, and for single
-  writes that need nothing else to be atomic.
+Two kinds of session, each also without the ORM for the hot paths:
+- `transaction()` (a Session) and `transaction_connection()` (Core only): one transaction,
+  committed at the end. On SQLite it starts with BEGIN IMMEDIATE, so two workers applying the same
+  notify queue up instead of failing with "database is locked" half-way through. Keep them short:
+  nothing slow (a provider call) happens inside one.
+- `autocommit()` (a Session), `autocommit_connection()` (Core) and `raw_autocommit()` (a DBAPI
+  cursor for `RawStatement`s, the notify path's): every statement commits on its own. Reads take no
+  lock and wait for no writer (no BEGIN IMMEDIATE on SQLite, no BEGIN round trip on PostgreSQL); a
+  lone INSERT is one round trip and one commit. For reads, and for single writes that need nothing
+  else to be atomic.
+
+On SQLite, writers also take turns at `writing()` (a lock file, see _WriterGate), always before they
+take a pooled connection.
 
 Dropped connections (a restarted server, an administrator's pg_terminate_backend, an idle time-out)
 are noticed when a connection leaves the pool, without a round trip: a pooled connection has nothing
