@@ -80,8 +80,9 @@ def _judge_without_lock(
     gateway: Gateway, provider: Provider, request: InboundRequest, notification: Notification
 ) -> tuple[Verdict, str | None, StoredOrder | None]:
     """Read the order without a lock. Anything but a payment to apply (a duplicate, above all) is
-    recorded here with one INSERT, so it never waits behind a writer's transaction; a payment to
-    apply is returned for the write transaction, whose conditional UPDATE decides it."""
+    recorded here with one INSERT, so on PostgreSQL it never waits behind a writer's transaction (on
+    SQLite every write waits for the one writer); a payment to apply is returned for the write
+    transaction, whose conditional UPDATE decides it."""
     db = gateway.db
     # On SQLite the writers' gate comes before the connection (Database.raw_autocommit); it is
     # nothing on PostgreSQL, where the read takes no lock and the INSERT waits for no one.
