@@ -5,8 +5,8 @@
 Logging is on at INFO, every line formatted as JSON (to /dev/null).
 
 1. Notify: 2 x 800 signed notifies (first-time, then duplicates) through the app on SQLite under
-   cProfile; prints the share of CPU time spent in the instrumentation (gateway.logs,
-   gateway.metrics, gateway.instrument, gateway.views.request_ids, gateway.views.observe and
+   cProfile; prints the share of CPU time spent in the instrumentation (gateway.telemetry.logs,
+   gateway.telemetry.metrics, gateway.domain.instrument, gateway.web.request_ids, gateway.web.observe and
    prometheus_client), own time plus what the request-id hooks call. A share, not a wall-clock
    difference: other processes on the machine cancel out.
 2. create_order: p50 with and without the provider-call record (one INSERT), in alternating batches
@@ -30,11 +30,18 @@ from gateway_iotpay.sandbox.app import create_simulator
 
 from bench import seed
 from bench.servers import KEY, MCH_ID, gateway_config
-from gateway import create_app, instrument, migrate
-from gateway.logs import JsonFormatter
+from gateway import create_app
+from gateway.domain import instrument
+from gateway.store import migrate
+from gateway.telemetry.logs import JsonFormatter
 from gateway.testing.live import LiveServer
 
-INSTRUMENTATION = ("gateway/logs.py", "gateway/metrics.py", "gateway/instrument.py", "views/observe.py")
+INSTRUMENTATION = (
+    "gateway/telemetry/logs.py",
+    "gateway/telemetry/metrics.py",
+    "gateway/domain/instrument.py",
+    "gateway/web/observe.py",
+)
 REQUEST_ID_HOOKS = "views/request_ids.py"
 NOTIFIES = 800
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from gateway_iotpay import signing
 from sqlalchemy import create_engine, text
 
-from gateway.clock import utcnow
+from gateway.plugin.clock import utcnow
 
 AMOUNT, CURRENCY = 2856, "CAD"
 

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from gateway import migrate
+from gateway.store import migrate
 from tests.support.processes import Gunicorn, free_port
 
 MCH_ID, KEY = "10000701", "bench-key-0123456789abcdef012345"

@@ -1,38 +1,44 @@
 """gateway: a Flask payment gateway adapter whose payment providers are pluggy plugins.
 
-Plugin code imports the markers from here: ``from gateway import hookimpl``.
+The layers are packages, each importing only the ones below it (the `layers` contract in
+.importlinter): `ops` (the command, checks, server settings) and `web` (the app, API, console),
+then `domain`, `telemetry`, `store`, and at the bottom `plugin`, the contract providers are
+written against. `sandbox`, `testing` and `scaffold` serve plugin authors.
 
-A plugin imports only the modules in `PLUGIN_API`; the rest of the package is private to the core and
-may change in any release (the import-linter contracts in .importlinter hold the built-in providers
-and the example to this).
+A plugin imports only the packages in `PLUGIN_API`; the rest is private to the core and may
+change in any release. The top-level modules other than this one are the paths gateway 0.1 gave
+plugins, kept for one minor version with a DeprecationWarning (docs/plugins/contract.md).
 """
 
-from gateway.hookspecs import PROJECT_NAME, hookimpl, hookspec
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from gateway.plugin.hookspecs import PROJECT_NAME, hookimpl, hookspec
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 PLUGIN_API = (
-    "gateway",  # hookimpl
-    "gateway.hookspecs",  # the hooks, and their documentation
-    "gateway.provider",  # the provider contract: Provider, its requests, answers and errors
-    "gateway.settings",  # Settings, ConfigError
-    "gateway.money",  # minor units <-> decimal text
-    "gateway.iso4217",  # every ISO 4217 currency with its decimals, which ProviderInfo.currencies must agree with
-    "gateway.fields",  # marshmallow fields for provider schemas
-    "gateway.snapshots",  # what lifecycle hooks receive
-    "gateway.http",  # ProviderHttp: the pooled session, time-outs, "no answer" as the contract's errors
+    "gateway",  # hookimpl (also in gateway.plugin)
+    "gateway.plugin",  # the contract: Provider, its requests, answers and errors, hooks, Settings, money, http
     "gateway.sandbox",  # Sandbox, and a simulator's parts: state, fault queue, background sender
-    "gateway.validation",  # marshmallow's error messages, flattened
     "gateway.testing",  # the conformance kit: harness, suite, pytest plugin, live server
 )
 
 __all__ = ["PLUGIN_API", "PROJECT_NAME", "create_app", "hookimpl", "hookspec"]
 
 
-def create_app(test_config=None):  # type: ignore[no-untyped-def]
-    """The Flask application factory (imported lazily so plugins can import `hookimpl` cheaply).
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """The Flask application, with the `db` and `gateway` CLI commands (`flask --app wsgi db upgrade`).
 
-    No module of the package imports the package itself (each imports the module it needs, such as
-    `gateway.hookspecs`), so this import closes no import cycle.
+    `test_config` overrides environment variables of the same names. The layers are imported
+    lazily, so that plugins import `hookimpl` without the web layer.
     """
-    from gateway.app import create_app as _create_app
+    from gateway.ops.cli import register
+    from gateway.web.app import create_app as create_web_app
 
-    return _create_app(test_config)
+    app = create_web_app(test_config)
+    register(app)
+    return app

@@ -1,26 +1,10 @@
-"""Immutable views of stored objects handed to lifecycle hooks."""
+"""Deprecated path: `gateway.snapshots` is part of `gateway.plugin` now; import from there.
 
-from __future__ import annotations
+Kept, with a DeprecationWarning, for plugins written against gateway 0.1 (docs/plugins/contract.md).
+"""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from gateway.plugin import *  # noqa: F403
+from gateway.plugin.deprecation import warn_moved
+from gateway.plugin.snapshots import *  # noqa: F403  # the module's other names, which old plugins may import
 
-
-@dataclass(frozen=True)
-class OrderSnapshot:
-    id: str
-    provider: str
-    channel: str
-    amount: int
-    currency: str
-    status: str
-    merchant_order_no: str
-    provider_order_id: str | None
-    merchant_reference: str | None
-    metadata: Mapping[str, Any]
-    created_at: datetime
-    paid_at: datetime | None
-    refunded_amount: int = 0
-    paid_after_expiry: bool = False
+warn_moved("gateway.snapshots", "gateway.plugin")

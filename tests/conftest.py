@@ -17,8 +17,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from gateway import create_app, migrate
-from gateway.models import Base
+from gateway import create_app
+from gateway.store import migrate
+from gateway.store.models import Base
 from gateway.testing.live import LiveServer
 
 MCH_ID = "10000701"

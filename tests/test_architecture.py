@@ -1,4 +1,5 @@
-"""The layering holds: import-linter's contracts (.importlinter) are kept, and no import cycle exists."""
+"""The layering holds: import-linter's contracts (.importlinter) are kept, every module sits in a layer,
+providers use the front door, and no import cycle exists."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def root_packages() -> list[str]:
 def graph() -> grimp.ImportGraph:
     sys.path.insert(0, str(EXAMPLE))  # the example is not installed into the environment
     try:
-        return grimp.build_graph(*root_packages(), cache_dir=None)
+        return grimp.build_graph(*root_packages(), cache_dir=None, exclude_type_checking_imports=True)
     finally:
         sys.path.remove(str(EXAMPLE))
 
@@ -48,13 +49,64 @@ def test_the_import_contracts_are_kept() -> None:
     assert "0 broken" in result.stdout
 
 
-def test_every_core_module_is_either_public_for_plugins_or_forbidden_to_them(graph: grimp.ImportGraph) -> None:
-    """A new module must be placed on one side, or the provider contract would silently allow it."""
-    forbidden = set(contracts()["importlinter:contract:providers-use-the-public-contract"]["forbidden_modules"].split())
-    top_level = graph.find_children("gateway")
-    unplaced = sorted(top_level - forbidden - set(PLUGIN_API))
-    both = sorted(forbidden & set(PLUGIN_API))
-    assert (unplaced, both) == ([], [])
+def layers() -> list[str]:
+    """The packages of the `layers` contract, top first (a line may hold independent siblings: a | b)."""
+    lines = contracts()["importlinter:contract:layers"]["layers"].split("\n")
+    return [name.strip() for line in lines for name in line.split("|") if name.strip()]
+
+
+def deprecated_paths() -> list[str]:
+    """The top-level modules gateway 0.1 gave plugins, kept as re-exports of the front door."""
+    return sorted(f"gateway.{path.stem}" for path in (ROOT / "gateway").glob("*.py") if path.stem != "__init__")
+
+
+def test_every_core_module_sits_in_a_layer(graph: grimp.ImportGraph) -> None:
+    """A new module must be placed in a layer (a package), or nothing would check what it imports."""
+    packages = layers()
+    unplaced = sorted(
+        module
+        for module in graph.find_descendants("gateway")
+        if not any(module == package or module.startswith(package + ".") for package in packages)
+        and module not in deprecated_paths()
+    )
+    assert unplaced == []
+
+
+def test_the_top_of_the_package_stays_small() -> None:
+    assert len(list((ROOT / "gateway").glob("*.py"))) <= 15
+
+
+def test_every_deprecated_path_only_re_exports_and_warns() -> None:
+    """Old paths hold no code of their own: a fix made there would never reach gateway.plugin's users."""
+    for module in deprecated_paths():
+        source = (ROOT / "gateway" / f"{module.split('.')[1]}.py").read_text(encoding="utf-8")
+        statements = [line for line in source.splitlines() if line and not line.startswith((" ", '"', "Kept"))]
+        assert all(line.startswith(("from ", "warn_moved(")) for line in statements), module
+        assert f'warn_moved("{module}", ' in source
+
+
+def test_every_package_says_its_job_in_one_sentence() -> None:
+    for init in sorted((ROOT / "gateway").glob("*/__init__.py")):
+        first_line = init.read_text(encoding="utf-8").splitlines()[0]
+        assert first_line.startswith('"""') and first_line.rstrip('"').endswith("."), init
+
+
+def test_providers_import_only_the_packages_public_for_plugins(graph: grimp.ImportGraph) -> None:
+    """Their direct imports of the core are gateway.PLUGIN_API's packages (gateway.plugin's front door,
+    not its modules), so a plugin never depends on how the contract is laid out inside."""
+    providers = [name for name in root_packages() if name != "gateway"]
+    public = set(PLUGIN_API) - {"gateway.plugin"}
+    strays = sorted(
+        f"{importer} -> {imported}"
+        for provider in providers
+        for importer in graph.find_descendants(provider) | {provider}
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if imported.split(".")[0] == "gateway"
+        and imported != "gateway.plugin"
+        and not any(imported == name or imported.startswith(name + ".") for name in public - {"gateway"})
+        and imported != "gateway"
+    )
+    assert strays == []
 
 
 def test_the_core_names_no_provider() -> None:

@@ -18,8 +18,10 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from gateway import PROJECT_NAME, hookspecs, outbox, provider, snapshots
-from gateway.provider import Provider
+from gateway import PROJECT_NAME
+from gateway.domain import outbox
+from gateway.plugin import hookspecs, provider, snapshots
+from gateway.plugin.provider import Provider
 from gateway.testing import harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,7 +283,7 @@ def test_every_hook_is_mentioned_by_a_test(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", hook_names())
 def test_every_hook_spec_has_a_docstring(hook: str) -> None:
-    assert (getattr(hookspecs, hook).__doc__ or "").strip(), f"gateway/hookspecs.py: {hook} has no docstring"
+    assert (getattr(hookspecs, hook).__doc__ or "").strip(), f"gateway/plugin/hookspecs.py: {hook} has no docstring"
 
 
 @pytest.mark.parametrize("field", [field.name for field in dataclasses.fields(snapshots.OrderSnapshot)])

@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import update
 
-from gateway import webhooks
-from gateway.clock import utcnow
-from gateway.models import OutboxEvent
+from gateway.domain import webhooks
+from gateway.plugin.clock import utcnow
+from gateway.store.models import OutboxEvent
 from gateway.testing.live import LiveServer
 from tests.support.flows import paid_order
 

@@ -1,4 +1,4 @@
-"""gateway.gunicorn_worker: a burst of clients is shared between workers, so every thread gets a request."""
+"""gateway.ops.gunicorn_worker: a burst of clients is shared between workers, so every thread gets a request."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ PACKAGES = sorted(
 # The files the contract uses, one job each, and the simulator as a subpackage.
 LAYOUT = (
     "plugin.py",  # the hook implementations (the entry point)
-    "config.py",  # its settings, read through gateway.settings
-    "client.py",  # HTTP through gateway.http.ProviderHttp
+    "config.py",  # its settings, read through gateway.plugin.Settings
+    "client.py",  # HTTP through gateway.plugin.http.ProviderHttp
     "signing.py",  # signatures, free of I/O
     "schemas.py",  # the wire formats
     "provider.py",  # the Provider

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from gateway import create_app, migrate
+from gateway import create_app
+from gateway.store import migrate
 from gateway.testing.live import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent

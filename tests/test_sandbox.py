@@ -58,7 +58,7 @@ def sandbox_server(tmp_path: Path) -> Iterator[str]:
             "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
         }
     )
-    from gateway import migrate
+    from gateway.store import migrate
 
     migrate.upgrade(app.extensions["gateway"].db.url)
     server.app = app

@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from gateway.fields import StrictInt
+from gateway.plugin.fields import StrictInt
 from gateway.sandbox.state import SqliteState
 
 # Its own table name: a simulator's older state file may hold a `faults` table of another shape.

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.provider import NotificationRejected, Operation, Verdict
+from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
@@ -55,7 +55,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
             assert isinstance(exponent, int) and 0 <= exponent <= 4, f"{code} exponent {exponent!r} is not 0..4"
         assert harness.currency in info.currencies, f"harness.currency {harness.currency!r} is not declared"
         unknown = [operation for operation in info.capabilities if operation not in set(Operation)]
-        assert not unknown, f"capabilities {unknown} are not gateway.provider.Operation members"
+        assert not unknown, f"capabilities {unknown} are not gateway.plugin.Operation members"
         listed = gateway.client.get("/v1/providers").get_json()
         assert harness.provider_name in [provider["name"] for provider in listed], "/v1/providers does not list it"
 
@@ -254,7 +254,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
     def test_refund_time_out_is_unknown_and_a_retry_never_refunds_twice(
         self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
     ) -> None:
-        from gateway.reconcile import reconcile
+        from gateway.domain.reconcile import reconcile
 
         gateway = gateway_factory(gateway_harness.timeout_settings(TIMEOUT))
         operations = self.require_operations(gateway, Operation.REFUND)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.money import CURRENCY_EXPONENTS
-from gateway.provider import Operation, Verdict
+from gateway.plugin.money import CURRENCY_EXPONENTS
+from gateway.plugin.provider import Operation, Verdict
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import refunded_at_provider
 

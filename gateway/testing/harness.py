@@ -80,7 +80,7 @@ class ProviderHarness(ABC):
     def timeout_settings(self, seconds: float) -> Mapping[str, str]:
         """Settings (laid over `settings`) that make the provider give up on a call after `seconds`.
 
-        The provider must then raise `gateway.provider.ProviderTimeout`, which the API reports as
+        The provider must then raise `gateway.plugin.provider.ProviderTimeout`, which the API reports as
         a 504 `provider_timeout`. Example: ``{"MYPROVIDER_TIMEOUT": str(seconds)}``.
         """
 

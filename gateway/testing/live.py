@@ -21,16 +21,17 @@ from sqlalchemy import select, update
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import TestResponse
 
-from gateway import migrate, outbox
-from gateway.app import create_app
-from gateway.clock import utcnow
-from gateway.core import Gateway
-from gateway.models import Base, NotificationRecord, OutboxEvent, Refund
-from gateway.orders import new_merchant_order_no
-from gateway.plugin_manager import ENTRY_POINT_GROUP
-from gateway.provider import InboundRequest, Provider, Verdict
+from gateway import create_app
+from gateway.domain import outbox
+from gateway.domain.core import Gateway
+from gateway.domain.orders import new_merchant_order_no
+from gateway.domain.plugin_manager import ENTRY_POINT_GROUP
+from gateway.plugin.clock import utcnow
+from gateway.plugin.provider import InboundRequest, Provider, Verdict
+from gateway.store import migrate
+from gateway.store.models import Base, NotificationRecord, OutboxEvent, Refund
 from gateway.testing.harness import HttpRequest, ProviderHarness
-from gateway.views.context import gateway_of
+from gateway.web.context import gateway_of
 
 
 class LiveServer:
@@ -301,7 +302,7 @@ class LiveGateway:
     def reconcile(self, later: timedelta = timedelta(0)) -> dict[str, int]:
         """One reconciliation pass over everything open, however recent (`gateway reconcile --older-than 0`),
         run as if `later` had passed (past `gateway.order_lifetime`, unpaid orders are due to expire)."""
-        from gateway.reconcile import reconcile
+        from gateway.domain.reconcile import reconcile
 
         return dict(reconcile(self.gateway, timedelta(0), now=utcnow() + later))
 

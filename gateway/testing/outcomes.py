@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from gateway.provider import Operation, Verdict
+from gateway.plugin.provider import Operation, Verdict
 from gateway.testing.live import LiveGateway
 
 UNCLEAR_REPLIES = ("http_500", "html")

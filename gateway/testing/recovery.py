@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gateway import outbox
-from gateway.provider import Operation
+from gateway.domain import outbox
+from gateway.plugin.provider import Operation
 from gateway.testing.live import LiveGateway
 
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway import create_app
-from gateway.app import implicit_default_provider
-from gateway.models import Order
-from gateway.settings import ConfigError
+from gateway.plugin.settings import ConfigError
+from gateway.store.models import Order
+from gateway.web.app import implicit_default_provider
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.plugins import all_plugins_but
 

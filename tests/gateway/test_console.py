@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.clock import utcnow
-from gateway.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
-from gateway.settings import ConfigError
+from gateway.plugin.clock import utcnow
+from gateway.plugin.settings import ConfigError
+from gateway.store.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
 from gateway.testing.live import LiveServer
-from gateway.views.console.access import fingerprint
+from gateway.web.console.access import fingerprint
 from tests.support.flows import create_order, paid_order
 
 ADMIN_KEY = "console-admin-key-0123456789"
@@ -164,7 +164,7 @@ def test_dashboard_counts_orders_by_status_and_lists_stuck_orders(console_app: A
     paid_order(api, simulator)
     stuck = create_order(api)
     with console_app.extensions["gateway"].db.transaction() as session:
-        from gateway.models import Order
+        from gateway.store.models import Order
 
         session.get(Order, stuck["id"]).expires_at = utcnow() - timedelta(minutes=5)
     page = logged_in(console_app).get("/console/").data.decode()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from gateway.iso4217 import EXPONENTS, disagreement
-from gateway.provider import (
+from gateway.plugin.iso4217 import EXPONENTS, disagreement
+from gateway.plugin.provider import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     QUERY,

@@ -20,8 +20,8 @@ import requests
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
-from gateway.clock import utcnow
-from gateway.models import Order, OutboxEvent, Refund
+from gateway.plugin.clock import utcnow
+from gateway.store.models import Order, OutboxEvent, Refund
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.flows import pay_in_simulator, simulator_order, wait_for
 from tests.support.processes import Gunicorn, flask_cli, free_port

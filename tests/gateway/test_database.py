@@ -20,8 +20,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, insert, select, text
 
-from gateway.db import Database, RawStatement
-from gateway.models import NOTIFICATIONS, NotificationRecord, Order
+from gateway.store.db import Database, RawStatement
+from gateway.store.models import NOTIFICATIONS, NotificationRecord, Order
 from gateway.testing.live import LiveServer
 from tests.conftest import POSTGRES_URL
 

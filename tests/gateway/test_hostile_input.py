@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway.models import NotificationRecord, Order
+from gateway.store.models import NotificationRecord, Order
 
 ORDER = {"channel": "UPI_APP", "amount": 100, "currency": "CAD", "subject": "s", "body": "b"}
 

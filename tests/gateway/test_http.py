@@ -1,4 +1,4 @@
-"""gateway.http: a provider's transport against real sockets that refuse, hang up, stall or never answer."""
+"""gateway.plugin.http: a provider's transport against real sockets that refuse, hang up, stall or never answer."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Response
 
-from gateway.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts
-from gateway.provider import OutcomeUnknown, ProviderTimeout, ProviderUnreachable
+from gateway.plugin.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts
+from gateway.plugin.provider import OutcomeUnknown, ProviderTimeout, ProviderUnreachable
 from gateway.testing.live import LiveServer
 
 SHORT = Timeouts(connect=0.3, read=0.3)

@@ -19,12 +19,12 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.wrappers import Request, Response
 
-from gateway import orders
-from gateway.clock import utcnow
-from gateway.idempotency import body_hash, purge_expired, scope_of
-from gateway.models import IdempotencyKey, Order
+from gateway.domain import orders
+from gateway.domain.idempotency import body_hash, purge_expired, scope_of
+from gateway.plugin.clock import utcnow
+from gateway.store.models import IdempotencyKey, Order
 from gateway.testing.live import LiveServer
-from gateway.views.idempotent import REPLAYED_HEADER
+from gateway.web.idempotent import REPLAYED_HEADER
 
 ORDER: dict[str, Any] = {
     "channel": "WX_APP",

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from gateway import logs
-from gateway.settings import ConfigError
+from gateway.plugin.settings import ConfigError
+from gateway.telemetry import logs
 
 
 def test_a_valid_request_id_is_echoed_and_an_invalid_one_replaced(client: Any) -> None:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway import metrics
-from gateway.settings import ConfigError
+from gateway.plugin.settings import ConfigError
+from gateway.telemetry import metrics
 from tests.support.flows import create_order, paid_order
 
 METRICS_KEY = "metrics-key-0123456789abcdef"

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.money import CURRENCY_EXPONENTS, MAX_MINOR_UNITS, InvalidAmount, format_major_units, parse_major_units
+from gateway.plugin.money import (
+    CURRENCY_EXPONENTS,
+    MAX_MINOR_UNITS,
+    InvalidAmount,
+    format_major_units,
+    parse_major_units,
+)
 
 EXPONENTS = range(0, 5)  # ProviderInfo accepts 0..4: JPY 0, CAD 2, KWD 3, a provider's own 4
 minor_units = st.integers(min_value=1, max_value=MAX_MINOR_UNITS)

@@ -1,4 +1,4 @@
-"""The notify pipeline (gateway/notify.py) with IOTPay's verifier, on SQLite and PostgreSQL.
+"""The notify pipeline (gateway/domain/notify.py) with IOTPay's verifier, on SQLite and PostgreSQL.
 
 Orders are created through POST /v1/orders against the real simulator; notifies are built
 here from IOTPay's notify fields (docs/providers/iotpay.md) and signed with the test
@@ -23,7 +23,7 @@ import requests
 from gateway_iotpay import signing
 from sqlalchemy import select
 
-from gateway.models import NotificationRecord
+from gateway.store.models import NotificationRecord
 from tests.conftest import MCH_ID, MCH_KEY
 
 NOTIFY_PATH = "/notify/iotpay"

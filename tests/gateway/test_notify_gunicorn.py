@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select
 
-from gateway.models import NotificationRecord
+from gateway.store.models import NotificationRecord
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.gateway.test_notify import NOTIFY_PATH, PAID_AT, fire_together, order_fields, signed_notify
 from tests.support.processes import Gunicorn, free_port

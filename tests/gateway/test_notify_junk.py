@@ -14,9 +14,9 @@ import requests
 from gateway_iotpay import signing
 from sqlalchemy import select
 
-from gateway.models import NotificationRecord
-from gateway.notify_guard import MAX_STORED_PREFIX
-from gateway.settings import ConfigError
+from gateway.domain.notify_guard import MAX_STORED_PREFIX
+from gateway.plugin.settings import ConfigError
+from gateway.store.models import NotificationRecord
 from gateway.testing.live import LiveServer
 from tests.conftest import MCH_KEY
 from tests.support.flows import create_order, pay_in_simulator, simulator_order, wait_for

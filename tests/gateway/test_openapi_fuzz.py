@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway import create_app
-from gateway.models import Base
+from gateway.store.models import Base
 from gateway.testing.live import LiveServer
 from tests.conftest import gateway_config
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from gateway.models import Order
-from gateway.settings import ConfigError
+from gateway.plugin.settings import ConfigError
+from gateway.store.models import Order
 from tests.conftest import MCH_ID, MCH_KEY
 
 WX_APP_ID = "wx1234567890abcdef"  # IOTPAY_WX_APP_ID in tests/conftest.py gateway_config

@@ -18,9 +18,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from gateway.models import Order
-from gateway.ratelimit import key_prefix
-from gateway.settings import ConfigError, Settings
+from gateway.domain.ratelimit import key_prefix
+from gateway.plugin.settings import ConfigError, Settings
+from gateway.store.models import Order
 from tests.conftest import IN_CI
 
 MISSING = object()  # "leave this parameter out of the query string"

@@ -23,11 +23,11 @@ import pytest
 import requests
 
 from gateway import hookimpl
-from gateway.clock import utcnow
-from gateway.provider import CONTRACT_VERSION
-from gateway.reconcile import reconcile
-from gateway.settings import ConfigError
-from gateway.snapshots import OrderSnapshot
+from gateway.domain.reconcile import reconcile
+from gateway.plugin.clock import utcnow
+from gateway.plugin.provider import CONTRACT_VERSION
+from gateway.plugin.settings import ConfigError
+from gateway.plugin.snapshots import OrderSnapshot
 from gateway.testing import ProviderConformance, ProviderHarness
 from gateway.testing.live import LiveServer
 from tests.support.flows import create_order, paid_order, wait_for
@@ -264,7 +264,7 @@ BROKEN_PLUGINS = {
         from gateway import hookimpl
 
         GATEWAY_CONTRACT_VERSION = 2
-        from gateway.provider import Provider, ProviderInfo
+        from gateway.plugin.provider import Provider, ProviderInfo
 
         class Impostor(Provider):
             info = ProviderInfo(name="iotpay", display_name="Not IOTPay", channels=("WX_APP",), currencies={"CAD": 2})
@@ -512,7 +512,7 @@ def test_a_disabled_name_that_matches_no_plugin_is_warned_about(
 
 _PROVIDER = """
 from gateway import hookimpl
-from gateway.provider import Provider, ProviderInfo
+from gateway.plugin.provider import Provider, ProviderInfo
 
 class Tiny(Provider):
     info = ProviderInfo(name="tiny", display_name="Tiny", channels=("app",), currencies={"EUR": 2})
@@ -561,7 +561,7 @@ MALFORMED_PLUGINS = {
         "JPY has 0 decimals in ISO 4217, not 2",
     ),
     "query_declared_twice": (
-        "GATEWAY_CONTRACT_VERSION = 2\nimport dataclasses\nfrom gateway.provider import QUERY\n"
+        "GATEWAY_CONTRACT_VERSION = 2\nimport dataclasses\nfrom gateway.plugin import QUERY\n"
         + _PROVIDER
         + "\n@hookimpl\ndef gateway_register_providers(settings):\n"
         "    tiny = Tiny()\n    tiny.info = dataclasses.replace(tiny.info, capabilities=frozenset({QUERY}))\n"

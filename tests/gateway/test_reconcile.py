@@ -15,9 +15,9 @@ from gateway_iotpay import signing
 from sqlalchemy import select
 
 from gateway import create_app
-from gateway.clock import utcnow
-from gateway.models import OutboxEvent
-from gateway.reconcile import reconcile
+from gateway.domain.reconcile import reconcile
+from gateway.plugin.clock import utcnow
+from gateway.store.models import OutboxEvent
 from tests.conftest import MCH_KEY, gateway_config
 from tests.support.flows import create_order, pay_in_simulator, simulator_order, wait_for
 

@@ -13,8 +13,8 @@ import requests
 from gateway_iotpay.provider import refund_number
 from sqlalchemy import select
 
-from gateway import refunds
-from gateway.models import OutboxEvent, Refund
+from gateway.domain import refunds
+from gateway.store.models import OutboxEvent, Refund
 from tests.support.flows import create_order, paid_order, simulator_order, wait_for
 
 

@@ -1,10 +1,10 @@
-"""gateway.settings helpers for plugins: required settings, enabled-when-configured, URLs."""
+"""gateway.plugin.settings helpers for plugins: required settings, enabled-when-configured, URLs."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.settings import ConfigError, Settings
+from gateway.plugin.settings import ConfigError, Settings
 
 SECRET = "whsec_never_shown_0001"
 

@@ -1,4 +1,4 @@
-"""gateway.validation: marshmallow's error tree flattened, as field paths, texts or one line."""
+"""gateway.plugin.validation: marshmallow's error tree flattened, as field paths, texts or one line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.validation import describe_messages, flatten_messages, message_texts
+from gateway.plugin.validation import describe_messages, flatten_messages, message_texts
 
 
 class Options(Schema):

@@ -1,6 +1,6 @@
-"""Merchant webhooks (gateway/webhooks.py) on SQLite and PostgreSQL, POSTed to real HTTP receivers.
+"""Merchant webhooks (gateway/domain/webhooks.py) on SQLite and PostgreSQL, POSTed to real HTTP receivers.
 
-Events are written the way the gateway writes them (`gateway.outbox.record_event` inside a
+Events are written the way the gateway writes them (`gateway.domain.outbox.record_event` inside a
 transaction); receivers are small WSGI apps on real loopback ports that record what reached
 them. The signature is checked against HMAC-SHA256 computed here from the documented formula,
 and against a known answer computed with openssl.
@@ -27,13 +27,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gateway import create_app, outbox, webhooks
-from gateway.clock import as_utc, utcnow
-from gateway.models import OutboxEvent
-from gateway.settings import ConfigError, Settings
+from gateway import create_app
+from gateway.domain import outbox, webhooks
+from gateway.domain.webhooks import DeliveryReport, backoff, deliver_due, sign_payload, verify_signature
+from gateway.plugin.clock import as_utc, utcnow
+from gateway.plugin.settings import ConfigError, Settings
+from gateway.store.models import OutboxEvent
 from gateway.testing.live import LiveServer
-from gateway.views.context import gateway_of
-from gateway.webhooks import DeliveryReport, backoff, deliver_due, sign_payload, verify_signature
+from gateway.web.context import gateway_of
 from tests.support.processes import REPO_ROOT, child_env
 
 SECRET = "whsec_5f0c2e9a7b1d4c3e8f6a0b2d4e6f8a1c"

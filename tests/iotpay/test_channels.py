@@ -23,7 +23,8 @@ from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import IotPayConfig
 from gateway_iotpay.provider import IotPayProvider
 
-from gateway.provider import (
+from gateway.domain.provider_failures import is_definite_refusal
+from gateway.plugin import (
     InvalidOrder,
     NextAction,
     NotificationRejected,
@@ -32,7 +33,6 @@ from gateway.provider import (
     ProviderError,
     Verdict,
 )
-from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.iotpay.test_provider import FakeIotPay, notify_request, sent_params
 

@@ -20,7 +20,8 @@ from gateway_iotpay.config import IotPayConfig
 from gateway_iotpay.provider import IotPayProvider
 from werkzeug.wrappers import Request, Response
 
-from gateway.provider import (
+from gateway.domain.provider_failures import is_definite_refusal
+from gateway.plugin import (
     InboundRequest,
     NotificationRejected,
     OrderDraft,
@@ -31,7 +32,6 @@ from gateway.provider import (
     RefundRequest,
     Verdict,
 )
-from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 
 VECTORS = {v["name"]: v for v in json.loads((Path(__file__).parent / "sign-vectors.json").read_text())["vectors"]}

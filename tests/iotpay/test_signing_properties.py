@@ -19,7 +19,7 @@ from gateway_iotpay.provider import IotPayProvider
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from gateway.provider import InboundRequest, NotificationRejected, Verdict
+from gateway.plugin import InboundRequest, NotificationRejected, Verdict
 
 KEY = "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"
 FORM = "application/x-www-form-urlencoded"

@@ -24,7 +24,7 @@ from gateway_iotpay.provider import IotPayProvider
 from gateway_iotpay.sandbox.app import create_simulator
 from gateway_iotpay.sandbox.store import SimulatorStore
 
-from gateway.provider import OrderDraft, OrderRequest
+from gateway.plugin import OrderDraft, OrderRequest
 from gateway.testing.live import LiveServer
 from tests.iotpay.test_simulator import (
     KEY,

@@ -17,8 +17,9 @@ from gateway_stripe.config import (
     load_config,
 )
 
-from gateway import create_app, migrate
-from gateway.settings import ConfigError, Settings
+from gateway import create_app
+from gateway.plugin import ConfigError, Settings
+from gateway.store import migrate
 from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, stripe_settings
 from tests.support.flows import wait_for

@@ -18,10 +18,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from gateway.clock import utcnow
-from gateway.models import NotificationRecord, Order, OutboxEvent
-from gateway.reconcile import reconcile
-from gateway.refunds import settle_refund
+from gateway.domain.reconcile import reconcile
+from gateway.domain.refunds import settle_refund
+from gateway.plugin.clock import utcnow
+from gateway.store.models import NotificationRecord, Order, OutboxEvent
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
 from tests.support.flows import paid_order, wait_for
 

@@ -20,7 +20,8 @@ from gateway_stripe.config import StripeConfig
 from gateway_stripe.provider import StripeProvider
 from werkzeug.wrappers import Request, Response
 
-from gateway.provider import (
+from gateway.domain.provider_failures import is_definite_refusal
+from gateway.plugin import (
     InboundRequest,
     InvalidOrder,
     NextAction,
@@ -36,7 +37,6 @@ from gateway.provider import (
     RefundRequest,
     Verdict,
 )
-from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
 from tests.stripe.harness import stripe_v1

@@ -7,7 +7,7 @@ from gateway_stripe import signing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway import webhooks
+from gateway.domain import webhooks
 
 secrets = st.text(min_size=1, max_size=40)
 bodies = st.binary(max_size=2048)

@@ -19,7 +19,8 @@ from gateway_stripe.sandbox.http import parse_form
 from gateway_stripe.sandbox.store import Refused
 from werkzeug.wrappers import Request, Response
 
-from gateway.provider import (
+from gateway.domain.provider_failures import is_definite_refusal
+from gateway.plugin import (
     InboundRequest,
     NotFound,
     OrderDraft,
@@ -32,7 +33,6 @@ from gateway.provider import (
     RefundRequest,
     RefundResult,
 )
-from gateway.provider_failures import is_definite_refusal
 from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, StripeSandbox
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from gateway import hookimpl
-from gateway.snapshots import OrderSnapshot
+from gateway.plugin.snapshots import OrderSnapshot
 
 ENV_VAR = "PAID_LOG_PATH"
 

@@ -20,7 +20,7 @@ from gateway_example_provider.provider import ExampleProvider
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
 
 from gateway import hookimpl
-from gateway.provider import (
+from gateway.plugin.provider import (
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
@@ -37,7 +37,7 @@ from gateway.provider import (
     Refused,
     Verdict,
 )
-from gateway.settings import Settings
+from gateway.plugin.settings import Settings
 
 MODULE = __name__
 

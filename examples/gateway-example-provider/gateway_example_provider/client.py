@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import NotFound, OutcomeUnknown, Refused
+from gateway.plugin import NotFound, OutcomeUnknown, ProviderHttp, Refused, Timeouts
 from gateway_example_provider.config import ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, sign
 

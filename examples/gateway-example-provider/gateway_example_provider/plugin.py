@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from gateway import hookimpl
-from gateway.provider import Provider
+from gateway.plugin import Provider, Settings
 from gateway.sandbox import Sandbox, sandbox_state_path
-from gateway.settings import Settings
 from gateway_example_provider.config import NAME, SANDBOX_SECRET, load_config
 from gateway_example_provider.provider import ExampleProvider
 

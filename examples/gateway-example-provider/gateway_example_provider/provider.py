@@ -12,8 +12,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
-from gateway.money import iso_currencies
-from gateway.provider import (
+from gateway.plugin import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     Acknowledgement,
@@ -31,6 +30,7 @@ from gateway.provider import (
     RefundRequest,
     RefundResult,
     Verdict,
+    iso_currencies,
 )
 from gateway_example_provider import schemas
 from gateway_example_provider.client import ExampleClient

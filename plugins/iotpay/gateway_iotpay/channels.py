@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.provider import NextActionType
+from gateway.plugin import NextActionType
 from gateway_iotpay import schemas
 
 # The gateway's next-action types, named as the channel table reads best.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.provider import NextAction, OrderDraft, OutcomeUnknown
+from gateway.plugin import NextAction, OrderDraft, OutcomeUnknown
 from gateway_iotpay.channels import Action, Channel
 from gateway_iotpay.config import IotPayConfig
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import requests
 
-from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import OutcomeUnknown
+from gateway.plugin import OutcomeUnknown, ProviderHttp, Timeouts
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from gateway.http import DEFAULT_READ_TIMEOUT
+from gateway.plugin import DEFAULT_READ_TIMEOUT, ConfigError, Settings
 from gateway.sandbox import sandbox_url
-from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 
 from gateway import hookimpl
-from gateway.provider import Provider
+from gateway.plugin import Provider, Settings
 from gateway.sandbox import Sandbox, sandbox_state_path
-from gateway.settings import Settings
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import NAME, SANDBOX_KEY, SANDBOX_MCH_ID, load_config
 from gateway_iotpay.provider import IotPayProvider

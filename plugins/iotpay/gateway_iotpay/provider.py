@@ -11,8 +11,7 @@ from urllib.parse import parse_qsl
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from gateway.money import iso_currencies
-from gateway.provider import (
+from gateway.plugin import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     Acknowledgement,
@@ -35,6 +34,7 @@ from gateway.provider import (
     RefundResult,
     Refused,
     Verdict,
+    iso_currencies,
 )
 from gateway_iotpay import channels, checkout, schemas, signing
 from gateway_iotpay.checkout import wire_client_ip

@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from gateway.fields import StrictInt
+from gateway.plugin import StrictInt
 
 # channelIds by what the payer gets back (docs/providers/iotpay.md). Barcode (*_MICROPAY) stays out:
 # IOTPay's description of its answer is incomplete.

@@ -15,8 +15,15 @@ from typing import Any
 import requests
 from marshmallow import ValidationError
 
-from gateway.http import ProviderHttp, Timeouts
-from gateway.provider import NotFound, OutcomeUnknown, ProviderError, ProviderMisconfigured, Refused
+from gateway.plugin import (
+    NotFound,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderHttp,
+    ProviderMisconfigured,
+    Refused,
+    Timeouts,
+)
 from gateway_stripe import schemas
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from gateway.plugin import ConfigError, Settings
 from gateway.sandbox import sandbox_url
-from gateway.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,7 @@ from urllib.parse import quote
 
 from marshmallow import Schema, ValidationError
 
-from gateway.money import iso_currencies
-from gateway.provider import (
+from gateway.plugin import (
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     Acknowledgement,
@@ -46,8 +45,9 @@ from gateway.provider import (
     RefundResult,
     Refused,
     Verdict,
+    iso_currencies,
+    message_texts,
 )
-from gateway.validation import message_texts
 from gateway_stripe import schemas, signing
 from gateway_stripe.client import StripeClient
 from gateway_stripe.config import NAME, StripeConfig

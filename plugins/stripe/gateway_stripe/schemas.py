@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from gateway.fields import StrictInt
+from gateway.plugin import StrictInt
 
 CHANNELS = ("card", "alipay", "wechat_pay")  # PaymentIntent payment_method_types
 MAX_AMOUNT = 99_999_999  # "The amount value supports up to eight digits" (PaymentIntent create)

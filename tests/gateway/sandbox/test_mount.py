@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.plugin.settings import Settings
 from gateway.sandbox import Sandbox, mount_path, sandbox_state_path, sandbox_url
-from gateway.settings import Settings
 
 
 def app(environ: object, start_response: object) -> list[bytes]:

@@ -37,9 +37,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from gateway import sandbox
+from gateway.plugin import describe_messages
 from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing
 from gateway.sandbox.standalone import run_alone
-from gateway.validation import describe_messages
 from gateway_iotpay import schemas, signing
 from gateway_iotpay.sandbox import pages
 from gateway_iotpay.sandbox.store import Order, Refund, Rejected, SimulatorStore, UnknownOrder

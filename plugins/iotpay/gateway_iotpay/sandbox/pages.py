@@ -10,7 +10,7 @@ from html import escape
 
 import segno
 
-from gateway.money import format_major_units
+from gateway.plugin import format_major_units
 from gateway_iotpay.sandbox.store import Order
 
 WALLETS = {"WX": "WeChat Pay", "ALIPAY": "Alipay", "UPI": "UnionPay"}

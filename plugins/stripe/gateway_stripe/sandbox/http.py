@@ -12,7 +12,7 @@ from marshmallow import ValidationError, fields, validate
 from werkzeug.wrappers import Response
 
 from gateway import sandbox
-from gateway.fields import StrictInt
+from gateway.plugin import StrictInt
 from gateway_stripe.sandbox.store import Json, Refused
 
 OPERATIONS = ("create_order", "query", "refund", "list_refunds", "query_refund")

@@ -1,0 +1,53 @@
+"""The per-app object the views and services work with: settings, storage, providers, hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pluggy
+
+from gateway.domain.errors import Conflict, invalid_fields
+from gateway.domain.notify_guard import RejectionThrottle
+from gateway.plugin.provider import Provider
+from gateway.plugin.settings import Settings
+from gateway.store.db import Database
+from gateway.store.models import Order
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    plugin_manager: pluggy.PluginManager
+    providers: Mapping[str, Provider]
+    default_provider: str | None  # None: no provider is enabled
+    notify_guard: RejectionThrottle | None = None  # None: rejected notifies are not throttled
+
+    @property
+    def hooks(self) -> pluggy.HookRelay:
+        return self.plugin_manager.hook
+
+    @property
+    def order_lifetime(self) -> timedelta:
+        """How long an unpaid order waits before reconciliation expires it (GATEWAY_ORDER_EXPIRY)."""
+        return timedelta(seconds=self.settings.count("GATEWAY_ORDER_EXPIRY", 7200, maximum=30 * 86400))
+
+    def provider_of(self, order: Order) -> Provider:
+        """The provider an order was created with; Conflict when it has been disabled since."""
+        try:
+            return self.providers[order.provider]
+        except KeyError:
+            raise Conflict("provider_disabled", f"Provider {order.provider!r} is not enabled.") from None
+
+    def provider(self, name: str | None, *, field: str = "provider") -> Provider:
+        """The enabled provider called `name` (the default one when None), or Invalid naming `field`."""
+        chosen = name or self.default_provider
+        if chosen is None:
+            raise invalid_fields({field: ["no provider is enabled"]})
+        try:
+            return self.providers[chosen]
+        except KeyError:
+            enabled = ", ".join(sorted(self.providers)) or "none"
+            raise invalid_fields({field: [f"unknown or disabled provider {chosen!r}; enabled: {enabled}"]}) from None

@@ -1,0 +1,236 @@
+"""Watching providers from outside: every API call is timed, counted, logged with its ids and
+recorded for the operator console's timeline; every notify verdict is counted.
+
+The provider objects the plugins return are instrumented in place (their API methods are
+wrapped on the instance) rather than hidden behind a proxy: a provider keeps its class, its
+attributes and every operation the contract may add, and the domain code calling it stays
+unaware of metrics, logs and the console.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.plugin.clock import utcnow
+from gateway.plugin.hookspecs import hookimpl
+from gateway.plugin.provider import (
+    NotFound,
+    NotSupported,
+    OutcomeUnknown,
+    Provider,
+    ProviderError,
+    ProviderMisconfigured,
+    Refused,
+    Verdict,
+)
+from gateway.plugin.snapshots import OrderSnapshot
+from gateway.store.db import Database
+from gateway.store.models import PROVIDER_CALLS
+from gateway.telemetry import logs, metrics
+
+log = logging.getLogger("gateway.instrument")  # the name operators' log filters know
+
+# The contract's calls to a provider's API (the optional ones only where the provider has them).
+API_OPERATIONS = ("create_order", "query_order", "refund", "query_refund", "cancel_order", "check")
+_MAX_MESSAGE = 500
+_INSERT_CALL = insert(PROVIDER_CALLS)
+# Inside `records_held()`: the calls' records, waiting for the caller's own transaction to write them.
+_held: ContextVar[list[dict[str, Any]] | None] = ContextVar("gateway_held_call_records", default=None)
+
+
+@contextmanager
+def records_held(db: Database) -> Iterator[list[dict[str, Any]]]:
+    """Hold the records of the provider calls made inside, so that the caller writes them in the
+    transaction it commits next anyway (`write_records`), instead of one more commit each. Whatever
+    the caller has not written when the block ends (it failed, say) is written then, on its own."""
+    held: list[dict[str, Any]] = []
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+        if held:
+            _write_alone(db, held)
+
+
+def write_records(connection: Connection, held: list[dict[str, Any]]) -> None:
+    """Write the held records in `connection`'s transaction (one INSERT). Empty `held` once that
+    transaction has committed: until then, `records_held` still writes them if it fails."""
+    if held:
+        connection.execute(_INSERT_CALL, list(held))
+
+
+def instrument_providers(providers: dict[str, Provider], db: Database) -> None:
+    for provider in providers.values():
+        instrument(provider, db)
+
+
+def instrument(provider: Provider, db: Database) -> None:
+    name = provider.name
+    for operation in API_OPERATIONS:
+        method = getattr(provider, operation, None)
+        if callable(method):
+            setattr(provider, operation, _timed(name, operation, method, db))
+    provider.verify_notification = _binding_ids(name, provider.verify_notification)  # type: ignore[method-assign]
+    provider.acknowledge = _counting_verdicts(name, provider.acknowledge)  # type: ignore[method-assign]
+
+
+def outcome_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return "ok"
+    if isinstance(exc, NotSupported):
+        return "not_supported"
+    if isinstance(exc, OutcomeUnknown):
+        return "unknown" if exc.reason == "outcome_unknown" else exc.reason
+    if isinstance(exc, NotFound):
+        return "not_found"
+    if isinstance(exc, Refused):
+        return "refused"
+    if isinstance(exc, ProviderError):  # of no kind: the core treats it as unknown
+        return "unknown"
+    return "error"  # a bug in the plugin: the domain code decides what it means
+
+
+def is_configuration_error(exc: BaseException) -> bool:
+    """A refusal that says the gateway is set up wrong (the provider marks it), not that the request was."""
+    return isinstance(exc, ProviderMisconfigured)
+
+
+def _ids_of(operation: str, args: tuple[Any, ...]) -> dict[str, str]:
+    """The ids a call is about, read from the contract's request objects."""
+    request = args[0] if args else None
+    ids: dict[str, object] = {}
+    ref = getattr(request, "order", None) or request  # RefundRequest.order, or the OrderRef itself
+    ids["merchant_order_no"] = getattr(ref, "merchant_order_no", None) or getattr(request, "merchant_order_no", None)
+    ids["provider_order_id"] = getattr(ref, "provider_order_id", None)
+    ids["order_id"] = getattr(request, "order_id", None)
+    ids["refund_id"] = getattr(request, "refund_id", None)
+    return {name: str(value) for name, value in ids.items() if isinstance(value, str) and value}
+
+
+def _timed(provider_name: str, operation: str, method: Callable[..., Any], db: Database) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        ids = _ids_of(operation, args)
+        logs.bind(provider=provider_name, **ids)
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            return method(*args, **kwargs)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            seconds = time.perf_counter() - started
+            outcome = outcome_of(error)
+            metrics.PROVIDER_CALLS.labels(provider_name, operation, outcome).inc()
+            if outcome != "not_supported":
+                metrics.PROVIDER_CALL_SECONDS.labels(provider_name, operation).observe(seconds)
+            if error is not None and is_configuration_error(error):
+                metrics.PROVIDER_CONFIGURATION_ERRORS.labels(provider_name, operation).inc()
+                log.error("%s refused the gateway's configuration on %s: %s", provider_name, operation, error)
+            if operation == "create_order" and outcome in ("ok", "refused"):
+                status = "pending" if outcome == "ok" else "failed"
+                metrics.ORDER_TRANSITIONS.labels(provider_name, status).inc()
+            if operation == "refund" and outcome not in ("ok", "refused", "not_supported", "error"):
+                metrics.REFUNDS.labels(provider_name, "unknown").inc()
+            log.info("%s %s: %s in %.0f ms", provider_name, operation, outcome, seconds * 1000)
+            if outcome != "not_supported" and operation != "check":
+                _record(db, provider_name, operation, outcome, error, seconds, ids)
+
+    return call
+
+
+def _record(
+    db: Database,
+    provider_name: str,
+    operation: str,
+    outcome: str,
+    error: BaseException | None,
+    seconds: float,
+    ids: dict[str, str],
+) -> None:
+    code = getattr(error, "code", None) if isinstance(error, ProviderError) else None
+    message = getattr(error, "message", None) if isinstance(error, ProviderError) else None
+    record = {
+        "provider": provider_name,
+        "operation": operation,
+        "outcome": outcome,
+        "code": str(code)[:64] if code else None,
+        "message": str(message)[:_MAX_MESSAGE] if message else None,
+        "duration_ms": round(seconds * 1000),
+        "merchant_order_no": ids.get("merchant_order_no"),
+        "refund_id": ids.get("refund_id"),
+        "request_id": logs.bound().get("request_id"),
+        "created_at": utcnow(),
+    }
+    held = _held.get()
+    if held is not None:
+        held.append(record)
+    else:
+        _write_alone(db, [record])
+
+
+def _write_alone(db: Database, records: list[dict[str, Any]]) -> None:
+    try:
+        with db.autocommit_connection() as connection:  # one INSERT, its own commit
+            connection.execute(_INSERT_CALL, records)
+    except SQLAlchemyError:
+        # The timeline is for people; the payment it describes must not fail because of it.
+        log.exception("could not record %d provider call(s) for the console", len(records))
+
+
+def _binding_ids(provider_name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def verify(*args: Any, **kwargs: Any) -> Any:
+        logs.bind(provider=provider_name)
+        notification = method(*args, **kwargs)
+        logs.bind(
+            merchant_order_no=getattr(notification, "merchant_order_no", None),
+            provider_order_id=getattr(notification, "provider_order_id", None),
+            event_id=getattr(notification, "event_id", None),
+        )
+        return notification
+
+    return verify
+
+
+def _counting_verdicts(provider_name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """The pipeline acknowledges every notify exactly once, with its verdict: the place to count them."""
+
+    @functools.wraps(method)
+    def acknowledge(verdict: Verdict, *args: Any, **kwargs: Any) -> Any:
+        metrics.NOTIFICATIONS.labels(provider_name, getattr(verdict, "value", str(verdict))).inc()
+        return method(verdict, *args, **kwargs)
+
+    return acknowledge
+
+
+class LifecycleMetrics:
+    """Counts committed state changes through the lifecycle hooks every plugin can see."""
+
+    @hookimpl
+    def gateway_order_paid(self, order: OrderSnapshot) -> None:
+        metrics.ORDER_TRANSITIONS.labels(order.provider, order.status).inc()
+
+    @hookimpl
+    def gateway_order_expired(self, order: OrderSnapshot) -> None:
+        metrics.ORDER_TRANSITIONS.labels(order.provider, order.status).inc()
+
+    @hookimpl
+    def gateway_refund_succeeded(self, refund: Mapping[str, Any], order: OrderSnapshot) -> None:
+        metrics.REFUNDS.labels(order.provider, "succeeded").inc()
+        metrics.ORDER_TRANSITIONS.labels(order.provider, order.status).inc()
+
+    @hookimpl
+    def gateway_refund_failed(self, refund: Mapping[str, Any], order: OrderSnapshot) -> None:
+        metrics.REFUNDS.labels(order.provider, "failed").inc()

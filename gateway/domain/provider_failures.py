@@ -1,0 +1,51 @@
+"""How provider failures and missing capabilities reach callers, as domain errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.domain.errors import GatewayError, Invalid, ProviderNoAnswer, ProviderOutcomeUnknown, ProviderRefused
+from gateway.plugin.provider import NoAnswer, NotFound, Operation, Provider, ProviderError, Refused
+
+
+def provider_failure(provider: Provider, exc: ProviderError, action: str, **details: Any) -> GatewayError:
+    """How a provider call that did not succeed reaches the caller.
+
+    - `provider_error` (ProviderRefused): the provider refused, or has no such thing; nothing
+      happened there. Its code and message are kept.
+    - `provider_outcome_unknown` (ProviderOutcomeUnknown): it answered, but not in a way that says
+      whether it acted (HTML, a 5xx, a system error code). Its code and message are kept.
+    - `provider_timeout` / `provider_unreachable` / `provider_outcome_unknown` (ProviderNoAnswer).
+    Either unknown case leaves the order or refund pending, for reconciliation to settle.
+    """
+    name = provider.info.display_name
+    if isinstance(exc, NoAnswer):
+        what_happened = {"unreachable": "could not be reached", "timeout": "did not answer in time"}.get(
+            exc.reason, "gave no answer the gateway received"
+        )
+        return ProviderNoAnswer(
+            f"provider_{exc.reason}",
+            f"{name} {what_happened}, so whether it did {action} is unknown; "
+            "the gateway keeps it pending and settles it later.",
+            **details,
+        )
+    provider_error = {"code": exc.code, "message": exc.message}
+    if is_definite_refusal(exc):
+        refused = f"{name} did not {action}."
+        return ProviderRefused("provider_error", refused, provider_error=provider_error, **details)
+    return ProviderOutcomeUnknown(
+        "provider_outcome_unknown",
+        f"{name}'s answer does not say whether it did {action}; the gateway keeps it pending and settles it later.",
+        provider_error=provider_error,
+        **details,
+    )
+
+
+def is_definite_refusal(exc: ProviderError) -> bool:
+    """Refused, or (for a create or a refund) no such thing at the provider: nothing happened there."""
+    return isinstance(exc, (Refused, NotFound))
+
+
+def require_operation(provider: Provider, operation: Operation) -> None:
+    if operation not in provider.operations:
+        raise Invalid("operation_not_supported", f"{provider.info.display_name} does not support {operation}.")

@@ -1,0 +1,102 @@
+"""`gateway check`: is this deployment able to work? Configuration, database, each provider's API.
+
+Prints one line per check and what is enabled, never a secret; exits 1 when anything failed,
+2 when the configuration itself is refused (gateway.ops.command, which builds the app, says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.domain.core import Gateway
+from gateway.plugin.provider import NoAnswer, NotSupported, OutcomeUnknown, ProviderError
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def check_database(gateway: Gateway) -> Result:
+    # Alembic is imported here, not at the top: `cli` registers this command in every gunicorn worker.
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from gateway.store import migrate
+
+    try:
+        with gateway.db.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        return Result("database", False, f"unreachable ({type(exc).__name__})")
+    head = ScriptDirectory.from_config(migrate.alembic_config(gateway.db.url)).get_current_head()
+    if current != head:
+        return Result(
+            "database", False, f"schema at {current or 'nothing'}, code expects {head}: run `gateway db upgrade`"
+        )
+    return Result("database", True, f"{gateway.db.engine.dialect.name}, schema at {current}")
+
+
+def check_providers(gateway: Gateway) -> list[Result]:
+    results = []
+    for name, provider in gateway.providers.items():
+        label = f"provider {name}"
+        try:
+            results.append(Result(label, True, provider.check()))
+        except NotSupported:
+            results.append(Result(label, True, "enabled; offers no connection check"))
+        except NoAnswer as exc:  # before its base classes: it is the one with a hint
+            hint = (
+                "; in sandbox mode the simulator runs inside `gateway run`: start it first"
+                if gateway.settings.sandbox
+                else ""
+            )
+            results.append(Result(label, False, f"no answer ({exc.reason}){hint}"))
+        except OutcomeUnknown as exc:
+            results.append(Result(label, False, f"unclear answer: {exc.code} {exc.message}"))
+        except ProviderError as exc:  # Refused (ProviderMisconfigured among them), or NotFound
+            results.append(Result(label, False, f"refused: {exc.code} {exc.message}"))
+    return results
+
+
+def enabled(gateway: Gateway) -> list[str]:
+    from gateway.domain import webhooks
+    from gateway.web.console.access import admin_keys
+
+    settings = gateway.settings
+    lines = [f"sandbox mode: {'on (no real money moves)' if settings.sandbox else 'off'}"]
+    for name, provider in gateway.providers.items():
+        default = " (default)" if name == gateway.default_provider else ""
+        info = provider.info
+        lines.append(
+            f"provider {name}{default}: channels {', '.join(info.channels)}; currencies {', '.join(info.currencies)}; "
+            f"operations {', '.join(sorted(provider.operations)) or 'none'}"
+        )
+    lines.append(f"API keys: {len(settings.names('GATEWAY_API_KEYS')) or 'none (/v1 is open)'}")
+    admins = admin_keys(settings)
+    lines.append(f"console: {', '.join(key.who for key in admins) if admins else 'off (GATEWAY_ADMIN_KEYS unset)'}")
+    metric_keys = settings.names("GATEWAY_METRICS_KEYS")
+    lines.append(f"/metrics: {'on, ' + str(len(metric_keys)) + ' key(s)' if metric_keys else 'off'}")
+    lines.append(f"merchant webhooks: {'on' if webhooks.load_config(settings) else 'off'}")
+    lines.append(f"log format: {settings.get('GATEWAY_LOG_FORMAT', 'text')}")
+    return lines
+
+
+def report(gateway: Gateway) -> None:
+    """Print every check and what is enabled; exit 1 when a check failed."""
+    results = [Result("configuration", True, "accepted"), check_database(gateway), *check_providers(gateway)]
+    for result in results:
+        click.echo(result.line())
+    click.echo("")
+    for line in enabled(gateway):
+        click.echo(line)
+    if not all(result.ok for result in results):
+        raise click.exceptions.Exit(1)

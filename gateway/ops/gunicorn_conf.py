@@ -1,0 +1,97 @@
+"""gunicorn settings for `gateway run`, `make run` and production (the repository's gunicorn.conf.py
+is this module, for `gunicorn -c gunicorn.conf.py wsgi:app`).
+
+2 gthread workers x 128 threads: a request waiting on a slow provider holds a thread (asleep, not
+the GIL), so one instance keeps 256 provider calls in flight. Database connections stay bounded by
+the pool (GATEWAY_DATABASE_POOL_SIZE per worker, 10): a request holds one only while it talks to
+the database, never during a provider call. bench/README.md has the measurements behind the choice
+(gevent workers, GATEWAY_WORKER_CLASS=gevent, also work but were slower on the notify path).
+
+In sandbox mode the simulators are mounted in this same server, so a create_order request calls
+back into it and needs a second free thread.
+
+Metrics: every worker writes its counters to PROMETHEUS_MULTIPROC_DIR and `/metrics` adds them
+up. When the variable is unset, a fresh directory is made for this server; either way it is
+emptied at start (counters restart with the server, as Prometheus expects) and a dead worker's
+live gauges are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+# gthread that leaves a connection to another worker while its own threads are all busy (ops/gunicorn_worker.py).
+worker_class = os.environ.get("GATEWAY_WORKER_CLASS", "gateway.ops.gunicorn_worker.BalancedThreadWorker")
+threads = int(os.environ.get("GATEWAY_THREADS", "128"))
+worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "1000"))
+# gthread closes a keep-alive connection that sends nothing for this long, and a busy worker may
+# notice a client's next request late: 2 s (gunicorn's default) reset connections under load.
+keepalive = 30
+timeout = 60  # above any provider time-out, so a slow provider gives a 504, not a killed worker
+graceful_timeout = 30
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
+# Query strings of /notify carry no secret, but keep access logs to the path: they outlive the app's logs.
+# The echoed X-Request-Id joins each access line to the app's lines of the same request.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
+
+_JSON = os.environ.get("GATEWAY_LOG_FORMAT", "text").strip().lower() == "json"
+_formatter = {"()": "gateway.telemetry.logs.JsonFormatter" if _JSON else "gateway.telemetry.logs.TextFormatter"}
+
+# The gateway's own loggers (gateway.*, plugins.*) go to stderr beside gunicorn's, at `loglevel`,
+# all in the format GATEWAY_LOG_FORMAT chose.
+logconfig_dict = {
+    "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
+    "loggers": {
+        "gunicorn.error": {
+            "level": "INFO",
+            "handlers": ["error_console"],
+            "propagate": False,
+            "qualname": "gunicorn.error",
+        },
+        "gunicorn.access": {
+            "level": "INFO",
+            "handlers": ["console"],
+            "propagate": False,
+            "qualname": "gunicorn.access",
+        },
+    },
+    "formatters": {"gateway": _formatter},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "gateway", "stream": "ext://sys.stdout"},
+        "error_console": {"class": "logging.StreamHandler", "formatter": "gateway", "stream": "ext://sys.stderr"},
+    },
+}
+
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server: Any) -> None:
+    """Before any worker imports prometheus_client: give every process the same, empty directory."""
+    directory = os.environ.get(_METRICS_DIR)
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[_METRICS_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ["GATEWAY_METRICS_DIR_OWNED"] = "1"
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if os.environ.get("GATEWAY_METRICS_DIR_OWNED") == "1":
+        shutil.rmtree(os.environ.get(_METRICS_DIR, ""), ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Storage: the tables, their migrations, prebuilt statements, row mapping and the SQLite writers' gate."""

@@ -1,0 +1,253 @@
+"""Tables. Schema changes go through Alembic (gateway/store/migrations), never `create_all`."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gateway.plugin.clock import as_utc, utcnow
+from gateway.plugin.provider import NextActionType
+from gateway.plugin.snapshots import OrderSnapshot
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "pending"  # stored; created at the provider, or the provider's answer is not known yet
+    PAID = "paid"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    FAILED = "failed"  # the provider definitely refused to create it
+    EXPIRED = "expired"  # never paid before its expiry (a later payment still counts: see paid_after_expiry)
+
+
+# Money has moved for orders in these states; refunds draw on them.
+PAID_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED})
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"  # stored, the provider call is under way (or its process died)
+    UNKNOWN = "unknown"  # the provider call ended without a clear answer; reconciliation settles it
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+# Refunds in these states hold their amount against the order, so the sum can never exceed what was paid.
+RESERVING_REFUND_STATUSES = frozenset({RefundStatus.PENDING, RefundStatus.UNKNOWN, RefundStatus.SUCCEEDED})
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("provider", "merchant_order_no", name="uq_orders_provider_reference"),
+        Index("ix_orders_status_created_at", "status", "created_at"),  # reconciliation's scan
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING.value)
+    merchant_order_no: Mapped[str] = mapped_column(String(64))
+    provider_order_id: Mapped[str | None] = mapped_column(String(128))
+    provider_account: Mapped[str | None] = mapped_column(String(128))
+    pay_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    next_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # NextAction.as_dict()
+    return_url: Mapped[str | None] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    merchant_reference: Mapped[str | None] = mapped_column(String(128), index=True)
+    # `metadata` is taken by SQLAlchemy's declarative base, hence the attribute name.
+    order_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paid_after_expiry: Mapped[bool] = mapped_column(Boolean, default=False)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Lease taken by a reconcile run, so that several runs never work on the same order at once.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def payer_next_action(self) -> dict[str, Any] | None:
+        """The next action as the API shows it; orders stored before next actions had pay_params only."""
+        if self.next_action is not None:
+            return self.next_action
+        return None if self.pay_params is None else {"type": str(NextActionType.SDK_PARAMS), "params": self.pay_params}
+
+    def snapshot(self) -> OrderSnapshot:
+        created_at = as_utc(self.created_at)
+        assert created_at is not None
+        return OrderSnapshot(
+            id=self.id,
+            provider=self.provider,
+            channel=self.channel,
+            amount=self.amount,
+            currency=self.currency,
+            status=self.status,
+            merchant_order_no=self.merchant_order_no,
+            provider_order_id=self.provider_order_id,
+            merchant_reference=self.merchant_reference,
+            metadata=dict(self.order_metadata or {}),
+            created_at=created_at,
+            paid_at=as_utc(self.paid_at),
+            refunded_amount=self.refunded_amount or 0,
+            paid_after_expiry=bool(self.paid_after_expiry),
+        )
+
+
+class NotificationRecord(Base):
+    """Every request that reached /notify/<provider>, with the pipeline's verdict."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_provider_event", "provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,  # SQLite autoincrements INTEGER only
+    )
+    provider: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    query_string: Mapped[str] = mapped_column(Text)  # a bounded prefix, for requests nobody vouched for
+    body: Mapped[str] = mapped_column(Text)
+    body_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 of the whole query string and body
+    request_size: Mapped[int | None] = mapped_column(Integer)  # bytes received
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    verdict: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(128))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the provider contradicted a settled refund: what had been recorded, what it reported.
+    discrepancy: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key and the response it got, kept at least 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255))  # who and which endpoint: keys of two clients never meet
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # in_progress | done
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    resource_id: Mapped[str | None] = mapped_column(String(64))  # what the first request created, if anything
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class OutboxEvent(Base):
+    """A merchant webhook event, written in the same transaction as the change it reports."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The order the event is about (None for events about no order), for the console's timeline.
+    order_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class ProviderCall(Base):
+    """One call to a provider's API, with what came of it: the operator console's timeline shows these."""
+
+    __tablename__ = "provider_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    operation: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))  # ok, refused, unknown, timeout, unreachable, ...
+    code: Mapped[str | None] = mapped_column(String(64))  # the provider's own error code, when it gave one
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    merchant_order_no: Mapped[str | None] = mapped_column(String(64), index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One POST of a merchant webhook event and the merchant's answer (a status, or why there was none)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), index=True)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    answer: Mapped[str] = mapped_column(String(255))  # "HTTP 200", "HTTP 500", "ConnectTimeout", ...
+    trigger: Mapped[str] = mapped_column(String(20))  # worker | console
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsoleAction(Base):
+    """The audit trail of the operator console: who did what to which record, when, and what came of it."""
+
+    __tablename__ = "console_actions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    admin: Mapped[str] = mapped_column(String(80))  # the admin key's label and fingerprint, never the key
+    action: Mapped[str] = mapped_column(String(40))
+    order_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    refund_id: Mapped[str | None] = mapped_column(String(36))
+    event_id: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# The tables themselves, for Core statements built once on the hot paths (notify, create_order).
+ORDERS = cast(Table, Order.__table__)
+NOTIFICATIONS = cast(Table, NotificationRecord.__table__)
+OUTBOX_EVENTS = cast(Table, OutboxEvent.__table__)
+PROVIDER_CALLS = cast(Table, ProviderCall.__table__)

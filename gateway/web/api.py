@@ -1,0 +1,80 @@
+"""/v1: the API that checkout backends call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask.views import MethodView
+
+from gateway.domain import qr_codes
+from gateway.domain.idempotency import Claim
+from gateway.domain.orders import create_order, get_order, order_answer, refresh_order
+from gateway.domain.qr_codes import qr_code_payload
+from gateway.domain.schemas import (
+    ApiErrorSchema,
+    OrderCreateSchema,
+    OrderQuerySchema,
+    OrderSchema,
+    ProviderSchema,
+    QrCodeQuerySchema,
+)
+from gateway.store.models import Order
+from gateway.web.auth import require_api_key
+from gateway.web.blueprint import Blueprint
+from gateway.web.context import current_gateway
+from gateway.web.idempotent import idempotent
+
+blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and providers")
+
+
+@blp.before_request
+def authenticate() -> None:
+    require_api_key(current_gateway().settings.api_keys)
+
+
+@blp.route("/orders")
+class Orders(MethodView):
+    @idempotent(resume=lambda order_id: (OrderSchema().dump(order_answer(current_gateway(), order_id)), 201))
+    @blp.arguments(OrderCreateSchema())
+    @blp.response(201, OrderSchema)
+    @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
+    @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; provider_error keeps its code")
+    @blp.alt_response(504, schema=ApiErrorSchema, description="the provider timed out; outcome unknown")
+    def post(self, fields: dict[str, Any], idempotency_claim: Claim | None) -> Order:
+        """Create an order at a provider and return the pay_params for the app's SDK."""
+        return create_order(current_gateway(), fields, request.remote_addr, idempotency_claim)
+
+
+@blp.route("/orders/<order_id>")
+class OrderById(MethodView):
+    @blp.arguments(OrderQuerySchema(), location="query")
+    @blp.response(200, OrderSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    @blp.alt_response(504, schema=ApiErrorSchema, description="refresh=true and the provider did not answer")
+    def get(self, args: dict[str, Any], order_id: str) -> Order:
+        """An order; `status` becomes paid after a verified notify, or after `refresh=true` asks the provider."""
+        if args["refresh"]:
+            return refresh_order(current_gateway(), order_id)
+        return get_order(current_gateway(), order_id)
+
+
+@blp.route("/orders/<order_id>/qr_code")
+class OrderQrCode(MethodView):
+    @blp.arguments(QrCodeQuerySchema(), location="query")
+    @blp.response(200, content_type="image/svg+xml", description="the QR code as SVG (format=svg) or PNG (format=png)")
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    @blp.alt_response(409, schema=ApiErrorSchema, description="the order's next action is not display_qr_code")
+    def get(self, args: dict[str, Any], order_id: str) -> Response:
+        """The QR code of a display_qr_code order, drawn from its next action's `data`."""
+        payload = qr_code_payload(get_order(current_gateway(), order_id))
+        image = qr_codes.render(payload, args["format"], args["scale"])
+        return Response(image, content_type=qr_codes.MEDIA_TYPES[args["format"]])
+
+
+@blp.route("/providers")
+class Providers(MethodView):
+    @blp.response(200, ProviderSchema(many=True))
+    def get(self) -> list[Any]:
+        """Enabled providers with their channels and currencies."""
+        return list(current_gateway().providers.values())

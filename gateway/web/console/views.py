@@ -1,0 +1,127 @@
+"""The console's routes. Reads go through `queries`, actions through `actions`; this module only
+checks who is asking and turns results into pages and redirects."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
+
+from gateway.web.console import access, actions, queries
+from gateway.web.context import current_gateway
+
+log = logging.getLogger("gateway.views.console.views")  # the name operators' log filters know
+
+blp = Blueprint("console", __name__, url_prefix="/console")
+
+_PUBLIC_ENDPOINTS = {"console.login"}
+
+
+@blp.before_request
+def _require_login() -> BaseResponse | None:
+    keys = access.admin_keys(current_gateway().settings)
+    g.console_enabled = bool(keys)
+    g.admin = access.current_admin(keys)
+    if request.method == "POST":
+        access.check_csrf()  # before anything else happens, login included
+    if g.admin is None and request.endpoint not in _PUBLIC_ENDPOINTS:
+        return redirect(url_for("console.login", next=request.path))
+    return None
+
+
+@blp.after_request
+def _no_caching_no_framing(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@blp.errorhandler(HTTPException)
+def _error_page(exc: HTTPException) -> tuple[str, int]:
+    return render_template("console/error.html", error=exc), exc.code or 500
+
+
+@blp.context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": access.csrf_token, "admin": g.get("admin")}
+
+
+@blp.route("/login", methods=["GET", "POST"])
+def login() -> BaseResponse | str | tuple[str, int]:
+    if request.method == "GET":
+        return render_template("console/login.html", enabled=g.console_enabled)
+    keys = access.admin_keys(current_gateway().settings)
+    key = access.match(keys, request.form.get("admin_key", ""))
+    if key is None:
+        log.warning("console: failed login from %s", request.remote_addr)
+        return render_template("console/login.html", enabled=g.console_enabled, failed=True), 401
+    access.log_in(key)
+    log.info("console: %s logged in", key.who)
+    target = request.args.get("next", "")
+    # Only paths inside the console: never an open redirect to another site.
+    if not target.startswith("/console/") or target.startswith("//") or "\\" in target:
+        target = url_for("console.dashboard")
+    return redirect(target)
+
+
+@blp.post("/logout")
+def logout() -> BaseResponse:
+    log.info("console: %s logged out", g.admin.who)
+    access.log_out()
+    flash("Logged out.")
+    return redirect(url_for("console.login"))
+
+
+@blp.get("/")
+def dashboard() -> str:
+    return render_template("console/dashboard.html", board=queries.dashboard(current_gateway().db))
+
+
+@blp.get("/orders")
+def search() -> str:
+    text = request.args.get("q", "")
+    found = queries.search_orders(current_gateway().db, text) if text.strip() else None
+    return render_template("console/search.html", q=text, orders=found)
+
+
+@blp.get("/orders/<order_id>")
+def order(order_id: str) -> str | tuple[str, int]:
+    page = queries.order_page(current_gateway().db, order_id)
+    if page is None:
+        return render_template("console/search.html", q=order_id, orders=[], missing=True), 404
+    return render_template("console/order.html", page=page)
+
+
+def _act(order_id: str, action: Callable[[], str]) -> BaseResponse:
+    try:
+        flash(action(), "ok")
+    except actions.ActionRefused as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("console.order", order_id=order_id))
+
+
+@blp.post("/orders/<order_id>/refresh")
+def refresh(order_id: str) -> BaseResponse:
+    return _act(order_id, lambda: actions.ask_provider(current_gateway(), g.admin.who, order_id))
+
+
+@blp.post("/orders/<order_id>/webhooks/<event_id>/redeliver")
+def redeliver(order_id: str, event_id: str) -> BaseResponse:
+    return _act(order_id, lambda: actions.redeliver_webhook(current_gateway(), g.admin.who, order_id, event_id))
+
+
+@blp.post("/orders/<order_id>/refunds/<refund_id>/settle")
+def settle(order_id: str, refund_id: str) -> BaseResponse:
+    outcome, note = request.form.get("outcome", ""), request.form.get("note", "")
+    return _act(
+        order_id,
+        lambda: actions.settle_refund_by_hand(current_gateway(), g.admin.who, order_id, refund_id, outcome, note),
+    )

@@ -1,0 +1,53 @@
+"""/v1 refunds: create, list per order, fetch one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask.views import MethodView
+
+from gateway.domain.idempotency import Claim
+from gateway.domain.refunds import create_refund, get_refund, list_refunds, refund_answer
+from gateway.domain.schemas import ApiErrorSchema, RefundCreateSchema, RefundSchema
+from gateway.store.models import Refund
+from gateway.web.api import authenticate
+from gateway.web.blueprint import Blueprint
+from gateway.web.context import current_gateway
+from gateway.web.idempotent import idempotent
+
+blp = Blueprint("v1_refunds", __name__, url_prefix="/v1", description="Refunds")
+blp.before_request(authenticate)
+
+
+def resumed_refund(refund_id: str) -> Refund:
+    gateway = current_gateway()
+    return refund_answer(gateway, get_refund(gateway, refund_id))
+
+
+@blp.route("/orders/<order_id>/refunds")
+class OrderRefunds(MethodView):
+    @idempotent(resume=lambda refund_id: (RefundSchema().dump(resumed_refund(refund_id)), 201))
+    @blp.arguments(RefundCreateSchema())
+    @blp.response(201, RefundSchema, description="succeeded, or accepted by the provider and still pending")
+    @blp.alt_response(409, schema=ApiErrorSchema, description="the order is not paid")
+    @blp.alt_response(422, schema=ApiErrorSchema, description="invalid, or more than is left to refund")
+    @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; the refund is failed")
+    @blp.alt_response(504, schema=ApiErrorSchema, description="outcome unknown; the refund stays unknown")
+    def post(self, fields: dict[str, Any], order_id: str, idempotency_claim: Claim | None) -> Refund:
+        """Refund part or all of a paid order (Idempotency-Key supported)."""
+        return create_refund(current_gateway(), order_id, fields, idempotency_claim)
+
+    @blp.response(200, RefundSchema(many=True))
+    def get(self, order_id: str) -> Sequence[Refund]:
+        """The order's refunds, oldest first."""
+        return list_refunds(current_gateway(), order_id)
+
+
+@blp.route("/refunds/<refund_id>")
+class RefundById(MethodView):
+    @blp.response(200, RefundSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema)
+    def get(self, refund_id: str) -> Refund:
+        """One refund."""
+        return get_refund(current_gateway(), refund_id)
