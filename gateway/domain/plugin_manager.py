@@ -10,13 +10,20 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pluggy
 
 from gateway.plugin import hookspecs
-from gateway.plugin.provider import CONTRACT_VERSION, SUPPORTED_CONTRACT_VERSIONS, Provider, ProviderInfo
+from gateway.plugin.provider import (
+    CONTRACT_VERSION,
+    DEPRECATED_CONTRACT_VERSIONS,
+    SUPPORTED_CONTRACT_VERSIONS,
+    Provider,
+    ProviderInfo,
+)
 from gateway.plugin.settings import ConfigError, Settings
 from gateway.sandbox import Sandbox
 
@@ -84,10 +91,24 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
         # Nothing decorated with @hookimpl: the plugin would load and silently do nothing.
         pm.unregister(plugin)
         raise ConfigError("plugins", f"plugin {name!r} implements no gateway hook (missing @hookimpl?)")
-    problem = _version_problem(getattr(plugin, VERSION_ATTRIBUTE, None))
+    declared = getattr(plugin, VERSION_ATTRIBUTE, None)
+    problem = _version_problem(declared)
     if problem:
         pm.unregister(plugin)
         raise ConfigError("plugins", f"plugin {name!r} {problem}")
+    if declared in DEPRECATED_CONTRACT_VERSIONS:
+        _warn_deprecated_version(name, declared)
+
+
+def _warn_deprecated_version(name: str, declared: int) -> None:
+    """Loaded, within the deprecation window: operators see a log line, the plugin's own tests a warning."""
+    message = (
+        f"plugin {name!r} was built for contract version {declared}, which gateway "
+        f"{DEPRECATED_CONTRACT_VERSIONS[declared]} stops loading: install a version of it built for "
+        f"version {CONTRACT_VERSION}"
+    )
+    log.warning("%s", message)
+    warnings.warn(message, DeprecationWarning, stacklevel=2)
 
 
 def _version_problem(declared: object) -> str | None:
@@ -100,7 +121,7 @@ def _version_problem(declared: object) -> str | None:
         )
     if isinstance(declared, bool) or not isinstance(declared, int):
         return f"states {VERSION_ATTRIBUTE} = {declared!r}; it must be an integer such as {CONTRACT_VERSION}"
-    if declared not in SUPPORTED_CONTRACT_VERSIONS:
+    if declared not in SUPPORTED_CONTRACT_VERSIONS and declared not in DEPRECATED_CONTRACT_VERSIONS:
         return (
             f"was built for contract version {declared}, and this gateway supports version {supported}: "
             "install a version of the plugin built for it (or disable the plugin with GATEWAY_DISABLED_PLUGINS)"

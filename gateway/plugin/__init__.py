@@ -25,6 +25,7 @@ from gateway.plugin.money import (
 from gateway.plugin.provider import (
     CAPABILITIES,
     CONTRACT_VERSION,
+    DEPRECATED_CONTRACT_VERSIONS,
     MULTIPLE_REFUNDS,
     PARTIAL_REFUND,
     QUERY,
@@ -72,6 +73,7 @@ __all__ = [
     "CURRENCY_EXPONENTS",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
+    "DEPRECATED_CONTRACT_VERSIONS",
     "EXPONENTS",
     "MAX_MINOR_UNITS",
     "MIN_SECRET_LENGTH",

@@ -30,6 +30,14 @@ by implementing them, currency exponents checked against ISO 4217.
 """
 SUPPORTED_CONTRACT_VERSIONS = frozenset({CONTRACT_VERSION})
 
+DEPRECATED_CONTRACT_VERSIONS: Mapping[int, str] = {}
+"""Older contract versions still loaded, with a warning: version -> the gateway release that stops loading it.
+
+The deprecation policy (docs/plugins/contract.md): when a release ships contract version N+1, it
+still loads plugins built for N, with a warning, and the next minor release refuses them. No older
+version is in its window today (version 1 was refused before the policy existed).
+"""
+
 # -- what the core hands to a provider ---------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from gateway import hookimpl
+from gateway.domain import plugin_manager
 from gateway.domain.reconcile import reconcile
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import CONTRACT_VERSION
@@ -512,7 +513,7 @@ def test_a_disabled_name_that_matches_no_plugin_is_warned_about(
 
 _PROVIDER = """
 from gateway import hookimpl
-from gateway.plugin.provider import Provider, ProviderInfo
+from gateway.plugin import Provider, ProviderInfo
 
 class Tiny(Provider):
     info = ProviderInfo(name="tiny", display_name="Tiny", channels=("app",), currencies={"EUR": 2})
@@ -602,6 +603,26 @@ def test_a_malformed_plugin_stops_start_up_with_a_config_error_naming_it(
 
     assert f"plugin {name!r}" in str(raised.value)
     assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_plugin_built_for_a_version_in_its_deprecation_window_loads_with_a_warning(
+    app_factory: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The policy of docs/plugins/contract.md: the release that ships version N+1 still loads N, warning."""
+    source, _problem = MALFORMED_PLUGINS["built_for_version_1"]
+    _module(tmp_path, "built_for_version_1", source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugin_manager, "DEPRECATED_CONTRACT_VERSIONS", {1: "0.3"})
+
+    with pytest.warns(
+        DeprecationWarning,
+        match="'built_for_version_1' was built for contract version 1, which gateway 0.3 stops loading",
+    ):
+        app = app_factory(GATEWAY_PLUGINS="built_for_version_1", GATEWAY_SANDBOX="1")
+
+    assert "tiny" in app.extensions["gateway"].providers
+    assert "stops loading: install a version of it built for version 2" in caplog.text
 
 
 def test_the_built_in_plugins_state_the_contract_version_they_were_built_for() -> None:
