@@ -14,8 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,23 +42,30 @@ log = logging.getLogger("gateway.instrument")  # the name operators' log filters
 API_OPERATIONS = ("create_order", "query_order", "refund", "query_refund", "cancel_order", "check")
 _MAX_MESSAGE = 500
 _INSERT_CALL = insert(PROVIDER_CALLS)
-# Inside `records_held()`: the calls' records, waiting for the caller's own transaction to write them.
-_held: ContextVar[list[dict[str, Any]] | None] = ContextVar("gateway_held_call_records", default=None)
+Record = dict[str, Any]
+Sink = Callable[[Record], None]
+M = TypeVar("M", bound=Callable[..., Any])
 
 
 @contextmanager
-def records_held(db: Database) -> Iterator[list[dict[str, Any]]]:
-    """Hold the records of the provider calls made inside, so that the caller writes them in the
-    transaction it commits next anyway (`write_records`), instead of one more commit each. Whatever
-    the caller has not written when the block ends (it failed, say) is written then, on its own."""
-    held: list[dict[str, Any]] = []
-    token = _held.set(held)
+def records_held(db: Database) -> Iterator[list[Record]]:
+    """A list for the records of provider calls made through `holding(method, held)`, so that the caller
+    writes them in the transaction it commits next anyway (`write_records`), instead of one more commit
+    each. Whatever the caller has not written when the block ends (it failed, say) is written then."""
+    held: list[Record] = []
     try:
         yield held
     finally:
-        _held.reset(token)
         if held:
             _write_alone(db, held)
+
+
+def holding(method: M, held: list[Record]) -> M:
+    """`method`, a provider's API method, recording its call into `held` rather than on its own.
+
+    The record is handed over explicitly: a provider that was not instrumented has nothing to record."""
+    hold: Callable[[Sink], M] | None = getattr(method, "recording_into", None)
+    return method if hold is None else hold(held.append)
 
 
 def write_records(connection: Connection, held: list[dict[str, Any]]) -> None:
@@ -118,6 +124,17 @@ def _ids_of(operation: str, args: tuple[Any, ...]) -> dict[str, str]:
 
 
 def _timed(provider_name: str, operation: str, method: Callable[..., Any], db: Database) -> Callable[..., Any]:
+    """`method` timed, counted, logged and recorded: on its own by default, or through `recording_into(sink)`."""
+
+    def write_alone(record: Record) -> None:
+        _write_alone(db, [record])
+
+    call = _timed_into(provider_name, operation, method, write_alone)
+    call.recording_into = functools.partial(_timed_into, provider_name, operation, method)  # type: ignore[attr-defined]
+    return call
+
+
+def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         ids = _ids_of(operation, args)
@@ -145,23 +162,22 @@ def _timed(provider_name: str, operation: str, method: Callable[..., Any], db: D
                 metrics.REFUNDS.labels(provider_name, "unknown").inc()
             log.info("%s %s: %s in %.0f ms", provider_name, operation, outcome, seconds * 1000)
             if outcome != "not_supported" and operation != "check":
-                _record(db, provider_name, operation, outcome, error, seconds, ids)
+                sink(_record(provider_name, operation, outcome, error, seconds, ids))
 
     return call
 
 
 def _record(
-    db: Database,
     provider_name: str,
     operation: str,
     outcome: str,
     error: BaseException | None,
     seconds: float,
     ids: dict[str, str],
-) -> None:
+) -> Record:
     code = getattr(error, "code", None) if isinstance(error, ProviderError) else None
     message = getattr(error, "message", None) if isinstance(error, ProviderError) else None
-    record = {
+    return {
         "provider": provider_name,
         "operation": operation,
         "outcome": outcome,
@@ -173,11 +189,6 @@ def _record(
         "request_id": logs.bound().get("request_id"),
         "created_at": utcnow(),
     }
-    held = _held.get()
-    if held is not None:
-        held.append(record)
-    else:
-        _write_alone(db, [record])
 
 
 def _write_alone(db: Database, records: list[dict[str, Any]]) -> None:

@@ -121,7 +121,7 @@ def create_order(
     )
     with instrument.records_held(gateway.db) as calls:  # the call's record goes in with its answer
         try:
-            created = provider.create_order(request)
+            created = instrument.holding(provider.create_order, calls)(request)
         except ProviderError as exc:
             _refused_or_unknown(gateway, provider, order, exc)
             raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc

@@ -96,7 +96,7 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     if problem:
         pm.unregister(plugin)
         raise ConfigError("plugins", f"plugin {name!r} {problem}")
-    if declared in DEPRECATED_CONTRACT_VERSIONS:
+    if isinstance(declared, int) and declared in DEPRECATED_CONTRACT_VERSIONS:
         _warn_deprecated_version(name, declared)
 
 
