@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.plugin.clock import utcnow
@@ -33,7 +33,7 @@ from gateway.plugin.provider import (
 )
 from gateway.plugin.snapshots import OrderSnapshot
 from gateway.store.db import Database
-from gateway.store.models import PROVIDER_CALLS
+from gateway.store.statements import INSERT_PROVIDER_CALL
 from gateway.telemetry import logs, metrics
 
 log = logging.getLogger("gateway.instrument")  # the name operators' log filters know
@@ -41,7 +41,6 @@ log = logging.getLogger("gateway.instrument")  # the name operators' log filters
 # The contract's calls to a provider's API (the optional ones only where the provider has them).
 API_OPERATIONS = ("create_order", "query_order", "refund", "query_refund", "cancel_order", "check")
 _MAX_MESSAGE = 500
-_INSERT_CALL = insert(PROVIDER_CALLS)
 Record = dict[str, Any]
 Sink = Callable[[Record], None]
 M = TypeVar("M", bound=Callable[..., Any])
@@ -72,7 +71,7 @@ def write_records(connection: Connection, held: list[dict[str, Any]]) -> None:
     """Write the held records in `connection`'s transaction (one INSERT). Empty `held` once that
     transaction has committed: until then, `records_held` still writes them if it fails."""
     if held:
-        connection.execute(_INSERT_CALL, list(held))
+        connection.execute(INSERT_PROVIDER_CALL, list(held))
 
 
 def instrument_providers(providers: dict[str, Provider], db: Database) -> None:
@@ -194,7 +193,7 @@ def _record(
 def _write_alone(db: Database, records: list[dict[str, Any]]) -> None:
     try:
         with db.autocommit_connection() as connection:  # one INSERT, its own commit
-            connection.execute(_INSERT_CALL, records)
+            connection.execute(INSERT_PROVIDER_CALL, records)
     except SQLAlchemyError:
         # The timeline is for people; the payment it describes must not fail because of it.
         log.exception("could not record %d provider call(s) for the console", len(records))

@@ -12,12 +12,10 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import bindparam, insert, literal_column, or_, select
-
 from gateway.domain.core import Gateway
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
-from gateway.domain.payments import FIND_BY_REFERENCE, StoredOrder, settle_payment, stored_order, verdict_on
+from gateway.domain.payments import settle_payment, verdict_on
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
     Acknowledgement,
@@ -27,32 +25,14 @@ from gateway.plugin.provider import (
     Provider,
     Verdict,
 )
-from gateway.store.models import NOTIFICATIONS
+from gateway.store.rows import StoredOrder, stored_order
+from gateway.store.statements import FIND_ACCEPTED_EVENT, FIND_BY_REFERENCE, INSERT_NOTIFICATION, NOTIFICATION_COLUMNS
 from gateway.telemetry import logs
 
 log = logging.getLogger("gateway.notify")  # the name operators' log filters know
 
 MAX_STORED_BODY = 64 * 1024  # of a verified notify (a few hundred bytes in practice)
 THROTTLED = Acknowledgement(429, "too many rejected requests from this address")
-
-# Built once: on this path, building a statement per call cost more CPU than running it.
-_ACCEPTED_VERDICTS = [verdict.value for verdict in Verdict if verdict.accepted]
-_RECORDS = NOTIFICATIONS
-_INSERT_RECORD = insert(_RECORDS).inline()  # nothing read back (no RETURNING of the new id)
-_RECORD_COLUMNS = (
-    "provider", "received_at", "method", "query_string", "body", "body_digest", "request_size", "content_type",
-    "verdict", "reason", "order_id", "event_id",
-)  # fmt: skip
-_FIND_ACCEPTED_EVENT = (
-    select(_RECORDS.c.id)
-    .where(
-        _RECORDS.c.provider == bindparam("provider"),
-        _RECORDS.c.event_id == bindparam("event_id"),
-        # Constants of our own, written into the SQL: the statement runs raw (no expanding IN list).
-        or_(*(_RECORDS.c.verdict == literal_column(f"'{verdict}'") for verdict in _ACCEPTED_VERDICTS)),
-    )
-    .limit(1)
-)
 
 
 def handle_notification(gateway: Gateway, provider: Provider, request: InboundRequest) -> Acknowledgement:
@@ -71,7 +51,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
         with gateway.db.transaction_connection() as connection:
             verdict, reason = settle_payment(connection, order, notification, transitions)
             values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
-            connection.execute(_INSERT_RECORD, values)
+            connection.execute(INSERT_NOTIFICATION, values)
     # Committed. From here on nothing can undo the payment record.
     if verdict.accepted:
         log.info("%s notify for %s: %s", provider.name, notification.merchant_order_no, verdict.value)
@@ -106,7 +86,7 @@ def _judge_without_lock(
         if verdict is not Verdict.APPLIED:
             order_id = order.id if order is not None else None
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
-            db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
+            db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
     return verdict, reason, order
 
 
@@ -125,7 +105,7 @@ def _rejected(
         return THROTTLED
     values = _record(provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
     with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
-        gateway.db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
+        gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
     level = logging.INFO if genuine else logging.WARNING
     log.log(
         level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, bounded_reason(rejected.reason)
@@ -137,7 +117,7 @@ def _already_processed(gateway: Gateway, cursor: Any, provider: Provider, event_
     """Providers with event ids re-send the same event; one that was accepted is not judged again."""
     if event_id is None:
         return False
-    found = gateway.db.raw(_FIND_ACCEPTED_EVENT).execute(cursor, {"provider": provider.name, "event_id": event_id})
+    found = gateway.db.raw(FIND_ACCEPTED_EVENT).execute(cursor, {"provider": provider.name, "event_id": event_id})
     return found.fetchone() is not None
 
 
@@ -150,7 +130,7 @@ def _record(
     order_id: str | None,
     event_id: str | None,
 ) -> dict[str, Any]:
-    """The notification's row, as `_INSERT_RECORD` writes it."""
+    """The notification's row, as `INSERT_NOTIFICATION` writes it."""
     # What anyone can send (a bad signature, junk) is kept as a digest, its size and a prefix only.
     limit = MAX_STORED_BODY if verdict.accepted or event_id or order_id else MAX_STORED_PREFIX
     stored = stored_request(request, urlencode(list(request.query)).encode(), limit)

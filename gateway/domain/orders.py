@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, insert, null, update
+from sqlalchemy import null
 
 from gateway.domain import idempotency, instrument
 from gateway.domain.core import Gateway
 from gateway.domain.errors import NotFound, invalid_fields
 from gateway.domain.lifecycle import Transitions
-from gateway.domain.payments import as_order, column_values, settle_payment
+from gateway.domain.payments import settle_payment
 from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
@@ -39,36 +39,16 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.plugin.validation import flatten_messages
-from gateway.store.models import ORDERS, PAID_STATUSES, Order, OrderStatus
+from gateway.store.models import PAID_STATUSES, Order, OrderStatus
+from gateway.store.rows import as_order, column_values, is_resource_id
+from gateway.store.statements import INSERT_ORDER, STORE_ANSWER
 
 log = logging.getLogger("gateway.orders")  # the name operators' log filters know
-
-# Built once: on the create path, building statements per call cost more CPU than running them.
-_ORDERS = ORDERS
-_INSERT_ORDER = insert(_ORDERS)
-_STORE_ANSWER = (
-    update(_ORDERS)
-    .where(_ORDERS.c.id == bindparam("order_id"))
-    .values(
-        provider_order_id=bindparam("provider_order_id"),
-        pay_params=bindparam("pay_params"),
-        next_action=bindparam("next_action"),
-    )
-    .returning(*_ORDERS.columns)
-)
 
 
 def new_merchant_order_no() -> str:
     """26 characters: sortable by time for humans, 48 random bits against collisions."""
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(6)
-
-
-def is_resource_id(text: str) -> bool:
-    """Ids are UUIDs: anything else (NUL bytes included) is simply not found, without a query."""
-    try:
-        return len(text) == 36 and str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
 
 
 def get_order(gateway: Gateway, order_id: str) -> Order:
@@ -111,7 +91,7 @@ def create_order(
     # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
     # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.
     with gateway.db.transaction() if claim is not None else gateway.db.autocommit() as session:
-        session.connection().execute(_INSERT_ORDER, column_values(order))
+        session.connection().execute(INSERT_ORDER, column_values(order))
         idempotency.attach_resource(session, claim, order.id)
     request = OrderRequest(
         draft=draft,
@@ -285,7 +265,7 @@ def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder, call
     with gateway.db.transaction() as session:
         connection = session.connection()
         row = connection.execute(
-            _STORE_ANSWER,
+            STORE_ANSWER,
             {
                 "order_id": order.id,
                 "provider_order_id": created.provider_order_id,

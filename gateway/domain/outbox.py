@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from gateway.plugin.clock import utcnow
-from gateway.store.models import OUTBOX_EVENTS
+from gateway.store.statements import INSERT_EVENT
 
 ORDER_PAID = "order.paid"
 ORDER_EXPIRED = "order.expired"
@@ -21,9 +21,6 @@ REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
 REFUND_DISCREPANCY = "refund.discrepancy"  # the provider contradicted a settled refund; a person should look
 EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY)
-
-
-_INSERT = insert(OUTBOX_EVENTS)
 
 
 def record_event(connection: Connection, event_type: str, data: Mapping[str, Any]) -> str:
@@ -34,7 +31,7 @@ def record_event(connection: Connection, event_type: str, data: Mapping[str, Any
     now = utcnow()
     event_id = f"evt_{uuid.uuid4().hex}"
     connection.execute(
-        _INSERT,
+        INSERT_EVENT,
         {
             "id": event_id,
             "type": event_type,

@@ -4,36 +4,24 @@ Exactly once rests on a conditional UPDATE (`... WHERE status IN (unpaid states)
 many requests race, the database lets exactly one of them change the row, on PostgreSQL (the
 losers re-check the condition after the winner commits) and on SQLite (writes serialize).
 
-The statements are built once, at import, and run as Core statements on the session's connection:
-on the notify path, building them per call and the ORM's unit of work cost more CPU than the
-database's own work.
+The statements are prebuilt in gateway.store.statements, rows mapped in gateway.store.rows.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Connection, bindparam, case, null, select, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import Connection
 
 from gateway.domain.lifecycle import Transitions
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import Notification, Verdict
-from gateway.store.models import ORDERS, PAID_STATUSES, Order, OrderStatus
+from gateway.store.models import PAID_STATUSES, Order
+from gateway.store.rows import as_order
+from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID
 
 log = logging.getLogger("gateway.payments")  # the name operators' log filters know
-
-# An order in any of these states becomes paid when the provider says money moved.
-UNPAID_STATUSES = (OrderStatus.PENDING.value, OrderStatus.FAILED.value, OrderStatus.EXPIRED.value)
-
-_ORDERS = ORDERS
-# The ORM attribute of each column (the column `metadata` is the attribute `order_metadata`).
-_ATTRIBUTES = [(column.name, Order.__mapper__.get_property_by_column(column).key) for column in _ORDERS.columns]
-# A JSON column's None is sent as JSON `null` unless it is spelled null() (the ORM leaves it SQL NULL).
-_JSON_COLUMNS = frozenset(column.name for column in _ORDERS.columns if isinstance(column.type, JSON))
 
 
 class OrderFacts(Protocol):
@@ -51,68 +39,6 @@ class OrderFacts(Protocol):
     def provider_account(self) -> str | None: ...
     @property
     def provider_order_id(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOrder:
-    id: str
-    status: str
-    amount: int
-    currency: str
-    provider_account: str | None
-    provider_order_id: str | None
-
-
-# The notify pipeline's read (no lock): just what `verdict_on` needs.
-FIND_BY_REFERENCE = select(
-    _ORDERS.c.id,
-    _ORDERS.c.status,
-    _ORDERS.c.amount,
-    _ORDERS.c.currency,
-    _ORDERS.c.provider_account,
-    _ORDERS.c.provider_order_id,
-).where(_ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no"))
-
-_UNPAID = _ORDERS.c.id == bindparam("order_id")
-_MARK_PAID_VALUES: dict[str, Any] = {
-    "status": OrderStatus.PAID.value,
-    "paid_at": bindparam("paid_at"),
-    "updated_at": bindparam("now"),
-    # Money moved after we gave up on the order: record it, and flag it for a human.
-    "paid_after_expiry": case((_ORDERS.c.status == OrderStatus.EXPIRED.value, True), else_=_ORDERS.c.paid_after_expiry),
-}
-_MARK_PAID = (
-    update(_ORDERS)
-    .where(_UNPAID, _ORDERS.c.status.in_(UNPAID_STATUSES))
-    .values(**_MARK_PAID_VALUES)
-    .returning(*_ORDERS.columns)
-)
-# The same, also storing the provider's order id when the order had none yet.
-_MARK_PAID_WITH_ID = (
-    update(_ORDERS)
-    .where(_UNPAID, _ORDERS.c.status.in_(UNPAID_STATUSES))
-    .values(**_MARK_PAID_VALUES, provider_order_id=bindparam("provider_order_id"))
-    .returning(*_ORDERS.columns)
-)
-
-
-def stored_order(row: Sequence[Any] | None) -> StoredOrder | None:
-    return None if row is None else StoredOrder(*row)
-
-
-def column_values(order: Order) -> dict[str, Any]:
-    """An `Order`'s values by column name, for a Core INSERT (None is SQL NULL, as the ORM writes it)."""
-    values = {column: getattr(order, attribute) for column, attribute in _ATTRIBUTES}
-    return {column: null() if value is None and column in _JSON_COLUMNS else value for column, value in values.items()}
-
-
-def as_order(row: Sequence[Any], into: Order | None = None) -> Order:
-    """A whole row of `orders` (a RETURNING of every column) as an `Order`: written into `into` as if
-    it had been reloaded, or into a new, detached one."""
-    order = into if into is not None else Order()
-    for (_column, attribute), value in zip(_ATTRIBUTES, row, strict=True):
-        set_committed_value(order, attribute, value)
-    return order
 
 
 def verdict_on(order: OrderFacts | None, report: Notification) -> tuple[Verdict, str | None]:
@@ -161,9 +87,9 @@ def _mark_paid(connection: Connection, order: OrderFacts, report: Notification) 
     """The order as paid, from the UPDATE's RETURNING (one round trip); None if it was no longer unpaid."""
     now = utcnow()
     params: dict[str, Any] = {"order_id": order.id, "paid_at": report.paid_at or now, "now": now}
-    statement = _MARK_PAID
+    statement = MARK_PAID
     if report.provider_order_id and not order.provider_order_id:
-        statement, params["provider_order_id"] = _MARK_PAID_WITH_ID, report.provider_order_id
+        statement, params["provider_order_id"] = MARK_PAID_WITH_ID, report.provider_order_id
     row = connection.execute(statement, params).first()
     if row is None:
         return None

@@ -23,7 +23,7 @@ from gateway.domain import idempotency
 from gateway.domain.core import Gateway
 from gateway.domain.errors import Conflict, Invalid, NotFound
 from gateway.domain.lifecycle import Transitions
-from gateway.domain.orders import get_order, is_resource_id, order_ref
+from gateway.domain.orders import get_order, order_ref
 from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
 from gateway.plugin.clock import as_utc, utcnow
 from gateway.plugin.provider import (
@@ -39,6 +39,7 @@ from gateway.plugin.provider import (
     Refused,
 )
 from gateway.store.models import PAID_STATUSES, RESERVING_REFUND_STATUSES, Order, OrderStatus, Refund, RefundStatus
+from gateway.store.rows import is_resource_id
 
 log = logging.getLogger("gateway.refunds")  # the name operators' log filters know
 

@@ -1,4 +1,4 @@
-"""The console's routes. Reads go through `queries`, actions through `actions`; this module only
+"""The console's routes. Reads go through `queries` (gateway.store.console), actions through `actions`; this module only
 checks who is asking and turns results into pages and redirects."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from gateway.web.console import access, actions, queries
+from gateway.store import console as queries
+from gateway.web.console import access, actions
 from gateway.web.context import current_gateway
 
 log = logging.getLogger("gateway.views.console.views")  # the name operators' log filters know

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from gateway.domain.orders import is_resource_id
 from gateway.plugin.clock import as_utc, utcnow
 from gateway.plugin.provider import Verdict
 from gateway.store.db import Database
@@ -24,6 +23,7 @@ from gateway.store.models import (
     RefundStatus,
     WebhookDelivery,
 )
+from gateway.store.rows import is_resource_id
 
 LIST_LIMIT = 50
 UNSETTLED_REFUNDS = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)

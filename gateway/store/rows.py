@@ -1,0 +1,59 @@
+"""Rows and models: an `Order` as column values for a Core INSERT, a RETURNING row back as an `Order`,
+and `StoredOrder`, the few columns the notify pipeline reads without the ORM."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, null
+from sqlalchemy.orm.attributes import set_committed_value
+
+from gateway.store.models import ORDERS, Order
+
+_ORDERS = ORDERS
+# The ORM attribute of each column (the column `metadata` is the attribute `order_metadata`).
+_ATTRIBUTES = [(column.name, Order.__mapper__.get_property_by_column(column).key) for column in _ORDERS.columns]
+# A JSON column's None is sent as JSON `null` unless it is spelled null() (the ORM leaves it SQL NULL).
+_JSON_COLUMNS = frozenset(column.name for column in _ORDERS.columns if isinstance(column.type, JSON))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """A row of `statements.FIND_BY_REFERENCE`."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    provider_account: str | None
+    provider_order_id: str | None
+
+
+def stored_order(row: Sequence[Any] | None) -> StoredOrder | None:
+    return None if row is None else StoredOrder(*row)
+
+
+def column_values(order: Order) -> dict[str, Any]:
+    """An `Order`'s values by column name, for a Core INSERT (None is SQL NULL, as the ORM writes it)."""
+    values = {column: getattr(order, attribute) for column, attribute in _ATTRIBUTES}
+    return {column: null() if value is None and column in _JSON_COLUMNS else value for column, value in values.items()}
+
+
+def as_order(row: Sequence[Any], into: Order | None = None) -> Order:
+    """A whole row of `orders` (a RETURNING of every column) as an `Order`: written into `into` as if
+    it had been reloaded, or into a new, detached one."""
+    order = into if into is not None else Order()
+    for (_column, attribute), value in zip(_ATTRIBUTES, row, strict=True):
+        set_committed_value(order, attribute, value)
+    return order
+
+
+def is_resource_id(text: str) -> bool:
+    """Ids are UUIDs: anything else (NUL bytes included) is simply not found, without a query."""
+    try:
+        return len(text) == 36 and str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False

@@ -1,0 +1,84 @@
+"""The console's timeline of provider calls: each call is recorded once, and a record is handed to the
+transaction that writes it explicitly, never picked up by whatever code happens to run in between."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.domain import instrument
+from gateway.plugin import (
+    Acknowledgement,
+    CreatedOrder,
+    InboundRequest,
+    Notification,
+    OrderRef,
+    OrderRequest,
+    Provider,
+    ProviderInfo,
+    Refused,
+    Verdict,
+)
+from gateway.store.db import Database
+from gateway.store.models import PROVIDER_CALLS
+
+
+class Quiet(Provider):
+    info = ProviderInfo(name="quiet", display_name="Quiet", channels=("app",), currencies={"EUR": 2})
+
+    def create_order(self, request: OrderRequest) -> CreatedOrder:
+        return CreatedOrder(provider_order_id="p1", pay_params={"k": "v"})
+
+    def verify_notification(self, request: InboundRequest) -> Notification:
+        raise NotImplementedError
+
+    def acknowledge(self, verdict: Verdict) -> Acknowledgement:
+        return Acknowledgement(200, "ok")
+
+    def query_order(self, order: OrderRef) -> Notification:
+        raise Refused("closed", "no such thing")
+
+
+def calls(db: Database) -> list[str]:
+    with db.autocommit_connection() as connection:
+        rows = connection.execute(select(PROVIDER_CALLS.c.operation).order_by(PROVIDER_CALLS.c.id)).all()
+    return [row.operation for row in rows]
+
+
+def order_ref() -> OrderRef:
+    return OrderRef(merchant_order_no="m1", provider_order_id=None, amount=100, currency="EUR", client_ip="1.2.3.4")
+
+
+def test_a_call_made_while_records_are_held_elsewhere_is_written_at_once(sqlite_url: str, tmp_path: Path) -> None:
+    db = Database(sqlite_url)
+    provider = Quiet()
+    instrument.instrument(provider, db)
+    try:
+        with instrument.records_held(db) as held:
+            with pytest.raises(Refused):
+                provider.query_order(order_ref())  # not the call the block holds a record for
+            assert calls(db) == ["query_order"] and held == []
+            instrument.holding(provider.query_order, held)
+        assert calls(db) == ["query_order"]
+    finally:
+        db.dispose()
+
+
+def test_a_held_record_is_written_once_by_the_transaction_it_was_handed_to(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    provider = Quiet()
+    instrument.instrument(provider, db)
+    try:
+        with instrument.records_held(db) as held:
+            with pytest.raises(Refused):
+                instrument.holding(provider.query_order, held)(order_ref())
+            assert calls(db) == [] and [record["outcome"] for record in held] == ["refused"]
+            with db.transaction_connection() as connection:
+                instrument.write_records(connection, held)
+            held.clear()
+        with db.autocommit_connection() as connection:
+            assert connection.execute(select(func.count()).select_from(PROVIDER_CALLS)).scalar() == 1
+    finally:
+        db.dispose()
