@@ -3,6 +3,7 @@ providers use the front door, and no import cycle exists."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import os
 import subprocess
@@ -171,3 +172,18 @@ def strongly_connected(edges: dict[str, list[str]]) -> list[list[str]]:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert strongly_connected({"a": ["b"], "b": ["c"], "c": ["a"], "d": ["a"]}) == [["a", "b", "c"], ["d"]]
+
+
+def test_no_name_of_the_contract_means_something_else_in_the_core() -> None:
+    """`NotFound` was both the provider's error and the domain's: a reader could not tell which was meant."""
+    import gateway.plugin
+
+    contract = set(gateway.plugin.__all__)
+    clashes = sorted(
+        f"{path.relative_to(ROOT)}: {node.name}"
+        for path in sorted((ROOT / "gateway").rglob("*.py"))
+        if ROOT / "gateway" / "plugin" not in path.parents and path.parent != ROOT / "gateway"
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name in contract
+    )
+    assert clashes == []

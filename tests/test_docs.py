@@ -18,6 +18,7 @@ from pathlib import Path
 import pluggy
 import pytest
 
+import gateway.plugin
 from gateway import PROJECT_NAME
 from gateway.domain import outbox
 from gateway.plugin import hookspecs, provider, snapshots
@@ -298,6 +299,39 @@ def test_every_field_of_what_lifecycle_hooks_receive_is_documented(field: str) -
 def test_every_public_provider_member_is_documented(member: str) -> None:
     rows = "\n".join(table_keys(section(CONTRACT_PAGE, "Provider")))
     assert re.search(rf"^{member}\b", rows, flags=re.MULTILINE), f"docs/plugins/contract.md: Provider.{member}"
+
+
+def test_the_contract_page_lists_exactly_the_front_door() -> None:
+    """One front door, and the docs name exactly what is behind it: no more, no less."""
+    table = CONTRACT_PAGE.read_text(encoding="utf-8").split("| Names | What they are |", 1)[1].split("\n\n", 1)[0]
+    listed = [name for row in table.splitlines()[2:] for name in re.findall(r"`([^`]+)`", row.split(" | ")[0])]
+    assert sorted(listed) == sorted(gateway.plugin.__all__)
+    assert len(listed) == len(set(listed))
+
+
+def errors_named(prose: str) -> set[str]:
+    """The contract's errors that `prose` names (a docstring, or a table row of the contract page)."""
+    return {error for error in contract_errors() if re.search(rf"\b{error}\b", prose)}
+
+
+def documented_row(member: str) -> str:
+    rows = [row for row in section(CONTRACT_PAGE, "Provider").splitlines() if re.match(rf"\| `{member}\b", row)]
+    assert len(rows) == 1, f"docs/plugins/contract.md: one row for Provider.{member}"
+    return rows[0]
+
+
+@pytest.mark.parametrize(
+    "member", [name for name in public_provider_members() if inspect.isfunction(getattr(Provider, name, None))]
+)
+def test_what_each_provider_method_may_raise_is_what_the_docs_say(member: str) -> None:
+    """The method's docstring (what the core handles) and the contract page name the same errors."""
+    in_code = errors_named(inspect.getdoc(getattr(Provider, member)) or "")
+    assert errors_named(documented_row(member)) == in_code, f"docs/plugins/contract.md: what Provider.{member} raises"
+
+
+def test_the_errors_a_method_may_raise_are_found() -> None:
+    assert errors_named(documented_row("query_refund")) >= {"RefundFailed", "NotFound"}
+    assert errors_named(inspect.getdoc(Provider.create_order) or "") == {"Refused", "OutcomeUnknown", "NoAnswer"}
 
 
 @pytest.mark.parametrize(("cls", "field"), contract_fields())

@@ -26,7 +26,7 @@ class GatewayError(Exception):
         self.details = details
 
 
-class NotFound(GatewayError):
+class ResourceNotFound(GatewayError):
     """The thing asked about does not exist (or is not enabled)."""
 
 
@@ -38,19 +38,19 @@ class Invalid(GatewayError):
     """The request itself is wrong: fields, values, or an operation the provider does not offer."""
 
 
-class ProviderFailure(GatewayError):
+class UpstreamFailure(GatewayError):
     """A provider call did not succeed; `details` may hold `provider_error: {code, message}`."""
 
 
-class ProviderRefused(ProviderFailure):
+class UpstreamRefused(UpstreamFailure):
     """The provider answered and refused: nothing happened there."""
 
 
-class ProviderOutcomeUnknown(ProviderFailure):
+class UpstreamOutcomeUnknown(UpstreamFailure):
     """The provider answered, but not in a way that says whether it acted; settled later."""
 
 
-class ProviderNoAnswer(ProviderFailure):
+class UpstreamNoAnswer(UpstreamFailure):
     """The provider could not be reached or did not answer in time; whether it acted is unknown."""
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import null
 
 from gateway.domain import idempotency, instrument
 from gateway.domain.core import Gateway
-from gateway.domain.errors import NotFound, invalid_fields
+from gateway.domain.errors import ResourceNotFound, invalid_fields
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.payments import settle_payment
 from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
@@ -57,7 +57,7 @@ def get_order(gateway: Gateway, order_id: str) -> Order:
         with gateway.db.transaction() as session:
             order = session.get(Order, order_id)
     if order is None:
-        raise NotFound("order_not_found", f"No order with id {order_id!r}.")
+        raise ResourceNotFound("order_not_found", f"No order with id {order_id!r}.")
     return order
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.domain.errors import GatewayError, Invalid, ProviderNoAnswer, ProviderOutcomeUnknown, ProviderRefused
+from gateway.domain.errors import GatewayError, Invalid, UpstreamNoAnswer, UpstreamOutcomeUnknown, UpstreamRefused
 from gateway.plugin.provider import NoAnswer, NotFound, Operation, Provider, ProviderError, Refused
 
 
 def provider_failure(provider: Provider, exc: ProviderError, action: str, **details: Any) -> GatewayError:
     """How a provider call that did not succeed reaches the caller.
 
-    - `provider_error` (ProviderRefused): the provider refused, or has no such thing; nothing
+    - `provider_error` (UpstreamRefused): the provider refused, or has no such thing; nothing
       happened there. Its code and message are kept.
-    - `provider_outcome_unknown` (ProviderOutcomeUnknown): it answered, but not in a way that says
+    - `provider_outcome_unknown` (UpstreamOutcomeUnknown): it answered, but not in a way that says
       whether it acted (HTML, a 5xx, a system error code). Its code and message are kept.
-    - `provider_timeout` / `provider_unreachable` / `provider_outcome_unknown` (ProviderNoAnswer).
+    - `provider_timeout` / `provider_unreachable` / `provider_outcome_unknown` (UpstreamNoAnswer).
     Either unknown case leaves the order or refund pending, for reconciliation to settle.
     """
     name = provider.info.display_name
@@ -23,7 +23,7 @@ def provider_failure(provider: Provider, exc: ProviderError, action: str, **deta
         what_happened = {"unreachable": "could not be reached", "timeout": "did not answer in time"}.get(
             exc.reason, "gave no answer the gateway received"
         )
-        return ProviderNoAnswer(
+        return UpstreamNoAnswer(
             f"provider_{exc.reason}",
             f"{name} {what_happened}, so whether it did {action} is unknown; "
             "the gateway keeps it pending and settles it later.",
@@ -32,8 +32,8 @@ def provider_failure(provider: Provider, exc: ProviderError, action: str, **deta
     provider_error = {"code": exc.code, "message": exc.message}
     if is_definite_refusal(exc):
         refused = f"{name} did not {action}."
-        return ProviderRefused("provider_error", refused, provider_error=provider_error, **details)
-    return ProviderOutcomeUnknown(
+        return UpstreamRefused("provider_error", refused, provider_error=provider_error, **details)
+    return UpstreamOutcomeUnknown(
         "provider_outcome_unknown",
         f"{name}'s answer does not say whether it did {action}; the gateway keeps it pending and settles it later.",
         provider_error=provider_error,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain import idempotency
 from gateway.domain.core import Gateway
-from gateway.domain.errors import Conflict, Invalid, NotFound
+from gateway.domain.errors import Conflict, Invalid, ResourceNotFound
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.orders import get_order, order_ref
 from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
@@ -109,7 +109,7 @@ def get_refund(gateway: Gateway, refund_id: str) -> Refund:
         with gateway.db.transaction() as session:
             refund = session.get(Refund, refund_id)
     if refund is None:
-        raise NotFound("refund_not_found", f"No refund with id {refund_id!r}.")
+        raise ResourceNotFound("refund_not_found", f"No refund with id {refund_id!r}.")
     return refund
 
 
@@ -334,5 +334,5 @@ def _mark_unknown(gateway: Gateway, refund_id: str, code: str, message: str) -> 
 def _lock_order(session: Session, order_id: str) -> Order:
     order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None:
-        raise NotFound("order_not_found", f"No order with id {order_id!r}.")
+        raise ResourceNotFound("order_not_found", f"No order with id {order_id!r}.")
     return order

@@ -10,12 +10,9 @@ plugin authors at development time: `gateway.sandbox` (a simulator's parts) and 
 from __future__ import annotations
 
 from gateway.plugin.fields import StrictInt, UtcDateTime
-from gateway.plugin.hookspecs import PROJECT_NAME, hookimpl, hookspec
+from gateway.plugin.hookspecs import hookimpl
 from gateway.plugin.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts, pooled_session
-from gateway.plugin.iso4217 import EXPONENTS, disagreement
 from gateway.plugin.money import (
-    CURRENCY_EXPONENTS,
-    MAX_MINOR_UNITS,
     InvalidAmount,
     exponent,
     format_major_units,
@@ -23,7 +20,6 @@ from gateway.plugin.money import (
     parse_major_units,
 )
 from gateway.plugin.provider import (
-    CAPABILITIES,
     CONTRACT_VERSION,
     DEPRECATED_CONTRACT_VERSIONS,
     MULTIPLE_REFUNDS,
@@ -63,23 +59,17 @@ from gateway.plugin.provider import (
     Refused,
     Verdict,
 )
-from gateway.plugin.settings import MIN_SECRET_LENGTH, ConfigError, Settings
+from gateway.plugin.settings import ConfigError, Settings
 from gateway.plugin.snapshots import OrderSnapshot
 from gateway.plugin.validation import describe_messages, flatten_messages, message_texts
 
 __all__ = [
-    "CAPABILITIES",
     "CONTRACT_VERSION",
-    "CURRENCY_EXPONENTS",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_READ_TIMEOUT",
     "DEPRECATED_CONTRACT_VERSIONS",
-    "EXPONENTS",
-    "MAX_MINOR_UNITS",
-    "MIN_SECRET_LENGTH",
     "MULTIPLE_REFUNDS",
     "PARTIAL_REFUND",
-    "PROJECT_NAME",
     "QUERY",
     "QUERY_REFUND",
     "REFUND",
@@ -123,12 +113,10 @@ __all__ = [
     "UtcDateTime",
     "Verdict",
     "describe_messages",
-    "disagreement",
     "exponent",
     "flatten_messages",
     "format_major_units",
     "hookimpl",
-    "hookspec",
     "iso_currencies",
     "message_texts",
     "parse_major_units",

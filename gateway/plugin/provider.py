@@ -504,7 +504,7 @@ class Provider(ABC):
         It proves that the API is reachable and accepts the gateway's credentials or signature,
         and changes nothing there (e.g. a query of an order that does not exist, whose "no such
         order" answer could only come after the signature was checked). Return a short
-        description of what answered; raise ProviderError or OutcomeUnknown like any call.
+        description of what answered; raise Refused, OutcomeUnknown or NoAnswer like any call.
         """
         raise NotSupported(f"{self.name} offers no connection check")
 

@@ -23,10 +23,10 @@ from gateway.domain.errors import (
     FieldErrors,
     GatewayError,
     Invalid,
-    NotFound,
-    ProviderNoAnswer,
-    ProviderOutcomeUnknown,
-    ProviderRefused,
+    ResourceNotFound,
+    UpstreamNoAnswer,
+    UpstreamOutcomeUnknown,
+    UpstreamRefused,
 )
 from gateway.plugin.validation import flatten_messages
 
@@ -34,12 +34,12 @@ log = logging.getLogger("gateway.views.errors")  # the name operators' log filte
 
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS_OF: tuple[tuple[type[GatewayError], int], ...] = (
-    (NotFound, 404),
+    (ResourceNotFound, 404),
     (Conflict, 409),
     (Invalid, 422),
-    (ProviderRefused, 502),
-    (ProviderOutcomeUnknown, 502),
-    (ProviderNoAnswer, 504),
+    (UpstreamRefused, 502),
+    (UpstreamOutcomeUnknown, 502),
+    (UpstreamNoAnswer, 504),
 )
 
 _HTTP_CODES = {
