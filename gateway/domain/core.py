@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 import pluggy
 
 from gateway.domain.errors import Conflict, invalid_fields
+from gateway.domain.hooks import Hooks
 from gateway.domain.notify_guard import RejectionThrottle
 from gateway.plugin.provider import Provider
 from gateway.plugin.settings import Settings
@@ -25,9 +27,10 @@ class Gateway:
     default_provider: str | None  # None: no provider is enabled
     notify_guard: RejectionThrottle | None = None  # None: rejected notifies are not throttled
 
-    @property
-    def hooks(self) -> pluggy.HookRelay:
-        return self.plugin_manager.hook
+    @cached_property
+    def hooks(self) -> Hooks:
+        """The lifecycle hooks, typed (gateway.domain.hooks)."""
+        return Hooks(self.plugin_manager)
 
     @property
     def order_lifetime(self) -> timedelta:

@@ -8,12 +8,12 @@ webhook nor a hook ever reports a change that was rolled back.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
-import pluggy
 from sqlalchemy import Connection
 
 from gateway.domain import outbox
+from gateway.domain.hooks import Hooks
 from gateway.domain.schemas import OrderSchema, RefundSchema
 from gateway.store.models import Order, Refund
 
@@ -29,15 +29,17 @@ class Transitions:
     `announce`, which is called after the transaction has committed."""
 
     def __init__(self) -> None:
-        self._announcements: list[tuple[str, dict[str, Any]]] = []
+        self._announcements: list[tuple[str, Callable[[Hooks], None]]] = []  # (hook name, its call)
 
     def order_paid(self, connection: Connection, order: Order) -> None:
         outbox.record_event(connection, outbox.ORDER_PAID, {"order": _ORDER_JSON.dump(order)})
-        self._announcements.append(("gateway_order_paid", {"order": order.snapshot()}))
+        snapshot = order.snapshot()
+        self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
 
     def order_expired(self, connection: Connection, order: Order) -> None:
         outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
-        self._announcements.append(("gateway_order_expired", {"order": order.snapshot()}))
+        snapshot = order.snapshot()
+        self._announcements.append(("gateway_order_expired", lambda hooks: hooks.gateway_order_expired(order=snapshot)))
 
     def refund_settled(self, connection: Connection, refund: Refund, order: Order) -> None:
         succeeded = refund.status == "succeeded"
@@ -45,18 +47,23 @@ class Transitions:
         outbox.record_event(
             connection, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
         )
-        hook = "gateway_refund_succeeded" if succeeded else "gateway_refund_failed"
-        self._announcements.append((hook, {"refund": _REFUND_JSON.dump(refund), "order": order.snapshot()}))
+        shown, snapshot = _REFUND_JSON.dump(refund), order.snapshot()
+        if succeeded:
+            call = lambda hooks: hooks.gateway_refund_succeeded(refund=shown, order=snapshot)  # noqa: E731
+            self._announcements.append(("gateway_refund_succeeded", call))
+        else:
+            call = lambda hooks: hooks.gateway_refund_failed(refund=shown, order=snapshot)  # noqa: E731
+            self._announcements.append(("gateway_refund_failed", call))
 
     def refund_discrepancy(self, connection: Connection, refund: Refund, order: Order) -> None:
         """Webhook only: the change itself is announced by `refund_settled` (the refund's new state)."""
         data = {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
         outbox.record_event(connection, outbox.REFUND_DISCREPANCY, data)
 
-    def announce(self, hooks: pluggy.HookRelay) -> None:
-        for hook_name, kwargs in self._announcements:
+    def announce(self, hooks: Hooks) -> None:
+        for hook_name, call in self._announcements:
             try:
-                getattr(hooks, hook_name)(**kwargs)
+                call(hooks)
             except Exception:
                 # The change is committed and its webhook is in the outbox; a plugin's bug changes neither.
                 log.exception("a %s hook failed", hook_name)

@@ -32,7 +32,7 @@ def gateway_register_providers(settings: Settings) -> Iterable[Provider] | None:
 
     Read your own variables with ``settings.get("MYPROVIDER_...")``. Return nothing (or an
     empty list) when the provider has no configuration at all, and log that it is disabled.
-    Raise ``gateway.plugin.settings.ConfigError(variable, problem)`` when configuration is partial or
+    Raise ``gateway.plugin.ConfigError(variable, problem)`` when configuration is partial or
     malformed: start-up stops with that message. Never put a secret in the message.
     When ``settings.sandbox`` is true, configure the provider to talk to your simulator.
     """

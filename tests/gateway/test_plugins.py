@@ -8,6 +8,7 @@ test environment), then put on sys.path so `importlib.metadata` finds their entr
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -22,9 +23,11 @@ from typing import Any
 import pytest
 import requests
 
-from gateway import hookimpl
+from gateway import PROJECT_NAME, hookimpl
 from gateway.domain import plugin_manager
+from gateway.domain.hooks import Hooks
 from gateway.domain.reconcile import reconcile
+from gateway.plugin import hookspecs
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import CONTRACT_VERSION
 from gateway.plugin.settings import ConfigError
@@ -630,3 +633,19 @@ def test_the_built_in_plugins_state_the_contract_version_they_were_built_for() -
     from gateway_stripe import plugin as stripe
 
     assert iotpay.GATEWAY_CONTRACT_VERSION == stripe.GATEWAY_CONTRACT_VERSION == CONTRACT_VERSION == 2
+
+
+def test_the_typed_hooks_are_the_broadcast_hooks_with_their_arguments() -> None:
+    """gateway.domain.hooks.Hooks is what the core calls (so mypy checks the names): it must not drift from
+    the specs plugins implement."""
+    specs = {
+        name: list(inspect.signature(function).parameters)
+        for name, function in vars(hookspecs).items()
+        if hasattr(function, f"{PROJECT_NAME}_spec") and not name.startswith("gateway_register_")
+    }
+    typed = {
+        name: list(inspect.signature(function).parameters)[1:]  # without self
+        for name, function in vars(Hooks).items()
+        if name.startswith("gateway_")
+    }
+    assert typed == specs and len(specs) == 4
