@@ -54,6 +54,63 @@ class Base(DeclarativeBase):
     pass
 
 
+# The merchant configured by the environment (GATEWAY_API_KEYS, the providers' own variables): it owns
+# every order created before merchants existed, and its accounts are the ones the environment sets.
+DEFAULT_MERCHANT_ID = "default"
+
+
+def default_account_id(provider: str) -> str:
+    """The id of the default merchant's account at `provider`, configured by the environment."""
+    return f"default-{provider}"
+
+
+class Merchant(Base):
+    """A shop served by this gateway: its own API keys, webhook endpoint, provider accounts and orders."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(Text)  # encrypted (gateway.domain.credentials)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiKey(Base):
+    """A merchant's API key, stored as the SHA-256 of the token: the token itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(255))  # space-separated, e.g. "orders:write orders:read"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProviderAccount(Base):
+    """One merchant's credentials at one provider, encrypted; `version` changes with every change."""
+
+    __tablename__ = "provider_accounts"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "name", name="uq_provider_accounts_merchant_name"),
+        Index("ix_provider_accounts_merchant_provider", "merchant_id", "provider"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    provider: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(80))
+    settings: Mapped[str] = mapped_column(Text)  # encrypted JSON object
+    previous_settings: Mapped[str | None] = mapped_column(Text)  # encrypted; notifies still verify with it
+    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
@@ -89,6 +146,10 @@ class Order(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     # Lease taken by a reconcile run, so that several runs never work on the same order at once.
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Whose order, and which of their provider accounts it was created with (DEFAULT_MERCHANT_ID and
+    # default_account_id(provider) for the environment-configured merchant).
+    merchant_id: Mapped[str] = mapped_column(String(36), default=DEFAULT_MERCHANT_ID, index=True)
+    account_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
     @property
     def payer_next_action(self) -> dict[str, Any] | None:
@@ -251,3 +312,4 @@ ORDERS = cast(Table, Order.__table__)
 NOTIFICATIONS = cast(Table, NotificationRecord.__table__)
 OUTBOX_EVENTS = cast(Table, OutboxEvent.__table__)
 PROVIDER_CALLS = cast(Table, ProviderCall.__table__)
+PROVIDER_ACCOUNTS = cast(Table, ProviderAccount.__table__)
