@@ -9,6 +9,7 @@ from functools import cached_property
 
 import pluggy
 
+from gateway.domain.accounts import Accounts, is_default_account
 from gateway.domain.errors import Conflict, invalid_fields
 from gateway.domain.hooks import Hooks
 from gateway.domain.notify_guard import RejectionThrottle
@@ -32,17 +33,30 @@ class Gateway:
         """The lifecycle hooks, typed (gateway.domain.hooks)."""
         return Hooks(self.plugin_manager)
 
+    @cached_property
+    def accounts(self) -> Accounts:
+        """The merchants' stored provider accounts, and the providers serving them (cached)."""
+        return Accounts(self.settings, self.db, self.plugin_manager)
+
     @property
     def order_lifetime(self) -> timedelta:
         """How long an unpaid order waits before reconciliation expires it (GATEWAY_ORDER_EXPIRY)."""
         return timedelta(seconds=self.settings.count("GATEWAY_ORDER_EXPIRY", 7200, maximum=30 * 86400))
 
     def provider_of(self, order: Order) -> Provider:
-        """The provider an order was created with; Conflict when it has been disabled since."""
-        try:
-            return self.providers[order.provider]
-        except KeyError:
-            raise Conflict("provider_disabled", f"Provider {order.provider!r} is not enabled.") from None
+        """The provider (of the account) an order was created with; Conflict when it is not enabled."""
+        provider = self.provider_for(order)
+        if provider is None:
+            raise Conflict("provider_disabled", f"Provider {order.provider!r} is not enabled.")
+        return provider
+
+    def provider_for(self, order: Order) -> Provider | None:
+        """`provider_of`, or None: the environment's provider, or the order's stored account's."""
+        if is_default_account(order.account_id, order.provider):
+            return self.providers.get(order.provider)
+        assert order.account_id is not None
+        serving = self.accounts.by_id(order.account_id, order.provider)
+        return None if serving is None else serving.provider
 
     def provider(self, name: str | None, *, field: str = "provider") -> Provider:
         """The enabled provider called `name` (the default one when None), or Invalid naming `field`."""

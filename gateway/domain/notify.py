@@ -25,6 +25,7 @@ from gateway.plugin.provider import (
     Provider,
     Verdict,
 )
+from gateway.store.models import default_account_id
 from gateway.store.rows import StoredOrder, stored_order
 from gateway.store.statements import FIND_ACCEPTED_EVENT, FIND_BY_REFERENCE, INSERT_NOTIFICATION, NOTIFICATION_COLUMNS
 from gateway.telemetry import logs
@@ -35,14 +36,30 @@ MAX_STORED_BODY = 64 * 1024  # of a verified notify (a few hundred bytes in prac
 THROTTLED = Acknowledgement(429, "too many rejected requests from this address")
 
 
-def handle_notification(gateway: Gateway, provider: Provider, request: InboundRequest) -> Acknowledgement:
+def handle_notification(
+    gateway: Gateway,
+    provider: Provider,
+    request: InboundRequest,
+    account_id: str | None = None,
+    previous: Provider | None = None,
+) -> Acknowledgement:
+    """`account_id`: the account whose notify URL was called (None: the environment's), whose `provider`
+    verifies it; `previous`: the same account's provider with its previous settings, during a
+    rotation's grace period (a notify signed with the previous secret still verifies)."""
     try:
         notification = provider.verify_notification(request)
     except NotificationRejected as rejected:
-        return _rejected(gateway, provider, request, rejected)
+        if previous is None or rejected.verdict is not Verdict.BAD_SIGNATURE:
+            return _rejected(gateway, provider, request, rejected)
+        try:
+            notification = previous.verify_notification(request)
+        except NotificationRejected:
+            return _rejected(gateway, provider, request, rejected)
 
     transitions = Transitions()
-    verdict, reason, order = _judge_without_lock(gateway, provider, request, notification)
+    verdict, reason, order = _judge_without_lock(
+        gateway, provider, request, notification, account_id or default_account_id(provider.name)
+    )
     logs.bind(order_id=order.id if order is not None else None)
     if verdict is Verdict.APPLIED:
         assert order is not None
@@ -64,7 +81,7 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
 
 
 def _judge_without_lock(
-    gateway: Gateway, provider: Provider, request: InboundRequest, notification: Notification
+    gateway: Gateway, provider: Provider, request: InboundRequest, notification: Notification, account_id: str
 ) -> tuple[Verdict, str | None, StoredOrder | None]:
     """Read the order without a lock. Anything but a payment to apply (a duplicate, above all) is
     recorded here with one INSERT, so on PostgreSQL it never waits behind a writer's transaction (on
@@ -79,7 +96,10 @@ def _judge_without_lock(
         )
         order = stored_order(found.fetchone())
         reason: str | None
-        if _already_processed(gateway, cursor, provider, notification.event_id):
+        if order is not None and (order.account_id or default_account_id(provider.name)) != account_id:
+            # Verified with one account's secret, about another account's order: never applied.
+            verdict, reason = Verdict.MISMATCH, "the order belongs to another provider account"
+        elif _already_processed(gateway, cursor, provider, notification.event_id):
             verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
         else:
             verdict, reason = verdict_on(order, notification)

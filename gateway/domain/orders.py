@@ -39,7 +39,8 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.plugin.validation import flatten_messages
-from gateway.store.models import PAID_STATUSES, Order, OrderStatus
+from gateway.domain.routing import choose_account
+from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order, column_values, is_resource_id
 from gateway.store.statements import INSERT_ORDER, STORE_ANSWER
 
@@ -51,21 +52,27 @@ def new_merchant_order_no() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + secrets.token_hex(6)
 
 
-def get_order(gateway: Gateway, order_id: str) -> Order:
+def get_order(gateway: Gateway, order_id: str, merchant_id: str | None = None) -> Order:
+    """The order; ResourceNotFound when there is none, or when it is another merchant's than
+    `merchant_id` (None: any merchant's, for operators): another's order is not found, not forbidden."""
     order = None
     if is_resource_id(order_id):
         with gateway.db.transaction() as session:
             order = session.get(Order, order_id)
-    if order is None:
+    if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
         raise ResourceNotFound("order_not_found", f"No order with id {order_id!r}.")
     return order
 
 
 def create_order(
-    gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | None, claim: idempotency.Claim | None = None
+    gateway: Gateway,
+    fields: Mapping[str, Any],
+    caller_ip: str | None,
+    claim: idempotency.Claim | None = None,
+    merchant_id: str = DEFAULT_MERCHANT_ID,
 ) -> Order:
     """`claim`: the idempotency key this request holds, which will name the order (None: no key)."""
-    provider = gateway.provider(fields.get("provider"))
+    account_id, provider = choose_account(gateway, merchant_id, fields.get("provider"), fields.get("account"))
     draft = _draft(provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
     order = Order(
         id=str(uuid.uuid4()),
@@ -76,6 +83,8 @@ def create_order(
         status=OrderStatus.PENDING.value,
         merchant_order_no=new_merchant_order_no(),
         provider_account=provider.account_id,
+        merchant_id=merchant_id,
+        account_id=account_id,
         subject=draft.subject,
         body=draft.body,
         client_ip=draft.client_ip,
@@ -97,7 +106,7 @@ def create_order(
         draft=draft,
         order_id=order.id,
         merchant_order_no=order.merchant_order_no,
-        notify_url=gateway.settings.notify_url(provider.name),
+        notify_url=gateway.accounts.notify_url(provider.name, account_id),
     )
     with instrument.records_held(gateway.db) as calls:  # the call's record goes in with its answer
         try:
@@ -116,13 +125,13 @@ def _refused_or_unknown(gateway: Gateway, provider: Provider, order: Order, exc:
         log.warning("%s create_order for %s: outcome unknown (%s %s)", provider.name, order.id, exc.code, exc.message)
 
 
-def order_answer(gateway: Gateway, order_id: str) -> Order:
+def order_answer(gateway: Gateway, order_id: str, merchant_id: str | None = None) -> Order:
     """The order as its creation request would have answered (for an idempotent resume).
 
     A request that died mid-way has no provider answer on record: that is reported as an
     unknown outcome, never as a payable order.
     """
-    order = get_order(gateway, order_id)
+    order = get_order(gateway, order_id, merchant_id)
     provider = gateway.provider_of(order)
     if order.status == OrderStatus.FAILED.value:
         refusal = Refused(order.failure_code or "", order.failure_message or "")
@@ -132,9 +141,9 @@ def order_answer(gateway: Gateway, order_id: str) -> Order:
     return order
 
 
-def refresh_order(gateway: Gateway, order_id: str) -> Order:
+def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = None) -> Order:
     """Ask the provider about an unpaid order and settle it like a notify would (`?refresh=true`)."""
-    order = get_order(gateway, order_id)
+    order = get_order(gateway, order_id, merchant_id)
     if order.status in PAID_STATUSES:
         return order
     provider = gateway.provider_of(order)

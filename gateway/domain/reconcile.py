@@ -172,7 +172,7 @@ def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
     merchant configuration; an unclear answer; no answer) concludes nothing about the order: it is
     left as it is, and logged as an ERROR because it recurs until an operator fixes its cause.
     """
-    provider = gateway.providers.get(order.provider)
+    provider = gateway.provider_for(order)
     if provider is None:
         # Not "no such order": nobody was asked, and the order may well be paid.
         log.error(
@@ -226,7 +226,7 @@ def _refund(gateway: Gateway, refund_id: str) -> str:
         refund = session.get(Refund, refund_id)
         order = session.get(Order, refund.order_id) if refund else None
     assert refund is not None and order is not None
-    provider = gateway.providers.get(order.provider)
+    provider = gateway.provider_for(order)
     if provider is None or REFUND not in provider.operations:
         return "refunds_provider_unavailable"
     if QUERY_REFUND in provider.operations:

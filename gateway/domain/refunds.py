@@ -76,10 +76,15 @@ class RefundAttempt:
 
 
 def create_refund(
-    gateway: Gateway, order_id: str, fields: Mapping[str, Any], claim: idempotency.Claim | None = None
+    gateway: Gateway,
+    order_id: str,
+    fields: Mapping[str, Any],
+    claim: idempotency.Claim | None = None,
+    merchant_id: str | None = None,
 ) -> Refund:
-    """`claim`: the idempotency key this request holds, which will name the refund (None: no key)."""
-    order = get_order(gateway, order_id)
+    """`claim`: the idempotency key this request holds, which will name the refund (None: no key).
+    `merchant_id`: the caller's merchant; another merchant's order is not found (None: any order)."""
+    order = get_order(gateway, order_id, merchant_id)
     provider = gateway.provider_of(order)
     require_operation(provider, REFUND)
     refund = _reserve(gateway, order_id, fields["amount"], fields.get("reason"), claim)
@@ -103,18 +108,22 @@ def accepted_pending(refund: Refund) -> bool:
     return refund.status == RefundStatus.PENDING.value and refund.provider_refund_id is not None
 
 
-def get_refund(gateway: Gateway, refund_id: str) -> Refund:
+def get_refund(gateway: Gateway, refund_id: str, merchant_id: str | None = None) -> Refund:
+    """The refund; ResourceNotFound also when its order is another merchant's than `merchant_id`."""
     refund = None
     if is_resource_id(refund_id):
         with gateway.db.transaction() as session:
             refund = session.get(Refund, refund_id)
+            if refund is not None and merchant_id is not None:
+                owner = session.scalar(select(Order.merchant_id).where(Order.id == refund.order_id))
+                refund = refund if owner == merchant_id else None
     if refund is None:
         raise ResourceNotFound("refund_not_found", f"No refund with id {refund_id!r}.")
     return refund
 
 
-def list_refunds(gateway: Gateway, order_id: str) -> Sequence[Refund]:
-    get_order(gateway, order_id)
+def list_refunds(gateway: Gateway, order_id: str, merchant_id: str | None = None) -> Sequence[Refund]:
+    get_order(gateway, order_id, merchant_id)
     with gateway.db.transaction() as session:
         return session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.created_at)).all()
 

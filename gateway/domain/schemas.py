@@ -20,6 +20,13 @@ class OrderCreateSchema(Schema):
     provider = fields.String(
         validate=validate.Length(min=1, max=40), metadata={"description": "default: GATEWAY_DEFAULT_PROVIDER"}
     )
+    account = fields.String(
+        validate=validate.Length(min=1, max=80),
+        metadata={
+            "description": "one of your provider accounts, by id or name; default: your only account at the "
+            "provider (with several, name one)"
+        },
+    )
     channel = fields.String(required=True, validate=validate.Length(min=1, max=40))
     amount = StrictInt(
         required=True,
@@ -100,6 +107,8 @@ class OrderQuerySchema(Schema):
 
 class OrderSchema(Schema):
     id = fields.String()
+    merchant = fields.String(attribute="merchant_id", metadata={"description": "the merchant the order belongs to"})
+    account = fields.String(attribute="account_id", metadata={"description": "the id of the provider account used"})
     provider = fields.String()
     channel = fields.String()
     amount = fields.Integer()

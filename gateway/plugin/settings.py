@@ -193,7 +193,11 @@ class Settings:
         return seconds
 
     def notify_url(self, provider_name: str) -> str:
-        return f"{self.public_url}/notify/{provider_name}"
+        """Where `provider_name` sends notifies. The settings of a stored provider account carry that
+        account's own URL (GATEWAY_ACCOUNT_NOTIFY_URL, set by the core), so a plugin checking or logging
+        its notify URL sees the right one."""
+        own = self.get("GATEWAY_ACCOUNT_NOTIFY_URL")
+        return own if own is not None else f"{self.public_url}/notify/{provider_name}"
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -30,6 +30,7 @@ class StoredOrder:
     currency: str
     provider_account: str | None
     provider_order_id: str | None
+    account_id: str | None  # the provider account (gateway.store.models.default_account_id: the environment's)
 
 
 def stored_order(row: Sequence[Any] | None) -> StoredOrder | None:

@@ -43,6 +43,7 @@ FIND_BY_REFERENCE = select(
     _ORDERS.c.currency,
     _ORDERS.c.provider_account,
     _ORDERS.c.provider_order_id,
+    _ORDERS.c.account_id,
 ).where(_ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no"))
 
 _UNPAID = _ORDERS.c.id == bindparam("order_id")

@@ -20,7 +20,7 @@ from gateway.domain.schemas import (
     QrCodeQuerySchema,
 )
 from gateway.store.models import Order
-from gateway.web.auth import require_api_key
+from gateway.web.auth import require_api_key, require_scope
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.idempotent import idempotent
@@ -30,20 +30,26 @@ blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and provid
 
 @blp.before_request
 def authenticate() -> None:
-    require_api_key(current_gateway().settings.api_keys)
+    gateway = current_gateway()
+    require_api_key(gateway.settings.api_keys, gateway)
 
 
 @blp.route("/orders")
 class Orders(MethodView):
-    @idempotent(resume=lambda order_id: (OrderSchema().dump(order_answer(current_gateway(), order_id)), 201))
+    @idempotent(resume=lambda order_id: (OrderSchema().dump(_resumed_order(order_id)), 201))
     @blp.arguments(OrderCreateSchema())
     @blp.response(201, OrderSchema)
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
     @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; provider_error keeps its code")
     @blp.alt_response(504, schema=ApiErrorSchema, description="the provider timed out; outcome unknown")
     def post(self, fields: dict[str, Any], idempotency_claim: Claim | None) -> Order:
-        """Create an order at a provider and return the pay_params for the app's SDK."""
-        return create_order(current_gateway(), fields, request.remote_addr, idempotency_claim)
+        """Create an order at a provider and return the pay_params for the app's SDK (scope orders:write)."""
+        caller = require_scope("orders:write")
+        return create_order(current_gateway(), fields, request.remote_addr, idempotency_claim, caller.merchant_id)
+
+
+def _resumed_order(order_id: str) -> Order:
+    return order_answer(current_gateway(), order_id, require_scope("orders:write").merchant_id)
 
 
 @blp.route("/orders/<order_id>")
@@ -54,9 +60,10 @@ class OrderById(MethodView):
     @blp.alt_response(504, schema=ApiErrorSchema, description="refresh=true and the provider did not answer")
     def get(self, args: dict[str, Any], order_id: str) -> Order:
         """An order; `status` becomes paid after a verified notify, or after `refresh=true` asks the provider."""
+        caller = require_scope("orders:read")
         if args["refresh"]:
-            return refresh_order(current_gateway(), order_id)
-        return get_order(current_gateway(), order_id)
+            return refresh_order(current_gateway(), order_id, caller.merchant_id)
+        return get_order(current_gateway(), order_id, caller.merchant_id)
 
 
 @blp.route("/orders/<order_id>/qr_code")
@@ -67,7 +74,8 @@ class OrderQrCode(MethodView):
     @blp.alt_response(409, schema=ApiErrorSchema, description="the order's next action is not display_qr_code")
     def get(self, args: dict[str, Any], order_id: str) -> Response:
         """The QR code of a display_qr_code order, drawn from its next action's `data`."""
-        payload = qr_code_payload(get_order(current_gateway(), order_id))
+        caller = require_scope("orders:read")
+        payload = qr_code_payload(get_order(current_gateway(), order_id, caller.merchant_id))
         image = qr_codes.render(payload, args["format"], args["scale"])
         return Response(image, content_type=qr_codes.MEDIA_TYPES[args["format"]])
 

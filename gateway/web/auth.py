@@ -1,19 +1,27 @@
-"""Bearer API keys for /v1 (GATEWAY_API_KEYS). Unset means open, which start-up warns about."""
+"""Bearer API keys for /v1: GATEWAY_API_KEYS (the default merchant's) and merchants' stored keys.
+
+Unset GATEWAY_API_KEYS with no key presented means open, as the default merchant, which start-up
+warns about. A stored key makes its merchant the caller, limited to its scopes.
+"""
 
 from __future__ import annotations
 
 import hmac
 
-from flask import request
+from flask import g, request
 
+from gateway.domain.core import Gateway
+from gateway.domain.merchants import ENVIRONMENT_CALLER, Caller, authenticate
 from gateway.web.errors import ApiError
 
 
-def require_api_key(keys: list[str]) -> None:
-    if not keys:
-        return
+def require_api_key(keys: list[str], gateway: Gateway | None = None) -> Caller:
+    """The caller, also kept as `flask.g.caller`; 401 when no valid key is presented where one is needed."""
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
+    if not keys and not header:
+        g.caller = ENVIRONMENT_CALLER
+        return ENVIRONMENT_CALLER
     if scheme.lower() != "bearer" or not presented:
         raise ApiError(401, "unauthorized", "Send 'Authorization: Bearer <API key>'.")
     presented_bytes = presented.strip().encode()
@@ -21,5 +29,22 @@ def require_api_key(keys: list[str]) -> None:
     matched = False
     for key in keys:
         matched |= hmac.compare_digest(presented_bytes, key.encode())
-    if not matched:
+    caller: Caller | None = ENVIRONMENT_CALLER if matched else None
+    if caller is None and gateway is not None:
+        caller = authenticate(gateway, presented.strip())
+    if caller is None:
         raise ApiError(401, "unauthorized", "The API key is not valid.")
+    g.caller = caller
+    return caller
+
+
+def current_caller() -> Caller:
+    caller: Caller = g.caller
+    return caller
+
+
+def require_scope(scope: str) -> Caller:
+    caller = current_caller()
+    if scope not in caller.scopes:
+        raise ApiError(403, "insufficient_scope", f"This API key lacks the scope {scope!r}.")
+    return caller

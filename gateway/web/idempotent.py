@@ -19,6 +19,7 @@ from flask_smorest import Blueprint
 from gateway.domain import idempotency
 from gateway.domain.errors import GatewayError
 from gateway.store.db import Database
+from gateway.web.auth import current_caller
 from gateway.web.context import current_gateway
 from gateway.web.errors import ApiError, as_api_error, error_response
 
@@ -92,7 +93,7 @@ _HEADER_DOC = {
 
 def _scope() -> str:
     api_key = None
-    if current_gateway().settings.api_keys:
+    if current_gateway().settings.api_keys or current_caller().key_id is not None:
         # Parsed as gateway.web.auth does; its before_request hook has already accepted this key.
         api_key = request.headers.get("Authorization", "").partition(" ")[2].strip()
     return idempotency.scope_of(request.method, request.path, api_key)

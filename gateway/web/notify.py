@@ -6,6 +6,7 @@ from flask import Response, request
 from flask.views import MethodView
 
 from gateway.domain.notify import handle_notification
+from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import InboundRequest
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
@@ -44,3 +45,27 @@ class Notify(MethodView):
     def post(self, provider_name: str) -> Response:
         """Provider notification; the reply is the provider's own acknowledgement (`Provider.acknowledge`)."""
         return self._handle(provider_name)
+
+
+@blp.route("/<provider_name>/<account_id>", methods=["GET", "POST"])
+class AccountNotify(MethodView):
+    """A stored provider account's own notify URL: verified with that account's settings only."""
+
+    def _handle(self, provider_name: str, account_id: str) -> Response:
+        gateway = current_gateway()
+        serving = gateway.accounts.by_id(account_id, provider_name)
+        if serving is None:
+            raise ApiError(404, "account_not_found", f"No {provider_name} account {account_id!r}.")
+        previous = serving.previous_in_grace(utcnow())
+        ack = handle_notification(gateway, serving.provider, _inbound(), serving.account_id, previous)
+        return Response(ack.body, status=ack.status, content_type=ack.content_type)
+
+    def get(self, provider_name: str, account_id: str) -> Response:
+        """Provider notification to one account (fields in the query string)."""
+        if request.method == "HEAD":
+            return Response(status=405, headers={"Allow": "GET, POST"})
+        return self._handle(provider_name, account_id)
+
+    def post(self, provider_name: str, account_id: str) -> Response:
+        """Provider notification to one account; the reply is the provider's own acknowledgement."""
+        return self._handle(provider_name, account_id)

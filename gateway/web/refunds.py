@@ -12,6 +12,7 @@ from gateway.domain.refunds import create_refund, get_refund, list_refunds, refu
 from gateway.domain.schemas import ApiErrorSchema, RefundCreateSchema, RefundSchema
 from gateway.store.models import Refund
 from gateway.web.api import authenticate
+from gateway.web.auth import require_scope
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.idempotent import idempotent
@@ -22,7 +23,7 @@ blp.before_request(authenticate)
 
 def resumed_refund(refund_id: str) -> Refund:
     gateway = current_gateway()
-    return refund_answer(gateway, get_refund(gateway, refund_id))
+    return refund_answer(gateway, get_refund(gateway, refund_id, require_scope("refunds:write").merchant_id))
 
 
 @blp.route("/orders/<order_id>/refunds")
@@ -36,12 +37,13 @@ class OrderRefunds(MethodView):
     @blp.alt_response(504, schema=ApiErrorSchema, description="outcome unknown; the refund stays unknown")
     def post(self, fields: dict[str, Any], order_id: str, idempotency_claim: Claim | None) -> Refund:
         """Refund part or all of a paid order (Idempotency-Key supported)."""
-        return create_refund(current_gateway(), order_id, fields, idempotency_claim)
+        merchant_id = require_scope("refunds:write").merchant_id
+        return create_refund(current_gateway(), order_id, fields, idempotency_claim, merchant_id)
 
     @blp.response(200, RefundSchema(many=True))
     def get(self, order_id: str) -> Sequence[Refund]:
         """The order's refunds, oldest first."""
-        return list_refunds(current_gateway(), order_id)
+        return list_refunds(current_gateway(), order_id, require_scope("orders:read").merchant_id)
 
 
 @blp.route("/refunds/<refund_id>")
@@ -50,4 +52,4 @@ class RefundById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema)
     def get(self, refund_id: str) -> Refund:
         """One refund."""
-        return get_refund(current_gateway(), refund_id)
+        return get_refund(current_gateway(), refund_id, require_scope("orders:read").merchant_id)

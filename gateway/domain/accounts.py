@@ -1,0 +1,285 @@
+"""Provider accounts: one merchant's credentials at one provider, and the provider object serving each.
+
+A plugin never learns about merchants. For each account the core calls the plugin's usual factory
+(`gateway_register_providers`) with a `Settings` made of that account's settings alone (the same
+names as the environment's: IOTPAY_MCH_ID, ...) plus the core's public URL, so the provider
+validates them exactly as it validates the environment and never sees another account's values.
+The provider built is cached per process and per account `version`, which every rotation or
+disabling bumps: a request reads the account's row once and rebuilds only when the version moved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pluggy
+from sqlalchemy import or_, select
+
+from gateway.domain import instrument
+from gateway.domain.credentials import Vault, required_vault, vault
+from gateway.domain.errors import Invalid, ResourceNotFound, invalid_fields
+from gateway.plugin.clock import as_utc, utcnow
+from gateway.plugin.provider import Provider
+from gateway.plugin.settings import ConfigError, Settings
+from gateway.store.db import Database
+from gateway.store.models import (
+    DEFAULT_MERCHANT_ID,
+    PROVIDER_ACCOUNTS,
+    Merchant,
+    ProviderAccount,
+    default_account_id,
+)
+
+log = logging.getLogger("gateway.accounts")
+
+DEFAULT_GRACE = timedelta(hours=24)
+MAX_NAME = 80
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+# What an account's Settings carries of the core's own: where the gateway is reachable. Nothing else.
+_SHARED = ("GATEWAY_PUBLIC_URL", "GATEWAY_ALLOW_PLAIN_HTTP")
+NOTIFY_URL_SETTING = "GATEWAY_ACCOUNT_NOTIFY_URL"  # read by Settings.notify_url
+
+_ROW = select(PROVIDER_ACCOUNTS)
+
+
+@dataclass(frozen=True)
+class AccountProvider:
+    """The provider serving one account, and during a rotation's grace period the one built from the
+    previous settings (for notifies signed with the previous secret)."""
+
+    account_id: str
+    merchant_id: str
+    name: str
+    disabled: bool
+    provider: Provider
+    previous: Provider | None
+    previous_until: datetime | None
+
+    def previous_in_grace(self, now: datetime) -> Provider | None:
+        if self.previous is None or self.previous_until is None or now >= self.previous_until:
+            return None
+        return self.previous
+
+
+class Accounts:
+    """The stored accounts' providers, cached per process by (account id, version)."""
+
+    def __init__(self, settings: Settings, db: Database, plugin_manager: pluggy.PluginManager) -> None:
+        self.settings = settings
+        self.db = db
+        self.plugin_manager = plugin_manager
+        self._cache: dict[str, tuple[int, AccountProvider]] = {}
+        self._lock = threading.Lock()
+
+    def notify_url(self, provider: str, account_id: str) -> str:
+        if account_id == default_account_id(provider):
+            return self.settings.notify_url(provider)
+        return f"{self.settings.public_url}/notify/{provider}/{account_id}"
+
+    # -- reads: one row, then the cache ----------------------------------------------------------
+
+    def by_id(self, account_id: str, provider: str | None = None) -> AccountProvider | None:
+        """The account with this id (at `provider`, when given); None when there is none."""
+        if not _is_uuid(account_id):
+            return None
+        statement = _ROW.where(PROVIDER_ACCOUNTS.c.id == account_id)
+        with self.db.autocommit_connection() as connection:
+            row = connection.execute(statement).first()
+        if row is None or (provider is not None and row.provider != provider):
+            return None
+        return self.serving(row)
+
+    def of_merchant(self, merchant_id: str, provider: str | None = None, account: str | None = None) -> list[Any]:
+        """The merchant's account rows (at `provider`; named `account` by id or name), one read."""
+        statement = _ROW.where(PROVIDER_ACCOUNTS.c.merchant_id == merchant_id)
+        if provider is not None:
+            statement = statement.where(PROVIDER_ACCOUNTS.c.provider == provider)
+        if account is not None:
+            by_name = PROVIDER_ACCOUNTS.c.name == account
+            statement = statement.where(or_(PROVIDER_ACCOUNTS.c.id == account, by_name) if _is_uuid(account) else by_name)
+        with self.db.autocommit_connection() as connection:
+            return list(connection.execute(statement.order_by(PROVIDER_ACCOUNTS.c.created_at)))
+
+    def serving(self, row: Any) -> AccountProvider:
+        """The provider(s) for an account row: cached while its version stays the same."""
+        cached = self._cache.get(row.id)
+        if cached is not None and cached[0] == row.version:
+            return cached[1]
+        keys = required_vault(self.settings)
+        current = self.build(row.provider, keys.decrypt_settings(row.settings), row.id)
+        previous = None
+        if row.previous_settings is not None:
+            previous = self.build(row.provider, keys.decrypt_settings(row.previous_settings), row.id)
+        entry = AccountProvider(
+            account_id=row.id,
+            merchant_id=row.merchant_id,
+            name=row.name,
+            disabled=bool(row.disabled),
+            provider=current,
+            previous=previous,
+            previous_until=as_utc(row.previous_until),
+        )
+        with self._lock:
+            self._cache[row.id] = (row.version, entry)
+        return entry
+
+    def build(self, provider_name: str, values: Mapping[str, str], account_id: str) -> Provider:
+        """The plugin's provider for these settings alone; ConfigError (naming a setting) when refused."""
+        shared = {name: value for name in _SHARED if (value := self.settings.get(name)) is not None}
+        own = Settings(
+            values={**values, **shared, NOTIFY_URL_SETTING: self.notify_url(provider_name, account_id)},
+            instance_path=self.settings.instance_path,
+        )
+        hook = self.plugin_manager.hook.gateway_register_providers
+        for impl in reversed(hook.get_hookimpls()):
+            if impl.wrapper or impl.hookwrapper:
+                continue
+            for provider in impl.function(settings=own) or []:
+                if isinstance(provider, Provider) and provider.name == provider_name:
+                    instrument.instrument(provider, self.db)
+                    return provider
+        raise ConfigError("settings", f"configure no {provider_name!r} provider (is its plugin installed?)")
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def create(self, merchant_id: str, provider: str, name: str, values: Mapping[str, Any]) -> ProviderAccount:
+        keys = required_vault(self.settings)
+        name = _name(name)
+        checked = _checked_values(values)
+        account_id = str(uuid.uuid4())
+        _validate(self, provider, checked, account_id)
+        now = utcnow()
+        account = ProviderAccount(
+            id=account_id,
+            merchant_id=merchant_id,
+            provider=provider,
+            name=name,
+            settings=keys.encrypt_settings(checked),
+            previous_settings=None,
+            previous_until=None,
+            disabled=False,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.db.transaction() as session:
+            if session.get(Merchant, merchant_id) is None:
+                raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
+            taken = select(ProviderAccount.id).where(
+                ProviderAccount.merchant_id == merchant_id, ProviderAccount.name == name
+            )
+            if session.scalar(taken) is not None:
+                raise invalid_fields({"name": [f"the merchant already has an account named {name!r}"]})
+            session.add(account)
+        return account
+
+    def rotate(self, account_id: str, values: Mapping[str, Any], grace: timedelta = DEFAULT_GRACE) -> ProviderAccount:
+        """New settings for new calls now; notifies signed with the previous ones verify until `grace` ends."""
+        keys = required_vault(self.settings)
+        checked = _checked_values(values)
+        with self.db.transaction() as session:
+            account = _get(session, account_id)
+            _validate(self, account.provider, checked, account.id)
+            now = utcnow()
+            account.previous_settings = keys.encrypt(keys.decrypt(account.settings))  # re-encrypted, first key
+            account.previous_until = now + grace
+            account.settings = keys.encrypt_settings(checked)
+            account.version += 1
+            account.updated_at = now
+        return account
+
+    def disable(self, account_id: str) -> ProviderAccount:
+        with self.db.transaction() as session:
+            account = _get(session, account_id)
+            if not account.disabled:
+                account.disabled = True
+                account.version += 1
+                account.updated_at = utcnow()
+        return account
+
+    def list(self, merchant_id: str | None = None) -> Sequence[ProviderAccount]:
+        statement = select(ProviderAccount).order_by(ProviderAccount.created_at, ProviderAccount.id)
+        if merchant_id is not None:
+            statement = statement.where(ProviderAccount.merchant_id == merchant_id)
+        with self.db.autocommit() as session:
+            return list(session.scalars(statement))
+
+    def vault(self) -> Vault | None:
+        return vault(self.settings)
+
+
+def read_settings_file(text: str) -> dict[str, Any]:
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        raise invalid_fields({"settings": ["must be a JSON object of setting names and values"]}) from None
+    if not isinstance(loaded, dict):
+        raise invalid_fields({"settings": ["must be a JSON object of setting names and values"]})
+    return loaded
+
+
+def is_default_account(account_id: str | None, provider: str) -> bool:
+    return account_id is None or account_id == default_account_id(provider)
+
+
+def _checked_values(values: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, list[str]] = {}
+    checked: dict[str, str] = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not _SETTING_NAME.fullmatch(name) or name.startswith("GATEWAY_"):
+            # The name may be anything a stranger typed: quote its kind, never echo a value.
+            errors["settings"] = ["names must be the provider's variables, e.g. IOTPAY_MCH_ID (no GATEWAY_*)"]
+        elif not isinstance(value, str | int | bool) or isinstance(value, float):
+            errors[f"settings.{name}"] = ["must be a string"]
+        else:
+            checked[name] = str(value)
+    if not checked and not errors:
+        errors["settings"] = ["must name at least one setting"]
+    if errors:
+        raise invalid_fields(errors)
+    return checked
+
+
+def _validate(accounts: Accounts, provider: str, values: Mapping[str, str], account_id: str) -> None:
+    try:
+        accounts.build(provider, values, account_id)
+    except ConfigError as exc:
+        # The plugin's own message names the variable and never its value (the hook's contract).
+        field = f"settings.{exc.variable}" if exc.variable != "settings" else "settings"
+        message = str(exc).split(": ", 1)[-1]
+        raise invalid_fields({field: [message]}) from None
+
+
+def _get(session: Any, account_id: str) -> ProviderAccount:
+    account = session.get(ProviderAccount, account_id) if _is_uuid(account_id) else None
+    if account is None:
+        raise ResourceNotFound("account_not_found", f"No provider account with id {account_id!r}.")
+    assert isinstance(account, ProviderAccount)
+    return account
+
+
+def _name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise invalid_fields({"name": [f"must be 1 to {MAX_NAME} printable characters"]})
+    if _is_uuid(name) or name.startswith("default-"):
+        raise invalid_fields({"name": ["must not look like an account id"]})
+    return name
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return len(text) == 36 and str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+__all__ = ["DEFAULT_MERCHANT_ID", "Accounts", "AccountProvider", "Invalid", "is_default_account"]
