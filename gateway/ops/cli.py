@@ -19,6 +19,7 @@ from flask.cli import AppGroup
 
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
+from gateway.ops.merchants_cli import accounts_cli, keys_cli, merchants_cli
 from gateway.plugin.settings import ConfigError
 from gateway.web.context import current_gateway
 
@@ -65,6 +66,8 @@ def with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, R
 
 db_cli = Commands("db", help="Database schema (Alembic migrations).")
 gateway_cli = Commands("gateway", help="Operations: reconciliation and the merchant webhook worker.")
+for _group in (merchants_cli, keys_cli, accounts_cli):
+    gateway_cli.add_command(_group)
 
 
 @db_cli.command("upgrade")
