@@ -1,0 +1,266 @@
+"""Two merchants and three IOTPay accounts (two for one merchant) side by side against the IOTPay
+simulator, on SQLite and PostgreSQL: one test per isolation rule (issue 18)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from gateway_iotpay.sandbox.app import create_simulator, notify_params
+from sqlalchemy import create_engine, text
+
+from gateway.testing.live import LiveServer
+from tests.conftest import MCH_ID, MCH_KEY
+from tests.support.flows import pay_in_simulator, wait_for
+
+ENV_API_KEY = "env-key-0123456789abcdef"
+CREDENTIALS_KEY = Fernet.generate_key().decode()
+# Made up, and unlike any other key of the suite, so that the database grep means something.
+ACCOUNTS = {
+    "a-cad": ("20000001", "acad0b7e51f2c4d98a6e3f1b2c7d9e01"),
+    "a-usd": ("20000002", "ausd5c2e8f1a4b7d0e3c6f9a2b5d8e02"),
+    "b-cad": ("20000003", "bcad9e4a1c7f2b5d8e0a3c6f9b2d5e03"),
+}
+ORDER = {"channel": "ALIPAY_MOBILE", "amount": 1000, "currency": "CAD", "subject": "Tea", "body": "Green"}
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Any]:
+    """The IOTPay simulator knowing the environment's merchant and the three stored accounts'."""
+    merchants = {MCH_ID: MCH_KEY} | dict(ACCOUNTS.values())
+    sim = create_simulator(merchants, str(tmp_path / "simulator.sqlite3"), notify_retry_delays=(0.05, 0.1, 0.2))
+    server = LiveServer(sim)
+    sim.url = server.url  # type: ignore[attr-defined]
+    yield sim
+    server.stop()
+    sim.close()
+
+
+@dataclass
+class World:
+    app: Any
+    simulator: Any
+    tmp_path: Path
+    keys: dict[str, str] = field(default_factory=dict)  # merchant name -> API key
+    merchants: dict[str, str] = field(default_factory=dict)  # merchant name -> id
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # account name -> the CLI's answer
+
+    def cli(self, *args: str) -> Any:
+        result = self.app.test_cli_runner().invoke(args=["gateway", *args])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def settings_file(self, name: str, mch_id: str, key: str) -> str:
+        path = self.tmp_path / f"{name}.json"
+        values = {
+            "IOTPAY_MCH_ID": mch_id,
+            "IOTPAY_SECRET_KEY": key,
+            "IOTPAY_API_URL": f"{self.simulator.url}/v1",
+            "IOTPAY_JOB_NO": "cashier01",
+            "IOTPAY_TIMEOUT": "2",
+        }
+        path.write_text(json.dumps(values))
+        return str(path)
+
+    def client(self, merchant: str) -> Any:
+        client = self.app.test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {self.keys[merchant]}"
+        return client
+
+    def create(self, merchant: str, **extra: Any) -> Any:
+        return self.client(merchant).post("/v1/orders", json={**ORDER, **extra})
+
+    def paid(self, merchant: str, order: dict[str, Any]) -> dict[str, Any]:
+        client = self.client(merchant)
+        pay_in_simulator(self.simulator, order)
+
+        def is_paid() -> Any:
+            shown = client.get(f"/v1/orders/{order['id']}").get_json()
+            return shown if shown["status"] == "paid" else None
+
+        return wait_for(is_paid, what="the order to be paid")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def world(app_factory: Any, simulator: Any, tmp_path: Path) -> World:
+    app = app_factory(GATEWAY_CREDENTIALS_KEYS=CREDENTIALS_KEY, GATEWAY_API_KEYS=ENV_API_KEY)
+    world = World(app, simulator, tmp_path, keys={"env": ENV_API_KEY})
+    for merchant in ("A", "B"):
+        created = world.cli("merchants", "create", "--name", merchant)
+        world.keys[merchant], world.merchants[merchant] = created["api_key"], created["id"]
+    for name, (mch_id, key) in ACCOUNTS.items():
+        merchant = "A" if name.startswith("a-") else "B"
+        world.accounts[name] = world.cli(
+            "accounts", "create", "--merchant", world.merchants[merchant], "--provider", "iotpay",
+            "--name", name, "--settings", world.settings_file(name, mch_id, key),
+        )  # fmt: skip
+    return world
+
+
+def forged_notify(world: World, order: dict[str, Any], signing_key: str, account: str) -> requests.Response:
+    """The simulator's own notify for `order`, signed with `signing_key`, sent to an account's notify URL."""
+    stored = world.simulator.store.get_order(order["provider_order_id"])
+    return requests.post(world.accounts[account]["notify_url"], params=notify_params(stored, signing_key), timeout=5)
+
+
+def test_each_account_has_its_own_notify_url_and_orders_name_merchant_and_account(world: World) -> None:
+    cases = [("A", "a-cad"), ("A", "a-usd"), ("B", "b-cad")]
+    for merchant, account in cases:
+        created = world.create(merchant, account=account)
+        assert created.status_code == 201, created.get_json()
+        order = created.get_json()
+        assert (order["merchant"], order["account"]) == (world.merchants[merchant], world.accounts[account]["id"])
+        stored = world.simulator.store.get_order(order["provider_order_id"])
+        assert stored.mch_id == ACCOUNTS[account][0]  # created with this account's credentials
+        assert stored.notify_url == world.accounts[account]["notify_url"]
+        assert stored.notify_url.endswith(f"/notify/iotpay/{world.accounts[account]['id']}")
+        assert world.paid(merchant, order)["status"] == "paid"  # its notify verified with its own key
+
+    env_order = world.create("env").get_json()  # the environment's merchant, unchanged
+    assert (env_order["merchant"], env_order["account"]) == ("default", "default-iotpay")
+    assert world.simulator.store.get_order(env_order["provider_order_id"]).notify_url.endswith("/notify/iotpay")
+    assert world.paid("env", env_order)["status"] == "paid"
+
+
+def test_a_notify_signed_with_another_accounts_secret_is_refused_even_for_the_same_provider(world: World) -> None:
+    order = world.create("A", account="a-cad").get_json()
+    other_key = ACCOUNTS["a-usd"][1]  # the same merchant's other IOTPay account
+
+    at_its_url = forged_notify(world, order, other_key, "a-cad")
+    at_the_signers_url = forged_notify(world, order, other_key, "a-usd")
+    at_the_environments_url = requests.post(
+        world.accounts["a-cad"]["notify_url"].rsplit("/", 1)[0],
+        params=notify_params(world.simulator.store.get_order(order["provider_order_id"]), MCH_KEY),
+        timeout=5,
+    )
+
+    for answer in (at_its_url, at_the_signers_url, at_the_environments_url):
+        assert answer.text.strip() != "success"
+    assert world.client("A").get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
+    genuine = forged_notify(world, order, ACCOUNTS["a-cad"][1], "a-cad")
+    assert genuine.text.strip() == "success"
+    assert world.client("A").get(f"/v1/orders/{order['id']}").get_json()["status"] == "paid"
+
+
+def test_another_merchants_order_and_refunds_answer_404_never_403(world: World) -> None:
+    order = world.paid("A", world.create("A", account="a-cad").get_json())
+    refund = world.client("A").post(f"/v1/orders/{order['id']}/refunds", json={"amount": 100})
+    assert refund.status_code == 201, refund.get_json()
+    b, env = world.client("B"), world.client("env")
+
+    for client in (b, env):
+        assert client.get(f"/v1/orders/{order['id']}").status_code == 404
+        assert client.get(f"/v1/orders/{order['id']}?refresh=true").status_code == 404
+        assert client.get(f"/v1/orders/{order['id']}/qr_code").status_code == 404
+        assert client.get(f"/v1/orders/{order['id']}/refunds").status_code == 404
+        assert client.get(f"/v1/refunds/{refund.get_json()['id']}").status_code == 404
+        assert client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 100}).status_code == 404
+
+    shown = world.client("A").get(f"/v1/orders/{order['id']}").get_json()
+    assert shown["refunded_amount"] == 100  # nothing B or the environment's key did touched it
+
+
+def test_an_account_is_chosen_by_id_or_name_and_two_without_a_choice_answer_422(world: World) -> None:
+    two = world.create("A")
+    assert two.status_code == 422
+    assert "a-cad" in two.get_json()["errors"]["account"][0] and "a-usd" in two.get_json()["errors"]["account"][0]
+
+    only = world.create("B")  # B's only IOTPay account
+    assert only.status_code == 201 and only.get_json()["account"] == world.accounts["b-cad"]["id"]
+    by_id = world.create("A", account=world.accounts["a-usd"]["id"])
+    assert by_id.status_code == 201 and by_id.get_json()["account"] == world.accounts["a-usd"]["id"]
+
+    for someone_elses in ("b-cad", world.accounts["b-cad"]["id"], "default-iotpay"):
+        refused = world.create("A", account=someone_elses)
+        assert refused.status_code == 422 and "account" in refused.get_json()["errors"]
+
+
+def test_a_revoked_key_is_refused_and_a_key_does_only_what_its_scopes_allow(world: World) -> None:
+    order = world.create("A", account="a-cad").get_json()
+    reader = world.cli("keys", "create", "--merchant", world.merchants["A"], "--scope", "orders:read")
+    world.keys["reader"] = reader["api_key"]
+
+    assert world.client("reader").get(f"/v1/orders/{order['id']}").status_code == 200
+    assert world.create("reader", account="a-cad").status_code == 403
+    assert world.client("reader").post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1}).status_code == 403
+
+    world.cli("keys", "revoke", reader["id"])
+    assert world.client("reader").get(f"/v1/orders/{order['id']}").status_code == 401
+
+
+def test_a_rotated_account_uses_its_new_secret_and_accepts_the_previous_one_until_the_grace_ends(
+    world: World,
+) -> None:
+    order = world.create("A", account="a-cad").get_json()
+    mch_id, old_key = ACCOUNTS["a-cad"]
+    new_key = "acadrotated0123456789abcdef00001"
+    world.simulator._merchants[mch_id] = new_key  # the provider's portal issued a new key
+    world.cli(
+        "accounts", "rotate", world.accounts["a-cad"]["id"], "--settings", world.settings_file("new", mch_id, new_key)
+    )
+
+    later = world.create("A", account="a-cad")  # new calls are signed with the new key (else refused)
+    assert later.status_code == 201, later.get_json()
+    assert forged_notify(world, order, old_key, "a-cad").text.strip() == "success"  # in the grace period
+
+    second = world.create("A", account="a-cad").get_json()
+    world.cli(
+        "accounts", "rotate", world.accounts["a-cad"]["id"], "--grace-hours", "0",
+        "--settings", world.settings_file("newer", mch_id, new_key),
+    )  # fmt: skip
+    assert forged_notify(world, second, old_key, "a-cad").text.strip() != "success"  # no grace left
+    assert forged_notify(world, second, new_key, "a-cad").text.strip() == "success"
+
+
+def test_a_disabled_account_takes_no_new_orders_but_its_orders_still_settle(world: World) -> None:
+    order = world.create("A", account="a-cad").get_json()
+    world.cli("accounts", "disable", world.accounts["a-cad"]["id"])
+
+    refused = world.create("A", account="a-cad")
+    assert refused.status_code == 422 and "disabled" in refused.get_json()["errors"]["account"][0]
+    assert world.create("A").get_json()["account"] == world.accounts["a-usd"]["id"]  # the only one left
+    assert world.paid("A", order)["status"] == "paid"
+
+
+def test_no_provider_secret_is_stored_in_plain_text(world: World, database_url: str) -> None:
+    world.cli("merchants", "set-webhook", "--merchant", world.merchants["A"], "--url", "https://a.example/hooks")
+    world.paid("A", world.create("A", account="a-cad").get_json())
+    secrets_ = [key for _, key in ACCOUNTS.values()] + [world.keys["A"], world.keys["B"]]
+
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path)) as connection:  # everything into the file itself, none in a journal
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        dump = Path(path).read_bytes()
+    else:
+        engine = create_engine(database_url)
+        with engine.connect() as connection:
+            tables = ["merchants", "api_keys", "provider_accounts", "orders", "notifications", "provider_calls"]
+            dump = "".join(
+                str(row) for table in tables for row in connection.execute(text(f"SELECT * FROM {table}"))
+            ).encode()
+        engine.dispose()
+    assert world.accounts["a-cad"]["id"].encode() in dump  # the grep looks where the accounts are
+    for secret in secrets_:
+        assert secret.encode() not in dump
+
+
+def test_storing_an_account_without_credentials_keys_is_refused(app_factory: Any, simulator: Any) -> None:
+    app = app_factory()
+    runner = app.test_cli_runner()
+    created = json.loads(runner.invoke(args=["gateway", "merchants", "create", "--name", "C"]).stdout)
+
+    result = runner.invoke(
+        args=["gateway", "merchants", "set-webhook", "--merchant", created["id"], "--url", "https://c.example/h"]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: GATEWAY_CREDENTIALS_KEYS is not set")
