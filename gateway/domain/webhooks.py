@@ -32,11 +32,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.domain.core import Gateway
+from gateway.domain.credentials import Vault, vault
 from gateway.plugin.clock import as_utc, utcnow
 from gateway.plugin.http import Timeouts
 from gateway.plugin.settings import ConfigError, Settings
 from gateway.store.db import Database
-from gateway.store.models import OutboxEvent, WebhookDelivery
+from gateway.store.models import DEFAULT_MERCHANT_ID, Merchant, Order, OutboxEvent, WebhookDelivery
 from gateway.telemetry import metrics
 
 log = logging.getLogger("gateway.webhooks")  # the name operators' log filters know
@@ -142,6 +143,49 @@ def _required_config(settings_or_config: Settings | WebhookConfig) -> WebhookCon
     return config
 
 
+class Endpoints:
+    """Where each merchant's events go: the environment's endpoint (GATEWAY_WEBHOOK_*) for the default
+    merchant, each other merchant's own (`gateway merchants set-webhook`), never another's."""
+
+    def __init__(self, db: Database, default: WebhookConfig | None, keys: Vault | None, timeout: float) -> None:
+        self.db = db
+        self.default = default
+        self.keys = keys
+        self.timeout = timeout
+        self._known: dict[str, WebhookConfig | None] = {}  # per batch: a changed endpoint counts next batch
+
+    @classmethod
+    def of(cls, db: Database, settings_or_config: Settings | WebhookConfig) -> Endpoints:
+        if isinstance(settings_or_config, WebhookConfig):
+            return cls(db, settings_or_config, None, settings_or_config.timeout)
+        settings = settings_or_config
+        default = load_config(settings)
+        keys = vault(settings)
+        if default is None and keys is None:  # no endpoint could exist anywhere
+            _required_config(settings)
+        return cls(db, default, keys, settings.number("GATEWAY_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT))
+
+    @property
+    def attempt_bound(self) -> float:
+        return WebhookConfig("", "", self.timeout).attempt_bound
+
+    def of_merchant(self, merchant_id: str) -> WebhookConfig | None:
+        if merchant_id == DEFAULT_MERCHANT_ID:
+            return self.default
+        if merchant_id not in self._known:
+            with self.db.autocommit() as session:
+                merchant = session.get(Merchant, merchant_id)
+            config = None
+            if merchant is not None and merchant.webhook_url and merchant.webhook_secret and self.keys is not None:
+                secret = self.keys.decrypt(merchant.webhook_secret)
+                config = WebhookConfig(url=merchant.webhook_url, secret=secret, timeout=self.timeout)
+            self._known[merchant_id] = config
+        return self._known[merchant_id]
+
+
+NO_ENDPOINT = "no webhook endpoint for the order's merchant"
+
+
 # -- delivery ------------------------------------------------------------------------------------
 
 
@@ -170,6 +214,7 @@ class _Claimed:
     type: str
     attempts: int
     body: bytes
+    merchant_id: str = DEFAULT_MERCHANT_ID  # the merchant of the event's order: only its endpoint gets it
 
 
 def backoff(attempts: int) -> timedelta:
@@ -207,7 +252,7 @@ def deliver_due(
     `now` fixes the clock (tests); otherwise each step reads the time when it happens. A set
     `stop_event` ends the batch between two events, handing the rest back at once.
     """
-    config = _required_config(settings_or_config)
+    endpoints = Endpoints.of(db, settings_or_config)
     if stop_event is not None and stop_event.is_set():
         return DeliveryReport()
     fixed_now = _utc(now) if now is not None else None
@@ -215,7 +260,7 @@ def deliver_due(
     def clock() -> datetime:
         return fixed_now or utcnow()
 
-    claimed, lease = _claim(db, clock(), batch, config.attempt_bound)
+    claimed, lease = _claim(db, clock(), batch, endpoints.attempt_bound)
     if not claimed:
         return DeliveryReport()
     started = time.monotonic()
@@ -225,9 +270,10 @@ def deliver_due(
         for event in claimed:
             if stop_event is not None and stop_event.is_set():
                 break
-            if time.monotonic() - started + config.attempt_bound > lease.seconds - _LEASE_MARGIN / 2:
+            if time.monotonic() - started + endpoints.attempt_bound > lease.seconds - _LEASE_MARGIN / 2:
                 break  # the claim could run out during this POST, and another worker send the event too
-            error = _post(session, config, event, clock())
+            config = endpoints.of_merchant(event.merchant_id)
+            error = NO_ENDPOINT if config is None else _post(session, config, event, clock())
             if error is None:
                 _mark_delivered(db, event, clock())
                 delivered += 1
@@ -263,8 +309,25 @@ def _claim(db: Database, now: datetime, batch: int, attempt_bound: float) -> tup
         lease = _Lease(until=now + timedelta(seconds=seconds), seconds=seconds)
         for event in events:
             event.claimed_until = lease.until
-        claimed = [_Claimed(event.id, event.type, event.attempts or 0, event_body(event)) for event in events]
+        owners = _merchants_of(session, [event.order_id for event in events if event.order_id])
+        claimed = [
+            _Claimed(
+                event.id,
+                event.type,
+                event.attempts or 0,
+                event_body(event),
+                owners.get(event.order_id or "", DEFAULT_MERCHANT_ID),
+            )
+            for event in events
+        ]
         return claimed, lease
+
+
+def _merchants_of(session: Session, order_ids: list[str]) -> dict[str, str]:
+    if not order_ids:
+        return {}
+    rows = session.execute(select(Order.id, Order.merchant_id).where(Order.id.in_(order_ids)))
+    return {order_id: merchant_id for order_id, merchant_id in rows}
 
 
 def _post(session: requests.Session, config: WebhookConfig, event: _Claimed, now: datetime) -> str | None:
@@ -352,18 +415,23 @@ def _record_delivery(session: Session, event_id: str, error: str | None, trigger
     metrics.WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
 
 
-def redeliver(db: Database, config: WebhookConfig, event_id: str, *, trigger: str = "console") -> str | None:
+def redeliver(
+    db: Database, config: WebhookConfig | Endpoints, event_id: str, *, trigger: str = "console"
+) -> str | None:
     """POST one event now, delivered before or not (an operator's "send it again"); None on a 2xx,
     else what went wrong. An undelivered event that gets a 2xx is delivered; the worker's retry
     schedule is otherwise left alone. Receivers dedupe by the event's id, as for any retry."""
+    endpoints = config if isinstance(config, Endpoints) else Endpoints.of(db, config)
     with db.transaction() as session:
         stored = session.get(OutboxEvent, event_id)
         if stored is None:
             raise LookupError(event_id)
-        event = _Claimed(stored.id, stored.type, stored.attempts or 0, event_body(stored))
+        owner = _merchants_of(session, [stored.order_id] if stored.order_id else []).get(stored.order_id or "")
+        event = _Claimed(stored.id, stored.type, stored.attempts or 0, event_body(stored), owner or DEFAULT_MERCHANT_ID)
     with new_http_session() as http:
         now = utcnow()
-        error = _post(http, config, event, now)
+        target = endpoints.of_merchant(event.merchant_id)
+        error = NO_ENDPOINT if target is None else _post(http, target, event, now)
     with db.transaction() as session:
         _record_delivery(session, event.id, error, trigger, now)
         values: dict[str, Any] = {"attempts": OutboxEvent.attempts + 1}
@@ -415,14 +483,14 @@ def run_worker(
     Signals are handled only when called from the main thread; they stop the worker between
     two events (a second one interrupts the POST under way, whose event is simply sent again).
     """
-    config = _required_config(gateway.settings)
+    endpoints = Endpoints.of(gateway.db, gateway.settings)
     stop = stop_event or threading.Event()
     total = DeliveryReport()
-    log.info("webhook worker started (timeout %ss)", config.timeout)
+    log.info("webhook worker started (timeout %ss)", endpoints.timeout)
     with _stop_on_signals(stop), new_http_session() as http:
         while not stop.is_set():
             try:
-                report = deliver_due(gateway.db, config, batch=batch, http=http, stop_event=stop)
+                report = deliver_due(gateway.db, gateway.settings, batch=batch, http=http, stop_event=stop)
             except SQLAlchemyError:
                 if once:
                     raise

@@ -17,12 +17,14 @@ from cryptography.fernet import Fernet
 from gateway_iotpay.sandbox.app import create_simulator, notify_params
 from sqlalchemy import create_engine, text
 
+from gateway.domain import webhooks
 from gateway.testing.live import LiveServer
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.flows import pay_in_simulator, wait_for
 
 ENV_API_KEY = "env-key-0123456789abcdef"
 CREDENTIALS_KEY = Fernet.generate_key().decode()
+ENV_WEBHOOK_SECRET = "env-webhook-secret-0123456789"
 # Made up, and unlike any other key of the suite, so that the database grep means something.
 ACCOUNTS = {
     "a-cad": ("20000001", "acad0b7e51f2c4d98a6e3f1b2c7d9e01"),
@@ -89,9 +91,34 @@ class World:
         return wait_for(is_paid, what="the order to be paid")  # type: ignore[no-any-return]
 
 
+class Sink:
+    """Merchants' webhook endpoints, one path each: records (path, body, signature header)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, bytes, str]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        self.received.append((environ["PATH_INFO"], body, environ.get("HTTP_GATEWAY_SIGNATURE", "")))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
 @pytest.fixture
-def world(app_factory: Any, simulator: Any, tmp_path: Path) -> World:
-    app = app_factory(GATEWAY_CREDENTIALS_KEYS=CREDENTIALS_KEY, GATEWAY_API_KEYS=ENV_API_KEY)
+def sink() -> Iterator[LiveServer]:
+    server = LiveServer(Sink())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(app_factory: Any, simulator: Any, tmp_path: Path, sink: LiveServer) -> World:
+    app = app_factory(
+        GATEWAY_CREDENTIALS_KEYS=CREDENTIALS_KEY,
+        GATEWAY_API_KEYS=ENV_API_KEY,
+        GATEWAY_WEBHOOK_URL=f"{sink.url}/hooks/env",
+        GATEWAY_WEBHOOK_SECRET=ENV_WEBHOOK_SECRET,
+    )
     world = World(app, simulator, tmp_path, keys={"env": ENV_API_KEY})
     for merchant in ("A", "B"):
         created = world.cli("merchants", "create", "--name", merchant)
@@ -181,6 +208,32 @@ def test_an_account_is_chosen_by_id_or_name_and_two_without_a_choice_answer_422(
     for someone_elses in ("b-cad", world.accounts["b-cad"]["id"], "default-iotpay"):
         refused = world.create("A", account=someone_elses)
         assert refused.status_code == 422 and "account" in refused.get_json()["errors"]
+
+
+def test_merchant_webhook_events_go_only_to_the_orders_merchant(world: World, sink: LiveServer) -> None:
+    secrets_ = {"env": ENV_WEBHOOK_SECRET}
+    for merchant in ("A", "B"):
+        url = f"{sink.url}/hooks/{merchant}"
+        secrets_[merchant] = world.cli("merchants", "set-webhook", "--merchant", world.merchants[merchant], "--url", url)[
+            "secret"
+        ]
+    orders = {
+        "A": world.paid("A", world.create("A", account="a-usd").get_json()),
+        "B": world.paid("B", world.create("B").get_json()),
+        "env": world.paid("env", world.create("env").get_json()),
+    }
+
+    report = webhooks.deliver_due(world.app.extensions["gateway"].db, world.app.extensions["gateway"].settings)
+
+    assert (report.delivered, report.failed) == (3, 0)
+    received = sink.app.received  # type: ignore[union-attr]
+    assert sorted(path for path, _, _ in received) == ["/hooks/A", "/hooks/B", "/hooks/env"]
+    for path, body, signature in received:
+        merchant = path.rsplit("/", 1)[1]
+        assert json.loads(body)["data"]["order"]["id"] == orders[merchant]["id"]
+        assert webhooks.verify_signature(secrets_[merchant], signature, body)
+        others = [secret for name, secret in secrets_.items() if name != merchant]
+        assert not any(webhooks.verify_signature(secret, signature, body) for secret in others)
 
 
 def test_a_revoked_key_is_refused_and_a_key_does_only_what_its_scopes_allow(world: World) -> None:

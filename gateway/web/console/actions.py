@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from gateway.plugin.settings import ConfigError
 from gateway.domain import webhooks
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
@@ -41,14 +42,15 @@ def ask_provider(gateway: Gateway, who: str, order_id: str) -> str:
 
 
 def redeliver_webhook(gateway: Gateway, who: str, order_id: str, event_id: str) -> str:
-    config = webhooks.load_config(gateway.settings)
-    if config is None:
-        raise ActionRefused("Webhooks are not configured (GATEWAY_WEBHOOK_URL).")
+    try:
+        endpoints = webhooks.Endpoints.of(gateway.db, gateway.settings)
+    except ConfigError:
+        raise ActionRefused("Webhooks are not configured (GATEWAY_WEBHOOK_URL).") from None
     with gateway.db.transaction() as session:
         event = session.get(OutboxEvent, event_id)
         if event is None or event.order_id != order_id:
             raise ActionRefused("No such webhook event for this order.")
-    error = webhooks.redeliver(gateway.db, config, event_id)
+    error = webhooks.redeliver(gateway.db, endpoints, event_id)
     result = f"{event_id}: merchant answered {error or '2xx'}"
     _audit(gateway, who, REDELIVER, result, order_id=order_id, event_id=event_id)
     if error is not None:
