@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway_iotpay.sandbox.app import create_simulator, notify_params
 from sqlalchemy import create_engine, text
 
 from gateway.domain import webhooks
+from gateway.store import migrate
 from gateway.testing.live import LiveServer
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.flows import pay_in_simulator, wait_for
@@ -317,3 +319,62 @@ def test_storing_an_account_without_credentials_keys_is_refused(app_factory: Any
 
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: GATEWAY_CREDENTIALS_KEYS is not set")
+
+
+BEFORE_MERCHANTS = "0006"  # the last revision without merchants
+
+
+def test_the_migration_moves_existing_orders_onto_the_default_merchant_and_its_account(database_url: str) -> None:
+    migrate.downgrade(database_url, BEFORE_MERCHANTS)
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO orders (id, provider, channel, amount, currency, status, merchant_order_no, subject,"
+                    " body, client_ip, metadata, created_at, updated_at, paid_after_expiry, refunded_amount)"
+                    " VALUES (:id, 'iotpay', 'WX_APP', 1000, 'CAD', 'paid', 'M1', 'Tea', 'Green', '127.0.0.1', '{}',"
+                    " :now, :now, :no, 0)"
+                ),
+                {"id": "00000000-0000-4000-8000-000000000001", "now": datetime.now(UTC), "no": False},
+            )
+        migrate.upgrade(database_url)
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT merchant_id, account_id FROM orders")).one()
+            merchant = connection.execute(text("SELECT id, name FROM merchants")).one()
+    finally:
+        engine.dispose()
+        migrate.upgrade(database_url)
+    assert tuple(row) == ("default", "default-iotpay")
+    assert tuple(merchant) == ("default", "default")
+
+
+def test_a_provider_without_environment_settings_serves_stored_accounts(
+    database_url: str, simulator: Any, gateway_server: LiveServer, tmp_path: Path
+) -> None:
+    from gateway import create_app
+
+    config = {
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_PUBLIC_URL": gateway_server.url,
+        "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "GATEWAY_CREDENTIALS_KEYS": CREDENTIALS_KEY,
+    }
+    app = create_app(config)  # no IOTPAY_* at all: IOTPay has no default account
+    gateway_server.app = app
+    try:
+        world = World(app, simulator, tmp_path)
+        assert app.extensions["gateway"].providers == {}
+        created = world.cli("merchants", "create", "--name", "only-stored")
+        world.keys["C"] = created["api_key"]
+        world.accounts["c"] = world.cli(
+            "accounts", "create", "--merchant", created["id"], "--provider", "iotpay", "--name", "c",
+            "--settings", world.settings_file("c", *ACCOUNTS["b-cad"]),
+        )  # fmt: skip
+
+        order = world.create("C")
+        assert order.status_code == 201, order.get_json()
+        assert world.paid("C", order.get_json())["account"] == world.accounts["c"]["id"]
+        assert world.client("C").post("/v1/orders", json={**ORDER, "account": "default-iotpay"}).status_code == 422
+    finally:
+        app.extensions["gateway"].db.dispose()
