@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
+from gateway.testing.accounts import AccountChecks
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
@@ -25,12 +26,13 @@ SETTLE = 5.0  # seconds a delayed call may take beyond DELAY to land in the simu
 CONCURRENT_DELIVERIES = 10
 
 
-class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
+class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, AccountChecks):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
-    (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
-    declared currency (`CurrencyChecks`) live in modules of their own; this class has the rest.
+    (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`), of every
+    declared currency (`CurrencyChecks`) and of two accounts side by side (`AccountChecks`) live in
+    modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

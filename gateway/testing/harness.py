@@ -234,6 +234,18 @@ class ProviderHarness(ABC):
         """Settle every pending refund of `order` at the simulator: `status` is "succeeded" or "failed"."""
         raise NotImplementedError("harness.settle_pending_refunds(order, status) is not implemented")
 
+    def second_account(self) -> ProviderHarness | None:
+        """A harness for a second account at the same provider, beside this one (called after `start`).
+
+        Its `settings` are another account's credentials (another merchant id, another secret)
+        against a simulator that knows both accounts (this one's, or one it starts itself: stop it
+        in this harness's `stop`); its notifications are signed with its own secret. The kit stores
+        it as a provider account and checks that the two never mix: each account's orders are
+        created with its credentials, a notification verifies only at its own account's notify URL,
+        and queries use the right account. None (the default): the kit skips that check.
+        """
+        return None
+
     def pay(self, order: Mapping[str, Any]) -> None:  # noqa: B027 - optional; most simulators need nothing
         """Make the simulator treat `order` as paid, as a payer completing the payment would.
 

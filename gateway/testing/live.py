@@ -231,10 +231,11 @@ class LiveGateway:
     def notify_path(self) -> str:
         return f"/notify/{self.harness.provider_name}"
 
-    def notify(self, request: HttpRequest) -> Reply:
-        """Deliver `request` through the Flask test client, exactly as described."""
+    def notify(self, request: HttpRequest, path: str | None = None) -> Reply:
+        """Deliver `request` through the Flask test client, exactly as described (to `path`, default
+        the environment account's notify path)."""
         response = self.client.open(
-            self.notify_path,
+            path or self.notify_path,
             method=request.method,
             query_string=urlencode(list(request.query)),
             headers=dict(request.headers),

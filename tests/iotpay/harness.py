@@ -19,6 +19,8 @@ from gateway.testing.live import Environ, Interceptor, LiveServer
 VECTORS = Path(__file__).parent / "sign-vectors.json"
 MCH_ID = "10000701"
 KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"  # made up, and unlike every other test key
+SECOND_MCH_ID = "10000702"
+SECOND_KEY = "1a2b3c4d5e6f70819203a4b5c6d7e8f9"  # the second account's, for the kit's two-account check
 
 
 class IotPayHarness(ProviderHarness):
@@ -26,10 +28,11 @@ class IotPayHarness(ProviderHarness):
     channel = "ALIPAY_MOBILE"
     currency = "CAD"
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:
         self._state_path = state_dir / "iotpay-simulator.sqlite3"
         self._simulator: Simulator | None = None
         self._server: LiveServer | None = None
+        self.mch_id, self.key = mch_id, key
 
     @property
     def url(self) -> str:
@@ -37,7 +40,8 @@ class IotPayHarness(ProviderHarness):
         return self._server.url
 
     def start(self) -> None:
-        self._simulator = create_simulator({MCH_ID: KEY}, str(self._state_path), notify_retry_delays=(0.05, 0.1))
+        merchants = {MCH_ID: KEY, SECOND_MCH_ID: SECOND_KEY}  # the simulator knows both accounts
+        self._simulator = create_simulator(merchants, str(self._state_path), notify_retry_delays=(0.05, 0.1))
         self._interceptor = Interceptor(self._simulator)
         self._server = LiveServer(self._interceptor)
 
@@ -49,8 +53,8 @@ class IotPayHarness(ProviderHarness):
 
     def settings(self, public_url: str) -> Mapping[str, str]:
         return {
-            "IOTPAY_MCH_ID": MCH_ID,
-            "IOTPAY_SECRET_KEY": KEY,
+            "IOTPAY_MCH_ID": self.mch_id,
+            "IOTPAY_SECRET_KEY": self.key,
             "IOTPAY_API_URL": f"{self.url}/v1",
             "IOTPAY_WX_APP_ID": "wx1234567890abcdef",
             "IOTPAY_JOB_NO": "conformance",
@@ -60,7 +64,13 @@ class IotPayHarness(ProviderHarness):
         return {"IOTPAY_TIMEOUT": str(seconds)}
 
     def secrets(self) -> Sequence[str]:
-        return [KEY]
+        return [self.key]
+
+    def second_account(self) -> IotPayHarness:
+        """Another IOTPay merchant account on the same simulator (started and stopped by this harness)."""
+        second = IotPayHarness(self._state_path.parent, SECOND_MCH_ID, SECOND_KEY)
+        second._simulator, second._server, second._interceptor = None, self._server, self._interceptor
+        return second
 
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
@@ -76,7 +86,7 @@ class IotPayHarness(ProviderHarness):
         # IOTPay's asynchronous notify, as the simulator sends it: an empty POST with the fields in the query string.
         params = {
             "payOrderId": order["provider_order_id"],
-            "mchId": MCH_ID,
+            "mchId": self.mch_id,
             "mchOrderNo": order["merchant_order_no"],
             "channelId": order["channel"],
             "currency": currency or order["currency"],
@@ -87,7 +97,7 @@ class IotPayHarness(ProviderHarness):
         }
         if status == "2":
             params["paySuccTime"] = str(time.time_ns() // 1_000_000)
-        return HttpRequest(query=tuple({**params, "sign": signing.sign(params, KEY)}.items()))
+        return HttpRequest(query=tuple({**params, "sign": signing.sign(params, self.key)}.items()))
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
         query = [(name, str(int(value) + 1) if name == "amount" else value) for name, value in request.query]
@@ -142,7 +152,7 @@ class IotPayHarness(ProviderHarness):
                 params["payOrderId"] = other["provider_order_id"]
             if "mchOrderNo" in params:
                 params["mchOrderNo"] = other["merchant_order_no"]
-            body = urlencode({"params": json.dumps({**params, "sign": signing.sign(params, KEY)})}).encode()
+            body = urlencode({"params": json.dumps({**params, "sign": signing.sign(params, self.key)})}).encode()
             return Interceptor.with_body(environ, body)
 
         self._interceptor.once(about_other)

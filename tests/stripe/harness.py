@@ -26,6 +26,12 @@ from gateway.testing.live import Environ, Interceptor, LiveServer
 SECRET_KEY = "sk_test_51GwHarness0nly4kQ2mN8pL3xR7vT9wY1zA5"
 PUBLISHABLE_KEY = "pk_test_51GwHarness0nly6bC8dE0fG2hJ4kM6nP8qS"
 WEBHOOK_SECRET = "whsec_Harness0nly9c1e3a5b7d9f2e4c6a8b0d2f4e6a"
+# A second Stripe account (its own simulator), for the kit's two-account check.
+SECOND_ACCOUNT = (
+    "sk_test_51GwSecond0nly2hJ4kM6nP8qS0tU2vW4xY6",
+    "pk_test_51GwSecond0nly8zYxWvUtSrQpOnMlKjIhG",
+    "whsec_Second0nly4b6d8f0a2c4e6b8d0f2a4c6e8b0d",
+)
 DOCS_SECRET = "whsec_test_secret"  # stripe-python's dummy secret, for the known answers
 
 
@@ -95,10 +101,14 @@ class StripeHarness(ProviderHarness):
     channel = "card"
     currency = "USD"
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(
+        self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)
+    ) -> None:
         self._state_path = state_dir / "stripe-simulator.sqlite3"
         self._simulator: Simulator | None = None
         self._server: LiveServer | None = None
+        self.secret_key, self.publishable_key, self.webhook_secret = keys
+        self._second: StripeHarness | None = None
 
     @property
     def url(self) -> str:
@@ -107,8 +117,8 @@ class StripeHarness(ProviderHarness):
 
     def start(self) -> None:
         self._simulator = create_simulator(
-            SECRET_KEY,
-            WEBHOOK_SECRET,
+            self.secret_key,
+            self.webhook_secret,
             "http://127.0.0.1:9/unset",
             str(self._state_path),
             webhook_retry_delays=(0.05, 0.1),
@@ -117,6 +127,8 @@ class StripeHarness(ProviderHarness):
         self._server = LiveServer(self._interceptor)
 
     def stop(self) -> None:
+        if self._second is not None:
+            self._second.stop()
         if self._server is not None:
             self._server.stop()
         if self._simulator is not None:
@@ -126,9 +138,9 @@ class StripeHarness(ProviderHarness):
         assert self._simulator is not None, "StripeHarness not started"
         self._simulator.webhook_url = f"{public_url}/notify/stripe"  # the endpoint set in Stripe's dashboard
         return {
-            "STRIPE_SECRET_KEY": SECRET_KEY,
-            "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
-            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "STRIPE_SECRET_KEY": self.secret_key,
+            "STRIPE_PUBLISHABLE_KEY": self.publishable_key,
+            "STRIPE_WEBHOOK_SECRET": self.webhook_secret,
             "STRIPE_API_URL": self.url,
         }
 
@@ -136,7 +148,16 @@ class StripeHarness(ProviderHarness):
         return {"STRIPE_TIMEOUT": str(seconds)}
 
     def secrets(self) -> Sequence[str]:
-        return [SECRET_KEY, WEBHOOK_SECRET]  # the publishable key is public by design
+        return [self.secret_key, self.webhook_secret]  # the publishable key is public by design
+
+    def second_account(self) -> StripeHarness:
+        """Another Stripe account: its own keys at its own simulator, stopped with this harness."""
+        if self._second is None:
+            directory = self._state_path.parent / "second-account"
+            directory.mkdir(exist_ok=True)
+            self._second = StripeHarness(directory, SECOND_ACCOUNT)
+            self._second.start()
+        return self._second
 
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
@@ -147,11 +168,11 @@ class StripeHarness(ProviderHarness):
             order["amount"] if amount is None else amount,
             currency or order["currency"],
         )
-        return signed_event(body, WEBHOOK_SECRET)
+        return signed_event(body, self.webhook_secret)
 
     def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
         body = failed_event(_payment_intent(order), order["merchant_order_no"], order["amount"], order["currency"])
-        return signed_event(body, WEBHOOK_SECRET)
+        return signed_event(body, self.webhook_secret)
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
         event = json.loads(request.body)

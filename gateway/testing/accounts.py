@@ -1,0 +1,81 @@
+"""The kit's check that two accounts of one provider, side by side, never mix (`AccountChecks`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from gateway.domain.merchants import create_merchant
+from gateway.plugin.provider import QUERY, Verdict
+from gateway.testing.live import LiveGateway
+
+
+class AccountChecks:
+    """Mixed into `ProviderConformance`. Uses `harness.second_account()`; skipped when it is None."""
+
+    def test_two_accounts_of_the_provider_side_by_side_never_mix(
+        self, gateway_factory: Callable[..., LiveGateway]
+    ) -> None:
+        first = gateway_factory({"GATEWAY_CREDENTIALS_KEYS": Fernet.generate_key().decode()})
+        harness = first.harness
+        second = harness.second_account()
+        if second is None:
+            pytest.skip("harness.second_account() is None: two accounts side by side are not checked")
+        gateway = first.gateway
+        merchant, token = create_merchant(gateway, "kit-second-account")
+        account = gateway.accounts.create(merchant.id, harness.provider_name, "second", second.settings(first.url))
+        own_path = f"/notify/{harness.provider_name}/{account.id}"
+        other = first.app.test_client()
+        other.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+        def create(client: Any) -> dict[str, Any]:
+            fields = {
+                "provider": harness.provider_name,
+                "channel": harness.channel,
+                "amount": harness.amount,
+                "currency": harness.currency,
+                "subject": "Conformance test",
+                "body": "gateway.testing",
+                "provider_options": dict(harness.order_options()),
+            }
+            response = client.post("/v1/orders", json=fields)
+            assert response.status_code == 201, f"POST /v1/orders answered {response.status_code}: {response.text}"
+            created: dict[str, Any] = response.get_json()
+            return created
+
+        def status(order: dict[str, Any]) -> str:
+            shown: dict[str, Any] = other.get(f"/v1/orders/{order['id']}").get_json()
+            return str(shown["status"])
+
+        mine, theirs = create(first.client), create(other)  # the environment's account, then the stored one
+        assert theirs["account"] == account.id, "the order was not created with the merchant's only account"
+
+        # A notification signed by one account never verifies at the other's notify URL, nor settles its orders.
+        for request, path in (
+            (harness.paid_notification(theirs), own_path),  # the first account's secret, the second's URL
+            (second.paid_notification(theirs), first.notify_path),  # the right secret at the other URL
+            (second.paid_notification(mine), own_path),  # the second's secret, about the first's order
+        ):
+            reply = first.notify(request, path)
+            assert reply not in (first.ack(verdict) for verdict in (Verdict.APPLIED, Verdict.DUPLICATE, Verdict.IGNORED)), (
+                f"a notification signed for one account was accepted at {path}: {reply}"
+            )
+        assert status(theirs) == "pending", "another account's notification settled the order"
+        assert first.order(mine["id"])["status"] == "pending", "another account's notification settled the order"
+
+        # Each account's own notification, at its own URL, is applied.
+        assert first.notify(second.paid_notification(theirs), own_path) == first.ack(Verdict.APPLIED)
+        assert status(theirs) == "paid"
+        assert first.notify(harness.paid_notification(mine)) == first.ack(Verdict.APPLIED)
+
+        if QUERY in first.provider.operations:
+            # A query asks with the order's own account: only that account's credentials can see it.
+            lost = create(other)
+            second.pay_without_notifying(lost)
+            refreshed = other.get(f"/v1/orders/{lost['id']}?refresh=true")
+            assert refreshed.status_code == 200, f"refresh answered {refreshed.status_code}: {refreshed.text}"
+            assert refreshed.get_json()["status"] == "paid", "the query did not use the order's own account"
+
