@@ -15,10 +15,10 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from sqlalchemy import or_, select
@@ -104,7 +104,9 @@ class Accounts:
             statement = statement.where(PROVIDER_ACCOUNTS.c.provider == provider)
         if account is not None:
             by_name = PROVIDER_ACCOUNTS.c.name == account
-            statement = statement.where(or_(PROVIDER_ACCOUNTS.c.id == account, by_name) if _is_uuid(account) else by_name)
+            statement = statement.where(
+                or_(PROVIDER_ACCOUNTS.c.id == account, by_name) if _is_uuid(account) else by_name
+            )
         with self.db.autocommit_connection() as connection:
             return list(connection.execute(statement.order_by(PROVIDER_ACCOUNTS.c.created_at)))
 
@@ -142,7 +144,8 @@ class Accounts:
         for impl in reversed(hook.get_hookimpls()):
             if impl.wrapper or impl.hookwrapper:
                 continue
-            for provider in impl.function(settings=own) or []:
+            registered = cast(Iterable[object], impl.function(settings=own) or [])
+            for provider in registered:
                 if isinstance(provider, Provider) and provider.name == provider_name:
                     instrument.instrument(provider, self.db)
                     return provider
@@ -282,4 +285,4 @@ def _is_uuid(text: str) -> bool:
         return False
 
 
-__all__ = ["DEFAULT_MERCHANT_ID", "Accounts", "AccountProvider", "Invalid", "is_default_account"]
+__all__ = ["DEFAULT_MERCHANT_ID", "AccountProvider", "Accounts", "Invalid", "is_default_account"]

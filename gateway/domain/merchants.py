@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.domain.core import Gateway
 from gateway.domain.credentials import required_vault
@@ -121,7 +122,7 @@ def revoke_key(gateway: Gateway, key_id: str) -> ApiKey:
     return key
 
 
-def _add_key(session: object, merchant_id: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
+def _add_key(session: Session, merchant_id: str, scopes: Iterable[str]) -> tuple[ApiKey, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         id=str(uuid.uuid4()),
@@ -130,7 +131,7 @@ def _add_key(session: object, merchant_id: str, scopes: Iterable[str]) -> tuple[
         scopes=" ".join(scopes),
         created_at=utcnow(),
     )
-    session.add(key)  # type: ignore[attr-defined]
+    session.add(key)
     return key, token
 
 

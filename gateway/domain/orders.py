@@ -24,6 +24,7 @@ from gateway.domain.errors import ResourceNotFound, invalid_fields
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.payments import settle_payment
 from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
+from gateway.domain.routing import choose_account
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
     QUERY,
@@ -39,7 +40,6 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.plugin.validation import flatten_messages
-from gateway.domain.routing import choose_account
 from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order, column_values, is_resource_id
 from gateway.store.statements import INSERT_ORDER, STORE_ANSWER

@@ -42,8 +42,11 @@ def choose_account(
             chosen = gateway.default_provider
         elif len(at) == 1:
             chosen = at[0]
-        elif not environment:
-            raise invalid_fields({"provider": [f"name one: your accounts are at {', '.join(at) or 'no provider'}"]})
+        elif not at:
+            gateway.provider(None)  # the environment's answer: no provider is enabled
+            raise invalid_fields({"provider": ["you have no enabled provider account"]})
+        else:
+            raise invalid_fields({"provider": [f"name one: your accounts are at {', '.join(at)}"]})
     candidates: list[tuple[str, str]] = [(row.id, row.name) for row in rows if row.provider == chosen]
     if environment and chosen in gateway.providers:
         candidates.insert(0, (default_account_id(chosen), default_account_id(chosen)))
@@ -56,7 +59,7 @@ def choose_account(
         problem = f"you have {len(candidates)} accounts at {chosen} ({names}): name one in `account`"
         raise invalid_fields({"account": [problem]})
     account_id = candidates[0][0]
-    if environment and account_id == default_account_id(str(chosen)):
+    if environment and account_id == default_account_id(chosen):
         return account_id, gateway.provider(chosen)
     row = next(row for row in rows if row.id == account_id)
     return account_id, gateway.accounts.serving(row).provider

@@ -52,7 +52,9 @@ class _Group(AppGroup):
         except click.UsageError as exc:
             raise click.ClickException(" ".join(exc.format_message().split())) from None
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
@@ -157,9 +159,7 @@ def _account(gateway: Gateway, account: ProviderAccount) -> dict[str, Any]:
 @click.option("--merchant", "merchant_id", required=True, help="the merchant's id")
 @click.option("--provider", required=True, help="an installed provider's name, e.g. iotpay")
 @click.option("--name", required=True, help="unique for the merchant, e.g. 'iotpay-usd'")
-@click.option(
-    "--settings", "settings_path", required=True, type=click.Path(path_type=Path), help="a JSON object file"
-)
+@click.option("--settings", "settings_path", required=True, type=click.Path(path_type=Path), help="a JSON object file")
 @_with_gateway
 def create_account(gateway: Gateway, merchant_id: str, provider: str, name: str, settings_path: Path) -> None:
     """Store a provider account: SETTINGS uses the provider's variable names (IOTPAY_MCH_ID, ...),

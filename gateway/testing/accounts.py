@@ -60,9 +60,9 @@ class AccountChecks:
             (second.paid_notification(mine), own_path),  # the second's secret, about the first's order
         ):
             reply = first.notify(request, path)
-            assert reply not in (first.ack(verdict) for verdict in (Verdict.APPLIED, Verdict.DUPLICATE, Verdict.IGNORED)), (
-                f"a notification signed for one account was accepted at {path}: {reply}"
-            )
+            assert reply not in (
+                first.ack(verdict) for verdict in (Verdict.APPLIED, Verdict.DUPLICATE, Verdict.IGNORED)
+            ), f"a notification signed for one account was accepted at {path}: {reply}"
         assert status(theirs) == "pending", "another account's notification settled the order"
         assert first.order(mine["id"])["status"] == "pending", "another account's notification settled the order"
 
@@ -78,4 +78,3 @@ class AccountChecks:
             refreshed = other.get(f"/v1/orders/{lost['id']}?refresh=true")
             assert refreshed.status_code == 200, f"refresh answered {refreshed.status_code}: {refreshed.text}"
             assert refreshed.get_json()["status"] == "paid", "the query did not use the order's own account"
-

@@ -216,9 +216,9 @@ def test_merchant_webhook_events_go_only_to_the_orders_merchant(world: World, si
     secrets_ = {"env": ENV_WEBHOOK_SECRET}
     for merchant in ("A", "B"):
         url = f"{sink.url}/hooks/{merchant}"
-        secrets_[merchant] = world.cli("merchants", "set-webhook", "--merchant", world.merchants[merchant], "--url", url)[
-            "secret"
-        ]
+        secrets_[merchant] = world.cli(
+            "merchants", "set-webhook", "--merchant", world.merchants[merchant], "--url", url
+        )["secret"]
     orders = {
         "A": world.paid("A", world.create("A", account="a-usd").get_json()),
         "B": world.paid("B", world.create("B").get_json()),

@@ -10,9 +10,8 @@ import requests
 from cryptography.fernet import Fernet
 
 from gateway.testing.live import LiveServer
-from tests.support.flows import wait_for
-
 from tests.stripe.conftest import WEBHOOK_SECRET, StripeSandbox, stripe_settings
+from tests.support.flows import wait_for
 
 CREDENTIALS_KEY = Fernet.generate_key().decode()
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from gateway.plugin.settings import ConfigError
 from gateway.domain import webhooks
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
 from gateway.domain.orders import refresh_order
 from gateway.domain.refunds import UNSETTLED, RefundAlreadySettled, RefundCallInFlight, settle_refund
 from gateway.plugin.clock import as_utc, utcnow
+from gateway.plugin.settings import ConfigError
 from gateway.store.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
 
 log = logging.getLogger("gateway.views.console.actions")  # the name operators' log filters know
