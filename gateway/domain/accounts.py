@@ -2,7 +2,7 @@
 
 A plugin never learns about merchants. For each account the core calls the plugin's usual factory
 (`gateway_register_providers`) with a `Settings` made of that account's settings alone (the same
-names as the environment's: IOTPAY_MCH_ID, ...) plus the core's public URL, so the provider
+names as the environment's, <PROVIDER>_*) plus the core's public URL, so the provider
 validates them exactly as it validates the environment and never sees another account's values.
 The provider built is cached per process and per account `version`, which every rotation or
 disabling bumps: a request reads the account's row once and rebuilds only when the version moved.
@@ -239,7 +239,7 @@ def _checked_values(values: Mapping[str, Any]) -> dict[str, str]:
     for name, value in values.items():
         if not isinstance(name, str) or not _SETTING_NAME.fullmatch(name) or name.startswith("GATEWAY_"):
             # The name may be anything a stranger typed: quote its kind, never echo a value.
-            errors["settings"] = ["names must be the provider's variables, e.g. IOTPAY_MCH_ID (no GATEWAY_*)"]
+            errors["settings"] = ["names must be the provider's variables, <PROVIDER>_... (no GATEWAY_*)"]
         elif not isinstance(value, str | int | bool) or isinstance(value, float):
             errors[f"settings.{name}"] = ["must be a string"]
         else:

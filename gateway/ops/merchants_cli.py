@@ -157,12 +157,12 @@ def _account(gateway: Gateway, account: ProviderAccount) -> dict[str, Any]:
 
 @accounts_cli.command("create")
 @click.option("--merchant", "merchant_id", required=True, help="the merchant's id")
-@click.option("--provider", required=True, help="an installed provider's name, e.g. iotpay")
-@click.option("--name", required=True, help="unique for the merchant, e.g. 'iotpay-usd'")
+@click.option("--provider", required=True, help="an installed provider's name (see /v1/providers)")
+@click.option("--name", required=True, help="unique for the merchant, e.g. 'usd'")
 @click.option("--settings", "settings_path", required=True, type=click.Path(path_type=Path), help="a JSON object file")
 @_with_gateway
 def create_account(gateway: Gateway, merchant_id: str, provider: str, name: str, settings_path: Path) -> None:
-    """Store a provider account: SETTINGS uses the provider's variable names (IOTPAY_MCH_ID, ...),
+    """Store a provider account: SETTINGS uses the provider's variable names (<PROVIDER>_...),
     validated by the provider as the environment is, and is stored encrypted."""
     account = gateway.accounts.create(merchant_id, provider, name, _settings_file(settings_path))
     _print(
