@@ -119,7 +119,7 @@ def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
     app = make_app(**iotpay_config)
 
     providers = app.test_client().get("/v1/providers").get_json()
-    details = providers[0].pop("channel_details")  # tests/gateway/test_checkout_channels.py checks them
+    details = providers[0].pop("channel_details")  # tests/iotpay/test_checkout_channels.py checks them
     assert [channel["name"] for channel in details] == providers[0]["channels"]
     assert providers == [
         {
