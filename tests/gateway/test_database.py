@@ -147,7 +147,7 @@ def test_a_raw_insert_is_read_back_as_the_orm_wrote_it(database_url: str) -> Non
     db = Database(database_url)
     received = datetime(2026, 11, 27, 19, 30, 1, 123456, tzinfo=UTC)
     row = {
-        "provider": "iotpay", "received_at": received, "method": "POST", "query_string": "a=1", "body": "",
+        "provider": "example", "received_at": received, "method": "POST", "query_string": "a=1", "body": "",
         "body_digest": None, "request_size": 3, "content_type": None, "verdict": "duplicate", "reason": "é ✓",
         "order_id": None, "event_id": "evt_1",
     }  # fmt: skip
