@@ -131,20 +131,23 @@ class ConnectionCounts:
         return self._open.get(key, 0)
 
 
-def error_answer(status: str, code: str, message: str, *headers: str) -> bytes:
+def error_answer(*, status: int, reason: str, code: str, message: str, headers: tuple[str, ...] = ()) -> bytes:
     """A complete HTTP/1.1 answer in the API's one error shape, closing the connection."""
     body = f'{{"error": "{code}", "message": "{message}", "errors": {{}}}}'.encode()
-    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    head = [f"HTTP/1.1 {status} {reason}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
     head += [*headers, "Connection: close"]
     return "\r\n".join(head).encode() + b"\r\n\r\n" + body
 
 
-TOO_SLOW = error_answer("408 Request Timeout", "request_timeout", "The request was not received in time.")
+TOO_SLOW = error_answer(
+    status=408, reason="Request Timeout", code="request_timeout", message="The request was not received in time."
+)
 TOO_MANY = error_answer(
-    "429 Too Many Requests",
-    "too_many_connections",
-    "Too many open connections from this address.",
-    "Retry-After: 1",
+    status=429,
+    reason="Too Many Requests",
+    code="too_many_connections",
+    message="Too many open connections from this address.",
+    headers=("Retry-After: 1",),
 )
 
 

@@ -43,7 +43,9 @@ from gateway.client_limits import (
     error_answer,
 )
 
-TOO_LARGE = error_answer("413 Payload Too Large", "payload_too_large", "The request body is over 1 MiB.")
+TOO_LARGE = error_answer(
+    status=413, reason="Payload Too Large", code="payload_too_large", message="The request body is over 1 MiB."
+)
 
 
 class GuardedConn(TConn):  # type: ignore[misc]  # gunicorn ships no type hints
