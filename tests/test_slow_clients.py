@@ -10,6 +10,7 @@ here so that the test takes seconds.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -207,3 +208,50 @@ def test_clients_that_never_close_after_the_answer_do_not_stall_the_server(
     finally:
         for sock in lingering:
             sock.close()
+
+
+def exchange(url: str, request: bytes, *, wait_for_continue: bytes | None = None) -> bytes:
+    """Send `request` on a new connection from 127.0.0.1 and read the answer until the server closes."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        if wait_for_continue is not None:
+            answer = sock.recv(4096)  # the client sends its body only once told to
+            sock.sendall(wait_for_continue)
+        for _ in range(100):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_clients_that_send_in_time_are_served_whatever_the_framing(start_server: Callable[..., Gunicorn]) -> None:
+    server = start_server()
+    head = (
+        f"POST /v1/orders HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {API_KEY}\r\n"
+        "Content-Type: application/json\r\nConnection: close\r\n"
+    ).encode()
+    body = json.dumps(order_fields()).encode()
+
+    waited = exchange(
+        server.url,
+        head + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body),
+        wait_for_continue=body,
+    )
+    assert waited.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 "), waited[:200]
+
+    chunked = exchange(
+        server.url, head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    )
+    assert chunked.startswith(b"HTTP/1.1 201 "), chunked[:200]
+
+    huge = b"x" * (1024 * 1024 + 1)
+    too_large = exchange(
+        server.url, head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(huge), huge)
+    )
+    assert too_large.startswith(b"HTTP/1.1 413 "), too_large[:200]
+    assert too_large.endswith(
+        b'"error": "payload_too_large", "message": "The request body is over 1 MiB.", "errors": {}}'
+    )
