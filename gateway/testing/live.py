@@ -218,7 +218,9 @@ class LiveGateway:
         return self.client.get(f"/v1/orders/{order_id}?refresh=true")
 
     def refund(self, order_id: str, amount: int) -> TestResponse:
-        return self.client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount})
+        # A new Idempotency-Key per refund, as the API requires of every client.
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        return self.client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount}, headers=key)
 
     def refunds(self, order_id: str) -> list[dict[str, Any]]:
         refunds: list[dict[str, Any]] = self.client.get(f"/v1/orders/{order_id}/refunds").get_json()
