@@ -98,27 +98,23 @@ class RefundCreated:
     replayed: bool = False  # the request's `reference` named a refund made before: nothing new was done
 
 
-class RefundReferenceReused(Invalid):
+def reference_reused(refund_id: str) -> Invalid:
     """A reference names one refund: another amount or reason under it is a mistake, never a second refund."""
-
-    def __init__(self, refund_id: str) -> None:
-        super().__init__(
-            "refund_reference_reused",
-            "This reference already names a refund of this order with another amount or reason.",
-            {"reference": ["already used on this order for another refund; use a new reference for a new refund"]},
-            refund_id=refund_id,
-        )
+    return Invalid(
+        "refund_reference_reused",
+        "This reference already names a refund of this order with another amount or reason.",
+        {"reference": ["already used on this order for another refund; use a new reference for a new refund"]},
+        refund_id=refund_id,
+    )
 
 
-class RefundInProgress(Conflict):
-    """The refund this reference names is still being asked of the provider: its answer is not known yet."""
-
-    def __init__(self, refund_id: str) -> None:
-        super().__init__(
-            "refund_in_progress",
-            "The refund with this reference is still being asked of the provider; retry in a moment.",
-            refund_id=refund_id,
-        )
+def refund_in_progress(refund_id: str) -> Conflict:
+    """The refund a reference names is still being asked of the provider: its answer is not known yet."""
+    return Conflict(
+        "refund_in_progress",
+        "The refund with this reference is still being asked of the provider; retry in a moment.",
+        refund_id=refund_id,
+    )
 
 
 def refund_answer(gateway: Gateway, refund: Refund, error: ProviderError | None = None) -> Refund:
@@ -206,10 +202,10 @@ def _reserve(
 
 def _same_refund(earlier: Refund, amount: int, reason: str | None) -> Refund:
     if earlier.amount != amount or earlier.reason != reason:
-        raise RefundReferenceReused(earlier.id)
+        raise reference_reused(earlier.id)
     lease = as_utc(earlier.claimed_until)
     if earlier.status == RefundStatus.PENDING.value and earlier.provider_refund_id is None and lease and lease > utcnow():
-        raise RefundInProgress(earlier.id)  # its first call is still running: its answer decides
+        raise refund_in_progress(earlier.id)  # its first call is still running: its answer decides
     return earlier
 
 
