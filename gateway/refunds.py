@@ -85,7 +85,9 @@ def create_refund(
     order = get_order(gateway, order_id)
     provider = gateway.provider_of(order)
     require_operation(provider, REFUND)
-    refund, replayed = _reserve(gateway, order_id, fields["amount"], fields.get("reason"), fields.get("reference"), claim)
+    refund, replayed = _reserve(
+        gateway, order_id, fields["amount"], fields.get("reason"), fields.get("reference"), claim
+    )
     if replayed:
         return RefundCreated(refund_answer(gateway, refund), replayed=True)
     attempt = attempt_refund(gateway, refund.id, first_attempt=True)
@@ -204,7 +206,12 @@ def _same_refund(earlier: Refund, amount: int, reason: str | None) -> Refund:
     if earlier.amount != amount or earlier.reason != reason:
         raise reference_reused(earlier.id)
     lease = as_utc(earlier.claimed_until)
-    if earlier.status == RefundStatus.PENDING.value and earlier.provider_refund_id is None and lease and lease > utcnow():
+    if (
+        earlier.status == RefundStatus.PENDING.value
+        and earlier.provider_refund_id is None
+        and lease
+        and lease > utcnow()
+    ):
         raise refund_in_progress(earlier.id)  # its first call is still running: its answer decides
     return earlier
 

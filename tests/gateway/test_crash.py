@@ -80,7 +80,9 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
 
     outcome: list[Any] = []
     request = threading.Thread(
-        target=lambda: outcome.append(_post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, new_key()))
+        target=lambda: outcome.append(
+            _post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, new_key())
+        )
     )
     request.start()
     refund = wait_for(lambda: _refund_row(database_url, order["id"]), what="the refund row")

@@ -223,7 +223,7 @@ def test_the_delivered_post_is_signed_as_documented(make_app: Callable[..., Any]
 
 
 @pytest.mark.parametrize("status", [200, 299])
-def test_a_2xx_marks_the_event_delivered_and_the_body_is_id_type_created_at_data(
+def test_a_2xx_marks_the_event_delivered_and_the_body_is_id_type_created_at_sandbox_data(
     make_app: Callable[..., Any], status: int
 ) -> None:
     receiver = Receiver(status)
@@ -239,9 +239,10 @@ def test_a_2xx_marks_the_event_delivered_and_the_body_is_id_type_created_at_data
         "id": event_id,
         "type": "refund.succeeded",
         "created_at": received.json["created_at"],
+        "sandbox": False,
         "data": {"order": {"id": "ord_0", "note": MARKER}},
     }
-    assert list(received.json) == ["id", "type", "created_at", "data"]
+    assert list(received.json) == ["id", "type", "created_at", "sandbox", "data"]
     assert datetime.fromisoformat(received.json["created_at"]) == created_at
     event = stored(app, event_id)
     assert event.delivered_at is not None

@@ -157,7 +157,9 @@ def test_refunds_through_the_api(both_factory: Callable[..., Any], stripe: Strip
     client = both_factory().test_client()
     order = paid_stripe_order(client, stripe, 1000)
 
-    partial = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400, "reason": "one cup spilt"}, headers=new_key())
+    partial = client.post(
+        f"/v1/orders/{order['id']}/refunds", json={"amount": 400, "reason": "one cup spilt"}, headers=new_key()
+    )
     assert partial.status_code == 201, partial.get_json()
     assert (partial.get_json()["status"], partial.get_json()["provider_refund_id"][:3]) == ("succeeded", "re_")
     rest = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 600}, headers=new_key())
@@ -271,7 +273,9 @@ def test_a_pending_refund_that_fails_at_stripe_is_settled_failed_and_its_amount_
     client = app.test_client()
     order = paid_stripe_order(client, stripe, 1000)
     stripe.fault("refund", "pending")
-    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key()).get_json()["id"]
+    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key()).get_json()[
+        "id"
+    ]
     [at_stripe] = stripe.intent(order["provider_order_id"])["refunds"]
     stripe.settle_refund(at_stripe["id"], "failed")
 
