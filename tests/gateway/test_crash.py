@@ -24,6 +24,7 @@ from gateway.clock import utcnow
 from gateway.models import Order, OutboxEvent, Refund
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.flows import new_key, pay_in_simulator, simulator_order, wait_for
+from tests.support.keys import AUTH
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
 pytestmark = pytest.mark.slow
@@ -71,17 +72,22 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     created = requests.post(
         f"{gunicorn.url}/v1/orders",
         json={"channel": "UPI_APP", "amount": 1000, "currency": "CAD", "subject": "s", "body": "b"},
+        headers=AUTH,
         timeout=30,
     )
     order = created.json()
     pay_in_simulator(simulator, order)
-    wait_for(lambda: requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", timeout=5).json()["status"] == "paid")
+    wait_for(
+        lambda: (
+            requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", headers=AUTH, timeout=5).json()["status"] == "paid"
+        )
+    )
     simulator_faults("refund_order", "delay", seconds=2)
 
     outcome: list[Any] = []
     request = threading.Thread(
         target=lambda: outcome.append(
-            _post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, new_key())
+            _post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, {**new_key(), **AUTH})
         )
     )
     request.start()

@@ -10,6 +10,7 @@ from typing import Any
 import requests
 
 from tests.support.flows import new_key, paid_order, simulator_order
+from tests.support.keys import AUTH
 
 
 def post_refund(client: Any, order_id: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
@@ -89,14 +90,13 @@ def test_concurrent_requests_with_one_reference_make_one_refund(
 ) -> None:
     app = app_factory()
     order = paid_order(app.test_client(), simulator, 1000)
-    headers = getattr(app, "test_api_headers", {})
     barrier = threading.Barrier(8)
     answers: list[requests.Response] = []
 
     def ask() -> None:
         barrier.wait()
         url = f"{gateway_server.url}/v1/orders/{order['id']}/refunds"
-        answers.append(requests.post(url, json={"amount": 300, "reference": "once"}, headers=headers, timeout=30))
+        answers.append(requests.post(url, json={"amount": 300, "reference": "once"}, headers=AUTH, timeout=30))
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for thread in threads:
