@@ -20,7 +20,7 @@ from gateway.notify_guard import RejectionThrottle
 from gateway.plugin_manager import build_plugin_manager, collect_live_settings, collect_providers, collect_sandboxes
 from gateway.schemas import ApiErrorSchema
 from gateway.settings import ConfigError, Settings, load_settings, require_api_keys
-from gateway.views import api, console, docs, health, notify, observe, openapi, pay, refunds
+from gateway.views import api, console, docs, health, lockout, notify, observe, openapi, pay, refunds
 from gateway.views.context import EXTENSION_KEY, current_gateway
 from gateway.views.errors import register_error_handlers
 from gateway.views.limiter import build_limiter
@@ -70,6 +70,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         pay.limit(build_limiter(app, settings), settings)
         smorest.register_blueprint(pay.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape
+    lockout.init_app(app, settings)  # failed API keys and console logins, per client address
     observe.init_app(app, settings)  # request ids on log lines, /metrics
     app.register_blueprint(docs.blp)  # /, /docs
     console.init_app(app, settings)  # /console
