@@ -585,6 +585,16 @@ MALFORMED_PLUGINS = {
         "    return Sandbox('tiny', lambda environ, start_response: [])\n",
         "gateway_register_sandboxes must return a list of Sandbox objects, not a Sandbox",
     ),
+    "live_settings_not_names": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_live_settings(settings):\n    return [{'TINY_KEY': 'its value'}]\n",
+        "gateway_live_settings must return variable names, not a dict",
+    ),
+    "live_settings_one_name": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_live_settings(settings):\n    return 'TINY_KEY'\n",
+        "gateway_live_settings must return a list of setting names, not a str",
+    ),
 }
 
 
