@@ -75,6 +75,20 @@ def test_check_outside_the_sandbox_without_api_keys_refuses_in_one_line_saying_w
     ]
 
 
+def test_run_outside_the_sandbox_without_api_keys_refuses_in_one_line_before_gunicorn_starts(
+    check_config: dict[str, str],
+) -> None:
+    result = gateway_command({**check_config, "GATEWAY_API_KEYS": ""}, "run", "--bind", "127.0.0.1:9")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "gateway run: GATEWAY_API_KEYS: is required outside the sandbox: set it to one or more long random keys, "
+        "comma-separated (e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or set "
+        "GATEWAY_SANDBOX=1"
+    ]
+
+
 def test_the_long_flask_form_keeps_working(check_config: dict[str, str]) -> None:
     result = flask_cli(check_config, "gateway", "check")
     assert result.returncode == 0, result.stdout + result.stderr
