@@ -4,7 +4,7 @@ Only failures are counted, but once an address is over the limit every attempt f
 refused until its window moves on, a right key too: otherwise a guesser could ignore the 429s
 and still learn which guess was right. Counters live where gateway.ratelimit says (Redis with
 GATEWAY_REDIS_URL, so all workers and machines count together; process memory otherwise), kept
-by the same `limits` library Flask-Limiter uses, in a moving window. If Redis stops answering,
+by the same `limits` library Flask-Limiter uses, in a moving window. While Redis does not answer,
 the process counts in memory rather than failing requests.
 
 The client address is `request.remote_addr`, which ProxyFix has already set to the real client's
@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import cast
 
 from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from gateway.ratelimit import key_prefix, rate, storage_uri
+from gateway.ratelimit import MEMORY, key_prefix, rate, storage_uri
 from gateway.settings import Settings
 from gateway.views.errors import ApiError
 
@@ -38,39 +39,34 @@ class Lockout:
     def __init__(self, settings: Settings, scope: str) -> None:
         self.item: RateLimitItem = parse(rate(settings, VARIABLE, DEFAULT_LIMIT))
         self.scope = scope
-        self._prefix = key_prefix(settings)
+        self._prefix = key_prefix(settings) + ":auth-failures"
         uri = storage_uri(settings)
-        self._storage: Storage = storage_from_string(uri)
-        self._limiter = MovingWindowRateLimiter(self._storage)
+        storage = cast(Storage, storage_from_string(uri)) if uri != MEMORY else MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
 
     def retry_after(self) -> int | None:
         """Seconds until this request's address may try again; None when it is not locked out."""
-        address = _address()
+        keys = (self._prefix, self.scope, _address())
         try:
-            if self._limiter.test(self.item, self._prefix, self.scope, address):
+            if self._limiter.test(self.item, *keys):
                 return None
-            stats = self._limiter.get_window_stats(self.item, self._prefix, self.scope, address)
-        except Exception:
-            if isinstance(self._storage, MemoryStorage):
-                raise  # memory itself failed: a bug, not an outage
-            self._fall_back()  # Redis down: count in memory rather than refuse or fail requests
-            return self.retry_after()
+            stats = self._limiter.get_window_stats(self.item, *keys)
+        except Exception:  # Redis down: count in this process rather than refuse or fail requests
+            log.warning("rate-limit storage unreachable; counting failed %s attempts in memory", self.scope)
+            if self._fallback.test(self.item, *keys):
+                return None
+            stats = self._fallback.get_window_stats(self.item, *keys)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     def failed(self) -> None:
         """Count one failure from this request's address."""
+        keys = (self._prefix, self.scope, _address())
         try:
-            self._limiter.hit(self.item, self._prefix, self.scope, _address())
-        except Exception:
-            if isinstance(self._storage, MemoryStorage):
-                raise
-            self._fall_back()
-            self._limiter.hit(self.item, self._prefix, self.scope, _address())
-
-    def _fall_back(self) -> None:
-        log.error("rate-limit storage unreachable: counting failed %s attempts in this process's memory", self.scope)
-        self._storage = MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(self._storage)
+            self._limiter.hit(self.item, *keys)
+        except Exception:  # see retry_after
+            log.warning("rate-limit storage unreachable; counting failed %s attempts in memory", self.scope)
+            self._fallback.hit(self.item, *keys)
 
 
 def _address() -> str:

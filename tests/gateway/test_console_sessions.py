@@ -157,3 +157,13 @@ def test_good_api_keys_are_never_limited(app_factory: Callable[..., Any]) -> Non
     client = app.test_client()
 
     assert {client.get("/v1/providers").status_code for _ in range(10)} == {200}
+
+
+def test_with_redis_unreachable_failed_keys_are_still_limited_in_memory(app_factory: Callable[..., Any]) -> None:
+    app = app_factory(GATEWAY_AUTH_FAILURE_LIMIT="2 per minute", GATEWAY_REDIS_URL="redis://127.0.0.1:1/0")
+    client = app.test_client()
+    wrong = {"Authorization": "Bearer wrong-key-0123456789abcdef"}
+
+    statuses = [client.get("/v1/providers", headers=wrong).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 429]
