@@ -336,7 +336,7 @@ def abandoned_row(**values: Any) -> dict[str, Any]:
     """A key left in_progress by a process that died, its lease run out a minute ago."""
     now = utcnow()
     return {
-        "scope": scope_of("POST", "/v1/orders", None),
+        "scope": scope_of("POST", "/v1/orders", TEST_API_KEY),
         "key": KEY,
         "request_hash": body_hash(json.dumps(ORDER).encode()),
         "status": "in_progress",

@@ -34,6 +34,7 @@ from gateway.settings import ConfigError, Settings
 from gateway.testing.live import LiveServer
 from gateway.views.context import gateway_of
 from gateway.webhooks import DeliveryReport, backoff, deliver_due, sign_payload, verify_signature
+from tests.support.keys import TEST_API_KEY
 from tests.support.processes import REPO_ROOT, child_env
 
 SECRET = "whsec_5f0c2e9a7b1d4c3e8f6a0b2d4e6f8a1c"
@@ -593,6 +594,7 @@ def test_the_deployed_worker_delivers_and_stops_cleanly_on_sigterm(
         "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),
         "GATEWAY_WEBHOOK_URL": f"{receiver_server.url}/hooks",
         "GATEWAY_WEBHOOK_SECRET": SECRET,
+        "GATEWAY_API_KEYS": TEST_API_KEY,
     }
     app = create_app(config)
     try:
