@@ -107,6 +107,7 @@ def create_order(
         expires_at=now + gateway.order_lifetime,
         paid_after_expiry=False,
         refunded_amount=0,
+        sandbox=gateway.settings.sandbox,
     )
     # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
     # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -162,6 +163,22 @@ def collect_sandboxes(pm: pluggy.PluginManager, settings: Settings) -> Mapping[s
             sandboxes[sandbox.name] = sandbox
             owners[sandbox.name] = plugin_name
     return sandboxes
+
+
+def collect_live_settings(pm: pluggy.PluginManager, settings: Settings) -> list[str]:
+    """The variables that plugins say point at their live services (gateway_live_settings), sorted."""
+    names: set[str] = set()
+    hook = pm.hook.gateway_live_settings
+    for plugin_name, answered in _results_by_plugin(hook, "setting names", settings=settings):
+        for name in answered:
+            if not isinstance(name, str) or not _SETTING_NAME.fullmatch(name):
+                problem = f"gateway_live_settings must return variable names, not a {type(name).__name__}"
+                raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
+            names.add(name)
+    return sorted(names)
+
+
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
 
 
 def provider_problem(provider: object) -> str | None:

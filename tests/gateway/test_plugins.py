@@ -30,7 +30,7 @@ from gateway.settings import ConfigError
 from gateway.snapshots import OrderSnapshot
 from gateway.testing import ProviderConformance, ProviderHarness
 from gateway.testing.live import LiveServer
-from tests.support.flows import create_order, paid_order, wait_for
+from tests.support.flows import create_order, new_key, paid_order, wait_for
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "examples" / "gateway-example-provider"
 EXAMPLE_SECRET = "whsec_tests_3e9f1b2c7d"
@@ -142,8 +142,8 @@ def test_an_installed_plugin_works_end_to_end_over_real_http(example_app: Any, e
     paid = wait_for(lambda: status_is(client, order["id"], "paid"), what="the example order to be paid")
     assert paid["paid_at"] is not None
 
-    first = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 250})
-    second = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
+    first = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 250}, headers=new_key())
+    second = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key())
     assert (first.status_code, second.status_code) == (201, 201), (first.get_json(), second.get_json())
     assert [first.get_json()["status"], second.get_json()["status"]] == ["succeeded", "succeeded"]
     assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "refunded"
@@ -408,7 +408,7 @@ def test_gateway_order_paid_and_gateway_refund_succeeded_are_called_once_each(
     recorder = recorded(app)
     order = paid_order(client, simulator, 1000)
     wait_for(lambda: recorder.calls, what="gateway_order_paid")  # called just after the commit
-    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}).get_json()
+    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}, headers=new_key()).get_json()
 
     assert recorder.calls == [
         ("gateway_order_paid", order["id"], "paid"),
@@ -426,7 +426,7 @@ def test_gateway_refund_failed_is_called_when_the_provider_refuses(
     wait_for(lambda: recorder.calls, what="gateway_order_paid")
     simulator_faults("refund_order", "fail", errCode="0014")
 
-    refused = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
+    refused = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key())
 
     assert refused.status_code == 502
     assert recorder.calls == [
@@ -584,6 +584,16 @@ MALFORMED_PLUGINS = {
         "@hookimpl\ndef gateway_register_sandboxes(settings):\n"
         "    return Sandbox('tiny', lambda environ, start_response: [])\n",
         "gateway_register_sandboxes must return a list of Sandbox objects, not a Sandbox",
+    ),
+    "live_settings_not_names": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_live_settings(settings):\n    return [{'TINY_KEY': 'its value'}]\n",
+        "gateway_live_settings must return variable names, not a dict",
+    ),
+    "live_settings_one_name": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_live_settings(settings):\n    return 'TINY_KEY'\n",
+        "gateway_live_settings must return a list of setting names, not a str",
     ),
 }
 

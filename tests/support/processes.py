@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.keys import TEST_API_KEY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,6 +27,9 @@ def free_port() -> int:
 def child_env(config: Mapping[str, str]) -> dict[str, str]:
     provider_variables = ("GATEWAY_", "IOTPAY_", "STRIPE_", "EXAMPLE_")
     env = {name: value for name, value in os.environ.items() if not name.startswith(provider_variables)}
+    # Outside the sandbox the gateway refuses to start without API keys; GATEWAY_API_KEYS="" to see it.
+    if config.get("GATEWAY_SANDBOX") != "1":  # a sandbox may run open, as `make run` does
+        env["GATEWAY_API_KEYS"] = TEST_API_KEY
     env.update(config)
     env["PYTHONPATH"] = str(REPO_ROOT)
     return env

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from gateway.http import DEFAULT_READ_TIMEOUT
 from gateway.sandbox import sandbox_url
-from gateway.settings import ConfigError, Settings
+from gateway.settings import ConfigError, Settings, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,16 @@ def load_config(settings: Settings) -> IotPayConfig | None:
     if config is not None and len(settings.notify_url(NAME)) > NOTIFY_URL_MAX:
         raise ConfigError("GATEWAY_PUBLIC_URL", f"too long: IOTPay's notify URL must fit {NOTIFY_URL_MAX} characters")
     return config
+
+
+def live_settings(settings: Settings) -> list[str]:
+    """The IOTPAY_* credentials set to other than the simulator's, when IOTPAY_API_URL is IOTPay's own
+    service (its default, or any host but this machine's): what the sandbox would be ignoring."""
+    api_url = settings.get("IOTPAY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL
+    if is_loopback(urlsplit(api_url).hostname):
+        return []  # a simulator on this machine: nothing real could be reached with them
+    sandbox_values = {"IOTPAY_MCH_ID": SANDBOX_MCH_ID, "IOTPAY_SECRET_KEY": SANDBOX_KEY}
+    return [name for name, value in sandbox_values.items() if settings.get(name) not in (None, value)]
 
 
 def _load(settings: Settings) -> IotPayConfig | None:
