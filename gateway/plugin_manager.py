@@ -16,7 +16,7 @@ from typing import Any
 import pluggy
 
 from gateway import hookspecs
-from gateway.provider import CONTRACT_VERSION, SUPPORTED_CONTRACT_VERSIONS, Provider, ProviderInfo
+from gateway.provider import CONTRACT_VERSION, QUERY, SUPPORTED_CONTRACT_VERSIONS, Provider, ProviderInfo
 from gateway.sandbox import Sandbox
 from gateway.settings import ConfigError, Settings
 
@@ -174,6 +174,8 @@ def provider_problem(provider: object) -> str | None:
     info = getattr(provider, "info", None)  # a class-level annotation alone raises AttributeError
     if not isinstance(info, ProviderInfo):
         return f"its provider {type(provider).__name__} has no `info` (a ProviderInfo), but a {type(info).__name__}"
+    if info.confirm_notifications and QUERY not in provider.operations:
+        return f"provider {info.name!r} confirms notifications by query (info.confirm_notifications) but has no query_order"
     return None
 
 
