@@ -2,8 +2,9 @@
 
 The known-answer tests (test_signing.py) pin the exact bytes; these check the rules hold for any
 input: field order never matters, empty values and `sign` are never signed, every non-empty
-change breaks the signature, and a notify signed over any Unicode (with `+`, `%`, `&`, `=`)
-survives the trip through a query string or a form body unchanged.
+change breaks the signature, a notify signed over any Unicode (with `+`, `%`, `&`, `=`)
+survives the trip through a query string or a form body unchanged, and no other split of a
+genuine notify's signed text is ever taken for a notification.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
-from gateway_iotpay import signing
+from gateway_iotpay import signing, splitting
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import IotPayConfig
 from gateway_iotpay.provider import IotPayProvider
@@ -86,9 +87,13 @@ REQUIRED = {
     "currency": "CAD",
     "amount": "2856",
     "status": "2",
+    "backType": "2",
 }
+# The other fields IOTPay documents for its notify, with any value the gateway could have sent (none
+# holds '&' followed by a name and '=': create refuses those, see test_a_value_holding_a_pair...).
+OPTIONAL = sorted(splitting.NOTIFY_FIELDS - set(REQUIRED) - {signing.SIGN_FIELD})
 extra_fields = st.dictionaries(
-    names.filter(lambda name: name not in REQUIRED), text.filter(lambda value: value != ""), max_size=8
+    st.sampled_from(OPTIONAL), text.filter(lambda value: value != "" and not splitting.holds_a_pair(value)), max_size=8
 )
 
 
@@ -157,3 +162,35 @@ def test_whatever_arrives_is_a_notification_or_a_rejection(
         provider().verify_notification(request)
     except NotificationRejected as rejected:
         assert rejected.verdict in (Verdict.BAD_SIGNATURE, Verdict.MALFORMED)
+
+
+@given(extra_fields, st.data())
+def test_no_other_split_of_a_signed_notify_is_ever_accepted(extra: dict[str, str], data: st.DataObject) -> None:
+    """What an attacker holding one genuine signed set can send: the same signed text cut into other
+    fields (anywhere an `&` and an `=` allow), plus any empty fields, which are never signed."""
+    genuine = {**REQUIRED, **extra}
+    signed = signing.canonical_string(genuine, KEY).removesuffix(f"&key={KEY}")
+    amps = [i for i, char in enumerate(signed) if char == "&"]
+    cuts = sorted(data.draw(st.sets(st.sampled_from(amps))) if amps else set())
+    pieces = [signed[start + 1 if start >= 0 else 0 : end] for start, end in zip([-1, *cuts], [*cuts, len(signed)])]
+    fields: list[tuple[str, str]] = []
+    for piece in pieces:
+        equals = [i for i, char in enumerate(piece) if char == "="]
+        assume(equals)
+        at = data.draw(st.sampled_from(equals))
+        fields.append((piece[:at], piece[at + 1 :]))
+    empties = data.draw(st.lists(st.sampled_from([*REQUIRED, *OPTIONAL, "zzz"]), max_size=3))
+    fields += [(name, "") for name in empties]
+    assume(len({name for name, _ in fields}) == len(fields))  # the same name twice is refused anyway
+    # Only a re-cut of the text counts: an empty optional field added to the genuine split changes nothing.
+    assume(sorted((name, value) for name, value in fields if value) != sorted(genuine.items()))
+    sent = dict(fields)
+    sent["sign"] = signing.sign(genuine, KEY)
+    assert signing.canonical_string(sent, KEY) == signing.canonical_string(genuine, KEY)  # the signature holds
+
+    try:
+        provider().verify_notification(notify(sent, data.draw(st.sampled_from(["query", "form", "split"]))))
+    except NotificationRejected as rejected:
+        assert rejected.verdict is Verdict.MALFORMED, rejected.reason
+    else:
+        raise AssertionError(f"another split of a signed notify was accepted: {fields}")
