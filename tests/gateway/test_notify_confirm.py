@@ -193,21 +193,20 @@ def test_iotpay_declares_confirmation_by_default(client: Any) -> None:
     assert client.application.extensions["gateway"].providers["iotpay"].info.confirm_notifications is True
 
 
-class _ConfirmsWithoutQuery(Provider):
-    info = ProviderInfo(
-        name="noquery", display_name="No query", channels=("X",), currencies={"CAD": 2}, confirm_notifications=True
-    )
-
-    def create_order(self, request: OrderRequest) -> CreatedOrder:
-        raise NotImplementedError
-
-    def verify_notification(self, request: InboundRequest) -> Notification:
-        raise NotImplementedError
-
-    def acknowledge(self, verdict: Verdict) -> Acknowledgement:
-        return Acknowledgement(200, "ok")
-
-
 def test_a_provider_that_confirms_by_query_without_a_query_is_refused_at_start() -> None:
-    problem = provider_problem(_ConfirmsWithoutQuery())
+    class ConfirmsWithoutQuery(Provider):
+        info = ProviderInfo(
+            name="noquery", display_name="No query", channels=("X",), currencies={"CAD": 2}, confirm_notifications=True
+        )
+
+        def create_order(self, request: OrderRequest) -> CreatedOrder:
+            raise NotImplementedError
+
+        def verify_notification(self, request: InboundRequest) -> Notification:
+            raise NotImplementedError
+
+        def acknowledge(self, verdict: Verdict) -> Acknowledgement:
+            return Acknowledgement(200, "ok")
+
+    problem = provider_problem(ConfirmsWithoutQuery())
     assert problem is not None and "query_order" in problem
