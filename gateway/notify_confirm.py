@@ -59,5 +59,7 @@ def _difference(order: StoredOrder, notification: Notification, answer: Notifica
 
 
 def _contradicted(provider: Provider, order: StoredOrder, reason: str) -> tuple[Verdict, str]:
-    log.error("%s notify for order %s contradicted by the provider's query (forged?): %s", provider.name, order.id, reason)
+    log.error(
+        "%s notify for order %s contradicted by the provider's query (forged?): %s", provider.name, order.id, reason
+    )
     return Verdict.MISMATCH, reason

@@ -175,7 +175,7 @@ def provider_problem(provider: object) -> str | None:
     if not isinstance(info, ProviderInfo):
         return f"its provider {type(provider).__name__} has no `info` (a ProviderInfo), but a {type(info).__name__}"
     if info.confirm_notifications and QUERY not in provider.operations:
-        return f"provider {info.name!r} confirms notifications by query (info.confirm_notifications) but has no query_order"
+        return f"provider {info.name!r} has info.confirm_notifications but no query_order to confirm them with"
     return None
 
 

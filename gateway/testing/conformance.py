@@ -192,7 +192,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
     def test_notification_disagreeing_with_the_order_is_refused(
         self, gateway_under_test: LiveGateway, disagreement: str
     ) -> None:
-        gateway, harness = gateway_under_test, gateway_under_test.harness
+        gateway = gateway_under_test
         order = gateway.new_order()
         if disagreement == "amount":
             notification = gateway.paid_notification(order, amount=order["amount"] + 1)

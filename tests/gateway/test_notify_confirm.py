@@ -75,7 +75,9 @@ def send(client: Any, params: dict[str, str]) -> tuple[int, str]:
 
 def records(app: Any) -> list[tuple[str, str | None]]:
     with app.extensions["gateway"].db.transaction() as session:
-        rows = session.execute(select(NotificationRecord.verdict, NotificationRecord.reason).order_by(NotificationRecord.id))
+        rows = session.execute(
+            select(NotificationRecord.verdict, NotificationRecord.reason).order_by(NotificationRecord.id)
+        )
         return [(verdict, reason) for verdict, reason in rows]
 
 
@@ -186,7 +188,9 @@ def test_turning_confirmation_off_lets_the_signature_alone_pay(
     assert send(client, signed_notify(order)) == (200, "success")
 
     assert status_of(client, order["id"]) == "paid"
-    assert any("IOTPAY_CONFIRM_NOTIFY_BY_QUERY=0" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert any(
+        "IOTPAY_CONFIRM_NOTIFY_BY_QUERY=0" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING
+    )
 
 
 def test_iotpay_declares_confirmation_by_default(client: Any) -> None:

@@ -193,7 +193,7 @@ def test_an_order_swap_from_the_attackers_own_signed_set_never_pays_the_victims_
 
     # Fold backType=1 away, cut the text at the planted pairs, and add an empty payOrderId (never signed).
     folded = fold(genuine, "backType")
-    forged = cut_at(folded, where, glue) + [("payOrderId", "")]
+    forged = [*cut_at(folded, where, glue), ("payOrderId", "")]
     same_signed_text(forged, genuine)
     assert dict(forged)["mchOrderNo"] == victim["merchant_order_no"] and dict(forged)["status"] == "2"
 
@@ -228,7 +228,14 @@ def test_a_value_iotpay_echoes_holding_another_pair_is_refused_at_create(
 ) -> None:
     response = client.post(
         "/v1/orders",
-        json={"channel": "ALIPAY_MOBILE", "amount": AMOUNT, "currency": "CAD", "subject": "Tea", "body": "G", **changes},
+        json={
+            "channel": "ALIPAY_MOBILE",
+            "amount": AMOUNT,
+            "currency": "CAD",
+            "subject": "Tea",
+            "body": "G",
+            **changes,
+        },
     )
 
     assert response.status_code == 422, response.get_json()

@@ -172,7 +172,10 @@ def test_no_other_split_of_a_signed_notify_is_ever_accepted(extra: dict[str, str
     signed = signing.canonical_string(genuine, KEY).removesuffix(f"&key={KEY}")
     amps = [i for i, char in enumerate(signed) if char == "&"]
     cuts = sorted(data.draw(st.sets(st.sampled_from(amps))) if amps else set())
-    pieces = [signed[start + 1 if start >= 0 else 0 : end] for start, end in zip([-1, *cuts], [*cuts, len(signed)])]
+    pieces = [
+        signed[start + 1 if start >= 0 else 0 : end]
+        for start, end in zip([-1, *cuts], [*cuts, len(signed)], strict=True)
+    ]
     fields: list[tuple[str, str]] = []
     for piece in pieces:
         equals = [i for i, char in enumerate(piece) if char == "="]
