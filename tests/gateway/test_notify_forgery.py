@@ -95,15 +95,18 @@ def fold(pairs: Pairs, name: str) -> Pairs:
     return [*ordered[:at], merged, *ordered[at + 2 :], ("sign", dict(pairs)["sign"])]
 
 
-def cut_at(pairs: Pairs, name: str, glue: str) -> Pairs:
-    """Re-split the signed text where `name`'s value holds `&...`: everything from `&<glue>=` on
-    becomes the fields it spells, and `<glue>`'s value swallows the rest of the text."""
+def cut_at(pairs: Pairs, where: str, glue: str) -> Pairs:
+    """Re-split the signed text at the pairs planted in `where`'s value (`own&a=1&b=2&<glue>=`): `where`
+    keeps `own`, the planted pairs become fields, and `<glue>`'s value swallows the rest of the text."""
     ordered = sorted((pair for pair in pairs if pair[1] and pair[0] != "sign"), key=lambda pair: pair[0])
-    text = "&".join(f"{n}={v}" for n, v in ordered)
-    head, _, tail = text.partition(f"&{glue}=")
-    forged = [tuple(piece.split("=", 1)) for piece in head.split("&")]
-    forged.append((glue, tail))
-    return [(n, v) for n, v in forged] + [("sign", dict(pairs)["sign"])]
+    at = next(i for i, (name, _) in enumerate(ordered) if name == where or name.endswith("&" + where))
+    name, value = ordered[at]
+    own, _, planted = value.partition("&")
+    head, _, nothing = planted.partition(f"&{glue}=")
+    assert nothing == "", "the planted pairs must end the value with `&<glue>=`"
+    fields = [(field, text) for field, _, text in (piece.partition("=") for piece in head.split("&"))]
+    rest = "&".join(f"{n}={v}" for n, v in ordered[at + 1 :])
+    return [*ordered[:at], (name, own), *fields, (glue, "&" + rest), ("sign", dict(pairs)["sign"])]
 
 
 def notify(client: Any, pairs: Sequence[tuple[str, str]]) -> tuple[int, str]:
@@ -199,12 +202,12 @@ def test_an_order_swap_from_the_attackers_own_signed_set_never_pays_the_victims_
 
     answer = notify(client, forged)
 
-    assert answer == refusal(client)  # the same reply as a wrong signature: nothing learnt
-    assert verdicts(app)[0] == "malformed"
     assert status_of(client, victim["id"]) == "pending"
     assert status_of(client, victim["id"], refresh=True) == "pending"
     assert paid_events(app) == []
     assert not paid_log.exists()
+    assert answer == refusal(client)  # the same reply as a wrong signature: nothing learnt
+    assert verdicts(app)[0] == "malformed"
 
 
 # -- at create: no value IOTPay echoes may hold another pair ---------------------------------------
