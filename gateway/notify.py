@@ -1,7 +1,9 @@
 """The notify pipeline, the same for every provider.
 
 provider verifies and parses (no database yet)  ->  read the order without a lock and check
-account, amount, currency  ->  a duplicate or a refusal: record it (one INSERT)  ->  a payment:
+account, amount, currency  ->  a duplicate or a refusal: record it (one INSERT)  ->  a payment of a
+provider that confirms notifications: its query, with no connection held (gateway.notify_confirm),
+and if it does not confirm, record that (one INSERT)  ->  a payment:
 one short transaction applies it at most once (gateway.payments) and records the notification
 ->  commit  ->  (only then) acknowledge, and announce the change to hooks.
 """
@@ -19,6 +21,7 @@ from gateway.clock import utcnow
 from gateway.core import Gateway
 from gateway.lifecycle import Transitions
 from gateway.models import NOTIFICATIONS
+from gateway.notify_confirm import confirmation
 from gateway.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
 from gateway.payments import FIND_BY_REFERENCE, StoredOrder, settle_payment, stored_order, verdict_on
 from gateway.provider import Acknowledgement, InboundRequest, Notification, NotificationRejected, Provider, Verdict
@@ -57,6 +60,15 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
     transitions = Transitions()
     verdict, reason, order = _judge_without_lock(gateway, provider, request, notification)
     logs.bind(order_id=order.id if order is not None else None)
+    if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
+        assert order is not None
+        # The provider's query, with no connection held; only a confirmed payment goes on to the write.
+        refused = confirmation(provider, order, notification)
+        if refused is not None:
+            verdict, reason = refused
+            values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
+            with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+                gateway.db.raw(_INSERT_RECORD, _RECORD_COLUMNS).execute(cursor, values)
     if verdict is Verdict.APPLIED:
         assert order is not None
         # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and

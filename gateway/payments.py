@@ -61,9 +61,11 @@ class StoredOrder:
     currency: str
     provider_account: str | None
     provider_order_id: str | None
+    merchant_order_no: str
+    client_ip: str
 
 
-# The notify pipeline's read (no lock): just what `verdict_on` needs.
+# The notify pipeline's read (no lock): what `verdict_on` needs, and what a confirming query asks about.
 FIND_BY_REFERENCE = select(
     _ORDERS.c.id,
     _ORDERS.c.status,
@@ -71,6 +73,8 @@ FIND_BY_REFERENCE = select(
     _ORDERS.c.currency,
     _ORDERS.c.provider_account,
     _ORDERS.c.provider_order_id,
+    _ORDERS.c.merchant_order_no,
+    _ORDERS.c.client_ip,
 ).where(_ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no"))
 
 _UNPAID = _ORDERS.c.id == bindparam("order_id")

@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from gateway import hookspecs
-from gateway.provider import CONTRACT_VERSION, SUPPORTED_CONTRACT_VERSIONS, Provider, ProviderInfo
+from gateway.provider import CONTRACT_VERSION, QUERY, SUPPORTED_CONTRACT_VERSIONS, Provider, ProviderInfo
 from gateway.sandbox import Sandbox
 from gateway.settings import ConfigError, Settings
 
@@ -191,6 +191,8 @@ def provider_problem(provider: object) -> str | None:
     info = getattr(provider, "info", None)  # a class-level annotation alone raises AttributeError
     if not isinstance(info, ProviderInfo):
         return f"its provider {type(provider).__name__} has no `info` (a ProviderInfo), but a {type(info).__name__}"
+    if info.confirm_notifications and QUERY not in provider.operations:
+        return f"provider {info.name!r} has info.confirm_notifications but no query_order to confirm them with"
     return None
 
 

@@ -197,6 +197,14 @@ class LiveGateway:
         order: dict[str, Any] = response.get_json()
         return order
 
+    def paid_notification(self, order: Mapping[str, Any], **overrides: Any) -> HttpRequest:
+        """`harness.paid_notification(order, ...)`, once the simulator has taken the payment (without
+        notifying) when the provider confirms notifications by query (`info.confirm_notifications`): a
+        genuine paid notification then comes with a provider that says so when asked."""
+        if self.provider.info.confirm_notifications:
+            self.harness.pay_without_notifying(order)
+        return self.harness.paid_notification(order, **overrides)
+
     def paid_order(self) -> dict[str, Any]:
         """A new order, paid at the simulator (`harness.pay`) and then by its paid notification."""
         order = self.new_order()

@@ -82,11 +82,14 @@ def _verdicts(database_url: str) -> list[str]:
 
 
 def test_twenty_identical_notifies_across_gunicorn_workers_apply_once(
-    gunicorn: Gunicorn, database_url: str, paid_log: Path
+    gunicorn: Gunicorn, database_url: str, simulator: Any, paid_log: Path
 ) -> None:
     response = requests.post(f"{gunicorn.url}/v1/orders", json=order_fields(), headers=AUTH, timeout=30)
     assert response.status_code == 201, f"{response.status_code} {response.text}\n{gunicorn.output()}"
     order = response.json()
+    # IOTPay took the payment (the gateway confirms each notify with IOTPay's query before applying it).
+    paying = {"payOrderId": order["provider_order_id"], "notify": "false"}
+    assert requests.post(f"{simulator.url}/pay", data=paying, timeout=10).status_code == 202
 
     replies = fire_together(f"{gunicorn.url}{NOTIFY_PATH}", signed_notify(order))
 

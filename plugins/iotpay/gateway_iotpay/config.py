@@ -23,8 +23,10 @@ VARIABLES = (
     "IOTPAY_WX_APP_ID",
     "IOTPAY_TIMEOUT",
     "IOTPAY_REQUIRE_RESPONSE_SIGN",
+    "IOTPAY_CONFIRM_NOTIFY_BY_QUERY",
 )
 REQUIRED = "when any IOTPAY_* variable is set"
+CONFIRM = "IOTPAY_CONFIRM_NOTIFY_BY_QUERY"
 # Replaced by IOTPAY_REQUIRE_RESPONSE_SIGN: a wrong signature is now always refused, never only logged.
 RETIRED = "IOTPAY_REJECT_BAD_RESPONSE_SIGN"
 
@@ -46,6 +48,9 @@ class IotPayConfig:
     # unless this is set: IOTPay documents signed notifies, not signed answers (see provider.py).
     require_response_sign: bool = False
     sandbox: bool = False
+    # A notify pays an order only once a signed query_order says the same (ProviderInfo.confirm_notifications):
+    # the MD5 signature is weak, and every payer of a redirect checkout holds a genuinely signed set.
+    confirm_notify_by_query: bool = True
 
     def __repr__(self) -> str:  # the key must never reach a log line through a repr
         return f"IotPayConfig(mch_id={self.mch_id!r}, api_url={self.api_url!r}, sandbox={self.sandbox})"
@@ -57,6 +62,8 @@ NOTIFY_URL_MAX = 200  # IOTPay's notifyUrl is String(200) and must not contain '
 def load_config(settings: Settings) -> IotPayConfig | None:
     """None when nothing IOTPay is configured (the provider stays disabled)."""
     config = _load(settings)
+    if config is not None and not config.confirm_notify_by_query:
+        log.warning("%s=0: an IOTPay notify's MD5 signature alone can mark an order paid", CONFIRM)
     if config is not None and len(settings.notify_url(NAME)) > NOTIFY_URL_MAX:
         raise ConfigError("GATEWAY_PUBLIC_URL", f"too long: IOTPay's notify URL must fit {NOTIFY_URL_MAX} characters")
     return config
@@ -83,6 +90,7 @@ def _load(settings: Settings) -> IotPayConfig | None:
             timeout=settings.number("IOTPAY_TIMEOUT", DEFAULT_TIMEOUT),
             require_response_sign=True,  # the simulator signs every successful answer
             sandbox=True,
+            confirm_notify_by_query=settings.flag(CONFIRM, default=True),
         )
     if settings.get(RETIRED) is not None:
         raise ConfigError(RETIRED, "no longer exists: a wrong sign is always refused; see IOTPAY_REQUIRE_RESPONSE_SIGN")
@@ -107,4 +115,5 @@ def _load(settings: Settings) -> IotPayConfig | None:
         wx_app_id=wx_app_id,
         timeout=settings.number("IOTPAY_TIMEOUT", DEFAULT_TIMEOUT),
         require_response_sign=settings.flag("IOTPAY_REQUIRE_RESPONSE_SIGN"),
+        confirm_notify_by_query=settings.flag(CONFIRM, default=True),
     )
