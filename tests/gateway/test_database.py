@@ -24,6 +24,7 @@ from gateway.store.db import Database, RawStatement
 from gateway.store.models import NOTIFICATIONS, NotificationRecord, Order
 from gateway.testing.live import LiveServer
 from tests.conftest import POSTGRES_URL
+from tests.support.keys import AUTH
 
 ORDER = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}
 
@@ -106,7 +107,7 @@ def test_no_connection_is_held_while_the_provider_is_called(
         with ThreadPoolExecutor(concurrent) as pool:
             answers = list(
                 pool.map(
-                    lambda _: requests.post(f"{gateway_server.url}/v1/orders", json=ORDER, timeout=60),
+                    lambda _: requests.post(f"{gateway_server.url}/v1/orders", json=ORDER, headers=AUTH, timeout=60),
                     range(concurrent),
                 )
             )
