@@ -44,7 +44,7 @@ from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, Orde
 from gateway.store.rows import as_order, column_values, is_resource_id
 from gateway.store.statements import INSERT_ORDER, STORE_ANSWER
 
-log = logging.getLogger("gateway.orders")  # the name operators' log filters know
+log = logging.getLogger("gateway.domain.orders")  # the name operators' log filters know
 
 
 def new_merchant_order_no() -> str:
@@ -96,6 +96,7 @@ def create_order(
         expires_at=now + gateway.order_lifetime,
         paid_after_expiry=False,
         refunded_amount=0,
+        sandbox=gateway.settings.sandbox,
     )
     # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
     # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.

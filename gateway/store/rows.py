@@ -30,6 +30,8 @@ class StoredOrder:
     currency: str
     provider_account: str | None
     provider_order_id: str | None
+    merchant_order_no: str
+    client_ip: str
     account_id: str | None  # the provider account (gateway.store.models.default_account_id: the environment's)
 
 

@@ -321,7 +321,7 @@ def test_storing_an_account_without_credentials_keys_is_refused(app_factory: Any
     assert result.stderr.startswith("Error: GATEWAY_CREDENTIALS_KEYS is not set")
 
 
-BEFORE_MERCHANTS = "0006"  # the last revision without merchants
+BEFORE_MERCHANTS = "0007"  # the last revision without merchants
 
 
 def test_the_migration_moves_existing_orders_onto_the_default_merchant_and_its_account(database_url: str) -> None:

@@ -4,7 +4,7 @@ Every order stored before this belongs to the environment-configured merchant ("
 to its environment-configured account at the order's provider ("default-<provider>").
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
