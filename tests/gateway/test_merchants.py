@@ -22,6 +22,7 @@ from gateway.domain import webhooks
 from gateway.store import migrate
 from gateway.testing.live import LiveServer
 from tests.conftest import MCH_ID, MCH_KEY
+from tests.gateway.test_console import ADMIN_KEY, logged_in
 from tests.support.flows import pay_in_simulator, wait_for
 
 ENV_API_KEY = "env-key-0123456789abcdef"
@@ -120,6 +121,7 @@ def world(app_factory: Any, simulator: Any, tmp_path: Path, sink: LiveServer) ->
         GATEWAY_API_KEYS=ENV_API_KEY,
         GATEWAY_WEBHOOK_URL=f"{sink.url}/hooks/env",
         GATEWAY_WEBHOOK_SECRET=ENV_WEBHOOK_SECRET,
+        GATEWAY_ADMIN_KEYS=f"alice={ADMIN_KEY}",
     )
     world = World(app, simulator, tmp_path, keys={"env": ENV_API_KEY})
     for merchant in ("A", "B"):
@@ -245,6 +247,17 @@ def test_merchant_webhook_events_go_only_to_the_orders_merchant(world: World, si
         assert webhooks.verify_signature(secrets_[merchant], signature, body)
         others = [secret for name, secret in secrets_.items() if name != merchant]
         assert not any(webhooks.verify_signature(secret, signature, body) for secret in others)
+
+
+def test_the_console_shows_each_orders_merchant_and_account(world: World) -> None:
+    order = world.create("A", account="a-usd").get_json()
+    console = logged_in(world.app)
+
+    page = console.get(f"/console/orders/{order['id']}").get_data(as_text=True)
+    listed = console.get(f"/console/orders?q={order['merchant_order_no']}").get_data(as_text=True)
+
+    for shown in (page, listed):
+        assert world.merchants["A"] in shown and world.accounts["a-usd"]["id"] in shown
 
 
 def test_a_revoked_key_is_refused_and_a_key_does_only_what_its_scopes_allow(world: World) -> None:
