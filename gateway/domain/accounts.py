@@ -45,7 +45,6 @@ MAX_NAME = 80
 _SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 # What an account's Settings carries of the core's own: where the gateway is reachable. Nothing else.
 _SHARED = ("GATEWAY_PUBLIC_URL", "GATEWAY_ALLOW_PLAIN_HTTP")
-NOTIFY_URL_SETTING = "GATEWAY_ACCOUNT_NOTIFY_URL"  # read by Settings.notify_url
 
 _ROW = select(PROVIDER_ACCOUNTS)
 
@@ -137,8 +136,9 @@ class Accounts:
         """The plugin's provider for these settings alone; ConfigError (naming a setting) when refused."""
         shared = {name: value for name in _SHARED if (value := self.settings.get(name)) is not None}
         own = Settings(
-            values={**values, **shared, NOTIFY_URL_SETTING: self.notify_url(provider_name, account_id)},
+            values={**values, **shared},
             instance_path=self.settings.instance_path,
+            account_notify_url=self.notify_url(provider_name, account_id),
         )
         hook = self.plugin_manager.hook.gateway_register_providers
         for impl in reversed(hook.get_hookimpls()):

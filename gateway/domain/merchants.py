@@ -22,6 +22,7 @@ from gateway.domain.core import Gateway
 from gateway.domain.credentials import required_vault
 from gateway.domain.errors import Conflict, ResourceNotFound, invalid_fields
 from gateway.plugin.clock import utcnow
+from gateway.plugin.settings import ConfigError, Settings
 from gateway.store.models import DEFAULT_MERCHANT_ID, ApiKey, Merchant
 
 SCOPES = ("orders:write", "orders:read", "refunds:write")
@@ -90,6 +91,13 @@ def set_webhook(gateway: Gateway, merchant_id: str, url: str) -> str:
     """Point the merchant's webhooks at `url` with a new signing secret, returned once (stored encrypted)."""
     if not url.startswith(("https://", "http://")) or len(url) > 2048 or any(c.isspace() for c in url):
         raise invalid_fields({"url": ["must be an http(s) URL of at most 2048 characters, without spaces"]})
+    # GATEWAY_WEBHOOK_URL's rule: https, or plain http only to this machine (or in the sandbox, or with
+    # GATEWAY_ALLOW_PLAIN_HTTP=1); never a link-local or metadata address.
+    as_setting = Settings({**gateway.settings.values, "GATEWAY_WEBHOOK_URL": url}, gateway.settings.instance_path)
+    try:
+        as_setting.service_url("GATEWAY_WEBHOOK_URL", url)
+    except ConfigError as exc:
+        raise invalid_fields({"url": [str(exc).split(": ", 1)[-1]]}) from None
     vault = required_vault(gateway.settings)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with gateway.db.transaction() as session:

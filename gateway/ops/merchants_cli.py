@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -21,6 +21,7 @@ from gateway.domain import merchants
 from gateway.domain.accounts import read_settings_file
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
+from gateway.plugin.clock import as_utc
 from gateway.plugin.settings import ConfigError
 from gateway.store.models import DEFAULT_MERCHANT_ID, ProviderAccount, default_account_id
 from gateway.web.context import current_gateway
@@ -76,7 +77,15 @@ def _with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, 
 
 
 def _print(document: object) -> None:
-    click.echo(json.dumps(document, default=str))
+    click.echo(json.dumps(document, default=_json_value))
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        moment = as_utc(value)
+        assert moment is not None
+        return moment.isoformat()  # UTC, ISO 8601, as the API shows times
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 merchants_cli = _Group("merchants", help="Merchants: each has its own API keys, webhook endpoint and orders.")
@@ -180,6 +189,8 @@ def create_account(gateway: Gateway, merchant_id: str, provider: str, name: str,
 @_with_gateway
 def list_accounts(gateway: Gateway, merchant_id: str | None) -> None:
     """Provider accounts, with the environment's (id default-<provider>, merchant default). No secret."""
+    if merchant_id is not None:
+        merchants.get_merchant(gateway, merchant_id)  # an unknown merchant says so, rather than []
     listed: list[dict[str, Any]] = []
     if merchant_id in (None, DEFAULT_MERCHANT_ID):
         for provider in gateway.providers:

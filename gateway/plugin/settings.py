@@ -39,6 +39,9 @@ _FALSE = {"0", "false", "no", "off", ""}
 class Settings:
     values: Mapping[str, str]
     instance_path: str
+    # A stored provider account's own notify URL, set by the core in the settings it builds for that
+    # account (gateway.domain.accounts); never read from the environment.
+    account_notify_url: str | None = None
 
     def __repr__(self) -> str:
         return f"Settings(<{len(self.values)} values hidden>, instance_path={self.instance_path!r})"
@@ -208,10 +211,11 @@ class Settings:
 
     def notify_url(self, provider_name: str) -> str:
         """Where `provider_name` sends notifies. The settings of a stored provider account carry that
-        account's own URL (GATEWAY_ACCOUNT_NOTIFY_URL, set by the core), so a plugin checking or logging
+        account's own URL (`account_notify_url`, set by the core), so a plugin checking or logging
         its notify URL sees the right one."""
-        own = self.get("GATEWAY_ACCOUNT_NOTIFY_URL")
-        return own if own is not None else f"{self.public_url}/notify/{provider_name}"
+        if self.account_notify_url is not None:
+            return self.account_notify_url
+        return f"{self.public_url}/notify/{provider_name}"
 
 
 def require_api_keys(settings: Settings) -> None:

@@ -52,6 +52,10 @@ class AccountChecks:
 
         mine, theirs = create(first.client), create(other)  # the environment's account, then the stored one
         assert theirs["account"] == account.id, "the order was not created with the merchant's only account"
+        if first.provider.info.confirm_notifications:
+            # Each simulator has its payment (a confirming query agrees): what refuses below is the account.
+            second.pay_without_notifying(theirs)
+            harness.pay_without_notifying(mine)
 
         # A notification signed by one account never verifies at the other's notify URL, nor settles its orders.
         for request, path in (

@@ -406,3 +406,47 @@ def test_a_provider_without_environment_settings_serves_stored_accounts(
         assert world.client("C").post("/v1/orders", json={**ORDER, "account": "default-iotpay"}).status_code == 422
     finally:
         app.extensions["gateway"].db.dispose()
+
+
+def bad_arguments(world: World) -> list[list[str]]:
+    a = world.merchants["A"]
+    good = world.settings_file("good", *ACCOUNTS["a-cad"])
+    not_json = world.tmp_path / "not.json"
+    not_json.write_text("IOTPAY_MCH_ID=1")
+    leaky = world.tmp_path / "leaky.json"
+    leaky.write_text(json.dumps({"IOTPAY_SECRET_KEY": ACCOUNTS["a-cad"][1], "IOTPAY_API_URL": "ftp://x"}))
+    return [
+        ["merchants", "create"],
+        ["merchants", "create", "--name", " "],
+        ["merchants", "create", "--name", "A"],
+        ["merchants", "bogus"],
+        ["merchants", "set-webhook", "--merchant", "nobody", "--url", "https://x.example/h"],
+        ["merchants", "set-webhook", "--merchant", a, "--url", "ftp://x.example/h"],
+        ["merchants", "set-webhook", "--merchant", a, "--url", "http://169.254.169.254/latest/meta-data"],
+        ["merchants", "set-webhook", "--merchant", a, "--url", "http://shop.example/plain"],
+        ["keys", "create", "--merchant", "nobody"],
+        ["keys", "create", "--merchant", a, "--scope", "orders:delete"],
+        ["keys", "revoke", "nope"],
+        ["accounts", "create", "--merchant", a, "--provider", "nope", "--name", "x", "--settings", good],
+        ["accounts", "create", "--merchant", "nobody", "--provider", "iotpay", "--name", "x", "--settings", good],
+        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "a-cad", "--settings", good],
+        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", "missing.json"],
+        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", str(not_json)],
+        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", str(leaky)],
+        ["accounts", "rotate", "nope", "--settings", good],
+        ["accounts", "rotate", world.accounts["a-cad"]["id"], "--settings", str(leaky)],
+        ["accounts", "disable", "nope"],
+        ["accounts", "list", "--merchant", "nobody"],
+    ]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_bad_argument_gets_one_error_line_exit_1_and_no_secret(world: World) -> None:
+    for args in bad_arguments(world):
+        result = world.app.test_cli_runner().invoke(args=["gateway", *args])
+
+        assert result.exit_code == 1, (args, result.output)
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), (args, result.stderr)
+        assert ACCOUNTS["a-cad"][1] not in result.stderr
