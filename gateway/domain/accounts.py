@@ -154,6 +154,9 @@ class Accounts:
     # -- changes ---------------------------------------------------------------------------------
 
     def create(self, merchant_id: str, provider: str, name: str, values: Mapping[str, Any]) -> ProviderAccount:
+        if merchant_id == DEFAULT_MERCHANT_ID:
+            problem = "the default merchant's accounts are the environment's (its providers' variables)"
+            raise invalid_fields({"merchant": [problem]})
         keys = required_vault(self.settings)
         name = _name(name)
         checked = _checked_values(values)

@@ -17,14 +17,12 @@ def choose_account(
 ) -> tuple[str, Provider]:
     """(the account's id, the provider serving it) for an order of `merchant_id`; Invalid when none fits.
 
-    The environment's accounts belong to the default merchant: `default-<provider>`.
+    The environment's accounts belong to the default merchant (`default-<provider>`), and are its only
+    ones: orders of the environment-configured merchant cost no read of the accounts table.
     """
-    environment = merchant_id == DEFAULT_MERCHANT_ID
+    if merchant_id == DEFAULT_MERCHANT_ID:
+        return _environment_account(gateway, provider_name, account)
     if account is not None:
-        if environment and account.startswith("default-") and account[len("default-") :] in gateway.providers:
-            provider = gateway.providers[account[len("default-") :]]
-            _same_provider(provider.name, provider_name)
-            return account, provider
         rows = gateway.accounts.of_merchant(merchant_id, account=account)
         if not rows:
             raise invalid_fields({"account": [f"you have no account {account!r}"]})
@@ -37,32 +35,28 @@ def choose_account(
     rows = [row for row in gateway.accounts.of_merchant(merchant_id) if not row.disabled]
     chosen = provider_name
     if chosen is None:
-        at = sorted({row.provider for row in rows} | (set(gateway.providers) if environment else set()))
-        if environment and gateway.default_provider is not None:
-            chosen = gateway.default_provider
-        elif len(at) == 1:
-            chosen = at[0]
-        elif not at:
-            gateway.provider(None)  # the environment's answer: no provider is enabled
-            raise invalid_fields({"provider": ["you have no enabled provider account"]})
-        else:
-            raise invalid_fields({"provider": [f"name one: your accounts are at {', '.join(at)}"]})
-    candidates: list[tuple[str, str]] = [(row.id, row.name) for row in rows if row.provider == chosen]
-    if environment and chosen in gateway.providers:
-        candidates.insert(0, (default_account_id(chosen), default_account_id(chosen)))
+        at = sorted({row.provider for row in rows})
+        if len(at) != 1:
+            problem = f"name one: your accounts are at {', '.join(at)}" if at else "you have no enabled account"
+            raise invalid_fields({"provider": [problem]})
+        chosen = at[0]
+    candidates = [row for row in rows if row.provider == chosen]
     if not candidates:
-        if environment:
-            gateway.provider(chosen)  # today's message: unknown or disabled provider, or none enabled
         raise invalid_fields({"provider": [f"you have no enabled account at {chosen!r}"]})
     if len(candidates) > 1:
-        names = ", ".join(name for _, name in candidates)
+        names = ", ".join(row.name for row in candidates)
         problem = f"you have {len(candidates)} accounts at {chosen} ({names}): name one in `account`"
         raise invalid_fields({"account": [problem]})
-    account_id = candidates[0][0]
-    if environment and account_id == default_account_id(chosen):
-        return account_id, gateway.provider(chosen)
-    row = next(row for row in rows if row.id == account_id)
-    return account_id, gateway.accounts.serving(row).provider
+    return candidates[0].id, gateway.accounts.serving(candidates[0]).provider
+
+
+def _environment_account(gateway: Gateway, provider_name: str | None, account: str | None) -> tuple[str, Provider]:
+    """The default merchant's accounts are the environment's, one per provider: no database read."""
+    provider = gateway.provider(provider_name)  # today's answers: unknown or disabled provider, none enabled
+    if account is not None and account != default_account_id(provider.name):
+        problem = f"the default merchant's account at {provider.name} is {default_account_id(provider.name)!r}"
+        raise invalid_fields({"account": [problem]})
+    return default_account_id(provider.name), provider
 
 
 def _same_provider(actual: str, asked: str | None) -> None:

@@ -429,6 +429,7 @@ def bad_arguments(world: World) -> list[list[str]]:
         ["keys", "revoke", "nope"],
         ["accounts", "create", "--merchant", a, "--provider", "nope", "--name", "x", "--settings", good],
         ["accounts", "create", "--merchant", "nobody", "--provider", "iotpay", "--name", "x", "--settings", good],
+        ["accounts", "create", "--merchant", "default", "--provider", "iotpay", "--name", "x", "--settings", good],
         ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "a-cad", "--settings", good],
         ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", "missing.json"],
         ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", str(not_json)],
