@@ -15,6 +15,7 @@ from gateway.views.api import authenticate
 from gateway.views.blueprint import Blueprint
 from gateway.views.context import current_gateway
 from gateway.views.idempotent import idempotent
+from gateway.views.openapi_examples import REFUND_EXAMPLE
 
 blp = Blueprint("v1_refunds", __name__, url_prefix="/v1", description="Refunds")
 blp.before_request(authenticate)
@@ -28,7 +29,7 @@ def resumed_refund(refund_id: str) -> Refund:
 @blp.route("/orders/<order_id>/refunds")
 class OrderRefunds(MethodView):
     @idempotent(resume=lambda refund_id: (RefundSchema().dump(resumed_refund(refund_id)), 201))
-    @blp.arguments(RefundCreateSchema())
+    @blp.arguments(RefundCreateSchema(), example=REFUND_EXAMPLE)
     @blp.response(201, RefundSchema, description="succeeded, or accepted by the provider and still pending")
     @blp.alt_response(409, schema=ApiErrorSchema, description="the order is not paid")
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid, or more than is left to refund")
