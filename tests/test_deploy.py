@@ -79,7 +79,9 @@ def test_the_example_file_sets_no_secret_and_leaves_no_server_setting_blank() ->
         for line in ENV_FILE.read_text(encoding="utf-8").splitlines()
         if (found := SETTING_LINE.match(line)) and not found.group(1)
     }
-    server_settings = set(re.findall(r'environ\.get\("(GATEWAY_[A-Z_]+)"', (ROOT / "gateway/gunicorn_conf.py").read_text()))
+    server_settings = set(
+        re.findall(r'environ\.get\("(GATEWAY_[A-Z_]+)"', (ROOT / "gateway/gunicorn_conf.py").read_text())
+    )
     assert server_settings and not server_settings & {name for name, value in active.items() if not value}
     assert {name for name in active if "SECRET" in name or name.endswith("_KEYS")} <= {
         name for name, value in active.items() if not value
@@ -177,12 +179,16 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 def test_the_dockerfile_builds_the_core_and_both_plugins_from_this_repository() -> None:
     instructions = dockerfile_instructions()
     copied = [
-        argument.split()[:-1] for instruction, argument in instructions if instruction == "COPY" and "--from" not in argument
+        argument.split()[:-1]
+        for instruction, argument in instructions
+        if instruction == "COPY" and "--from" not in argument
     ]
     for sources in copied:
         for source in sources:
             assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
-    install = next(argument for instruction, argument in instructions if instruction == "RUN" and "pip install" in argument)
+    install = next(
+        argument for instruction, argument in instructions if instruction == "RUN" and "pip install" in argument
+    )
     assert shlex.split(install)[-3:] == [".", "./plugins/iotpay", "./plugins/stripe"]
 
 

@@ -109,9 +109,7 @@ def post_order(base_url: str, order: dict[str, Any]) -> dict[str, Any]:
 
 def test_every_documented_example_is_accepted_as_it_comes(base_url: str) -> None:
     document = requests.get(f"{base_url}/openapi.json", timeout=TIMEOUT).json()
-    order_example = document["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"].get(
-        "example"
-    )
+    order_example = document["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"].get("example")
     assert order_example, "POST /v1/orders has no example: Swagger UI would make one up that the API refuses"
     paid = post_order(base_url, order_example)
     pay_in_sandbox(base_url, paid)
@@ -124,7 +122,10 @@ def test_every_documented_example_is_accepted_as_it_comes(base_url: str) -> None
     problems: list[str] = []
     tried = 0
     for template, method, parameters, operation in operations(document):
-        ids = {"order_id": qr_order["id"] if template.endswith("/qr_code") else paid["id"], "refund_id": refund.json()["id"]}
+        ids = {
+            "order_id": qr_order["id"] if template.endswith("/qr_code") else paid["id"],
+            "refund_id": refund.json()["id"],
+        }
         path, kwargs, missing = documented_request(template, parameters, operation, ids)
         problems += [f"{method.upper()} {template}: {gap}" for gap in missing]
         if missing:
