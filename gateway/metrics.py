@@ -74,7 +74,9 @@ THROTTLED_REQUESTS = Counter("gateway_throttled_requests", "Requests refused by 
 # RED metrics of the HTTP layer. `route` is the URL rule (/v1/orders/<order_id>), never the path a
 # caller sent; "unmatched" for a path no rule matches, so the label's values stay a small fixed set.
 HTTP_REQUESTS = Counter(
-    "gateway_http_requests", "HTTP requests answered, by method, route (URL rule) and status", ["method", "route", "status"]
+    "gateway_http_requests",
+    "HTTP requests answered, by method, route (URL rule) and status",
+    ["method", "route", "status"],
 )
 HTTP_REQUEST_SECONDS = Histogram(
     "gateway_http_request_duration_seconds",

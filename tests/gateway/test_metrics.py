@@ -190,9 +190,11 @@ def test_an_unexpected_error_counts_as_a_500_of_its_route(app_factory: Callable[
     before = scrape(app)
     assert app.test_client().get("/broken/42").status_code == 500
     labels = {"method": "GET", "route": "/broken/<item_id>", "status": "500"}
-    assert value(scrape(app), "gateway_http_requests_total", **labels) - value(
-        before, "gateway_http_requests_total", **labels
-    ) == 1
+    assert (
+        value(scrape(app), "gateway_http_requests_total", **labels)
+        - value(before, "gateway_http_requests_total", **labels)
+        == 1
+    )
 
 
 def test_methods_nobody_uses_share_one_label_value(metrics_app: Any) -> None:
@@ -200,9 +202,10 @@ def test_methods_nobody_uses_share_one_label_value(metrics_app: Any) -> None:
     metrics_app.test_client().open("/healthz", method="BREW")
     after = scrape(metrics_app)
     labels = {"method": "other", "route": "unmatched", "status": "405"}
-    assert value(after, "gateway_http_requests_total", **labels) - value(
-        before, "gateway_http_requests_total", **labels
-    ) == 1
+    assert (
+        value(after, "gateway_http_requests_total", **labels) - value(before, "gateway_http_requests_total", **labels)
+        == 1
+    )
 
 
 def series_shown(app: Any) -> set[str]:
@@ -228,8 +231,9 @@ def test_the_dashboard_and_the_alerts_use_the_red_metrics_and_only_series_a_scra
     assert 'gateway_http_requests_total{status=~"5.."}' in " ".join(panels["HTTP 5xx ratio"])
     assert "histogram_quantile(0.99" in " ".join(panels["HTTP latency p99 by route"])
     assert 'gateway_http_requests_total{status=~"5.."}' in alerts["GatewayHttpErrors"]
-    assert "histogram_quantile(0.99, sum by (method, route, le) (rate(gateway_http_request_duration_seconds_bucket" in (
-        alerts["GatewayHttpSlow"]
+    assert (
+        "histogram_quantile(0.99, sum by (method, route, le) (rate(gateway_http_request_duration_seconds_bucket"
+        in (alerts["GatewayHttpSlow"])
     )
     used = referenced_metrics([*(expr for exprs in panels.values() for expr in exprs), *alerts.values()])
     assert sorted(used - shown) == []
