@@ -162,6 +162,31 @@ def settle_refund_command(gateway: Gateway, refund_id: str, outcome: str, note: 
     click.echo(f"refund {refund.id} {refund.status}")
 
 
+@gateway_cli.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="DAYS",
+    help="delete audit rows older than this many days",
+)
+@click.option("--dry-run", is_flag=True, help="count what would be deleted, delete nothing")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="rows per transaction")
+@with_gateway
+def prune_command(gateway: Gateway, days: int, dry_run: bool, batch_size: int) -> None:
+    """Delete old audit rows: notifications, provider calls, delivered webhooks, idempotency keys.
+
+    Never an order, a refund, the console's audit trail, nor anything an open order needs (one
+    pending, one with a refund pending or unknown, one with a webhook not delivered yet), nor an
+    undelivered webhook. Prints counts per table as one JSON object.
+    """
+    from gateway.prune import prune
+
+    report = prune(gateway.db, timedelta(days=days), dry_run=dry_run, batch_size=batch_size)
+    click.echo(json.dumps(report.as_dict()))
+
+
 @gateway_cli.command("worker")
 @click.option("--once", is_flag=True, help="Deliver the events that are due now, then exit (for cron).")
 @with_gateway
