@@ -5,6 +5,7 @@ GET /readyz, the readiness probe: 200 when this instance can take traffic, 503 s
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 blp = Blueprint("health", __name__, description="Liveness and readiness probes")
 
 
-def _answer(body: dict[str, object], ok: bool) -> Response:
+def _answer(body: Mapping[str, object], ok: bool) -> Response:
     response = jsonify(body)
     response.status_code = 200 if ok else 503
     return response
