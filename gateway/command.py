@@ -38,12 +38,11 @@ def main(context: click.Context) -> None:
     """Operate the gateway. Configuration comes from the environment (and GATEWAY_CONFIG_FILE)."""
     from gateway import logs
 
-    # What the commands print is their answer; the app's INFO lines (providers enabled, Alembic's
-    # steps) would bury it. GATEWAY_LOG_LEVEL=info shows them; `gateway worker` logs at its own level.
+    # What a command prints is its answer: the app's start-up lines (providers enabled, sandbox mode,
+    # Alembic's steps) would bury it, and `gateway check` reports all of that itself. Errors only;
+    # `gateway worker` and `gateway reconcile` then log at GATEWAY_LOG_LEVEL, as the server does.
     try:
-        logs.configure_process_logging(
-            os.environ.get("GATEWAY_LOG_FORMAT"), os.environ.get("GATEWAY_LOG_LEVEL") or "warning"
-        )
+        logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), "error")
     except ConfigError as exc:  # GATEWAY_LOG_FORMAT
         raise cli.UsageProblem(str(exc)) from None
     # The app is built when a command needs it (flask.cli.with_appcontext), from the environment only.
