@@ -369,3 +369,12 @@ def test_each_dashboard_tile_links_to_its_view(console: Any) -> None:
     for status in ("pending", "paid", "refunded"):
         assert f'href="/console/orders?status={status}" id="tile-{status}"' in page
     assert re.search(r'id="view-count-paid_after_expiry">1<', page)
+
+
+def test_a_stranger_gets_neither_the_list_nor_the_csv(console: Any) -> None:
+    add_order(console, "mon-1")
+    client = console.test_client()
+    for path in ("/console/orders?status=paid", "/console/orders.csv"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/console/login")
