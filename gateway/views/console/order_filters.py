@@ -2,7 +2,7 @@
 
 Every filter is a query parameter, so a filtered view is a URL to share:
 
-    /console/orders?status=pending&provider=iotpay&created_from=2026-12-01&q=cart-7&view=pending_long&minutes=30
+    /console/orders?status=pending&provider=acme&created_from=2026-12-01&q=cart-7&view=pending_long&minutes=30
 
 Equality filters (status, provider, channel, and any `queries.ORDER_EQUALS` names) may repeat
 (`status=paid&status=refunded`: either). Dates are UTC, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]`;
