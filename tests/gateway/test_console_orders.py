@@ -335,7 +335,7 @@ def test_the_bulk_retry_acts_only_on_the_orders_in_the_view(console: Any) -> Non
     token = csrf_of(client.get("/console/orders?view=webhooks_failing").data)
     form = {"view": "webhooks_failing", "provider": "stripe", "csrf_token": token}
     response = client.post("/console/webhooks/retry", data=form, follow_redirects=True)
-    assert "1 failing webhooks queued" in response.data.decode()
+    assert "1 failing webhook queued: the webhook worker sends it" in response.data.decode()
     with console.extensions["gateway"].db.transaction() as session:
         due = {
             event.order_id: as_utc(event.next_attempt_at) <= utcnow() for event in session.scalars(select(OutboxEvent))

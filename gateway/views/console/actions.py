@@ -77,7 +77,8 @@ def retry_failing_webhooks(gateway: Gateway, who: str, wanted: OrderFilter) -> s
         raise ActionRefused("No failing webhook in this view (or the worker is sending them right now).")
     more = " (the most one retry takes: retry again for the rest)" if len(events) == queries.BULK_RETRY_MAX else ""
     log.info("console: %s queued %d failing webhooks for retry", who, len(events))
-    return f"{len(events)} failing webhooks queued: the webhook worker sends them on its next pass{more}."
+    queued = f"{len(events)} failing webhook{'' if len(events) == 1 else 's'} queued"
+    return f"{queued}: the webhook worker sends {'it' if len(events) == 1 else 'them'} on its next pass{more}."
 
 
 def settle_refund_by_hand(gateway: Gateway, who: str, order_id: str, refund_id: str, outcome: str, note: str) -> str:
