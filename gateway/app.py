@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway import cli, instrument, webhooks
 from gateway.core import Gateway
 from gateway.db import Database
+from gateway.money import format_money
 from gateway.notify_guard import RejectionThrottle
 from gateway.plugin_manager import build_plugin_manager, collect_live_settings, collect_providers, collect_sandboxes
 from gateway.schemas import ApiErrorSchema
@@ -60,6 +61,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     )
 
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep schema order: id first
+    app.add_template_filter(format_money, "money")  # {{ order.amount | money(order.currency) }}
     gateway = _build_gateway(settings)
     app.extensions[EXTENSION_KEY] = gateway
 

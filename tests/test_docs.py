@@ -454,6 +454,7 @@ def test_the_webhooks_quick_start_uses_a_secret_the_gateway_accepts(tmp_path: Pa
         app = create_app(
             {
                 "GATEWAY_INSTANCE_PATH": str(tmp_path),
+                "GATEWAY_SANDBOX": "1",  # as under `make run`, where the quick start runs
                 "GATEWAY_WEBHOOK_URL": "http://127.0.0.1:9000/webhooks",
                 "GATEWAY_WEBHOOK_SECRET": secret,
             }
