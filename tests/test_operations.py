@@ -140,8 +140,8 @@ def test_a_sandbox_flow_shows_in_metrics_in_json_logs_and_on_the_console(ops_ser
     # JSON logs: the create request's lines all carry its id, and name the order
     lines = log_lines(ops_server)
     create_lines = [line for line in lines if line.get("request_id") == "ops-flow-0001"]
-    assert {line["logger"] for line in create_lines} >= {"gateway.domain.instrument", "gunicorn.access"}
-    call = next(line for line in create_lines if line["logger"] == "gateway.domain.instrument")
+    assert {line["logger"] for line in create_lines} >= {"gateway.instrument", "gunicorn.access"}
+    call = next(line for line in create_lines if line["logger"] == "gateway.instrument")
     assert (call["order_id"], call["provider"]) == (order["id"], "iotpay")
     notify = next(line for line in lines if line["logger"] == "gateway.notify" and line.get("order_id") == order["id"])
     notify_request = [line for line in lines if line.get("request_id") == notify["request_id"]]
