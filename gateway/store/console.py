@@ -221,6 +221,8 @@ ORDER_EQUALS: Mapping[str, InstrumentedAttribute[str]] = {
     "status": Order.status,
     "provider": Order.provider,
     "channel": Order.channel,
+    "merchant": Order.merchant_id,  # a merchant's id (`default`: the environment-configured one)
+    "account": Order.account_id,  # a provider account's id (`default-<provider>`: the environment's)
 }
 
 

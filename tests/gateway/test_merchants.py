@@ -249,7 +249,7 @@ def test_merchant_webhook_events_go_only_to_the_orders_merchant(world: World, si
         assert not any(webhooks.verify_signature(secret, signature, body) for secret in others)
 
 
-def test_the_console_shows_each_orders_merchant_and_account(world: World) -> None:
+def test_the_console_shows_each_orders_merchant_and_account_and_filters_by_them(world: World) -> None:
     order = world.create("A", account="a-usd").get_json()
     console = logged_in(world.app)
 
@@ -258,6 +258,12 @@ def test_the_console_shows_each_orders_merchant_and_account(world: World) -> Non
 
     for shown in (page, listed):
         assert world.merchants["A"] in shown and world.accounts["a-usd"]["id"] in shown
+
+    other = world.create("B").get_json()
+    by_merchant = console.get(f"/console/orders?merchant={world.merchants['A']}").get_data(as_text=True)
+    by_account = console.get(f"/console/orders?account={world.accounts['b-cad']['id']}").get_data(as_text=True)
+    assert order["id"] in by_merchant and other["id"] not in by_merchant
+    assert other["id"] in by_account and order["id"] not in by_account
 
 
 def test_a_revoked_key_is_refused_and_a_key_does_only_what_its_scopes_allow(world: World) -> None:
@@ -348,7 +354,7 @@ def test_storing_an_account_without_credentials_keys_is_refused(app_factory: Any
     assert result.stderr.startswith("Error: GATEWAY_CREDENTIALS_KEYS is not set")
 
 
-BEFORE_MERCHANTS = "0007"  # the last revision without merchants
+BEFORE_MERCHANTS = "0008"  # the last revision without merchants
 
 
 def test_the_migration_moves_existing_orders_onto_the_default_merchant_and_its_account(database_url: str) -> None:
