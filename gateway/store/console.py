@@ -217,7 +217,7 @@ AnySelect = Select[*tuple[Any, ...]]  # of whole orders, or of the columns the C
 
 # The list's equality filters: query parameter -> column, one line each. Merchants and accounts
 # join here when orders have them: "merchant": Order.merchant_id, "account": Order.account_id.
-ORDER_EQUALS: Mapping[str, InstrumentedAttribute[str]] = {
+ORDER_EQUALS: Mapping[str, InstrumentedAttribute[str] | InstrumentedAttribute[str | None]] = {
     "status": Order.status,
     "provider": Order.provider,
     "channel": Order.channel,
