@@ -144,7 +144,12 @@ class Accounts:
         for impl in reversed(hook.get_hookimpls()):
             if impl.wrapper or impl.hookwrapper:
                 continue
-            registered = cast(Iterable[object], impl.function(settings=own) or [])
+            try:
+                registered = cast(Iterable[object], impl.function(settings=own) or [])
+            except ConfigError:
+                raise  # the plugin's own message, naming the setting and never its value
+            except Exception as exc:  # a plugin's bug; its message could quote a value, so only the type
+                raise ConfigError("settings", f"plugin {impl.plugin_name!r} raised {type(exc).__name__}") from None
             for provider in registered:
                 if isinstance(provider, Provider) and provider.name == provider_name:
                     instrument.instrument(provider, self.db)

@@ -143,7 +143,10 @@ def test_the_help_lists_the_gateways_commands_only() -> None:
     commands = result.stdout.split("Commands:")[1].split()
     listed = [word for word in commands if word.islower() and word.replace("-", "").isalpha()]
     names = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
-    assert names == {"run", "check", "db", "reconcile", "worker", "settle-refund", "prune", "new-provider"}, listed
+    assert names == {
+        "run", "check", "db", "reconcile", "worker", "settle-refund", "prune", "new-provider",
+        "merchants", "keys", "accounts",
+    }, listed  # fmt: skip
     options = result.stdout.split("Options:")[1].split("Commands:")[0]
     assert options.split() == ["--help", "Show", "this", "message", "and", "exit."]
     for absent in ("--app", "--env-file", "--debug", "--version", "limiter", "shell", "routes"):
