@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("provider", "client", "signing", "schemas")
 EQUIVALENT_FILE = "mutants-equivalent.txt"
 
-EXAMPLE_KIT = '''
+EXAMPLE_KIT = """
 import pytest
 from gateway_example_provider.harness import ExampleHarness
 from gateway.testing import ProviderConformance
@@ -53,7 +53,7 @@ class TestExampleKit(ProviderConformance):
     @pytest.fixture
     def harness(self, tmp_path):
         return MutantHarness(tmp_path)
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -179,9 +179,7 @@ class Workspace:
         return {Path(name).name: set(data.lines(name) or ()) for name in data.measured_files()}
 
 
-def measure(
-    plugin: Plugin, *, sample: int | None, seed: int, budget: float | None, only: Sequence[str] = ()
-) -> Result:
+def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | None, only: Sequence[str] = ()) -> Result:
     result = Result(plugin.name, sampled=sample is not None)
     listed = equivalents(plugin)
     started = time.monotonic()
@@ -224,8 +222,14 @@ def measure(
                 result.killed += 1
             else:
                 result.survived.append(
-                    {"module": mutant.module, "line_number": mutant.line_number, "line": mutant.line,
-                     "index": mutant.index, "mutant": changed_line(original, mutant_source), "why": outcome}
+                    {
+                        "module": mutant.module,
+                        "line_number": mutant.line_number,
+                        "line": mutant.line,
+                        "index": mutant.index,
+                        "mutant": changed_line(original, mutant_source),
+                        "why": outcome,
+                    }
                 )
             print(f"{plugin.name} {number}/{len(judged)} {mutant.module}:{mutant.line_number} {outcome}", flush=True)
     result.seconds = time.monotonic() - started
@@ -263,7 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{result.run} kit runs, {result.seconds:.0f}s"
         )
         for survivor in result.survived:
-            print(f"  survived {survivor['module']}:{survivor['line_number']} [{survivor['index']}] {survivor['mutant']}")
+            print(
+                f"  survived {survivor['module']}:{survivor['line_number']} [{survivor['index']}] {survivor['mutant']}"
+            )
     if args.json:
         args.json.write_text(json.dumps([vars(r) | {"score": r.score} for r in results], indent=2) + "\n")
     return 1 if any(result.score < args.min_score for result in results) else 0

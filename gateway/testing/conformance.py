@@ -15,9 +15,11 @@ import pytest
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.harness import ProviderHarness
+from gateway.testing.hostile import HostileChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
+from gateway.testing.settings_checks import SettingsChecks
 
 TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
 DELAY = 2.5  # seconds the simulator then takes to answer: well past TIMEOUT, short enough not to slow the suite
@@ -25,12 +27,13 @@ SETTLE = 5.0  # seconds a delayed call may take beyond DELAY to land in the simu
 CONCURRENT_DELIVERIES = 10
 
 
-class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks):
+class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, HostileChecks, SettingsChecks):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
-    declared currency (`CurrencyChecks`) live in modules of their own; this class has the rest.
+    declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`) and of start-up
+    settings (`SettingsChecks`) live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

@@ -45,6 +45,9 @@ class ProviderHarness(ABC):
     channel: str  # a channel to create test orders with; must be in `info.channels`
     currency: str  # a currency to create test orders with; must be in `info.currencies`
     amount: int = 1000  # minor units; the kit also sends amount + 1, so leave room below the provider's limit
+    # What the provider has, declared (the kit tests each declared one; the defaults keep older harnesses running):
+    signature_ignores_case: bool = False  # True only when the provider documents hex signatures in either case
+    required_settings: Sequence[str] = ()  # settings without which the plugin must refuse to start, naming them
 
     @property
     def plugin_name(self) -> str:

@@ -9,7 +9,7 @@ import importlib.metadata
 import io
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -125,12 +125,21 @@ class LiveGateway:
     """
 
     def __init__(
-        self, harness: ProviderHarness, directory: Path, database: Path, extra_settings: Mapping[str, str]
+        self,
+        harness: ProviderHarness,
+        directory: Path,
+        database: Path,
+        extra_settings: Mapping[str, str],
+        without: Sequence[str] = (),
     ) -> None:
         self.harness = harness
         self.server = LiveServer()
         self.url = self.server.url
-        settings = {**harness.settings(self.url), **extra_settings}
+        settings = {
+            name: value
+            for name, value in {**harness.settings(self.url), **extra_settings}.items()
+            if name not in without
+        }
         installed = installed_plugins()
         disabled = {name for name in installed if name != harness.plugin_name}
         disabled.update(name.strip() for name in settings.get("GATEWAY_DISABLED_PLUGINS", "").split(","))

@@ -25,6 +25,8 @@ class IotPayHarness(ProviderHarness):
     provider_name = "iotpay"
     channel = "ALIPAY_MOBILE"
     currency = "CAD"
+    signature_ignores_case = True  # IOTPay's hex is upper case, and XxPay accepts either case
+    required_settings = ("IOTPAY_MCH_ID", "IOTPAY_SECRET_KEY")  # IOTPAY_API_URL defaults to production
 
     def __init__(self, state_dir: Path) -> None:
         self._state_path = state_dir / "iotpay-simulator.sqlite3"

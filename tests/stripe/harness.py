@@ -94,6 +94,7 @@ class StripeHarness(ProviderHarness):
     provider_name = "stripe"
     channel = "card"
     currency = "USD"
+    required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
 
     def __init__(self, state_dir: Path) -> None:
         self._state_path = state_dir / "stripe-simulator.sqlite3"
