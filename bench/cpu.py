@@ -38,6 +38,7 @@ def _environ(path: str) -> dict[str, Any]:
         "REQUEST_METHOD": "POST", "PATH_INFO": route, "QUERY_STRING": query, "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
         "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json",
+        "HTTP_AUTHORIZATION": servers.AUTH["Authorization"],
         "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
         "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
     }  # fmt: skip

@@ -22,7 +22,9 @@ function init(args)
 end
 
 function request()
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  -- the API key of bench/servers.py (API_KEY)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer bench-api-key-0123456789abcdef"}
+  return wrk.format("POST", path, headers, body)
 end
 
 function response(status, headers, answer)

@@ -29,7 +29,7 @@ from typing import Any
 from gateway_iotpay.sandbox.app import create_simulator
 
 from bench import seed
-from bench.servers import KEY, MCH_ID, gateway_config
+from bench.servers import AUTH, KEY, MCH_ID, gateway_config
 from gateway import create_app
 from gateway.domain import instrument
 from gateway.store import migrate
@@ -91,7 +91,7 @@ def create_cost(work: Path) -> str:
         times = []
         for _ in range(count):
             started = time.perf_counter()
-            assert client.post("/v1/orders", json=body).status_code == 201
+            assert client.post("/v1/orders", json=body, headers=AUTH).status_code == 201
             times.append(time.perf_counter() - started)
         return times
 

@@ -218,6 +218,7 @@ def create_overhead(report: Report, gateway: Gateway, upstream: Gunicorn) -> Non
     servers.set_latency(upstream, 0)
     client = IotPayClient(f"{upstream.url}/v1", timeout=30)
     session = requests.Session()
+    session.headers.update(servers.AUTH)
 
     def direct() -> None:
         params = {
@@ -275,6 +276,7 @@ def concurrent_creates(gateway: Gateway, upstream: Gunicorn, concurrency: int, l
 
     def create() -> float:
         session = getattr(sessions, "session", None) or requests.Session()
+        session.headers.update(servers.AUTH)
         sessions.session = session
         started = time.perf_counter()
         response = session.post(f"{gateway.url}/v1/orders", json=ORDER_BODY, timeout=120)

@@ -35,12 +35,18 @@ def gunicorn(
         server.stop()
 
 
+# bench/creates.lua sends the same key.
+API_KEY = "bench-api-key-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
 def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str, str]:
     return {
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_SANDBOX": "0",  # the production configuration: `make bench` inherits make's GATEWAY_SANDBOX=1
         "GATEWAY_PUBLIC_URL": "http://127.0.0.1:9",  # notify_url only: the upstream never calls it back here
         "GATEWAY_INSTANCE_PATH": str(work),
+        "GATEWAY_API_KEYS": API_KEY,  # outside the sandbox the gateway never starts without one
         "IOTPAY_MCH_ID": MCH_ID,
         "IOTPAY_SECRET_KEY": KEY,
         "IOTPAY_API_URL": f"{upstream_url}/v1",

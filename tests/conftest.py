@@ -21,6 +21,7 @@ from gateway import create_app
 from gateway.store import migrate
 from gateway.store.models import Base
 from gateway.testing.live import LiveServer
+from tests.support.keys import TEST_API_KEY, KeyedClient
 
 MCH_ID = "10000701"
 MCH_KEY = "9a7c3e1f5b2d4c6e8f0a1b3c5d7e9f01"
@@ -134,6 +135,8 @@ def gateway_config(
         "IOTPAY_JOB_NO": "cashier01",
         "IOTPAY_WX_APP_ID": "wx1234567890abcdef",
         "IOTPAY_TIMEOUT": "2",
+        # Outside the sandbox the gateway refuses to start without API keys; the test clients send this one.
+        "GATEWAY_API_KEYS": TEST_API_KEY,
         **extra,
     }
 
@@ -158,6 +161,8 @@ def app_factory(
         )
         gateway_server.app = app
         built.append(app)
+        if TEST_API_KEY in app.extensions["gateway"].settings.api_keys:
+            app.test_client_class = KeyedClient  # app.test_client() sends the key, as a real backend would
         return app
 
     yield build

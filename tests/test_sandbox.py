@@ -6,14 +6,19 @@ Run once in-process and once under gunicorn with the repository's gunicorn.conf.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from gateway import create_app
+from gateway.domain import webhooks
+from gateway.store.models import OutboxEvent
 from gateway.testing.live import LiveServer
 from tests.support.flows import wait_for
 from tests.support.processes import Gunicorn, flask_cli, free_port
@@ -29,6 +34,7 @@ def run_newcomer_flow(base_url: str) -> None:
     assert created.status_code == 201, created.text
     order = created.json()
     assert order["status"] == "pending"
+    assert order["sandbox"] is True
     assert order["pay_params"]["package"] == "Sign=WXPay"
 
     paid = requests.post(f"{base_url}/sandbox/iotpay/pay", data={"payOrderId": order["provider_order_id"]}, timeout=10)
@@ -48,7 +54,7 @@ def run_newcomer_flow(base_url: str) -> None:
 
 
 @pytest.fixture
-def sandbox_server(tmp_path: Path) -> Iterator[str]:
+def sandbox_app(tmp_path: Path) -> Iterator[Any]:
     server = LiveServer()
     app = create_app(
         {
@@ -62,13 +68,70 @@ def sandbox_server(tmp_path: Path) -> Iterator[str]:
 
     migrate.upgrade(app.extensions["gateway"].db.url)
     server.app = app
-    yield server.url
+    app.config["SERVER_URL"] = server.url
+    yield app
     server.stop()
     app.extensions["gateway"].db.dispose()
 
 
+@pytest.fixture
+def sandbox_server(sandbox_app: Any) -> str:
+    return str(sandbox_app.config["SERVER_URL"])
+
+
 def test_sandbox_flow_in_process(sandbox_server: str) -> None:
     run_newcomer_flow(sandbox_server)
+
+
+def test_the_webhook_event_of_a_sandbox_order_says_sandbox(sandbox_app: Any, sandbox_server: str) -> None:
+    order = requests.post(f"{sandbox_server}/v1/orders", json=ORDER, timeout=30).json()
+    requests.post(f"{sandbox_server}/sandbox/iotpay/pay", data={"payOrderId": order["provider_order_id"]}, timeout=10)
+    db = sandbox_app.extensions["gateway"].db
+
+    def paid_event() -> OutboxEvent | None:
+        with db.transaction() as session:
+            return session.scalar(select(OutboxEvent).where(OutboxEvent.type == "order.paid"))
+
+    event = wait_for(paid_event, timeout=20, what="the order.paid event")
+    posted = json.loads(webhooks.event_body(event))
+
+    assert posted["sandbox"] is True
+    assert posted["data"]["order"]["sandbox"] is True
+
+
+LIVE_IOTPAY = {"IOTPAY_MCH_ID": "20003333", "IOTPAY_SECRET_KEY": "live-looking-merchant-key-4f2a9c1e7b3d"}
+LIVE_STRIPE = {"STRIPE_SECRET_KEY": "sk_live_4f2a9c1e7b3d5a6f8e0c2b4d"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        pytest.param(LIVE_IOTPAY, ["IOTPAY_MCH_ID", "IOTPAY_SECRET_KEY"], id="iotpay-credentials-for-its-service"),
+        pytest.param(
+            {**LIVE_IOTPAY, "IOTPAY_API_URL": "https://api.iotpaycloud.com/v1"}, ["IOTPAY_MCH_ID"], id="iotpay-url"
+        ),
+        pytest.param(LIVE_STRIPE, ["STRIPE_SECRET_KEY"], id="stripe-live-key"),
+        pytest.param({"STRIPE_PUBLISHABLE_KEY": "pk_live_9d1b3f5a7c2e"}, ["STRIPE_PUBLISHABLE_KEY"], id="stripe-pk"),
+        pytest.param({**LIVE_IOTPAY, "IOTPAY_API_URL": "http://127.0.0.1:9/v1"}, [], id="iotpay-local-simulator"),
+        pytest.param({"STRIPE_SECRET_KEY": "sk_test_4f2a9c1e7b3d5a6f8e0c2b4d"}, [], id="stripe-test-key"),
+        pytest.param({}, [], id="nothing-set"),
+    ],
+)
+def test_sandbox_mode_with_live_looking_credentials_warns_loudly_naming_them_never_their_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, settings: dict[str, str], named: list[str]
+) -> None:
+    caplog.set_level(logging.WARNING)
+
+    app = create_app({"GATEWAY_SANDBOX": "1", "GATEWAY_INSTANCE_PATH": str(tmp_path), **settings})
+    app.extensions["gateway"].db.dispose()
+
+    loud = [record.getMessage() for record in caplog.records if "LIVE-LOOKING" in record.getMessage()]
+    if not named:
+        assert loud == []
+        return
+    [line] = loud
+    assert all(name in line for name in named), line
+    assert all(value not in line for value in settings.values())
 
 
 @pytest.mark.slow

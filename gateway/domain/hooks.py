@@ -10,6 +10,10 @@ import pluggy
 
 from gateway.plugin.snapshots import OrderSnapshot
 
+# The hooks whose answers the plugin manager gathers plugin by plugin at start-up (gateway.domain.plugin_manager),
+# naming the plugin in its errors; every other hook is broadcast, through `Hooks`.
+COLLECTED = ("gateway_register_providers", "gateway_register_sandboxes", "gateway_live_settings")
+
 
 class Hooks:
     """One method per broadcast hook of gateway.plugin.hookspecs, with the spec's name and arguments

@@ -1,7 +1,9 @@
 """The notify pipeline, the same for every provider.
 
 provider verifies and parses (no database yet)  ->  read the order without a lock and check
-account, amount, currency  ->  a duplicate or a refusal: record it (one INSERT)  ->  a payment:
+account, amount, currency  ->  a duplicate or a refusal: record it (one INSERT)  ->  a payment of a
+provider that confirms notifications: its query, with no connection held (gateway.domain.notify_confirm),
+and if it does not confirm, record that (one INSERT)  ->  a payment:
 one short transaction applies it at most once (gateway.domain.payments) and records the notification
 ->  commit  ->  (only then) acknowledge, and announce the change to hooks.
 """
@@ -14,6 +16,7 @@ from urllib.parse import urlencode
 
 from gateway.domain.core import Gateway
 from gateway.domain.lifecycle import Transitions
+from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
 from gateway.domain.payments import settle_payment, verdict_on
 from gateway.plugin.clock import utcnow
@@ -44,6 +47,15 @@ def handle_notification(gateway: Gateway, provider: Provider, request: InboundRe
     transitions = Transitions()
     verdict, reason, order = _judge_without_lock(gateway, provider, request, notification)
     logs.bind(order_id=order.id if order is not None else None)
+    if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
+        assert order is not None
+        # The provider's query, with no connection held; only a confirmed payment goes on to the write.
+        refused = confirmation(provider, order, notification)
+        if refused is not None:
+            verdict, reason = refused
+            values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
+            with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+                gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
     if verdict is Verdict.APPLIED:
         assert order is not None
         # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and

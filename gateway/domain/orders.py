@@ -43,7 +43,7 @@ from gateway.store.models import PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order, column_values, is_resource_id
 from gateway.store.statements import INSERT_ORDER, STORE_ANSWER
 
-log = logging.getLogger("gateway.orders")  # the name operators' log filters know
+log = logging.getLogger("gateway.domain.orders")  # the name operators' log filters know
 
 
 def new_merchant_order_no() -> str:
@@ -87,6 +87,7 @@ def create_order(
         expires_at=now + gateway.order_lifetime,
         paid_after_expiry=False,
         refunded_amount=0,
+        sandbox=gateway.settings.sandbox,
     )
     # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
     # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.

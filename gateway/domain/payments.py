@@ -21,7 +21,7 @@ from gateway.store.models import PAID_STATUSES, Order
 from gateway.store.rows import as_order
 from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID
 
-log = logging.getLogger("gateway.payments")  # the name operators' log filters know
+log = logging.getLogger("gateway.domain.payments")  # the name operators' log filters know
 
 
 class OrderFacts(Protocol):

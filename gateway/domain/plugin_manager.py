@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -20,6 +21,7 @@ from gateway.plugin import hookspecs
 from gateway.plugin.provider import (
     CONTRACT_VERSION,
     DEPRECATED_CONTRACT_VERSIONS,
+    QUERY,
     SUPPORTED_CONTRACT_VERSIONS,
     Provider,
     ProviderInfo,
@@ -185,6 +187,22 @@ def collect_sandboxes(pm: pluggy.PluginManager, settings: Settings) -> Mapping[s
     return sandboxes
 
 
+def collect_live_settings(pm: pluggy.PluginManager, settings: Settings) -> list[str]:
+    """The variables that plugins say point at their live services (gateway_live_settings), sorted."""
+    names: set[str] = set()
+    hook = pm.hook.gateway_live_settings
+    for plugin_name, answered in _results_by_plugin(hook, "setting names", settings=settings):
+        for name in answered:
+            if not isinstance(name, str) or not _SETTING_NAME.fullmatch(name):
+                problem = f"gateway_live_settings must return variable names, not a {type(name).__name__}"
+                raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
+            names.add(name)
+    return sorted(names)
+
+
+_SETTING_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
+
+
 def provider_problem(provider: object) -> str | None:
     """What makes `provider` unusable, in words for its author; None when nothing does.
 
@@ -195,6 +213,8 @@ def provider_problem(provider: object) -> str | None:
     info = getattr(provider, "info", None)  # a class-level annotation alone raises AttributeError
     if not isinstance(info, ProviderInfo):
         return f"its provider {type(provider).__name__} has no `info` (a ProviderInfo), but a {type(info).__name__}"
+    if info.confirm_notifications and QUERY not in provider.operations:
+        return f"provider {info.name!r} has info.confirm_notifications but no query_order to confirm them with"
     return None
 
 

@@ -77,14 +77,47 @@ class RefundAttempt:
 
 def create_refund(
     gateway: Gateway, order_id: str, fields: Mapping[str, Any], claim: idempotency.Claim | None = None
-) -> Refund:
-    """`claim`: the idempotency key this request holds, which will name the refund (None: no key)."""
+) -> RefundCreated:
+    """`claim`: the idempotency key this request holds, which will name the refund (None: no key).
+
+    A `reference` already used on the order answers that refund (`replayed`), as it stands now,
+    without asking the provider again; with another amount or reason it is refused.
+    """
     order = get_order(gateway, order_id)
     provider = gateway.provider_of(order)
     require_operation(provider, REFUND)
-    refund = _reserve(gateway, order_id, fields["amount"], fields.get("reason"), claim)
+    refund, replayed = _reserve(
+        gateway, order_id, fields["amount"], fields.get("reason"), fields.get("reference"), claim
+    )
+    if replayed:
+        return RefundCreated(refund_answer(gateway, refund), replayed=True)
     attempt = attempt_refund(gateway, refund.id, first_attempt=True)
-    return refund_answer(gateway, attempt.refund, attempt.error)
+    return RefundCreated(refund_answer(gateway, attempt.refund, attempt.error))
+
+
+@dataclass(frozen=True)
+class RefundCreated:
+    refund: Refund
+    replayed: bool = False  # the request's `reference` named a refund made before: nothing new was done
+
+
+def reference_reused(refund_id: str) -> Invalid:
+    """A reference names one refund: another amount or reason under it is a mistake, never a second refund."""
+    return Invalid(
+        "refund_reference_reused",
+        "This reference already names a refund of this order with another amount or reason.",
+        {"reference": ["already used on this order for another refund; use a new reference for a new refund"]},
+        refund_id=refund_id,
+    )
+
+
+def refund_in_progress(refund_id: str) -> Conflict:
+    """The refund a reference names is still being asked of the provider: its answer is not known yet."""
+    return Conflict(
+        "refund_in_progress",
+        "The refund with this reference is still being asked of the provider; retry in a moment.",
+        refund_id=refund_id,
+    )
 
 
 def refund_answer(gateway: Gateway, refund: Refund, error: ProviderError | None = None) -> Refund:
@@ -120,10 +153,21 @@ def list_refunds(gateway: Gateway, order_id: str) -> Sequence[Refund]:
 
 
 def _reserve(
-    gateway: Gateway, order_id: str, amount: int, reason: str | None, claim: idempotency.Claim | None
-) -> Refund:
+    gateway: Gateway,
+    order_id: str,
+    amount: int,
+    reason: str | None,
+    reference: str | None,
+    claim: idempotency.Claim | None,
+) -> tuple[Refund, bool]:
+    """The new refund, committed `pending` (False), or the one `reference` already names (True)."""
     with gateway.db.transaction() as session:
         order = _lock_order(session, order_id)
+        if reference is not None:
+            # Under the order's lock: two requests with one reference can never both get past here.
+            earlier = session.scalar(select(Refund).where(Refund.order_id == order_id, Refund.reference == reference))
+            if earlier is not None:
+                return _same_refund(earlier, amount, reason), True
         if order.status not in PAID_STATUSES:
             raise Conflict("order_not_paid", f"Order {order_id} is {order.status}; only paid orders are refunded.")
         reserved = session.scalar(
@@ -150,12 +194,27 @@ def _reserve(
             currency=order.currency,
             status=RefundStatus.PENDING.value,
             reason=reason,
+            reference=reference,
             attempts=0,
             claimed_until=utcnow() + CALL_LEASE,  # its first attempt follows at once: not for reconcile
         )
         session.add(refund)
         idempotency.attach_resource(session, claim, refund.id)
-    return refund
+    return refund, False
+
+
+def _same_refund(earlier: Refund, amount: int, reason: str | None) -> Refund:
+    if earlier.amount != amount or earlier.reason != reason:
+        raise reference_reused(earlier.id)
+    lease = as_utc(earlier.claimed_until)
+    if (
+        earlier.status == RefundStatus.PENDING.value
+        and earlier.provider_refund_id is None
+        and lease
+        and lease > utcnow()
+    ):
+        raise refund_in_progress(earlier.id)  # its first call is still running: its answer decides
+    return earlier
 
 
 def attempt_refund(gateway: Gateway, refund_id: str, *, first_attempt: bool) -> RefundAttempt:

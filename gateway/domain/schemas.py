@@ -123,6 +123,9 @@ class OrderSchema(Schema):
     metadata = fields.Dict(attribute="order_metadata")
     refunded_amount = fields.Integer()
     paid_after_expiry = fields.Boolean(metadata={"description": "paid after the gateway had expired it"})
+    sandbox = fields.Boolean(
+        metadata={"description": "created in sandbox mode (GATEWAY_SANDBOX=1): a simulator, never real money"}
+    )
     created_at = UtcDateTime()
     expires_at = UtcDateTime(allow_none=True)
     paid_at = UtcDateTime(allow_none=True)
@@ -135,6 +138,18 @@ class RefundCreateSchema(Schema):
         error_messages={"invalid": "must be an integer number of minor units (2856 for 28.56)"},
     )
     reason = fields.String(validate=validate.Length(min=1, max=255))
+    reference = fields.String(
+        validate=validate.Regexp(
+            r"^[!-~]([ -~]{0,253}[!-~])?$", error="must be 1 to 255 printable ASCII characters, no space at the ends"
+        ),
+        metadata={
+            "description": (
+                "your own name for this refund, unique per order: the same reference again answers the same "
+                "refund instead of making another (an alternative to the Idempotency-Key header)"
+            ),
+            "example": "rma-2041",
+        },
+    )
 
 
 class RefundDiscrepancySchema(Schema):
@@ -162,6 +177,7 @@ class RefundSchema(Schema):
         }
     )
     reason = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True, metadata={"description": "the client's reference, if it sent one"})
     provider_refund_id = fields.String(allow_none=True)
     provider_error = fields.Method("_provider_error", allow_none=True)
     discrepancy = fields.Nested(

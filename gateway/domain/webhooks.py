@@ -39,7 +39,7 @@ from gateway.store.db import Database
 from gateway.store.models import OutboxEvent, WebhookDelivery
 from gateway.telemetry import metrics
 
-log = logging.getLogger("gateway.webhooks")  # the name operators' log filters know
+log = logging.getLogger("gateway.domain.webhooks")  # the name operators' log filters know
 
 SIGNATURE_HEADER = "Gateway-Signature"
 USER_AGENT = "gateway-webhooks/1"
@@ -130,6 +130,9 @@ def load_config(settings: Settings) -> WebhookConfig | None:
         raise ConfigError("GATEWAY_WEBHOOK_SECRET", "must be set when GATEWAY_WEBHOOK_URL is")
     if not url.startswith(("http://", "https://")):
         raise ConfigError("GATEWAY_WEBHOOK_URL", "must start with http:// or https://")
+    # The provider URLs' rule: https, or plain http only to this machine (or in the sandbox); never
+    # a link-local or metadata address, where a signed POST would reach the machine's credentials.
+    settings.service_url("GATEWAY_WEBHOOK_URL", url)  # only checked: the URL is POSTed to as the merchant wrote it
     return WebhookConfig(url=url, secret=secret, timeout=settings.number("GATEWAY_WEBHOOK_TIMEOUT", DEFAULT_TIMEOUT))
 
 
@@ -183,7 +186,14 @@ def event_body(event: OutboxEvent) -> bytes:
     """The JSON POSTed for `event`, serialized once: these exact bytes are signed and sent."""
     created_at = as_utc(event.created_at)
     assert created_at is not None
-    payload = {"id": event.id, "type": event.type, "created_at": created_at.isoformat(), "data": event.data}
+    payload = {
+        "id": event.id,
+        "type": event.type,
+        "created_at": created_at.isoformat(),
+        # Every event is about an order; one made in sandbox mode says so, so no receiver ships goods for it.
+        "sandbox": bool(((event.data or {}).get("order") or {}).get("sandbox", False)),
+        "data": event.data,
+    }
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

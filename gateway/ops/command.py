@@ -36,6 +36,13 @@ def main() -> None:
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def run(gunicorn_args: tuple[str, ...]) -> None:
     """Serve the gateway with gunicorn and its settings (bind with GATEWAY_BIND, or pass gunicorn options)."""
+    from gateway.plugin.settings import load_settings, require_api_keys
+
+    try:  # said here in one line, rather than by every worker's traceback
+        require_api_keys(load_settings(""))
+    except ConfigError as exc:
+        click.echo(f"gateway run: {exc}", err=True)
+        raise click.exceptions.Exit(2) from None
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.ops.gunicorn_conf", *gunicorn_args]
     os.execv(sys.executable, [*argv, "gateway:create_app()"])
 

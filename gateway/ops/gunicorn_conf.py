@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gateway.ops.client_limits import ClientLimits
+
 bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 # gthread that leaves a connection to another worker while its own threads are all busy (ops/gunicorn_worker.py).
@@ -32,6 +34,7 @@ threads = int(os.environ.get("GATEWAY_THREADS", "128"))
 worker_connections = int(os.environ.get("GATEWAY_WORKER_CONNECTIONS", "1000"))
 # gthread closes a keep-alive connection that sends nothing for this long, and a busy worker may
 # notice a client's next request late: 2 s (gunicorn's default) reset connections under load.
+# An idle kept-alive connection waits in the worker's poller and holds no thread.
 keepalive = 30
 timeout = 60  # above any provider time-out, so a slow provider gives a 504, not a killed worker
 graceful_timeout = 30
@@ -41,6 +44,9 @@ loglevel = os.environ.get("GATEWAY_LOG_LEVEL", "info")
 # Query strings of /notify carry no secret, but keep access logs to the path: they outlive the app's logs.
 # The echoed X-Request-Id joins each access line to the app's lines of the same request.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms %({x-request-id}o)s'
+
+# Slow clients (gateway/ops/client_limits.py): read again by each worker; a wrong value stops start-up here.
+_client_limits = ClientLimits.from_environ()
 
 _JSON = os.environ.get("GATEWAY_LOG_FORMAT", "text").strip().lower() == "json"
 _formatter = {"()": "gateway.telemetry.logs.JsonFormatter" if _JSON else "gateway.telemetry.logs.TextFormatter"}

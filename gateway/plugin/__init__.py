@@ -59,7 +59,7 @@ from gateway.plugin.provider import (
     Refused,
     Verdict,
 )
-from gateway.plugin.settings import ConfigError, Settings
+from gateway.plugin.settings import ConfigError, Settings, is_loopback
 from gateway.plugin.snapshots import OrderSnapshot
 from gateway.plugin.validation import describe_messages, flatten_messages, message_texts
 
@@ -117,6 +117,7 @@ __all__ = [
     "flatten_messages",
     "format_major_units",
     "hookimpl",
+    "is_loopback",
     "iso_currencies",
     "message_texts",
     "parse_major_units",

@@ -48,6 +48,18 @@ def gateway_register_sandboxes(settings: Settings) -> Iterable[Sandbox] | None:
 
 
 @hookspec
+def gateway_live_settings(settings: Settings) -> Iterable[str] | None:
+    """Return the names of your variables that are set to what looks like your live service: real
+    credentials, or a URL of the real API (never their values).
+
+    Only called when GATEWAY_SANDBOX=1, where your provider talks to its simulator and ignores
+    them. Start-up then warns loudly, naming them: someone may believe they are in production.
+    Only your plugin knows what "live" looks like (a `sk_live_` key, an API URL that is not your
+    simulator's), so the core asks. Return nothing when none is set.
+    """
+
+
+@hookspec
 def gateway_order_paid(order: OrderSnapshot) -> None:
     """Called after the transaction that marked an order paid has committed.
 

@@ -1,8 +1,8 @@
 """How a provider plugin talks HTTP to its service: one pooled session, time-outs, transport failures typed.
 
 A plugin's client builds one `ProviderHttp` and sends every call through `request()`. What it
-gets back is either the service's `requests.Response` (any status: judging it is the plugin's
-job) or one of the contract's exceptions for the case where no answer arrived:
+gets back is either the service's `requests.Response` (any status but a redirect: judging it is
+the plugin's job) or one of the contract's exceptions for the case where no answer arrived:
 
 - `ProviderUnreachable`: no connection could be made (refused, no route, DNS, TLS handshake,
   connect time-out) or it broke before an answer;
@@ -10,10 +10,15 @@ job) or one of the contract's exceptions for the case where no answer arrived:
   service may have acted on it.
 
 Either one leaves the order or refund pending for reconciliation; neither is ever a refusal.
+
+Redirects are never followed: a 3xx would re-send the signed request to wherever the answer
+points, and the gateway would then believe that other host. A 3xx answer raises `OutcomeUnknown`
+(code `redirect`) and is logged as an error naming the status and the host it pointed to.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +28,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
-from gateway.plugin.provider import ProviderTimeout, ProviderUnreachable
+from gateway.plugin.provider import OutcomeUnknown, ProviderTimeout, ProviderUnreachable
+
+log = logging.getLogger("gateway.plugin.http")  # the name operators' log filters know
 
 # Connecting is quick or not happening; waiting longer only ties up a worker.
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -113,10 +120,12 @@ class ProviderHttp:
         """Send one request (`kwargs` as `requests.Session.request` takes them) and return the answer.
 
         `what` names the call in error messages ("create_order", "POST /v1/refunds"). Raises
-        ProviderUnreachable or ProviderTimeout when no answer arrived; never retries.
+        ProviderUnreachable or ProviderTimeout when no answer arrived, OutcomeUnknown when the
+        answer is a redirect (never followed, whatever `kwargs` say); never retries.
         """
+        kwargs = {**kwargs, "allow_redirects": False}
         try:
-            return self.session.request(
+            response = self.session.request(
                 method, url, timeout=self.timeouts.pair(), **self._with_environment(url, kwargs)
             )
         except requests.ConnectTimeout as exc:  # nothing was sent
@@ -127,6 +136,26 @@ class ProviderHttp:
             raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
         except OSError as exc:  # before sending: a CA bundle that is not there, say
             raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
+        if 300 <= response.status_code < 400:
+            self._refuse_redirect(response, what)
+        return response
+
+    def _refuse_redirect(self, response: requests.Response, what: str) -> None:
+        """The request reached the service, which may have acted on it, and then pointed elsewhere."""
+        status = response.status_code
+        target = urlsplit(response.headers.get("Location", ""))
+        # The host only: a Location's path or query may carry a token. Neither the URL called nor the
+        # body sent is logged (the body is signed, and may hold a key).
+        log.error(
+            "%s answered %s with HTTP %s, a redirect to %s; not followed, the outcome is unknown",
+            self.service,
+            what,
+            status,
+            target.netloc or "an unnamed place",
+        )
+        raise OutcomeUnknown(
+            "redirect", f"{self.service} answered {what} with HTTP {status}, a redirect the gateway does not follow"
+        )
 
     def post(self, url: str, *, what: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", url, what=what, **kwargs)

@@ -226,7 +226,8 @@ class Verdict(enum.StrEnum):
     BAD_SIGNATURE = "bad_signature"
     MALFORMED = "malformed"
     UNKNOWN_ORDER = "unknown_order"
-    MISMATCH = "mismatch"  # account, amount or currency differ from the stored order
+    MISMATCH = "mismatch"  # account, amount or currency differ from the stored order (or the provider's query)
+    UNCONFIRMED = "unconfirmed"  # a payment the provider's query did not (yet) confirm; the provider re-sends it
 
     @property
     def accepted(self) -> bool:
@@ -406,6 +407,12 @@ class ProviderInfo:
     currencies: Mapping[str, int]
     capabilities: frozenset[Operation] = frozenset()  # PARTIAL_REFUND, MULTIPLE_REFUNDS: no method says them
     notifications: NotifyPolicy | None = None
+    # True: a notification that would pay an order is applied only once `query_order` confirms it
+    # (paid, same amount, currency and provider order id), asked before the write transaction. For a
+    # provider whose signature alone should not move money (a weak one, or signed sets payers see);
+    # it needs QUERY. No answer, or an unclear one, leaves the payment unapplied and unacknowledged, so
+    # the provider sends it again; an answer that contradicts the notification refuses it (mismatch).
+    confirm_notifications: bool = False
     sandbox: bool = False
     exponent_notes: Mapping[str, str] = field(default_factory=dict)  # code -> why it differs from ISO 4217
 

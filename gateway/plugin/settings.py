@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import overload
 from urllib.parse import urlsplit
 
+from gateway.plugin.destinations import forbidden_host
+
 
 class ConfigError(Exception):
     """Start-up configuration is wrong. The message names the variable, never its value."""
@@ -119,19 +121,31 @@ class Settings:
         return value
 
     def service_url(self, name: str, default: str) -> str:
-        """The base URL of a payment service: https, or plain http to this machine only.
+        """The base URL of a service the gateway sends signed requests to (a provider, the merchant's
+        webhooks): https, or plain http to this machine only; never a link-local or metadata address.
 
-        Plain http elsewhere would send signed requests and secrets in clear text; a test rig may
-        allow it with GATEWAY_ALLOW_PLAIN_HTTP=1.
+        Plain http elsewhere would send signed requests and secrets in clear text; the sandbox, or a
+        test rig with GATEWAY_ALLOW_PLAIN_HTTP=1, may allow it.
         """
         url = (self.get(name, default) or "").rstrip("/")
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ConfigError(name, "must be an http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname) and not self.flag("GATEWAY_ALLOW_PLAIN_HTTP"):
+        try:
+            host = parts.hostname
+        except ValueError:  # an unclosed IPv6 bracket
+            raise ConfigError(name, "must be an http(s) URL") from None
+        if forbidden_host(host):
             raise ConfigError(
                 name,
-                "must use https (plain http only to 127.0.0.1, localhost or ::1, or with GATEWAY_ALLOW_PLAIN_HTTP=1)",
+                "must not point at a link-local or cloud metadata address (169.254.0.0/16, fe80::/10, fd00:ec2::254)",
+            )
+        plain_allowed = self.sandbox or self.flag("GATEWAY_ALLOW_PLAIN_HTTP")
+        if parts.scheme == "http" and not is_loopback(host) and not plain_allowed:
+            raise ConfigError(
+                name,
+                "must use https (plain http only to 127.0.0.1, localhost or ::1, in the sandbox, "
+                "or with GATEWAY_ALLOW_PLAIN_HTTP=1)",
             )
         return url
 
@@ -196,7 +210,17 @@ class Settings:
         return f"{self.public_url}/notify/{provider_name}"
 
 
-def _is_loopback(host: str | None) -> bool:
+def require_api_keys(settings: Settings) -> None:
+    """Outside the sandbox /v1 moves real money: it never starts open to anyone who can reach it."""
+    if not settings.sandbox and not settings.api_keys:
+        raise ConfigError(
+            "GATEWAY_API_KEYS",
+            "is required outside the sandbox: set it to one or more long random keys, comma-separated "
+            "(e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or set GATEWAY_SANDBOX=1",
+        )
+
+
+def is_loopback(host: str | None) -> bool:
     if not host:
         return False
     if host.lower() in _LOOPBACK_NAMES:

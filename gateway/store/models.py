@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -86,6 +87,8 @@ class Order(Base):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paid_after_expiry: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Created in sandbox mode (GATEWAY_SANDBOX=1): no real money was ever asked for.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     # Lease taken by a reconcile run, so that several runs never work on the same order at once.
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -144,6 +147,8 @@ class NotificationRecord(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
+    # A client's own name for a refund, unique per order: the same reference again is the same refund.
+    __table_args__ = (UniqueConstraint("order_id", "reference", name="uq_refunds_order_reference"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -151,6 +156,7 @@ class Refund(Base):
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value, index=True)
     reason: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(255))
     provider_refund_id: Mapped[str | None] = mapped_column(String(128))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
@@ -244,6 +250,18 @@ class ConsoleAction(Base):
     note: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A console login, kept on the server so that logging out (or its lifetime running out) ends it
+    for every worker, whatever the browser still holds. Only a digest of the session's token is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    admin: Mapped[str] = mapped_column(String(8))  # the admin key's fingerprint, never the key
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 # The tables themselves, for Core statements built once on the hot paths (notify, create_order).

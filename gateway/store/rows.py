@@ -30,6 +30,8 @@ class StoredOrder:
     currency: str
     provider_account: str | None
     provider_order_id: str | None
+    merchant_order_no: str
+    client_ip: str
 
 
 def stored_order(row: Sequence[Any] | None) -> StoredOrder | None:

@@ -35,7 +35,8 @@ STORE_ANSWER = (
 # An order in any of these states becomes paid when the provider says money moved.
 UNPAID_STATUSES = (OrderStatus.PENDING.value, OrderStatus.FAILED.value, OrderStatus.EXPIRED.value)
 
-# The notify pipeline's read (no lock): just what `payments.verdict_on` needs (rows.StoredOrder).
+# The notify pipeline's read (no lock): what `payments.verdict_on` needs, and what a confirming query asks
+# about (rows.StoredOrder).
 FIND_BY_REFERENCE = select(
     _ORDERS.c.id,
     _ORDERS.c.status,
@@ -43,6 +44,8 @@ FIND_BY_REFERENCE = select(
     _ORDERS.c.currency,
     _ORDERS.c.provider_account,
     _ORDERS.c.provider_order_id,
+    _ORDERS.c.merchant_order_no,
+    _ORDERS.c.client_ip,
 ).where(_ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no"))
 
 _UNPAID = _ORDERS.c.id == bindparam("order_id")

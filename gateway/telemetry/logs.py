@@ -122,11 +122,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+# Line breaks and other control characters (C0, DEL, C1, Unicode's line and paragraph separators):
+# a URL's %0A, decoded into the path gunicorn's access line prints, must not start a line of its own.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_CONTROLS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: each control character as a visible escape (`\\n`, `\\x1b`, `\\u2028`)."""
+    return _CONTROL.sub(lambda match: _NAMED_CONTROLS.get(match[0]) or f"\\u{ord(match[0]):04x}", text)
+
+
 class TextFormatter(logging.Formatter):
-    """The classic line, with the bound ids appended as `key=value`."""
+    """The classic line, with the bound ids appended as `key=value`.
+
+    The message is escaped (`escape_controls`), so nothing a client sends (a path, a header)
+    can write a line of its own; only a traceback, appended after it, spans several lines.
+    """
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None) -> None:
         super().__init__(fmt or "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s", datefmt)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -113,7 +113,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Hostile
         gateway = gateway_under_test
         order = gateway.new_order()
         assert order["status"] == "pending", f"a new order is {order['status']!r}"
-        reply = gateway.notify(gateway.harness.paid_notification(order))
+        reply = gateway.notify(gateway.paid_notification(order))
         assert gateway.verdicts() == [Verdict.APPLIED], f"recorded as {gateway.verdicts()}"
         assert reply == gateway.ack(Verdict.APPLIED), f"acknowledged with {reply}"
         assert 200 <= reply.status < 300, f"an accepted notification is acknowledged with HTTP {reply.status}"
@@ -135,14 +135,14 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Hostile
         assert gateway.order(order["id"])["status"] == "pending", "an unpaid notification changed the order"
         assert gateway.paid_events() == [], "an unpaid notification queued an order.paid webhook"
         # A failed attempt does not stop the payer from paying afterwards.
-        gateway.notify(gateway.harness.paid_notification(order))
+        gateway.notify(gateway.paid_notification(order))
         assert gateway.verdicts() == [Verdict.IGNORED, Verdict.APPLIED], f"then recorded as {gateway.verdicts()}"
         assert gateway.order(order["id"])["status"] == "paid"
 
     def test_notification_sent_three_times_is_applied_once(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
         order = gateway.new_order()
-        notification = gateway.harness.paid_notification(order)
+        notification = gateway.paid_notification(order)
         replies = [gateway.notify(notification) for _ in range(3)]
         assert gateway.verdicts() == [Verdict.APPLIED, Verdict.DUPLICATE, Verdict.DUPLICATE]
         expected = [gateway.ack(Verdict.APPLIED), gateway.ack(Verdict.DUPLICATE), gateway.ack(Verdict.DUPLICATE)]
@@ -153,7 +153,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Hostile
     def test_notification_delivered_concurrently_is_applied_once(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
         order = gateway.new_order()
-        notification = gateway.harness.paid_notification(order)
+        notification = gateway.paid_notification(order)
         start_together = threading.Barrier(CONCURRENT_DELIVERIES)
 
         def deliver(_: int) -> Any:
@@ -168,18 +168,41 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Hostile
         assert gateway.order(order["id"])["status"] == "paid"
         assert gateway.paid_events() == [order["id"]], "one payment, one order.paid webhook"
 
+    def test_paid_notification_is_applied_only_once_the_providers_query_confirms_it(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not gateway.provider.info.confirm_notifications:
+            pytest.skip("the provider does not confirm notifications by query (info.confirm_notifications)")
+        order = gateway.new_order()
+        notification = harness.paid_notification(order)  # correctly signed, but the simulator was never paid
+        reply = gateway.notify(notification)
+        assert gateway.verdicts() == [Verdict.MISMATCH], (
+            f"a paid notification the provider's query contradicts was recorded as {gateway.verdicts()}"
+        )
+        assert reply == gateway.ack(Verdict.MISMATCH), f"acknowledged with {reply}"
+        self.garble(gateway, "query_order", "http_500")
+        reply = gateway.notify(gateway.paid_notification(order))
+        assert gateway.verdicts()[-1] == Verdict.UNCONFIRMED, f"with no clear query answer: {gateway.verdicts()}"
+        assert reply == gateway.ack(Verdict.UNCONFIRMED) != gateway.ack(Verdict.APPLIED), f"acknowledged with {reply}"
+        assert gateway.order(order["id"])["status"] == "pending"
+        assert gateway.paid_events() == [], "an unconfirmed notification queued an order.paid webhook"
+        gateway.notify(notification)  # sent again, and now the provider's query says paid
+        assert gateway.verdicts()[-1] == Verdict.APPLIED, f"then recorded as {gateway.verdicts()}"
+        assert gateway.paid_events() == [order["id"]]
+
     @pytest.mark.parametrize("disagreement", ["amount", "currency"])
     def test_notification_disagreeing_with_the_order_is_refused(
         self, gateway_under_test: LiveGateway, disagreement: str
     ) -> None:
-        gateway, harness = gateway_under_test, gateway_under_test.harness
+        gateway = gateway_under_test
         order = gateway.new_order()
         if disagreement == "amount":
-            notification = harness.paid_notification(order, amount=order["amount"] + 1)
+            notification = gateway.paid_notification(order, amount=order["amount"] + 1)
         else:
             # Another currency the provider takes is the realistic case; XTS is ISO's code for tests.
             other = next((code for code in gateway.provider.info.currencies if code != order["currency"]), "XTS")
-            notification = harness.paid_notification(order, currency=other)
+            notification = gateway.paid_notification(order, currency=other)
         self.assert_refused(gateway, order, gateway.notify(notification), Verdict.MISMATCH)
 
     def test_notification_for_an_order_the_gateway_never_created_is_refused(
@@ -348,7 +371,7 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Hostile
         gateway = gateway_factory()  # built here, so that its start-up logs are looked at too
         created = gateway.post_order()
         assert created.status_code == 201, created.get_json()
-        notification = gateway_harness.paid_notification(created.get_json())
+        notification = gateway.paid_notification(created.get_json())
         replies = [gateway.notify(gateway_harness.tamper(notification)), gateway.notify(notification)]
         invalid = gateway.post_order(amount=0, channel="NO_SUCH_CHANNEL")
         assert 400 <= invalid.status_code < 500, invalid.get_json()

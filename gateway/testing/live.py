@@ -140,6 +140,8 @@ class LiveGateway:
             for name, value in {**harness.settings(self.url), **extra_settings}.items()
             if name not in without
         }
+        # Outside the sandbox the gateway refuses to start without API keys: the kit brings its own.
+        api_key = settings.get("GATEWAY_API_KEYS") or f"conformance-{uuid.uuid4().hex}"
         installed = installed_plugins()
         disabled = {name for name in installed if name != harness.plugin_name}
         disabled.update(name.strip() for name in settings.get("GATEWAY_DISABLED_PLUGINS", "").split(","))
@@ -152,6 +154,7 @@ class LiveGateway:
                     "GATEWAY_DATABASE_URL": f"sqlite:///{database}",
                     "GATEWAY_INSTANCE_PATH": str(directory / "instance"),
                     "GATEWAY_PUBLIC_URL": self.url,
+                    "GATEWAY_API_KEYS": api_key,
                 }
             )
         except BaseException:
@@ -159,6 +162,7 @@ class LiveGateway:
             raise
         self.server.app = self.app
         self.client = self.app.test_client()
+        self.client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key.split(',')[0].strip()}"
         enabled = sorted(self.gateway.providers)
         if harness.provider_name not in enabled:
             self.close()
@@ -203,6 +207,14 @@ class LiveGateway:
         order: dict[str, Any] = response.get_json()
         return order
 
+    def paid_notification(self, order: Mapping[str, Any], **overrides: Any) -> HttpRequest:
+        """`harness.paid_notification(order, ...)`, once the simulator has taken the payment (without
+        notifying) when the provider confirms notifications by query (`info.confirm_notifications`): a
+        genuine paid notification then comes with a provider that says so when asked."""
+        if self.provider.info.confirm_notifications:
+            self.harness.pay_without_notifying(order)
+        return self.harness.paid_notification(order, **overrides)
+
     def paid_order(self) -> dict[str, Any]:
         """A new order, paid at the simulator (`harness.pay`) and then by its paid notification."""
         order = self.new_order()
@@ -228,7 +240,9 @@ class LiveGateway:
         return self.client.get(f"/v1/orders/{order_id}?refresh=true")
 
     def refund(self, order_id: str, amount: int) -> TestResponse:
-        return self.client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount})
+        # A new Idempotency-Key per refund, as the API requires of every client.
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+        return self.client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount}, headers=key)
 
     def refunds(self, order_id: str) -> list[dict[str, Any]]:
         refunds: list[dict[str, Any]] = self.client.get(f"/v1/orders/{order_id}/refunds").get_json()

@@ -131,7 +131,7 @@ class OutcomeChecks:
     def test_event_ids_are_recorded_with_their_notifications(self, gateway_under_test: LiveGateway) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         order = gateway.new_order()
-        unpaid, paid = harness.unpaid_notification(order), harness.paid_notification(order)
+        unpaid, paid = harness.unpaid_notification(order), gateway.paid_notification(order)
         expected = [harness.event_id(unpaid), harness.event_id(paid)]
         if expected == [None, None]:
             pytest.skip("harness.event_id() says the provider's notifications carry no event id")

@@ -16,16 +16,21 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway.domain import instrument, webhooks
 from gateway.domain.core import Gateway
 from gateway.domain.notify_guard import RejectionThrottle
-from gateway.domain.plugin_manager import build_plugin_manager, collect_providers, collect_sandboxes
+from gateway.domain.plugin_manager import (
+    build_plugin_manager,
+    collect_live_settings,
+    collect_providers,
+    collect_sandboxes,
+)
 from gateway.domain.schemas import ApiErrorSchema
-from gateway.plugin.settings import ConfigError, Settings, load_settings
+from gateway.plugin.settings import ConfigError, Settings, load_settings, require_api_keys
 from gateway.store.db import Database
-from gateway.web import api, console, docs, health, notify, observe, openapi, pay, refunds
+from gateway.web import api, console, docs, health, lockout, notify, observe, openapi, pay, refunds
 from gateway.web.context import EXTENSION_KEY, current_gateway
 from gateway.web.errors import register_error_handlers
 from gateway.web.limiter import build_limiter
 
-log = logging.getLogger("gateway.app")  # the name operators' log filters know
+log = logging.getLogger("gateway.web.app")  # the name operators' log filters know
 
 
 class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
@@ -48,6 +53,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app = Flask("gateway", instance_path=instance_path or None, root_path=os.path.dirname(__file__))
     settings = load_settings(app.instance_path, test_config)
     settings.public_url  # noqa: B018 - validated now, not at the first order
+    require_api_keys(settings)
     os.makedirs(app.instance_path, exist_ok=True)  # SQLite files and sandbox state live there
     app.config.update(
         API_TITLE="gateway",
@@ -69,18 +75,20 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         pay.limit(build_limiter(app, settings), settings)
         smorest.register_blueprint(pay.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape
+    lockout.init_app(app, settings)  # failed API keys and console logins, per client address
     observe.init_app(app, settings)  # request ids on log lines, /metrics
     app.register_blueprint(docs.blp)  # /, /docs
     console.init_app(app, settings)  # /console
 
     if settings.sandbox:
         _mount_sandboxes(app, gateway)
+        _warn_of_live_settings(gateway)
     proxies = settings.count("GATEWAY_TRUSTED_PROXIES")
     if proxies:
         # Behind N proxies, take the payer's address (sent to providers as clientIp) from X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     if not settings.api_keys:
-        log.warning("GATEWAY_API_KEYS is not set: /v1 is open to anyone who can reach it")
+        log.warning("GATEWAY_API_KEYS is not set: /v1 is open to anyone who can reach it (sandbox mode only)")
     return app
 
 
@@ -96,7 +104,7 @@ def _build_gateway(settings: Settings) -> Gateway:
         settings.database_url, pool_size=settings.database_pool_size, pool_timeout=settings.database_pool_timeout
     )
     instrument.instrument_providers(providers, db)  # metrics, log ids, the console's timeline
-    plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.metrics")
+    plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.telemetry.metrics")
     return Gateway(
         settings=settings,
         db=db,
@@ -111,6 +119,17 @@ def implicit_default_provider(providers: Mapping[str, object]) -> str | None:
     """Without GATEWAY_DEFAULT_PROVIDER: the enabled provider whose name sorts first (the only one, if
     just one is enabled), so the choice never depends on the order plugins happen to load in."""
     return min(providers, default=None)
+
+
+def _warn_of_live_settings(gateway: Gateway) -> None:
+    """Live-looking credentials in sandbox mode: an operator may believe this is production."""
+    names = collect_live_settings(gateway.plugin_manager, gateway.settings)
+    if names:
+        log.warning(
+            "SANDBOX MODE (GATEWAY_SANDBOX=1) WITH LIVE-LOOKING SETTINGS %s: they are ignored, every provider is a "
+            "simulator and no real money moves; unset GATEWAY_SANDBOX to use them",
+            ", ".join(names),
+        )
 
 
 def _mount_sandboxes(app: Flask, gateway: Gateway) -> None:

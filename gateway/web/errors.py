@@ -30,7 +30,7 @@ from gateway.domain.errors import (
 )
 from gateway.plugin.validation import flatten_messages
 
-log = logging.getLogger("gateway.views.errors")  # the name operators' log filters know
+log = logging.getLogger("gateway.web.errors")  # the name operators' log filters know
 
 # Most specific first: the first class an error is an instance of decides its status.
 STATUS_OF: tuple[tuple[type[GatewayError], int], ...] = (
@@ -63,9 +63,12 @@ class ApiError(Exception):
         code: str,
         message: str,
         errors: FieldErrors | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(message)
+        self.headers = dict(headers or {})  # sent with the answer (Retry-After), never in its body
         self.status = status
         self.code = code
         self.message = message
@@ -94,6 +97,7 @@ def error_response(error: ApiError) -> Response:
     response.status_code = error.status
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="gateway"'
+    response.headers.update(error.headers)
     return response
 
 

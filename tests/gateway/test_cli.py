@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.flows import paid_order
+from tests.support.flows import new_key, paid_order
 from tests.support.processes import flask_cli
 
 UNKNOWN_ID = str(uuid.UUID(int=7))
@@ -58,7 +58,9 @@ def test_settling_a_refund_that_is_settled_already_is_refused_in_one_line(
 ) -> None:
     client = app.test_client()
     order = paid_order(client, simulator, 1000)
-    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}).get_json()["id"]
+    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}, headers=new_key()).get_json()[
+        "id"
+    ]
 
     result = app.test_cli_runner().invoke(
         args=["gateway", "settle-refund", refund_id, "--outcome", "failed", "--note", "x"]

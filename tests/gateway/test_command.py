@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MCH_ID, MCH_KEY
+from tests.support.keys import TEST_API_KEY
 from tests.support.processes import REPO_ROOT, child_env, flask_cli
 
 
@@ -31,6 +32,7 @@ def check_config(sqlite_url: str, simulator: Any, tmp_path: Path) -> dict[str, s
         "IOTPAY_SECRET_KEY": MCH_KEY,
         "IOTPAY_API_URL": f"{simulator.url}/v1",
         "GATEWAY_ADMIN_KEYS": "ops=admin-key-0123456789abcdef",
+        "GATEWAY_API_KEYS": TEST_API_KEY,
     }
 
 
@@ -58,6 +60,33 @@ def test_check_fails_on_an_unmigrated_database_and_on_refused_configuration(
     assert result.returncode == 1 and "run `gateway db upgrade`" in result.stdout
     refused = gateway_command({**check_config, "GATEWAY_ADMIN_KEYS": "short"}, "check")
     assert refused.returncode == 2 and "FAIL  configuration: GATEWAY_ADMIN_KEYS" in refused.stdout
+
+
+def test_check_outside_the_sandbox_without_api_keys_refuses_in_one_line_saying_what_to_set(
+    check_config: dict[str, str],
+) -> None:
+    result = gateway_command({**check_config, "GATEWAY_API_KEYS": ""}, "check")
+
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        "FAIL  configuration: GATEWAY_API_KEYS: is required outside the sandbox: set it to one or more long random "
+        "keys, comma-separated (e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or set "
+        "GATEWAY_SANDBOX=1"
+    ]
+
+
+def test_run_outside_the_sandbox_without_api_keys_refuses_in_one_line_before_gunicorn_starts(
+    check_config: dict[str, str],
+) -> None:
+    result = gateway_command({**check_config, "GATEWAY_API_KEYS": ""}, "run", "--bind", "127.0.0.1:9")
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "gateway run: GATEWAY_API_KEYS: is required outside the sandbox: set it to one or more long random keys, "
+        "comma-separated (e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or set "
+        "GATEWAY_SANDBOX=1"
+    ]
 
 
 def test_the_long_flask_form_keeps_working(check_config: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from gateway.plugin.settings import ConfigError
 from gateway.store.models import Order
 from gateway.web.app import implicit_default_provider
 from tests.conftest import MCH_ID, MCH_KEY
+from tests.support.keys import TEST_API_KEY, KeyedClient
 from tests.support.plugins import all_plugins_but
 
 SECRET = "s3cr3t-merchant-key-never-shown-0001"  # a key that must never show up anywhere
@@ -40,9 +41,12 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         base = {
             "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
             "GATEWAY_INSTANCE_PATH": str(tmp_path),
+            "GATEWAY_API_KEYS": TEST_API_KEY,  # GATEWAY_API_KEYS="" to see the gateway without one
         }
         app = create_app({**base, **config})
         built.append(app)
+        if TEST_API_KEY in app.extensions["gateway"].settings.api_keys:
+            app.test_client_class = KeyedClient
         return app
 
     yield build
@@ -119,7 +123,7 @@ def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
     app = make_app(**iotpay_config)
 
     providers = app.test_client().get("/v1/providers").get_json()
-    details = providers[0].pop("channel_details")  # tests/gateway/test_checkout_channels.py checks them
+    details = providers[0].pop("channel_details")  # tests/iotpay/test_checkout_channels.py checks them
     assert [channel["name"] for channel in details] == providers[0]["channels"]
     assert providers == [
         {
@@ -314,23 +318,39 @@ def test_health_openapi_notify_and_pay_stay_reachable_without_a_key(keyed_app: A
     assert "WWW-Authenticate" not in response.headers
 
 
-@pytest.mark.parametrize(
-    ("api_keys", "warned"),
-    [
-        pytest.param(None, True, id="unset"),
-        pytest.param(" , ", True, id="only-blanks"),
-        pytest.param(K1, False, id="set"),
-    ],
-)
-def test_start_up_warns_when_v1_is_open_to_anyone(
-    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture, api_keys: str | None, warned: bool
+@pytest.mark.parametrize("api_keys", [pytest.param("", id="unset"), pytest.param(" , ", id="only-blanks")])
+def test_outside_the_sandbox_start_up_without_api_keys_is_refused_in_one_line_saying_what_to_set(
+    make_app: Callable[..., Any], iotpay_config: dict[str, str], api_keys: str
+) -> None:
+    with pytest.raises(ConfigError) as exc_info:
+        make_app(**iotpay_config, GATEWAY_API_KEYS=api_keys)
+
+    assert_config_error(exc_info, "GATEWAY_API_KEYS")
+    message = str(exc_info.value)
+    assert "\n" not in message
+    assert "outside the sandbox" in message and "GATEWAY_SANDBOX=1" in message
+
+
+def test_in_the_sandbox_v1_may_be_open_and_start_up_warns_about_it(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    make_app(**({"GATEWAY_API_KEYS": api_keys} if api_keys is not None else {}))
+    app = make_app(GATEWAY_SANDBOX="1", GATEWAY_API_KEYS="")
 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "GATEWAY_API_KEYS" in r.getMessage()]
-    assert bool(warnings) is warned, caplog.text
+    assert warnings, caplog.text
+    assert app.test_client().get("/v1/providers").status_code == 200
+
+
+def test_with_api_keys_start_up_does_not_warn_about_them(
+    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    make_app(GATEWAY_API_KEYS=K1)
+
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING and "GATEWAY_API_KEYS" in r.getMessage()]
 
 
 # -- weak configuration ------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from gateway.plugin.clock import utcnow
 from gateway.store.models import Order, OutboxEvent, Refund
 from tests.conftest import MCH_ID, MCH_KEY
-from tests.support.flows import pay_in_simulator, simulator_order, wait_for
+from tests.support.flows import new_key, pay_in_simulator, simulator_order, wait_for
+from tests.support.keys import AUTH
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
 pytestmark = pytest.mark.slow
@@ -71,16 +72,23 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     created = requests.post(
         f"{gunicorn.url}/v1/orders",
         json={"channel": "UPI_APP", "amount": 1000, "currency": "CAD", "subject": "s", "body": "b"},
+        headers=AUTH,
         timeout=30,
     )
     order = created.json()
     pay_in_simulator(simulator, order)
-    wait_for(lambda: requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", timeout=5).json()["status"] == "paid")
+    wait_for(
+        lambda: (
+            requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", headers=AUTH, timeout=5).json()["status"] == "paid"
+        )
+    )
     simulator_faults("refund_order", "delay", seconds=2)
 
     outcome: list[Any] = []
     request = threading.Thread(
-        target=lambda: outcome.append(_post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}))
+        target=lambda: outcome.append(
+            _post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, {**new_key(), **AUTH})
+        )
     )
     request.start()
     refund = wait_for(lambda: _refund_row(database_url, order["id"]), what="the refund row")
@@ -125,9 +133,9 @@ def _expire_lease(database_url: str, refund_id: str) -> None:
         engine.dispose()
 
 
-def _post_quietly(url: str, body: dict[str, Any]) -> Any:
+def _post_quietly(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
     try:
-        return requests.post(url, json=body, timeout=15)
+        return requests.post(url, json=body, headers=headers, timeout=15)
     except requests.RequestException as exc:
         return exc
 

@@ -24,6 +24,7 @@ from gateway.store.db import Database, RawStatement
 from gateway.store.models import NOTIFICATIONS, NotificationRecord, Order
 from gateway.testing.live import LiveServer
 from tests.conftest import POSTGRES_URL
+from tests.support.keys import AUTH
 
 ORDER = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}
 
@@ -106,7 +107,7 @@ def test_no_connection_is_held_while_the_provider_is_called(
         with ThreadPoolExecutor(concurrent) as pool:
             answers = list(
                 pool.map(
-                    lambda _: requests.post(f"{gateway_server.url}/v1/orders", json=ORDER, timeout=60),
+                    lambda _: requests.post(f"{gateway_server.url}/v1/orders", json=ORDER, headers=AUTH, timeout=60),
                     range(concurrent),
                 )
             )
@@ -147,7 +148,7 @@ def test_a_raw_insert_is_read_back_as_the_orm_wrote_it(database_url: str) -> Non
     db = Database(database_url)
     received = datetime(2026, 11, 27, 19, 30, 1, 123456, tzinfo=UTC)
     row = {
-        "provider": "iotpay", "received_at": received, "method": "POST", "query_string": "a=1", "body": "",
+        "provider": "example", "received_at": received, "method": "POST", "query_string": "a=1", "body": "",
         "body_digest": None, "request_size": 3, "content_type": None, "verdict": "duplicate", "reason": "é ✓",
         "order_id": None, "event_id": "evt_1",
     }  # fmt: skip

@@ -210,3 +210,27 @@ def test_a_ca_bundle_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatc
         assert transport._from_environment("https://127.0.0.1:9/v1")["verify"] == str(missing)
     finally:
         transport.close()
+
+
+def test_a_redirect_is_never_followed_even_when_the_caller_asks() -> None:
+    followed: list[str] = []
+
+    def target(environ: dict[str, Any], start_response: Any) -> Any:
+        followed.append(environ["PATH_INFO"])
+        return Response('{"status": "paid"}', 200)(environ, start_response)
+
+    elsewhere = LiveServer(target)
+    front = LiveServer(Response("", 307, headers={"Location": f"{elsewhere.url}/v1/refund?token=t0k3n"}))
+    transport = ProviderHttp("Example Pay", "gateway-tests/1", SHORT)
+    try:
+        with pytest.raises(OutcomeUnknown) as raised:
+            transport.post(f"{front.url}/v1/refund", what="refund", data=b"{}", allow_redirects=True)
+    finally:
+        transport.close()
+        front.stop()
+        elsewhere.stop()
+    assert followed == []
+    assert (raised.value.code, raised.value.message) == (
+        "redirect",
+        "Example Pay answered refund with HTTP 307, a redirect the gateway does not follow",
+    )

@@ -25,6 +25,7 @@ from gateway.plugin.clock import utcnow
 from gateway.store.models import IdempotencyKey, Order
 from gateway.testing.live import LiveServer
 from gateway.web.idempotent import REPLAYED_HEADER
+from tests.support.keys import TEST_API_KEY
 
 ORDER: dict[str, Any] = {
     "channel": "WX_APP",
@@ -44,7 +45,7 @@ def post_order(
     base_url: str,
     body: Any = ORDER,
     key: str | None = KEY,
-    api_key: str | None = None,
+    api_key: str | None = TEST_API_KEY,
     raw: str | None = None,
 ) -> requests.Response:
     headers = {"Content-Type": "application/json"}
@@ -335,7 +336,7 @@ def abandoned_row(**values: Any) -> dict[str, Any]:
     """A key left in_progress by a process that died, its lease run out a minute ago."""
     now = utcnow()
     return {
-        "scope": scope_of("POST", "/v1/orders", None),
+        "scope": scope_of("POST", "/v1/orders", TEST_API_KEY),
         "key": KEY,
         "request_hash": body_hash(json.dumps(ORDER).encode()),
         "status": "in_progress",

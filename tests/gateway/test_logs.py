@@ -35,12 +35,12 @@ def json_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
 
 
 def test_every_line_of_a_request_names_its_request_id_and_the_ids_involved(
-    client: Any, caplog: pytest.LogCaptureFixture
+    neutral_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO):
-        response = client.post(
+        response = neutral_client.post(
             "/v1/orders",
-            json={"channel": "ALIPAY_MOBILE", "amount": 100, "currency": "CAD", "subject": "T", "body": "B"},
+            json={"channel": "wallet", "amount": 1250, "currency": "USD", "subject": "T", "body": "B"},
             headers={"X-Request-Id": "req-create-1"},
         )
         order = response.get_json()
@@ -48,7 +48,7 @@ def test_every_line_of_a_request_names_its_request_id_and_the_ids_involved(
     call = next(line for line in request_lines if line["logger"] == "gateway.instrument")
     assert call["order_id"] == order["id"]
     assert call["merchant_order_no"] == order["merchant_order_no"]
-    assert call["provider"] == "iotpay"
+    assert call["provider"] == "example"
     assert logs.bound() == {}  # nothing leaks into whatever the thread does next
 
 

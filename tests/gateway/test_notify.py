@@ -5,6 +5,11 @@ here from IOTPay's notify fields (docs/providers/iotpay.md) and signed with the 
 merchant's key, so every rule of the pipeline is checked from the outside: the reply IOTPay
 would get, the order as the API shows it, the `notifications` rows, the `gateway_order_paid`
 hook calls (tests.support.paid_log) and the warning in the log.
+
+The simulator never took these payments, so its query would contradict every one of them: the
+app here runs with IOTPAY_CONFIRM_NOTIFY_BY_QUERY=0, to check each rule of the pipeline on its
+own. Confirmation by query, with payments the simulator did take, is tested in
+test_notify_confirm.py.
 """
 
 from __future__ import annotations
@@ -45,8 +50,8 @@ def paid_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def app(app_factory: Callable[..., Any], paid_log: Path) -> Any:
-    """The conftest app plus the hook-recording plugin."""
-    return app_factory(GATEWAY_PLUGINS="tests.support.paid_log")
+    """The conftest app plus the hook-recording plugin, without confirmation by query (see above)."""
+    return app_factory(GATEWAY_PLUGINS="tests.support.paid_log", IOTPAY_CONFIRM_NOTIFY_BY_QUERY="0")
 
 
 def hook_calls(paid_log: Path) -> list[str]:

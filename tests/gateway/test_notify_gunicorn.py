@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select
 from gateway.store.models import NotificationRecord
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.gateway.test_notify import NOTIFY_PATH, PAID_AT, fire_together, order_fields, signed_notify
+from tests.support.keys import AUTH
 from tests.support.processes import Gunicorn, free_port
 
 pytestmark = pytest.mark.slow
@@ -81,17 +82,20 @@ def _verdicts(database_url: str) -> list[str]:
 
 
 def test_twenty_identical_notifies_across_gunicorn_workers_apply_once(
-    gunicorn: Gunicorn, database_url: str, paid_log: Path
+    gunicorn: Gunicorn, database_url: str, simulator: Any, paid_log: Path
 ) -> None:
-    response = requests.post(f"{gunicorn.url}/v1/orders", json=order_fields(), timeout=30)
+    response = requests.post(f"{gunicorn.url}/v1/orders", json=order_fields(), headers=AUTH, timeout=30)
     assert response.status_code == 201, f"{response.status_code} {response.text}\n{gunicorn.output()}"
     order = response.json()
+    # IOTPay took the payment (the gateway confirms each notify with IOTPay's query before applying it).
+    paying = {"payOrderId": order["provider_order_id"], "notify": "false"}
+    assert requests.post(f"{simulator.url}/pay", data=paying, timeout=10).status_code == 202
 
     replies = fire_together(f"{gunicorn.url}{NOTIFY_PATH}", signed_notify(order))
 
     assert replies == [(200, "success")] * 20, gunicorn.output()
     assert _verdicts(database_url) == ["applied"] + ["duplicate"] * 19
     assert paid_log.read_text().splitlines() == [order["id"]], gunicorn.output()
-    shown = requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", timeout=10).json()
+    shown = requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", headers=AUTH, timeout=10).json()
     assert shown["status"] == "paid"
     assert datetime.fromisoformat(shown["paid_at"]) == PAID_AT

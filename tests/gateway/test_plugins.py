@@ -25,7 +25,7 @@ import requests
 
 from gateway import PROJECT_NAME, hookimpl
 from gateway.domain import plugin_manager
-from gateway.domain.hooks import Hooks
+from gateway.domain.hooks import COLLECTED, Hooks
 from gateway.domain.reconcile import reconcile
 from gateway.plugin import hookspecs
 from gateway.plugin.clock import utcnow
@@ -34,7 +34,7 @@ from gateway.plugin.settings import ConfigError
 from gateway.plugin.snapshots import OrderSnapshot
 from gateway.testing import ProviderConformance, ProviderHarness
 from gateway.testing.live import LiveServer
-from tests.support.flows import create_order, paid_order, wait_for
+from tests.support.flows import create_order, new_key, paid_order, wait_for
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "examples" / "gateway-example-provider"
 EXAMPLE_SECRET = "whsec_tests_3e9f1b2c7d"
@@ -146,8 +146,8 @@ def test_an_installed_plugin_works_end_to_end_over_real_http(example_app: Any, e
     paid = wait_for(lambda: status_is(client, order["id"], "paid"), what="the example order to be paid")
     assert paid["paid_at"] is not None
 
-    first = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 250})
-    second = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
+    first = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 250}, headers=new_key())
+    second = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key())
     assert (first.status_code, second.status_code) == (201, 201), (first.get_json(), second.get_json())
     assert [first.get_json()["status"], second.get_json()["status"]] == ["succeeded", "succeeded"]
     assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "refunded"
@@ -412,7 +412,7 @@ def test_gateway_order_paid_and_gateway_refund_succeeded_are_called_once_each(
     recorder = recorded(app)
     order = paid_order(client, simulator, 1000)
     wait_for(lambda: recorder.calls, what="gateway_order_paid")  # called just after the commit
-    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}).get_json()
+    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}, headers=new_key()).get_json()
 
     assert recorder.calls == [
         ("gateway_order_paid", order["id"], "paid"),
@@ -430,7 +430,7 @@ def test_gateway_refund_failed_is_called_when_the_provider_refuses(
     wait_for(lambda: recorder.calls, what="gateway_order_paid")
     simulator_faults("refund_order", "fail", errCode="0014")
 
-    refused = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
+    refused = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key())
 
     assert refused.status_code == 502
     assert recorder.calls == [
@@ -589,6 +589,16 @@ MALFORMED_PLUGINS = {
         "    return Sandbox('tiny', lambda environ, start_response: [])\n",
         "gateway_register_sandboxes must return a list of Sandbox objects, not a Sandbox",
     ),
+    "live_settings_not_names": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_live_settings(settings):\n    return [{'TINY_KEY': 'its value'}]\n",
+        "gateway_live_settings must return variable names, not a dict",
+    ),
+    "live_settings_one_name": (
+        "GATEWAY_CONTRACT_VERSION = 2\nfrom gateway import hookimpl\n\n"
+        "@hookimpl\ndef gateway_live_settings(settings):\n    return 'TINY_KEY'\n",
+        "gateway_live_settings must return a list of setting names, not a str",
+    ),
 }
 
 
@@ -641,7 +651,7 @@ def test_the_typed_hooks_are_the_broadcast_hooks_with_their_arguments() -> None:
     specs = {
         name: list(inspect.signature(function).parameters)
         for name, function in vars(hookspecs).items()
-        if hasattr(function, f"{PROJECT_NAME}_spec") and not name.startswith("gateway_register_")
+        if hasattr(function, f"{PROJECT_NAME}_spec") and name not in COLLECTED
     }
     typed = {
         name: list(inspect.signature(function).parameters)[1:]  # without self
@@ -649,3 +659,4 @@ def test_the_typed_hooks_are_the_broadcast_hooks_with_their_arguments() -> None:
         if name.startswith("gateway_")
     }
     assert typed == specs and len(specs) == 4
+    assert {name for name in vars(hookspecs) if name.startswith("gateway_")} == set(specs) | set(COLLECTED)

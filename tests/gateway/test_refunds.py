@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from gateway.domain import refunds
 from gateway.store.models import OutboxEvent, Refund
-from tests.support.flows import create_order, paid_order, simulator_order, wait_for
+from tests.support.flows import create_order, new_key, paid_order, simulator_order, wait_for
+from tests.support.keys import AUTH
 
 
 def refund(client: Any, order_id: str, amount: Any, **extra: Any) -> Any:
-    return client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount, **extra})
+    return client.post(f"/v1/orders/{order_id}/refunds", json={"amount": amount, **extra}, headers=new_key())
 
 
 def outbox(app: Any, event_type: str) -> list[OutboxEvent]:
@@ -102,7 +103,10 @@ def test_concurrent_refunds_never_exceed_what_was_paid(
     def ask() -> None:
         barrier.wait()
         response = requests.post(
-            f"{gateway_server.url}/v1/orders/{order['id']}/refunds", json={"amount": 300}, timeout=30
+            f"{gateway_server.url}/v1/orders/{order['id']}/refunds",
+            json={"amount": 300},
+            headers={**new_key(), **AUTH},
+            timeout=30,
         )
         statuses.append(response.status_code)
 

@@ -35,6 +35,7 @@ from gateway.plugin.settings import ConfigError, Settings
 from gateway.store.models import OutboxEvent
 from gateway.testing.live import LiveServer
 from gateway.web.context import gateway_of
+from tests.support.keys import TEST_API_KEY
 from tests.support.processes import REPO_ROOT, child_env
 
 SECRET = "whsec_5f0c2e9a7b1d4c3e8f6a0b2d4e6f8a1c"
@@ -224,7 +225,7 @@ def test_the_delivered_post_is_signed_as_documented(make_app: Callable[..., Any]
 
 
 @pytest.mark.parametrize("status", [200, 299])
-def test_a_2xx_marks_the_event_delivered_and_the_body_is_id_type_created_at_data(
+def test_a_2xx_marks_the_event_delivered_and_the_body_is_id_type_created_at_sandbox_data(
     make_app: Callable[..., Any], status: int
 ) -> None:
     receiver = Receiver(status)
@@ -240,9 +241,10 @@ def test_a_2xx_marks_the_event_delivered_and_the_body_is_id_type_created_at_data
         "id": event_id,
         "type": "refund.succeeded",
         "created_at": received.json["created_at"],
+        "sandbox": False,
         "data": {"order": {"id": "ord_0", "note": MARKER}},
     }
-    assert list(received.json) == ["id", "type", "created_at", "data"]
+    assert list(received.json) == ["id", "type", "created_at", "sandbox", "data"]
     assert datetime.fromisoformat(received.json["created_at"]) == created_at
     event = stored(app, event_id)
     assert event.delivered_at is not None
@@ -593,6 +595,7 @@ def test_the_deployed_worker_delivers_and_stops_cleanly_on_sigterm(
         "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),
         "GATEWAY_WEBHOOK_URL": f"{receiver_server.url}/hooks",
         "GATEWAY_WEBHOOK_SECRET": SECRET,
+        "GATEWAY_API_KEYS": TEST_API_KEY,
     }
     app = create_app(config)
     try:

@@ -22,7 +22,7 @@ from gateway.plugin import ConfigError, Settings
 from gateway.store import migrate
 from gateway.testing.live import LiveServer
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET, stripe_settings
-from tests.support.flows import wait_for
+from tests.support.flows import new_key, wait_for
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
 COMPLETE = {
@@ -149,7 +149,9 @@ def run_stripe_sandbox_flow(sandbox_url: str) -> None:
         return current if current["status"] == "paid" else None
 
     wait_for(is_paid, what="the sandbox order to be paid")
-    refund = requests.post(f"{sandbox_url}/v1/orders/{order['id']}/refunds", json={"amount": 856}, timeout=30)
+    refund = requests.post(
+        f"{sandbox_url}/v1/orders/{order['id']}/refunds", json={"amount": 856}, headers=new_key(), timeout=30
+    )
     assert refund.status_code == 201 and refund.json()["status"] == "succeeded", refund.text
     shown = requests.get(f"{sandbox_url}/sandbox/stripe/test/payment_intents/{order['provider_order_id']}", timeout=10)
     assert [r["amount"] for r in shown.json()["refunds"]] == [856]

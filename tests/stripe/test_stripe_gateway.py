@@ -23,7 +23,7 @@ from gateway.domain.refunds import settle_refund
 from gateway.plugin.clock import utcnow
 from gateway.store.models import NotificationRecord, Order, OutboxEvent
 from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
-from tests.support.flows import paid_order, wait_for
+from tests.support.flows import new_key, paid_order, wait_for
 
 STRIPE_ORDER = {"provider": "stripe", "channel": "card", "subject": "Matcha", "body": "100g"}
 
@@ -157,10 +157,12 @@ def test_refunds_through_the_api(both_factory: Callable[..., Any], stripe: Strip
     client = both_factory().test_client()
     order = paid_stripe_order(client, stripe, 1000)
 
-    partial = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400, "reason": "one cup spilt"})
+    partial = client.post(
+        f"/v1/orders/{order['id']}/refunds", json={"amount": 400, "reason": "one cup spilt"}, headers=new_key()
+    )
     assert partial.status_code == 201, partial.get_json()
     assert (partial.get_json()["status"], partial.get_json()["provider_refund_id"][:3]) == ("succeeded", "re_")
-    rest = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 600})
+    rest = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 600}, headers=new_key())
     assert rest.status_code == 201, rest.get_json()
     after = client.get(f"/v1/orders/{order['id']}").get_json()
     assert (after["status"], after["refunded_amount"]) == ("refunded", 1000)
@@ -177,7 +179,7 @@ def test_a_pending_refund_is_answered_pending_and_reconciliation_settles_it_by_q
     order = paid_stripe_order(client, stripe, 1000)
     stripe.fault("refund", "pending")
 
-    response = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000})
+    response = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key())
 
     assert response.status_code == 201, response.get_json()  # accepted: neither a 5xx nor a success
     refund = response.get_json()
@@ -203,7 +205,7 @@ def test_a_pending_refund_settled_by_hand_keeps_the_provider_refund_id(
     client = app.test_client()
     order = paid_stripe_order(client, stripe, 1000)
     stripe.fault("refund", "pending")
-    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).get_json()
+    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key()).get_json()
     assert refund["status"] == "pending" and refund["provider_refund_id"]
 
     settle_refund(app.extensions["gateway"], refund["id"], succeeded=True, code="MANUAL", message="seen at Stripe")
@@ -219,7 +221,7 @@ def test_a_refund_stripe_never_received_is_sent_once_stripe_says_it_has_no_such_
     client = app.test_client()
     order = paid_stripe_order(client, stripe, 1000)
     stripe.fault("refund", "http_500")  # Stripe's 500: it may or may not have refunded
-    unclear = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400})
+    unclear = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}, headers=new_key())
     assert unclear.status_code == 502 and unclear.get_json()["error"] == "provider_outcome_unknown"
     refund_id = unclear.get_json()["refund_id"]
     assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "unknown"
@@ -271,14 +273,16 @@ def test_a_pending_refund_that_fails_at_stripe_is_settled_failed_and_its_amount_
     client = app.test_client()
     order = paid_stripe_order(client, stripe, 1000)
     stripe.fault("refund", "pending")
-    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).get_json()["id"]
+    refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key()).get_json()[
+        "id"
+    ]
     [at_stripe] = stripe.intent(order["provider_order_id"])["refunds"]
     stripe.settle_refund(at_stripe["id"], "failed")
 
     assert reconcile(app.extensions["gateway"], timedelta(0))["refunds_failed"] == 1
 
     assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "failed"
-    assert client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}).status_code == 201
+    assert client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1000}, headers=new_key()).status_code == 201
 
 
 def test_refresh_settles_a_payment_whose_webhook_was_lost(
@@ -306,7 +310,7 @@ def test_secret_keys_never_reach_logs_or_responses(
     stripe.fault("create_order", "delay", seconds=1.0)
     answers.append(create(client))
     stripe.fault("refund", "error", status=401, message="Invalid API Key provided: sk_test_****Hijk")
-    answers.append(client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1}))
+    answers.append(client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1}, headers=new_key()))
     answers.append(client.post("/notify/stripe", data=b"{}", headers={"Stripe-Signature": "t=1,v1=00"}))
     assert [a.status_code for a in answers] == [201, 422, 422, 504, 502, 400]
     texts = [caplog.text, *(answer.get_data(as_text=True) for answer in answers)]

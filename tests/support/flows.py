@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import requests
+
+
+def new_key() -> dict[str, str]:
+    """The header of a new refund (or order): a fresh Idempotency-Key, as a well-behaved client sends."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:

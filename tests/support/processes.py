@@ -13,6 +13,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.keys import TEST_API_KEY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,6 +27,9 @@ def free_port() -> int:
 def child_env(config: Mapping[str, str]) -> dict[str, str]:
     provider_variables = ("GATEWAY_", "IOTPAY_", "STRIPE_", "EXAMPLE_")
     env = {name: value for name, value in os.environ.items() if not name.startswith(provider_variables)}
+    # Outside the sandbox the gateway refuses to start without API keys; GATEWAY_API_KEYS="" to see it.
+    if config.get("GATEWAY_SANDBOX") != "1":  # a sandbox may run open, as `make run` does
+        env["GATEWAY_API_KEYS"] = TEST_API_KEY
     env.update(config)
     env["PYTHONPATH"] = str(REPO_ROOT)
     return env
@@ -47,26 +52,28 @@ class Gunicorn:
     def __init__(
         self, config: Mapping[str, str], port: int, *extra_args: str, log_path: Path, app: str = "wsgi:app"
     ) -> None:
+        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+        self._start([*command, *extra_args, app], config, port, log_path)
+
+    def _start(self, command: list[str], config: Mapping[str, str], port: int, log_path: Path) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{port}",
-                *extra_args,
-                app,
-            ],
+            command,
             cwd=REPO_ROOT,
             env=child_env(config),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    @classmethod
+    def gateway_run(cls, config: Mapping[str, str], port: int, *extra_args: str, log_path: Path) -> Gunicorn:
+        """`gateway run --bind 127.0.0.1:<port>`: the installed command, as deployed."""
+        server = cls.__new__(cls)
+        command = str(Path(sys.executable).parent / "gateway")
+        server._start([command, "run", "--bind", f"127.0.0.1:{port}", *extra_args], config, port, log_path)
+        return server
 
     def wait_until_healthy(self, deadline_seconds: float = 30) -> None:
         deadline = time.monotonic() + deadline_seconds

@@ -5,7 +5,9 @@ opens the console. Each entry is `label=key` or just `key`; a person is shown an
 the label plus a fingerprint (the first 8 hex digits of the key's SHA-256), never the key.
 
 The session cookie is signed with a secret derived from the admin keys, so every gunicorn
-worker agrees on it without another setting, and removing a key ends its sessions. Every form
+worker agrees on it without another setting, and removing a key ends its sessions. It only
+carries a token: the session itself is a database row (gateway.web.console.sessions), so
+logging out ends it everywhere and it ends GATEWAY_CONSOLE_SESSION_HOURS after the login. Every form
 carries a per-session CSRF token, compared in constant time; the cookie is HttpOnly,
 SameSite=Strict and, behind https, Secure.
 """
@@ -17,15 +19,15 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import Flask, abort, request, session
 
 from gateway.plugin.settings import ConfigError, Settings
+from gateway.store.db import Database
+from gateway.web.console import sessions
 
 VARIABLE = "GATEWAY_ADMIN_KEYS"
 MIN_KEY_LENGTH = 16
-SESSION_LIFETIME = timedelta(hours=8)
 _LABEL = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 
 
@@ -73,7 +75,8 @@ def configure_sessions(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        PERMANENT_SESSION_LIFETIME=sessions.lifetime(settings),
+        SESSION_REFRESH_EACH_REQUEST=False,  # the cookie ends with its session, not later
     )
 
 
@@ -86,20 +89,21 @@ def match(keys: list[AdminKey], presented: str) -> AdminKey | None:
     return found
 
 
-def log_in(key: AdminKey) -> None:
-    session.clear()  # a new session id-equivalent: nothing from before the login survives
+def log_in(key: AdminKey, db: Database, settings: Settings) -> None:
+    session.clear()  # a new session: nothing from before the login survives
     session.permanent = True
-    session["admin"] = key.fingerprint
+    session["sid"] = sessions.start(db, key.fingerprint, settings)
     session["csrf"] = secrets.token_urlsafe(32)
 
 
-def log_out() -> None:
+def log_out(db: Database) -> None:
+    sessions.end(db, session.get("sid"))
     session.clear()
 
 
-def current_admin(keys: list[AdminKey]) -> AdminKey | None:
-    """The logged-in admin, if their key is still configured."""
-    wanted = session.get("admin")
+def current_admin(keys: list[AdminKey], db: Database) -> AdminKey | None:
+    """The logged-in admin: a live session on the server, for a key that is still configured."""
+    wanted = sessions.holder(db, session.get("sid")) if keys else None
     return next((key for key in keys if key.fingerprint == wanted), None) if wanted else None
 
 

@@ -12,10 +12,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.store import console as queries
+from gateway.web import lockout
 from gateway.web.console import access, actions
 from gateway.web.context import current_gateway
 
-log = logging.getLogger("gateway.views.console.views")  # the name operators' log filters know
+log = logging.getLogger("gateway.web.console.views")  # the name operators' log filters know
 
 blp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -26,7 +27,7 @@ _PUBLIC_ENDPOINTS = {"console.login"}
 def _require_login() -> BaseResponse | None:
     keys = access.admin_keys(current_gateway().settings)
     g.console_enabled = bool(keys)
-    g.admin = access.current_admin(keys)
+    g.admin = access.current_admin(keys, current_gateway().db)
     if request.method == "POST":
         access.check_csrf()  # before anything else happens, login included
     if g.admin is None and request.endpoint not in _PUBLIC_ENDPOINTS:
@@ -56,15 +57,23 @@ def _template_globals() -> dict[str, Any]:
 
 
 @blp.route("/login", methods=["GET", "POST"])
-def login() -> BaseResponse | str | tuple[str, int]:
+def login() -> BaseResponse | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
         return render_template("console/login.html", enabled=g.console_enabled)
-    keys = access.admin_keys(current_gateway().settings)
+    gateway = current_gateway()
+    failures = lockout.lockout(lockout.CONSOLE_LOGIN)
+    wait = failures.retry_after()
+    if wait is not None:
+        log.warning("console: login refused, too many failed logins from %s", request.remote_addr)
+        page = render_template("console/login.html", enabled=g.console_enabled, locked_out=wait)
+        return page, 429, {"Retry-After": str(wait)}
+    keys = access.admin_keys(gateway.settings)
     key = access.match(keys, request.form.get("admin_key", ""))
     if key is None:
+        failures.failed()
         log.warning("console: failed login from %s", request.remote_addr)
         return render_template("console/login.html", enabled=g.console_enabled, failed=True), 401
-    access.log_in(key)
+    access.log_in(key, gateway.db, gateway.settings)
     log.info("console: %s logged in", key.who)
     target = request.args.get("next", "")
     # Only paths inside the console: never an open redirect to another site.
@@ -76,7 +85,7 @@ def login() -> BaseResponse | str | tuple[str, int]:
 @blp.post("/logout")
 def logout() -> BaseResponse:
     log.info("console: %s logged out", g.admin.who)
-    access.log_out()
+    access.log_out(current_gateway().db)
     flash("Logged out.")
     return redirect(url_for("console.login"))
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from gateway.plugin import DEFAULT_READ_TIMEOUT, ConfigError, Settings
+from gateway.plugin import DEFAULT_READ_TIMEOUT, ConfigError, Settings, is_loopback
 from gateway.sandbox import sandbox_url
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,10 @@ VARIABLES = (
     "IOTPAY_WX_APP_ID",
     "IOTPAY_TIMEOUT",
     "IOTPAY_REQUIRE_RESPONSE_SIGN",
+    "IOTPAY_CONFIRM_NOTIFY_BY_QUERY",
 )
 REQUIRED = "when any IOTPAY_* variable is set"
+CONFIRM = "IOTPAY_CONFIRM_NOTIFY_BY_QUERY"
 # Replaced by IOTPAY_REQUIRE_RESPONSE_SIGN: a wrong signature is now always refused, never only logged.
 RETIRED = "IOTPAY_REJECT_BAD_RESPONSE_SIGN"
 
@@ -44,6 +47,9 @@ class IotPayConfig:
     # unless this is set: IOTPay documents signed notifies, not signed answers (see provider.py).
     require_response_sign: bool = False
     sandbox: bool = False
+    # A notify pays an order only once a signed query_order says the same (ProviderInfo.confirm_notifications):
+    # the MD5 signature is weak, and every payer of a redirect checkout holds a genuinely signed set.
+    confirm_notify_by_query: bool = True
 
     def __repr__(self) -> str:  # the key must never reach a log line through a repr
         return f"IotPayConfig(mch_id={self.mch_id!r}, api_url={self.api_url!r}, sandbox={self.sandbox})"
@@ -55,9 +61,21 @@ NOTIFY_URL_MAX = 200  # IOTPay's notifyUrl is String(200) and must not contain '
 def load_config(settings: Settings) -> IotPayConfig | None:
     """None when nothing IOTPay is configured (the provider stays disabled)."""
     config = _load(settings)
+    if config is not None and not config.confirm_notify_by_query:
+        log.warning("%s=0: an IOTPay notify's MD5 signature alone can mark an order paid", CONFIRM)
     if config is not None and len(settings.notify_url(NAME)) > NOTIFY_URL_MAX:
         raise ConfigError("GATEWAY_PUBLIC_URL", f"too long: IOTPay's notify URL must fit {NOTIFY_URL_MAX} characters")
     return config
+
+
+def live_settings(settings: Settings) -> list[str]:
+    """The IOTPAY_* credentials set to other than the simulator's, when IOTPAY_API_URL is IOTPay's own
+    service (its default, or any host but this machine's): what the sandbox would be ignoring."""
+    api_url = settings.get("IOTPAY_API_URL", DEFAULT_API_URL) or DEFAULT_API_URL
+    if is_loopback(urlsplit(api_url).hostname):
+        return []  # a simulator on this machine: nothing real could be reached with them
+    sandbox_values = {"IOTPAY_MCH_ID": SANDBOX_MCH_ID, "IOTPAY_SECRET_KEY": SANDBOX_KEY}
+    return [name for name, value in sandbox_values.items() if settings.get(name) not in (None, value)]
 
 
 def _load(settings: Settings) -> IotPayConfig | None:
@@ -71,6 +89,7 @@ def _load(settings: Settings) -> IotPayConfig | None:
             timeout=settings.number("IOTPAY_TIMEOUT", DEFAULT_TIMEOUT),
             require_response_sign=True,  # the simulator signs every successful answer
             sandbox=True,
+            confirm_notify_by_query=settings.flag(CONFIRM, default=True),
         )
     if settings.get(RETIRED) is not None:
         raise ConfigError(RETIRED, "no longer exists: a wrong sign is always refused; see IOTPAY_REQUIRE_RESPONSE_SIGN")
@@ -95,4 +114,5 @@ def _load(settings: Settings) -> IotPayConfig | None:
         wx_app_id=wx_app_id,
         timeout=settings.number("IOTPAY_TIMEOUT", DEFAULT_TIMEOUT),
         require_response_sign=settings.flag("IOTPAY_REQUIRE_RESPONSE_SIGN"),
+        confirm_notify_by_query=settings.flag(CONFIRM, default=True),
     )

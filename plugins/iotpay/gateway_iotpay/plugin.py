@@ -8,7 +8,7 @@ from gateway import hookimpl
 from gateway.plugin import Provider, Settings
 from gateway.sandbox import Sandbox, sandbox_state_path
 from gateway_iotpay.client import IotPayClient
-from gateway_iotpay.config import NAME, SANDBOX_KEY, SANDBOX_MCH_ID, load_config
+from gateway_iotpay.config import NAME, SANDBOX_KEY, SANDBOX_MCH_ID, live_settings, load_config
 from gateway_iotpay.provider import IotPayProvider
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,11 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
         return []
     log.info("iotpay: enabled for merchant %s at %s", config.mch_id, config.api_url)
     return [IotPayProvider(config, IotPayClient(config.api_url, config.timeout))]
+
+
+@hookimpl
+def gateway_live_settings(settings: Settings) -> list[str]:
+    return live_settings(settings)
 
 
 @hookimpl

@@ -36,7 +36,7 @@ from gateway.plugin import (
     Verdict,
     iso_currencies,
 )
-from gateway_iotpay import channels, checkout, schemas, signing
+from gateway_iotpay import channels, checkout, schemas, signing, splitting
 from gateway_iotpay.checkout import wire_client_ip
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import NAME, IotPayConfig
@@ -146,6 +146,7 @@ class IotPayProvider(Provider):
             sandbox=config.sandbox,
             # IOTPay v1 has no order-cancel API; refunds take any amount up to what is left.
             capabilities=frozenset({PARTIAL_REFUND, MULTIPLE_REFUNDS}),
+            confirm_notifications=config.confirm_notify_by_query,
             notifications=NotifyPolicy(
                 signature="MD5 over every received field but sign, with the merchant key (upper-case hex)",
                 acknowledgement="HTTP body exactly 'success'",
@@ -203,6 +204,8 @@ class IotPayProvider(Provider):
             notify_url="https://validation.invalid/n",
         )
         problems = _REQUEST_SCHEMAS[channel.operation].validate({**wire, "sign": "0" * 32})
+        for name in splitting.echo_problems(wire):
+            problems.setdefault(name, []).append(splitting.ECHO_MESSAGE)
         if problems:
             public = {**_PUBLIC_FIELD, "extra": _EXTRA_FIELD.get(channel.channel_id, "provider_options")}
             raise InvalidOrder({public.get(name, name): list(msgs) for name, msgs in problems.items()})
@@ -223,6 +226,8 @@ class IotPayProvider(Provider):
             merchant_order_no=request.merchant_order_no,
             notify_url=request.notify_url,
         )
+        if splitting.echo_problems(params):  # validate_order refuses it; never send it, whoever calls
+            raise Refused("ECHOED_PAIR", f"{', '.join(splitting.echo_problems(params))} {splitting.ECHO_MESSAGE}")
         params["sign"] = signing.sign(params, self.config.secret_key)
         _REQUEST_SCHEMAS[channel.operation].load(params)  # never send what IOTPay would refuse
         answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation])
@@ -357,14 +362,20 @@ class IotPayProvider(Provider):
         if not signing.is_valid(params, self.config.secret_key):
             reason = "no sign" if not params.get("sign") else "signature does not match"
             raise NotificationRejected(Verdict.BAD_SIGNATURE, reason)
+        # The signature covers a text, not a set of fields: is this the one way IOTPay split it?
+        problem = splitting.notify_problem(params)
+        if problem is not None:
+            raise NotificationRejected(Verdict.MALFORMED, problem)
         try:
             notify = _PAYMENT_NOTIFY.load(params)
         except ValidationError as exc:
             raise NotificationRejected(Verdict.MALFORMED, f"invalid fields: {sorted(exc.messages)}") from None
-        if notify.get("back_type", schemas.BACK_TYPE_SERVER) != schemas.BACK_TYPE_SERVER:
+        if notify["back_type"] == schemas.BACK_TYPE_BROWSER:
             # A payer's browser coming back from IOTPay carries the same signed fields (backType=1),
             # but a browser can be replayed, stopped or sent anywhere: only IOTPay's own call counts.
-            raise NotificationRejected(Verdict.IGNORED, f"backType {notify['back_type']} is not IOTPay's server notify")
+            raise NotificationRejected(Verdict.IGNORED, "backType 1 is the payer's browser, not IOTPay's server notify")
+        if notify["back_type"] != schemas.BACK_TYPE_SERVER:
+            raise NotificationRejected(Verdict.MALFORMED, f"backType {notify['back_type'][:10]!r} is not 2")
         return Notification(
             merchant_order_no=notify["mch_order_no"],
             amount=notify["amount"],

@@ -268,7 +268,7 @@ class PaymentNotify(Schema):
     status = fields.Integer(data_key="status", required=True)
     channel_order_no = fields.String(data_key="channelOrderNo")
     pay_succ_time = fields.String(data_key="paySuccTime")
-    back_type = fields.String(data_key="backType")
+    back_type = fields.String(data_key="backType", required=True)
     param1 = fields.String(data_key="param1")
     param2 = fields.String(data_key="param2")
     sign = fields.String(data_key="sign", required=True)

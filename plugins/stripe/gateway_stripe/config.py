@@ -71,6 +71,12 @@ def instance_tag(public_url: str) -> str:
     return hashlib.sha256(public_url.encode()).hexdigest()[:16]
 
 
+def live_settings(settings: Settings) -> list[str]:
+    """The STRIPE_* keys of live mode (sk_live_, rk_live_, pk_live_): test-mode keys never move money."""
+    keys = ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY")
+    return [name for name in keys if _mode(settings.get(name) or "") == "live"]
+
+
 def _load(settings: Settings) -> StripeConfig | None:
     timeout = settings.number("STRIPE_TIMEOUT", DEFAULT_TIMEOUT)
     if settings.sandbox:

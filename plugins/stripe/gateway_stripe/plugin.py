@@ -12,6 +12,7 @@ from gateway_stripe.config import (
     NAME,
     SANDBOX_SECRET_KEY,
     SANDBOX_WEBHOOK_SECRET,
+    live_settings,
     load_config,
 )
 from gateway_stripe.provider import StripeProvider
@@ -34,6 +35,11 @@ def gateway_register_providers(settings: Settings) -> list[Provider]:
         settings.notify_url(NAME),
     )
     return [StripeProvider(config, StripeClient(config.api_url, config.secret_key, config.timeout))]
+
+
+@hookimpl
+def gateway_live_settings(settings: Settings) -> list[str]:
+    return live_settings(settings)
 
 
 @hookimpl
