@@ -133,8 +133,9 @@ def timed(call: Callable[[], requests.Response]) -> tuple[int | str, float]:
     return status, time.monotonic() - started
 
 
-def everyone_else(url: str) -> dict[str, tuple[int | str, float]]:
-    """/healthz, a create and a genuine signed notify of that order, from 127.0.0.1."""
+def everyone_else(url: str, simulator: Any) -> dict[str, tuple[int | str, float]]:
+    """/healthz, a create and a genuine signed notify of that order, from 127.0.0.1 (IOTPay took the
+    payment first: the gateway confirms each notify with IOTPay's query before applying it)."""
     auth = {"Authorization": f"Bearer {API_KEY}"}
     results = {"healthz": timed(lambda: requests.get(f"{url}/healthz", timeout=PROMPT))}
     order: dict[str, Any] = {}
@@ -146,6 +147,8 @@ def everyone_else(url: str) -> dict[str, tuple[int | str, float]]:
 
     results["create"] = timed(create)
     if order:
+        paying = {"payOrderId": order["provider_order_id"], "notify": "false"}
+        assert requests.post(f"{simulator.url}/pay", data=paying, timeout=10).status_code == 202
         notify = signed_notify(order)
         results["notify"] = timed(lambda: requests.post(f"{url}{NOTIFY_PATH}", params=notify, timeout=PROMPT))
     return results
@@ -160,12 +163,13 @@ def assert_prompt(results: dict[str, tuple[int | str, float]], server: Gunicorn)
 
 def test_one_address_with_300_slow_bodies_leaves_the_server_to_everyone_else(
     start_server: Callable[..., Gunicorn],
+    simulator: Any,
 ) -> None:
     server = start_server()
     attack = SlowBodies(server.url, SLOW_CONNECTIONS)
     try:
         time.sleep(0.5)  # every slow connection has reached a worker
-        assert_prompt(everyone_else(server.url), server)
+        assert_prompt(everyone_else(server.url, simulator), server)
         # 64 per worker at most (GATEWAY_CLIENT_CONNECTIONS): the others were answered 429 at once.
         refused = [answer for answer in attack.answers(within=0.5) if answer.startswith(b"HTTP/1.1 429")]
         assert SLOW_CONNECTIONS - 2 * 64 <= len(refused) + attack.refused < SLOW_CONNECTIONS
@@ -173,13 +177,15 @@ def test_one_address_with_300_slow_bodies_leaves_the_server_to_everyone_else(
         attack.close()
 
 
-def test_a_body_that_never_ends_is_answered_408_and_its_thread_freed(start_server: Callable[..., Gunicorn]) -> None:
+def test_a_body_that_never_ends_is_answered_408_and_its_thread_freed(
+    start_server: Callable[..., Gunicorn], simulator: Any
+) -> None:
     # No cap: the body's deadline alone frees the 256 threads that the slow bodies take.
     server = start_server(GATEWAY_CLIENT_CONNECTIONS="0")
     attack = SlowBodies(server.url, SLOW_CONNECTIONS)
     try:
         assert len(attack.sockets) == SLOW_CONNECTIONS
-        assert_prompt(everyone_else(server.url), server)  # waiting at most for the first ones' deadline
+        assert_prompt(everyone_else(server.url, simulator), server)  # waiting at most for the first ones' deadline
         # 256 are served at once, and the 44 others when the first ones are cut off.
         answers = attack.answers(within=3 * BODY_TIMEOUT)
         assert [answer[:12] for answer in answers] == [b"HTTP/1.1 408"] * SLOW_CONNECTIONS, set(answers)
@@ -192,6 +198,7 @@ def test_a_body_that_never_ends_is_answered_408_and_its_thread_freed(start_serve
 
 def test_clients_that_never_close_after_the_answer_do_not_stall_the_server(
     start_server: Callable[..., Gunicorn],
+    simulator: Any,
 ) -> None:
     """An HTTP/1.0 request is answered and the connection closed; gunicorn then waited up to 2 s on the
     worker's main thread for the client to close its side: 40 such clients stopped the server ~40 s."""
@@ -204,7 +211,7 @@ def test_clients_that_never_close_after_the_answer_do_not_stall_the_server(
             sock.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
             lingering.append(sock)
         time.sleep(0.3)  # all answered; none of them closes
-        assert_prompt(everyone_else(server.url), server)
+        assert_prompt(everyone_else(server.url, simulator), server)
     finally:
         for sock in lingering:
             sock.close()

@@ -88,14 +88,16 @@ class NextActionSchema(Schema):
 
 
 class QrCodeQuerySchema(Schema):
-    format = fields.String(load_default="svg", validate=validate.OneOf(("svg", "png")))
+    format = fields.String(load_default="svg", validate=validate.OneOf(("svg", "png")), metadata={"example": "svg"})
     scale = fields.Integer(
-        load_default=5, validate=validate.Range(min=1, max=20), metadata={"description": "pixels per module"}
+        load_default=5,
+        validate=validate.Range(min=1, max=20),
+        metadata={"description": "pixels per module", "example": 5},
     )
 
 
 class OrderQuerySchema(Schema):
-    refresh = fields.Boolean(load_default=False, metadata={"description": "ask the provider first"})
+    refresh = fields.Boolean(load_default=False, metadata={"description": "ask the provider first", "example": False})
 
 
 class OrderSchema(Schema):

@@ -24,6 +24,7 @@ from gateway.web.auth import require_api_key
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.idempotent import idempotent
+from gateway.web.openapi_examples import ORDER_EXAMPLE
 
 blp = Blueprint("v1", __name__, url_prefix="/v1", description="Orders and providers")
 
@@ -36,7 +37,7 @@ def authenticate() -> None:
 @blp.route("/orders")
 class Orders(MethodView):
     @idempotent(resume=lambda order_id: (OrderSchema().dump(order_answer(current_gateway(), order_id)), 201))
-    @blp.arguments(OrderCreateSchema())
+    @blp.arguments(OrderCreateSchema(), example=ORDER_EXAMPLE)
     @blp.response(201, OrderSchema)
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields")
     @blp.alt_response(502, schema=ApiErrorSchema, description="the provider refused; provider_error keeps its code")

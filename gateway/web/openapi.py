@@ -8,6 +8,7 @@ running gateway and on HTTP details outside them:
   learnt by asking every enabled provider how it acknowledges each verdict (text/plain or JSON,
   as the provider's protocol wants), plus the throttle's 429 and the JSON errors of the core;
 - the bearer API key, when GATEWAY_API_KEYS is set, with its 401;
+- examples that this deployment accepts as they come (gateway.web.openapi_examples);
 - links from a created order to its reads and refunds, and from a created refund to its read, so
   a client (or a fuzzer's stateful phase) knows which id goes where.
 """
@@ -18,6 +19,7 @@ from typing import Any
 
 from gateway.domain.core import Gateway
 from gateway.plugin.provider import Verdict
+from gateway.web import openapi_examples
 
 ERROR = {"$ref": "#/components/schemas/ApiError"}
 ORDER_ID = {"order_id": "$response.body#/id"}
@@ -37,6 +39,7 @@ NOTIFY = "/notify/{provider_name}"
 def exact(doc: dict[str, Any], gateway: Gateway) -> dict[str, Any]:
     paths = doc.get("paths", {})
     _enumerate_choices(doc, gateway)
+    openapi_examples.add(doc, gateway)
     if NOTIFY in paths:
         _document_notify(paths[NOTIFY], gateway)
     if gateway.settings.api_keys:

@@ -16,6 +16,7 @@ from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.errors import ApiError
 from gateway.web.idempotent import HEADER, REPLAYED_HEADER, idempotent
+from gateway.web.openapi_examples import REFUND_EXAMPLE
 
 blp = Blueprint("v1_refunds", __name__, url_prefix="/v1", description="Refunds")
 blp.before_request(authenticate)
@@ -40,7 +41,7 @@ def key_required() -> ApiError:
 @blp.route("/orders/<order_id>/refunds")
 class OrderRefunds(MethodView):
     @idempotent(resume=lambda refund_id: (RefundSchema().dump(resumed_refund(refund_id)), 201))
-    @blp.arguments(RefundCreateSchema())
+    @blp.arguments(RefundCreateSchema(), example=REFUND_EXAMPLE)
     @blp.response(201, RefundSchema, description="succeeded, or accepted by the provider and still pending")
     @blp.alt_response(409, schema=ApiErrorSchema, description="the order is not paid")
     @blp.alt_response(422, schema=ApiErrorSchema, description="invalid, or more than is left to refund")
