@@ -127,7 +127,7 @@ class HostileChecks:
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         order = gateway.new_order()
-        genuine = harness.paid_notification(order)
+        genuine = gateway.paid_notification(order)
         found = signature_of(genuine, harness.unsigned(genuine))
         assert found is not None, "harness.unsigned(request) changed no header, query field or body field"
         signature, with_signature = found
@@ -142,7 +142,7 @@ class HostileChecks:
     def test_a_signed_field_sent_twice_is_never_applied(self, gateway_under_test: LiveGateway) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         order = gateway.new_order()
-        genuine = harness.paid_notification(order)
+        genuine = gateway.paid_notification(order)
         repeated = repeated_field(genuine, harness.tamper(genuine))
         if repeated is None:
             pytest.skip("harness.tamper changes no JSON, form or query field the kit could repeat")
@@ -194,7 +194,7 @@ class HostileChecks:
             )
         else:
             harness.pay(order)
-            gateway.notify(harness.paid_notification(order))
+            gateway.notify(gateway.paid_notification(order))
             verdict = gateway.verdicts()[-1]
             assert verdict == Verdict.APPLIED, f"the paid notification of {amount} minor units was judged {verdict}"
         if Operation.REFUND in operations:
