@@ -18,6 +18,7 @@ from typing import Any
 from marshmallow import Schema
 
 from gateway.plugin import iso4217
+from gateway.plugin.clock import SYSTEM_CLOCK, Clock
 
 CONTRACT_VERSION = 2
 """The version of the provider contract (this module) and of the hook specs (gateway.plugin.hookspecs).
@@ -452,6 +453,9 @@ class Provider(ABC):
     """One payment provider. Instances are built once per app by `gateway_register_providers`."""
 
     info: ProviderInfo
+    # The gateway's clock: compare signed timestamps and replay windows with `self.clock.now()` (or
+    # `.timestamp()`), never `time.time()`. Tests and the conformance kit set a `FixedClock` here.
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def name(self) -> str:

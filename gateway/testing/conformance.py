@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from gateway.plugin.clock import FixedClock
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.harness import ProviderHarness
@@ -20,6 +21,7 @@ from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.settings_checks import SettingsChecks
+from gateway.testing.time_checks import TimeChecks
 
 TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
 DELAY = 2.5  # seconds the simulator then takes to answer: well past TIMEOUT, short enough not to slow the suite
@@ -27,13 +29,14 @@ SETTLE = 5.0  # seconds a delayed call may take beyond DELAY to land in the simu
 CONCURRENT_DELIVERIES = 10
 
 
-class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, HostileChecks, SettingsChecks):
+class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, HostileChecks, SettingsChecks, TimeChecks):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
-    declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`) and of start-up
-    settings (`SettingsChecks`) live in modules of their own; this class has the rest.
+    declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
+    settings (`SettingsChecks`) and of signed timestamps (`TimeChecks`) live in modules of their
+    own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through
@@ -76,6 +79,8 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Hostile
             )
         for answer in answers:
             gateway = gateway_factory(answer.settings)
+            if answer.at is not None:
+                gateway.provider.clock = FixedClock(answer.at)
             try:
                 gateway.provider.verify_notification(gateway.inbound(answer.request))
                 rejected_as = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -25,12 +26,15 @@ class KnownAnswer:
 
     `settings` are laid over `ProviderHarness.settings(url)`, so they need only hold what the
     signature depends on (the key, the account). `valid=False` marks a deliberately broken copy.
+    `at` (aware) is the moment a notification with a signed timestamp was signed: the kit sets the
+    provider's clock (`Provider.clock`) to it, so the answer stays known whenever the kit runs.
     """
 
     name: str
     settings: Mapping[str, str]
     request: HttpRequest
     valid: bool = True
+    at: datetime | None = None  # when it was signed, for a signed timestamp: the kit fixes the provider's clock there
 
 
 class ProviderHarness(ABC):
@@ -48,6 +52,7 @@ class ProviderHarness(ABC):
     # What the provider has, declared (the kit tests each declared one; the defaults keep older harnesses running):
     signature_ignores_case: bool = False  # True only when the provider documents hex signatures in either case
     required_settings: Sequence[str] = ()  # settings without which the plugin must refuse to start, naming them
+    timestamp_tolerance: timedelta | None = None  # the window of a provider that signs timestamps (Stripe: 5 min)
 
     @property
     def plugin_name(self) -> str:

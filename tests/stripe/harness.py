@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ SECRET_KEY = "sk_test_51GwHarness0nly4kQ2mN8pL3xR7vT9wY1zA5"
 PUBLISHABLE_KEY = "pk_test_51GwHarness0nly6bC8dE0fG2hJ4kM6nP8qS"
 WEBHOOK_SECRET = "whsec_Harness0nly9c1e3a5b7d9f2e4c6a8b0d2f4e6a"
 DOCS_SECRET = "whsec_test_secret"  # stripe-python's dummy secret, for the known answers
+KNOWN_AT = 1_764_111_189  # when the known answers were signed (2025-11-25 22:53:09 UTC): the kit's clock then
+MINUTE = timedelta(minutes=1)
 
 
 def stripe_v1(secret: str, timestamp: int, body: bytes) -> str:
@@ -95,6 +98,7 @@ class StripeHarness(ProviderHarness):
     channel = "card"
     currency = "USD"
     required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+    timestamp_tolerance = timedelta(minutes=5)  # Stripe's default tolerance for Stripe-Signature's t=
 
     def __init__(self, state_dir: Path) -> None:
         self._state_path = state_dir / "stripe-simulator.sqlite3"
@@ -227,14 +231,16 @@ class StripeHarness(ProviderHarness):
 
     def known_answers(self) -> Sequence[KnownAnswer]:
         body = succeeded_event("pi_3MtwBwLkdIwHu7ix28a3tqPa", "20261125225309a14ebec474a1", 2856, "USD")
-        genuine = signed_event(body, DOCS_SECRET)
+        genuine = signed_event(body, DOCS_SECRET, KNOWN_AT)
         header = genuine.headers["Stripe-Signature"]
         one_off = header[:-1] + ("0" if header[-1] != "0" else "1")
         broken = HttpRequest(genuine.method, genuine.query, {**genuine.headers, "Stripe-Signature": one_off}, body)
         settings = {"STRIPE_WEBHOOK_SECRET": DOCS_SECRET}
+        signed = datetime.fromtimestamp(KNOWN_AT, UTC)
         return [
-            KnownAnswer("payment_intent.succeeded, signed by Stripe's documented recipe", settings, genuine),
-            KnownAnswer("the same, last hex digit of v1 changed", settings, broken, valid=False),
+            KnownAnswer("payment_intent.succeeded, signed by Stripe's documented recipe", settings, genuine, at=signed),
+            KnownAnswer("the same, last hex digit of v1 changed", settings, broken, valid=False, at=signed),
+            KnownAnswer("the genuine one, 6 minutes later", settings, genuine, valid=False, at=signed + 6 * MINUTE),
         ]
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from gateway.plugin import (
     PARTIAL_REFUND,
     Acknowledgement,
     ChannelInfo,
+    Clock,
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
@@ -71,10 +71,11 @@ _PUBLIC_FIELD = {"description": "subject", "payment_method_types": "channel"}
 
 
 class StripeProvider(Provider):
-    def __init__(self, config: StripeConfig, client: StripeClient, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: StripeConfig, client: StripeClient, *, clock: Clock | None = None) -> None:
         self.config = config
         self.client = client
-        self._clock = clock
+        if clock is not None:
+            self.clock = clock  # else the gateway's (Provider.clock): the webhook tolerance is judged by it
         self.info = ProviderInfo(
             name=NAME,
             display_name="Stripe",
@@ -240,9 +241,8 @@ class StripeProvider(Provider):
 
     def verify_notification(self, request: InboundRequest) -> Notification:
         try:
-            signing.verify(
-                request.headers.get(signing.HEADER), request.body, self.config.webhook_secret, now=self._clock()
-            )
+            header, secret = request.headers.get(signing.HEADER), self.config.webhook_secret
+            signing.verify(header, request.body, secret, now=self.clock.timestamp())
         except signing.SignatureError as exc:
             raise NotificationRejected(Verdict.BAD_SIGNATURE, str(exc)) from None
         event = _event(request.body)
