@@ -1,4 +1,4 @@
-"""Provider answers the kit garbles itself: an HTML 404 or 500 page, or a `200` that is not JSON.
+"""Provider answers the kit garbles itself: an HTML 404 or 500 page, a `200` that is not JSON or is `{}`.
 
 The kit does not need the harness for these: while `garbled_answers` is active, every answer the
 provider's client receives over `requests` (any host but the gateway under test) is replaced,
@@ -22,6 +22,7 @@ REPLIES: dict[str, tuple[int, str, str, bytes]] = {
     "html_404": (404, "Not Found", "text/html", HTML_PAGE % (404, 404, b"Not Found")),
     "html_500": (500, "Internal Server Error", "text/html", HTML_PAGE % (500, 500, b"Internal Server Error")),
     "not_json_200": (200, "OK", "application/json", b"OK<br>upstream answered"),
+    "empty_json_200": (200, "OK", "application/json", b"{}"),  # JSON, but none of the answer's fields
 }
 
 
