@@ -20,6 +20,7 @@ from gateway.testing.hostile import HostileChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
+from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.time_checks import TimeChecks
 
@@ -29,14 +30,16 @@ SETTLE = 5.0  # seconds a delayed call may take beyond DELAY to land in the simu
 CONCURRENT_DELIVERIES = 10
 
 
-class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, HostileChecks, SettingsChecks, TimeChecks):
+class ProviderConformance(
+    RecoveryChecks, OutcomeChecks, CurrencyChecks, HostileChecks, SettingsChecks, TimeChecks, RefundNotificationChecks
+):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
     declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
-    settings (`SettingsChecks`) and of signed timestamps (`TimeChecks`) live in modules of their
-    own; this class has the rest.
+    settings (`SettingsChecks`), of signed timestamps (`TimeChecks`) and of refund notifications
+    (`RefundNotificationChecks`) live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

@@ -167,6 +167,18 @@ class ProviderHarness(ABC):
         """
         raise NotImplementedError("harness.refunded_amount(order) is not implemented")
 
+    def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
+        """A correctly signed notification about `refund` (the API's refund JSON: `id`, `amount`,
+        `currency`, `provider_refund_id` ...) of `order`, saying it `outcome` ("succeeded", "failed"
+        or "pending"), as your provider sends about refunds (Stripe: `refund.updated`).
+
+        Implement it when your provider notifies refund outcomes and `verify_notification` returns a
+        `RefundNotification` for them. The kit expects one about a refund the gateway never made to
+        change nothing (above all: never to mark the order paid), and one about a refund whose outcome
+        is unknown to settle it, once. Left unimplemented, the kit skips these checks.
+        """
+        raise NotImplementedError("harness.refund_notification(order, refund, outcome) is not implemented")
+
     def known_answers(self) -> Sequence[KnownAnswer]:
         """Notifications signed outside the code under test. The kit requires at least one valid one.
 

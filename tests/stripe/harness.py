@@ -229,6 +229,31 @@ class StripeHarness(ProviderHarness):
         response = requests.post(f"{self.url}/test/pay", json=body, timeout=5)
         assert response.status_code == 202, response.text
 
+    def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
+        """refund.updated, as Stripe's API reference shows a refund: the refund made for our refund id."""
+        refund_id = refund["id"]
+        stripe_id = refund.get("provider_refund_id") or "re_" + hashlib.sha256(refund_id.encode()).hexdigest()[:24]
+        obj = {
+            "id": stripe_id,
+            "object": "refund",
+            "amount": refund["amount"],
+            "currency": refund["currency"].lower(),
+            "status": outcome,
+            "payment_intent": _payment_intent(order),
+            "metadata": {"refund_id": refund_id, "merchant_order_no": order["merchant_order_no"]},
+            "failure_reason": "expired_or_canceled_card" if outcome == "failed" else None,
+        }
+        event = {
+            "id": "evt_" + hashlib.sha256(f"{refund_id}:{outcome}".encode()).hexdigest()[:24],
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "data": {"object": obj},
+            "livemode": False,
+            "type": "refund.updated",
+        }
+        return signed_event(json.dumps(event, indent=2).encode(), WEBHOOK_SECRET)
+
     def known_answers(self) -> Sequence[KnownAnswer]:
         body = succeeded_event("pi_3MtwBwLkdIwHu7ix28a3tqPa", "20261125225309a14ebec474a1", 2856, "USD")
         genuine = signed_event(body, DOCS_SECRET, KNOWN_AT)
