@@ -171,12 +171,19 @@ class Workspace:
             return -1, time.monotonic() - started
         return completed.returncode, time.monotonic() - started
 
-    def covered_lines(self) -> dict[str, set[int]]:
+    def missed_lines(self) -> dict[str, set[int]]:
+        """Per module, the statements the clean kit run never started. A statement's continuation
+        lines are in no such set: a mutant there is run like any other."""
         import coverage
 
-        data = coverage.CoverageData(basename=str(self.coverage_data))
-        data.read()
-        return {Path(name).name: set(data.lines(name) or ()) for name in data.measured_files()}
+        measured = coverage.Coverage(data_file=str(self.coverage_data))
+        measured.load()
+        missed: dict[str, set[int]] = {}
+        for module in MODULES:
+            path = self.module(f"{module}.py")
+            if path.exists():
+                missed[path.name] = set(measured.analysis2(str(path))[3])
+        return missed
 
 
 def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | None, only: Sequence[str] = ()) -> Result:
@@ -188,7 +195,7 @@ def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | No
         code, baseline = workspace.run(coverage=True)
         if code != 0:
             raise SystemExit(f"{plugin.name}: the kit fails the unmutated plugin (exit {code}); fix that first")
-        covered = workspace.covered_lines()
+        missed = workspace.missed_lines()
         mutants = [
             mutant
             for module in MODULES
@@ -208,7 +215,7 @@ def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | No
             path = workspace.module(mutant.module)
             original = path.read_text(encoding="utf-8")
             mutant_source = mutated_source(path, mutant)
-            if mutant.line_number not in covered.get(mutant.module, set()):
+            if mutant.line_number in missed.get(mutant.module, set()):
                 outcome, code = "survived (never run by the kit)", 0
             else:
                 path.write_text(mutant_source, encoding="utf-8")
