@@ -26,7 +26,16 @@ REPLIES: dict[str, tuple[int, str, str, bytes]] = {
 }
 
 
-def garbled(request: requests.PreparedRequest, reply: str) -> requests.Response:
+# The provider's own answer, status changed: whatever a 5xx carries, it says nothing sure.
+SAME_BODY_503 = "same_body_503"
+
+
+def garbled(
+    request: requests.PreparedRequest, reply: str, answer: requests.Response | None = None
+) -> requests.Response:
+    if reply == SAME_BODY_503 and answer is not None:
+        answer.status_code, answer.reason = 503, "Service Unavailable"
+        return answer
     status, reason, content_type, body = REPLIES[reply]
     response = requests.Response()
     response.status_code = status
@@ -53,7 +62,7 @@ def garbled_answers(reply: str, *, spare: str) -> Iterator[list[str]]:
         if (request.url or "").startswith(spare):
             return answer
         garbled_urls.append(request.url or "")
-        return garbled(request, reply)
+        return garbled(request, reply, answer)
 
     HTTPAdapter.send = send  # type: ignore[method-assign,assignment]
     try:

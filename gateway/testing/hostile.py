@@ -4,7 +4,8 @@ Part of `ProviderConformance`. A signature that merely resembles the right one (
 prefix, another case, padded) is refused; a signed field sent twice is never applied; amounts
 whose decimals binary floating point cannot hold (0.29, 1.15, 10.10) and amounts past a float's
 53 bits reach the provider and come back exact; and an answer that is an HTML error page or a
-`200` that is not JSON, to any call, leaves the outcome unknown: never failed, never not-found.
+`200` that is not JSON or `{}`, to any call, leaves the outcome unknown: never failed, never
+not-found; and so does the provider's own refusal with a 5xx status.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from gateway.plugin.provider import Operation, Verdict
-from gateway.testing.answers import REPLIES, garbled_answers
+from gateway.testing.answers import REPLIES, SAME_BODY_503, garbled_answers
 from gateway.testing.harness import HttpRequest
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown, refunded_at_provider
@@ -220,6 +221,21 @@ class HostileChecks:
         )
         order = gateway.order(response.get_json()["order_id"])
         assert order["status"] == "pending", f"an order whose creation is unknown is {order['status']!r}"
+
+    @pytest.mark.parametrize("operation", ["create_order", "refund"])
+    def test_a_refusal_with_a_5xx_status_is_unclear(self, gateway_under_test: LiveGateway, operation: str) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        order = gateway.paid_order() if operation == "refund" else None
+        harness.fail_next(operation)
+        with garbled_answers(SAME_BODY_503, spare=gateway.url):
+            response = gateway.refund(order["id"], order["amount"]) if order else gateway.post_order()
+        assert is_unknown(response), (
+            f"the simulator refused {operation} in its own format, with the status made 503, and the API answered "
+            f"{response.status_code}: {response.get_json()}; a 5xx says nothing sure, whatever its body: "
+            "raise OutcomeUnknown"
+        )
 
     @pytest.mark.parametrize("reply", sorted(REPLIES))
     def test_a_garbled_answer_to_a_query_changes_nothing(self, gateway_under_test: LiveGateway, reply: str) -> None:
