@@ -8,7 +8,7 @@ never executes survive without a run (coverage of one clean kit run says which).
 
 Mutants are changed in a copy of the plugin's package, first on PYTHONPATH, never in the tree.
 A surviving mutant is either killed by a new kit check or listed in `mutants-equivalent.txt`
-beside the plugin, one line each: `<module>.py | <the line's source> | <mutant index> | why`.
+beside the plugin, one line each: `<module>.py | <mutant index> | why | <the line's source>`.
 The score is killed / (all - equivalent), per plugin.
 
     python -m mutation.run                         # every plugin, every mutant (hours; see README.md)
@@ -126,14 +126,15 @@ def mutated_source(path: Path, mutant: Mutant) -> str:
 
 
 def equivalents(plugin: Plugin) -> dict[tuple[str, str, int], str]:
-    """`mutants-equivalent.txt`: `module | line | index | why`, `#` comments and blank lines skipped."""
+    """`mutants-equivalent.txt`: `module | index | why | line` (the line last: source may hold ` | `);
+    `#` comments and blank lines skipped."""
     if not plugin.equivalent_file.exists():
         return {}
     listed: dict[tuple[str, str, int], str] = {}
     for raw in plugin.equivalent_file.read_text(encoding="utf-8").splitlines():
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
-        module, line, index, why = (part.strip() for part in raw.split(" | ", 3))
+        module, index, why, line = (part.strip() for part in raw.split(" | ", 3))
         listed[(module, line, int(index))] = why
     return listed
 
