@@ -222,12 +222,12 @@ class RefundResult:
 class RefundNotification:
     """A verified notification about a refund, not a payment: the provider's word on one refund.
 
-    `verify_notification` returns it for the provider's refund events (Stripe's `refund.updated`,
-    `charge.refunded`). The core applies it as it applies a `query_refund` answer: the refund named
-    by `refund_id` (the gateway's id, which the provider echoes) of the order `merchant_order_no`,
-    with the same amount and currency, is settled `succeeded` or `failed`, or marked `pending`; the
-    provider's word wins over what was recorded, a contradiction stays visible as the refund's
-    discrepancy, and the same outcome twice changes nothing. It never marks an order paid.
+    `verify_notification` returns it for the provider's events about a refund's outcome. The core
+    applies it as it applies a `query_refund` answer: the refund named by `refund_id` (the gateway's
+    id, which the provider echoes) of the order `merchant_order_no`, with the same amount and
+    currency, is settled `succeeded` or `failed`, or marked `pending`; the provider's word wins over
+    what was recorded, a contradiction stays visible as the refund's discrepancy, and the same
+    outcome twice changes nothing. It never marks an order paid.
     """
 
     merchant_order_no: str
