@@ -8,6 +8,7 @@ is what it would know behind a broken proxy: nothing about the outcome.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,8 @@ REPLIES: dict[str, tuple[int, str, str, bytes]] = {
 
 # The provider's own answer, status changed: whatever a 5xx carries, it says nothing sure.
 SAME_BODY_503 = "same_body_503"
+# The provider's own JSON answer with a field it may add any day: the answer must still be read.
+EXTRA_FIELD = "extra_field"
 
 
 def garbled(
@@ -35,6 +38,14 @@ def garbled(
 ) -> requests.Response:
     if reply == SAME_BODY_503 and answer is not None:
         answer.status_code, answer.reason = 503, "Service Unavailable"
+        return answer
+    if reply == EXTRA_FIELD and answer is not None:
+        try:
+            body = answer.json()
+        except ValueError:
+            return answer
+        if isinstance(body, dict):
+            answer._content = json.dumps({**body, "added_by_a_later_api_version": {"any": ["thing"]}}).encode()
         return answer
     status, reason, content_type, body = REPLIES[reply]
     response = requests.Response()

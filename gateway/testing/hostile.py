@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from gateway.plugin.provider import Operation, Verdict
-from gateway.testing.answers import REPLIES, SAME_BODY_503, garbled_answers
+from gateway.testing.answers import EXTRA_FIELD, REPLIES, SAME_BODY_503, garbled_answers
 from gateway.testing.harness import HttpRequest
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown, refunded_at_provider
@@ -221,6 +221,29 @@ class HostileChecks:
         )
         order = gateway.order(response.get_json()["order_id"])
         assert order["status"] == "pending", f"an order whose creation is unknown is {order['status']!r}"
+
+    def test_answers_with_a_field_the_provider_added_are_still_read(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        operations = gateway.provider.operations
+        with garbled_answers(EXTRA_FIELD, spare=gateway.url) as changed:
+            created = gateway.post_order()
+            assert created.status_code == 201, (
+                f"with a field added to the provider's JSON answer, POST /v1/orders answered {created.get_json()}: "
+                "read providers' answers tolerantly (unknown fields are not an error)"
+            )
+            order = created.get_json()
+            if Operation.QUERY in operations:
+                harness.pay_without_notifying(order)
+                refreshed = gateway.refresh(order["id"]).get_json()
+                assert refreshed.get("status") == "paid", f"with a field added, ?refresh=true says {refreshed}"
+            else:
+                harness.pay(order)
+                gateway.notify(gateway.paid_notification(order))
+            if Operation.REFUND in operations:
+                refund = gateway.refund(order["id"], order["amount"])
+                assert refund.status_code == 201, f"with a field added, the refund answered {refund.get_json()}"
+        if not changed:
+            pytest.skip("the provider made no call over `requests`")
 
     @pytest.mark.parametrize("operation", ["create_order", "refund"])
     def test_a_refusal_with_a_5xx_status_is_unclear(self, gateway_under_test: LiveGateway, operation: str) -> None:
