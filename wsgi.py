@@ -1,5 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
 
-from gateway import create_app
+from gateway.ops.startup import app_or_exit
 
-app = create_app()
+app = app_or_exit()  # create_app(), or one line on stderr when the configuration is refused

@@ -1,6 +1,6 @@
 """docs/api.md's field tables say what the API's schemas hold: every field of a request or answer
 body has a row in its table, and every row is a field of that schema. A field someone adds to
-gateway/schemas.py (or drops from it) fails here until the page says so."""
+gateway/domain/schemas.py (or drops from it) fails here until the page says so."""
 
 from __future__ import annotations
 

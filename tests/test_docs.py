@@ -465,3 +465,34 @@ def test_nothing_points_at_a_spec_file_outside_the_repository() -> None:
         and forbidden.search((ROOT / name).read_text(encoding="utf-8", errors="replace"))
     ]
     assert offenders == []
+
+
+# -- the operations page types commands one way ----------------------------------------------------
+
+
+def code_blocks(path: Path) -> list[str]:
+    return re.findall(r"```[a-z]*\n(.*?)```", text(path), flags=re.S)
+
+
+def test_the_operations_page_types_every_command_as_gateway_not_flask() -> None:
+    lines = [line for block in code_blocks(SETTINGS_PAGE) for line in block.splitlines()]
+    assert not [line for line in lines if "flask --app" in line or "bin/flask" in line]
+    for command in ("gateway db upgrade", "gateway check", "gateway db current", "gateway prune", "gateway worker"):
+        assert any(command in line for line in lines), command
+
+
+def test_the_webhooks_quick_start_uses_a_secret_the_gateway_accepts(tmp_path: Path) -> None:
+    from gateway import create_app
+
+    secrets = re.findall(r"export GATEWAY_WEBHOOK_SECRET=(\S+)", text(WEBHOOKS_PAGE))
+    assert secrets, "the quick start sets GATEWAY_WEBHOOK_SECRET"
+    for secret in secrets:
+        app = create_app(
+            {
+                "GATEWAY_INSTANCE_PATH": str(tmp_path),
+                "GATEWAY_SANDBOX": "1",  # as under `make run`, where the quick start runs
+                "GATEWAY_WEBHOOK_URL": "http://127.0.0.1:9000/webhooks",
+                "GATEWAY_WEBHOOK_SECRET": secret,
+            }
+        )
+        app.extensions["gateway"].db.dispose()

@@ -130,6 +130,12 @@ def test_a_sandbox_flow_shows_in_metrics_in_json_logs_and_on_the_console(ops_ser
     assert re.search(r'gateway_notifications_total\{provider="iotpay",verdict="applied"\} [1-9]', text)
     assert re.search(r'gateway_order_transitions_total\{provider="iotpay",status="paid"\} [1-9]', text)
     assert re.search(r"gateway_webhook_backlog [1-9]", text)  # order.paid waits: no worker runs here
+    # the RED metrics, by URL rule (never the order's id), from whichever worker served each request
+    assert re.search(r'gateway_http_requests_total\{method="POST",route="/v1/orders",status="201"\} [1-9]', text)
+    assert re.search(
+        r'gateway_http_request_duration_seconds_count\{method="GET",route="/v1/orders/<order_id>"\} [1-9]', text
+    )
+    assert order["id"] not in text
 
     # JSON logs: the create request's lines all carry its id, and name the order
     lines = log_lines(ops_server)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.domain.core import Gateway
 from gateway.plugin.provider import NoAnswer, NotSupported, OutcomeUnknown, ProviderError
+from gateway.store import database_state
 
 
 @dataclass(frozen=True)
@@ -26,26 +27,16 @@ class Result:
 
 
 def check_database(gateway: Gateway) -> Result:
-    # Alembic is imported here, not at the top: `cli` registers this command in every gunicorn worker.
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from gateway.store import migrate
-
     try:
-        with gateway.db.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+        state = database_state.schema_state(gateway.db)
     except SQLAlchemyError as exc:
-        return Result("database", False, f"unreachable ({type(exc).__name__})")
-    head = ScriptDirectory.from_config(migrate.alembic_config(gateway.db.url)).get_current_head()
-    if current != head:
-        return Result(
-            "database", False, f"schema at {current or 'nothing'}, code expects {head}: run `gateway db upgrade`"
-        )
-    return Result("database", True, f"{gateway.db.engine.dialect.name}, schema at {current}")
+        return Result("database", False, database_state.describe(exc))
+    return Result("database", state.up_to_date, f"{gateway.db.engine.dialect.name}, {state.words()}")
 
 
 def check_providers(gateway: Gateway) -> list[Result]:
+    if not gateway.providers:
+        return [Result("providers", False, "none enabled: set a provider's variables (docs/operations.md, Settings)")]
     results = []
     for name, provider in gateway.providers.items():
         label = f"provider {name}"

@@ -1,7 +1,8 @@
-"""`flask --app wsgi db upgrade` and friends.
+"""`gateway db upgrade` and friends (also `flask --app wsgi db upgrade`: see gateway.ops.command).
 
-Each command gets the `Gateway` (never the Flask app) and answers a bad argument or a refused
-operation with one line on stderr (`Error: ...`) and a non-zero exit status, never a traceback.
+Each command gets the `Gateway` (never the Flask app) and answers a bad argument, a refused
+operation or a database it cannot use with one line on stderr (`Error: ...`) and a non-zero exit
+status, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError
 
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
 from gateway.plugin.settings import ConfigError
+from gateway.store import database_state
 from gateway.web.context import current_gateway
 
 P = ParamSpec("P")
@@ -59,6 +62,8 @@ def with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, R
             raise click.ClickException(exc.message) from None
         except ConfigError as exc:
             raise UsageProblem(str(exc)) from None
+        except OperationalError as exc:  # the database is missing, refuses connections, has no schema ...
+            raise click.ClickException(f"the database {database_state.describe(exc)}") from None
 
     return run
 
@@ -89,6 +94,16 @@ def downgrade(gateway: Gateway, revision: str) -> None:
     click.echo(f"database schema at {revision}")
 
 
+@db_cli.command("current")
+@with_gateway
+def current(gateway: Gateway) -> None:
+    """Print the schema's revision and the newest one this code ships."""
+    state = database_state.schema_state(gateway.db)
+    behind = "" if state.up_to_date else " (behind: run `gateway db upgrade`)"
+    click.echo(f"current: {state.current or 'none (no schema)'}{behind}")
+    click.echo(f"head:    {state.head}")
+
+
 def _migrate(step: Callable[[str, str], None], gateway: Gateway, revision: str) -> None:
     from alembic.util import CommandError
 
@@ -104,8 +119,11 @@ def _migrate(step: Callable[[str, str], None], gateway: Gateway, revision: str) 
 def reconcile_command(gateway: Gateway, older_than: int) -> None:
     """Settle orders and refunds left pending or unknown; expire unpaid orders past their expiry."""
     from gateway.domain.reconcile import reconcile
-    from gateway.telemetry import metrics
+    from gateway.telemetry import logs, metrics
 
+    logs.configure_process_logging(
+        gateway.settings.get("GATEWAY_LOG_FORMAT"), gateway.settings.get("GATEWAY_LOG_LEVEL")
+    )
     outcome = reconcile(gateway, timedelta(seconds=older_than))
     metrics.count_reconcile(outcome)
     click.echo(json.dumps(dict(sorted(outcome.items()))))
@@ -142,6 +160,31 @@ def settle_refund_command(gateway: Gateway, refund_id: str, outcome: str, note: 
         by_hand=True,  # refused (Conflict) while a provider call may be in flight, or once settled
     )
     click.echo(f"refund {refund.id} {refund.status}")
+
+
+@gateway_cli.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="DAYS",
+    help="delete audit rows older than this many days",
+)
+@click.option("--dry-run", is_flag=True, help="count what would be deleted, delete nothing")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="rows per transaction")
+@with_gateway
+def prune_command(gateway: Gateway, days: int, dry_run: bool, batch_size: int) -> None:
+    """Delete old audit rows: notifications, provider calls, delivered webhooks, idempotency keys.
+
+    Never an order, a refund, the console's audit trail, nor anything an open order needs (one
+    pending, one with a refund pending or unknown, one with a webhook not delivered yet), nor an
+    undelivered webhook. Prints counts per table as one JSON object.
+    """
+    from gateway.domain.prune import prune
+
+    report = prune(gateway.db, timedelta(days=days), dry_run=dry_run, batch_size=batch_size)
+    click.echo(json.dumps(report.as_dict()))
 
 
 @gateway_cli.command("worker")

@@ -1,18 +1,23 @@
-"""The `gateway` command: `gateway run`, `gateway db upgrade`, `gateway reconcile`, `gateway worker`,
-`gateway settle-refund`, `gateway check`.
+"""The `gateway` command: `gateway run`, `gateway check`, `gateway db upgrade|downgrade|current`,
+`gateway reconcile`, `gateway worker`, `gateway settle-refund`, `gateway prune`, `gateway new-provider`.
 
 The same commands stay reachable as `flask --app wsgi db ...` and `flask --app wsgi gateway ...`;
-this entry point only saves typing and finds the app without FLASK_APP.
+this entry point saves typing, finds the app without FLASK_APP and shows the gateway's commands
+only: none of Flask's options, nor the groups other extensions add to `flask` (Flask-Limiter's).
+
+A configuration that start-up refuses is one line on stderr (`Error: VARIABLE: problem`) and exit
+status 2 for every command, never a traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import ScriptInfo
 
 from gateway.ops import checks, cli
 from gateway.plugin.settings import ConfigError
@@ -21,43 +26,48 @@ from gateway.plugin.settings import ConfigError
 def _app() -> Flask:
     from gateway import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise cli.UsageProblem(str(exc)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False, add_version_option=False, load_dotenv=False)
-def main() -> None:
+@click.group(cls=cli.Commands)
+@click.pass_context
+def main(context: click.Context) -> None:
     """Operate the gateway. Configuration comes from the environment (and GATEWAY_CONFIG_FILE)."""
     from gateway.telemetry import logs
 
-    logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), os.environ.get("GATEWAY_LOG_LEVEL"))
+    # What a command prints is its answer: the app's start-up lines (providers enabled, sandbox mode,
+    # Alembic's steps) would bury it, and `gateway check` reports all of that itself. Errors only;
+    # `gateway worker` and `gateway reconcile` then log at GATEWAY_LOG_LEVEL, as the server does.
+    try:
+        logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), "error")
+    except ConfigError as exc:  # GATEWAY_LOG_FORMAT
+        raise cli.UsageProblem(str(exc)) from None
+    # The app is built when a command needs it (flask.cli.with_appcontext), from the environment only.
+    context.obj = ScriptInfo(create_app=_app, set_debug_flag=False, load_dotenv_defaults=False)
 
 
 @main.command("run", with_appcontext=False, context_settings={"ignore_unknown_options": True})
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def run(gunicorn_args: tuple[str, ...]) -> None:
     """Serve the gateway with gunicorn and its settings (bind with GATEWAY_BIND, or pass gunicorn options)."""
-    from gateway.plugin.settings import load_settings, require_api_keys
-
-    try:  # said here in one line, rather than by every worker's traceback
-        require_api_keys(load_settings(""))
-    except ConfigError as exc:
-        click.echo(f"gateway run: {exc}", err=True)
-        raise click.exceptions.Exit(2) from None
+    # Build the app once here, quietly, so that a refused setting is one line before gunicorn starts,
+    # not a traceback from each of its workers.
+    logging.disable(logging.CRITICAL)
+    try:
+        _app().extensions["gateway"].db.dispose()
+    finally:
+        logging.disable(logging.NOTSET)
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.ops.gunicorn_conf", *gunicorn_args]
-    os.execv(sys.executable, [*argv, "gateway:create_app()"])
+    os.execv(sys.executable, [*argv, "gateway.ops.startup:app_or_exit()"])
 
 
 @main.command("check", with_appcontext=False)
 def check() -> None:
     """Validate the configuration, reach the database and each provider's API; print what is enabled."""
-    from gateway import create_app
-
-    try:
-        app = create_app()
-    except ConfigError as exc:
-        click.echo(f"FAIL  configuration: {exc}")
-        raise click.exceptions.Exit(2) from None
-    gateway = app.extensions["gateway"]
+    gateway = _app().extensions["gateway"]
     try:
         checks.report(gateway)
     finally:
@@ -66,5 +76,5 @@ def check() -> None:
 
 main.add_command(cli.db_cli)
 for _name, _command in cli.gateway_cli.commands.items():
-    if _name != "check":  # the one above also reports a configuration it refuses
+    if _name != "check":  # the one above builds the app itself, and disposes of it
         main.add_command(_command, _name)

@@ -17,6 +17,7 @@ from gateway.plugin.money import (
     InvalidAmount,
     exponent,
     format_major_units,
+    format_money,
     iso_currencies,
     parse_major_units,
 )
@@ -121,6 +122,7 @@ __all__ = [
     "exponent",
     "flatten_messages",
     "format_major_units",
+    "format_money",
     "hookimpl",
     "is_loopback",
     "iso_currencies",

@@ -17,6 +17,7 @@ CURRENCY_EXPONENTS = EXPONENTS
 MAX_MINOR_UNITS = 2**31 - 1  # amounts travel as 32-bit ints at several providers
 
 _PLAIN_DECIMAL = re.compile(r"\d{1,12}(\.\d{1,12})?", re.ASCII)
+_GROUPED = re.compile(r"\d{1,3}(,\d{3})*(\.\d{1,12})?", re.ASCII)  # format_money's thousands
 
 
 class InvalidAmount(ValueError):
@@ -55,5 +56,26 @@ def parse_major_units(text: str, currency: str, places: int | None = None) -> in
 
 
 def format_major_units(minor: int, currency: str, places: int | None = None) -> str:
-    """2856 CAD -> '28.56' (for humans; never parsed back)."""
+    """2856 CAD -> '28.56': plain decimal text that `parse_major_units` reads back exactly."""
     return str(Decimal(minor).scaleb(-(exponent(currency) if places is None else places)))
+
+
+def format_money(minor: int, currency: str, places: int | None = None) -> str:
+    """How a person reads an amount: 2856 CAD -> '28.56 CAD', 500 JPY -> '500 JPY', 12345 KWD -> '12.345 KWD'.
+
+    Major units from the ISO 4217 exponent (or `places`, for a provider that counts otherwise),
+    grouped in thousands ('1,234.56 CAD'), then the code: a code, not a symbol, because ¥ is both
+    JPY and CNY and $ a dozen currencies. A currency the gateway does not know is shown as what it
+    is, minor units, rather than guessed at.
+    """
+    if places is None and currency not in CURRENCY_EXPONENTS:
+        return f"{minor} {currency} (minor units)"
+    return f"{Decimal(minor).scaleb(-(exponent(currency) if places is None else places)):,} {currency}"
+
+
+def parse_money(text: str) -> tuple[int, str]:
+    """'1,234.56 CAD' -> (123456, 'CAD'): the inverse of `format_money` for ISO currencies."""
+    amount, _, currency = text.rpartition(" ")
+    if not _GROUPED.fullmatch(amount):
+        raise InvalidAmount("must be an amount such as 1,234.56 followed by a currency code")
+    return parse_major_units(amount.replace(",", ""), currency), currency

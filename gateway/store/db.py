@@ -110,7 +110,11 @@ class Database:
         connection, never while holding one (a holder waiting for the gate, and the gate's holder
         waiting for a pooled connection, would wait for each other).
         """
-        connection = self.engine.raw_connection()
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            connection = self.engine.raw_connection()
+        except dbapi_error as error:  # as the rest of SQLAlchemy raises it (a refused connection: OperationalError)
+            raise exc.DBAPIError.instance(None, None, error, dbapi_error) from error
         postgres = self.engine.dialect.name == "postgresql"
         try:
             if postgres:  # SQLite's connections already are (isolation_level=None, see below)
@@ -118,6 +122,8 @@ class Database:
             cursor = connection.cursor()
             try:
                 yield cursor
+            except dbapi_error as error:
+                raise exc.DBAPIError.instance(None, None, error, dbapi_error) from error
             finally:
                 cursor.close()
         finally:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -60,6 +61,14 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("provider", "merchant_order_no", name="uq_orders_provider_reference"),
         Index("ix_orders_status_created_at", "status", "created_at"),  # reconciliation's scan
+        Index("ix_orders_created_at_id", "created_at", "id"),  # the console's list: newest first, keyset pages
+        Index(
+            "ix_orders_paid_after_expiry",
+            "created_at",
+            "id",
+            postgresql_where=text("paid_after_expiry"),
+            sqlite_where=text("paid_after_expiry = 1"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

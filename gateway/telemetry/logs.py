@@ -168,12 +168,21 @@ def formatter_class(log_format: str | None) -> type[logging.Formatter]:
     raise ConfigError("GATEWAY_LOG_FORMAT", "must be json or text")
 
 
+_PROCESS_HANDLER = "gateway_process_handler"
+
+
 def configure_process_logging(log_format: str | None, level_name: str | None) -> None:
     """For processes of their own (`gateway worker`, `gateway reconcile`): log to stderr in the chosen format."""
     root = logging.getLogger()
+    level = logging.getLevelNamesMapping().get((level_name or "info").upper(), logging.INFO)
     if root.handlers:
-        return  # someone (gunicorn, pytest) already decided
+        # Someone (gunicorn, pytest) already decided; or the `gateway` command did, for the app's
+        # start-up (quiet: its answer is what it prints), and now a command sets its own level.
+        if any(getattr(handler, _PROCESS_HANDLER, False) for handler in root.handlers):
+            root.setLevel(level)
+        return
     handler = logging.StreamHandler()
     handler.setFormatter(formatter_class(log_format)())
+    setattr(handler, _PROCESS_HANDLER, True)
     root.addHandler(handler)
-    root.setLevel(logging.getLevelNamesMapping().get((level_name or "info").upper(), logging.INFO))
+    root.setLevel(level)

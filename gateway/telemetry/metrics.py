@@ -71,6 +71,19 @@ REJECTED_REQUESTS = Counter(
     "gateway_rejected_requests", "Requests answered with a 4xx, by endpoint and error code", ["endpoint", "code"]
 )
 THROTTLED_REQUESTS = Counter("gateway_throttled_requests", "Requests refused by a rate limit (429)", ["endpoint"])
+# RED metrics of the HTTP layer. `route` is the URL rule (/v1/orders/<order_id>), never the path a
+# caller sent; "unmatched" for a path no rule matches, so the label's values stay a small fixed set.
+HTTP_REQUESTS = Counter(
+    "gateway_http_requests",
+    "HTTP requests answered, by method, route (URL rule) and status",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "gateway_http_request_duration_seconds",
+    "How long the gateway took to answer, by method and route (URL rule)",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 
 # Every metric name an alert rule or dashboard may use (scrape-time gauges included).
 STATE_GAUGES = {
@@ -97,10 +110,12 @@ def exported_names() -> set[str]:
         IDEMPOTENCY_CONFLICTS,
         REJECTED_REQUESTS,
         THROTTLED_REQUESTS,
+        HTTP_REQUESTS,
     ):
         names.add(metric._name + "_total")
-    base = PROVIDER_CALL_SECONDS._name
-    names.update({f"{base}_bucket", f"{base}_sum", f"{base}_count"})
+    for histogram in (PROVIDER_CALL_SECONDS, HTTP_REQUEST_SECONDS):
+        base = histogram._name
+        names.update({f"{base}_bucket", f"{base}_sum", f"{base}_count"})
     return names
 
 
@@ -163,6 +178,16 @@ def count_rejected_request(endpoint: str, status: int, code: str) -> None:
         THROTTLED_REQUESTS.labels(endpoint).inc()
     if code in ("idempotency_key_reused", "idempotency_key_in_progress"):
         IDEMPOTENCY_CONFLICTS.labels(code).inc()
+
+
+# Methods outside this set (anyone may send `FOO /`) are counted as "other": the label stays bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def count_http_request(method: str, route: str, status: int, seconds: float) -> None:
+    method = method if method in _METHODS else "other"
+    HTTP_REQUESTS.labels(method, route, str(status)).inc()
+    HTTP_REQUEST_SECONDS.labels(method, route).observe(seconds)
 
 
 def count_reconcile(outcome: dict[str, int]) -> None:

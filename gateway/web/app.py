@@ -23,6 +23,7 @@ from gateway.domain.plugin_manager import (
     collect_sandboxes,
 )
 from gateway.domain.schemas import ApiErrorSchema
+from gateway.plugin.money import format_money
 from gateway.plugin.settings import ConfigError, Settings, load_settings, require_api_keys
 from gateway.store.db import Database
 from gateway.web import api, console, docs, health, lockout, notify, observe, openapi, pay, refunds
@@ -65,6 +66,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     )
 
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep schema order: id first
+    app.add_template_filter(format_money, "money")  # {{ order.amount | money(order.currency) }}
     gateway = _build_gateway(settings)
     app.extensions[EXTENSION_KEY] = gateway
 

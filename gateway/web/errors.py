@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -29,6 +30,7 @@ from gateway.domain.errors import (
     UpstreamRefused,
 )
 from gateway.plugin.validation import flatten_messages
+from gateway.store import database_state
 
 log = logging.getLogger("gateway.web.errors")  # the name operators' log filters know
 
@@ -150,6 +152,17 @@ def register_error_handlers(app: Flask) -> None:
             ApiError(503, "database_busy", "The gateway's database is busy; nothing was done, try again shortly.")
         )
         response.headers["Retry-After"] = "1"
+        return response
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(exc: OperationalError) -> Response:
+        # The database is missing, refuses connections, has no schema, or dropped the connection: the
+        # operator's problem, not the caller's, and not a bug. The log says which; the caller retries.
+        log.error("database unavailable: the database %s", database_state.describe(exc))
+        response = error_response(
+            ApiError(503, "database_unavailable", "The gateway cannot use its database right now; try again shortly.")
+        )
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

@@ -1,11 +1,13 @@
-"""What every request tells the operator: its ids on each log line, refusals and replays as metrics,
-and `/metrics` itself.
+"""What every request tells the operator: its ids on each log line, its route, status and duration
+(the RED metrics), refusals and replays as metrics, and `/metrics` itself.
 
 `/metrics` answers only `Authorization: Bearer <key>` with a key from GATEWAY_METRICS_KEYS (a
 Prometheus scrape config's `authorization` section sends it); it is off while that is unset.
 """
 
 from __future__ import annotations
+
+from time import perf_counter
 
 from flask import Blueprint, Flask, Response, request
 
@@ -33,13 +35,26 @@ def keys(settings: Settings, variable: str) -> list[str]:
 def init_app(app: Flask, settings: Settings) -> None:
     logs.formatter_class(settings.get("GATEWAY_LOG_FORMAT"))  # a typo stops start-up, not the first log line
     keys(settings, "GATEWAY_METRICS_KEYS")
+    app.before_request(_start_clock)  # first, so the duration includes the other hooks
     request_ids.init_app(app)
     app.after_request(_count_response)
     app.register_blueprint(blp)
 
 
+_STARTED = "gateway.started"
+
+
+def _start_clock() -> None:
+    request.environ[_STARTED] = perf_counter()
+
+
 def _count_response(response: Response) -> Response:
     status = response.status_code
+    started = request.environ.get(_STARTED)
+    if started is not None:
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
+        metrics.count_http_request(request.method, route, status, perf_counter() - started)
     if response.headers.get(REPLAYED_HEADER) == "true":
         metrics.IDEMPOTENT_REPLAYS.inc()
     elif 400 <= status < 500:

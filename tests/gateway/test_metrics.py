@@ -153,3 +153,87 @@ def test_a_provider_refusing_the_gateways_signature_is_a_configuration_error(app
     )
     assert response.status_code == 502 and response.get_json()["provider_error"]["code"] == "0013"
     assert value(scrape(app), "gateway_provider_configuration_errors_total", **labels) == before + 1
+
+
+# -- the HTTP layer (RED: rate, errors, duration) -------------------------------------------------
+
+
+def test_requests_are_counted_by_route_and_status_never_by_the_path_sent(metrics_app: Any) -> None:
+    client = metrics_app.test_client()
+    before = scrape(metrics_app)
+    for order_id in ("00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"):
+        client.get(f"/v1/orders/{order_id}")
+    client.get("/no/such/path/12345")
+    client.get("/healthz")
+    after = scrape(metrics_app)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    by_id = {"method": "GET", "route": "/v1/orders/<order_id>"}
+    assert delta("gateway_http_requests_total", status="404", **by_id) == 2  # one series for both ids
+    assert delta("gateway_http_request_duration_seconds_count", **by_id) == 2
+    assert delta("gateway_http_request_duration_seconds_bucket", le="+Inf", **by_id) == 2
+    assert delta("gateway_http_requests_total", method="GET", route="unmatched", status="404") == 1
+    assert delta("gateway_http_requests_total", method="GET", route="/healthz", status="200") == 1
+    shown = {labels for name, labels in after if name == "gateway_http_requests_total"}
+    assert not any("12345" in str(labels) or "0000-000000000001" in str(labels) for labels in shown)
+
+
+def test_an_unexpected_error_counts_as_a_500_of_its_route(app_factory: Callable[..., Any]) -> None:
+    app = app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY)
+
+    def broken(item_id: str) -> Any:
+        raise RuntimeError("a bug")
+
+    app.add_url_rule("/broken/<item_id>", view_func=broken)  # before the app's first request
+    before = scrape(app)
+    assert app.test_client().get("/broken/42").status_code == 500
+    labels = {"method": "GET", "route": "/broken/<item_id>", "status": "500"}
+    assert (
+        value(scrape(app), "gateway_http_requests_total", **labels)
+        - value(before, "gateway_http_requests_total", **labels)
+        == 1
+    )
+
+
+def test_methods_nobody_uses_share_one_label_value(metrics_app: Any) -> None:
+    before = scrape(metrics_app)
+    metrics_app.test_client().open("/healthz", method="BREW")
+    after = scrape(metrics_app)
+    labels = {"method": "other", "route": "unmatched", "status": "405"}
+    assert (
+        value(after, "gateway_http_requests_total", **labels) - value(before, "gateway_http_requests_total", **labels)
+        == 1
+    )
+
+
+def series_shown(app: Any) -> set[str]:
+    """Every series name a scrape shows, samples or not (a labelled counter nothing has counted yet
+    still has its HELP and TYPE lines)."""
+    response = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"})
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    names = set()
+    for family in text_string_to_metric_families(response.data.decode()):
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+        names.update(sample.name for sample in family.samples)
+    return names
+
+
+def test_the_dashboard_and_the_alerts_use_the_red_metrics_and_only_series_a_scrape_shows(metrics_app: Any) -> None:
+    metrics_app.test_client().get("/healthz")
+    shown = series_shown(metrics_app)
+    dashboard = json.loads((OPERATIONS_DOCS / "grafana-dashboard.json").read_text())
+    panels = {panel["title"]: [target["expr"] for target in panel["targets"]] for panel in dashboard["panels"]}
+    rules = yaml.safe_load((OPERATIONS_DOCS / "alerts.yml").read_text())
+    alerts = {rule["alert"]: rule["expr"] for group in rules["groups"] for rule in group["rules"]}
+
+    assert 'gateway_http_requests_total{status=~"5.."}' in " ".join(panels["HTTP 5xx ratio"])
+    assert "histogram_quantile(0.99" in " ".join(panels["HTTP latency p99 by route"])
+    assert 'gateway_http_requests_total{status=~"5.."}' in alerts["GatewayHttpErrors"]
+    assert (
+        "histogram_quantile(0.99, sum by (method, route, le) (rate(gateway_http_request_duration_seconds_bucket"
+        in (alerts["GatewayHttpSlow"])
+    )
+    used = referenced_metrics([*(expr for exprs in panels.values() for expr in exprs), *alerts.values()])
+    assert sorted(used - shown) == []

@@ -13,7 +13,9 @@ from gateway.plugin.money import (
     MAX_MINOR_UNITS,
     InvalidAmount,
     format_major_units,
+    format_money,
     parse_major_units,
+    parse_money,
 )
 
 EXPONENTS = range(0, 5)  # ProviderInfo accepts 0..4: JPY 0, CAD 2, KWD 3, a provider's own 4
@@ -29,6 +31,30 @@ def test_formatted_amounts_parse_back_exactly(places: int, minor: int) -> None:
 @given(minor=minor_units, currency=st.sampled_from(sorted(CURRENCY_EXPONENTS)))
 def test_every_iso_currency_round_trips_with_its_own_exponent(minor: int, currency: str) -> None:
     assert parse_major_units(format_major_units(minor, currency), currency) == minor
+
+
+@given(minor=minor_units, currency=st.sampled_from(sorted(CURRENCY_EXPONENTS)))
+def test_an_amount_as_people_read_it_parses_back_exactly_in_every_currency(minor: int, currency: str) -> None:
+    shown = format_money(minor, currency)
+    assert shown.endswith(f" {currency}")
+    assert parse_money(shown) == (minor, currency)
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown"),
+    [
+        (2856, "CAD", "28.56 CAD"),
+        (400, "USD", "4.00 USD"),  # the console once showed "400 USD"
+        (500, "JPY", "500 JPY"),
+        (12345, "KWD", "12.345 KWD"),
+        (1, "CLF", "0.0001 CLF"),
+        (123456789, "USD", "1,234,567.89 USD"),
+        (0, "EUR", "0.00 EUR"),
+        (700, "XTS", "700 XTS (minor units)"),  # not money the gateway knows: never guessed at
+    ],
+)
+def test_amounts_are_shown_in_major_units_with_their_code(minor: int, currency: str, shown: str) -> None:
+    assert format_money(minor, currency) == shown
 
 
 @pytest.mark.parametrize("places", EXPONENTS)

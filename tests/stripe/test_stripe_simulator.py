@@ -381,3 +381,26 @@ def test_bracket_notation_is_parsed(pairs: list[tuple[str, str]], parsed: dict[s
 def test_ambiguous_forms_are_refused(pairs: list[tuple[str, str]]) -> None:
     with pytest.raises(Refused):
         parse_form(pairs)
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [(1200, "usd", "12.00 USD"), (500, "jpy", "500 JPY"), (12340, "kwd", "12.340 KWD"), (50000, "isk", "500.00 ISK")],
+)
+def test_the_checkout_page_shows_the_amount_in_major_units(
+    stripe: StripeSandbox, amount: int, currency: str, shown: str
+) -> None:
+    form = {
+        "amount": str(amount),
+        "currency": currency,
+        "payment_method_types[0]": "alipay",
+        "payment_method_data[type]": "alipay",
+        "confirm": "true",
+        "return_url": "https://shop.example/return",
+    }
+    created = requests.post(
+        f"{stripe.url}/v1/payment_intents", data=form, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=5
+    )
+    assert created.status_code == 200, created.text
+    page = requests.get(created.json()["next_action"]["alipay_handle_redirect"]["url"], timeout=5).text
+    assert f'<p id="amount">{shown}</p>' in page

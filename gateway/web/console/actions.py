@@ -15,12 +15,15 @@ from gateway.domain.errors import GatewayError
 from gateway.domain.orders import refresh_order
 from gateway.domain.refunds import UNSETTLED, RefundAlreadySettled, RefundCallInFlight, settle_refund
 from gateway.plugin.clock import as_utc, utcnow
+from gateway.store import console as queries
 from gateway.store.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
+from gateway.store.order_filters import OrderFilter
 
-log = logging.getLogger("gateway.views.console.actions")  # the name operators' log filters know
+log = logging.getLogger("gateway.web.console.actions")  # the name operators' log filters know
 
 REFRESH = "refresh"
 REDELIVER = "redeliver_webhook"
+RETRY_WEBHOOK = "retry_webhook"
 SETTLE_REFUND = "settle_refund"
 
 
@@ -54,6 +57,28 @@ def redeliver_webhook(gateway: Gateway, who: str, order_id: str, event_id: str) 
     if error is not None:
         raise ActionRefused(f"The merchant's endpoint did not accept it: {error}.")
     return result
+
+
+def retry_failing_webhooks(gateway: Gateway, who: str, wanted: OrderFilter) -> str:
+    """Bulk retry: the failing webhooks of every order in the view are due now, one audit entry each."""
+    if webhooks.load_config(gateway.settings) is None:
+        raise ActionRefused("Webhooks are not configured (GATEWAY_WEBHOOK_URL).")
+    if wanted.errors:
+        raise ActionRefused("Fix the filters first: the retry acts on exactly the orders the list shows.")
+
+    def entry(event: OutboxEvent) -> ConsoleAction:
+        result = f"{event.id}: queued for the webhook worker (attempt {event.attempts + 1}, last: {event.last_error})"
+        return ConsoleAction(
+            admin=who[:80], action=RETRY_WEBHOOK, order_id=event.order_id, event_id=event.id, result=result
+        )
+
+    events = queries.retry_failing_webhooks(gateway.db, wanted, entry)
+    if not events:
+        raise ActionRefused("No failing webhook in this view (or the worker is sending them right now).")
+    more = " (the most one retry takes: retry again for the rest)" if len(events) == queries.BULK_RETRY_MAX else ""
+    log.info("console: %s queued %d failing webhooks for retry", who, len(events))
+    queued = f"{len(events)} failing webhook{'' if len(events) == 1 else 's'} queued"
+    return f"{queued}: the webhook worker sends {'it' if len(events) == 1 else 'them'} on its next pass{more}."
 
 
 def settle_refund_by_hand(gateway: Gateway, who: str, order_id: str, refund_id: str, outcome: str, note: str) -> str:

@@ -6,14 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
+from gateway.plugin.clock import utcnow
 from gateway.store import console as queries
+from gateway.store import order_filters
+from gateway.store.models import OrderStatus
+from gateway.store.order_filters import OrderFilter
 from gateway.web import lockout
-from gateway.web.console import access, actions
+from gateway.web.console import access, actions, export
 from gateway.web.context import current_gateway
 
 log = logging.getLogger("gateway.web.console.views")  # the name operators' log filters know
@@ -92,21 +97,68 @@ def logout() -> BaseResponse:
 
 @blp.get("/")
 def dashboard() -> str:
-    return render_template("console/dashboard.html", board=queries.dashboard(current_gateway().db))
+    db = current_gateway().db
+    return render_template("console/dashboard.html", board=queries.dashboard(db), views=queries.count_views(db))
+
+
+def _wanted() -> OrderFilter:
+    return order_filters.parse(request.args, queries.ORDER_EQUALS, queries.SAVED_VIEWS)
 
 
 @blp.get("/orders")
-def search() -> str:
-    text = request.args.get("q", "")
-    found = queries.search_orders(current_gateway().db, text) if text.strip() else None
-    return render_template("console/search.html", q=text, orders=found)
+def orders() -> tuple[str, int]:
+    wanted = _wanted()
+    found = queries.list_orders(current_gateway().db, wanted)
+    choices = {
+        "status": [status.value for status in OrderStatus],
+        "provider": sorted(current_gateway().providers),
+    }
+    page = render_template(
+        "console/orders.html",
+        wanted=wanted,
+        found=found,
+        equals=queries.ORDER_EQUALS,
+        choices=choices,
+        views=queries.SAVED_VIEWS,
+        q=wanted.q,
+        row_cap=queries.CSV_MAX_ROWS,
+    )
+    return page, 400 if wanted.errors else 200
+
+
+@blp.get("/orders.csv")
+def orders_csv() -> Response | tuple[str, int, dict[str, str]]:
+    wanted = _wanted()
+    if wanted.errors:
+        problems = "".join(f"{name}: {why}\n" for name, why in wanted.errors.items())
+        return problems, 400, {"Content-Type": "text/plain; charset=utf-8"}
+    rows = export.lines(queries.export_orders(current_gateway().db, wanted))
+    log.info("console: %s exported orders as CSV (%s)", g.admin.who, urlencode(wanted.query_args()))
+    return Response(
+        rows,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="orders-{utcnow():%Y%m%dT%H%M%SZ}.csv"',
+            "Gateway-Row-Cap": str(queries.CSV_MAX_ROWS),
+        },
+    )
+
+
+@blp.post("/webhooks/retry")
+def retry_webhooks() -> BaseResponse:
+    wanted = order_filters.parse(request.form, queries.ORDER_EQUALS, queries.SAVED_VIEWS)
+    try:
+        flash(actions.retry_failing_webhooks(current_gateway(), g.admin.who, wanted), "ok")
+    except actions.ActionRefused as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("console.orders") + "?" + urlencode(wanted.query_args()))
 
 
 @blp.get("/orders/<order_id>")
 def order(order_id: str) -> str | tuple[str, int]:
     page = queries.order_page(current_gateway().db, order_id)
     if page is None:
-        return render_template("console/search.html", q=order_id, orders=[], missing=True), 404
+        return render_template("console/missing.html", order_id=order_id), 404
     return render_template("console/order.html", page=page)
 
 

@@ -10,7 +10,7 @@ from html import escape
 
 import segno
 
-from gateway.plugin import format_major_units
+from gateway.plugin import format_money
 from gateway_iotpay.sandbox.store import Order
 
 WALLETS = {"WX": "WeChat Pay", "ALIPAY": "Alipay", "UPI": "UnionPay"}
@@ -61,7 +61,7 @@ def wallet_name(channel_id: str) -> str:
 
 
 def _amount(order: Order) -> str:
-    return f"{format_major_units(order.amount, order.currency)} {escape(order.currency)}"
+    return escape(format_money(order.amount, order.currency))
 
 
 def _page(title: str, body: str) -> str:

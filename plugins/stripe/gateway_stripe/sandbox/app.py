@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from gateway.plugin import format_money
 from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing
 from gateway.sandbox.standalone import run_alone
 from gateway_stripe import schemas, signing
@@ -55,6 +56,8 @@ CURRENCIES = frozenset((
     "krw", "kwd", "mxn", "myr", "nok", "nzd", "omr", "php", "sek", "sgd", "thb", "twd", "ugx", "usd", "vnd",
 ))  # fmt: skip
 THREE_DECIMAL = frozenset({"bhd", "jod", "kwd", "omr", "tnd"})
+# Stripe counts these in two decimals where ISO 4217 has none (ISK 500 is amount=50000 there).
+STRIPE_PLACES = {"isk": 2, "ugx": 2}
 PAY_OUTCOMES = {  # outcome -> (status, event type)
     "succeeded": ("succeeded", schemas.EVENT_SUCCEEDED),
     "failed": ("requires_payment_method", schemas.EVENT_FAILED),
@@ -85,9 +88,14 @@ def _confirmed(intent: Json, params: Json, checkout_url: str) -> Json:
 
 CHECKOUT_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Stripe sandbox</title></head><body>'
-    '<h1>{method} (Stripe sandbox)</h1><p id="amount">{amount} {currency}</p>'
+    '<h1>{method} (Stripe sandbox)</h1><p id="amount">{amount}</p>'
     '<form method="post"><button id="pay" type="submit">Pay</button></form></body></html>'
 )
+
+
+def _money(amount: int, currency: str) -> str:
+    """Stripe's minor units as a payer reads them: amount=1200, usd -> '12.00 USD'."""
+    return format_money(amount, currency.upper(), STRIPE_PLACES.get(currency))
 
 
 class Simulator:
@@ -280,7 +288,7 @@ class Simulator:
             return Response("<h1>No such payment</h1>", 404, content_type="text/html; charset=utf-8")
         if request.method == "GET":
             method = escape(intent["payment_method_types"][0])
-            page = CHECKOUT_PAGE.format(method=method, amount=intent["amount"], currency=intent["currency"].upper())
+            page = CHECKOUT_PAGE.format(method=method, amount=escape(_money(intent["amount"], intent["currency"])))
             return Response(page, content_type="text/html; charset=utf-8")
         intent, _ = self._settle(intent_id, "succeeded", notify=True)
         if intent.get("return_url"):
