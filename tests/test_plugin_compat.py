@@ -56,9 +56,13 @@ def with_old_imports(source: str, home: dict[str, str]) -> str:
     return FRONT_DOOR_IMPORT.sub(old_form, source)
 
 
+# Names the front door gained after 0.1: no plugin written for 0.1 imports them, so they need no old path.
+NEW_SINCE_0_1 = {"Clock", "FixedClock"}
+
+
 def test_every_name_of_the_front_door_has_one_old_path_too() -> None:
     home = old_home()
-    assert [name for name in gateway.plugin.__all__ if name not in home] == []
+    assert [name for name in gateway.plugin.__all__ if name not in home and name not in NEW_SINCE_0_1] == []
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from gateway.domain.lifecycle import Transitions
 from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
 from gateway.domain.payments import settle_payment, verdict_on
+from gateway.domain.refund_notify import apply_refund_notification
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
     Acknowledgement,
@@ -26,6 +27,7 @@ from gateway.plugin.provider import (
     Notification,
     NotificationRejected,
     Provider,
+    RefundNotification,
     Verdict,
 )
 from gateway.store.models import default_account_id
@@ -58,6 +60,8 @@ def handle_notification(
             notification = previous.verify_notification(request)
         except NotificationRejected:
             return _rejected(gateway, provider, request, rejected)
+    if isinstance(notification, RefundNotification):
+        return _refund_notification(gateway, provider, request, notification)
 
     transitions = Transitions()
     verdict, reason, order = _judge_without_lock(
@@ -89,6 +93,26 @@ def handle_notification(
             "%s notify for %s refused (%s): %s", provider.name, notification.merchant_order_no, verdict.value, reason
         )
     transitions.announce(gateway.hooks)
+    return provider.acknowledge(verdict)
+
+
+def _refund_notification(
+    gateway: Gateway, provider: Provider, request: InboundRequest, report: RefundNotification
+) -> Acknowledgement:
+    """A refund's outcome (gateway.domain.refund_notify): settled as a refund query's answer, never a payment."""
+    with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:
+        duplicate = _already_processed(gateway, cursor, provider, report.event_id)
+    reason: str | None
+    order_id: str | None
+    if duplicate:
+        verdict, reason, order_id = Verdict.DUPLICATE, f"event {report.event_id} already processed", None
+    else:
+        verdict, reason, order_id = apply_refund_notification(gateway, provider, report)
+    values = _record(provider, request, verdict, reason, order_id=order_id, event_id=report.event_id)
+    with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+        gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
+    level = logging.INFO if verdict.accepted else logging.WARNING
+    log.log(level, "%s refund notify for %s: %s (%s)", provider.name, report.merchant_order_no, verdict.value, reason)
     return provider.acknowledge(verdict)
 
 

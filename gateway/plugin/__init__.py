@@ -9,6 +9,7 @@ plugin authors at development time: `gateway.sandbox` (a simulator's parts) and 
 
 from __future__ import annotations
 
+from gateway.plugin.clock import Clock, FixedClock
 from gateway.plugin.fields import StrictInt, UtcDateTime
 from gateway.plugin.hookspecs import hookimpl
 from gateway.plugin.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts, pooled_session
@@ -54,6 +55,7 @@ from gateway.plugin.provider import (
     ProviderTimeout,
     ProviderUnreachable,
     RefundFailed,
+    RefundNotification,
     RefundRef,
     RefundRequest,
     RefundResult,
@@ -77,8 +79,10 @@ __all__ = [
     "SUPPORTED_CONTRACT_VERSIONS",
     "Acknowledgement",
     "ChannelInfo",
+    "Clock",
     "ConfigError",
     "CreatedOrder",
+    "FixedClock",
     "InboundRequest",
     "InvalidAmount",
     "InvalidOrder",
@@ -104,6 +108,7 @@ __all__ = [
     "ProviderTimeout",
     "ProviderUnreachable",
     "RefundFailed",
+    "RefundNotification",
     "RefundRef",
     "RefundRequest",
     "RefundResult",

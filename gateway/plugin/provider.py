@@ -18,6 +18,7 @@ from typing import Any
 from marshmallow import Schema
 
 from gateway.plugin import iso4217
+from gateway.plugin.clock import SYSTEM_CLOCK, Clock
 
 CONTRACT_VERSION = 2
 """The version of the provider contract (this module) and of the hook specs (gateway.plugin.hookspecs).
@@ -217,10 +218,40 @@ class RefundResult:
     pending: bool = False
 
 
+@dataclass(frozen=True)
+class RefundNotification:
+    """A verified notification about a refund, not a payment: the provider's word on one refund.
+
+    `verify_notification` returns it for the provider's events about a refund's outcome. The core
+    applies it as it applies a `query_refund` answer: the refund named by `refund_id` (the gateway's
+    id, which the provider echoes) of the order `merchant_order_no`, with the same amount and
+    currency, is settled `succeeded` or `failed`, or marked `pending`; the provider's word wins over
+    what was recorded, a contradiction stays visible as the refund's discrepancy, and the same
+    outcome twice changes nothing. It never marks an order paid.
+    """
+
+    merchant_order_no: str
+    refund_id: str
+    amount: int
+    currency: str
+    outcome: str  # "succeeded", "failed" or "pending"
+    provider_refund_id: str | None = None
+    event_id: str | None = None
+    failure_code: str | None = None  # with outcome "failed": the provider's code and message
+    failure_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome not in REFUND_OUTCOMES:
+            raise ValueError(f"RefundNotification.outcome must be one of {REFUND_OUTCOMES}, not {self.outcome!r}")
+
+
+REFUND_OUTCOMES = ("succeeded", "failed", "pending")
+
+
 class Verdict(enum.StrEnum):
     """What the notify pipeline concluded about one notification; recorded with it."""
 
-    APPLIED = "applied"  # moved the order to paid
+    APPLIED = "applied"  # moved the order to paid (a RefundNotification: settled the refund)
     DUPLICATE = "duplicate"  # the order was already paid; acknowledged again
     IGNORED = "ignored"  # verified, but not a payment (e.g. a non-paid status)
     BAD_SIGNATURE = "bad_signature"
@@ -452,6 +483,9 @@ class Provider(ABC):
     """One payment provider. Instances are built once per app by `gateway_register_providers`."""
 
     info: ProviderInfo
+    # The gateway's clock: compare signed timestamps and replay windows with `self.clock.now()` (or
+    # `.timestamp()`), never `time.time()`. Tests and the conformance kit set a `FixedClock` here.
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def name(self) -> str:
@@ -488,8 +522,10 @@ class Provider(ABC):
         """Create the order at the provider. Raises Refused, OutcomeUnknown or NoAnswer."""
 
     @abstractmethod
-    def verify_notification(self, request: InboundRequest) -> Notification:
-        """Verify and parse a notification; raise NotificationRejected when it is not genuine."""
+    def verify_notification(self, request: InboundRequest) -> Notification | RefundNotification:
+        """Verify and parse a notification; raise NotificationRejected when it is not genuine.
+
+        A notification about a refund's outcome is a `RefundNotification`; anything else is a `Notification`."""
 
     @abstractmethod
     def acknowledge(self, verdict: Verdict) -> Acknowledgement:

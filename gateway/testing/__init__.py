@@ -17,9 +17,13 @@ notification found by `?refresh=true` and by reconciliation, a payment closed at
 closing the order, a query answer about another order refused; a refusal failing the order or
 refund and never retried, an unclear answer or a time-out leaving it unknown; refunds of exactly
 the amount asked, never twice, and never succeeded while pending; every declared currency with
-ISO 4217's decimals and a real order in it; and no secret in logs, answers or stored rows, the
-provider's own error messages included. tests/testing/ plants each of 18 such bugs in Example Pay
-and shows the kit fails it.
+ISO 4217's decimals and a real order in it; no secret in logs, answers or stored rows, the
+provider's own error messages included; hostile input built from the harness's own messages
+(signatures that only resemble the right one, a repeated field, amounts binary cannot hold, HTML
+and non-JSON answers to every call); each required setting refused by name when missing; signed
+timestamps judged by `Provider.clock` inside the declared window; and refund notifications that
+settle refunds once and never pay an order. tests/testing/ plants 25 such bugs in Example Pay
+and 4 in Stripe, and shows the kit fails each.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 

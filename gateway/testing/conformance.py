@@ -12,13 +12,18 @@ from typing import Any
 
 import pytest
 
+from gateway.plugin.clock import FixedClock
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.harness import ProviderHarness
+from gateway.testing.hostile import HostileChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
+from gateway.testing.refund_checks import RefundNotificationChecks
+from gateway.testing.settings_checks import SettingsChecks
+from gateway.testing.time_checks import TimeChecks
 
 TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
 DELAY = 2.5  # seconds the simulator then takes to answer: well past TIMEOUT, short enough not to slow the suite
@@ -26,13 +31,24 @@ SETTLE = 5.0  # seconds a delayed call may take beyond DELAY to land in the simu
 CONCURRENT_DELIVERIES = 10
 
 
-class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, AccountChecks):
+class ProviderConformance(
+    RecoveryChecks,
+    OutcomeChecks,
+    CurrencyChecks,
+    HostileChecks,
+    SettingsChecks,
+    TimeChecks,
+    RefundNotificationChecks,
+    AccountChecks,
+):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
-    (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`), of every
-    declared currency (`CurrencyChecks`) and of two accounts side by side (`AccountChecks`) live in
-    modules of their own; this class has the rest.
+    (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
+    declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
+    settings (`SettingsChecks`), of signed timestamps (`TimeChecks`), of refund notifications
+    (`RefundNotificationChecks`) and of two accounts side by side (`AccountChecks`) live in modules
+    of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through
@@ -75,6 +91,8 @@ class ProviderConformance(RecoveryChecks, OutcomeChecks, CurrencyChecks, Account
             )
         for answer in answers:
             gateway = gateway_factory(answer.settings)
+            if answer.at is not None:
+                gateway.provider.clock = FixedClock(answer.at)
             try:
                 gateway.provider.verify_notification(gateway.inbound(answer.request))
                 rejected_as = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -25,12 +26,15 @@ class KnownAnswer:
 
     `settings` are laid over `ProviderHarness.settings(url)`, so they need only hold what the
     signature depends on (the key, the account). `valid=False` marks a deliberately broken copy.
+    `at` (aware) is the moment a notification with a signed timestamp was signed: the kit sets the
+    provider's clock (`Provider.clock`) to it, so the answer stays known whenever the kit runs.
     """
 
     name: str
     settings: Mapping[str, str]
     request: HttpRequest
     valid: bool = True
+    at: datetime | None = None  # when it was signed, for a signed timestamp: the kit fixes the provider's clock there
 
 
 class ProviderHarness(ABC):
@@ -45,6 +49,10 @@ class ProviderHarness(ABC):
     channel: str  # a channel to create test orders with; must be in `info.channels`
     currency: str  # a currency to create test orders with; must be in `info.currencies`
     amount: int = 1000  # minor units; the kit also sends amount + 1, so leave room below the provider's limit
+    # What the provider has, declared (the kit tests each declared one; the defaults keep older harnesses running):
+    signature_ignores_case: bool = False  # True only when the provider documents hex signatures in either case
+    required_settings: Sequence[str] = ()  # settings without which the plugin must refuse to start, naming them
+    timestamp_tolerance: timedelta | None = None  # the window of a provider that signs timestamps (Stripe: 5 min)
 
     @property
     def plugin_name(self) -> str:
@@ -158,6 +166,18 @@ class ProviderHarness(ABC):
         retried refund twice, fails.
         """
         raise NotImplementedError("harness.refunded_amount(order) is not implemented")
+
+    def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
+        """A correctly signed notification about `refund` (the API's refund JSON: `id`, `amount`,
+        `currency`, `provider_refund_id` ...) of `order`, saying it `outcome` ("succeeded", "failed"
+        or "pending"), as your provider sends about refunds (Stripe: `refund.updated`).
+
+        Implement it when your provider notifies refund outcomes and `verify_notification` returns a
+        `RefundNotification` for them. The kit expects one about a refund the gateway never made to
+        change nothing (above all: never to mark the order paid), and one about a refund whose outcome
+        is unknown to settle it, once. Left unimplemented, the kit skips these checks.
+        """
+        raise NotImplementedError("harness.refund_notification(order, refund, outcome) is not implemented")
 
     def known_answers(self) -> Sequence[KnownAnswer]:
         """Notifications signed outside the code under test. The kit requires at least one valid one.

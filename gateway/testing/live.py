@@ -9,7 +9,7 @@ import importlib.metadata
 import io
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -125,12 +125,21 @@ class LiveGateway:
     """
 
     def __init__(
-        self, harness: ProviderHarness, directory: Path, database: Path, extra_settings: Mapping[str, str]
+        self,
+        harness: ProviderHarness,
+        directory: Path,
+        database: Path,
+        extra_settings: Mapping[str, str],
+        without: Sequence[str] = (),
     ) -> None:
         self.harness = harness
         self.server = LiveServer()
         self.url = self.server.url
-        settings = {**harness.settings(self.url), **extra_settings}
+        settings = {
+            name: value
+            for name, value in {**harness.settings(self.url), **extra_settings}.items()
+            if name not in without
+        }
         # Outside the sandbox the gateway refuses to start without API keys: the kit brings its own.
         api_key = settings.get("GATEWAY_API_KEYS") or f"conformance-{uuid.uuid4().hex}"
         installed = installed_plugins()

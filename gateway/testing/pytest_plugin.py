@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,18 +54,21 @@ def gateway_factory(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[..., LiveGateway]]:
-    """`build(settings={})`: a new gateway for the harness, with `settings` over `harness.settings(url)`."""
+    """`build(settings={}, without=())`: a new gateway for the harness, with `settings` over
+    `harness.settings(url)` and none of the settings named in `without` (neither there nor in the environment)."""
     from gateway.testing.live import LiveGateway
 
     for name in [name for name in os.environ if name.startswith("GATEWAY_")]:
         monkeypatch.delenv(name)  # a developer's GATEWAY_API_KEYS or GATEWAY_SANDBOX must not change results
     built: list[LiveGateway] = []
 
-    def build(settings: Mapping[str, str] | None = None) -> LiveGateway:
+    def build(settings: Mapping[str, str] | None = None, without: Sequence[str] = ()) -> LiveGateway:
+        for name in without:
+            monkeypatch.delenv(name, raising=False)
         directory = tmp_path_factory.mktemp("gateway")
         database = directory / "gateway.sqlite3"
         shutil.copyfile(gateway_migrated_database, database)
-        built.append(LiveGateway(gateway_harness, directory, database, settings or {}))
+        built.append(LiveGateway(gateway_harness, directory, database, settings or {}, without))
         return built[-1]
 
     yield build

@@ -27,6 +27,8 @@ class IotPayHarness(ProviderHarness):
     provider_name = "iotpay"
     channel = "ALIPAY_MOBILE"
     currency = "CAD"
+    signature_ignores_case = True  # IOTPay's hex is upper case, and XxPay accepts either case
+    required_settings = ("IOTPAY_MCH_ID", "IOTPAY_SECRET_KEY")  # IOTPAY_API_URL defaults to production
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:
         self._state_path = state_dir / "iotpay-simulator.sqlite3"

@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ SECOND_ACCOUNT = (
     "whsec_Second0nly4b6d8f0a2c4e6b8d0f2a4c6e8b0d",
 )
 DOCS_SECRET = "whsec_test_secret"  # stripe-python's dummy secret, for the known answers
+KNOWN_AT = 1_764_111_189  # when the known answers were signed (2025-11-25 22:53:09 UTC): the kit's clock then
+MINUTE = timedelta(minutes=1)
 
 
 def stripe_v1(secret: str, timestamp: int, body: bytes) -> str:
@@ -100,6 +103,8 @@ class StripeHarness(ProviderHarness):
     provider_name = "stripe"
     channel = "card"
     currency = "USD"
+    required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+    timestamp_tolerance = timedelta(minutes=5)  # Stripe's default tolerance for Stripe-Signature's t=
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)
@@ -245,16 +250,43 @@ class StripeHarness(ProviderHarness):
         response = requests.post(f"{self.url}/test/pay", json=body, timeout=5)
         assert response.status_code == 202, response.text
 
+    def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
+        """refund.updated, as Stripe's API reference shows a refund: the refund made for our refund id."""
+        refund_id = refund["id"]
+        stripe_id = refund.get("provider_refund_id") or "re_" + hashlib.sha256(refund_id.encode()).hexdigest()[:24]
+        obj = {
+            "id": stripe_id,
+            "object": "refund",
+            "amount": refund["amount"],
+            "currency": refund["currency"].lower(),
+            "status": outcome,
+            "payment_intent": _payment_intent(order),
+            "metadata": {"refund_id": refund_id, "merchant_order_no": order["merchant_order_no"]},
+            "failure_reason": "expired_or_canceled_card" if outcome == "failed" else None,
+        }
+        event = {
+            "id": "evt_" + hashlib.sha256(f"{refund_id}:{outcome}".encode()).hexdigest()[:24],
+            "object": "event",
+            "api_version": "2024-06-20",
+            "created": int(time.time()),
+            "data": {"object": obj},
+            "livemode": False,
+            "type": "refund.updated",
+        }
+        return signed_event(json.dumps(event, indent=2).encode(), WEBHOOK_SECRET)
+
     def known_answers(self) -> Sequence[KnownAnswer]:
         body = succeeded_event("pi_3MtwBwLkdIwHu7ix28a3tqPa", "20261125225309a14ebec474a1", 2856, "USD")
-        genuine = signed_event(body, DOCS_SECRET)
+        genuine = signed_event(body, DOCS_SECRET, KNOWN_AT)
         header = genuine.headers["Stripe-Signature"]
         one_off = header[:-1] + ("0" if header[-1] != "0" else "1")
         broken = HttpRequest(genuine.method, genuine.query, {**genuine.headers, "Stripe-Signature": one_off}, body)
         settings = {"STRIPE_WEBHOOK_SECRET": DOCS_SECRET}
+        signed = datetime.fromtimestamp(KNOWN_AT, UTC)
         return [
-            KnownAnswer("payment_intent.succeeded, signed by Stripe's documented recipe", settings, genuine),
-            KnownAnswer("the same, last hex digit of v1 changed", settings, broken, valid=False),
+            KnownAnswer("payment_intent.succeeded, signed by Stripe's documented recipe", settings, genuine, at=signed),
+            KnownAnswer("the same, last hex digit of v1 changed", settings, broken, valid=False, at=signed),
+            KnownAnswer("the genuine one, 6 minutes later", settings, genuine, valid=False, at=signed + 6 * MINUTE),
         ]
 
 

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.domain.provider_failures import is_definite_refusal
 from gateway.plugin import (
+    FixedClock,
     InboundRequest,
     InvalidOrder,
     NextAction,
@@ -116,7 +117,9 @@ def fake() -> Iterator[tuple[FakeStripe, str]]:
 
 def make_provider(api_url: str, timeout: float = 2.0) -> StripeProvider:
     config = StripeConfig(SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET, api_url, timeout)
-    return StripeProvider(config, StripeClient(api_url, SECRET_KEY, timeout), clock=lambda: NOW)
+    return StripeProvider(
+        config, StripeClient(api_url, SECRET_KEY, timeout), clock=FixedClock(datetime.fromtimestamp(NOW, UTC))
+    )
 
 
 def order_request(amount: int = 2856, currency: str = "USD", channel: str = "card", **draft: Any) -> OrderRequest:

@@ -8,22 +8,24 @@ empty plants none, and the kit must then pass.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from gateway_example_provider import schemas
-from gateway_example_provider.config import DEFAULT_TIMEOUT, load_config
+from gateway_example_provider.config import DEFAULT_TIMEOUT, SANDBOX_SECRET, ExampleConfig, load_config
 from gateway_example_provider.harness import ExampleHarness
 from gateway_example_provider.provider import ExampleProvider
-from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
+from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid, sign
 
 from gateway import hookimpl
 from gateway.plugin.provider import (
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
+    NotFound,
     Notification,
     NotificationRejected,
     OrderRef,
@@ -60,6 +62,12 @@ class PlantedProvider(ExampleProvider):
             except ProviderTimeout:
                 if bug == "timeout_reported_as_refusal":
                     raise Refused("timeout", "Example Pay did not answer") from None
+                raise
+            except OutcomeUnknown as error:
+                if bug == "a_404_page_is_not_found" and error.code == "HTTP_404":  # any 404, not Example Pay's own
+                    raise NotFound("not_found", "no such payment") from None
+                if bug == "unreadable_200_is_a_refusal" and error.code == "HTTP_200":
+                    raise Refused("invalid_response", "Example Pay's answer is not JSON") from None
                 raise
             except ProviderError as error:
                 if bug == "refusal_reported_as_unclear" and isinstance(error, Refused):
@@ -106,6 +114,14 @@ class PlantedProvider(ExampleProvider):
 
     def verify_notification(self, request: InboundRequest) -> Notification:
         signature = request.headers.get(SIGNATURE_HEADER.lower(), "")
+        expected = sign(self._secret, request.body)
+        loose = {
+            "signature_prefix_accepted": bool(signature) and expected.startswith(signature),
+            "signature_case_folded": expected.lower() == signature.lower(),
+            "signature_compared_to_its_length": hmac.compare_digest(expected, signature[: len(expected)]),
+        }
+        if loose.get(self.bug):
+            return self._notification(schemas.Payment().loads(request.body))
         if self.bug == "no_signature_check":
             return self._notification(schemas.Payment().loads(request.body))
         if self.bug == "bad_signature_reported_as_malformed" and not is_valid(self._secret, request.body, signature):
@@ -120,6 +136,11 @@ class PlantedProvider(ExampleProvider):
             return Acknowledgement(200, "ok")
         return super().acknowledge(verdict)
 
+    def _minor_units(self, text: str, currency: str) -> int:
+        if self.bug == "amount_through_a_float":  # 0.29 * 100 == 28.999999999999996
+            return int(float(text) * 10 ** self.info.currencies[currency])
+        return super()._minor_units(text, currency)
+
     def _notification(self, payment: dict[str, Any]) -> Notification:
         report = super()._notification(payment)
         if self.bug == "every_event_paid":
@@ -133,10 +154,12 @@ class PlantedProvider(ExampleProvider):
 
 @hookimpl
 def gateway_register_providers(settings: Settings) -> list[Provider]:
+    bug = settings.get("PLANTED_BUG") or ""
+    if bug == "missing_secret_falls_back_to_sandbox" and settings.get("EXAMPLE_SECRET") is None:
+        return [PlantedProvider(ExampleConfig(SANDBOX_SECRET, settings.get("EXAMPLE_API_URL") or ""), bug=bug)]
     config = load_config(settings)
     if config is None:
         return []
-    bug = settings.get("PLANTED_BUG") or ""
     if bug == "timeout_setting_ignored":
         config = dataclasses.replace(config, timeout=DEFAULT_TIMEOUT)
     return [PlantedProvider(config, bug=bug)]

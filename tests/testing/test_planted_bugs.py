@@ -2,8 +2,9 @@
 
 Each case runs the kit's own tests, in a pytest session of their own (pytester), against
 Example Pay with one bug planted (tests/testing/planted.py): the 11 bug classes the kit caught
-before and the 7 it missed. The selection is the kit test meant to catch the bug; the control
-run shows the whole kit passes the unbugged provider, so a failure is the bug's doing.
+before, the 7 contract v2 named, and 7 of kinds nobody had named (issue 20). The selection is the
+kit test meant to catch the bug; the control run shows the whole kit passes the unbugged provider,
+so a failure is the bug's doing.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ CAUGHT_BY = {
     "jpy_with_two_decimals": ("test_every_declared_currency", "JPY has 0 decimals in ISO 4217, not 2"),
     "no_id_check_on_query_answer": ("test_a_query_answer_about_another_order", "must check that the answer names"),
     "no_event_id": ("test_event_ids_are_recorded", "must set Notification.event_id"),
+    "signature_prefix_accepted": ("resembles_the_right_one and truncated", "with its signature truncated"),
+    "signature_case_folded": ("resembles_the_right_one and other_case", "with its signature other_case"),
+    "signature_compared_to_its_length": ("resembles_the_right_one and padded", "with its signature padded"),
+    "amount_through_a_float": ("test_an_amount_binary_cannot_hold", "never a float"),
+    "a_404_page_is_not_found": ("test_a_garbled_answer_to_a_query and html_404", "only a clear answer may"),
+    "unreadable_200_is_a_refusal": ("test_a_garbled_answer_to_create and not_json_200", "raise OutcomeUnknown"),
+    "missing_secret_falls_back_to_sandbox": ("test_each_required_setting_missing", "'EXAMPLE_SECRET': 'the gateway"),
 }
 
 
@@ -58,7 +66,7 @@ def run_kit(pytester: pytest.Pytester, bug: str, *args: str) -> pytest.RunResult
 
 def test_every_bug_class_has_a_kit_test_meant_to_catch_it() -> None:
     assert sorted(CAUGHT_BY) == sorted(BUGS)
-    assert len(BUGS) == 18
+    assert len(BUGS) == 25
 
 
 def test_the_kit_passes_example_pay_with_no_bug_planted(pytester: pytest.Pytester) -> None:

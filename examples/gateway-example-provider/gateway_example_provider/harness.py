@@ -39,6 +39,7 @@ class ExampleHarness(ProviderHarness):
     channel = "wallet"
     currency = "USD"
     amount = 1250
+    required_settings = ("EXAMPLE_SECRET", "EXAMPLE_API_URL")
 
     def __init__(self, state_dir: Path) -> None:
         self.state_path = state_dir / "example-simulator.sqlite3"

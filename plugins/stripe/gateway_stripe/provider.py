@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +23,7 @@ from gateway.plugin import (
     PARTIAL_REFUND,
     Acknowledgement,
     ChannelInfo,
+    Clock,
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
@@ -40,6 +40,7 @@ from gateway.plugin import (
     Provider,
     ProviderInfo,
     RefundFailed,
+    RefundNotification,
     RefundRef,
     RefundRequest,
     RefundResult,
@@ -71,10 +72,11 @@ _PUBLIC_FIELD = {"description": "subject", "payment_method_types": "channel"}
 
 
 class StripeProvider(Provider):
-    def __init__(self, config: StripeConfig, client: StripeClient, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: StripeConfig, client: StripeClient, *, clock: Clock | None = None) -> None:
         self.config = config
         self.client = client
-        self._clock = clock
+        if clock is not None:
+            self.clock = clock  # else the gateway's (Provider.clock): the webhook tolerance is judged by it
         self.info = ProviderInfo(
             name=NAME,
             display_name="Stripe",
@@ -238,11 +240,10 @@ class StripeProvider(Provider):
 
     # -- notifications --
 
-    def verify_notification(self, request: InboundRequest) -> Notification:
+    def verify_notification(self, request: InboundRequest) -> Notification | RefundNotification:
         try:
-            signing.verify(
-                request.headers.get(signing.HEADER), request.body, self.config.webhook_secret, now=self._clock()
-            )
+            header, secret = request.headers.get(signing.HEADER), self.config.webhook_secret
+            signing.verify(header, request.body, secret, now=self.clock.timestamp())
         except signing.SignatureError as exc:
             raise NotificationRejected(Verdict.BAD_SIGNATURE, str(exc)) from None
         event = _event(request.body)
@@ -250,6 +251,8 @@ class StripeProvider(Provider):
             # A test-mode event can never pay a live order, nor a live one a test order.
             raise NotificationRejected(Verdict.MISMATCH, f"event {event['id']} is from the other mode (livemode)")
         obj = event["data"]["object_"]
+        if obj.get("object") == "refund" or event["type"] == schemas.EVENT_CHARGE_REFUNDED:
+            return self._refund_notification(event, obj)
         if obj.get("object") != "payment_intent":
             # Genuine, but about something else (a charge, a refund...): acknowledged so Stripe stops.
             raise NotificationRejected(Verdict.IGNORED, f"event {event['id']} ({event['type']}) is not about a payment")
@@ -270,6 +273,43 @@ class StripeProvider(Provider):
             raise NotificationRejected(Verdict.MALFORMED, f"{event['type']} with status {intent['status']!r}")
         paid_at = datetime.fromtimestamp(event["created"], UTC) if paid else None
         return _report(intent, paid=paid, event_id=event["id"], paid_at=paid_at)
+
+    def _refund_notification(self, event: Mapping[str, Any], obj: Mapping[str, Any]) -> RefundNotification:
+        """refund.created / refund.updated / refund.failed carry the refund; charge.refunded the charge, whose
+        newest refund (Stripe lists them newest first) is the one the event is about."""
+        if obj.get("object") == "charge":
+            listed = (obj.get("refunds") or {}).get("data") or []
+            if not listed or not isinstance(listed[0], dict):
+                raise NotificationRejected(Verdict.IGNORED, f"event {event['id']} lists no refund of the charge")
+            obj = listed[0]
+        try:
+            refund = schemas.loaded(schemas.Refund(), obj)
+        except ValidationError as exc:
+            raise NotificationRejected(Verdict.MALFORMED, f"invalid Refund: {sorted(exc.messages)}") from None
+        refund_id, merchant_order_no = refund["metadata"].get("refund_id"), refund["metadata"].get("merchant_order_no")
+        if not refund_id or not merchant_order_no:
+            # Refunds made in the dashboard or by other software: not the gateway's to settle.
+            raise NotificationRejected(Verdict.IGNORED, f"refund {refund['id']} was not made by the gateway")
+        status = refund["status"]
+        outcome = (
+            "succeeded"
+            if status == schemas.REFUND_SUCCEEDED
+            else "failed"
+            if status in schemas.REFUND_FAILED
+            else "pending"
+        )
+        reason = refund["failure_reason"] or "no reason given"
+        return RefundNotification(
+            merchant_order_no=merchant_order_no,
+            refund_id=refund_id,
+            amount=refund["amount"],
+            currency=refund["currency"].upper(),
+            outcome=outcome,
+            provider_refund_id=refund["id"],
+            event_id=event["id"],
+            failure_code=f"refund_{status}" if outcome == "failed" else None,
+            failure_message=f"Stripe refund {refund['id']} {status}: {reason}" if outcome == "failed" else None,
+        )
 
     def acknowledge(self, verdict: Verdict) -> Acknowledgement:
         # Stripe stops re-sending on any 2xx; the body is for people reading its dashboard.

@@ -27,6 +27,7 @@ EVENT_FAILED = "payment_intent.payment_failed"
 EVENT_CANCELED = "payment_intent.canceled"
 # Refund statuses: `pending` and `requires_action` may still succeed or fail later.
 REFUND_SUCCEEDED = "succeeded"
+EVENT_CHARGE_REFUNDED = "charge.refunded"  # the charge, its refunds listed newest first
 REFUND_UNSETTLED = frozenset({"pending", "requires_action"})
 REFUND_FAILED = frozenset({"failed", "canceled"})
 

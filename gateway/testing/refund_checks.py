@@ -1,0 +1,60 @@
+"""Kit checks of notifications about refunds: they settle refunds, once, and never pay an order.
+
+Part of `ProviderConformance`. They run when the harness implements `refund_notification`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from gateway.plugin.provider import Operation, Verdict
+from gateway.testing.answers import garbled_answers
+from gateway.testing.harness import HttpRequest
+from gateway.testing.live import LiveGateway
+
+
+def refund_notification(gateway: LiveGateway, order: Mapping[str, Any], refund: Mapping[str, Any]) -> HttpRequest:
+    try:
+        return gateway.harness.refund_notification(order, refund, "succeeded")
+    except NotImplementedError:
+        pytest.skip("harness.refund_notification is not implemented: the provider sends no refund notifications")
+
+
+class RefundNotificationChecks:
+    def test_a_refund_notification_never_marks_an_order_paid(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        order = gateway.new_order()
+        made_up = {"id": str(uuid.uuid4()), "amount": order["amount"], "currency": order["currency"]}
+        reply = gateway.notify(refund_notification(gateway, order, {**made_up, "provider_refund_id": None}))
+        verdict = gateway.verdicts()[-1]
+        assert verdict != Verdict.APPLIED, f"a notification about a refund the gateway never made was {verdict}"
+        after = gateway.order(order["id"])
+        assert after["status"] == "pending", (
+            f"a refund notification ({reply}) made an unpaid order {after['status']!r}: verify_notification must "
+            "return a RefundNotification for a refund event, never a Notification(paid=True)"
+        )
+        assert gateway.paid_events() == [], "a refund notification queued an order.paid webhook"
+
+    def test_a_refund_notification_settles_an_unknown_refund_once(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        order = gateway.paid_order()
+        with garbled_answers("html_500", spare=gateway.url):  # the simulator refunds; the answer is lost
+            gateway.refund(order["id"], order["amount"])
+        [refund] = gateway.refunds(order["id"])
+        assert refund["status"] in ("unknown", "pending"), refund
+        notification = refund_notification(gateway, order, refund)
+        replies = [gateway.notify(notification), gateway.notify(notification)]
+        assert gateway.verdicts()[-2:] == [Verdict.APPLIED, Verdict.DUPLICATE], (
+            f"a refund notification saying succeeded, sent twice, was judged {gateway.verdicts()[-2:]} ({replies}): "
+            "verify_notification must return RefundNotification(outcome='succeeded', refund_id=<the gateway's>)"
+        )
+        assert [r["status"] for r in gateway.refunds(order["id"])] == ["succeeded"]
+        after = gateway.order(order["id"])
+        assert (after["status"], after["refunded_amount"]) == ("refunded", order["amount"]), after
+        assert gateway.paid_events() == [order["id"]], "one payment, one order.paid webhook"

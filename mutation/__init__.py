@@ -1,0 +1,1 @@
+"""Mutation testing of the conformance kit: `python -m mutation.run` (README.md)."""

@@ -1,0 +1,287 @@
+"""`make mutate`: how many bugs the conformance kit notices in each plugin, measured by mutation testing.
+
+mutmut's mutation engine changes one thing at a time (an operator, a constant, a keyword, a
+call's argument) in a plugin's provider, client, signing and schema modules; the plugin's kit run
+(and nothing else: not its unit tests) then runs against the mutant. A failing run *kills* the
+mutant; a passing one lets it *survive*: a bug the kit would let through. Mutants on lines the kit
+never executes survive without a run (coverage of one clean kit run says which).
+
+Mutants are changed in a copy of the plugin's package, first on PYTHONPATH, never in the tree.
+A surviving mutant is either killed by a new kit check or listed in `mutants-equivalent.txt`
+beside the plugin, one line each: `<module>.py | <mutant index> | why | <the line's source>`.
+The score is killed / (all - equivalent), per plugin.
+
+    python -m mutation.run                         # every plugin, every mutant (hours; see README.md)
+    python -m mutation.run --plugin example --sample 20 --budget 300   # what CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mutmut import Context, RelativeMutationID, list_mutations, mutate
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ("provider", "client", "signing", "schemas")
+EQUIVALENT_FILE = "mutants-equivalent.txt"
+
+EXAMPLE_KIT = """
+import pytest
+from gateway_example_provider.harness import ExampleHarness
+from gateway.testing import ProviderConformance
+
+
+class MutantHarness(ExampleHarness):
+    plugin_name = "gateway_example_provider.plugin"   # loaded by module path: the copy is not installed
+
+    def settings(self, public_url):
+        return {**super().settings(public_url), "GATEWAY_PLUGINS": self.plugin_name}
+
+
+class TestExampleKit(ProviderConformance):
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return MutantHarness(tmp_path)
+"""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    name: str
+    project: Path  # the folder that holds the package
+    package: str
+    kit: tuple[str, ...]  # pytest arguments: the plugin's kit run, nothing else
+
+    @property
+    def equivalent_file(self) -> Path:
+        return self.project / EQUIVALENT_FILE
+
+
+PLUGINS = {
+    "example": Plugin(
+        "example", ROOT / "examples" / "gateway-example-provider", "gateway_example_provider", ("{kit_dir}",)
+    ),
+    "iotpay": Plugin("iotpay", ROOT / "plugins" / "iotpay", "gateway_iotpay", ("tests/iotpay/test_conformance.py",)),
+    "stripe": Plugin(
+        "stripe", ROOT / "plugins" / "stripe", "gateway_stripe", ("tests/stripe/test_stripe_conformance.py",)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    module: str  # e.g. "provider.py"
+    line: str  # the line's source, stripped (mutmut's identity for a mutant, stable across line moves)
+    index: int
+    line_number: int  # 1-based
+    source_line: str = field(compare=False, repr=False, default="")  # unstripped, as mutmut compares it
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.module, self.line, self.index)
+
+
+@dataclass
+class Result:
+    plugin: str
+    total: int = 0
+    equivalent: int = 0
+    run: int = 0
+    killed: int = 0
+    survived: list[dict[str, object]] = field(default_factory=list)
+    seconds: float = 0.0
+    sampled: bool = False
+
+    @property
+    def score(self) -> float:
+        judged = self.killed + len(self.survived)
+        return 100.0 * self.killed / judged if judged else 100.0
+
+
+def mutants_of(path: Path) -> Iterator[Mutant]:
+    source = path.read_text(encoding="utf-8")
+    for mutation_id in list_mutations(Context(source=source, filename=str(path))):
+        line_number = mutation_id.line_number + 1
+        yield Mutant(path.name, mutation_id.line.strip(), mutation_id.index, line_number, mutation_id.line)
+
+
+def mutated_source(path: Path, mutant: Mutant) -> str:
+    source = path.read_text(encoding="utf-8")
+    mutation_id = RelativeMutationID(line=mutant.source_line, index=mutant.index, line_number=mutant.line_number - 1)
+    new, count = mutate(Context(source=source, mutation_id=mutation_id, filename=str(path)))
+    assert count == 1, f"{mutant} did not apply"
+    text: str = new
+    return text
+
+
+def equivalents(plugin: Plugin) -> dict[tuple[str, str, int], str]:
+    """`mutants-equivalent.txt`: `module | index | why | line` (the line last: source may hold ` | `);
+    `#` comments and blank lines skipped."""
+    if not plugin.equivalent_file.exists():
+        return {}
+    listed: dict[tuple[str, str, int], str] = {}
+    for raw in plugin.equivalent_file.read_text(encoding="utf-8").splitlines():
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        module, index, why, line = (part.strip() for part in raw.split(" | ", 3))
+        listed[(module, line, int(index))] = why
+    return listed
+
+
+class Workspace:
+    """A copy of the plugin's package on PYTHONPATH, where one mutant at a time is written."""
+
+    def __init__(self, plugin: Plugin, directory: Path) -> None:
+        self.plugin = plugin
+        self.site = directory / "site"
+        shutil.copytree(plugin.project / plugin.package, self.site / plugin.package)
+        self.kit_dir = directory / "kit"
+        self.kit_dir.mkdir()
+        (self.kit_dir / "test_example_kit.py").write_text(EXAMPLE_KIT, encoding="utf-8")
+        self.coverage_data = directory / ".coverage"
+
+    def module(self, name: str) -> Path:
+        return self.site / self.plugin.package / name
+
+    def command(self, *, coverage: bool) -> list[str]:
+        kit = [arg.format(kit_dir=self.kit_dir) for arg in self.plugin.kit]
+        runner = ["-m", "coverage", "run", f"--data-file={self.coverage_data}", "--source", str(self.site)]
+        pytest = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *kit]
+        return [sys.executable, *(runner if coverage else []), *pytest]
+
+    def run(self, *, coverage: bool = False, timeout: float | None = None) -> tuple[int, float]:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.site), str(ROOT)])}
+        env.pop("PYTEST_ADDOPTS", None)
+        started = time.monotonic()
+        try:
+            completed = subprocess.run(
+                self.command(coverage=coverage), cwd=ROOT, env=env, timeout=timeout, capture_output=True, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return -1, time.monotonic() - started
+        return completed.returncode, time.monotonic() - started
+
+    def missed_lines(self) -> dict[str, set[int]]:
+        """Per module, the statements the clean kit run never started. A statement's continuation
+        lines are in no such set: a mutant there is run like any other."""
+        import coverage
+
+        measured = coverage.Coverage(data_file=str(self.coverage_data))
+        measured.load()
+        missed: dict[str, set[int]] = {}
+        for module in MODULES:
+            path = self.module(f"{module}.py")
+            if path.exists():
+                missed[path.name] = set(measured.analysis2(str(path))[3])
+        return missed
+
+
+def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | None, only: Sequence[str] = ()) -> Result:
+    result = Result(plugin.name, sampled=sample is not None)
+    listed = equivalents(plugin)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"mutate-{plugin.name}-") as directory:
+        workspace = Workspace(plugin, Path(directory))
+        code, baseline = workspace.run(coverage=True)
+        if code != 0:
+            raise SystemExit(f"{plugin.name}: the kit fails the unmutated plugin (exit {code}); fix that first")
+        missed = workspace.missed_lines()
+        mutants = [
+            mutant
+            for module in MODULES
+            if workspace.module(f"{module}.py").exists() and (not only or module in only)
+            for mutant in mutants_of(workspace.module(f"{module}.py"))
+        ]
+        result.total = len(mutants)
+        judged = [mutant for mutant in mutants if mutant.key not in listed]
+        result.equivalent = len(mutants) - len(judged)
+        if sample is not None and sample < len(judged):
+            judged = sorted(random.Random(seed).sample(judged, sample), key=lambda m: (m.module, m.line_number))
+        timeout = baseline * 3 + 30
+        for number, mutant in enumerate(judged, 1):
+            if budget is not None and time.monotonic() - started > budget:
+                print(f"{plugin.name}: budget of {budget:.0f}s spent after {number - 1} mutants", flush=True)
+                break
+            path = workspace.module(mutant.module)
+            original = path.read_text(encoding="utf-8")
+            mutant_source = mutated_source(path, mutant)
+            if mutant.line_number in missed.get(mutant.module, set()):
+                outcome, code = "survived (never run by the kit)", 0
+            else:
+                path.write_text(mutant_source, encoding="utf-8")
+                try:
+                    code, _ = workspace.run(timeout=timeout)
+                finally:
+                    path.write_text(original, encoding="utf-8")
+                outcome = "killed" if code != 0 else "survived"
+                result.run += 1
+            if code != 0:
+                result.killed += 1
+            else:
+                result.survived.append(
+                    {
+                        "module": mutant.module,
+                        "line_number": mutant.line_number,
+                        "line": mutant.line,
+                        "index": mutant.index,
+                        "mutant": changed_line(original, mutant_source),
+                        "why": outcome,
+                    }
+                )
+            print(f"{plugin.name} {number}/{len(judged)} {mutant.module}:{mutant.line_number} {outcome}", flush=True)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def changed_line(before: str, after: str) -> str:
+    for old, new in zip(before.splitlines(), after.splitlines(), strict=False):
+        if old != new:
+            return new.strip()
+    return ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plugin", action="append", choices=sorted(PLUGINS), help="default: all three")
+    parser.add_argument("--module", action="append", choices=MODULES, help="default: all four")
+    parser.add_argument("--sample", type=int, help="judge this many mutants per plugin, drawn at random")
+    parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--budget", type=float, help="seconds per plugin; stop judging after that")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--min-score", type=float, default=0.0, help="exit 1 when a plugin scores less")
+    args = parser.parse_args(argv)
+    results = [
+        measure(PLUGINS[name], sample=args.sample, seed=args.seed, budget=args.budget, only=args.module or ())
+        for name in args.plugin or sorted(PLUGINS)
+    ]
+    print()
+    for result in results:
+        judged = result.killed + len(result.survived)
+        print(
+            f"{result.plugin}: {result.killed}/{judged} killed ({result.score:.1f}%), "
+            f"{result.equivalent} listed equivalent, {result.total} mutants in all"
+            f"{' (sample)' if result.sampled or judged < result.total - result.equivalent else ''}, "
+            f"{result.run} kit runs, {result.seconds:.0f}s"
+        )
+        for survivor in result.survived:
+            print(
+                f"  survived {survivor['module']}:{survivor['line_number']} [{survivor['index']}] {survivor['mutant']}"
+            )
+    if args.json:
+        args.json.write_text(json.dumps([vars(r) | {"score": r.score} for r in results], indent=2) + "\n")
+    return 1 if any(result.score < args.min_score for result in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
