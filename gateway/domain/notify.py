@@ -61,7 +61,7 @@ def handle_notification(
         except NotificationRejected:
             return _rejected(gateway, provider, request, rejected)
     if isinstance(notification, RefundNotification):
-        return _refund_notification(gateway, provider, request, notification)
+        return _refund_notification(gateway, provider, request, notification, account_id)
 
     transitions = Transitions()
     verdict, reason, order = _judge_without_lock(
@@ -97,7 +97,7 @@ def handle_notification(
 
 
 def _refund_notification(
-    gateway: Gateway, provider: Provider, request: InboundRequest, report: RefundNotification
+    gateway: Gateway, provider: Provider, request: InboundRequest, report: RefundNotification, account_id: str | None
 ) -> Acknowledgement:
     """A refund's outcome (gateway.domain.refund_notify): settled as a refund query's answer, never a payment."""
     with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:
@@ -107,7 +107,7 @@ def _refund_notification(
     if duplicate:
         verdict, reason, order_id = Verdict.DUPLICATE, f"event {report.event_id} already processed", None
     else:
-        verdict, reason, order_id = apply_refund_notification(gateway, provider, report)
+        verdict, reason, order_id = apply_refund_notification(gateway, provider, report, account_id)
     values = _record(provider, request, verdict, reason, order_id=order_id, event_id=report.event_id)
     with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
         gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)

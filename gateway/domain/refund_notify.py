@@ -14,19 +14,25 @@ from sqlalchemy import select
 from gateway.domain.core import Gateway
 from gateway.domain.refunds import UNSETTLED, mark_pending, settle_refund
 from gateway.plugin.provider import Provider, RefundNotification, RefundResult, Verdict
-from gateway.store.models import Order, Refund
+from gateway.store.models import Order, Refund, default_account_id
 
 
 def apply_refund_notification(
-    gateway: Gateway, provider: Provider, report: RefundNotification
+    gateway: Gateway, provider: Provider, report: RefundNotification, account_id: str | None = None
 ) -> tuple[Verdict, str | None, str | None]:
-    """(verdict, reason, order id) for `report`, already applied when the verdict is APPLIED."""
+    """(verdict, reason, order id) for `report`, already applied when the verdict is APPLIED.
+
+    `account_id`: the provider account whose notify URL verified it (None: the environment's); a
+    refund of another account's order is never settled by it."""
     with gateway.db.transaction() as session:
         order = session.scalar(
             select(Order).where(Order.provider == provider.name, Order.merchant_order_no == report.merchant_order_no)
         )
         if order is None:
             return Verdict.UNKNOWN_ORDER, f"no order {report.merchant_order_no} for this refund", None
+        expected = account_id or default_account_id(provider.name)
+        if (order.account_id or default_account_id(provider.name)) != expected:
+            return Verdict.MISMATCH, "the order belongs to another provider account", order.id
         refund = session.get(Refund, report.refund_id)
         if refund is None or refund.order_id != order.id:
             return Verdict.UNKNOWN_ORDER, f"order {order.id} has no refund {report.refund_id}", order.id
