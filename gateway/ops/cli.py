@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
 import click
 from flask import Flask
@@ -22,30 +22,13 @@ from sqlalchemy.exc import OperationalError
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
 from gateway.ops.merchants_cli import accounts_cli, keys_cli, merchants_cli
+from gateway.ops.one_line import OneLineErrors, UsageProblem
 from gateway.plugin.settings import ConfigError
 from gateway.store import database_state
 from gateway.web.context import current_gateway
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class UsageProblem(click.ClickException):
-    exit_code = 2  # click's own status for usage errors
-
-
-class OneLineErrors(click.Command):
-    """Usage errors (unknown option, bad value, missing argument) in one line, not click's usage block."""
-
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            command = f"{parent.command_path} {info_name}" if parent else info_name
-            message = " ".join(exc.format_message().split())  # click lists choices on lines of their own
-            raise UsageProblem(f"{message} (see '{command} --help')") from None
 
 
 class Commands(AppGroup):

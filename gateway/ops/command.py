@@ -20,6 +20,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from gateway.ops import checks, cli
+from gateway.ops.one_line import UsageProblem
 from gateway.plugin.settings import ConfigError
 
 
@@ -29,7 +30,7 @@ def _app() -> Flask:
     try:
         return create_app()
     except ConfigError as exc:
-        raise cli.UsageProblem(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
 
 
 @click.group(cls=cli.Commands)
@@ -44,7 +45,7 @@ def main(context: click.Context) -> None:
     try:
         logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), "error")
     except ConfigError as exc:  # GATEWAY_LOG_FORMAT
-        raise cli.UsageProblem(str(exc)) from None
+        raise UsageProblem(str(exc)) from None
     # The app is built when a command needs it (flask.cli.with_appcontext), from the environment only.
     context.obj = ScriptInfo(create_app=_app, set_debug_flag=False, load_dotenv_defaults=False)
 

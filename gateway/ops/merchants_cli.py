@@ -21,6 +21,7 @@ from gateway.domain import merchants
 from gateway.domain.accounts import read_settings_file
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
+from gateway.ops.one_line import OneLineErrors
 from gateway.plugin.clock import as_utc
 from gateway.plugin.settings import ConfigError
 from gateway.store.models import DEFAULT_MERCHANT_ID, ProviderAccount, default_account_id
@@ -30,16 +31,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class _OneLine(click.Command):
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            command = f"{parent.command_path} {info_name}" if parent else info_name
-            message = " ".join(exc.format_message().split())
-            raise click.ClickException(f"{message} (see '{command} --help')") from None
+class _OneLine(OneLineErrors):
+    problem = click.ClickException  # every bad argument of these commands exits 1, like their refusals
 
 
 class _Group(AppGroup):
