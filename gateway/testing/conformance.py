@@ -15,7 +15,9 @@ import pytest
 from gateway.plugin.clock import FixedClock
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
+from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.currencies import CurrencyChecks
+from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
 from gateway.testing.live import LiveGateway
@@ -24,6 +26,7 @@ from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.time_checks import TimeChecks
+from gateway.testing.url_checks import UrlChecks
 
 TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
 DELAY = 2.5  # seconds the simulator then takes to answer: well past TIMEOUT, short enough not to slow the suite
@@ -40,6 +43,9 @@ class ProviderConformance(
     TimeChecks,
     RefundNotificationChecks,
     AccountChecks,
+    FieldVariantChecks,
+    BusyChecks,
+    UrlChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

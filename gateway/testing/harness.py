@@ -37,6 +37,15 @@ class KnownAnswer:
     at: datetime | None = None  # when it was signed, for a signed timestamp: the kit fixes the provider's clock there
 
 
+@dataclass(frozen=True)
+class ProviderAnswer:
+    """An answer as the provider sends it: the HTTP status, the body, its content type."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+
 class ProviderHarness(ABC):
     """What the kit needs from a provider author. One instance per test.
 
@@ -53,6 +62,9 @@ class ProviderHarness(ABC):
     signature_ignores_case: bool = False  # True only when the provider documents hex signatures in either case
     required_settings: Sequence[str] = ()  # settings without which the plugin must refuse to start, naming them
     timestamp_tolerance: timedelta | None = None  # the window of a provider that signs timestamps (Stripe: 5 min)
+    # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
+    # format and code): the kit puts each in place of the answer to every call, and expects "unknown".
+    busy_answers: Sequence[ProviderAnswer] = ()
 
     @property
     def plugin_name(self) -> str:
@@ -166,6 +178,15 @@ class ProviderHarness(ABC):
         retried refund twice, fails.
         """
         raise NotImplementedError("harness.refunded_amount(order) is not implemented")
+
+    def orders_at_provider(self, order: Mapping[str, Any]) -> int | None:
+        """How many orders the *simulator* holds for `order`'s `merchant_order_no`, from its own records.
+
+        Used when the plugin sends a create again after losing its answer: the kit then expects one
+        order at the provider, not two. None (the default): the kit cannot count them, and checks only
+        that the order is never failed.
+        """
+        return None
 
     def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
         """A correctly signed notification about `refund` (the API's refund JSON: `id`, `amount`,

@@ -13,7 +13,7 @@ import requests
 from gateway_iotpay import signing
 from gateway_iotpay.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
+from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHarness
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 VECTORS = Path(__file__).parent / "sign-vectors.json"
@@ -29,6 +29,13 @@ class IotPayHarness(ProviderHarness):
     currency = "CAD"
     signature_ignores_case = True  # IOTPay's hex is upper case, and XxPay accepts either case
     required_settings = ("IOTPAY_MCH_ID", "IOTPAY_SECRET_KEY")  # IOTPAY_API_URL defaults to production
+    # IOTPay's error-code table: 0010 system error, 0110 third-party time-out (a business result, not a refusal).
+    busy_answers = (
+        ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0010","errCodeDes":"system error"}'),
+        ProviderAnswer(
+            200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0110","errCodeDes":"third party timeout"}'
+        ),
+    )
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:
         self._state_path = state_dir / "iotpay-simulator.sqlite3"

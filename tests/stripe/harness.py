@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from gateway_stripe.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
+from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHarness
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 # Made up, in Stripe's formats, and unlike every other key in the test suite.
@@ -105,6 +105,20 @@ class StripeHarness(ProviderHarness):
     currency = "USD"
     required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
     timestamp_tolerance = timedelta(minutes=5)  # Stripe's default tolerance for Stripe-Signature's t=
+    # Stripe's errors reference: 429 lock_timeout / rate_limit ("try again"), 500 api_error (Stripe's own fault).
+    busy_answers = (
+        ProviderAnswer(
+            429,
+            '{"error":{"type":"invalid_request_error","code":"lock_timeout","message":"This object '
+            'cannot be accessed right now because another API request or Stripe process is accessing it."}}',
+        ),
+        ProviderAnswer(
+            429,
+            '{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests '
+            'hit the API too quickly."}}',
+        ),
+        ProviderAnswer(500, '{"error":{"type":"api_error","message":"Something went wrong on Stripe\'s end."}}'),
+    )
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)

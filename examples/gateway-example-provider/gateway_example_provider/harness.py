@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from gateway.testing import HttpRequest, KnownAnswer, ProviderHarness
+from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveServer
 from gateway_example_provider.sandbox import ExampleSimulator
 from gateway_example_provider.sandbox.app import DECIMALS
@@ -40,6 +40,8 @@ class ExampleHarness(ProviderHarness):
     currency = "USD"
     amount = 1250
     required_settings = ("EXAMPLE_SECRET", "EXAMPLE_API_URL")
+    # Example Pay's "busy, try again": a 503 in its own error format (its client reads any 5xx as unclear).
+    busy_answers = (ProviderAnswer(503, '{"error":{"code":"busy","message":"Example Pay is busy, try again"}}'),)
 
     def __init__(self, state_dir: Path) -> None:
         self.state_path = state_dir / "example-simulator.sqlite3"
