@@ -1,0 +1,166 @@
+"""The kit's checks of moved fields, busy answers, lost answers and hostile addresses fail the
+built-in providers, and Example Pay, with a bug of each kind planted.
+
+Each bug is planted for one pytester session, in the one place an author would make it:
+
+- IOTPay without its check that a signed text was split the one way IOTPay split it (so a value
+  holding `&name=` is read as signed), and IOTPay's form body built by joining strings (so a
+  return_url's `&` starts a field of its own);
+- Stripe reading its 429 "try again" answers as refusals, and taking any redirect address;
+- Example Pay reading its own 503 "busy" answer as a refusal, and sending a create again after a
+  time-out (its simulator then refuses the order's reference as a duplicate).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.testing.conftest import EXAMPLE_PROJECT
+
+ROOT = EXAMPLE_PROJECT.parents[1]
+pytest_plugins = ["pytester"]
+
+SELECTION = "fields_moved or busy_answer or answer_was_lost or hostile_return_url or hostile_address"
+
+IOTPAY_KIT = """
+import json
+import pytest
+from gateway.testing import ProviderConformance
+from gateway_iotpay import client, provider
+from tests.iotpay.harness import IotPayHarness
+
+BUG = {bug!r}
+
+
+class TestPlantedIotPay(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "signed_text_split_any_way":  # the signature checked, the split never
+            monkeypatch.setattr(provider.splitting, "notify_problem", lambda params: None)
+        if BUG == "form_joined_by_hand":  # params=<json> as text: an '&' in a value starts a field
+            def call(self, operation, params):
+                body = "params=" + json.dumps(params, separators=(",", ":"))
+                headers = {{"Content-Type": "application/x-www-form-urlencoded"}}
+                answer = self.http.post(f"{{self.api_url}}/{{operation}}", what=operation, data=body, headers=headers)
+                return client._json_object(operation, answer)
+            monkeypatch.setattr(provider.IotPayClient, "call", call)  # the class the provider builds
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return IotPayHarness(tmp_path)
+"""
+
+STRIPE_KIT = """
+import pytest
+from gateway.plugin import NextAction, NextActionType
+from gateway.testing import ProviderConformance
+from gateway_stripe import client, provider
+from tests.stripe.harness import StripeHarness
+
+BUG = {bug!r}
+
+
+class TestPlantedStripe(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "try_again_read_as_refused":  # 429 is a 4xx, so "nothing happened"
+            monkeypatch.setattr(client, "INDEFINITE_STATUSES", frozenset({{409, 424}}))
+        if BUG == "any_redirect_address":  # whatever Stripe's answer holds goes to the payer's browser
+            def next_action(channel, intent, pay_params):
+                url = ((intent.get("next_action") or {{}}).get("alipay_handle_redirect") or {{}}).get("url")
+                return NextAction(NextActionType.REDIRECT_TO_URL, url=url)
+            original = provider._next_action
+            monkeypatch.setattr(
+                provider, "_next_action", lambda c, i, p: next_action(c, i, p) if c == "alipay" else original(c, i, p)
+            )
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return StripeHarness(tmp_path)
+"""
+
+EXAMPLE_KIT = """
+import pytest
+from gateway.plugin import OutcomeUnknown, ProviderTimeout, Refused
+from gateway.testing import ProviderConformance
+from gateway_example_provider import client
+from gateway_example_provider.harness import ExampleHarness
+
+BUG = {bug!r}
+
+
+class PlantedHarness(ExampleHarness):
+    plugin_name = "gateway_example_provider.plugin"   # loaded by module path: not installed
+
+    def settings(self, public_url):
+        return {{**super().settings(public_url), "GATEWAY_PLUGINS": self.plugin_name}}
+
+
+class TestPlantedExample(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        call = client.ExampleClient.call
+
+        def buggy_call(self, operation, payload):
+            try:
+                return call(self, operation, payload)
+            except ProviderTimeout:
+                if BUG == "create_sent_again_after_a_timeout" and operation == "create_order":
+                    return call(self, operation, payload)
+                raise
+            except OutcomeUnknown as error:
+                if BUG == "busy_read_as_refused" and error.code == "HTTP_503":  # "its own error format"
+                    raise Refused("busy", "Example Pay refused: busy") from None
+                raise
+
+        monkeypatch.setattr(client.ExampleClient, "call", buggy_call)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return PlantedHarness(tmp_path)
+"""
+
+KITS = {"iotpay": IOTPAY_KIT, "stripe": STRIPE_KIT, "example": EXAMPLE_KIT}
+
+
+@pytest.fixture(autouse=True)
+def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = os.pathsep.join([str(ROOT), str(EXAMPLE_PROJECT), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+
+
+def run_kit(pytester: pytest.Pytester, provider: str, bug: str) -> pytest.RunResult:
+    # A process of its own: the gateway keeps the plugin modules it loaded, so a bug patched into a
+    # module imported afresh by a second in-process run would never reach the provider under test.
+    pytester.makepyfile(test_kit=KITS[provider].format(bug=bug))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+
+
+@pytest.mark.parametrize("provider", sorted(KITS))
+def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, provider: str) -> None:
+    result = run_kit(pytester, provider, "")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    assert outcomes.get("passed", 0) >= 5 and "failed" not in outcomes, outcomes
+
+
+@pytest.mark.parametrize(
+    ("provider", "bug", "failure"),
+    [
+        ("iotpay", "signed_text_split_any_way", "not refused and not as the genuine one"),
+        ("iotpay", "form_joined_by_hand", "return_url"),
+        ("stripe", "try_again_read_as_refused", "busy says nothing sure"),
+        ("stripe", "any_redirect_address", "never a crash"),
+        ("example", "busy_read_as_refused", "busy says nothing sure"),
+        ("example", "create_sent_again_after_a_timeout", "took the provider's answer to the retry for a refusal"),
+    ],
+)
+def test_these_checks_fail_a_provider_with_a_planted_bug(
+    pytester: pytest.Pytester, provider: str, bug: str, failure: str
+) -> None:
+    result = run_kit(pytester, provider, bug)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"the kit passed {provider} with {bug!r} planted: {outcomes}"
+    assert failure in result.stdout.str(), result.stdout.str()
