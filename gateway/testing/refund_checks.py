@@ -1,10 +1,13 @@
 """Kit checks of notifications about refunds: they settle refunds, once, and never pay an order.
 
-Part of `ProviderConformance`. They run when the harness implements `refund_notification`.
+Part of `ProviderConformance`. They run when the harness implements `refund_notification`. A
+provider that notifies refund outcomes notifies a pending refund's settlement too: its simulator's
+own notification (not the harness's) must then settle the refund, with no reconciliation run.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +18,8 @@ from gateway.plugin.provider import Operation, Verdict
 from gateway.testing.answers import garbled_answers
 from gateway.testing.harness import HttpRequest
 from gateway.testing.live import LiveGateway
+
+SIMULATOR_NOTIFIES_WITHIN = 5.0  # seconds: the simulator's own notification is sent at once, from a thread
 
 
 def refund_notification(gateway: LiveGateway, order: Mapping[str, Any], refund: Mapping[str, Any]) -> HttpRequest:
@@ -58,3 +63,29 @@ class RefundNotificationChecks:
         after = gateway.order(order["id"])
         assert (after["status"], after["refunded_amount"]) == ("refunded", order["amount"]), after
         assert gateway.paid_events() == [order["id"]], "one payment, one order.paid webhook"
+
+    def test_a_pending_refund_is_settled_by_the_providers_own_notification(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        order = gateway.paid_order()
+        refund_notification(gateway, order, {"id": str(uuid.uuid4()), "amount": 1, "currency": order["currency"]})
+        try:
+            harness.pend_next_refund()
+        except NotImplementedError:
+            pytest.skip("harness.pend_next_refund() is not implemented: the provider settles refunds at once")
+        response = gateway.refund(order["id"], order["amount"])
+        assert response.status_code in (201, 202), f"a refund the provider holds pending answered {response.get_json()}"
+        harness.settle_pending_refunds(order, "succeeded")
+        deadline = time.monotonic() + SIMULATOR_NOTIFIES_WITHIN
+        while gateway.refunds(order["id"])[0]["status"] != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        refunds = gateway.refunds(order["id"])
+        assert [refund["status"] for refund in refunds] == ["succeeded"], (
+            f"the simulator settled the pending refund, and {SIMULATOR_NOTIFIES_WITHIN}s later, with no reconcile, "
+            f"the gateway records {refunds}: harness.refund_notification says your provider notifies refund "
+            "outcomes, so its simulator must send one when a refund settles, and verify_notification read it"
+        )
+        assert gateway.order(order["id"])["refunded_amount"] == order["amount"]

@@ -11,7 +11,8 @@ The sandbox's own controls:
                                                 a signed payment_intent.* event goes to the webhook URL
                                                 (unless notify is false: the event is recorded, not sent)
     POST /test/events/<id>/resend               deliver an event again (the dashboard's "Resend")
-    POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed)
+    POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed): a signed
+                                                refund.updated event goes to the webhook URL
     GET  /test/payment_intents/<id>             the intent with its refunds, events and delivery attempts
     POST|DELETE|GET /test/faults                {operation: create_order|query|refund|list_refunds|query_refund,
                                                  mode: delay|http_500|html|error|pending, seconds, count, ...}
@@ -325,7 +326,16 @@ class Simulator:
         status = str((request.get_json(silent=True) or {}).get("status") or "")
         if status not in ("succeeded", "failed"):
             raise Refused(None, "status must be succeeded or failed", "status")
-        return json_response(self.store.settle_refund(refund_id, status, "declined" if status == "failed" else None))
+        refund = self.store.settle_refund(refund_id, status, "declined" if status == "failed" else None)
+        # Stripe tells the webhook endpoint when a pending refund settles, as it does about payments.
+        event = {
+            "id": new_id("evt"), "object": "event", "api_version": API_VERSION, "created": int(time.time()),
+            "data": {"object": refund}, "livemode": False, "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None}, "type": "refund.updated",
+        }  # fmt: skip
+        self.store.add_event(event)
+        self._send_webhook(event)
+        return json_response(refund)
 
     def _show_intent(self, request: Request, intent_id: str) -> Response:
         intent = self.store.get_intent(intent_id)

@@ -186,7 +186,7 @@ class SimulatorStore(SqliteState):
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO events (id, payment_intent, type, body) VALUES (?, ?, ?, ?)",
-                (event["id"], event["data"]["object"]["id"], event["type"], json.dumps(event)),
+                (event["id"], _intent_of(event["data"]["object"]), event["type"], json.dumps(event)),
             )
 
     def get_event(self, event_id: str) -> Json | None:
@@ -217,3 +217,8 @@ class SimulatorStore(SqliteState):
             )
             if attempt.http_status is not None and 200 <= attempt.http_status < 300:
                 conn.execute("UPDATE events SET delivered = 1 WHERE id = ?", (event_id,))
+
+
+def _intent_of(obj: Json) -> str:
+    """The PaymentIntent an event is about: its object's own id, or the one a refund or charge belongs to."""
+    return str(obj["payment_intent"] if obj.get("object") in ("refund", "charge") else obj["id"])
