@@ -24,6 +24,7 @@ from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
+from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.time_checks import TimeChecks
 from gateway.testing.url_checks import UrlChecks
@@ -46,6 +47,7 @@ class ProviderConformance(
     FieldVariantChecks,
     BusyChecks,
     UrlChecks,
+    ReplyChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 
@@ -65,6 +66,12 @@ class ProviderHarness(ABC):
     # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
     # format and code): the kit puts each in place of the answer to every call, and expects "unknown".
     busy_answers: Sequence[ProviderAnswer] = ()
+    # The reply your provider needs to stop re-sending a notification, as its documentation says (IOTPay: 200
+    # `success`): the kit expects it, exactly, for every notification accepted, and never for a refused one.
+    accepted_reply: ProviderAnswer | None = None
+    # provider_options for channels other than `channel` that require some: {channel: options}. Every
+    # declared channel whose required options are here, or need none, gets an order created in it.
+    channel_options: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
 
     @property
     def plugin_name(self) -> str:

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -35,6 +36,14 @@ class IotPayHarness(ProviderHarness):
         ProviderAnswer(
             200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0110","errCodeDes":"third party timeout"}'
         ),
+    )
+    accepted_reply = ProviderAnswer(200, "success", "text/plain")  # IOTPay re-sends until it reads exactly this
+    # The options the channels that need some take (what a checkout passes for them), so the kit drives every channel.
+    channel_options = MappingProxyType(
+        {
+            "ALIPAY_WAP": {"os_type": "IOS"},
+            "WX_JSAPI": {"open_id": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "app_id": "wxd678efh567hg6787"},
+        }
     )
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:

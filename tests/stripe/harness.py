@@ -119,6 +119,7 @@ class StripeHarness(ProviderHarness):
         ),
         ProviderAnswer(500, '{"error":{"type":"api_error","message":"Something went wrong on Stripe\'s end."}}'),
     )
+    accepted_reply = ProviderAnswer(200, '{"received": true}')  # any 2xx stops Stripe; the body is for its dashboard
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)

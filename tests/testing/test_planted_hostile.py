@@ -3,6 +3,8 @@ built-in providers, and Example Pay, with a bug of each kind planted.
 
 Each bug is planted for one pytester session, in the one place an author would make it:
 
+- IOTPay answering its notifications `SUCCESS` (IOTPay re-sends until it reads `success`), and
+  reading UPI_SEQ's redirect under Alipay's key (a channel no other check drives);
 - IOTPay without its check that a signed text was split the one way IOTPay split it (so a value
   holding `&name=` is read as signed), and IOTPay's form body built by joining strings (so a
   return_url's `&` starts a field of its own);
@@ -22,13 +24,17 @@ from tests.testing.conftest import EXAMPLE_PROJECT
 ROOT = EXAMPLE_PROJECT.parents[1]
 pytest_plugins = ["pytester"]
 
-SELECTION = "fields_moved or busy_answer or answer_was_lost or hostile_return_url or hostile_address"
+SELECTION = (
+    "fields_moved or busy_answer or answer_was_lost or hostile_return_url or hostile_address"
+    " or reply_the_provider or every_declared_channel"
+)
 
 IOTPAY_KIT = """
 import json
 import pytest
 from gateway.testing import ProviderConformance
-from gateway_iotpay import client, provider
+from gateway.plugin import Acknowledgement
+from gateway_iotpay import checkout, client, provider
 from tests.iotpay.harness import IotPayHarness
 
 BUG = {bug!r}
@@ -46,6 +52,12 @@ class TestPlantedIotPay(ProviderConformance):
                 answer = self.http.post(f"{{self.api_url}}/{{operation}}", what=operation, data=body, headers=headers)
                 return client._json_object(operation, answer)
             monkeypatch.setattr(provider.IotPayClient, "call", call)  # the class the provider builds
+        if BUG == "success_in_capitals":  # IOTPay re-sends until it reads `success`, exactly
+            ack = lambda self, verdict: Acknowledgement(200, "SUCCESS" if verdict.accepted else "FAIL")
+            monkeypatch.setattr(provider.IotPayProvider, "acknowledge", ack)
+        if BUG == "upi_redirect_under_alipays_key":  # copied from the Alipay line: UPI_SEQ never redirects
+            keys = {{**checkout.REDIRECT_KEYS, "UPI_SEQ": "alipayUrl"}}
+            monkeypatch.setattr(checkout, "REDIRECT_KEYS", keys)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -151,6 +163,8 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
     [
         ("iotpay", "signed_text_split_any_way", "not refused and not as the genuine one"),
         ("iotpay", "form_joined_by_hand", "return_url"),
+        ("iotpay", "success_in_capitals", "the provider would take it for a failure"),
+        ("iotpay", "upi_redirect_under_alipays_key", "an order in declared channel UPI_SEQ"),
         ("stripe", "try_again_read_as_refused", "busy says nothing sure"),
         ("stripe", "any_redirect_address", "never a crash"),
         ("example", "busy_read_as_refused", "busy says nothing sure"),

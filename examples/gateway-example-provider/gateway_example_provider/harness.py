@@ -42,6 +42,7 @@ class ExampleHarness(ProviderHarness):
     required_settings = ("EXAMPLE_SECRET", "EXAMPLE_API_URL")
     # Example Pay's "busy, try again": a 503 in its own error format (its client reads any 5xx as unclear).
     busy_answers = (ProviderAnswer(503, '{"error":{"code":"busy","message":"Example Pay is busy, try again"}}'),)
+    accepted_reply = ProviderAnswer(200, "ok", "text/plain")  # Example Pay re-sends until a 200 "ok"
 
     def __init__(self, state_dir: Path) -> None:
         self.state_path = state_dir / "example-simulator.sqlite3"
