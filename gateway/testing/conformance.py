@@ -16,6 +16,7 @@ from gateway.plugin.clock import FixedClock
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
 from gateway.testing.busy_checks import BusyChecks
+from gateway.testing.check_checks import CheckChecks
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.harness import ProviderHarness
@@ -26,6 +27,7 @@ from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.settings_checks import SettingsChecks
+from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
 from gateway.testing.url_checks import UrlChecks
 
@@ -48,6 +50,8 @@ class ProviderConformance(
     BusyChecks,
     UrlChecks,
     ReplyChecks,
+    TextChecks,
+    CheckChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

@@ -42,6 +42,7 @@ class IotPayHarness(ProviderHarness):
     channel_options = MappingProxyType(
         {
             "ALIPAY_WAP": {"os_type": "IOS"},
+            "WX_NATIVE": {"product_id": "kit-product-0001"},
             "WX_JSAPI": {"open_id": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "app_id": "wxd678efh567hg6787"},
         }
     )

@@ -9,6 +9,8 @@ Each bug is planted for one pytester session, in the one place an author would m
   holding `&name=` is read as signed), and IOTPay's form body built by joining strings (so a
   return_url's `&` starts a field of its own);
 - Stripe reading its 429 "try again" answers as refusals, and taking any redirect address;
+- IOTPay's `check()` taking any answer for a pass (so `gateway check` passes a wrong key);
+- Example Pay writing its JSON by hand (a quote in a subject ends the string);
 - Example Pay reading its own 503 "busy" answer as a refusal, and sending a create again after a
   time-out (its simulator then refuses the order's reference as a duplicate).
 """
@@ -26,14 +28,14 @@ pytest_plugins = ["pytester"]
 
 SELECTION = (
     "fields_moved or busy_answer or answer_was_lost or hostile_return_url or hostile_address"
-    " or reply_the_provider or every_declared_channel"
+    " or reply_the_provider or every_declared_channel or looks_like_fields or connection_check"
 )
 
 IOTPAY_KIT = """
 import json
 import pytest
 from gateway.testing import ProviderConformance
-from gateway.plugin import Acknowledgement
+from gateway.plugin import Acknowledgement, ProviderError
 from gateway_iotpay import checkout, client, provider
 from tests.iotpay.harness import IotPayHarness
 
@@ -55,6 +57,14 @@ class TestPlantedIotPay(ProviderConformance):
         if BUG == "success_in_capitals":  # IOTPay re-sends until it reads `success`, exactly
             ack = lambda self, verdict: Acknowledgement(200, "SUCCESS" if verdict.accepted else "FAIL")
             monkeypatch.setattr(provider.IotPayProvider, "acknowledge", ack)
+        if BUG == "check_passes_any_key":  # "IOTPay answered": but it answered that the signature is wrong
+            check = provider.IotPayProvider.check
+            def lenient(self):
+                try:
+                    return check(self)
+                except ProviderError:
+                    return "IOTPay answered"
+            monkeypatch.setattr(provider.IotPayProvider, "check", lenient)
         if BUG == "upi_redirect_under_alipays_key":  # copied from the Alipay line: UPI_SEQ never redirects
             keys = {{**checkout.REDIRECT_KEYS, "UPI_SEQ": "alipayUrl"}}
             monkeypatch.setattr(checkout, "REDIRECT_KEYS", keys)
@@ -94,6 +104,7 @@ class TestPlantedStripe(ProviderConformance):
 """
 
 EXAMPLE_KIT = """
+import json
 import pytest
 from gateway.plugin import OutcomeUnknown, ProviderTimeout, Refused
 from gateway.testing import ProviderConformance
@@ -128,6 +139,17 @@ class TestPlantedExample(ProviderConformance):
                 raise
 
         monkeypatch.setattr(client.ExampleClient, "call", buggy_call)
+        if BUG == "json_joined_by_hand":  # '"' in a subject ends the string early: the body is not JSON
+            class ByHand:
+                loads = staticmethod(json.loads)
+
+                @staticmethod
+                def dumps(payload, **options):
+                    def pair(k, v):
+                        return f'"{{k}}":"{{v}}"' if isinstance(v, str) else f'"{{k}}":{{json.dumps(v)}}'
+                    pairs = [pair(k, v) for k, v in payload.items()]
+                    return "{{" + ",".join(pairs) + "}}"
+            monkeypatch.setattr(client, "json", ByHand)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -163,6 +185,8 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
     [
         ("iotpay", "signed_text_split_any_way", "not refused and not as the genuine one"),
         ("iotpay", "form_joined_by_hand", "return_url"),
+        ("iotpay", "check_passes_any_key", "must make a call the secret is checked on"),
+        ("example", "json_joined_by_hand", "send free text encoded as one value"),
         ("iotpay", "success_in_capitals", "the provider would take it for a failure"),
         ("iotpay", "upi_redirect_under_alipays_key", "an order in declared channel UPI_SEQ"),
         ("stripe", "try_again_read_as_refused", "busy says nothing sure"),

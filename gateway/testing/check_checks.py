@@ -1,0 +1,45 @@
+"""Kit checks of `Provider.check`, what `gateway check` runs before an operator trusts a deployment.
+
+Part of `ProviderConformance`, for a provider that implements `check` (others skip). With the
+harness's settings it answers; with the first of `secrets()` replaced by another value of the same
+shape it raises a refusal (`ProviderMisconfigured`, or `Refused`): a check that passes whatever the
+key is tells the operator nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from gateway.plugin.provider import Provider, ProviderError, ProviderMisconfigured, Refused
+from gateway.testing.harness import ProviderHarness
+from gateway.testing.live import LiveGateway
+
+
+class CheckChecks:
+    def test_the_connection_check_passes_and_fails_a_wrong_secret(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+    ) -> None:
+        gateway = gateway_factory()
+        if type(gateway.provider).check is Provider.check:
+            pytest.skip("the provider implements no check() (`gateway check` says so)")
+        said = gateway.provider.check()
+        assert isinstance(said, str) and said, f"check() with the harness's settings returned {said!r}"
+        settings = dict(gateway_harness.settings(gateway.url))
+        secret = next((s for s in gateway_harness.secrets() if s), None)
+        name = next((key for key, value in settings.items() if value == secret), None)
+        if name is None:
+            pytest.skip("no setting holds harness.secrets()[0] as its whole value")
+        assert secret is not None
+        wrong = secret[:-4] + ("0000" if not secret.endswith("0000") else "1111")
+        misconfigured = gateway_factory({name: wrong})
+        try:
+            answer = misconfigured.provider.check()
+        except ProviderError as error:
+            assert isinstance(error, (ProviderMisconfigured, Refused)), (
+                f"with {name} wrong, check() raised {type(error).__name__} ({error.code}): the provider refused the "
+                "gateway's credentials, which is ProviderMisconfigured (or Refused), not an unclear answer"
+            )
+            return
+        pytest.fail(f"with {name} wrong, check() still said {answer!r}: it must make a call the secret is checked on")
