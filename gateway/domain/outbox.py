@@ -20,7 +20,9 @@ ORDER_EXPIRED = "order.expired"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
 REFUND_DISCREPANCY = "refund.discrepancy"  # the provider contradicted a settled refund; a person should look
-EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY)
+# A payment reached an attempt the order had left for another account (gateway.domain.attempts): refund it.
+ORDER_OVERPAID = "order.overpaid"
+EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY, ORDER_OVERPAID)
 
 
 def record_event(connection: Connection, event_type: str, data: Mapping[str, Any]) -> str:
