@@ -19,6 +19,8 @@ TABLES: dict[str, type[Schema]] = {
     "Order request": schemas.OrderCreateSchema,
     "Order": schemas.OrderSchema,
     "Next action": schemas.NextActionSchema,
+    "Attempt": schemas.AttemptSchema,
+    "Routing decision": schemas.RoutingDecisionSchema,
     "Refund request": schemas.RefundCreateSchema,
     "Refund": schemas.RefundSchema,
     "Refund discrepancy": schemas.RefundDiscrepancySchema,

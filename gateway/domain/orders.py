@@ -157,6 +157,22 @@ def create_order(
             return stored
 
 
+def evaluate_route(
+    gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | None, merchant_id: str = DEFAULT_MERCHANT_ID
+) -> dict[str, Any]:
+    """Where an order with these fields would go, checked as `create_order` checks it: no provider is
+    called, nothing is stored, no breaker's trial is taken. A split picks for a new order id, as a new
+    order would."""
+    chosen = route(gateway, merchant_id, fields, str(uuid.uuid4()), dry_run=True)
+    _draft(chosen.candidates[0].provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
+    return {
+        "rule": chosen.rule,
+        "version": chosen.version,
+        "accounts": [candidate.account_id for candidate in chosen.candidates],
+        "skipped": dict(chosen.skipped),
+    }
+
+
 def _breaker_learns(gateway: Gateway, account_id: str, outcome: str) -> None:
     if outcome == attempts.NOT_CREATED:
         gateway.breakers.not_created(account_id)

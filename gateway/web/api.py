@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from gateway.domain import qr_codes
 from gateway.domain.idempotency import Claim
-from gateway.domain.orders import create_order, get_order, order_answer, refresh_order
+from gateway.domain.orders import create_order, evaluate_route, get_order, order_answer, refresh_order
 from gateway.domain.qr_codes import qr_code_payload
 from gateway.domain.schemas import (
     ApiErrorSchema,
@@ -18,6 +18,7 @@ from gateway.domain.schemas import (
     OrderSchema,
     ProviderSchema,
     QrCodeQuerySchema,
+    RoutingDecisionSchema,
 )
 from gateway.store.models import Order
 from gateway.web.auth import require_api_key, require_scope
@@ -79,6 +80,19 @@ class OrderQrCode(MethodView):
         payload = qr_code_payload(get_order(current_gateway(), order_id, caller.merchant_id))
         image = qr_codes.render(payload, args["format"], args["scale"])
         return Response(image, content_type=qr_codes.MEDIA_TYPES[args["format"]])
+
+
+@blp.route("/routing/evaluate")
+class RoutingEvaluate(MethodView):
+    @blp.arguments(OrderCreateSchema(), example=ORDER_EXAMPLE)
+    @blp.response(200, RoutingDecisionSchema)
+    @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields, as POST /v1/orders answers them")
+    @blp.alt_response(502, schema=ApiErrorSchema, description="every account of the rule is behind an open breaker")
+    def post(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A dry run of routing: the body of POST /v1/orders; answers the rule and the accounts in the order
+        they would be tried. Calls no provider and stores nothing (scope orders:write)."""
+        caller = require_scope("orders:write")
+        return evaluate_route(current_gateway(), fields, request.remote_addr, caller.merchant_id)
 
 
 @blp.route("/providers")
