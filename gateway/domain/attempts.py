@@ -12,17 +12,18 @@ order as needing a refund (`surplus_payment`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
 
 from gateway.domain.outbox import ORDER_OVERPAID, record_event
 from gateway.domain.provider_failures import created_nothing
-from gateway.plugin.clock import as_utc, utcnow
+from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import Notification, ProviderError, Verdict
+from gateway.store import routing_queries
 from gateway.store.db import Database
 from gateway.store.models import ORDER_ATTEMPTS, ORDERS
 
@@ -76,9 +77,7 @@ def write(connection: Connection, values: dict[str, Any] | None) -> None:
 
 def of_order(db: Database, order_id: str) -> list[dict[str, Any]]:
     """The order's attempts, first first, as the API shows them."""
-    statement = select(ORDER_ATTEMPTS).where(ORDER_ATTEMPTS.c.order_id == order_id).order_by(ORDER_ATTEMPTS.c.position)
-    with db.autocommit_connection() as connection:
-        return [shown(row._mapping) for row in connection.execute(statement)]
+    return [shown(row._mapping) for row in routing_queries.attempts_of(db, order_id)]
 
 
 def shown(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,55 +161,3 @@ def record_surplus(
         },
     )
     return Verdict.APPLIED, f"surplus payment on abandoned attempt {found.position}; needs a refund"
-
-
-# -- the breakers, as every worker's recorded attempts show them -------------------------------------
-
-
-@dataclass(frozen=True)
-class BreakerState:
-    account_id: str
-    consecutive_failures: int
-    open_until: datetime | None  # None: closed
-
-
-def breaker_states(db: Database, failures: int, cooldown: float, now: datetime | None = None) -> list[BreakerState]:
-    """Each account's run of not-created attempts since its last created one, over the last hour, and
-    whether that opens its breaker now (the rule each worker applies to its own attempts)."""
-    now = now or utcnow()
-    since = now - timedelta(hours=1)
-    statement = (
-        select(ORDER_ATTEMPTS.c.account_id, ORDER_ATTEMPTS.c.outcome, ORDER_ATTEMPTS.c.started_at)
-        .where(ORDER_ATTEMPTS.c.started_at >= since, ORDER_ATTEMPTS.c.outcome != UNKNOWN)
-        .order_by(ORDER_ATTEMPTS.c.account_id, ORDER_ATTEMPTS.c.started_at.desc())
-    )
-    with db.autocommit_connection() as connection:
-        rows: Sequence[Any] = list(connection.execute(statement))
-    states: list[BreakerState] = []
-    current: str | None = None
-    run, last, stopped = 0, None, False
-    for row in [*rows, None]:
-        if row is None or row.account_id != current:
-            if current is not None and run:
-                open_until = None
-                if failures and run >= failures and last is not None:
-                    until = _utc(last) + timedelta(seconds=cooldown)
-                    open_until = until if until > now else None
-                states.append(BreakerState(current, run, open_until))
-            if row is None:
-                break
-            current, run, last, stopped = row.account_id, 0, None, False
-        if stopped:
-            continue
-        if row.outcome == NOT_CREATED:
-            run += 1
-            last = last or row.started_at
-        else:
-            stopped = True
-    return states
-
-
-def _utc(moment: datetime) -> datetime:
-    converted = as_utc(moment)
-    assert converted is not None
-    return converted

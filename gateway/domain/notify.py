@@ -20,6 +20,7 @@ from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
 from gateway.domain.payments import settle_payment, verdict_on
 from gateway.domain.refund_notify import apply_refund_notification
+from gateway.domain.surplus import surplus_payment
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
     Acknowledgement,
@@ -67,6 +68,8 @@ def handle_notification(
     verdict, reason, order = _judge_without_lock(
         gateway, provider, request, notification, account_id or default_account_id(provider.name)
     )
+    if verdict is Verdict.UNKNOWN_ORDER:
+        return _about_no_order(gateway, provider, request, notification, account_id, reason)
     logs.bind(order_id=order.id if order is not None else None)
     if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
         assert order is not None
@@ -139,11 +142,32 @@ def _judge_without_lock(
             verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
         else:
             verdict, reason = verdict_on(order, notification)
-        if verdict is not Verdict.APPLIED:
+        if verdict is not Verdict.APPLIED and verdict is not Verdict.UNKNOWN_ORDER:  # (that one: _about_no_order)
             order_id = order.id if order is not None else None
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
             db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
     return verdict, reason, order
+
+
+def _about_no_order(
+    gateway: Gateway,
+    provider: Provider,
+    request: InboundRequest,
+    notification: Notification,
+    account_id: str | None,
+    reason: str | None,
+) -> Acknowledgement:
+    """No order has this number: it may be an attempt an order left behind (gateway.domain.surplus)."""
+    surplus = surplus_payment(gateway, provider, notification, account_id or default_account_id(provider.name))
+    verdict, order_id = Verdict.UNKNOWN_ORDER, None
+    if surplus is not None:
+        verdict, reason, order_id = surplus
+    values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
+    with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+        gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
+    level = logging.INFO if verdict.accepted else logging.WARNING
+    log.log(level, "%s notify for %s: %s (%s)", provider.name, notification.merchant_order_no, verdict.value, reason)
+    return provider.acknowledge(verdict)
 
 
 def _rejected(

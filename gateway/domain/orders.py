@@ -44,6 +44,7 @@ from gateway.plugin.validation import flatten_messages
 from gateway.store.models import DEFAULT_MERCHANT_ID, ORDERS, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order, column_values, is_resource_id
 from gateway.store.statements import INSERT_ORDER, STORE_ANSWER
+from gateway.telemetry import metrics
 
 log = logging.getLogger("gateway.domain.orders")  # the name operators' log filters know
 
@@ -134,6 +135,7 @@ def create_order(
             except ProviderError as exc:
                 values = attempt.values(exc) if recorded else None
                 if values is not None:
+                    metrics.count_attempt(provider.name, values["outcome"])
                     _breaker_learns(gateway, candidate.account_id, values["outcome"])
                     shown.append(attempts.shown(values))
                 following = _next_able(gateway, candidates, fields, caller_ip) if created_nothing(exc) else None
@@ -150,6 +152,7 @@ def create_order(
                 continue
             values = attempt.values(None) if recorded else None
             if values is not None:
+                metrics.count_attempt(provider.name, attempts.CREATED)
                 gateway.breakers.created(candidate.account_id)
                 shown.append(attempts.shown(values))
             stored = _record_creation(gateway, order, created, calls, values)

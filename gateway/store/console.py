@@ -18,6 +18,7 @@ from gateway.store.models import (
     ConsoleAction,
     NotificationRecord,
     Order,
+    OrderAttempt,
     OrderStatus,
     OutboxEvent,
     ProviderCall,
@@ -90,7 +91,7 @@ class Entry:
     """One line of an order's timeline."""
 
     at: datetime
-    kind: str  # notification, provider call, refund, webhook, delivery, console
+    kind: str  # notification, provider call, attempt, refund, webhook, delivery, console
     title: str
     detail: str = ""
     good: bool | None = None  # True: went well, False: went wrong, None: neutral
@@ -116,12 +117,18 @@ def order_page(db: Database, order_id: str) -> OrderPage | None:
         ).all()
         refunds = session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.created_at)).all()
         refund_ids = [refund.id for refund in refunds]
+        attempts = session.scalars(
+            select(OrderAttempt).where(OrderAttempt.order_id == order.id).order_by(OrderAttempt.position)
+        ).all()
+        numbers = {(order.provider, order.merchant_order_no)} | {(a.provider, a.merchant_order_no) for a in attempts}
         calls = session.scalars(
             select(ProviderCall)
             .where(
                 or_(
-                    (ProviderCall.provider == order.provider)
-                    & (ProviderCall.merchant_order_no == order.merchant_order_no),
+                    *(
+                        (ProviderCall.provider == provider) & (ProviderCall.merchant_order_no == number)
+                        for provider, number in sorted(numbers)
+                    ),
                     ProviderCall.refund_id.in_(refund_ids),
                 )
             )
@@ -140,7 +147,31 @@ def order_page(db: Database, order_id: str) -> OrderPage | None:
         ).all()
     page = OrderPage(order=order, refunds=refunds, events=events)
     page.timeline = _timeline(order, notifications, calls, refunds, events, deliveries, actions)
+    page.timeline = sorted([*page.timeline, *_attempt_entries(attempts, order.currency)], key=lambda entry: entry.at)
     return page
+
+
+def _attempt_entries(attempts: Sequence[OrderAttempt], currency: str) -> list[Entry]:
+    """Each try at an account (routing), and a payment that reached one the order had left."""
+    entries = []
+    for attempt in attempts:
+        detail = f"account {attempt.account_id}, {attempt.merchant_order_no}, {attempt.duration_ms} ms"
+        if attempt.code or attempt.message:
+            detail += f"; {attempt.code or ''} {attempt.message or ''}".rstrip()
+        good = {"created": True, "not_created": False}.get(attempt.outcome)
+        entries.append(Entry(_at(attempt.started_at), "attempt", f"attempt {attempt.position}: {attempt.outcome}", detail, good))
+        if attempt.surplus_paid_at is not None:
+            amount = format_money(attempt.surplus_amount or 0, currency)
+            entries.append(
+                Entry(
+                    _at(attempt.surplus_paid_at),
+                    "attempt",
+                    f"surplus payment on attempt {attempt.position}: refund it",
+                    f"{amount} paid on {attempt.merchant_order_no} after the order had moved on",
+                    False,
+                )
+            )
+    return entries
 
 
 def _timeline(

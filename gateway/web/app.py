@@ -107,7 +107,7 @@ def _build_gateway(settings: Settings) -> Gateway:
     )
     instrument.instrument_providers(providers, db)  # metrics, log ids, the console's timeline
     plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.telemetry.metrics")
-    return Gateway(
+    gateway = Gateway(
         settings=settings,
         db=db,
         plugin_manager=plugin_manager,
@@ -115,6 +115,8 @@ def _build_gateway(settings: Settings) -> Gateway:
         default_provider=default,
         notify_guard=RejectionThrottle(settings),
     )
+    gateway.breakers  # noqa: B018 - GATEWAY_BREAKER_* are read now: a bad value stops start-up, not an order
+    return gateway
 
 
 def implicit_default_provider(providers: Mapping[str, object]) -> str | None:

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.plugin.clock import utcnow
 from gateway.store import console as queries
-from gateway.store import order_filters
+from gateway.store import order_filters, routing_queries
 from gateway.store.models import OrderStatus
 from gateway.store.order_filters import OrderFilter
 from gateway.web import lockout
@@ -97,8 +97,15 @@ def logout() -> BaseResponse:
 
 @blp.get("/")
 def dashboard() -> str:
-    db = current_gateway().db
-    return render_template("console/dashboard.html", board=queries.dashboard(db), views=queries.count_views(db))
+    gateway = current_gateway()
+    db, breaker = gateway.db, gateway.breakers.settings
+    return render_template(
+        "console/dashboard.html",
+        board=queries.dashboard(db),
+        views=queries.count_views(db),
+        surplus=routing_queries.surplus_payments(db),
+        breakers=routing_queries.breaker_states(db, breaker.failures, breaker.cooldown),
+    )
 
 
 def _wanted() -> OrderFilter:
