@@ -17,19 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
-from gateway.domain.outbox import ORDER_OVERPAID, record_event
+from gateway.domain.lifecycle import Transitions
 from gateway.domain.provider_failures import created_nothing
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import Notification, ProviderError, Verdict
 from gateway.store import routing_queries
 from gateway.store.db import Database
 from gateway.store.models import ORDER_ATTEMPTS, ORDERS
+from gateway.store.rows import as_order
 
 CREATED, NOT_CREATED, UNKNOWN = "created", "not_created", "unknown"
 
 INSERT_ATTEMPT = insert(ORDER_ATTEMPTS)
+_ATTEMPTS_OF = (
+    select(ORDER_ATTEMPTS).where(ORDER_ATTEMPTS.c.order_id == bindparam("order_id")).order_by(ORDER_ATTEMPTS.c.position)
+)
 
 
 def outcome_of(exc: ProviderError | None) -> str:
@@ -137,27 +141,15 @@ def record_surplus(
     )
     if marked.rowcount == 0:
         return Verdict.DUPLICATE, "surplus payment already recorded"
-    record_event(
-        connection,
-        ORDER_OVERPAID,
-        {
-            "order": {
-                "id": found.id,
-                "merchant_reference": found.merchant_reference,
-                "status": found.status,
-                "amount": found.amount,
-                "currency": found.currency,
-                "metadata": found.metadata or {},
-            },
-            "surplus": {
-                "attempt": found.position,
-                "account": found.attempt_account_id,
-                "merchant_order_no": notification.merchant_order_no,
-                "amount": notification.amount,
-                "currency": notification.currency,
-                "provider_order_id": notification.provider_order_id,
-            },
-            "action": "refund the surplus payment: the order was completed at another account",
-        },
-    )
+    order = as_order(connection.execute(select(ORDERS).where(ORDERS.c.id == found.id)).one())
+    order.attempt_list = [shown(row._mapping) for row in connection.execute(_ATTEMPTS_OF.params(order_id=found.id))]
+    surplus = {
+        "attempt": found.position,
+        "account": found.attempt_account_id,
+        "merchant_order_no": notification.merchant_order_no,
+        "amount": notification.amount,
+        "currency": notification.currency,
+        "provider_order_id": notification.provider_order_id,
+    }
+    Transitions().order_overpaid(connection, order, surplus)
     return Verdict.APPLIED, f"surplus payment on abandoned attempt {found.position}; needs a refund"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -40,6 +41,11 @@ class Transitions:
         outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
         snapshot = order.snapshot()
         self._announcements.append(("gateway_order_expired", lambda hooks: hooks.gateway_order_expired(order=snapshot)))
+
+    def order_overpaid(self, connection: Connection, order: Order, surplus: dict[str, Any]) -> None:
+        """A payment reached an attempt the order had left (gateway.domain.attempts): the order is unchanged,
+        and the merchant is told to refund the surplus. No hook: nothing about the order changed."""
+        outbox.record_event(connection, outbox.ORDER_OVERPAID, {"order": _ORDER_JSON.dump(order), "surplus": surplus})
 
     def refund_settled(self, connection: Connection, refund: Refund, order: Order) -> None:
         succeeded = refund.status == "succeeded"

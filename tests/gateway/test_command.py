@@ -145,7 +145,7 @@ def test_the_help_lists_the_gateways_commands_only() -> None:
     names = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
     assert names == {
         "run", "check", "db", "reconcile", "worker", "settle-refund", "prune", "new-provider",
-        "merchants", "keys", "accounts",
+        "merchants", "keys", "accounts", "routing",
     }, listed  # fmt: skip
     options = result.stdout.split("Options:")[1].split("Commands:")[0]
     assert options.split() == ["--help", "Show", "this", "message", "and", "exit."]
