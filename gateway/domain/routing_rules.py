@@ -19,6 +19,7 @@ The first rule whose `when` matches decides; `default` (optional) serves orders 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,6 +240,10 @@ def _condition(given: Any, where: str) -> Condition:
     metadata = given.get("metadata", {})
     if not isinstance(metadata, dict) or not all(isinstance(key, str) for key in metadata):
         raise RulesError(f"{where}: when.metadata must be an object of keys and the values they must have")
+    try:
+        json.dumps(metadata, allow_nan=False)  # stored as JSON, which has no NaN or Infinity
+    except ValueError:
+        raise RulesError(f"{where}: when.metadata must be standard JSON (no NaN or Infinity)") from None
     return Condition(
         provider=lists["provider"],
         currency=lists["currency"],

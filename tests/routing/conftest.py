@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,9 +99,19 @@ class Shop:
 
 
 @pytest.fixture
-def shop(app_factory: Any, simulator: Any, tmp_path: Path) -> Shop:
-    app = app_factory(GATEWAY_CREDENTIALS_KEYS=CREDENTIALS_KEY)
-    shop = Shop(app, simulator, tmp_path)
-    created = shop.cli("merchants", "create", "--name", "Routed Tea")
-    shop.merchant, shop.key = created["id"], created["api_key"]
-    return shop
+def shop_factory(app_factory: Any, simulator: Any, tmp_path: Path) -> Callable[..., Shop]:
+    """A Shop on a gateway built with `extra` settings."""
+
+    def build(**extra: str) -> Shop:
+        app = app_factory(GATEWAY_CREDENTIALS_KEYS=CREDENTIALS_KEY, **extra)
+        shop = Shop(app, simulator, tmp_path)
+        created = shop.cli("merchants", "create", "--name", "Routed Tea")
+        shop.merchant, shop.key = created["id"], created["api_key"]
+        return shop
+
+    return build
+
+
+@pytest.fixture
+def shop(shop_factory: Callable[..., Shop]) -> Shop:
+    return shop_factory()
