@@ -19,6 +19,7 @@ from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
 from gateway.testing.live import LiveGateway
+from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
@@ -40,6 +41,7 @@ class ProviderConformance(
     TimeChecks,
     RefundNotificationChecks,
     AccountChecks,
+    NotCreatedChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -47,7 +49,8 @@ class ProviderConformance(
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
     declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
     settings (`SettingsChecks`), of signed timestamps (`TimeChecks`), of refund notifications
-    (`RefundNotificationChecks`) and of two accounts side by side (`AccountChecks`) live in modules
+    (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`) and of create outcomes
+    that routing may fail over after (`NotCreatedChecks`) live in modules
     of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

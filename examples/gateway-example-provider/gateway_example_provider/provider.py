@@ -29,6 +29,7 @@ from gateway.plugin import (
     RefundFailed,
     RefundRequest,
     RefundResult,
+    Refused,
     Verdict,
     iso_currencies,
 )
@@ -36,6 +37,9 @@ from gateway_example_provider import schemas
 from gateway_example_provider.client import ExampleClient
 from gateway_example_provider.config import NAME, ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
+
+
+DUPLICATE_REFERENCE = "duplicate_reference"  # Example Pay's 409: it already has a payment with this reference
 
 
 class ExampleProvider(Provider):
@@ -58,16 +62,21 @@ class ExampleProvider(Provider):
 
     def create_order(self, request: OrderRequest) -> CreatedOrder:
         draft = request.draft
-        payment = self.client.call(
-            "create_order",
-            {
-                "reference": request.merchant_order_no,
-                "amount": self._decimal(draft.amount, draft.currency),
-                "currency": draft.currency,
-                "description": draft.subject,
-                "notify_url": request.notify_url,
-            },
-        )
+        fields = {
+            "reference": request.merchant_order_no,
+            "amount": self._decimal(draft.amount, draft.currency),
+            "currency": draft.currency,
+            "description": draft.subject,
+            "notify_url": request.notify_url,
+        }
+        try:
+            payment = self.client.call("create_order", fields)
+        except Refused as exc:
+            if exc.code == DUPLICATE_REFERENCE:
+                # A refusal that can follow acceptance: a payment under this reference exists, perhaps this
+                # very one. Never "nothing happened", after which the gateway may create it at another account.
+                raise OutcomeUnknown(exc.code, exc.message) from None
+            raise
         if not isinstance(payment.get("id"), str):
             raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer has no payment id")
         return CreatedOrder(provider_order_id=payment["id"], pay_params={"payment_id": payment["id"]})

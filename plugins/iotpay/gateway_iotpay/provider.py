@@ -230,7 +230,14 @@ class IotPayProvider(Provider):
             raise Refused("ECHOED_PAIR", f"{', '.join(splitting.echo_problems(params))} {splitting.ECHO_MESSAGE}")
         params["sign"] = signing.sign(params, self.config.secret_key)
         _REQUEST_SCHEMAS[channel.operation].load(params)  # never send what IOTPay would refuse
-        answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation])
+        try:
+            answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation])
+        except Refused as exc:
+            if _order_number_taken(exc):
+                # A refusal that can follow acceptance: an order under this number exists, perhaps this
+                # very one. Never "nothing happened", which would let routing create it elsewhere too.
+                raise OutcomeUnknown(exc.code, f"{exc.message} (an order with this number exists)") from None
+            raise
         pay_order_id = answer.get("pay_order_id") or None
         if pay_order_id is None and channel.operation == "create_order":
             raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer has no payOrderId")
@@ -391,6 +398,11 @@ class IotPayProvider(Provider):
         if verdict.accepted:
             return Acknowledgement(200, "success")
         return Acknowledgement(400, "fail")
+
+
+def _order_number_taken(exc: Refused) -> bool:
+    """IOTPay's parameter error for a mchOrderNo it already has (the simulator's "already exists")."""
+    return exc.code == "0014" and "mchorderno" in exc.message.lower() and "exist" in exc.message.lower()
 
 
 def refund_number(refund_id: str) -> str:
