@@ -277,7 +277,7 @@ def _changed(merchant: Merchant | None) -> None:
     """The merchant's accounts changed: every process's cached copy (gateway.domain.merchant_config) is stale."""
     if merchant is not None:
         # In SQL (config_version + 1), so that two changes committed at once still move it twice.
-        merchant.config_version = Merchant.config_version + 1  # type: ignore[assignment]
+        merchant.config_version = Merchant.config_version + 1
 
 
 def _get(session: Any, account_id: str) -> ProviderAccount:

@@ -81,7 +81,7 @@ def write(connection: Connection, values: dict[str, Any] | None) -> None:
 
 def of_order(db: Database, order_id: str) -> list[dict[str, Any]]:
     """The order's attempts, first first, as the API shows them."""
-    return [shown(row._mapping) for row in routing_queries.attempts_of(db, order_id)]
+    return [shown(dict(row._mapping)) for row in routing_queries.attempts_of(db, order_id)]
 
 
 def shown(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,6 +101,7 @@ def shown(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- a payment on an abandoned attempt ---------------------------------------------------------------
+
 
 def abandoned_attempt(connection: Connection, provider: str, merchant_order_no: str) -> Any | None:
     """The attempt (with its order's columns) that used this provider order number, when the order
@@ -142,7 +143,8 @@ def record_surplus(
     if marked.rowcount == 0:
         return Verdict.DUPLICATE, "surplus payment already recorded"
     order = as_order(connection.execute(select(ORDERS).where(ORDERS.c.id == found.id)).one())
-    order.attempt_list = [shown(row._mapping) for row in connection.execute(_ATTEMPTS_OF.params(order_id=found.id))]
+    rows = connection.execute(_ATTEMPTS_OF, {"order_id": found.id})
+    order.attempt_list = [shown(dict(row._mapping)) for row in rows]
     surplus = {
         "attempt": found.position,
         "account": found.attempt_account_id,

@@ -1,7 +1,7 @@
-"""A circuit breaker per provider account, per process: stop sending orders to an account that keeps failing.
+"""A circuit breaker per provider account, per process: no orders to an account that keeps failing.
 
-After `failures` consecutive not-created failures (GATEWAY_BREAKER_FAILURES, 5) an account is
-skipped for `cooldown` seconds (GATEWAY_BREAKER_COOLDOWN, 30; 0 failures: never skipped); then one order is let through as a
+After `failures` consecutive not-created failures (GATEWAY_BREAKER_FAILURES, 5; 0: never) an account
+is skipped for `cooldown` seconds (GATEWAY_BREAKER_COOLDOWN, 30); then one order is let through as a
 trial: created closes the breaker, another not-created failure opens it for another cool-down.
 
 Only not-created failures count. A time-out or an unclear answer says nothing about whether the

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from gateway.domain.routing_rules import RuleSet, RulesError, parse_rules
+from gateway.domain.routing_rules import RulesError, RuleSet, parse_rules
 from gateway.store.db import Database
 from gateway.store.models import MERCHANTS, PROVIDER_ACCOUNTS, RoutingRules
 

@@ -43,7 +43,9 @@ class Route:
     skipped: Mapping[str, str] = field(default_factory=dict)  # account id -> why it is not tried
 
 
-def route(gateway: Gateway, merchant_id: str, fields: Mapping[str, Any], sticky_key: str, *, dry_run: bool = False) -> Route:
+def route(
+    gateway: Gateway, merchant_id: str, fields: Mapping[str, Any], sticky_key: str, *, dry_run: bool = False
+) -> Route:
     """The accounts a new order of `merchant_id` with these fields goes to; Invalid when none can take it.
 
     `sticky_key` (the order's id) picks a split's account, the same one every time. A `dry_run` takes no

@@ -26,7 +26,12 @@ def set_rules(gateway: Gateway, merchant_id: str, document: Any) -> tuple[int, d
     with gateway.db.transaction() as session:
         merchant = _merchant(session, merchant_id)
         accounts = list(session.scalars(select(ProviderAccount)))
-        own = {ref: account.id for account in accounts if account.merchant_id == merchant_id for ref in (account.id, account.name)}
+        own = {
+            ref: account.id
+            for account in accounts
+            if account.merchant_id == merchant_id
+            for ref in (account.id, account.name)
+        }
         foreign = {account.id: account.merchant_id for account in accounts if account.merchant_id != merchant_id}
         try:
             rules = parse_rules(document, own, foreign)
@@ -36,7 +41,7 @@ def set_rules(gateway: Gateway, merchant_id: str, document: Any) -> tuple[int, d
         newest = session.scalar(select(func.max(RoutingRules.version)).where(RoutingRules.merchant_id == merchant_id))
         version = (newest or 0) + 1
         session.add(RoutingRules(merchant_id=merchant_id, version=version, document=stored, created_at=utcnow()))
-        merchant.config_version = Merchant.config_version + 1  # type: ignore[assignment]  # in SQL: never lost
+        merchant.config_version = Merchant.config_version + 1  # in SQL: never lost
     return version, stored
 
 
@@ -45,7 +50,10 @@ def show_rules(gateway: Gateway, merchant_id: str) -> tuple[int | None, dict[str
     with gateway.db.autocommit() as session:
         _merchant(session, merchant_id)
         newest = session.scalars(
-            select(RoutingRules).where(RoutingRules.merchant_id == merchant_id).order_by(RoutingRules.version.desc()).limit(1)
+            select(RoutingRules)
+            .where(RoutingRules.merchant_id == merchant_id)
+            .order_by(RoutingRules.version.desc())
+            .limit(1)
         ).first()
     if newest is None:
         return None, None

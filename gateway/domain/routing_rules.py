@@ -77,12 +77,18 @@ class Rule:
         """The accounts to try: a split's pick first (by weight, the same for the same key), then the rest."""
         if self.weights is None:
             return list(self.accounts)
-        point = int.from_bytes(hashlib.sha256(sticky_key.encode("utf-8")).digest()[:8], "big") % sum(self.weights)
-        for index, weight in enumerate(self.weights):
-            if point < weight:
-                break
-            point -= weight
-        return [self.accounts[index], *(account for i, account in enumerate(self.accounts) if i != index)]
+        picked = _weighted_pick(self.weights, sticky_key)
+        return [self.accounts[picked], *(account for i, account in enumerate(self.accounts) if i != picked)]
+
+
+def _weighted_pick(weights: Sequence[int], sticky_key: str) -> int:
+    """The index whose share of the weights the key's hash falls in: the same key, the same index."""
+    point = int.from_bytes(hashlib.sha256(sticky_key.encode("utf-8")).digest()[:8], "big") % sum(weights)
+    for index, weight in enumerate(weights):
+        if point < weight:
+            return index
+        point -= weight
+    raise AssertionError("unreachable: point < sum(weights)")
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,8 @@ def as_document(rules: RuleSet) -> dict[str, Any]:
             entry["accounts"] = list(rule.accounts)
         else:
             entry["split"] = [
-                {"account": account, "weight": weight} for account, weight in zip(rule.accounts, rule.weights, strict=True)
+                {"account": account, "weight": weight}
+                for account, weight in zip(rule.accounts, rule.weights, strict=True)
             ]
         listed.append(entry)
     document: dict[str, Any] = {"rules": listed}

@@ -136,7 +136,9 @@ class RoutingDecisionSchema(Schema):
     version = fields.Integer(allow_none=True, metadata={"description": "the version of the merchant's rules"})
     accounts = fields.List(fields.String(), metadata={"description": "account ids, in the order they would be tried"})
     skipped = fields.Dict(
-        keys=fields.String(), values=fields.String(), metadata={"description": "account id -> why it would not be tried"}
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "account id -> why it would not be tried"},
     )
 
 

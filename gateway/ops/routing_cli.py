@@ -30,8 +30,10 @@ def set_routing(gateway: Gateway, merchant_id: str, rules_path: Path) -> None:
         raise click.ClickException(f"--file: cannot read {str(rules_path)!r} ({type(exc).__name__})") from None
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise click.ClickException(f"rules file: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise click.ClickException("rules file: nested too deeply") from None
     version, rules = set_rules(gateway, merchant_id, document)
     print_json({"merchant": merchant_id, "version": version, **rules})
 

@@ -28,7 +28,6 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
-
 from urllib3.exceptions import NewConnectionError
 
 from gateway.plugin.provider import NotSent, OutcomeUnknown, ProviderTimeout, ProviderUnreachable

@@ -159,7 +159,9 @@ def _attempt_entries(attempts: Sequence[OrderAttempt], currency: str) -> list[En
         if attempt.code or attempt.message:
             detail += f"; {attempt.code or ''} {attempt.message or ''}".rstrip()
         good = {"created": True, "not_created": False}.get(attempt.outcome)
-        entries.append(Entry(_at(attempt.started_at), "attempt", f"attempt {attempt.position}: {attempt.outcome}", detail, good))
+        entries.append(
+            Entry(_at(attempt.started_at), "attempt", f"attempt {attempt.position}: {attempt.outcome}", detail, good)
+        )
         if attempt.surplus_paid_at is not None:
             amount = format_money(attempt.surplus_amount or 0, currency)
             entries.append(

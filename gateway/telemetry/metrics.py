@@ -156,7 +156,9 @@ class StateCollector(Collector):
                     Refund.status.in_([RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value])
                 )
             )
-            surplus = session.scalar(select(func.count(OrderAttempt.id)).where(OrderAttempt.surplus_paid_at.is_not(None)))
+            surplus = session.scalar(
+                select(func.count(OrderAttempt.id)).where(OrderAttempt.surplus_paid_at.is_not(None))
+            )
         states = routing_queries.breaker_states(self.db, *self.breaker, now=now)
         oldest_utc = as_utc(oldest)
         age = max(0.0, (now - oldest_utc).total_seconds()) if oldest_utc is not None else 0.0

@@ -21,8 +21,8 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.domain.provider_failures import created_nothing
 from gateway.domain.orders import new_merchant_order_no
+from gateway.domain.provider_failures import created_nothing
 from gateway.plugin.provider import QUERY, NotFound, OrderDraft, OrderRef, OrderRequest, ProviderError
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
@@ -50,7 +50,9 @@ def order_request(gateway: LiveGateway) -> OrderRequest:
     )
     provider.validate_order(draft)
     number = new_merchant_order_no()
-    return OrderRequest(draft, order_id=f"kit-{number}", merchant_order_no=number, notify_url=gateway.url + gateway.notify_path)
+    return OrderRequest(
+        draft, order_id=f"kit-{number}", merchant_order_no=number, notify_url=gateway.url + gateway.notify_path
+    )
 
 
 def failure_of(gateway: LiveGateway, request: OrderRequest) -> ProviderError | None:

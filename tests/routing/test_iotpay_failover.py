@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from contextlib import closing
-from typing import Any
 
 import requests
 from sqlalchemy import create_engine, text
@@ -120,5 +119,3 @@ def test_a_bad_rules_file_gets_one_error_line_naming_the_rule(shop: Shop) -> Non
     assert result.exit_code == 1
     assert result.output.splitlines() == ["Error: rule 'cad': unknown account 'nope'"]
     assert shop.cli("routing", "show", "--merchant", shop.merchant)["version"] is None
-
-

@@ -53,8 +53,13 @@ def test_a_payment_on_an_abandoned_attempt_is_recorded_as_surplus_and_never_move
     # Suppose the provider lied, and the refused attempt exists after all, and its payer pays it.
     ca1 = shop.app.extensions["gateway"].accounts.by_id(shop.id("ca-1")).provider
     draft = OrderDraft("WX_NATIVE", 1000, "CAD", "Tea", "Green", "127.0.0.1", {})
-    lie = ca1.create_order(OrderRequest(draft, order["id"], abandoned["merchant_order_no"], shop.accounts["ca-1"]["notify_url"]))
-    assert requests.post(f"{shop.simulator.url}/pay", data={"payOrderId": lie.provider_order_id}, timeout=5).status_code == 202
+    lie = ca1.create_order(
+        OrderRequest(draft, order["id"], abandoned["merchant_order_no"], shop.accounts["ca-1"]["notify_url"])
+    )
+    assert (
+        requests.post(f"{shop.simulator.url}/pay", data={"payOrderId": lie.provider_order_id}, timeout=5).status_code
+        == 202
+    )
 
     def surplus_recorded() -> Any:
         shown = shop.client().get(f"/v1/orders/{order['id']}").get_json()
@@ -92,7 +97,11 @@ def test_the_breaker_skips_a_failing_account_and_shows_in_check_metrics_and_eval
     check = shop.app.test_cli_runner().invoke(args=["gateway", "check"])
     assert check.exit_code == 1
     assert f"FAIL  account breakers: open: {shop.id('ca-1')} (2 failures)" in check.output
-    metrics = shop.app.test_client().get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}).get_data(as_text=True)
+    metrics = (
+        shop.app.test_client()
+        .get("/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"})
+        .get_data(as_text=True)
+    )
     assert "gateway_account_breakers_open 1.0" in metrics
     counted = re.search(r'gateway_order_attempts_total\{outcome="not_created",provider="iotpay"\} (\S+)', metrics)
     assert counted is not None and float(counted.group(1)) >= 2  # (counters are per process, as tests run)

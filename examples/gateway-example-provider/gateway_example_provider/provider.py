@@ -38,7 +38,6 @@ from gateway_example_provider.client import ExampleClient
 from gateway_example_provider.config import NAME, ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
 
-
 DUPLICATE_REFERENCE = "duplicate_reference"  # Example Pay's 409: it already has a payment with this reference
 
 
