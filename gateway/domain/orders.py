@@ -122,7 +122,11 @@ def create_order(
     candidate, position = candidates.pop(0), 1
     while True:
         provider = candidate.provider
-        attempt = Attempt.begin(order.id, position, candidate.account_id, provider.name, order.merchant_order_no)
+        attempt = (
+            Attempt.begin(order.id, position, candidate.account_id, provider.name, order.merchant_order_no)
+            if recorded
+            else None
+        )
         request = OrderRequest(
             draft=draft,
             order_id=order.id,
@@ -133,7 +137,7 @@ def create_order(
             try:
                 created = instrument.holding(provider.create_order, calls)(request)
             except ProviderError as exc:
-                values = attempt.values(exc) if recorded else None
+                values = attempt.values(exc) if attempt is not None else None
                 if values is not None:
                     metrics.count_attempt(provider.name, values["outcome"])
                     _breaker_learns(gateway, candidate.account_id, values["outcome"])
@@ -150,7 +154,7 @@ def create_order(
                 position += 1
                 _move_to(gateway, order, candidate, values, calls)
                 continue
-            values = attempt.values(None) if recorded else None
+            values = attempt.values(None) if attempt is not None else None
             if values is not None:
                 metrics.count_attempt(provider.name, attempts.CREATED)
                 gateway.breakers.created(candidate.account_id)
