@@ -136,7 +136,7 @@ class ProviderHttp:
             raise ProviderTimeout(f"{self.service} did not answer {what} in {self.timeouts.read}s") from exc
         except requests.ConnectionError as exc:
             if _never_connected(exc):  # refused, or no such host: nothing was sent
-                raise NotSent(f"could not connect to {self.service} ({what})") from exc
+                raise NotSent(f"{self.service} {what}: {type(exc).__name__}") from exc
             raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:
             raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
