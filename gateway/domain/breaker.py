@@ -42,7 +42,7 @@ class BreakerSettings:
 class _State:
     failures: int = 0
     opened_at: float | None = None
-    trial_taken: bool = False
+    trial_at: float | None = None  # when the one trial order was let through (None: not yet)
 
 
 class Breakers:
@@ -66,7 +66,7 @@ class Breakers:
                 return True
             if self._closed_to_orders(state):
                 return False
-            state.trial_taken = True
+            state.trial_at = self.clock()
             return True
 
     def created(self, account_id: str) -> None:
@@ -79,14 +79,14 @@ class Breakers:
             state.failures += 1
             if self.settings.failures and (state.failures >= self.settings.failures or state.opened_at is not None):
                 state.opened_at = self.clock()  # (re)opened: a failed trial waits another cool-down
-                state.trial_taken = False
+                state.trial_at = None
 
     def unclear(self, account_id: str) -> None:
         """A time-out or unclear answer: neither a failure nor a success; a trial slot is given back."""
         with self._lock:
             state = self._states.get(account_id)
             if state is not None:
-                state.trial_taken = False
+                state.trial_at = None
 
     def open_accounts(self) -> list[str]:
         with self._lock:
@@ -95,5 +95,9 @@ class Breakers:
     def _closed_to_orders(self, state: _State) -> bool:
         if state.opened_at is None:
             return False
-        cooling = self.clock() - state.opened_at < self.settings.cooldown
-        return cooling or state.trial_taken
+        now = self.clock()
+        if now - state.opened_at < self.settings.cooldown:
+            return True
+        # A trial in flight keeps the others out; one that never reported (its order was refused before
+        # the call, say) frees the slot after another cool-down, so the account is never skipped for good.
+        return state.trial_at is not None and now - state.trial_at < self.settings.cooldown

@@ -69,3 +69,14 @@ def test_zero_failures_means_never_open() -> None:
     for _ in range(100):
         breaker.not_created("a")
     assert breaker.allow("a")
+
+
+def test_a_trial_that_never_reports_frees_its_slot_after_another_cool_down() -> None:
+    breaker, clock = breakers(failures=1, cooldown=30)
+    breaker.not_created("a")
+    clock.now += 31
+    assert breaker.allow("a")  # the trial's order is then refused before any call: no outcome comes
+    clock.now += 29
+    assert not breaker.allow("a")
+    clock.now += 2
+    assert breaker.allow("a")
