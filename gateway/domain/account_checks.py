@@ -58,9 +58,7 @@ def check_stored_accounts(gateway: Gateway) -> AccountsHealth:
     for account in accounts:
         problem = unusable if keys is None else _problem(gateway, keys, account)
         if problem is not None:
-            problems.append(
-                AccountProblem(account.id, account.name, account.provider, account.merchant_id, problem)
-            )
+            problems.append(AccountProblem(account.id, account.name, account.provider, account.merchant_id, problem))
     return AccountsHealth(len(accounts), problems)
 
 

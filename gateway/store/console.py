@@ -7,7 +7,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Text, cast, false, func, or_, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.plugin.clock import as_utc, utcnow
@@ -16,10 +31,12 @@ from gateway.plugin.provider import Verdict
 from gateway.store.db import Database
 from gateway.store.models import (
     ConsoleAction,
+    Merchant,
     NotificationRecord,
     Order,
     OrderStatus,
     OutboxEvent,
+    ProviderAccount,
     ProviderCall,
     Refund,
     RefundStatus,
@@ -86,6 +103,40 @@ def dashboard(db: Database, now: datetime | None = None) -> Dashboard:
 
 
 @dataclass(frozen=True)
+class Names:
+    """The names of the merchants and accounts of the orders on a page, by id. An id without a row
+    (the environment's accounts, `default-<provider>`, or a row since deleted) is its own name."""
+
+    merchants: Mapping[str, str] = field(default_factory=dict)
+    accounts: Mapping[str, str] = field(default_factory=dict)
+
+    def merchant(self, merchant_id: str) -> str:
+        return self.merchants.get(merchant_id, merchant_id)
+
+    def account(self, account_id: str | None) -> str:
+        return "" if account_id is None else self.accounts.get(account_id, account_id)
+
+
+def names_of(db: Database, orders: Sequence[Order]) -> Names:
+    """The names a page of orders shows: one indexed read of both tables, for that page's ids only
+    (a page is at most PAGE_SIZE orders, however many merchants and accounts exist)."""
+    if not orders:
+        return Names()
+    merchant_ids = {order.merchant_id for order in orders}
+    account_ids = {order.account_id for order in orders if order.account_id is not None}
+    query = union_all(
+        select(literal("m"), Merchant.id, Merchant.name).where(Merchant.id.in_(merchant_ids)),
+        select(literal("a"), ProviderAccount.id, ProviderAccount.name).where(ProviderAccount.id.in_(account_ids)),
+    )
+    merchants: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    with db.transaction() as session:
+        for kind, row_id, name in session.execute(query):
+            (merchants if kind == "m" else accounts)[row_id] = name
+    return Names(merchants, accounts)
+
+
+@dataclass(frozen=True)
 class Entry:
     """One line of an order's timeline."""
 
@@ -102,6 +153,7 @@ class OrderPage:
     refunds: Sequence[Refund]
     events: Sequence[OutboxEvent]
     timeline: list[Entry] = field(default_factory=list)
+    names: Names = field(default_factory=Names)
 
 
 def order_page(db: Database, order_id: str) -> OrderPage | None:
@@ -138,7 +190,7 @@ def order_page(db: Database, order_id: str) -> OrderPage | None:
         actions = session.scalars(
             select(ConsoleAction).where(ConsoleAction.order_id == order.id).order_by(ConsoleAction.id)
         ).all()
-    page = OrderPage(order=order, refunds=refunds, events=events)
+    page = OrderPage(order=order, refunds=refunds, events=events, names=names_of(db, [order]))
     page.timeline = _timeline(order, notifications, calls, refunds, events, deliveries, actions)
     return page
 
@@ -215,14 +267,19 @@ BULK_RETRY_MAX = 500
 
 AnySelect = Select[*tuple[Any, ...]]  # of whole orders, or of the columns the CSV export reads
 
-# The list's equality filters: query parameter -> column, one line each. Merchants and accounts
-# join here when orders have them: "merchant": Order.merchant_id, "account": Order.account_id.
+# The list's equality filters: query parameter -> column, one line each.
 ORDER_EQUALS: Mapping[str, InstrumentedAttribute[str] | InstrumentedAttribute[str | None]] = {
     "status": Order.status,
     "provider": Order.provider,
     "channel": Order.channel,
-    "merchant": Order.merchant_id,  # a merchant's id (`default`: the environment-configured one)
-    "account": Order.account_id,  # a provider account's id (`default-<provider>`: the environment's)
+    "merchant": Order.merchant_id,  # a merchant's id or name (`default`: the environment-configured one)
+    "account": Order.account_id,  # a provider account's id or name (`default-<provider>`: the environment's)
+}
+# Filters that take a name as well as an id: parameter -> (the named table's id, its name). An
+# account's name is unique only within its merchant, so `account=usd` alone means every merchant's.
+BY_NAME: Mapping[str, tuple[InstrumentedAttribute[str], InstrumentedAttribute[str]]] = {
+    "merchant": (Merchant.id, Merchant.name),
+    "account": (ProviderAccount.id, ProviderAccount.name),
 }
 
 
@@ -283,7 +340,12 @@ def _filtered(wanted: OrderFilter, now: datetime) -> AnySelect:
     if wanted.errors:
         return query.where(false())
     for name, values in wanted.equals.items():
-        query = query.where(ORDER_EQUALS[name].in_(values))
+        column = ORDER_EQUALS[name]
+        if name in BY_NAME:
+            row_id, row_name = BY_NAME[name]
+            query = query.where(column.in_(values) | column.in_(select(row_id).where(row_name.in_(values))))
+        else:
+            query = query.where(column.in_(values))
     if wanted.created_from is not None:
         query = query.where(Order.created_at >= wanted.created_from)
     if wanted.created_to is not None:

@@ -15,7 +15,7 @@ from gateway.store.models import ProviderAccount
 from gateway.testing import ProviderHarness
 from gateway.testing.live import LiveServer
 from tests.support.keys import AUTH
-from tests.support.merchants import ACCOUNT_SECRET, CREDENTIALS_KEY, account_settings, cli, merchants_app
+from tests.support.merchants import ACCOUNT_SECRET, CREDENTIALS_KEY, add_account, cli, merchant, merchants_app
 
 # What the environment's merchant was answered before merchants existed: these fields, no account.
 TODAYS_FIELDS = {
@@ -26,18 +26,6 @@ TODAYS_FIELDS = {
 @pytest.fixture
 def app(app_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer) -> Any:
     return merchants_app(app_factory, neutral_provider, gateway_server)
-
-
-def merchant(app: Any, name: str) -> tuple[str, dict[str, str]]:
-    created = cli(app, "merchants", "create", "--name", name)
-    return created["id"], {"Authorization": f"Bearer {created['api_key']}"}
-
-
-def add_account(app: Any, merchant_id: str, name: str, harness: Any, tmp_path: Path) -> dict[str, Any]:
-    settings = account_settings(harness, tmp_path, name)
-    return cli(  # type: ignore[no-any-return]
-        app, "accounts", "create", "--merchant", merchant_id, "--provider", "example", "--name", name, "--settings", settings
-    )
 
 
 def test_a_stored_merchant_sees_its_own_accounts_with_their_channels_and_currencies(
