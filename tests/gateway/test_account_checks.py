@@ -121,8 +121,18 @@ def test_check_fails_when_the_previous_settings_of_a_rotation_no_longer_decrypt(
     build: Callable[..., Any], accounts: dict[str, Any], neutral_provider: Any, tmp_path: Path
 ) -> None:
     app = build()
-    cli(app, "accounts", "rotate", accounts["main"]["id"], "--settings", account_settings(neutral_provider, tmp_path, "new"))
+    cli(
+        app,
+        "accounts",
+        "rotate",
+        accounts["main"]["id"],
+        "--settings",
+        account_settings(neutral_provider, tmp_path, "new"),
+    )
     change_account(app, accounts["main"]["id"], previous_settings=Vault([Fernet.generate_key().decode()]).encrypt("{}"))
     code, output = check(app)
     assert code == 1
-    assert f"FAIL  account {accounts['main']['id']} (main, example): no key in GATEWAY_CREDENTIALS_KEYS decrypts its previous" in output
+    assert (
+        f"FAIL  account {accounts['main']['id']} (main, example): "
+        "no key in GATEWAY_CREDENTIALS_KEYS decrypts its previous settings" in output
+    )

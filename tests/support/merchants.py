@@ -66,9 +66,7 @@ def merchant(app: Any, name: str) -> tuple[str, dict[str, str]]:
     return created["id"], {"Authorization": f"Bearer {created['api_key']}"}
 
 
-def add_account(
-    app: Any, merchant_id: str, name: str, harness: Any, tmp_path: Path, **changes: str
-) -> dict[str, Any]:
+def add_account(app: Any, merchant_id: str, name: str, harness: Any, tmp_path: Path, **changes: str) -> dict[str, Any]:
     """A stored Example Pay account of the merchant: the CLI's answer."""
     settings = account_settings(harness, tmp_path, name, **changes)
     created: dict[str, Any] = cli(
