@@ -76,6 +76,6 @@ def _problem(gateway: Gateway, keys: Vault, account: ProviderAccount) -> str | N
     try:
         gateway.accounts.build(account.provider, values, account.id)
     except ConfigError as exc:
-        # "IOTPAY_MCH_ID: is required ...", or the plugin is not installed ("settings: ..." says so).
+        # "<PROVIDER>_API_URL: is required ...", or the plugin is not installed ("settings: ..." says so).
         return str(exc).removeprefix("settings: ")
     return None

@@ -20,7 +20,7 @@ def _settings() -> fields.Dict:
         keys=fields.String(),
         values=fields.Raw(),
         required=True,
-        metadata={"description": 'the provider\'s variables, as in the environment: {"IOTPAY_MCH_ID": "..."}'},
+        metadata={"description": 'the provider\'s variables, as in the environment: {"<PROVIDER>_...": "..."}'},
     )
 
 
