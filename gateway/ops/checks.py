@@ -65,6 +65,8 @@ def check_accounts(gateway: Gateway) -> list[Result]:
         health = check_stored_accounts(gateway)
     except SQLAlchemyError as exc:
         return [Result("accounts", False, f"not checked: {database_state.describe(exc)}")]
+    if not health.checked:
+        return [Result("accounts", True, "no enabled account stored in the database")]
     if not health.problems:
         return [Result("accounts", True, f"{health.checked} enabled stored account(s) decrypt and pass validation")]
     return [

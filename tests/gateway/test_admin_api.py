@@ -5,7 +5,9 @@ same answers (the same documents), one error shape with stable codes, 404 for un
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -283,3 +285,20 @@ def test_no_body_and_no_id_is_a_server_error(admin: Recorder, method: str, route
             error_of(response)
 
     check()
+
+
+def test_the_merchants_page_lists_exactly_the_admin_routes(app: Any) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "merchants.md").read_text(encoding="utf-8")
+    section = page.split("## The admin API", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        re.sub(r"<(\w+) (\w+)>", r"<\1_\2>", row.split("`")[1].split("[")[0])
+        for row in section.splitlines()
+        if row.startswith("| `")
+    }
+    routes = {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/v1/admin/")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    }
+    assert documented == routes
