@@ -3,6 +3,8 @@ a merchant's or an account's id or name: stored merchants with two Example Pay a
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -108,9 +110,8 @@ def test_the_list_filters_by_a_merchants_or_an_accounts_id_or_name(
     assert listed(console(shop["app"]), query) == {shop["orders"][name] for name in shown}
 
 
-def test_reading_the_names_of_a_page_costs_one_query(shop: dict[str, Any]) -> None:
+def test_the_names_of_a_page_cost_one_query_more_in_the_same_transaction(shop: dict[str, Any]) -> None:
     db = shop["app"].extensions["gateway"].db
-    page = queries.list_orders(db, OrderFilter())
     statements: list[str] = []
 
     def remember(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
@@ -118,9 +119,36 @@ def test_reading_the_names_of_a_page_costs_one_query(shop: dict[str, Any]) -> No
 
     event.listen(db.engine, "before_cursor_execute", remember)
     try:
-        names = queries.names_of(db, page.orders)
+        page = queries.list_orders(db, OrderFilter())
     finally:
         event.remove(db.engine, "before_cursor_execute", remember)
-    assert [statement.split()[0].upper() for statement in statements].count("SELECT") == 1, statements
-    assert names.merchant(shop["merchants"]["books"]) == "Book Shop"
-    assert names.account(shop["accounts"]["tea-spare"]["id"]) == "spare"
+    assert [statement.split()[0].upper() for statement in statements].count("SELECT") == 2, statements
+    assert page.names.merchant(shop["merchants"]["books"]) == "Book Shop"
+    assert page.names.account(shop["accounts"]["tea-spare"]["id"]) == "spare"
+
+
+def test_the_csv_export_names_each_orders_merchant_and_account(shop: dict[str, Any]) -> None:
+    response = console(shop["app"]).get("/console/orders.csv?merchant=Tea+House&merchant=default")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+    assert sorted(
+        (row["id"], row["merchant"], row["merchant_name"], row["account"], row["account_name"]) for row in rows
+    ) == sorted(
+        [
+            (
+                shop["orders"]["tea-usd"],
+                shop["merchants"]["tea"],
+                "Tea House",
+                shop["accounts"]["tea-usd"]["id"],
+                "usd",
+            ),
+            (
+                shop["orders"]["tea-spare"],
+                shop["merchants"]["tea"],
+                "Tea House",
+                shop["accounts"]["tea-spare"]["id"],
+                "spare",
+            ),
+            (shop["orders"]["environment"], "default", "default", "default-example", "default-example"),
+        ]
+    )

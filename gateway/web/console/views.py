@@ -123,7 +123,7 @@ def orders() -> tuple[str, int]:
         "console/orders.html",
         wanted=wanted,
         found=found,
-        names=queries.names_of(current_gateway().db, found.orders),
+        names=found.names,
         equals=queries.ORDER_EQUALS,
         by_name=queries.BY_NAME,
         choices=choices,
