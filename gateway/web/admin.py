@@ -120,7 +120,7 @@ class MerchantWebhook(MethodView):
 
 @blp.route("/merchants/<merchant_id>/keys")
 class MerchantKeys(MethodView):
-    @blp.arguments(KeyCreateSchema())
+    @blp.arguments(KeyCreateSchema(), required=False)  # no body: every scope, as the CLI without --scope
     @blp.response(201, KeySchema)
     @blp.alt_response(404, schema=ApiErrorSchema)
     @blp.alt_response(422, schema=ApiErrorSchema)

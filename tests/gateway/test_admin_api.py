@@ -4,6 +4,7 @@ same answers (the same documents), one error shape with stable codes, 404 for un
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -302,3 +303,14 @@ def test_the_merchants_page_lists_exactly_the_admin_routes(app: Any) -> None:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
     }
     assert documented == routes
+
+
+def test_each_change_is_logged_with_who_made_it_never_a_key(admin: Recorder, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="gateway.web.admin")
+    created = admin("POST", "/merchants", {"name": "Tea House"}).get_json()
+    admin("GET", "/merchants")
+
+    lines = [record.getMessage() for record in caplog.records if record.name == "gateway.web.admin"]
+    fingerprint = hashlib.sha256(ADMIN_SECRET.encode()).hexdigest()[:8]
+    assert lines == [f"admin API: ops ({fingerprint}) created merchant {created['id']}"]
+    assert created["api_key"] not in caplog.text and ADMIN_SECRET not in caplog.text
