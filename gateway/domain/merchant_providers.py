@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from gateway.domain.core import Gateway
+from gateway.domain.errors import Conflict
 from gateway.plugin.provider import Operation, Provider, ProviderInfo
 from gateway.plugin.settings import ConfigError
 
@@ -43,7 +44,7 @@ def offers_of(gateway: Gateway, merchant_id: str) -> list[AccountOffer]:
     for row in gateway.accounts.of_merchant(merchant_id):
         try:
             serving = gateway.accounts.serving(row)
-        except ConfigError as exc:
+        except (ConfigError, Conflict) as exc:  # a key dropped or unset, a plugin gone: never a value
             log.error("account %s (%s) cannot be served: %s", row.id, row.provider, exc)
             continue
         offers.append(AccountOffer(row.id, row.name, not row.disabled, serving.provider))

@@ -84,3 +84,16 @@ def test_an_account_that_cannot_be_served_is_left_out_not_a_500(
 
     assert response.status_code == 200
     assert [item["account"] for item in response.get_json()] == [main["id"]]
+
+
+def test_without_the_credentials_key_the_accounts_are_left_out_not_an_error(
+    app_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer, tmp_path: Path
+) -> None:
+    app = merchants_app(app_factory, neutral_provider, gateway_server)
+    tea, key = merchant(app, "Tea House")
+    add_account(app, tea, "main", neutral_provider, tmp_path)
+
+    unkeyed = merchants_app(app_factory, neutral_provider, gateway_server, GATEWAY_CREDENTIALS_KEYS="")
+    response = unkeyed.test_client().get("/v1/providers", headers=key)
+
+    assert response.status_code == 200 and response.get_json() == []
