@@ -7,13 +7,16 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
+from gateway.plugin.clock import utcnow
 from gateway.store import console as queries
+from gateway.store.models import Order
 from gateway.store.order_filters import OrderFilter
 from gateway.testing import ProviderHarness
 from gateway.testing.live import LiveServer
@@ -21,6 +24,9 @@ from tests.support.keys import AUTH
 from tests.support.merchants import ORDER, add_account, console, merchant, merchants_app
 
 ORDER_LINK = re.compile(r'href="/console/orders/([0-9a-f-]{36})"')
+NAMED_ROW = re.compile(
+    r'<td class="merchant" title="([^"]*)">([^<]*)</td>\s*<td class="account" title="([^"]*)">([^<]*)</td>'
+)
 
 
 @pytest.fixture
@@ -73,9 +79,7 @@ def test_the_order_page_names_the_merchant_and_the_account(shop: dict[str, Any])
 def test_the_order_list_names_each_orders_merchant_and_account(shop: dict[str, Any]) -> None:
     page = console(shop["app"]).get("/console/orders").get_data(as_text=True)
 
-    rows = re.findall(
-        r'<td class="merchant" title="([^"]*)">([^<]*)</td>\s*<td class="account" title="([^"]*)">([^<]*)</td>', page
-    )
+    rows = NAMED_ROW.findall(page)
     assert sorted(rows) == sorted(
         [
             (shop["merchants"]["tea"], "Tea House", shop["accounts"]["tea-usd"]["id"], "usd"),
@@ -152,3 +156,15 @@ def test_the_csv_export_names_each_orders_merchant_and_account(shop: dict[str, A
             (shop["orders"]["environment"], "default", "default", "default-example", "default-example"),
         ]
     )
+
+
+def test_the_dashboards_stuck_orders_name_their_merchant_and_account(shop: dict[str, Any]) -> None:
+    stuck = shop["orders"]["tea-spare"]
+    with shop["app"].extensions["gateway"].db.transaction() as session:
+        session.execute(update(Order).where(Order.id == stuck).values(expires_at=utcnow() - timedelta(hours=1)))
+
+    response = console(shop["app"]).get("/console/")
+
+    assert response.status_code == 200
+    row = (shop["merchants"]["tea"], "Tea House", shop["accounts"]["tea-spare"]["id"], "spare")
+    assert NAMED_ROW.findall(response.get_data(as_text=True)) == [row]

@@ -103,7 +103,7 @@ def dashboard() -> str:
         "console/dashboard.html",
         board=board,
         views=queries.count_views(db),
-        names=queries.names_of(db, board.stuck_orders),
+        names=board.names,
     )
 
 
