@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from gateway.domain.credentials import Vault
+from gateway.plugin.settings import ConfigError
 from gateway.store.models import ProviderAccount
 from gateway.testing import ProviderHarness
 from gateway.testing.live import LiveServer
@@ -136,3 +137,12 @@ def test_check_fails_when_the_previous_settings_of_a_rotation_no_longer_decrypt(
         f"FAIL  account {accounts['main']['id']} (main, example): "
         "no key in GATEWAY_CREDENTIALS_KEYS decrypts its previous settings" in output
     )
+
+
+def test_a_malformed_credentials_key_stops_start_up_naming_the_variable_not_the_value(
+    build: Callable[..., Any],
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        build(GATEWAY_CREDENTIALS_KEYS=f"{CREDENTIALS_KEY},not-a-fernet-key-at-all")
+    assert refused.value.variable == "GATEWAY_CREDENTIALS_KEYS"
+    assert "not-a-fernet-key-at-all" not in str(refused.value) and CREDENTIALS_KEY not in str(refused.value)
