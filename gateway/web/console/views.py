@@ -99,10 +99,12 @@ def logout() -> BaseResponse:
 def dashboard() -> str:
     gateway = current_gateway()
     db, breaker = gateway.db, gateway.breakers.settings
+    board = queries.dashboard(db)
     return render_template(
         "console/dashboard.html",
-        board=queries.dashboard(db),
+        board=board,
         views=queries.count_views(db),
+        names=board.names,
         surplus=routing_queries.surplus_payments(db),
         breakers=routing_queries.breaker_states(db, breaker.failures, breaker.cooldown),
     )
@@ -124,7 +126,9 @@ def orders() -> tuple[str, int]:
         "console/orders.html",
         wanted=wanted,
         found=found,
+        names=found.names,
         equals=queries.ORDER_EQUALS,
+        by_name=queries.BY_NAME,
         choices=choices,
         views=queries.SAVED_VIEWS,
         q=wanted.q,
