@@ -114,7 +114,7 @@ def test_checks_success_is_a_few_lines_without_the_migration_tools_log(check_con
     assert result.returncode == 0, result.stdout + result.stderr
     assert "alembic" not in (result.stdout + result.stderr).lower()
     assert result.stderr == ""
-    assert len(result.stdout.splitlines()) <= 12
+    assert len(result.stdout.splitlines()) <= 13  # (the account breakers line: docs/routing.md)
 
 
 @pytest.mark.parametrize(
