@@ -75,6 +75,13 @@ class Gunicorn:
         server._start([command, "run", "--bind", f"127.0.0.1:{port}", *extra_args], config, port, log_path)
         return server
 
+    @classmethod
+    def command(cls, command: list[str], config: Mapping[str, str], port: int, *, log_path: Path) -> Gunicorn:
+        """Any server command listening on `port` (granian, gunicorn with settings of its own): the bench's."""
+        server = cls.__new__(cls)
+        server._start(command, config, port, log_path)
+        return server
+
     def wait_until_healthy(self, deadline_seconds: float = 30) -> None:
         deadline = time.monotonic() + deadline_seconds
         while time.monotonic() < deadline:
