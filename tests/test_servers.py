@@ -1,8 +1,10 @@
 """`gateway run` on each server it supports (GATEWAY_SERVER: gunicorn, the default, or granian): it serves,
-echoes request ids, adds up every worker's metrics, and a stop lets the request in flight finish."""
+echoes request ids and logs them on its access line, adds up every worker's metrics, and a stop lets
+the request in flight finish."""
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -33,6 +35,7 @@ def served(request: pytest.FixtureRequest, sqlite_url: str, simulator: Any, tmp_
         "GATEWAY_WORKERS": "2",
         "GATEWAY_THREADS": "4",
         "GATEWAY_METRICS_KEYS": METRICS_KEY,
+        "GATEWAY_LOG_FORMAT": "json",
         "IOTPAY_MCH_ID": MCH_ID,
         "IOTPAY_SECRET_KEY": MCH_KEY,
         "IOTPAY_API_URL": f"{simulator.url}/v1",
@@ -59,6 +62,10 @@ def test_it_serves_with_request_ids_and_every_workers_metrics(served: Gunicorn) 
     pending = 'gateway_order_transitions_total{provider="iotpay",status="pending"}'
     created = [line for line in metrics.text.splitlines() if line.startswith(pending)]
     assert created and float(created[0].rsplit(" ", 1)[1]) == 4.0, metrics.text
+    # The access line, in the chosen format (JSON here), joined to the request by its id.
+    lines = [json.loads(line) for line in served.output().splitlines() if line.startswith("{")]
+    access = [line["message"] for line in lines if '"POST /v1/orders" 201' in line.get("message", "")]
+    assert len(access) == 4 and access[0].endswith("req-0"), served.output()
 
 
 def test_a_stop_lets_the_request_in_flight_finish(served: Gunicorn, simulator_faults: Callable[..., None]) -> None:

@@ -22,7 +22,7 @@ from types import FrameType
 from gateway.ops.granian_conf import granian_argv
 
 _METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
-APP = "gateway.ops.startup:app_or_exit"  # a factory: granian calls it in each worker (--factory)
+APP = "gateway.ops.startup:granian_app"  # a factory: granian calls it in each worker (--factory)
 
 
 def serve(extra: Sequence[str]) -> int:
