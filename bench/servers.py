@@ -95,6 +95,9 @@ def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str
         # The upstream shares the machine: when it is starved, a slow answer is the machine, not IOTPay.
         "IOTPAY_TIMEOUT": "60",
         # Notifies are confirmed by query (the default): bench/seed.py seeds the upstream's orders as paid too.
+        # Every load connection comes from 127.0.0.1, as behind a proxy: the per-address cap (64 per
+        # worker by default) would refuse the 256-connection row with too_many_connections.
+        "GATEWAY_CLIENT_CONNECTIONS": "0",
     }
 
 
