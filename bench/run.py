@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.run                    the full run (a few minutes on 2 cores)
     BENCH_SMOKE=1 .venv/bin/python -m bench.run      seconds: checks that every part runs and is correct
-    BENCH_COMPARE=1 .venv/bin/python -m bench.run    also compares gunicorn worker models for slow providers
+    BENCH_COMPARE=1 .venv/bin/python -m bench.run    also compares worker models (and granian) for slow providers
 
-Every server is a process of its own started with the repository's gunicorn.conf.py: a Flask
-hello-world (the baseline), the gateway on SQLite and on PostgreSQL, and the IOTPay simulator as the
-upstream (bench/upstream.py). wrk (or bench/load.py's Python fallback) drives them from other
+Every server is a process of its own, on the server `gateway run` uses (GATEWAY_SERVER: gunicorn with
+the repository's gunicorn.conf.py, or granian): a Flask hello-world on those settings and one on
+gunicorn with 2 sync workers (the two baselines), the gateway on SQLite and on PostgreSQL, and the
+IOTPay simulator as the upstream (bench/upstream.py), which knows the seeded orders as paid, so that
+notifies are confirmed by query as in production. wrk (or bench/load.py's Python fallback) drives them from other
 processes. Each ratio is taken against a baseline measured right before it, so that the load other
 processes put on the machine cancels out as far as it can. Correctness is checked on the way: every
 answer must be the expected one, and every order paid exactly once. Results: bench/README.md.

@@ -4,11 +4,13 @@ turned into granian's command line.
 
 granian parses HTTP in Rust and runs the WSGI app on a pool of Python threads per worker
 ("blocking threads"): GATEWAY_THREADS of them, and at most as many requests taken per worker
-(`--backpressure`), so that 2 x 128 keeps 256 provider calls in flight as gunicorn does.
+(`--backpressure`), so that 2 x 128 holds up to 256 provider calls in flight (254 at the peak in
+the one bench run, where the kernel shares connections out between the workers).
 
-What granian does not do, and gunicorn's worker here does (bench/README.md, "Which server"): a
-deadline for a request's body, a cap on one address's connections, and the access line with the
-request id the app echoes. That is why gunicorn stays the default server.
+What granian does not do, and gunicorn's worker here does: a deadline for a request's body, and a cap
+on one address's connections. That is why gunicorn stays the default server (bench/README.md, "Which
+server: gunicorn stays the default"). The access line with the request id is the app's own under
+granian (gateway/ops/access_log.py).
 """
 
 from __future__ import annotations
