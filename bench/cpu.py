@@ -27,7 +27,7 @@ from bench import seed, servers
 from bench.servers import KEY, MCH_ID
 
 CREATE_BODY = json.dumps(
-    {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
+    {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
 ).encode()
 
 

@@ -79,6 +79,7 @@ def _running(server: Gunicorn) -> Iterator[Gunicorn]:
 
 # bench/creates.lua sends the same key.
 API_KEY = "bench-api-key-0123456789abcdef"
+WX_APP_ID = "wxbench000000001"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
@@ -92,6 +93,7 @@ def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str
         "IOTPAY_MCH_ID": MCH_ID,
         "IOTPAY_SECRET_KEY": KEY,
         "IOTPAY_API_URL": f"{upstream_url}/v1",
+        "IOTPAY_WX_APP_ID": WX_APP_ID,  # the creates' channel, WX_APP (bench/run.py: ORDER_BODY)
         # The upstream shares the machine: when it is starved, a slow answer is the machine, not IOTPay.
         "IOTPAY_TIMEOUT": "60",
         # Notifies are confirmed by query (the default): bench/seed.py seeds the upstream's orders as paid too.
