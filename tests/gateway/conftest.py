@@ -1,5 +1,10 @@
 """A provider that belongs to no one, for the core's own tests: Example Pay (examples/), with its
-simulator, so that a core test fails for the core's reasons, never for IOTPay's or Stripe's."""
+simulator, so that a core test fails for the core's reasons, never for a real provider's.
+
+`neutral_factory(**settings)` builds the gateway with Example Pay as its only provider (every other
+installed provider plugin disabled); `neutral_app` / `neutral_client` are its default build. The
+order a core test sends is `neutral_order`'s; the payer pays with `neutral_provider.pay(order)`.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,16 @@ from typing import Any
 import pytest
 
 from gateway.testing import ProviderHarness
-from gateway.testing.live import LiveServer
+from gateway.testing.live import LiveServer, installed_plugins
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway-example-provider"
+NEUTRAL_PLUGIN = "gateway_example_provider.plugin"  # loaded by module path (GATEWAY_PLUGINS): not installed here
 
 
 @pytest.fixture
 def neutral_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderHarness]:
     """Example Pay's harness, its simulator started (channel `wallet`, USD and JPY, HMAC-signed JSON)."""
-    monkeypatch.syspath_prepend(str(EXAMPLE))  # loaded by module path (GATEWAY_PLUGINS), as not installed here
+    monkeypatch.syspath_prepend(str(EXAMPLE))
     from gateway_example_provider.harness import ExampleHarness
 
     harness = ExampleHarness(tmp_path)
@@ -27,16 +33,46 @@ def neutral_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     harness.stop()
 
 
+def neutral_settings(harness: ProviderHarness, public_url: str) -> dict[str, str]:
+    """The settings that make Example Pay the gateway's only provider."""
+    others = sorted(name for name in installed_plugins() if name != harness.plugin_name)
+    return {
+        "GATEWAY_PLUGINS": NEUTRAL_PLUGIN,
+        "GATEWAY_DISABLED_PLUGINS": ",".join(others),
+        **harness.settings(public_url),
+    }
+
+
 @pytest.fixture
-def neutral_app(app_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer) -> Any:
+def neutral_factory(
+    app_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer
+) -> Callable[..., Any]:
+    """`app_factory` with Example Pay as the only provider; keyword settings are laid over it."""
+
+    def build(**extra: Any) -> Any:
+        return app_factory(**{**neutral_settings(neutral_provider, gateway_server.url), **extra})
+
+    return build
+
+
+@pytest.fixture
+def neutral_app(neutral_factory: Callable[..., Any]) -> Any:
     """The gateway with Example Pay as its only provider."""
-    return app_factory(
-        GATEWAY_PLUGINS="gateway_example_provider.plugin",
-        GATEWAY_DISABLED_PLUGINS="iotpay,stripe",
-        **neutral_provider.settings(gateway_server.url),
-    )
+    return neutral_factory()
 
 
 @pytest.fixture
 def neutral_client(neutral_app: Any) -> Any:
     return neutral_app.test_client()
+
+
+@pytest.fixture
+def neutral_order(neutral_provider: ProviderHarness) -> dict[str, Any]:
+    """The body of a valid `POST /v1/orders` for Example Pay (12.50 USD on `wallet`)."""
+    return {
+        "channel": neutral_provider.channel,
+        "amount": neutral_provider.amount,
+        "currency": neutral_provider.currency,
+        "subject": "Tea",
+        "body": "Green",
+    }

@@ -63,8 +63,9 @@ class ExampleSimulator(SqliteState):
 
     # -- controls for tests --
 
-    def fault_next(self, operation: str, fault: str, argument: Any = None) -> None:
-        """Make the next `operation` call misbehave once:
+    def fault_next(self, operation: str, fault: str, argument: Any = None, count: int = 1) -> None:
+        """Make the next `count` calls of `operation` misbehave (each call takes one), replacing
+        what was armed for it:
 
         - delay: carry it out, then answer `argument` seconds late (a time-out, as the gateway sees it);
         - refuse: refuse it with a 422 error answer, doing nothing;
@@ -74,7 +75,7 @@ class ExampleSimulator(SqliteState):
         """
         if fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}")
-        self.faults.arm(operation, {"mode": fault, "argument": argument})
+        self.faults.arm(operation, {"mode": fault, "argument": argument}, count)
 
     def delay_next(self, operation: str, seconds: float) -> None:
         self.fault_next(operation, "delay", seconds)
