@@ -156,16 +156,16 @@ def test_bad_checkout_input_is_a_422_naming_the_field_and_nothing_reaches_iotpay
 
 
 @pytest.mark.parametrize(
-    ("channel", "options", "offered"),
+    ("channel", "options"),
     [
-        ("ALIPAY_QR", {}, "CAD, USD"),
-        ("UPI_QR", {}, "CAD"),
-        ("WX_APP", {"app_id": "wx1"}, "CAD"),
-        ("WX_JSAPI", {"app_id": "wx1", "open_id": "o1"}, "CAD"),
+        ("ALIPAY_QR", {}),
+        ("UPI_QR", {}),
+        ("WX_APP", {"app_id": "wx1"}),
+        ("WX_JSAPI", {"app_id": "wx1", "open_id": "o1"}),
     ],
 )
 def test_a_currency_its_channel_does_not_offer_is_refused_once_with_the_cores_error(
-    client: Any, tmp_path: Path, channel: str, options: dict[str, str], offered: str
+    client: Any, tmp_path: Path, channel: str, options: dict[str, str]
 ) -> None:
     """A channel's currencies are IOTPay's rule, declared in its manifest (`channel_info`) and checked
     by the core alone: the API user gets this one answer, and nothing reaches IOTPay."""
@@ -175,7 +175,7 @@ def test_a_currency_its_channel_does_not_offer_is_refused_once_with_the_cores_er
     assert response.status_code == 422, response.get_json()
     body = response.get_json()
     assert body["error"] == "validation_error"
-    assert body["errors"] == {"currency": [f"iotpay {channel} takes one of: {offered}"]}
+    assert body["errors"] == {"currency": [f"iotpay {channel} takes one of: CAD, USD"]}
     assert simulator_order_count(tmp_path) == 0
 
 
