@@ -1,9 +1,12 @@
 """A provider that belongs to no one, for the core's own tests: Example Pay (examples/), with its
 simulator, so that a core test fails for the core's reasons, never for a real provider's.
 
-`neutral_factory(**settings)` builds the gateway with Example Pay as its only provider (every other
-installed provider plugin disabled); `neutral_app` / `neutral_client` are its default build. The
-order a core test sends is `neutral_order`'s; the payer pays with `neutral_provider.pay(order)`.
+A module marked `neutral` (`pytestmark = pytest.mark.neutral`) gets the gateway with Example Pay as
+its only provider (every other installed provider plugin disabled) from `app_factory`, `app` and
+`client`; elsewhere `neutral_factory(**settings)`, `neutral_app` and `neutral_client` give it. The
+order a core test sends is `neutral_order`'s; the payer pays with `neutral_provider.pay(order)`
+(tests/support/flows.py: `order_with`, `paid_with`); the simulator misbehaves on
+`neutral_provider.simulator.fault_next(...)`.
 """
 
 from __future__ import annotations
@@ -43,11 +46,32 @@ def neutral_settings(harness: ProviderHarness, public_url: str) -> dict[str, str
     }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "neutral: app_factory, app and client build the gateway with Example Pay as its only provider"
+    )
+
+
+@pytest.fixture
+def app_factory(app_factory: Callable[..., Any], request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """The switch: in a test marked `neutral` (most modules here: `pytestmark = pytest.mark.neutral`),
+    `app_factory` and so `app` and `client` are `neutral_factory`'s."""
+    if request.node.get_closest_marker("neutral") is None:
+        return app_factory
+    harness: ProviderHarness = request.getfixturevalue("neutral_provider")
+    server: LiveServer = request.getfixturevalue("gateway_server")
+
+    def build(**extra: Any) -> Any:
+        return app_factory(**{**neutral_settings(harness, server.url), **extra})
+
+    return build
+
+
 @pytest.fixture
 def neutral_factory(
     app_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer
 ) -> Callable[..., Any]:
-    """`app_factory` with Example Pay as the only provider; keyword settings are laid over it."""
+    """`app_factory` with Example Pay as the only provider, in any test; keyword settings are laid over it."""
 
     def build(**extra: Any) -> Any:
         return app_factory(**{**neutral_settings(neutral_provider, gateway_server.url), **extra})

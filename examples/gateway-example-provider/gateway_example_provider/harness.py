@@ -116,8 +116,7 @@ class ExampleHarness(ProviderHarness):
         self.simulator.fault_next("refund", "pending")
 
     def settle_pending_refunds(self, order: Mapping[str, Any], status: str) -> None:
-        payment = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5).json()
-        for refund in payment["refunds"]:
+        for refund in self.payment(order)["refunds"]:
             if refund["status"] == "pending":
                 response = requests.post(f"{self.url}/refunds/{refund['id']}", json={"status": status}, timeout=5)
                 assert response.status_code == 200, response.text
@@ -133,9 +132,14 @@ class ExampleHarness(ProviderHarness):
         self._control("/cancel", {"id": order["provider_order_id"]})
 
     def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        return minor_units(self.payment(order)["refunded"], order["currency"])
+
+    def payment(self, order: Mapping[str, Any]) -> dict[str, Any]:
+        """The payment as the simulator sees it: `status`, `refunded` (decimal text), `refunds`, `notified` ..."""
         response = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5)
         assert response.status_code == 200, response.text
-        return minor_units(response.json()["refunded"], order["currency"])
+        payment: dict[str, Any] = response.json()
+        return payment
 
     def _control(self, path: str, body: Mapping[str, Any]) -> None:
         response = requests.post(f"{self.url}{path}", json=body, timeout=5)
