@@ -46,12 +46,6 @@ def neutral_settings(harness: ProviderHarness, public_url: str) -> dict[str, str
     }
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "neutral: app_factory, app and client build the gateway with Example Pay as its only provider"
-    )
-
-
 @pytest.fixture
 def app_factory(app_factory: Callable[..., Any], request: pytest.FixtureRequest) -> Callable[..., Any]:
     """The switch: in a test marked `neutral` (most modules here: `pytestmark = pytest.mark.neutral`),
