@@ -1,6 +1,6 @@
 """POST /v1/orders and GET /v1/orders/<id> against a provider's simulator over HTTP: Example Pay's
-(examples/), a provider that belongs to no one, so these are the core's rules (IOTPay's own, its
-channels' pay params and refusal codes, are in tests/iotpay/test_orders_api.py).
+(examples/), a provider that belongs to no one, so these are the core's rules (a real provider's
+own, its channels' pay params and refusal codes, are tested with it, under tests/<provider>/).
 
 Every test runs on SQLite and on PostgreSQL (the `app` fixture is parametrized by database).
 Refusals are checked the way an API caller sees them: HTTP status, the one error shape
