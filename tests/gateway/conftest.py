@@ -18,16 +18,25 @@ from typing import Any
 import pytest
 
 from gateway.testing import ProviderHarness
-from gateway.testing.live import LiveServer, installed_plugins
+from gateway.testing.live import LiveServer
+from tests.support.plugins import all_plugins_but
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gateway-example-provider"
 NEUTRAL_PLUGIN = "gateway_example_provider.plugin"  # loaded by module path (GATEWAY_PLUGINS): not installed here
+NEUTRAL_NAME = "example"  # its entry point's name, should it be installed
 
 
 @pytest.fixture
-def neutral_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProviderHarness]:
-    """Example Pay's harness, its simulator started (channel `wallet`, USD and JPY, HMAC-signed JSON)."""
+def neutral_plugin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The settings that load Example Pay's plugin and disable every installed provider plugin (it is
+    importable for the test's length: loaded by module path, as it is not installed here)."""
     monkeypatch.syspath_prepend(str(EXAMPLE))
+    return {"GATEWAY_PLUGINS": NEUTRAL_PLUGIN, "GATEWAY_DISABLED_PLUGINS": all_plugins_but(NEUTRAL_NAME)}
+
+
+@pytest.fixture
+def neutral_provider(tmp_path: Path, neutral_plugin: dict[str, str]) -> Iterator[ProviderHarness]:
+    """Example Pay's harness, its simulator started (channel `wallet`, USD and JPY, HMAC-signed JSON)."""
     from gateway_example_provider.harness import ExampleHarness
 
     harness = ExampleHarness(tmp_path)
@@ -37,11 +46,10 @@ def neutral_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 
 def neutral_settings(harness: ProviderHarness, public_url: str) -> dict[str, str]:
-    """The settings that make Example Pay the gateway's only provider."""
-    others = sorted(name for name in installed_plugins() if name != harness.plugin_name)
+    """The settings that make Example Pay, talking to `harness`'s simulator, the gateway's only provider."""
     return {
         "GATEWAY_PLUGINS": NEUTRAL_PLUGIN,
-        "GATEWAY_DISABLED_PLUGINS": ",".join(others),
+        "GATEWAY_DISABLED_PLUGINS": all_plugins_but(NEUTRAL_NAME),
         **harness.settings(public_url),
     }
 
