@@ -57,6 +57,9 @@ def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str
         # measure the notify path without IOTPay's confirmation query (one provider round trip more per
         # first-time payment; duplicates never query). bench/README.md says so.
         "IOTPAY_CONFIRM_NOTIFY_BY_QUERY": "0",
+        # Every load connection comes from 127.0.0.1, as behind a proxy: the per-address cap (64 per
+        # worker by default) would refuse the 256-connection row with too_many_connections.
+        "GATEWAY_CLIENT_CONNECTIONS": "0",
     }
 
 
