@@ -54,7 +54,9 @@ def test_metrics_are_off_without_a_key_and_refuse_a_wrong_one(
         app_factory(GATEWAY_METRICS_KEYS="short")
 
 
-def test_a_paid_order_counts_its_call_transitions_notify_and_queued_webhook(metrics_app: Any, neutral_provider: Any) -> None:
+def test_a_paid_order_counts_its_call_transitions_notify_and_queued_webhook(
+    metrics_app: Any, neutral_provider: Any
+) -> None:
     before = scrape(metrics_app)
     paid_with(metrics_app.test_client(), neutral_provider)
     after = scrape(metrics_app)

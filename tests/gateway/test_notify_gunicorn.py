@@ -50,7 +50,9 @@ def paid_log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def gunicorn(database_url: str, neutral_provider: ProviderHarness, paid_log: Path, tmp_path: Path) -> Iterator[Gunicorn]:
+def gunicorn(
+    database_url: str, neutral_provider: ProviderHarness, paid_log: Path, tmp_path: Path
+) -> Iterator[Gunicorn]:
     port = free_port()
     neutral = neutral_settings(neutral_provider, f"http://127.0.0.1:{port}")
     config = {
@@ -108,14 +110,20 @@ def fire_together(url: str, request: HttpRequest, count: int = 20) -> list[tuple
 
 
 def test_twenty_identical_notifies_across_gunicorn_workers_apply_once(
-    gunicorn: Gunicorn, database_url: str, neutral_provider: ProviderHarness, neutral_order: dict[str, Any], paid_log: Path
+    gunicorn: Gunicorn,
+    database_url: str,
+    neutral_provider: ProviderHarness,
+    neutral_order: dict[str, Any],
+    paid_log: Path,
 ) -> None:
     response = requests.post(f"{gunicorn.url}/v1/orders", json=neutral_order, headers=AUTH, timeout=30)
     assert response.status_code == 201, f"{response.status_code} {response.text}\n{gunicorn.output()}"
     order = response.json()
     neutral_provider.pay_without_notifying(order)  # the payer paid; the notification is sent 20 times below
 
-    replies = fire_together(f"{gunicorn.url}/notify/{neutral_provider.provider_name}", neutral_provider.paid_notification(order))
+    replies = fire_together(
+        f"{gunicorn.url}/notify/{neutral_provider.provider_name}", neutral_provider.paid_notification(order)
+    )
 
     assert replies == [(200, "ok")] * 20, gunicorn.output()
     assert _verdicts(database_url) == ["applied"] + ["duplicate"] * 19

@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 
 from gateway import create_app
 from gateway.store.models import Base
-from gateway.testing.live import LiveServer
 from gateway.testing import ProviderHarness
+from gateway.testing.live import LiveServer
 from tests.conftest import gateway_config
 from tests.gateway.conftest import neutral_settings
 

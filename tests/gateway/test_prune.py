@@ -168,7 +168,9 @@ def test_a_dry_run_counts_what_a_run_deletes_and_deletes_nothing(prune_app: Any,
     assert real.as_dict()["deleted"] == dry.as_dict()["would_delete"]
 
 
-def test_the_command_prints_counts_per_table_and_refuses_a_cut_off_under_a_day(prune_app: Any, neutral_provider: Any) -> None:
+def test_the_command_prints_counts_per_table_and_refuses_a_cut_off_under_a_day(
+    prune_app: Any, neutral_provider: Any
+) -> None:
     paid_with(prune_app.test_client(), neutral_provider, 100)
     runner = prune_app.test_cli_runner()
 

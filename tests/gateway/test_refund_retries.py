@@ -20,7 +20,9 @@ def post_refund(client: Any, order_id: str, body: dict[str, Any], headers: dict[
     return client.post(f"/v1/orders/{order_id}/refunds", json=body, headers=headers or {})
 
 
-def test_a_refund_without_a_key_or_a_reference_is_refused_and_refunds_nothing(client: Any, neutral_provider: Any) -> None:
+def test_a_refund_without_a_key_or_a_reference_is_refused_and_refunds_nothing(
+    client: Any, neutral_provider: Any
+) -> None:
     order = paid_with(client, neutral_provider, 1000)
 
     answers = [post_refund(client, order["id"], {"amount": 100}) for _ in range(2)]
