@@ -23,6 +23,7 @@ TABLES: dict[str, type[Schema]] = {
     "Refund": schemas.RefundSchema,
     "Refund discrepancy": schemas.RefundDiscrepancySchema,
     "Provider": schemas.ProviderSchema,
+    "Provider account": schemas.AccountProviderSchema,
     "Notification policy": schemas.NotifyPolicySchema,
 }
 # Schemas of query strings, each documented in its endpoint's row as `name=` (a parameter).

@@ -200,8 +200,13 @@ class Accounts:
             account = _get(session, account_id)
             _validate(self, account.provider, checked, account.id)
             now = utcnow()
-            account.previous_settings = keys.encrypt(keys.decrypt(account.settings))  # re-encrypted, first key
-            account.previous_until = now + grace
+            try:
+                account.previous_settings = keys.encrypt(keys.decrypt(account.settings))  # re-encrypted, first key
+                account.previous_until = now + grace
+            except ConfigError:
+                # The key that encrypted them is gone: nothing can verify with them any more, so the new
+                # settings are the only ones (rotating is how such an account is repaired).
+                account.previous_settings, account.previous_until = None, None
             account.settings = keys.encrypt_settings(checked)
             account.version += 1
             account.updated_at = now

@@ -250,6 +250,15 @@ class ProviderSchema(Schema):
         return sorted(str(operation) for operation in provider.operations)
 
 
+class AccountProviderSchema(ProviderSchema):
+    """One of a stored merchant's provider accounts, as `/v1/providers` shows it to that merchant's keys:
+    the provider's fields as for the environment's merchant, and which account this is. No setting."""
+
+    account = fields.String(metadata={"description": "the account's id: what orders' `account` shows"})
+    account_name = fields.String(metadata={"description": "the account's name; POST /v1/orders takes either"})
+    enabled = fields.Boolean(metadata={"description": "false once disabled: new orders cannot use it"})
+
+
 class PayQuerySchema(Schema):
     """The reference endpoint for apps: GET /pay?channelid=<channel>&amount=28.56."""
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.domain.account_checks import check_stored_accounts
 from gateway.domain.core import Gateway
 from gateway.plugin.provider import NoAnswer, NotSupported, OutcomeUnknown, ProviderError
 from gateway.store import database_state
@@ -58,6 +59,22 @@ def check_providers(gateway: Gateway) -> list[Result]:
     return results
 
 
+def check_accounts(gateway: Gateway) -> list[Result]:
+    """Every enabled stored account decrypts and its provider accepts its settings; one line per failure."""
+    try:
+        health = check_stored_accounts(gateway)
+    except SQLAlchemyError as exc:
+        return [Result("accounts", False, f"not checked: {database_state.describe(exc)}")]
+    if not health.checked:
+        return [Result("accounts", True, "no enabled account stored in the database")]
+    if not health.problems:
+        return [Result("accounts", True, f"{health.checked} enabled stored account(s) decrypt and pass validation")]
+    return [
+        Result(f"account {problem.account_id} ({problem.name}, {problem.provider})", False, problem.problem)
+        for problem in health.problems
+    ]
+
+
 def enabled(gateway: Gateway) -> list[str]:
     from gateway.domain import webhooks
     from gateway.web.console.access import admin_keys
@@ -83,7 +100,10 @@ def enabled(gateway: Gateway) -> list[str]:
 
 def report(gateway: Gateway) -> None:
     """Print every check and what is enabled; exit 1 when a check failed."""
-    results = [Result("configuration", True, "accepted"), check_database(gateway), *check_providers(gateway)]
+    database = check_database(gateway)
+    results = [Result("configuration", True, "accepted"), database, *check_providers(gateway)]
+    if database.ok:  # otherwise its line already says why nothing stored can be read
+        results += check_accounts(gateway)
     for result in results:
         click.echo(result.line())
     click.echo("")

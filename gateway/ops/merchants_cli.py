@@ -10,21 +10,19 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 from flask.cli import AppGroup
 
-from gateway.domain import merchants
+from gateway.domain import merchant_admin, merchants
 from gateway.domain.accounts import read_settings_file
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
 from gateway.ops.one_line import OneLineErrors
-from gateway.plugin.clock import as_utc
 from gateway.plugin.settings import ConfigError
-from gateway.store.models import DEFAULT_MERCHANT_ID, ProviderAccount, default_account_id
 from gateway.web.context import current_gateway
 
 P = ParamSpec("P")
@@ -70,15 +68,7 @@ def _with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, 
 
 
 def _print(document: object) -> None:
-    click.echo(json.dumps(document, default=_json_value))
-
-
-def _json_value(value: object) -> str:
-    if isinstance(value, datetime):
-        moment = as_utc(value)
-        assert moment is not None
-        return moment.isoformat()  # UTC, ISO 8601, as the API shows times
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    click.echo(json.dumps(document))
 
 
 merchants_cli = _Group("merchants", help="Merchants: each has its own API keys, webhook endpoint and orders.")
@@ -91,20 +81,14 @@ accounts_cli = _Group("accounts", help="Provider accounts: a merchant's credenti
 @_with_gateway
 def create_merchant(gateway: Gateway, name: str) -> None:
     """Create a merchant with a first API key (all scopes), printed once."""
-    merchant, token = merchants.create_merchant(gateway, name)
-    _print({"id": merchant.id, "name": merchant.name, "api_key": token})
+    _print(merchant_admin.create_merchant(gateway, name))
 
 
 @merchants_cli.command("list")
 @_with_gateway
 def list_merchants(gateway: Gateway) -> None:
     """Every merchant (the environment-configured one is `default`). No secret is shown."""
-    _print(
-        [
-            {"id": merchant.id, "name": merchant.name, "webhook_url": merchant.webhook_url}
-            for merchant in merchants.list_merchants(gateway)
-        ]
-    )
+    _print(merchant_admin.list_merchants(gateway))
 
 
 @merchants_cli.command("set-webhook")
@@ -113,8 +97,7 @@ def list_merchants(gateway: Gateway) -> None:
 @_with_gateway
 def set_webhook(gateway: Gateway, merchant_id: str, url: str) -> None:
     """Point a merchant's webhooks at URL with a new signing secret, printed once."""
-    secret = merchants.set_webhook(gateway, merchant_id, url)
-    _print({"merchant": merchant_id, "url": url, "secret": secret})
+    _print(merchant_admin.set_webhook(gateway, merchant_id, url))
 
 
 @keys_cli.command("create")
@@ -123,8 +106,7 @@ def set_webhook(gateway: Gateway, merchant_id: str, url: str) -> None:
 @_with_gateway
 def create_key(gateway: Gateway, merchant_id: str, scopes: tuple[str, ...]) -> None:
     """Create an API key for a merchant; the key is printed once."""
-    key, token = merchants.create_key(gateway, merchant_id, scopes)
-    _print({"id": key.id, "merchant": key.merchant_id, "scopes": key.scopes.split(), "api_key": token})
+    _print(merchant_admin.create_key(gateway, merchant_id, scopes))
 
 
 @keys_cli.command("revoke")
@@ -132,8 +114,7 @@ def create_key(gateway: Gateway, merchant_id: str, scopes: tuple[str, ...]) -> N
 @_with_gateway
 def revoke_key(gateway: Gateway, key_id: str) -> None:
     """Revoke an API key: requests with it are refused from now on."""
-    key = merchants.revoke_key(gateway, key_id)
-    _print({"id": key.id, "merchant": key.merchant_id, "revoked_at": key.revoked_at})
+    _print(merchant_admin.revoke_key(gateway, key_id))
 
 
 def _settings_file(path: Path) -> dict[str, Any]:
@@ -142,19 +123,6 @@ def _settings_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"--settings: cannot read {str(path)!r} ({type(exc).__name__})") from None
     return read_settings_file(text)
-
-
-def _account(gateway: Gateway, account: ProviderAccount) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "merchant": account.merchant_id,
-        "name": account.name,
-        "provider": account.provider,
-        "disabled": account.disabled,
-        "version": account.version,
-        "notify_url": gateway.accounts.notify_url(account.provider, account.id),
-        "previous_settings_until": account.previous_until if account.previous_settings else None,
-    }
 
 
 @accounts_cli.command("create")
@@ -166,15 +134,7 @@ def _account(gateway: Gateway, account: ProviderAccount) -> dict[str, Any]:
 def create_account(gateway: Gateway, merchant_id: str, provider: str, name: str, settings_path: Path) -> None:
     """Store a provider account: SETTINGS uses the provider's variable names (<PROVIDER>_...),
     validated by the provider as the environment is, and is stored encrypted."""
-    account = gateway.accounts.create(merchant_id, provider, name, _settings_file(settings_path))
-    _print(
-        {
-            "id": account.id,
-            "name": account.name,
-            "provider": account.provider,
-            "notify_url": gateway.accounts.notify_url(provider, account.id),
-        }
-    )
+    _print(merchant_admin.create_account(gateway, merchant_id, provider, name, _settings_file(settings_path)))
 
 
 @accounts_cli.command("list")
@@ -182,27 +142,7 @@ def create_account(gateway: Gateway, merchant_id: str, provider: str, name: str,
 @_with_gateway
 def list_accounts(gateway: Gateway, merchant_id: str | None) -> None:
     """Provider accounts, with the environment's (id default-<provider>, merchant default). No secret."""
-    if merchant_id is not None:
-        merchants.get_merchant(gateway, merchant_id)  # an unknown merchant says so, rather than []
-    listed: list[dict[str, Any]] = []
-    if merchant_id in (None, DEFAULT_MERCHANT_ID):
-        for provider in gateway.providers:
-            account_id = default_account_id(provider)
-            listed.append(
-                {
-                    "id": account_id,
-                    "merchant": DEFAULT_MERCHANT_ID,
-                    "name": account_id,
-                    "provider": provider,
-                    "disabled": False,
-                    "version": None,
-                    "notify_url": gateway.accounts.notify_url(provider, account_id),
-                    "previous_settings_until": None,
-                    "source": "environment",
-                }
-            )
-    listed += [{**_account(gateway, account), "source": "database"} for account in gateway.accounts.list(merchant_id)]
-    _print(listed)
+    _print(merchant_admin.list_accounts(gateway, merchant_id))
 
 
 @accounts_cli.command("rotate")
@@ -221,8 +161,9 @@ def list_accounts(gateway: Gateway, merchant_id: str | None) -> None:
 def rotate_account(gateway: Gateway, account_id: str, settings_path: Path, grace_hours: float) -> None:
     """Replace an account's settings: new calls use them at once; notifies signed with the previous
     ones verify until the grace period ends."""
-    account = gateway.accounts.rotate(account_id, _settings_file(settings_path), timedelta(hours=grace_hours))
-    _print(_account(gateway, account))
+    _print(
+        merchant_admin.rotate_account(gateway, account_id, _settings_file(settings_path), timedelta(hours=grace_hours))
+    )
 
 
 @accounts_cli.command("disable")
@@ -230,4 +171,4 @@ def rotate_account(gateway: Gateway, account_id: str, settings_path: Path, grace
 @_with_gateway
 def disable_account(gateway: Gateway, account_id: str) -> None:
     """Disable an account: no new orders use it; its orders' notifies, queries and refunds still work."""
-    _print(_account(gateway, gateway.accounts.disable(account_id)))
+    _print(merchant_admin.disable_account(gateway, account_id))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from gateway.domain import qr_codes
 from gateway.domain.idempotency import Claim
+from gateway.domain.merchant_providers import offers_of
 from gateway.domain.orders import create_order, get_order, order_answer, refresh_order
 from gateway.domain.qr_codes import qr_code_payload
 from gateway.domain.schemas import (
+    AccountProviderSchema,
     ApiErrorSchema,
     OrderCreateSchema,
     OrderQuerySchema,
@@ -19,8 +21,8 @@ from gateway.domain.schemas import (
     ProviderSchema,
     QrCodeQuerySchema,
 )
-from gateway.store.models import Order
-from gateway.web.auth import require_api_key, require_scope
+from gateway.store.models import DEFAULT_MERCHANT_ID, Order
+from gateway.web.auth import current_caller, require_api_key, require_scope
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.idempotent import idempotent
@@ -84,6 +86,12 @@ class OrderQrCode(MethodView):
 @blp.route("/providers")
 class Providers(MethodView):
     @blp.response(200, ProviderSchema(many=True))
-    def get(self) -> list[Any]:
-        """Enabled providers with their channels and currencies."""
-        return list(current_gateway().providers.values())
+    def get(self) -> list[Any] | Response:
+        """Enabled providers with their channels and currencies. A stored merchant's key gets its own
+        accounts instead: one item per account, each adding `account`, `account_name` and `enabled`
+        (see the AccountProvider schema)."""
+        gateway = current_gateway()
+        merchant_id = current_caller().merchant_id
+        if merchant_id == DEFAULT_MERCHANT_ID:
+            return list(gateway.providers.values())
+        return jsonify(AccountProviderSchema(many=True).dump(offers_of(gateway, merchant_id)))

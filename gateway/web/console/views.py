@@ -98,7 +98,13 @@ def logout() -> BaseResponse:
 @blp.get("/")
 def dashboard() -> str:
     db = current_gateway().db
-    return render_template("console/dashboard.html", board=queries.dashboard(db), views=queries.count_views(db))
+    board = queries.dashboard(db)
+    return render_template(
+        "console/dashboard.html",
+        board=board,
+        views=queries.count_views(db),
+        names=board.names,
+    )
 
 
 def _wanted() -> OrderFilter:
@@ -117,7 +123,9 @@ def orders() -> tuple[str, int]:
         "console/orders.html",
         wanted=wanted,
         found=found,
+        names=found.names,
         equals=queries.ORDER_EQUALS,
+        by_name=queries.BY_NAME,
         choices=choices,
         views=queries.SAVED_VIEWS,
         q=wanted.q,
