@@ -31,7 +31,8 @@ def child_env(config: Mapping[str, str]) -> dict[str, str]:
     if config.get("GATEWAY_SANDBOX") != "1":  # a sandbox may run open, as `make run` does
         env["GATEWAY_API_KEYS"] = TEST_API_KEY
     env.update(config)
-    env["PYTHONPATH"] = str(REPO_ROOT)
+    # The repository first (tests.support plugins, wsgi), then any path the caller adds (an uninstalled plugin).
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [config.get("PYTHONPATH")])])
     return env
 
 
