@@ -37,6 +37,16 @@ class Transitions:
         snapshot = order.snapshot()
         self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
 
+    @staticmethod
+    def order_paid_data(order: Order) -> dict[str, Any]:
+        """The data of `order_paid`'s outbox event, for a writer that puts the event into a statement of its
+        own (payments.pay_in_one_statement); it calls `order_paid_written` once that has committed."""
+        return {"order": _ORDER_JSON.dump(order)}
+
+    def order_paid_written(self, order: Order) -> None:
+        snapshot = order.snapshot()
+        self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
+
     def order_expired(self, connection: Connection, order: Order) -> None:
         outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
         snapshot = order.snapshot()

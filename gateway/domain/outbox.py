@@ -31,7 +31,7 @@ def record_event(connection: Connection, event_type: str, data: Mapping[str, Any
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     now = utcnow()
-    event_id = f"evt_{uuid.uuid4().hex}"
+    event_id = new_event_id()
     connection.execute(
         INSERT_EVENT,
         {
@@ -45,3 +45,7 @@ def record_event(connection: Connection, event_type: str, data: Mapping[str, Any
         },
     )
     return event_id
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MCH_ID, MCH_KEY
+from gateway.testing import ProviderHarness
+from tests.gateway.conftest import EXAMPLE, neutral_settings
 from tests.support.keys import TEST_API_KEY
 from tests.support.processes import REPO_ROOT, child_env, flask_cli
 
@@ -24,31 +25,34 @@ def gateway_command(config: dict[str, str], *args: str) -> subprocess.CompletedP
 
 
 @pytest.fixture
-def check_config(sqlite_url: str, simulator: Any, tmp_path: Path) -> dict[str, str]:
+def check_config(sqlite_url: str, neutral_provider: ProviderHarness, tmp_path: Path) -> dict[str, str]:
+    """The gateway with Example Pay as its only provider (loaded by module path: not installed)."""
     return {
+        **neutral_settings(neutral_provider, "http://127.0.0.1"),
+        "PYTHONPATH": str(EXAMPLE),
         "GATEWAY_DATABASE_URL": sqlite_url,
         "GATEWAY_INSTANCE_PATH": str(tmp_path),
-        "IOTPAY_MCH_ID": MCH_ID,
-        "IOTPAY_SECRET_KEY": MCH_KEY,
-        "IOTPAY_API_URL": f"{simulator.url}/v1",
         "GATEWAY_ADMIN_KEYS": "ops=admin-key-0123456789abcdef",
         "GATEWAY_API_KEYS": TEST_API_KEY,
     }
 
 
-def test_check_reaches_the_database_and_the_provider_and_says_what_is_enabled(check_config: dict[str, str]) -> None:
+def test_check_reaches_the_database_and_the_provider_and_says_what_is_enabled(
+    check_config: dict[str, str], neutral_provider: ProviderHarness
+) -> None:
     result = gateway_command(check_config, "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok    database: sqlite, schema at" in result.stdout
-    assert f"ok    provider iotpay: IOTPay accepted the signature of merchant {MCH_ID}" in result.stdout
+    assert "ok    provider example: Example Pay accepted the gateway's signature" in result.stdout
     assert "console: ops (" in result.stdout
-    assert MCH_KEY not in result.stdout + result.stderr and "admin-key-0123456789abcdef" not in result.stdout
+    secret = neutral_provider.secrets()[0]
+    assert secret not in result.stdout + result.stderr and "admin-key-0123456789abcdef" not in result.stdout
 
 
 def test_check_fails_when_the_provider_refuses_the_signature(check_config: dict[str, str]) -> None:
-    result = gateway_command({**check_config, "IOTPAY_SECRET_KEY": "0" * 32}, "check")
+    result = gateway_command({**check_config, "EXAMPLE_SECRET": "0" * 32}, "check")
     assert result.returncode == 1
-    assert "FAIL  provider iotpay: refused" in result.stdout
+    assert "FAIL  provider example: refused: bad_signature" in result.stdout
     assert "0" * 32 not in result.stdout + result.stderr
 
 

@@ -7,6 +7,7 @@ text in the currency's major unit ("12.50" USD, "1250" JPY), as many providers' 
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.plugin import (
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
+    NotFound,
     Notification,
     NotificationRejected,
     NotifyPolicy,
@@ -115,6 +117,15 @@ class ExampleProvider(Provider):
         if refund["status"] == "pending":
             return RefundResult(provider_refund_id=refund["id"], pending=True)  # settled later, by a retry
         return RefundResult(provider_refund_id=refund["id"])
+
+    def check(self) -> str:
+        """For `gateway check`: query a payment that cannot exist. Example Pay checks the signature
+        first, so its "not found" proves the API is reachable and takes the gateway's secret."""
+        try:
+            self.client.call("query_order", {"reference": f"gateway-check-{secrets.token_hex(6)}"})
+        except NotFound:
+            return "Example Pay accepted the gateway's signature"
+        raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay found a payment that cannot exist")
 
     def verify_notification(self, request: InboundRequest) -> Notification:
         signature = request.headers.get(SIGNATURE_HEADER.lower())

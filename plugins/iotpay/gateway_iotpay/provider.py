@@ -173,13 +173,13 @@ class IotPayProvider(Provider):
         self.check_order(draft)
 
     def check_order(self, draft: OrderDraft) -> None:
-        """Raise InvalidOrder for anything IOTPay would refuse, naming the public field at fault."""
+        """Raise InvalidOrder for anything IOTPay would refuse that `info` does not already declare
+        (the core refuses a channel's currency from `info.channel_info`), naming the public field at fault."""
         channel = channels.CHANNELS.get(draft.channel)
         if channel is None:
             raise InvalidOrder({"channel": [f"IOTPay takes one of: {', '.join(channels.CHANNELS)}"]})
+        # A channel's currencies are IOTPay's rule, stated once: in `info.channel_info`, checked by the core.
         errors: dict[str, list[str]] = {}
-        if draft.currency not in channel.currencies:
-            errors["currency"] = [f"{channel.name} takes {', '.join(channel.currencies)}"]
         return_url = draft.return_url
         given = {name for name, value in draft.options.items() if value not in (None, "", False)}
         if return_url:
