@@ -51,16 +51,10 @@ class Shop:
 
 @pytest.fixture
 def shop(
-    app_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer, tmp_path: Path
+    neutral_factory: Callable[..., Any], neutral_provider: ProviderHarness, gateway_server: LiveServer, tmp_path: Path
 ) -> Shop:
-    settings = dict(neutral_provider.settings(gateway_server.url))
-    app = app_factory(
-        GATEWAY_PLUGINS="gateway_example_provider.plugin",
-        GATEWAY_DISABLED_PLUGINS="iotpay,stripe",
-        GATEWAY_CREDENTIALS_KEYS=Fernet.generate_key().decode(),
-        **settings,
-    )
-    return Shop(app, tmp_path, settings)
+    app = neutral_factory(GATEWAY_CREDENTIALS_KEYS=Fernet.generate_key().decode())
+    return Shop(app, tmp_path, dict(neutral_provider.settings(gateway_server.url)))
 
 
 @contextmanager
@@ -117,8 +111,8 @@ def test_accounts_that_cannot_take_the_order_are_skipped_by_the_capability_manif
     assert cad.status_code == 422
     [problem] = cad.get_json()["errors"]["account"]
     assert "routing rule 'all'" in problem and "does not take CAD" in problem
-    other = shop.post("/v1/routing/evaluate", {**ORDER, "provider": "iotpay"})
-    assert other.status_code == 422 and "at example, not iotpay" in other.get_json()["errors"]["account"][0]
+    other = shop.post("/v1/routing/evaluate", {**ORDER, "provider": "elsewhere"})
+    assert other.status_code == 422 and "at example, not elsewhere" in other.get_json()["errors"]["account"][0]
 
 
 def test_the_dry_run_answers_what_create_would_refuse_and_stores_nothing(shop: Shop) -> None:
