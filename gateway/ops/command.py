@@ -68,6 +68,7 @@ def run(server_args: tuple[str, ...]) -> None:
         logging.disable(logging.NOTSET)
     if server == "granian":
         raise SystemExit(granian_run.serve(server_args))
+    os.environ["GATEWAY_STARTUP_CHECKED"] = "1"  # gunicorn's master need not build it again (gunicorn_conf.py)
     argv = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.ops.gunicorn_conf", *server_args]
     os.execv(sys.executable, [*argv, "gateway.ops.startup:app_or_exit()"])
 

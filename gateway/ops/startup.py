@@ -32,6 +32,15 @@ def app_or_exit() -> Flask:
         raise SystemExit(APP_LOAD_ERROR) from None
 
 
+def exit_if_refused() -> None:
+    """Build the app quietly and let it go: exit status 4 and the one line when the configuration is refused
+    (gunicorn's master runs this in a child before it starts any worker: gateway/ops/gunicorn_conf.py)."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    app_or_exit().extensions["gateway"].db.dispose()
+
+
 def granian_app() -> Any:
     """`app_or_exit()` for granian's workers (gateway/ops/granian_run.py): they log as gunicorn's do, in
     GATEWAY_LOG_FORMAT at GATEWAY_LOG_LEVEL, with an access line per request (gateway/ops/access_log.py)."""
