@@ -27,7 +27,7 @@ from bench import seed, servers
 from bench.servers import KEY, MCH_ID
 
 CREATE_BODY = json.dumps(
-    {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
+    {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
 ).encode()
 
 
@@ -81,12 +81,14 @@ def run(args: argparse.Namespace, url: str, work: Any) -> None:
     orders = args.count if args.kind == "first" else 200
     seed.seed_orders(url, orders, MCH_ID)
     paths = [seed.notify_path(i, MCH_ID, KEY) for i in range(orders)]
-    app = _app(url, "http://127.0.0.1:9", work)
-    if args.kind == "duplicate":
-        for path in paths:
-            call(app, path)
-        paths = [paths[i % len(paths)] for i in range(args.count)]
-    measure(args, app, paths)
+    with servers.upstream(work) as upstream:  # first-time notifies are confirmed by its query
+        seed.seed_upstream(servers.UPSTREAM_STATE[upstream.url], 0, orders, MCH_ID)
+        app = _app(url, upstream.url, work)
+        if args.kind == "duplicate":
+            for path in paths:
+                call(app, path)
+            paths = [paths[i % len(paths)] for i in range(args.count)]
+        measure(args, app, paths)
 
 
 def _app(url: str, upstream_url: str, work: Any) -> Callable[..., Any]:

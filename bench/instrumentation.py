@@ -84,7 +84,7 @@ def create_cost(work: Path) -> str:
     server = LiveServer(simulator)
     app = create_app(gateway_config(url, server.url, work))
     client = app.test_client()
-    body = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
+    body = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
     record = instrument._record
 
     def batch(count: int) -> list[float]:

@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.run                    the full run (a few minutes on 2 cores)
     BENCH_SMOKE=1 .venv/bin/python -m bench.run      seconds: checks that every part runs and is correct
-    BENCH_COMPARE=1 .venv/bin/python -m bench.run    also compares gunicorn worker models for slow providers
+    BENCH_COMPARE=1 .venv/bin/python -m bench.run    also compares worker models (and granian) for slow providers
 
-Every server is a process of its own started with the repository's gunicorn.conf.py: a Flask
-hello-world (the baseline), the gateway on SQLite and on PostgreSQL, and the IOTPay simulator as the
-upstream (bench/upstream.py). wrk (or bench/load.py's Python fallback) drives them from other
+Every server is a process of its own, on the server `gateway run` uses (GATEWAY_SERVER: gunicorn with
+the repository's gunicorn.conf.py, or granian): a Flask hello-world on those settings and one on
+gunicorn with 2 sync workers (the two baselines), the gateway on SQLite and on PostgreSQL, and the
+IOTPay simulator as the upstream (bench/upstream.py), which knows the seeded orders as paid, so that
+notifies are confirmed by query as in production. wrk (or bench/load.py's Python fallback) drives them from other
 processes. Each ratio is taken against a baseline measured right before it, so that the load other
 processes put on the machine cancels out as far as it can. Correctness is checked on the way: every
 answer must be the expected one, and every order paid exactly once. Results: bench/README.md.
@@ -74,11 +76,12 @@ QUICK = Plan(
 PLAN = QUICK if SMOKE else FULL
 
 # Worker models for slow providers, compared under BENCH_COMPARE=1 (the hello-world keeps gunicorn.conf.py's).
-WORKER_MODELS: dict[str, tuple[str, ...]] = {
-    "gthread 2x8 (before)": ("--worker-class", "gthread", "--threads", "8"),
-    "gthread 2x128": ("--worker-class", "gthread", "--threads", "128"),
-    "balanced gthread 2x128 (gunicorn.conf.py)": (),
-    "gevent 2x1000": ("--worker-class", "gevent", "--worker-connections", "1000"),
+WORKER_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gthread 2x8 (before)": ("gunicorn", ("--worker-class", "gthread", "--threads", "8")),
+    "gthread 2x128": ("gunicorn", ("--worker-class", "gthread", "--threads", "128")),
+    "balanced gthread 2x128 (gunicorn.conf.py)": ("gunicorn", ()),
+    "gevent 2x1000": ("gunicorn", ("--worker-class", "gevent", "--worker-connections", "1000")),
+    "granian 2x128 (GATEWAY_SERVER=granian)": ("granian", ()),
 }
 
 
@@ -86,7 +89,8 @@ WORKER_MODELS: dict[str, tuple[str, ...]] = {
 class Row:
     what: str
     measured: str
-    ratio: str
+    ratio: str  # to the hello-world on the gateway's own server settings
+    sync: str  # to the hello-world on gunicorn with 2 sync workers
     target: str
     met: bool | None = None
 
@@ -96,15 +100,21 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, what: str, measured: str, ratio: str = "", target: str = "", met: bool | None = None) -> None:
-        self.rows.append(Row(what, measured, ratio, target, met))
-        print(f"  {what}: {measured} {ratio}", file=sys.stderr, flush=True)
+    def add(
+        self, what: str, measured: str, ratio: str = "", target: str = "", met: bool | None = None, sync: str = ""
+    ) -> None:
+        self.rows.append(Row(what, measured, ratio, sync, target, met))
+        print(f"  {what}: {measured} {ratio} {sync}", file=sys.stderr, flush=True)
 
     def render(self) -> str:
-        lines = ["| what | measured | ratio | target | met |", "|---|---|---|---|---|"]
+        lines = [
+            f"| what | measured | / hello-world, {servers.SERVER} (the gateway's settings) | "
+            "/ hello-world, gunicorn 2 sync | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
         for row in self.rows:
             met = "" if row.met is None else ("yes" if row.met else "**no**")
-            lines.append(f"| {row.what} | {row.measured} | {row.ratio} | {row.target} | {met} |")
+            lines.append(f"| {row.what} | {row.measured} | {row.ratio} | {row.sync} | {row.target} | {met} |")
         return "\n".join(lines + [f"\n{note}" for note in self.notes])
 
 
@@ -117,10 +127,40 @@ def check(condition: bool, message: str) -> None:
 # -- measurements ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Hellos:
+    """The two baselines: the hello-world on the gateway's own server settings, and on gunicorn sync x 2."""
+
+    own: Gunicorn
+    sync: Gunicorn
+
+    def rates(self) -> tuple[float, float]:
+        return hello_rate(self.own).rate, hello_rate(self.sync).rate
+
+    def p50_ms(self) -> tuple[float, float]:
+        """One request at a time, as the latency rows send theirs."""
+        return _sequential_p50(self.own.url), _sequential_p50(self.sync.url)
+
+
 def hello_rate(hello: Gunicorn) -> load.LoadResult:
     result = load.post_paths(hello.url, ["/hello"], "success", connections=PLAN.connections, seconds=PLAN.seconds)
     check(result.bad == 0, f"hello-world answered wrongly: {result.sample}")
     return result
+
+
+def _sequential_p50(url: str) -> float:
+    session = requests.Session()
+    samples = []
+    for _ in range(PLAN.create_samples):
+        started = time.perf_counter()
+        check(session.post(f"{url}/hello", timeout=30).text == "success", "hello-world answered wrongly")
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def _rate_ratios(rate: float, baselines: tuple[float, float]) -> tuple[str, str]:
+    own, sync = baselines
+    return f"{rate / own:.2f}x ({own:.0f}/s)", f"{rate / sync:.2f}x ({sync:.0f}/s)"
 
 
 def paid_counts(database_url: str) -> tuple[int, int]:
@@ -170,13 +210,13 @@ def settle(database_url: str) -> None:
         engine.dispose()
 
 
-def notify_rows(report: Report, label: str, database_url: str, gateway: Gateway, hello: Gunicorn) -> None:
+def notify_rows(report: Report, label: str, database_url: str, gateway: Gateway, hellos: Hellos) -> None:
     paths = [seed.notify_path(i, MCH_ID, KEY) for i in range(PLAN.notify_orders)]
     warm = paths[-50:]  # the gateway's first requests open connections: not part of the measurement
     check(load.post_paths(gateway.url, warm, "success", connections=2, seconds=0.5).bad == 0, "warm-up failed")
     paid_before, _ = paid_counts(database_url)
 
-    baseline = hello_rate(hello)
+    baselines = hellos.rates()
     first = load.post_paths(gateway.url, paths[:-50], "success", connections=PLAN.connections, seconds=PLAN.seconds)
     check(first.bad == 0, f"{label} first-time notify answered wrongly: {first.sample}")
     check(not first.wrapped, f"{label}: not enough orders seeded for first-time notifies")
@@ -184,36 +224,44 @@ def notify_rows(report: Report, label: str, database_url: str, gateway: Gateway,
     # wrk stops counting at the deadline, not sending: a few requests in flight then may also have been applied.
     check(first.requests <= paid - paid_before <= first.requests + PLAN.connections + 2, f"{label}: paid count off")
     check(paid == applied, f"{label}: {paid} orders paid but {applied} notifies applied (exactly once)")
-    target_first = 0.5 if "PostgreSQL" in label else 0.25
-    ratio = first.rate / baseline.rate
+    # The issue's targets, on PostgreSQL, are ratios to the gunicorn-sync hello-world; SQLite (development)
+    # keeps its earlier milestone, a ratio to the hello-world on the gateway's own settings.
+    postgres = "PostgreSQL" in label
+    own, sync = _rate_ratios(first.rate, baselines)
+    ratio = first.rate / (baselines[1] if postgres else baselines[0])
     report.add(
-        f"notify first-time, {label} / hello-world",
-        f"{first.rate:.0f}/s vs {baseline.rate:.0f}/s (p50 {first.p50_ms:.1f} ms, p99 {first.p99_ms:.1f} ms)",
-        f"{ratio:.2f}x",
-        f">= {target_first}x",
-        ratio >= target_first,
+        f"notify first-time (confirmed by query), {label}",
+        f"{first.rate:.0f}/s (p50 {first.p50_ms:.1f} ms, p99 {first.p99_ms:.1f} ms)",
+        own,
+        ">= 0.2x sync" if postgres else ">= 0.25x own",
+        ratio >= (0.2 if postgres else 0.25),
+        sync,
     )
 
     duplicates = [paths[i] for i in paid_indices(database_url, PLAN.duplicate_orders)]
-    baseline = hello_rate(hello)
+    baselines = hellos.rates()
     dup = load.post_paths(gateway.url, duplicates, "success", connections=PLAN.connections, seconds=PLAN.seconds)
     check(dup.bad == 0, f"{label} duplicate notify answered wrongly: {dup.sample}")
     after = paid_counts(database_url)[0]
     check(after == paid, f"{label}: a duplicate notify paid an order again ({paid} -> {after})")
-    ratio = dup.rate / baseline.rate
+    own, sync = _rate_ratios(dup.rate, baselines)
+    ratio = dup.rate / (baselines[1] if postgres else baselines[0])
     report.add(
-        f"notify duplicate, {label} / hello-world",
-        f"{dup.rate:.0f}/s vs {baseline.rate:.0f}/s (p50 {dup.p50_ms:.1f} ms, p99 {dup.p99_ms:.1f} ms)",
-        f"{ratio:.2f}x",
-        f">= {target_first}x",
-        ratio >= target_first,
+        f"notify duplicate, {label}",
+        f"{dup.rate:.0f}/s (p50 {dup.p50_ms:.1f} ms, p99 {dup.p99_ms:.1f} ms)",
+        own,
+        ">= 0.5x sync" if postgres else ">= 0.25x own",
+        ratio >= (0.5 if postgres else 0.25),
+        sync,
     )
 
 
-ORDER_BODY = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
+# WX_APP (its app id from IOTPAY_WX_APP_ID): ALIPAY_MOBILE's creates log a deprecation warning each,
+# which the bench would have measured as the gateway's overhead.
+ORDER_BODY = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "bench", "body": "bench"}
 
 
-def create_overhead(report: Report, gateway: Gateway, upstream: Gunicorn) -> None:
+def create_overhead(report: Report, gateway: Gateway, upstream: Gunicorn, hellos: Hellos) -> None:
     """The same create_order, once through the gateway and once signed and sent straight to the upstream."""
     servers.set_latency(upstream, 0)
     client = IotPayClient(f"{upstream.url}/v1", timeout=30)
@@ -222,9 +270,9 @@ def create_overhead(report: Report, gateway: Gateway, upstream: Gunicorn) -> Non
 
     def direct() -> None:
         params = {
-            "mchId": MCH_ID, "mchOrderNo": f"D{time.time_ns()}", "channelId": "ALIPAY_MOBILE", "currency": "CAD",
+            "mchId": MCH_ID, "mchOrderNo": f"D{time.time_ns()}", "channelId": "WX_APP", "currency": "CAD",
             "amount": 2856, "clientIp": "127.0.0.1", "device": "app", "notifyUrl": "http://127.0.0.1:9/notify/iotpay",
-            "subject": "bench", "body": "bench",
+            "subject": "bench", "body": "bench", "extra": f'{{"type":"apppay","appId":"{servers.WX_APP_ID}"}}',
         }  # fmt: skip
         params["sign"] = signing.sign(params, KEY)
         check(bool(client.call("create_order", params).get("payOrderId")), "direct create_order failed")
@@ -241,12 +289,14 @@ def create_overhead(report: Report, gateway: Gateway, upstream: Gunicorn) -> Non
         gateway_ms.append(_timed(through_gateway))
     added_p50 = load.percentile(gateway_ms, 0.5) - load.percentile(direct_ms, 0.5)
     added_p99 = load.percentile(gateway_ms, 0.99) - load.percentile(direct_ms, 0.99)
+    own, sync = hellos.p50_ms()
     report.add(
         "create_order added over a direct signed call, PostgreSQL",
         f"p50 +{added_p50:.2f} ms, p99 +{added_p99:.2f} ms (direct: p50 {load.percentile(direct_ms, 0.5):.2f} ms)",
-        "",
-        "p50 <= 1 ms, p99 <= 5 ms",
-        added_p50 <= 1 and added_p99 <= 5,
+        f"added p50 = {added_p50 / own:.1f}x a hello-world's {own:.2f} ms",
+        "p50 <= 1 ms, p99 <= 3 ms",
+        added_p50 <= 1 and added_p99 <= 3,
+        f"{added_p50 / sync:.1f}x its {sync:.2f} ms",
     )
 
 
@@ -344,6 +394,7 @@ def slow_provider_rows(report: Report, gateway: Gateway, upstream: Gunicorn) -> 
         f"{fraction:.2f}x ideal, p99 {burst.p99_ms / (PLAN.latency * 1000):.2f}x latency",
         ">= 0.8x ideal, p99 <= 2x latency",
         fraction >= 0.8 and burst.p99_ms <= 2 * PLAN.latency * 1000,
+        "none: bounded by the provider's latency",
     )
     burst = concurrent_creates(gateway, upstream, PLAN.in_flight, PLAN.in_flight_latency, PLAN.concurrent_seconds * 2)
     fraction = burst.rate / burst.ideal
@@ -356,10 +407,11 @@ def slow_provider_rows(report: Report, gateway: Gateway, upstream: Gunicorn) -> 
         f"{fraction:.2f}x ideal",
         f">= {PLAN.in_flight} in flight, no worker stuck",
         burst.peak_in_flight >= PLAN.in_flight and not burst.workers_replaced,
+        "none: bounded by the provider's latency",
     )
 
 
-def scale_row(report: Report, upstream: Gunicorn, work: Path) -> None:
+def scale_row(report: Report, upstream: Gunicorn, work: Path, hellos: Hellos) -> None:
     """Notify latency with a million stored orders (and their notifications) against a thousand."""
     with servers.postgres_database("small") as small_url, servers.postgres_database("big") as big_url:
         started = time.monotonic()
@@ -383,12 +435,15 @@ def scale_row(report: Report, upstream: Gunicorn, work: Path) -> None:
         check(paid_counts(big_url)[0] == PLAN.big - PLAN.small + count, "the million-order database paid wrongly")
     small_p50, big_p50 = statistics.median(timings["small"]), statistics.median(timings["big"])
     ratio = big_p50 / small_p50
+    own, sync = hellos.p50_ms()
     report.add(
         f"notify p50, {PLAN.big:,} stored orders / {PLAN.small:,}, PostgreSQL",
-        f"{big_p50:.2f} ms vs {small_p50:.2f} ms (seeding {PLAN.big:,} orders + notifications: {seeded:.0f} s)",
-        f"{ratio:.2f}x",
-        "<= 1.1x",
+        f"{big_p50:.2f} ms vs {small_p50:.2f} ms, {ratio:.2f}x (seeding {PLAN.big:,} orders + notifications: "
+        f"{seeded:.0f} s)",
+        f"p50 {big_p50 / own:.1f}x a hello-world's {own:.2f} ms",
+        "<= 1.1x (1M / 1k)",
         ratio <= 1.1,
+        f"{big_p50 / sync:.1f}x its {sync:.2f} ms",
     )
 
 
@@ -435,10 +490,12 @@ class Gateway:
 
 
 @contextmanager
-def gateway_server(database_url: str, upstream: Gunicorn, work: Path, name: str, *args: str) -> Iterator[Gateway]:
+def gateway_server(
+    database_url: str, upstream: Gunicorn, work: Path, name: str, *args: str, server: str = servers.SERVER
+) -> Iterator[Gateway]:
     config = servers.gateway_config(database_url, upstream.url, work)
-    with servers.gunicorn("wsgi:app", config, work, *args, name=f"gateway-{name}") as server:
-        yield Gateway(server, database_url)
+    with servers.deployed("wsgi:app", config, work, *args, name=f"gateway-{name}", server=server) as running:
+        yield Gateway(running, database_url)
 
 
 def worker_rss(report: Report, gateway: Gateway) -> None:
@@ -446,19 +503,19 @@ def worker_rss(report: Report, gateway: Gateway) -> None:
     report.add("RSS per gateway worker, after the runs above", f"{rss:.0f} MB", "", "<= 80 MB", rss <= 80)
 
 
-def compare_worker_models(upstream: Gunicorn, hello: Gunicorn, work: Path) -> str:
+def compare_worker_models(upstream: Gunicorn, hellos: Hellos, work: Path) -> str:
     lines = [
         "| worker model | notify first-time / hello | 64 x 250 ms: of ideal, p99 | 256 x 1 s: in flight, of ideal, "
         "PG connections |",
         "|---|---|---|---|",
     ]
-    for name, args in WORKER_MODELS.items():
+    for name, (server, args) in WORKER_MODELS.items():
         print(f"worker model {name}", file=sys.stderr, flush=True)
         with servers.postgres_database("models") as url:
             seed.seed_orders(url, PLAN.notify_orders, MCH_ID)
-            with gateway_server(url, upstream, work, "models", *args) as gateway:
+            with gateway_server(url, upstream, work, "models", *args, server=server) as gateway:
                 report = Report()
-                notify_rows(report, "PostgreSQL", url, gateway, hello)
+                notify_rows(report, "PostgreSQL", url, gateway, hellos)
                 settle(url)
                 fast = concurrent_creates(gateway, upstream, PLAN.concurrent, PLAN.latency, PLAN.concurrent_seconds)
                 slow = concurrent_creates(
@@ -485,27 +542,34 @@ def run(work: Path) -> None:
     check(ONLY <= PARTS and bool(ONLY), f"BENCH_ONLY takes some of {', '.join(sorted(PARTS))}")
     check(servers.postgres_available(), f"PostgreSQL is not reachable at {servers.ADMIN_URL} (BENCH_POSTGRES_URL)")
     print(f"bench: {'smoke' if SMOKE else 'full'} run, load from {'wrk' if load.have_wrk() else 'Python'}; {work}")
-    with servers.upstream(work) as upstream, servers.gunicorn("bench.hello:app", {}, work, name="hello") as hello:
+    with (
+        servers.upstream(work) as upstream,
+        servers.deployed("bench.hello:app", {}, work, name="hello") as hello,
+        servers.hello_sync(work) as hello_sync,
+    ):
+        hellos = Hellos(hello, hello_sync)
+        # Every notify is confirmed by query: the upstream knows each seeded order, paid.
+        seed.seed_upstream(servers.UPSTREAM_STATE[upstream.url], 0, max(PLAN.notify_orders, PLAN.small), MCH_ID)
         if "notify" in ONLY:
             sqlite_url = servers.sqlite_database(work)
             seed.seed_orders(sqlite_url, PLAN.notify_orders, MCH_ID)
             with gateway_server(sqlite_url, upstream, work, "sqlite") as gateway:
-                notify_rows(report, "SQLite", sqlite_url, gateway, hello)
+                notify_rows(report, "SQLite", sqlite_url, gateway, hellos)
         with servers.postgres_database("main") as postgres_url:
             seed.seed_orders(postgres_url, PLAN.notify_orders, MCH_ID)
             with gateway_server(postgres_url, upstream, work, "postgresql") as gateway:
                 if "notify" in ONLY:
-                    notify_rows(report, "PostgreSQL", postgres_url, gateway, hello)
+                    notify_rows(report, "PostgreSQL", postgres_url, gateway, hellos)
                 if "create" in ONLY:
                     settle(postgres_url)
-                    create_overhead(report, gateway, upstream)
+                    create_overhead(report, gateway, upstream, hellos)
                 if "slow" in ONLY:
                     settle(postgres_url)
                     slow_provider_rows(report, gateway, upstream)
                     worker_rss(report, gateway)
         if "scale" in ONLY:
-            scale_row(report, upstream, work)
-        comparison = compare_worker_models(upstream, hello, work) if COMPARE else ""
+            scale_row(report, upstream, work, hellos)
+        comparison = compare_worker_models(upstream, hellos, work) if COMPARE else ""
     load_average = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average after: {load_average}")
     print(f"took {time.monotonic() - started:.0f} s\n")

@@ -7,8 +7,11 @@ payOrderId P<i>, so the bench can sign its notify without reading anything back.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
+from contextlib import closing
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 from gateway_iotpay import signing
@@ -84,6 +87,23 @@ def seed_orders(database_url: str, count: int, mch_id: str, *, history: int = 0)
                 )
     finally:
         engine.dispose()
+
+
+def seed_upstream(state: Path, start: int, stop: int, mch_id: str) -> None:
+    """Orders start..stop-1 as the IOTPay simulator's paid orders, written into its state file, so that
+    the gateway's confirming query about a notify finds the payment the notify reports."""
+    from gateway_iotpay.sandbox.store import SimulatorStore
+
+    SimulatorStore(str(state))  # its tables, if the upstream has not made them yet
+    rows = [(provider_order_id(i), mch_id, merchant_order_no(i)) for i in range(start, stop)]
+    with closing(sqlite3.connect(state, timeout=30)) as connection, connection:
+        connection.executemany(
+            "INSERT OR IGNORE INTO orders (pay_order_id, mch_id, mch_order_no, channel_id, currency, amount, status, "
+            "client_ip, subject, body, notify_url, channel_order_no, pay_succ_time) VALUES (?, ?, ?, 'ALIPAY_MOBILE', "
+            f"'{CURRENCY}', {AMOUNT}, 2, '127.0.0.1', 'bench', 'bench', 'http://127.0.0.1:9/notify/iotpay', "
+            "'C' || ?, '1700000000000')",
+            [(*row, row[0]) for row in rows],
+        )
 
 
 def _generate(connection, start: int, stop: int, status: str, mch_id: str) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -13,11 +14,16 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from gateway.ops import granian_conf
 from gateway.store import migrate
 from tests.support.processes import Gunicorn, free_port
 
 MCH_ID, KEY = "10000701", "bench-key-0123456789abcdef012345"
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# The server the gateway and its own hello-world run on: GATEWAY_SERVER, as `gateway run` reads it.
+SERVER = granian_conf.chosen_server()
 
 
 @contextlib.contextmanager
@@ -28,6 +34,42 @@ def gunicorn(
     server = Gunicorn(
         {"GATEWAY_LOG_LEVEL": "warning", **config}, port, *extra_args, log_path=work / f"{name}.log", app=app
     )
+    with _running(server):
+        yield server
+
+
+@contextlib.contextmanager
+def deployed(
+    app: str, config: Mapping[str, str], work: Path, *extra_args: str, name: str = "server", server: str = SERVER
+) -> Iterator[Gunicorn]:
+    """`app` on `server` (by default the one `gateway run` would use, GATEWAY_SERVER), with the gateway's settings."""
+    if server == "gunicorn":
+        with gunicorn(app, config, work, *extra_args, name=name) as running:
+            yield running
+        return
+    port = free_port()
+    environ = {**os.environ, "GATEWAY_LOG_LEVEL": "warning", **config}
+    command = granian_conf.granian_argv(app, ["--bind", f"127.0.0.1:{port}", *extra_args], environ)
+    config = {"GATEWAY_LOG_LEVEL": "warning", **config}
+    with _running(Gunicorn.command(command, config, port, log_path=work / f"{name}.log")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def hello_sync(work: Path) -> Iterator[Gunicorn]:
+    """The baseline users compare with: Flask's hello-world on gunicorn with 2 sync workers, gunicorn's
+    defaults otherwise (no access log), as a Flask user deploys it without thinking."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "--config", "python:bench", "--workers", "2", "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "bench.hello:app",
+    ]  # fmt: skip
+    with _running(Gunicorn.command(command, {}, port, log_path=work / "hello-sync.log")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running(server: Gunicorn) -> Iterator[Gunicorn]:
     try:
         server.wait_until_healthy(60)
         yield server
@@ -37,6 +79,7 @@ def gunicorn(
 
 # bench/creates.lua sends the same key.
 API_KEY = "bench-api-key-0123456789abcdef"
+WX_APP_ID = "wxbench000000001"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
@@ -50,13 +93,13 @@ def gateway_config(database_url: str, upstream_url: str, work: Path) -> dict[str
         "IOTPAY_MCH_ID": MCH_ID,
         "IOTPAY_SECRET_KEY": KEY,
         "IOTPAY_API_URL": f"{upstream_url}/v1",
+        "IOTPAY_WX_APP_ID": WX_APP_ID,  # the creates' channel, WX_APP (bench/run.py: ORDER_BODY)
         # The upstream shares the machine: when it is starved, a slow answer is the machine, not IOTPay.
         "IOTPAY_TIMEOUT": "60",
-        # The notify rows send signed notifies for orders seeded straight into the gateway's database,
-        # which the upstream never took: its confirming query would rightly refuse them. So these rows
-        # measure the notify path without IOTPay's confirmation query (one provider round trip more per
-        # first-time payment; duplicates never query). bench/README.md says so.
-        "IOTPAY_CONFIRM_NOTIFY_BY_QUERY": "0",
+        # Notifies are confirmed by query (the default): bench/seed.py seeds the upstream's orders as paid too.
+        # Every load connection comes from 127.0.0.1, as behind a proxy: the per-address cap (64 per
+        # worker by default) would refuse the 256-connection row with too_many_connections.
+        "GATEWAY_CLIENT_CONNECTIONS": "0",
     }
 
 
@@ -74,9 +117,13 @@ def upstream(work: Path) -> Iterator[Gunicorn]:
         "--worker-connections", "2000", "--keep-alive", "75", "--access-logfile", "/dev/null", name="upstream",
     ) as server:  # fmt: skip
         try:
+            UPSTREAM_STATE[server.url] = state
             yield server
         finally:
             shutil.rmtree(state.parent, ignore_errors=True)
+
+
+UPSTREAM_STATE: dict[str, Path] = {}  # each upstream's state file, by its URL: bench/seed.py writes orders into it
 
 
 def _memory_dir() -> str | None:

@@ -171,6 +171,29 @@ def app_factory(
 
 
 @pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """create_app with a throw-away SQLite database and instance folder, plus `config` (no provider
+    unless `config` configures one)."""
+    built: list[Any] = []
+
+    def build(**config: Any) -> Any:
+        base = {
+            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
+            "GATEWAY_INSTANCE_PATH": str(tmp_path),
+            "GATEWAY_API_KEYS": TEST_API_KEY,  # GATEWAY_API_KEYS="" to see the gateway without one
+        }
+        app = create_app({**base, **config})
+        built.append(app)
+        if TEST_API_KEY in app.extensions["gateway"].settings.api_keys:
+            app.test_client_class = KeyedClient
+        return app
+
+    yield build
+    for app in built:
+        app.extensions["gateway"].db.dispose()
+
+
+@pytest.fixture
 def app(app_factory: Callable[..., Any]) -> Any:
     return app_factory()
 

@@ -19,10 +19,13 @@ TABLES: dict[str, type[Schema]] = {
     "Order request": schemas.OrderCreateSchema,
     "Order": schemas.OrderSchema,
     "Next action": schemas.NextActionSchema,
+    "Attempt": schemas.AttemptSchema,
+    "Routing decision": schemas.RoutingDecisionSchema,
     "Refund request": schemas.RefundCreateSchema,
     "Refund": schemas.RefundSchema,
     "Refund discrepancy": schemas.RefundDiscrepancySchema,
     "Provider": schemas.ProviderSchema,
+    "Provider account": schemas.AccountProviderSchema,
     "Notification policy": schemas.NotifyPolicySchema,
 }
 # Schemas of query strings, each documented in its endpoint's row as `name=` (a parameter).

@@ -33,6 +33,7 @@ SETTING_LINE = re.compile(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$")
 NOT_FOR_OPERATORS = {
     "GATEWAY_TEST_POSTGRES_URL",  # the test suite's PostgreSQL server
     "GATEWAY_METRICS_DIR_OWNED",  # the server marks its own temporary metrics directory
+    "GATEWAY_STARTUP_CHECKED",  # `gateway run` tells gunicorn's master the configuration was checked
     "IOTPAY_REJECT_BAD_RESPONSE_SIGN",  # retired: setting it stops start-up
 }
 # Read by libraries the gateway configures, documented under "Others" in docs/operations.md.

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from tests.conftest import MCH_ID, MCH_KEY
-from tests.gateway.test_notify import NOTIFY_PATH, order_fields, signed_notify
+from tests.iotpay.test_notify import NOTIFY_PATH, order_fields, signed_notify
 from tests.support.processes import Gunicorn, free_port
 
 pytestmark = pytest.mark.slow

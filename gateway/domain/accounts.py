@@ -182,7 +182,8 @@ class Accounts:
             updated_at=now,
         )
         with self.db.transaction() as session:
-            if session.get(Merchant, merchant_id) is None:
+            merchant = session.get(Merchant, merchant_id)
+            if merchant is None:
                 raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
             taken = select(ProviderAccount.id).where(
                 ProviderAccount.merchant_id == merchant_id, ProviderAccount.name == name
@@ -190,6 +191,7 @@ class Accounts:
             if session.scalar(taken) is not None:
                 raise invalid_fields({"name": [f"the merchant already has an account named {name!r}"]})
             session.add(account)
+            _changed(merchant)
         return account
 
     def rotate(self, account_id: str, values: Mapping[str, Any], grace: timedelta = DEFAULT_GRACE) -> ProviderAccount:
@@ -200,11 +202,17 @@ class Accounts:
             account = _get(session, account_id)
             _validate(self, account.provider, checked, account.id)
             now = utcnow()
-            account.previous_settings = keys.encrypt(keys.decrypt(account.settings))  # re-encrypted, first key
-            account.previous_until = now + grace
+            try:
+                account.previous_settings = keys.encrypt(keys.decrypt(account.settings))  # re-encrypted, first key
+                account.previous_until = now + grace
+            except ConfigError:
+                # The key that encrypted them is gone: nothing can verify with them any more, so the new
+                # settings are the only ones (rotating is how such an account is repaired).
+                account.previous_settings, account.previous_until = None, None
             account.settings = keys.encrypt_settings(checked)
             account.version += 1
             account.updated_at = now
+            _changed(session.get(Merchant, account.merchant_id))
         return account
 
     def disable(self, account_id: str) -> ProviderAccount:
@@ -214,6 +222,7 @@ class Accounts:
                 account.disabled = True
                 account.version += 1
                 account.updated_at = utcnow()
+                _changed(session.get(Merchant, account.merchant_id))
         return account
 
     def list(self, merchant_id: str | None = None) -> Sequence[ProviderAccount]:
@@ -267,6 +276,13 @@ def _validate(accounts: Accounts, provider: str, values: Mapping[str, str], acco
         field = f"settings.{exc.variable}" if exc.variable != "settings" else "settings"
         message = str(exc).split(": ", 1)[-1]
         raise invalid_fields({field: [message]}) from None
+
+
+def _changed(merchant: Merchant | None) -> None:
+    """The merchant's accounts changed: every process's cached copy (gateway.domain.merchant_config) is stale."""
+    if merchant is not None:
+        # In SQL (config_version + 1), so that two changes committed at once still move it twice.
+        merchant.config_version = Merchant.config_version + 1
 
 
 def _get(session: Any, account_id: str) -> ProviderAccount:

@@ -10,8 +10,10 @@ from functools import cached_property
 import pluggy
 
 from gateway.domain.accounts import Accounts, is_default_account
+from gateway.domain.breaker import Breakers, BreakerSettings
 from gateway.domain.errors import Conflict, invalid_fields
 from gateway.domain.hooks import Hooks
+from gateway.domain.merchant_config import MerchantConfigs
 from gateway.domain.notify_guard import RejectionThrottle
 from gateway.plugin.provider import Provider
 from gateway.plugin.settings import Settings
@@ -37,6 +39,16 @@ class Gateway:
     def accounts(self) -> Accounts:
         """The merchants' stored provider accounts, and the providers serving them (cached)."""
         return Accounts(self.settings, self.db, self.plugin_manager)
+
+    @cached_property
+    def merchant_configs(self) -> MerchantConfigs:
+        """Each stored merchant's accounts and routing rules, cached per process by config version."""
+        return MerchantConfigs(self.db)
+
+    @cached_property
+    def breakers(self) -> Breakers:
+        """This process's circuit breaker per provider account (GATEWAY_BREAKER_*)."""
+        return Breakers(BreakerSettings.from_settings(self.settings))
 
     @property
     def order_lifetime(self) -> timedelta:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -36,10 +37,25 @@ class Transitions:
         snapshot = order.snapshot()
         self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
 
+    @staticmethod
+    def order_paid_data(order: Order) -> dict[str, Any]:
+        """The data of `order_paid`'s outbox event, for a writer that puts the event into a statement of its
+        own (payments.pay_in_one_statement); it calls `order_paid_written` once that has committed."""
+        return {"order": _ORDER_JSON.dump(order)}
+
+    def order_paid_written(self, order: Order) -> None:
+        snapshot = order.snapshot()
+        self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
+
     def order_expired(self, connection: Connection, order: Order) -> None:
         outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
         snapshot = order.snapshot()
         self._announcements.append(("gateway_order_expired", lambda hooks: hooks.gateway_order_expired(order=snapshot)))
+
+    def order_overpaid(self, connection: Connection, order: Order, surplus: dict[str, Any]) -> None:
+        """A payment reached an attempt the order had left (gateway.domain.attempts): the order is unchanged,
+        and the merchant is told to refund the surplus. No hook: nothing about the order changed."""
+        outbox.record_event(connection, outbox.ORDER_OVERPAID, {"order": _ORDER_JSON.dump(order), "surplus": surplus})
 
     def refund_settled(self, connection: Connection, refund: Refund, order: Order) -> None:
         succeeded = refund.status == "succeeded"

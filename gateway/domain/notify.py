@@ -18,8 +18,9 @@ from gateway.domain.core import Gateway
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
-from gateway.domain.payments import settle_payment, verdict_on
+from gateway.domain.payments import pay_in_one_statement, settle_payment, verdict_on
 from gateway.domain.refund_notify import apply_refund_notification
+from gateway.domain.surplus import surplus_payment
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
     Acknowledgement,
@@ -31,8 +32,14 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.store.models import default_account_id
-from gateway.store.rows import StoredOrder, stored_order
-from gateway.store.statements import FIND_ACCEPTED_EVENT, FIND_BY_REFERENCE, INSERT_NOTIFICATION, NOTIFICATION_COLUMNS
+from gateway.store.rows import StoredOrder, stored_order, stored_order_of
+from gateway.store.statements import (
+    FIND_ACCEPTED_EVENT,
+    FIND_BY_REFERENCE,
+    FIND_ORDER_BY_REFERENCE,
+    INSERT_NOTIFICATION,
+    NOTIFICATION_COLUMNS,
+)
 from gateway.telemetry import logs
 
 log = logging.getLogger("gateway.notify")  # the name operators' log filters know
@@ -64,9 +71,11 @@ def handle_notification(
         return _refund_notification(gateway, provider, request, notification, account_id)
 
     transitions = Transitions()
-    verdict, reason, order = _judge_without_lock(
+    verdict, reason, order, row = _judge_without_lock(
         gateway, provider, request, notification, account_id or default_account_id(provider.name)
     )
+    if verdict is Verdict.UNKNOWN_ORDER:
+        return _about_no_order(gateway, provider, request, notification, account_id, reason)
     logs.bind(order_id=order.id if order is not None else None)
     if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
         assert order is not None
@@ -77,7 +86,14 @@ def handle_notification(
             values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
             with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
                 gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
-    if verdict is Verdict.APPLIED:
+    settled = None
+    if verdict is Verdict.APPLIED and row is not None:
+        # PostgreSQL: the payment, its outbox event and this notification's record in one statement.
+        values = _record(provider, request, verdict, None, order_id=row[0], event_id=notification.event_id)
+        settled = pay_in_one_statement(gateway.db, row, notification, values, transitions)
+        if settled is not None:
+            verdict, reason = settled
+    if verdict is Verdict.APPLIED and settled is None:
         assert order is not None
         # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and
         # this notification's record, one commit. Duplicates and refusals never get here.
@@ -118,19 +134,24 @@ def _refund_notification(
 
 def _judge_without_lock(
     gateway: Gateway, provider: Provider, request: InboundRequest, notification: Notification, account_id: str
-) -> tuple[Verdict, str | None, StoredOrder | None]:
+) -> tuple[Verdict, str | None, StoredOrder | None, Any]:
     """Read the order without a lock. Anything but a payment to apply (a duplicate, above all) is
     recorded here with one INSERT, so on PostgreSQL it never waits behind a writer's transaction (on
     SQLite every write waits for the one writer); a payment to apply is returned for the write
-    transaction, whose conditional UPDATE decides it."""
+    transaction, whose conditional UPDATE decides it.
+
+    On PostgreSQL the whole row is read, and returned too (else None): a payment is then one
+    statement (payments.pay_in_one_statement), whose webhook payload is built from it."""
     db = gateway.db
+    whole = db.engine.dialect.name == "postgresql"
     # On SQLite the writers' gate comes before the connection (Database.raw_autocommit); it is
     # nothing on PostgreSQL, where the read takes no lock and the INSERT waits for no one.
     with db.writing(), db.raw_autocommit() as cursor:
-        found = db.raw(FIND_BY_REFERENCE).execute(
+        found = db.raw(FIND_ORDER_BY_REFERENCE if whole else FIND_BY_REFERENCE).execute(
             cursor, {"provider": provider.name, "merchant_order_no": notification.merchant_order_no}
         )
-        order = stored_order(found.fetchone())
+        row = found.fetchone()
+        order = stored_order_of(row) if whole else stored_order(row)
         reason: str | None
         if order is not None and (order.account_id or default_account_id(provider.name)) != account_id:
             # Verified with one account's secret, about another account's order: never applied.
@@ -139,11 +160,32 @@ def _judge_without_lock(
             verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
         else:
             verdict, reason = verdict_on(order, notification)
-        if verdict is not Verdict.APPLIED:
+        if verdict is not Verdict.APPLIED and verdict is not Verdict.UNKNOWN_ORDER:  # (that one: _about_no_order)
             order_id = order.id if order is not None else None
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
             db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
-    return verdict, reason, order
+    return verdict, reason, order, row if whole else None
+
+
+def _about_no_order(
+    gateway: Gateway,
+    provider: Provider,
+    request: InboundRequest,
+    notification: Notification,
+    account_id: str | None,
+    reason: str | None,
+) -> Acknowledgement:
+    """No order has this number: it may be an attempt an order left behind (gateway.domain.surplus)."""
+    surplus = surplus_payment(gateway, provider, notification, account_id or default_account_id(provider.name))
+    verdict, order_id = Verdict.UNKNOWN_ORDER, None
+    if surplus is not None:
+        verdict, reason, order_id = surplus
+    values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
+    with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+        gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
+    level = logging.INFO if verdict.accepted else logging.WARNING
+    log.log(level, "%s notify for %s: %s (%s)", provider.name, notification.merchant_order_no, verdict.value, reason)
+    return provider.acknowledge(verdict)
 
 
 def _rejected(

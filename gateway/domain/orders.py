@@ -16,15 +16,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import ValidationError
-from sqlalchemy import null
+from sqlalchemy import null, update
 
-from gateway.domain import idempotency, instrument
+from gateway.domain import attempts, idempotency, instrument
+from gateway.domain.attempts import Attempt
 from gateway.domain.core import Gateway
-from gateway.domain.errors import ResourceNotFound, invalid_fields
+from gateway.domain.errors import Invalid, ResourceNotFound, invalid_fields
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.payments import settle_payment
-from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
-from gateway.domain.routing import choose_account
+from gateway.domain.provider_failures import created_nothing, is_definite_refusal, provider_failure, require_operation
+from gateway.domain.routing import Candidate, route
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import (
     QUERY,
@@ -40,9 +41,10 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.plugin.validation import flatten_messages
-from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, OrderStatus
+from gateway.store.models import DEFAULT_MERCHANT_ID, ORDERS, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order, column_values, is_resource_id
 from gateway.store.statements import INSERT_ORDER, STORE_ANSWER
+from gateway.telemetry import metrics
 
 log = logging.getLogger("gateway.domain.orders")  # the name operators' log filters know
 
@@ -61,6 +63,8 @@ def get_order(gateway: Gateway, order_id: str, merchant_id: str | None = None) -
             order = session.get(Order, order_id)
     if order is None or (merchant_id is not None and order.merchant_id != merchant_id):
         raise ResourceNotFound("order_not_found", f"No order with id {order_id!r}.")
+    if order.merchant_id != DEFAULT_MERCHANT_ID:  # the environment's merchant's orders have no attempt records
+        order.attempt_list = attempts.of_order(gateway.db, order.id)
     return order
 
 
@@ -71,20 +75,26 @@ def create_order(
     claim: idempotency.Claim | None = None,
     merchant_id: str = DEFAULT_MERCHANT_ID,
 ) -> Order:
-    """`claim`: the idempotency key this request holds, which will name the order (None: no key)."""
-    account_id, provider = choose_account(gateway, merchant_id, fields.get("provider"), fields.get("account"))
-    draft = _draft(provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
+    """`claim`: the idempotency key this request holds, which will name the order (None: no key).
+
+    Routing (gateway.domain.routing) gives the accounts to try, in order. The order goes on to the next
+    one only after an outcome that leaves nothing at the provider (`created_nothing`); after a time-out
+    or an unclear answer it stays where it is, unknown, as any order does."""
+    order_id = str(uuid.uuid4())
+    chosen = route(gateway, merchant_id, fields, order_id)
+    first = chosen.candidates[0]
+    draft = _draft(first.provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
     order = Order(
-        id=str(uuid.uuid4()),
-        provider=provider.name,
+        id=order_id,
+        provider=first.provider.name,
         channel=draft.channel,
         amount=draft.amount,
         currency=draft.currency,
         status=OrderStatus.PENDING.value,
         merchant_order_no=new_merchant_order_no(),
-        provider_account=provider.account_id,
+        provider_account=first.provider.account_id,
         merchant_id=merchant_id,
-        account_id=account_id,
+        account_id=first.account_id,
         subject=draft.subject,
         body=draft.body,
         client_ip=draft.client_ip,
@@ -97,32 +107,138 @@ def create_order(
         paid_after_expiry=False,
         refunded_amount=0,
         sandbox=gateway.settings.sandbox,
+        routing_rule=chosen.rule,
+        routing_version=chosen.version,
     )
     # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
     # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.
     with gateway.db.transaction() if claim is not None else gateway.db.autocommit() as session:
         session.connection().execute(INSERT_ORDER, column_values(order))
         idempotency.attach_resource(session, claim, order.id)
-    request = OrderRequest(
-        draft=draft,
-        order_id=order.id,
-        merchant_order_no=order.merchant_order_no,
-        notify_url=gateway.accounts.notify_url(provider.name, account_id),
-    )
-    with instrument.records_held(gateway.db) as calls:  # the call's record goes in with its answer
+    # The environment's merchant has one account per provider and no routing: no attempt records.
+    recorded = merchant_id != DEFAULT_MERCHANT_ID
+    shown: list[dict[str, Any]] = []
+    candidates = list(chosen.candidates)
+    candidate, position = candidates.pop(0), 1
+    while True:
+        provider = candidate.provider
+        attempt = (
+            Attempt.begin(order.id, position, candidate.account_id, provider.name, order.merchant_order_no)
+            if recorded
+            else None
+        )
+        request = OrderRequest(
+            draft=draft,
+            order_id=order.id,
+            merchant_order_no=order.merchant_order_no,
+            notify_url=gateway.accounts.notify_url(provider.name, candidate.account_id),
+        )
+        with instrument.records_held(gateway.db) as calls:  # the call's record goes in with its answer
+            try:
+                created = instrument.holding(provider.create_order, calls)(request)
+            except ProviderError as exc:
+                values = attempt.values(exc) if attempt is not None else None
+                if values is not None:
+                    metrics.count_attempt(provider.name, values["outcome"])
+                    _breaker_learns(gateway, candidate.account_id, values["outcome"])
+                    shown.append(attempts.shown(values))
+                following = _next_able(gateway, candidates, fields, caller_ip) if created_nothing(exc) else None
+                if following is None:
+                    _refused_or_unknown(gateway, provider, order, exc, values)
+                    raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
+                log.warning(
+                    "%s account %s did not create order %s (%s %s); trying account %s",
+                    provider.name, candidate.account_id, order.id, exc.code, exc.message, following[0].account_id,
+                )  # fmt: skip
+                candidate, draft = following
+                position += 1
+                _move_to(gateway, order, candidate, values, calls)
+                continue
+            values = attempt.values(None) if attempt is not None else None
+            if values is not None:
+                metrics.count_attempt(provider.name, attempts.CREATED)
+                gateway.breakers.created(candidate.account_id)
+                shown.append(attempts.shown(values))
+            stored = _record_creation(gateway, order, created, calls, values)
+            stored.attempt_list = shown
+            return stored
+
+
+def evaluate_route(
+    gateway: Gateway, fields: Mapping[str, Any], caller_ip: str | None, merchant_id: str = DEFAULT_MERCHANT_ID
+) -> dict[str, Any]:
+    """Where an order with these fields would go, checked as `create_order` checks it: no provider is
+    called, nothing is stored, no breaker's trial is taken. A split picks for a new order id, as a new
+    order would."""
+    chosen = route(gateway, merchant_id, fields, str(uuid.uuid4()), dry_run=True)
+    _draft(chosen.candidates[0].provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
+    return {
+        "rule": chosen.rule,
+        "version": chosen.version,
+        "accounts": [candidate.account_id for candidate in chosen.candidates],
+        "skipped": dict(chosen.skipped),
+    }
+
+
+def _breaker_learns(gateway: Gateway, account_id: str, outcome: str) -> None:
+    if outcome == attempts.NOT_CREATED:
+        gateway.breakers.not_created(account_id)
+    else:
+        gateway.breakers.unclear(account_id)
+
+
+def _next_able(
+    gateway: Gateway, candidates: list[Candidate], fields: Mapping[str, Any], caller_ip: str | None
+) -> tuple[Candidate, OrderDraft] | None:
+    """The next account that may be tried now (its breaker lets it, its provider takes the order)."""
+    while candidates:
+        candidate = candidates.pop(0)
+        if not gateway.breakers.allow(candidate.account_id):
+            continue
         try:
-            created = instrument.holding(provider.create_order, calls)(request)
-        except ProviderError as exc:
-            _refused_or_unknown(gateway, provider, order, exc)
-            raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
-        return _record_creation(gateway, order, created, calls)
+            return candidate, _draft(candidate.provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
+        except Invalid:  # another provider's own limits (lengths, options): not for this account
+            continue
+    return None
 
 
-def _refused_or_unknown(gateway: Gateway, provider: Provider, order: Order, exc: ProviderError) -> None:
+def _move_to(
+    gateway: Gateway, order: Order, candidate: Candidate, left: Mapping[str, Any] | None, calls: list[dict[str, Any]]
+) -> None:
+    """The order goes on to `candidate` under a new provider order number; the attempt it leaves is
+    recorded in the same commit, so a payment that ever reaches the old number is found (as surplus)."""
+    order.merchant_order_no = new_merchant_order_no()
+    order.provider = candidate.provider.name
+    order.account_id = candidate.account_id
+    order.provider_account = candidate.provider.account_id
+    with gateway.db.transaction() as session:
+        connection = session.connection()
+        attempts.write(connection, dict(left) if left is not None else None)
+        connection.execute(
+            update(ORDERS)
+            .where(ORDERS.c.id == order.id)
+            .values(
+                merchant_order_no=order.merchant_order_no,
+                provider=order.provider,
+                account_id=order.account_id,
+                provider_account=order.provider_account,
+                updated_at=utcnow(),
+            )
+        )
+        instrument.write_records(connection, calls)
+    calls.clear()
+
+
+def _refused_or_unknown(
+    gateway: Gateway, provider: Provider, order: Order, exc: ProviderError, attempt: Mapping[str, Any] | None = None
+) -> None:
     if is_definite_refusal(exc):
-        _record_refusal(gateway, order, exc)
+        _record_refusal(gateway, order, exc, attempt)
         log.warning("%s refused order %s: %s %s", provider.name, order.id, exc.code, exc.message)
     else:  # the provider may still have the order; leave it pending for reconciliation
+        if attempt is not None:
+            with gateway.db.transaction() as session:
+                attempts.write(session.connection(), dict(attempt))
         log.warning("%s create_order for %s: outcome unknown (%s %s)", provider.name, order.id, exc.code, exc.message)
 
 
@@ -260,8 +376,11 @@ def _provider_options(provider: Provider, raw: Mapping[str, Any], errors: dict[s
     return loaded
 
 
-def _record_refusal(gateway: Gateway, order: Order, exc: ProviderError) -> None:
+def _record_refusal(
+    gateway: Gateway, order: Order, exc: ProviderError, attempt: Mapping[str, Any] | None = None
+) -> None:
     with gateway.db.transaction() as session:
+        attempts.write(session.connection(), dict(attempt) if attempt is not None else None)
         stored = session.get(Order, order.id)
         if stored is not None and stored.status == OrderStatus.PENDING.value:
             stored.status = OrderStatus.FAILED.value
@@ -269,7 +388,13 @@ def _record_refusal(gateway: Gateway, order: Order, exc: ProviderError) -> None:
             stored.failure_message = exc.message
 
 
-def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder, calls: list[dict[str, Any]]) -> Order:
+def _record_creation(
+    gateway: Gateway,
+    order: Order,
+    created: CreatedOrder,
+    calls: list[dict[str, Any]],
+    attempt: Mapping[str, Any] | None = None,
+) -> Order:
     """One UPDATE ... RETURNING and the call's record, one commit: the order as the response shows it."""
     assert created.next_action is not None  # CreatedOrder makes one from pay_params
     with gateway.db.transaction() as session:
@@ -284,5 +409,6 @@ def _record_creation(gateway: Gateway, order: Order, created: CreatedOrder, call
             },
         ).one()
         instrument.write_records(connection, calls)
+        attempts.write(connection, dict(attempt) if attempt is not None else None)
     calls.clear()  # committed with the answer
     return as_order(row, order)

@@ -20,7 +20,9 @@ ORDER_EXPIRED = "order.expired"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
 REFUND_DISCREPANCY = "refund.discrepancy"  # the provider contradicted a settled refund; a person should look
-EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY)
+# A payment reached an attempt the order had left for another account (gateway.domain.attempts): refund it.
+ORDER_OVERPAID = "order.overpaid"
+EVENT_TYPES = (ORDER_PAID, ORDER_EXPIRED, REFUND_SUCCEEDED, REFUND_FAILED, REFUND_DISCREPANCY, ORDER_OVERPAID)
 
 
 def record_event(connection: Connection, event_type: str, data: Mapping[str, Any]) -> str:
@@ -29,7 +31,7 @@ def record_event(connection: Connection, event_type: str, data: Mapping[str, Any
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     now = utcnow()
-    event_id = f"evt_{uuid.uuid4().hex}"
+    event_id = new_event_id()
     connection.execute(
         INSERT_EVENT,
         {
@@ -43,3 +45,7 @@ def record_event(connection: Connection, event_type: str, data: Mapping[str, Any
         },
     )
     return event_id
+
+
+def new_event_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"

@@ -9,17 +9,21 @@ The statements are prebuilt in gateway.store.statements, rows mapped in gateway.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from gateway.domain import outbox
 from gateway.domain.lifecycle import Transitions
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import Notification, Verdict
-from gateway.store.models import PAID_STATUSES, Order
+from gateway.store.db import Database
+from gateway.store.models import PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order
-from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID
+from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID, PAY_AND_RECORD
 
 log = logging.getLogger("gateway.domain.payments")  # the name operators' log filters know
 
@@ -96,3 +100,46 @@ def _mark_paid(connection: Connection, order: OrderFacts, report: Notification) 
     # The caller's own Order (refresh, reconcile) shows what was written, as if it had been reloaded;
     # the notify pipeline, which read no Order, gets a detached one for the event and the hooks.
     return as_order(row, order if isinstance(order, Order) else None)
+
+
+def pay_in_one_statement(
+    db: Database, row: Sequence[Any], report: Notification, record: Mapping[str, Any], transitions: Transitions
+) -> tuple[Verdict, str | None] | None:
+    """PostgreSQL: apply a payment `verdict_on` approved, in one round trip and one commit
+    (statements.PAY_AND_RECORD): the conditional UPDATE, the outbox event, the notification's
+    `record` (INSERT_NOTIFICATION's values), in autocommit.
+
+    `row` is the whole order as the notify read it, without a lock; the webhook's payload is that order
+    as paid. None: nothing was written, because the order is no longer as read (paid concurrently, or
+    changed): the caller then pays in a transaction (`settle_payment`), which decides it afresh.
+    """
+    order = as_order(row)  # detached: what the UPDATE will make of the row, if it is still as read
+    read_status, read_updated_at = order.status, order.updated_at
+    now = utcnow()
+    order.status, order.paid_at, order.updated_at = OrderStatus.PAID.value, report.paid_at or now, now
+    order.paid_after_expiry = read_status == OrderStatus.EXPIRED.value or bool(order.paid_after_expiry)
+    if report.provider_order_id and not order.provider_order_id:
+        order.provider_order_id = report.provider_order_id
+    reason = "paid after expiry" if order.paid_after_expiry else None
+    params = {
+        **record,
+        "verdict": Verdict.APPLIED.value,
+        "reason": reason,
+        "notification_event_id": record["event_id"],
+        "order_id": order.id,
+        "paid_at": order.paid_at,
+        "now": now,
+        "provider_order_id": report.provider_order_id,
+        "read_status": read_status,
+        "read_updated_at": read_updated_at,
+        "event_id": outbox.new_event_id(),
+        "event_type": outbox.ORDER_PAID,
+        "event_data": json.dumps(Transitions.order_paid_data(order)),
+    }
+    with db.raw_autocommit() as cursor:
+        if db.raw(PAY_AND_RECORD).execute(cursor, params).fetchone() is None:
+            return None
+    transitions.order_paid_written(order)
+    if reason is not None:
+        log.warning("order %s was paid after it had expired; recorded as paid and flagged", order.id)
+    return Verdict.APPLIED, reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain.errors import GatewayError, Invalid, UpstreamNoAnswer, UpstreamOutcomeUnknown, UpstreamRefused
-from gateway.plugin.provider import NoAnswer, NotFound, Operation, Provider, ProviderError, Refused
+from gateway.plugin.provider import NoAnswer, NotFound, NotSent, Operation, Provider, ProviderError, Refused
 
 
 def provider_failure(provider: Provider, exc: ProviderError, action: str, **details: Any) -> GatewayError:
@@ -44,6 +44,13 @@ def provider_failure(provider: Provider, exc: ProviderError, action: str, **deta
 def is_definite_refusal(exc: ProviderError) -> bool:
     """Refused, or (for a create or a refund) no such thing at the provider: nothing happened there."""
     return isinstance(exc, (Refused, NotFound))
+
+
+def created_nothing(exc: ProviderError) -> bool:
+    """A failed create_order after which nothing can exist at the provider, so another account may be tried:
+    a definite refusal (bad credentials and a disabled merchant included) or a request never sent.
+    Never a time-out, an unclear answer or a broken connection: that order may exist and be paid."""
+    return is_definite_refusal(exc) or isinstance(exc, NotSent)
 
 
 def require_operation(provider: Provider, operation: Operation) -> None:

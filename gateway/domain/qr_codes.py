@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 
-import segno
-
 from gateway.domain.errors import Conflict
 from gateway.plugin.provider import NextActionType
 from gateway.store.models import Order
@@ -28,6 +26,8 @@ def qr_code_payload(order: Order) -> str:
 
 def render(payload: str, image_format: str, scale: int) -> bytes:
     """`payload` as an SVG or PNG QR code (error correction M: survives a smudged phone screen)."""
+    import segno  # on the first image asked for: few requests ever want one (0.8 MB of every worker)
+
     code = segno.make(payload, error="m")
     out = io.BytesIO()
     code.save(out, kind=image_format, scale=scale, border=4)

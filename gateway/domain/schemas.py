@@ -107,6 +107,41 @@ class OrderQuerySchema(Schema):
     refresh = fields.Boolean(load_default=False, metadata={"description": "ask the provider first", "example": False})
 
 
+class AttemptSchema(Schema):
+    account = fields.String(metadata={"description": "the provider account tried"})
+    provider = fields.String()
+    merchant_order_no = fields.String(metadata={"description": "this attempt's own order number at the provider"})
+    outcome = fields.String(
+        metadata={
+            "enum": ["created", "not_created", "unknown"],
+            "description": "not_created: nothing can exist at the provider, so the next account was tried; "
+            "unknown: a time-out or unclear answer, after which the order never moves on",
+        }
+    )
+    code = fields.String(allow_none=True, metadata={"description": "the provider's code, when it failed"})
+    message = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+    started_at = UtcDateTime()
+    surplus_amount = fields.Integer(
+        allow_none=True,
+        metadata={"description": "paid on this attempt after the order had moved on: to refund (order.overpaid)"},
+    )
+    surplus_paid_at = UtcDateTime(allow_none=True)
+
+
+class RoutingDecisionSchema(Schema):
+    rule = fields.String(
+        allow_none=True, metadata={"description": "the routing rule that matched (`default`; null: no rule decided)"}
+    )
+    version = fields.Integer(allow_none=True, metadata={"description": "the version of the merchant's rules"})
+    accounts = fields.List(fields.String(), metadata={"description": "account ids, in the order they would be tried"})
+    skipped = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "account id -> why it would not be tried"},
+    )
+
+
 class OrderSchema(Schema):
     id = fields.String()
     merchant = fields.String(attribute="merchant_id", metadata={"description": "the merchant the order belongs to"})
@@ -140,6 +175,13 @@ class OrderSchema(Schema):
     created_at = UtcDateTime()
     expires_at = UtcDateTime(allow_none=True)
     paid_at = UtcDateTime(allow_none=True)
+    routing_rule = fields.String(allow_none=True, metadata={"description": "the routing rule that chose the account"})
+    routing_version = fields.Integer(allow_none=True, metadata={"description": "the version of the rules that did"})
+    attempts = fields.List(
+        fields.Nested(AttemptSchema),
+        attribute="attempt_list",
+        metadata={"description": "each try at an account, first first (stored merchants' orders)"},
+    )
 
 
 class RefundCreateSchema(Schema):
@@ -248,6 +290,15 @@ class ProviderSchema(Schema):
 
     def _operations(self, provider: Any) -> list[str]:
         return sorted(str(operation) for operation in provider.operations)
+
+
+class AccountProviderSchema(ProviderSchema):
+    """One of a stored merchant's provider accounts, as `/v1/providers` shows it to that merchant's keys:
+    the provider's fields as for the environment's merchant, and which account this is. No setting."""
+
+    account = fields.String(metadata={"description": "the account's id: what orders' `account` shows"})
+    account_name = fields.String(metadata={"description": "the account's name; POST /v1/orders takes either"})
+    enabled = fields.Boolean(metadata={"description": "false once disabled: new orders cannot use it"})
 
 
 class PayQuerySchema(Schema):

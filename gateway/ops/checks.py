@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.domain.account_checks import check_stored_accounts
 from gateway.domain.core import Gateway
 from gateway.plugin.provider import NoAnswer, NotSupported, OutcomeUnknown, ProviderError
-from gateway.store import database_state
+from gateway.store import database_state, routing_queries
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,37 @@ def check_providers(gateway: Gateway) -> list[Result]:
     return results
 
 
+def check_accounts(gateway: Gateway) -> list[Result]:
+    """Every enabled stored account decrypts and its provider accepts its settings; one line per failure."""
+    try:
+        health = check_stored_accounts(gateway)
+    except SQLAlchemyError as exc:
+        return [Result("accounts", False, f"not checked: {database_state.describe(exc)}")]
+    if not health.checked:
+        return [Result("accounts", True, "no enabled account stored in the database")]
+    if not health.problems:
+        return [Result("accounts", True, f"{health.checked} enabled stored account(s) decrypt and pass validation")]
+    return [
+        Result(f"account {problem.account_id} ({problem.name}, {problem.provider})", False, problem.problem)
+        for problem in health.problems
+    ]
+
+
+def check_breakers(gateway: Gateway) -> Result:
+    """The account breakers, as the attempts every worker recorded show them (gateway.domain.breaker)."""
+    settings = gateway.breakers.settings
+    rule = f"{settings.failures} not-created failures in a row open one for {settings.cooldown:g} s"
+    try:
+        states = routing_queries.breaker_states(gateway.db, settings.failures, settings.cooldown)
+    except SQLAlchemyError as exc:
+        return Result("account breakers", False, database_state.describe(exc))
+    opened = [state for state in states if state.is_open]
+    if not opened:
+        return Result("account breakers", True, f"none open ({rule})")
+    named = ", ".join(f"{state.account_id} ({state.consecutive_failures} failures)" for state in opened)
+    return Result("account breakers", False, f"open: {named}; orders skip them ({rule})")
+
+
 def enabled(gateway: Gateway) -> list[str]:
     from gateway.domain import webhooks
     from gateway.web.console.access import admin_keys
@@ -83,7 +115,11 @@ def enabled(gateway: Gateway) -> list[str]:
 
 def report(gateway: Gateway) -> None:
     """Print every check and what is enabled; exit 1 when a check failed."""
-    results = [Result("configuration", True, "accepted"), check_database(gateway), *check_providers(gateway)]
+    database = check_database(gateway)
+    results = [Result("configuration", True, "accepted"), database, *check_providers(gateway)]
+    if database.ok:  # otherwise its line already says why nothing stored can be read
+        results += check_accounts(gateway)
+        results.append(check_breakers(gateway))
     for result in results:
         click.echo(result.line())
     click.echo("")

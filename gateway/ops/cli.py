@@ -23,6 +23,7 @@ from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
 from gateway.ops.merchants_cli import accounts_cli, keys_cli, merchants_cli
 from gateway.ops.one_line import OneLineErrors, UsageProblem
+from gateway.ops.routing_cli import routing_cli
 from gateway.plugin.settings import ConfigError
 from gateway.store import database_state
 from gateway.web.context import current_gateway
@@ -54,7 +55,7 @@ def with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, R
 
 db_cli = Commands("db", help="Database schema (Alembic migrations).")
 gateway_cli = Commands("gateway", help="Operations: reconciliation and the merchant webhook worker.")
-for _group in (merchants_cli, keys_cli, accounts_cli):
+for _group in (merchants_cli, keys_cli, accounts_cli, routing_cli):
     gateway_cli.add_command(_group)
 
 

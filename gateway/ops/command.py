@@ -19,7 +19,7 @@ import click
 from flask import Flask
 from flask.cli import ScriptInfo
 
-from gateway.ops import checks, cli
+from gateway.ops import checks, cli, granian_conf, granian_run
 from gateway.ops.one_line import UsageProblem
 from gateway.plugin.settings import ConfigError
 
@@ -51,17 +51,25 @@ def main(context: click.Context) -> None:
 
 
 @main.command("run", with_appcontext=False, context_settings={"ignore_unknown_options": True})
-@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
-def run(gunicorn_args: tuple[str, ...]) -> None:
-    """Serve the gateway with gunicorn and its settings (bind with GATEWAY_BIND, or pass gunicorn options)."""
-    # Build the app once here, quietly, so that a refused setting is one line before gunicorn starts,
+@click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
+def run(server_args: tuple[str, ...]) -> None:
+    """Serve the gateway with gunicorn (or GATEWAY_SERVER=granian) and its settings (bind with GATEWAY_BIND
+    or --bind, or pass the server's own options)."""
+    try:
+        server = granian_conf.chosen_server()
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    # Build the app once here, quietly, so that a refused setting is one line before the server starts,
     # not a traceback from each of its workers.
     logging.disable(logging.CRITICAL)
     try:
         _app().extensions["gateway"].db.dispose()
     finally:
         logging.disable(logging.NOTSET)
-    argv = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.ops.gunicorn_conf", *gunicorn_args]
+    if server == "granian":
+        raise SystemExit(granian_run.serve(server_args))
+    os.environ["GATEWAY_STARTUP_CHECKED"] = "1"  # gunicorn's master need not build it again (gunicorn_conf.py)
+    argv = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.ops.gunicorn_conf", *server_args]
     os.execv(sys.executable, [*argv, "gateway.ops.startup:app_or_exit()"])
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,8 @@ _METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def on_starting(server: Any) -> None:
-    """Before any worker imports prometheus_client: give every process the same, empty directory."""
+    """Refuse a bad configuration once, then give every process the same, empty metrics directory."""
+    _refuse_before_workers(server)
     directory = os.environ.get(_METRICS_DIR)
     if directory:
         path = Path(directory)
@@ -90,6 +93,27 @@ def on_starting(server: Any) -> None:
     else:
         os.environ[_METRICS_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
         os.environ["GATEWAY_METRICS_DIR_OWNED"] = "1"
+
+
+# The app URIs that are the gateway (wsgi.py, `gateway run`): the bench's hello-world shares these settings.
+_GATEWAY_APPS = ("wsgi:app", "gateway.ops.startup:app_or_exit()")
+_APP_LOAD_ERROR = 4  # gunicorn's own status for "the app failed to load" (gateway/ops/startup.py)
+_CHECKED = "GATEWAY_STARTUP_CHECKED"  # `gateway run` built the app already, in its own process
+
+
+def _refuse_before_workers(server: Any) -> None:
+    """A refused configuration stops the master before it forks a worker, in one line and exit status 4.
+
+    Left to the workers, each would refuse on its own; when two exit at once, gunicorn's master halts
+    on the first and raises again, uncaught, for the second while it halts (a traceback). The check is
+    the app built once in a child process, so nothing it imports (ssl, before gevent's patching) or
+    opens (database connections) is inherited by the workers.
+    """
+    if os.environ.get(_CHECKED) == "1" or getattr(server.app, "app_uri", None) not in _GATEWAY_APPS:
+        return
+    check = "from gateway.ops.startup import exit_if_refused; exit_if_refused()"
+    if subprocess.run([sys.executable, "-c", check], check=False).returncode != 0:
+        raise SystemExit(_APP_LOAD_ERROR)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -10,21 +10,19 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 from flask.cli import AppGroup
 
-from gateway.domain import merchants
+from gateway.domain import merchant_admin, merchants
 from gateway.domain.accounts import read_settings_file
 from gateway.domain.core import Gateway
 from gateway.domain.errors import GatewayError
 from gateway.ops.one_line import OneLineErrors
-from gateway.plugin.clock import as_utc
 from gateway.plugin.settings import ConfigError
-from gateway.store.models import DEFAULT_MERCHANT_ID, ProviderAccount, default_account_id
 from gateway.web.context import current_gateway
 
 P = ParamSpec("P")
@@ -35,7 +33,7 @@ class _OneLine(OneLineErrors):
     problem = click.ClickException  # every bad argument of these commands exits 1, like their refusals
 
 
-class _Group(AppGroup):
+class Group(AppGroup):
     command_class = _OneLine
 
     def make_context(
@@ -55,7 +53,7 @@ class _Group(AppGroup):
             raise click.ClickException(" ".join(exc.format_message().split())) from None
 
 
-def _with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, R]:
+def with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, R]:
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -69,71 +67,54 @@ def _with_gateway(command: Callable[Concatenate[Gateway, P], R]) -> Callable[P, 
     return run
 
 
-def _print(document: object) -> None:
-    click.echo(json.dumps(document, default=_json_value))
+def print_json(document: object) -> None:
+    click.echo(json.dumps(document))
 
 
-def _json_value(value: object) -> str:
-    if isinstance(value, datetime):
-        moment = as_utc(value)
-        assert moment is not None
-        return moment.isoformat()  # UTC, ISO 8601, as the API shows times
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-merchants_cli = _Group("merchants", help="Merchants: each has its own API keys, webhook endpoint and orders.")
-keys_cli = _Group("keys", help="Merchants' API keys (stored hashed; a new key is shown once).")
-accounts_cli = _Group("accounts", help="Provider accounts: a merchant's credentials at a provider, encrypted.")
+merchants_cli = Group("merchants", help="Merchants: each has its own API keys, webhook endpoint and orders.")
+keys_cli = Group("keys", help="Merchants' API keys (stored hashed; a new key is shown once).")
+accounts_cli = Group("accounts", help="Provider accounts: a merchant's credentials at a provider, encrypted.")
 
 
 @merchants_cli.command("create")
 @click.option("--name", required=True, help="unique, at most 80 characters")
-@_with_gateway
+@with_gateway
 def create_merchant(gateway: Gateway, name: str) -> None:
     """Create a merchant with a first API key (all scopes), printed once."""
-    merchant, token = merchants.create_merchant(gateway, name)
-    _print({"id": merchant.id, "name": merchant.name, "api_key": token})
+    print_json(merchant_admin.create_merchant(gateway, name))
 
 
 @merchants_cli.command("list")
-@_with_gateway
+@with_gateway
 def list_merchants(gateway: Gateway) -> None:
     """Every merchant (the environment-configured one is `default`). No secret is shown."""
-    _print(
-        [
-            {"id": merchant.id, "name": merchant.name, "webhook_url": merchant.webhook_url}
-            for merchant in merchants.list_merchants(gateway)
-        ]
-    )
+    print_json(merchant_admin.list_merchants(gateway))
 
 
 @merchants_cli.command("set-webhook")
 @click.option("--merchant", "merchant_id", required=True, help="the merchant's id")
 @click.option("--url", required=True, help="where the merchant's webhook events are POSTed")
-@_with_gateway
+@with_gateway
 def set_webhook(gateway: Gateway, merchant_id: str, url: str) -> None:
     """Point a merchant's webhooks at URL with a new signing secret, printed once."""
-    secret = merchants.set_webhook(gateway, merchant_id, url)
-    _print({"merchant": merchant_id, "url": url, "secret": secret})
+    print_json(merchant_admin.set_webhook(gateway, merchant_id, url))
 
 
 @keys_cli.command("create")
 @click.option("--merchant", "merchant_id", required=True, help="the merchant's id")
 @click.option("--scope", "scopes", multiple=True, help=f"repeatable; default: all ({', '.join(merchants.SCOPES)})")
-@_with_gateway
+@with_gateway
 def create_key(gateway: Gateway, merchant_id: str, scopes: tuple[str, ...]) -> None:
     """Create an API key for a merchant; the key is printed once."""
-    key, token = merchants.create_key(gateway, merchant_id, scopes)
-    _print({"id": key.id, "merchant": key.merchant_id, "scopes": key.scopes.split(), "api_key": token})
+    print_json(merchant_admin.create_key(gateway, merchant_id, scopes))
 
 
 @keys_cli.command("revoke")
 @click.argument("key_id")
-@_with_gateway
+@with_gateway
 def revoke_key(gateway: Gateway, key_id: str) -> None:
     """Revoke an API key: requests with it are refused from now on."""
-    key = merchants.revoke_key(gateway, key_id)
-    _print({"id": key.id, "merchant": key.merchant_id, "revoked_at": key.revoked_at})
+    print_json(merchant_admin.revoke_key(gateway, key_id))
 
 
 def _settings_file(path: Path) -> dict[str, Any]:
@@ -144,65 +125,24 @@ def _settings_file(path: Path) -> dict[str, Any]:
     return read_settings_file(text)
 
 
-def _account(gateway: Gateway, account: ProviderAccount) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "merchant": account.merchant_id,
-        "name": account.name,
-        "provider": account.provider,
-        "disabled": account.disabled,
-        "version": account.version,
-        "notify_url": gateway.accounts.notify_url(account.provider, account.id),
-        "previous_settings_until": account.previous_until if account.previous_settings else None,
-    }
-
-
 @accounts_cli.command("create")
 @click.option("--merchant", "merchant_id", required=True, help="the merchant's id")
 @click.option("--provider", required=True, help="an installed provider's name (see /v1/providers)")
 @click.option("--name", required=True, help="unique for the merchant, e.g. 'usd'")
 @click.option("--settings", "settings_path", required=True, type=click.Path(path_type=Path), help="a JSON object file")
-@_with_gateway
+@with_gateway
 def create_account(gateway: Gateway, merchant_id: str, provider: str, name: str, settings_path: Path) -> None:
     """Store a provider account: SETTINGS uses the provider's variable names (<PROVIDER>_...),
     validated by the provider as the environment is, and is stored encrypted."""
-    account = gateway.accounts.create(merchant_id, provider, name, _settings_file(settings_path))
-    _print(
-        {
-            "id": account.id,
-            "name": account.name,
-            "provider": account.provider,
-            "notify_url": gateway.accounts.notify_url(provider, account.id),
-        }
-    )
+    print_json(merchant_admin.create_account(gateway, merchant_id, provider, name, _settings_file(settings_path)))
 
 
 @accounts_cli.command("list")
 @click.option("--merchant", "merchant_id", help="only this merchant's")
-@_with_gateway
+@with_gateway
 def list_accounts(gateway: Gateway, merchant_id: str | None) -> None:
     """Provider accounts, with the environment's (id default-<provider>, merchant default). No secret."""
-    if merchant_id is not None:
-        merchants.get_merchant(gateway, merchant_id)  # an unknown merchant says so, rather than []
-    listed: list[dict[str, Any]] = []
-    if merchant_id in (None, DEFAULT_MERCHANT_ID):
-        for provider in gateway.providers:
-            account_id = default_account_id(provider)
-            listed.append(
-                {
-                    "id": account_id,
-                    "merchant": DEFAULT_MERCHANT_ID,
-                    "name": account_id,
-                    "provider": provider,
-                    "disabled": False,
-                    "version": None,
-                    "notify_url": gateway.accounts.notify_url(provider, account_id),
-                    "previous_settings_until": None,
-                    "source": "environment",
-                }
-            )
-    listed += [{**_account(gateway, account), "source": "database"} for account in gateway.accounts.list(merchant_id)]
-    _print(listed)
+    print_json(merchant_admin.list_accounts(gateway, merchant_id))
 
 
 @accounts_cli.command("rotate")
@@ -217,17 +157,18 @@ def list_accounts(gateway: Gateway, merchant_id: str | None) -> None:
     type=click.FloatRange(min=0, max=24 * 30),
     help="how long notifies signed with the previous settings still verify",
 )
-@_with_gateway
+@with_gateway
 def rotate_account(gateway: Gateway, account_id: str, settings_path: Path, grace_hours: float) -> None:
     """Replace an account's settings: new calls use them at once; notifies signed with the previous
     ones verify until the grace period ends."""
-    account = gateway.accounts.rotate(account_id, _settings_file(settings_path), timedelta(hours=grace_hours))
-    _print(_account(gateway, account))
+    print_json(
+        merchant_admin.rotate_account(gateway, account_id, _settings_file(settings_path), timedelta(hours=grace_hours))
+    )
 
 
 @accounts_cli.command("disable")
 @click.argument("account_id")
-@_with_gateway
+@with_gateway
 def disable_account(gateway: Gateway, account_id: str) -> None:
     """Disable an account: no new orders use it; its orders' notifies, queries and refunds still work."""
-    _print(_account(gateway, gateway.accounts.disable(account_id)))
+    print_json(merchant_admin.disable_account(gateway, account_id))

@@ -7,7 +7,9 @@ so that its master stops instead of starting workers that fail the same way, aga
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 from flask import Flask
 
@@ -28,3 +30,24 @@ def app_or_exit() -> Flask:
     except ConfigError as exc:
         print(refusal(exc), file=sys.stderr, flush=True)
         raise SystemExit(APP_LOAD_ERROR) from None
+
+
+def exit_if_refused() -> None:
+    """Build the app quietly and let it go: exit status 4 and the one line when the configuration is refused
+    (gunicorn's master runs this in a child before it starts any worker: gateway/ops/gunicorn_conf.py)."""
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    app_or_exit().extensions["gateway"].db.dispose()
+
+
+def granian_app() -> Any:
+    """`app_or_exit()` for granian's workers (gateway/ops/granian_run.py): they log as gunicorn's do, in
+    GATEWAY_LOG_FORMAT at GATEWAY_LOG_LEVEL, with an access line per request (gateway/ops/access_log.py)."""
+    from gateway.ops.access_log import AccessLog
+    from gateway.telemetry import logs
+
+    logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), os.environ.get("GATEWAY_LOG_LEVEL"))
+    app = app_or_exit()
+    app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
+    return app

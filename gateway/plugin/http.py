@@ -4,8 +4,9 @@ A plugin's client builds one `ProviderHttp` and sends every call through `reques
 gets back is either the service's `requests.Response` (any status but a redirect: judging it is
 the plugin's job) or one of the contract's exceptions for the case where no answer arrived:
 
-- `ProviderUnreachable`: no connection could be made (refused, no route, DNS, TLS handshake,
-  connect time-out) or it broke before an answer;
+- `NotSent` (a `ProviderUnreachable`): no connection could be made (refused, no route, DNS, the
+  connect time-out), so nothing was sent;
+- `ProviderUnreachable`: the connection broke (TLS, a reset) before an answer, perhaps after sending;
 - `ProviderTimeout`: the request was sent but no answer came within the read time-out, so the
   service may have acted on it.
 
@@ -27,8 +28,9 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import NewConnectionError
 
-from gateway.plugin.provider import OutcomeUnknown, ProviderTimeout, ProviderUnreachable
+from gateway.plugin.provider import NotSent, OutcomeUnknown, ProviderTimeout, ProviderUnreachable
 
 log = logging.getLogger("gateway.plugin.http")  # the name operators' log filters know
 
@@ -129,9 +131,13 @@ class ProviderHttp:
                 method, url, timeout=self.timeouts.pair(), **self._with_environment(url, kwargs)
             )
         except requests.ConnectTimeout as exc:  # nothing was sent
-            raise ProviderUnreachable(f"could not connect to {self.service} ({what})") from exc
+            raise NotSent(f"could not connect to {self.service} ({what})") from exc
         except requests.Timeout as exc:  # sent, and perhaps acted on
             raise ProviderTimeout(f"{self.service} did not answer {what} in {self.timeouts.read}s") from exc
+        except requests.ConnectionError as exc:
+            if _never_connected(exc):  # refused, or no such host: nothing was sent
+                raise NotSent(f"{self.service} {what}: {type(exc).__name__}") from exc
+            raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
         except requests.RequestException as exc:
             raise ProviderUnreachable(f"{self.service} {what}: {type(exc).__name__}") from exc
         except OSError as exc:  # before sending: a CA bundle that is not there, say
@@ -165,3 +171,15 @@ class ProviderHttp:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _never_connected(exc: requests.ConnectionError) -> bool:
+    """urllib3 failed to open the connection (NewConnectionError: refused, DNS), before any byte was sent.
+
+    requests wraps it in a MaxRetryError (`.reason`); a proxy's failure or a reset after sending is not it.
+    """
+    if isinstance(exc, requests.exceptions.ProxyError | requests.exceptions.SSLError):
+        return False
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, NewConnectionError)

@@ -376,6 +376,13 @@ class ProviderUnreachable(NoAnswer):
     reason = "unreachable"
 
 
+class NotSent(ProviderUnreachable):
+    """No connection was ever made (refused, no such host, the connect time-out), so nothing was sent:
+    the provider cannot have acted. Raise it only when that is certain; a connection that broke after
+    the request went out is a plain `ProviderUnreachable`. From `create_order` it is a not-created
+    outcome, after which the core may try the order at another account (docs/routing.md)."""
+
+
 class NotSupported(Exception):
     """The provider does not offer this optional operation."""
 

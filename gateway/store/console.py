@@ -7,19 +7,39 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Text, cast, false, func, or_, select, true, tuple_, update
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.plugin.clock import as_utc, utcnow
 from gateway.plugin.money import format_money
 from gateway.plugin.provider import Verdict
 from gateway.store.db import Database
 from gateway.store.models import (
+    DEFAULT_MERCHANT_ID,
     ConsoleAction,
+    Merchant,
     NotificationRecord,
     Order,
+    OrderAttempt,
     OrderStatus,
     OutboxEvent,
+    ProviderAccount,
     ProviderCall,
     Refund,
     RefundStatus,
@@ -33,6 +53,49 @@ UNSETTLED_REFUNDS = (RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value)
 REJECTED_VERDICTS = tuple(verdict.value for verdict in Verdict if not verdict.accepted)
 
 
+# Built once: building the statement per page cost as much as running it (SQLAlchemy's coercions).
+_NAMES = union_all(
+    select(literal("m"), Merchant.id, Merchant.name).where(Merchant.id.in_(bindparam("merchants", expanding=True))),
+    select(literal("a"), ProviderAccount.id, ProviderAccount.name).where(
+        ProviderAccount.id.in_(bindparam("accounts", expanding=True))
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of the merchants and accounts of the orders on a page, by id. An id without a row
+    (the environment's accounts, `default-<provider>`, or a row since deleted) is its own name."""
+
+    merchants: Mapping[str, str] = field(default_factory=dict)
+    accounts: Mapping[str, str] = field(default_factory=dict)
+
+    def merchant(self, merchant_id: str) -> str:
+        return self.merchants.get(merchant_id, merchant_id)
+
+    def account(self, account_id: str | None) -> str:
+        return "" if account_id is None else self.accounts.get(account_id, account_id)
+
+
+def names_of(session: Session, orders: Sequence[Order]) -> Names:
+    """The names a page of orders shows: one indexed read of both tables, for that page's ids only
+    (a page is at most PAGE_SIZE orders, however many merchants and accounts exist), in the
+    transaction that read the page."""
+    if not orders:
+        return Names()
+    merchant_ids = {order.merchant_id for order in orders}
+    account_ids = {order.account_id for order in orders if order.account_id is not None}
+    if merchant_ids == {DEFAULT_MERCHANT_ID}:  # the environment's merchant and accounts: no stored name to read
+        return Names()
+    merchants: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    # Core rows, not the ORM's: a third of the cost for the same tuples.
+    found = session.connection().execute(_NAMES, {"merchants": list(merchant_ids), "accounts": list(account_ids)})
+    for kind, row_id, name in found:
+        (merchants if kind == "m" else accounts)[row_id] = name
+    return Names(merchants, accounts)
+
+
 @dataclass
 class Dashboard:
     counts_by_status: dict[str, int]
@@ -41,6 +104,7 @@ class Dashboard:
     webhook_backlog: int
     oldest_undelivered: datetime | None
     rejected_notifies_last_hour: dict[str, int]
+    names: Names = field(default_factory=Names)  # of the stuck orders' merchants and accounts
 
 
 def dashboard(db: Database, now: datetime | None = None) -> Dashboard:
@@ -56,6 +120,7 @@ def dashboard(db: Database, now: datetime | None = None) -> Dashboard:
             .order_by(Order.expires_at)
             .limit(LIST_LIMIT)
         ).all()
+        names = names_of(session, stuck)
         unsettled = session.scalars(
             select(Refund).where(Refund.status.in_(UNSETTLED_REFUNDS)).order_by(Refund.created_at).limit(LIST_LIMIT)
         ).all()
@@ -82,6 +147,7 @@ def dashboard(db: Database, now: datetime | None = None) -> Dashboard:
         webhook_backlog=int(backlog or 0),
         oldest_undelivered=as_utc(oldest),
         rejected_notifies_last_hour={verdict: int(number) for verdict, number in sorted(rejected.items())},
+        names=names,
     )
 
 
@@ -90,7 +156,7 @@ class Entry:
     """One line of an order's timeline."""
 
     at: datetime
-    kind: str  # notification, provider call, refund, webhook, delivery, console
+    kind: str  # notification, provider call, attempt, refund, webhook, delivery, console
     title: str
     detail: str = ""
     good: bool | None = None  # True: went well, False: went wrong, None: neutral
@@ -102,6 +168,7 @@ class OrderPage:
     refunds: Sequence[Refund]
     events: Sequence[OutboxEvent]
     timeline: list[Entry] = field(default_factory=list)
+    names: Names = field(default_factory=Names)
 
 
 def order_page(db: Database, order_id: str) -> OrderPage | None:
@@ -116,12 +183,18 @@ def order_page(db: Database, order_id: str) -> OrderPage | None:
         ).all()
         refunds = session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.created_at)).all()
         refund_ids = [refund.id for refund in refunds]
+        attempts = session.scalars(
+            select(OrderAttempt).where(OrderAttempt.order_id == order.id).order_by(OrderAttempt.position)
+        ).all()
+        numbers = {(order.provider, order.merchant_order_no)} | {(a.provider, a.merchant_order_no) for a in attempts}
         calls = session.scalars(
             select(ProviderCall)
             .where(
                 or_(
-                    (ProviderCall.provider == order.provider)
-                    & (ProviderCall.merchant_order_no == order.merchant_order_no),
+                    *(
+                        (ProviderCall.provider == provider) & (ProviderCall.merchant_order_no == number)
+                        for provider, number in sorted(numbers)
+                    ),
                     ProviderCall.refund_id.in_(refund_ids),
                 )
             )
@@ -138,9 +211,36 @@ def order_page(db: Database, order_id: str) -> OrderPage | None:
         actions = session.scalars(
             select(ConsoleAction).where(ConsoleAction.order_id == order.id).order_by(ConsoleAction.id)
         ).all()
-    page = OrderPage(order=order, refunds=refunds, events=events)
+        names = names_of(session, [order])
+    page = OrderPage(order=order, refunds=refunds, events=events, names=names)
     page.timeline = _timeline(order, notifications, calls, refunds, events, deliveries, actions)
+    page.timeline = sorted([*page.timeline, *_attempt_entries(attempts, order.currency)], key=lambda entry: entry.at)
     return page
+
+
+def _attempt_entries(attempts: Sequence[OrderAttempt], currency: str) -> list[Entry]:
+    """Each try at an account (routing), and a payment that reached one the order had left."""
+    entries = []
+    for attempt in attempts:
+        detail = f"account {attempt.account_id}, {attempt.merchant_order_no}, {attempt.duration_ms} ms"
+        if attempt.code or attempt.message:
+            detail += f"; {attempt.code or ''} {attempt.message or ''}".rstrip()
+        good = {"created": True, "not_created": False}.get(attempt.outcome)
+        entries.append(
+            Entry(_at(attempt.started_at), "attempt", f"attempt {attempt.position}: {attempt.outcome}", detail, good)
+        )
+        if attempt.surplus_paid_at is not None:
+            amount = format_money(attempt.surplus_amount or 0, currency)
+            entries.append(
+                Entry(
+                    _at(attempt.surplus_paid_at),
+                    "attempt",
+                    f"surplus payment on attempt {attempt.position}: refund it",
+                    f"{amount} paid on {attempt.merchant_order_no} after the order had moved on",
+                    False,
+                )
+            )
+    return entries
 
 
 def _timeline(
@@ -215,14 +315,19 @@ BULK_RETRY_MAX = 500
 
 AnySelect = Select[*tuple[Any, ...]]  # of whole orders, or of the columns the CSV export reads
 
-# The list's equality filters: query parameter -> column, one line each. Merchants and accounts
-# join here when orders have them: "merchant": Order.merchant_id, "account": Order.account_id.
+# The list's equality filters: query parameter -> column, one line each.
 ORDER_EQUALS: Mapping[str, InstrumentedAttribute[str] | InstrumentedAttribute[str | None]] = {
     "status": Order.status,
     "provider": Order.provider,
     "channel": Order.channel,
-    "merchant": Order.merchant_id,  # a merchant's id (`default`: the environment-configured one)
-    "account": Order.account_id,  # a provider account's id (`default-<provider>`: the environment's)
+    "merchant": Order.merchant_id,  # a merchant's id or name (`default`: the environment-configured one)
+    "account": Order.account_id,  # a provider account's id or name (`default-<provider>`: the environment's)
+}
+# Filters that take a name as well as an id: parameter -> (the named table's id, its name). An
+# account's name is unique only within its merchant, so `account=usd` alone means every merchant's.
+BY_NAME: Mapping[str, tuple[InstrumentedAttribute[str], InstrumentedAttribute[str]]] = {
+    "merchant": (Merchant.id, Merchant.name),
+    "account": (ProviderAccount.id, ProviderAccount.name),
 }
 
 
@@ -276,6 +381,7 @@ SAVED_VIEWS: Mapping[str, SavedView] = {
 class OrderList:
     orders: Sequence[Order]
     next_page: Cursor | None  # None: this is the last page
+    names: Names = field(default_factory=Names)  # of the page's merchants and accounts
 
 
 def _filtered(wanted: OrderFilter, now: datetime) -> AnySelect:
@@ -283,7 +389,12 @@ def _filtered(wanted: OrderFilter, now: datetime) -> AnySelect:
     if wanted.errors:
         return query.where(false())
     for name, values in wanted.equals.items():
-        query = query.where(ORDER_EQUALS[name].in_(values))
+        column = ORDER_EQUALS[name]
+        if name in BY_NAME:
+            row_id, row_name = BY_NAME[name]
+            query = query.where(column.in_(values) | column.in_(select(row_id).where(row_name.in_(values))))
+        else:
+            query = query.where(column.in_(values))
     if wanted.created_from is not None:
         query = query.where(Order.created_at >= wanted.created_from)
     if wanted.created_to is not None:
@@ -318,10 +429,11 @@ def list_orders(db: Database, wanted: OrderFilter, now: datetime | None = None) 
     query = _newest_first(_filtered(wanted, now or utcnow()), wanted.after, PAGE_SIZE + 1)
     with db.transaction() as session:
         found = session.scalars(query).all()
+        names = names_of(session, found)
     if len(found) <= PAGE_SIZE:
-        return OrderList(found, None)
+        return OrderList(found, None, names)
     last = found[PAGE_SIZE - 1]
-    return OrderList(found[:PAGE_SIZE], Cursor(_at(last.created_at), last.id))
+    return OrderList(found[:PAGE_SIZE], Cursor(_at(last.created_at), last.id), names)
 
 
 # What the CSV export reads: plain rows of these columns, not whole ORM objects (5x faster per row).
@@ -329,12 +441,21 @@ EXPORT_COLUMNS = (
     Order.id, Order.created_at, Order.status, Order.provider, Order.channel, Order.amount, Order.currency,
     Order.refunded_amount, Order.merchant_order_no, Order.provider_order_id, Order.merchant_reference,
     Order.paid_at, Order.expires_at, Order.paid_after_expiry, Order.failure_code,
+    Order.merchant_id, Merchant.name.label("merchant_name"), Order.account_id,
+    ProviderAccount.name.label("account_name"),
 )  # fmt: skip
 
 
 def export_orders(db: Database, wanted: OrderFilter, now: datetime | None = None) -> Iterator[Row[Any]]:
     """Every order of the view, newest first, at most CSV_MAX_ROWS: one short transaction per batch."""
-    query: AnySelect = _filtered(wanted, now or utcnow()).with_only_columns(*EXPORT_COLUMNS)
+    # The names by primary key, per row: an account stored in the environment has none (its id is its name).
+    query: AnySelect = (
+        _filtered(wanted, now or utcnow())
+        .with_only_columns(*EXPORT_COLUMNS)
+        .select_from(Order)
+        .outerjoin(Merchant, Merchant.id == Order.merchant_id)
+        .outerjoin(ProviderAccount, ProviderAccount.id == Order.account_id)
+    )
     after, sent = wanted.after, 0
     while sent < CSV_MAX_ROWS:
         with db.transaction() as session:

@@ -76,6 +76,9 @@ class Merchant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(Text)  # encrypted (gateway.domain.credentials)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped with every change to the merchant's accounts or routing rules, in the same transaction:
+    # each process keeps both cached and reads only this to know its copy is current (gateway.domain.routing).
+    config_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(Base):
@@ -162,6 +165,11 @@ class Order(Base):
     # default_account_id(provider) for the environment-configured merchant).
     merchant_id: Mapped[str] = mapped_column(String(36), default=DEFAULT_MERCHANT_ID, index=True)
     account_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The routing rule and the version of the merchant's rules that chose the account (None: not routed).
+    routing_rule: Mapped[str | None] = mapped_column(String(80))
+    routing_version: Mapped[int | None] = mapped_column(Integer)
+    # Not a column: the order's attempts as the API shows them, when the domain has read them.
+    attempt_list = cast(list[dict[str, Any]], [])
 
     @property
     def payer_next_action(self) -> dict[str, Any] | None:
@@ -189,6 +197,40 @@ class Order(Base):
             refunded_amount=self.refunded_amount or 0,
             paid_after_expiry=bool(self.paid_after_expiry),
         )
+
+
+class RoutingRules(Base):
+    """One version of a merchant's routing rules (gateway.domain.routing_rules); the newest one rules."""
+
+    __tablename__ = "routing_rules"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)  # accounts by id
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OrderAttempt(Base):
+    """One try at creating an order at one account, with its own provider order number and its outcome."""
+
+    __tablename__ = "order_attempts"
+    __table_args__ = (Index("ix_order_attempts_provider_reference", "provider", "merchant_order_no"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1, 2 ... in the order tried
+    account_id: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(40))
+    merchant_order_no: Mapped[str] = mapped_column(String(64))
+    # created | not_created (nothing can exist at the provider) | unknown (it may exist: time-out, unclear)
+    outcome: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A payment that reached this attempt although the order went on elsewhere: money to refund by hand.
+    surplus_amount: Mapped[int | None] = mapped_column(BigInteger)
+    surplus_paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class NotificationRecord(Base):
@@ -340,3 +382,5 @@ NOTIFICATIONS = cast(Table, NotificationRecord.__table__)
 OUTBOX_EVENTS = cast(Table, OutboxEvent.__table__)
 PROVIDER_CALLS = cast(Table, ProviderCall.__table__)
 PROVIDER_ACCOUNTS = cast(Table, ProviderAccount.__table__)
+MERCHANTS = cast(Table, Merchant.__table__)
+ORDER_ATTEMPTS = cast(Table, OrderAttempt.__table__)

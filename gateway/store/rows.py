@@ -39,6 +39,14 @@ def stored_order(row: Sequence[Any] | None) -> StoredOrder | None:
     return None if row is None else StoredOrder(*row)
 
 
+_STORED_INDEXES = [list(_ORDERS.columns.keys()).index(name) for name in StoredOrder.__slots__]
+
+
+def stored_order_of(row: Sequence[Any] | None) -> StoredOrder | None:
+    """A whole row of `orders` (`statements.FIND_ORDER_BY_REFERENCE`) as a `StoredOrder`."""
+    return None if row is None else StoredOrder(*(row[index] for index in _STORED_INDEXES))
+
+
 def column_values(order: Order) -> dict[str, Any]:
     """An `Order`'s values by column name, for a Core INSERT (None is SQL NULL, as the ORM writes it)."""
     values = {column: getattr(order, attribute) for column, attribute in _ATTRIBUTES}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, literal_column, or_, select, update
+from sqlalchemy import bindparam, case, insert, literal_column, or_, select, text, update
 
 from gateway.plugin.provider import Verdict
 from gateway.store.models import NOTIFICATIONS, ORDERS, OUTBOX_EVENTS, PROVIDER_CALLS, OrderStatus
@@ -49,6 +49,13 @@ FIND_BY_REFERENCE = select(
     _ORDERS.c.account_id,
 ).where(_ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no"))
 
+# The same read, of every column (rows.stored_order keeps StoredOrder's, rows.as_order makes the whole an
+# Order): on PostgreSQL a payment is then one statement (PAY_AND_RECORD), whose webhook payload is the
+# Order this row becomes.
+FIND_ORDER_BY_REFERENCE = select(*_ORDERS.columns).where(
+    _ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no")
+)
+
 _UNPAID = _ORDERS.c.id == bindparam("order_id")
 _MARK_PAID_VALUES: dict[str, Any] = {
     "status": OrderStatus.PAID.value,
@@ -69,6 +76,32 @@ MARK_PAID_WITH_ID = (
     .where(_UNPAID, _ORDERS.c.status.in_(UNPAID_STATUSES))
     .values(**_MARK_PAID_VALUES, provider_order_id=bindparam("provider_order_id"))
     .returning(*_ORDERS.columns)
+)
+
+# A payment on PostgreSQL in one round trip, in autocommit: the conditional UPDATE, and only if it
+# changed the row, the outbox event and the notification's record, all or nothing (one statement).
+# Exactly once still rests on `status IN (unpaid)`. The row must also be as the notify read it
+# (`status`, `updated_at`: every write to an order sets it), because the webhook's payload was
+# built from that read; if it is not, nothing is written, and the caller pays in a transaction.
+_UNPAID_LIST = ", ".join(f"'{status}'" for status in UNPAID_STATUSES)
+PAY_AND_RECORD = text(
+    "WITH paid AS ("
+    f" UPDATE orders SET status = '{OrderStatus.PAID.value}', paid_at = :paid_at, updated_at = :now,"
+    " paid_after_expiry = (status = 'expired' OR paid_after_expiry),"
+    " provider_order_id = COALESCE(provider_order_id, :provider_order_id)"
+    f" WHERE id = :order_id AND status IN ({_UNPAID_LIST}) AND status = :read_status"
+    " AND updated_at = :read_updated_at RETURNING id"
+    "), event AS ("
+    " INSERT INTO outbox_events (id, type, data, created_at, next_attempt_at, attempts, order_id)"
+    " SELECT CAST(:event_id AS text), CAST(:event_type AS text), CAST(:event_data AS json),"
+    " CAST(:now AS timestamptz), CAST(:now AS timestamptz), 0, id FROM paid"
+    ") INSERT INTO notifications (provider, received_at, method, query_string, body, body_digest, request_size,"
+    " content_type, verdict, reason, order_id, event_id)"
+    # Typed: in a SELECT list, PostgreSQL has no column to infer a parameter's type from.
+    " SELECT CAST(:provider AS text), CAST(:received_at AS timestamptz), CAST(:method AS text),"
+    " CAST(:query_string AS text), CAST(:body AS text), CAST(:body_digest AS text), CAST(:request_size AS integer),"
+    " CAST(:content_type AS text), CAST(:verdict AS text), CAST(:reason AS text), id,"
+    " CAST(:notification_event_id AS text) FROM paid RETURNING order_id"
 )
 
 # -- notifications: their records, and "was this event already applied?" ---------------------------

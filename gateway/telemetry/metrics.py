@@ -85,8 +85,17 @@ HTTP_REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 
+ORDER_ATTEMPTS = Counter(
+    "gateway_order_attempts",
+    "Tries at creating an order at one account, by outcome: created, not_created (the next account may "
+    "be tried), unknown (never fails over)",
+    ["provider", "outcome"],
+)
+
 # Every metric name an alert rule or dashboard may use (scrape-time gauges included).
 STATE_GAUGES = {
+    "gateway_account_breakers_open": "Provider accounts skipped for a cool-down after not-created failures in a row",
+    "gateway_surplus_payments": "Payments that reached an attempt its order had left: each needs a refund",
     "gateway_webhook_backlog": "Merchant webhook events not delivered yet",
     "gateway_webhook_oldest_undelivered_age_seconds": "Age of the oldest undelivered webhook event (0 when none)",
     "gateway_orders_stuck_past_expiry": "Orders still pending after their expiry (reconciliation is not running?)",
@@ -111,6 +120,7 @@ def exported_names() -> set[str]:
         REJECTED_REQUESTS,
         THROTTLED_REQUESTS,
         HTTP_REQUESTS,
+        ORDER_ATTEMPTS,
     ):
         names.add(metric._name + "_total")
     for histogram in (PROVIDER_CALL_SECONDS, HTTP_REQUEST_SECONDS):
@@ -122,12 +132,14 @@ def exported_names() -> set[str]:
 class StateCollector(Collector):
     """Gauges read from the database when scraped."""
 
-    def __init__(self, db: Database, now: datetime | None = None) -> None:
+    def __init__(self, db: Database, now: datetime | None = None, breaker: tuple[int, float] = (5, 30.0)) -> None:
         self.db = db
         self.now = now
+        self.breaker = breaker  # (failures, cool-down seconds): GATEWAY_BREAKER_*
 
     def collect(self) -> Iterator[Metric]:
-        from gateway.store.models import Order, OrderStatus, OutboxEvent, Refund, RefundStatus
+        from gateway.store import routing_queries
+        from gateway.store.models import Order, OrderAttempt, OrderStatus, OutboxEvent, Refund, RefundStatus
 
         now = self.now or utcnow()
         with self.db.transaction() as session:
@@ -144,6 +156,10 @@ class StateCollector(Collector):
                     Refund.status.in_([RefundStatus.PENDING.value, RefundStatus.UNKNOWN.value])
                 )
             )
+            surplus = session.scalar(
+                select(func.count(OrderAttempt.id)).where(OrderAttempt.surplus_paid_at.is_not(None))
+            )
+        states = routing_queries.breaker_states(self.db, *self.breaker, now=now)
         oldest_utc = as_utc(oldest)
         age = max(0.0, (now - oldest_utc).total_seconds()) if oldest_utc is not None else 0.0
         for name, value in (
@@ -151,11 +167,13 @@ class StateCollector(Collector):
             ("gateway_webhook_oldest_undelivered_age_seconds", age),
             ("gateway_orders_stuck_past_expiry", stuck or 0),
             ("gateway_refunds_unsettled", unsettled or 0),
+            ("gateway_account_breakers_open", sum(1 for state in states if state.is_open)),
+            ("gateway_surplus_payments", surplus or 0),
         ):
             yield GaugeMetricFamily(name, STATE_GAUGES[name], value=value)
 
 
-def render(db: Database) -> bytes:
+def render(db: Database, breaker: tuple[int, float] = (5, 30.0)) -> bytes:
     """The text exposition of every process's counters plus the state gauges."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
@@ -165,11 +183,15 @@ def render(db: Database) -> bytes:
     else:
         for collector in list(REGISTRY._collector_to_names):
             registry.register(collector)
-    registry.register(StateCollector(db))
+    registry.register(StateCollector(db, breaker=breaker))
     return generate_latest(registry)
 
 
 # -- recording helpers (small, so call sites stay one line) -------------------------------------
+
+
+def count_attempt(provider: str, outcome: str) -> None:
+    ORDER_ATTEMPTS.labels(provider, outcome).inc()
 
 
 def count_rejected_request(endpoint: str, status: int, code: str) -> None:

@@ -22,7 +22,9 @@ provider's own error messages included; hostile input built from the harness's o
 (signatures that only resemble the right one, a repeated field, amounts binary cannot hold, HTML
 and non-JSON answers to every call); each required setting refused by name when missing; signed
 timestamps judged by `Provider.clock` inside the declared window; and refund notifications that
-settle refunds once and never pay an order. tests/testing/ plants 25 such bugs in Example Pay
+settle refunds once and never pay an order; and create outcomes that routing may fail over after
+that leave nothing at the provider (a time-out, an unclear answer or a refusal that can follow
+acceptance never one). tests/testing/ plants 26 such bugs in Example Pay
 and 4 in Stripe, and shows the kit fails each.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::

@@ -22,6 +22,7 @@ from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
 from gateway.testing.live import LiveGateway
+from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
@@ -46,6 +47,7 @@ class ProviderConformance(
     TimeChecks,
     RefundNotificationChecks,
     AccountChecks,
+    NotCreatedChecks,
     FieldVariantChecks,
     BusyChecks,
     UrlChecks,
@@ -59,8 +61,11 @@ class ProviderConformance(
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
     declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
     settings (`SettingsChecks`), of signed timestamps (`TimeChecks`), of refund notifications
-    (`RefundNotificationChecks`) and of two accounts side by side (`AccountChecks`) live in modules
-    of their own; this class has the rest.
+    (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
+    that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
+    (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
+    (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`) and
+    of `Provider.check` (`CheckChecks`) live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

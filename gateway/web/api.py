@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, jsonify, request
 from flask.views import MethodView
 
 from gateway.domain import qr_codes
 from gateway.domain.idempotency import Claim
-from gateway.domain.orders import create_order, get_order, order_answer, refresh_order
+from gateway.domain.merchant_providers import offers_of
+from gateway.domain.orders import create_order, evaluate_route, get_order, order_answer, refresh_order
 from gateway.domain.qr_codes import qr_code_payload
 from gateway.domain.schemas import (
+    AccountProviderSchema,
     ApiErrorSchema,
     OrderCreateSchema,
     OrderQuerySchema,
     OrderSchema,
     ProviderSchema,
     QrCodeQuerySchema,
+    RoutingDecisionSchema,
 )
-from gateway.store.models import Order
-from gateway.web.auth import require_api_key, require_scope
+from gateway.store.models import DEFAULT_MERCHANT_ID, Order
+from gateway.web.auth import current_caller, require_api_key, require_scope
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.idempotent import idempotent
@@ -81,9 +84,28 @@ class OrderQrCode(MethodView):
         return Response(image, content_type=qr_codes.MEDIA_TYPES[args["format"]])
 
 
+@blp.route("/routing/evaluate")
+class RoutingEvaluate(MethodView):
+    @blp.arguments(OrderCreateSchema(), example=ORDER_EXAMPLE)
+    @blp.response(200, RoutingDecisionSchema)
+    @blp.alt_response(422, schema=ApiErrorSchema, description="invalid fields, as POST /v1/orders answers them")
+    @blp.alt_response(502, schema=ApiErrorSchema, description="every account of the rule is behind an open breaker")
+    def post(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A dry run of routing: the body of POST /v1/orders; answers the rule and the accounts in the order
+        they would be tried. Calls no provider and stores nothing (scope orders:write)."""
+        caller = require_scope("orders:write")
+        return evaluate_route(current_gateway(), fields, request.remote_addr, caller.merchant_id)
+
+
 @blp.route("/providers")
 class Providers(MethodView):
     @blp.response(200, ProviderSchema(many=True))
-    def get(self) -> list[Any]:
-        """Enabled providers with their channels and currencies."""
-        return list(current_gateway().providers.values())
+    def get(self) -> list[Any] | Response:
+        """Enabled providers with their channels and currencies. A stored merchant's key gets its own
+        accounts instead: one item per account, each adding `account`, `account_name` and `enabled`
+        (see the AccountProvider schema)."""
+        gateway = current_gateway()
+        merchant_id = current_caller().merchant_id
+        if merchant_id == DEFAULT_MERCHANT_ID:
+            return list(gateway.providers.values())
+        return jsonify(AccountProviderSchema(many=True).dump(offers_of(gateway, merchant_id)))

@@ -13,7 +13,7 @@ from flask_smorest import Api
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.domain import instrument, webhooks
+from gateway.domain import credentials, instrument, webhooks
 from gateway.domain.core import Gateway
 from gateway.domain.notify_guard import RejectionThrottle
 from gateway.domain.plugin_manager import (
@@ -22,11 +22,11 @@ from gateway.domain.plugin_manager import (
     collect_providers,
     collect_sandboxes,
 )
-from gateway.domain.schemas import ApiErrorSchema
+from gateway.domain.schemas import AccountProviderSchema, ApiErrorSchema
 from gateway.plugin.money import format_money
 from gateway.plugin.settings import ConfigError, Settings, load_settings, require_api_keys
 from gateway.store.db import Database
-from gateway.web import api, console, docs, health, lockout, notify, observe, openapi, pay, refunds
+from gateway.web import admin, api, console, docs, health, lockout, notify, observe, openapi, pay, refunds
 from gateway.web.context import EXTENSION_KEY, current_gateway
 from gateway.web.errors import register_error_handlers
 from gateway.web.limiter import build_limiter
@@ -71,8 +71,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions[EXTENSION_KEY] = gateway
 
     smorest = GatewayApi(app)
-    for module in (api, refunds, notify, health):
+    for module in (api, refunds, notify, health, admin):
         smorest.register_blueprint(module.blp)
+    smorest.spec.components.schema("AccountProvider", schema=AccountProviderSchema)  # /v1/providers, by key
     if pay.enabled(settings):  # off, it is not even in /openapi.json (nor a rate limiter at all)
         pay.limit(build_limiter(app, settings), settings)
         smorest.register_blueprint(pay.blp)
@@ -102,12 +103,13 @@ def _build_gateway(settings: Settings) -> Gateway:
         enabled = ", ".join(providers)
         raise ConfigError("GATEWAY_DEFAULT_PROVIDER", f"must name an enabled provider ({enabled}), not {default!r}")
     webhooks.load_config(settings)  # half-configured webhooks stop start-up, not just the worker
+    credentials.vault(settings)  # a malformed GATEWAY_CREDENTIALS_KEYS stops start-up, not the first request
     db = Database(
         settings.database_url, pool_size=settings.database_pool_size, pool_timeout=settings.database_pool_timeout
     )
     instrument.instrument_providers(providers, db)  # metrics, log ids, the console's timeline
     plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.telemetry.metrics")
-    return Gateway(
+    gateway = Gateway(
         settings=settings,
         db=db,
         plugin_manager=plugin_manager,
@@ -115,6 +117,8 @@ def _build_gateway(settings: Settings) -> Gateway:
         default_provider=default,
         notify_guard=RejectionThrottle(settings),
     )
+    gateway.breakers  # noqa: B018 - GATEWAY_BREAKER_* are read now: a bad value stops start-up, not an order
+    return gateway
 
 
 def implicit_default_provider(providers: Mapping[str, object]) -> str | None:

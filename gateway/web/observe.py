@@ -73,4 +73,5 @@ def scrape() -> Response:
     require_api_key(allowed)
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    return Response(metrics.render(gateway.db), content_type=CONTENT_TYPE_LATEST)
+    breaker = gateway.breakers.settings
+    return Response(metrics.render(gateway.db, (breaker.failures, breaker.cooldown)), content_type=CONTENT_TYPE_LATEST)

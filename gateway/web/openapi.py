@@ -8,6 +8,8 @@ running gateway and on HTTP details outside them:
   learnt by asking every enabled provider how it acknowledges each verdict (text/plain or JSON,
   as the provider's protocol wants), plus the throttle's 429 and the JSON errors of the core;
 - the bearer API key, when GATEWAY_API_KEYS is set, with its 401;
+- the admin API (/v1/admin) behind the admin keys when GATEWAY_ADMIN_KEYS is set, and nothing of
+  it when it is not (it is off: every path of it is a 404);
 - examples that this deployment accepts as they come (gateway.web.openapi_examples);
 - links from a created order to its reads and refunds, and from a created refund to its read, so
   a client (or a fuzzer's stateful phase) knows which id goes where.
@@ -17,9 +19,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain import admin_schemas
 from gateway.domain.core import Gateway
 from gateway.plugin.provider import Verdict
 from gateway.web import openapi_examples
+from gateway.web.console.access import admin_keys
+
+ADMIN = "/v1/admin/"
 
 ERROR = {"$ref": "#/components/schemas/ApiError"}
 ORDER_ID = {"order_id": "$response.body#/id"}
@@ -44,6 +50,8 @@ def exact(doc: dict[str, Any], gateway: Gateway) -> dict[str, Any]:
         _document_notify(paths[NOTIFY], gateway)
     if gateway.settings.api_keys:
         _document_api_key(doc)
+    _document_admin_api(doc, on=bool(admin_keys(gateway.settings)))
+    _document_account_providers(doc)
     for (path, method, status), links in LINKS.items():
         response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
         if response is not None:
@@ -113,9 +121,44 @@ def _document_api_key(doc: dict[str, Any]) -> None:
     }
     unauthorized = {"description": "no or a wrong API key", "content": {"application/json": {"schema": ERROR}}}
     for path, operations in doc.get("paths", {}).items():
-        if not path.startswith("/v1/"):
+        if not path.startswith("/v1/") or path.startswith(ADMIN):
             continue
         for method, operation in operations.items():
             if method in ("get", "post", "put", "patch", "delete"):
                 operation["security"] = [{"apiKey": []}]
                 operation.setdefault("responses", {})["401"] = unauthorized
+
+
+def _document_admin_api(doc: dict[str, Any], *, on: bool) -> None:
+    paths = doc.get("paths", {})
+    if not on:
+        for path in [path for path in paths if path.startswith(ADMIN)]:
+            del paths[path]
+        doc["tags"] = [tag for tag in doc.get("tags", []) if tag.get("name") != "admin"]
+        components = doc.get("components", {}).get("schemas", {})
+        for name in admin_schemas.documented_names():
+            components.pop(name, None)
+        return
+    doc.setdefault("components", {}).setdefault("securitySchemes", {})["adminKey"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "one of GATEWAY_ADMIN_KEYS (the console's), never a merchant's API key",
+    }
+    unauthorized = {"description": "no or a wrong admin key", "content": {"application/json": {"schema": ERROR}}}
+    for path, operations in paths.items():
+        if path.startswith(ADMIN):
+            for method, operation in operations.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    operation["security"] = [{"adminKey": []}]
+                    operation.setdefault("responses", {})["401"] = unauthorized
+
+
+def _document_account_providers(doc: dict[str, Any]) -> None:
+    """A stored merchant's key gets its accounts from /v1/providers: either item shape is an answer."""
+    components = doc.get("components", {}).get("schemas", {})
+    if "AccountProvider" not in components:
+        return
+    answer = doc.get("paths", {}).get("/v1/providers", {}).get("get", {}).get("responses", {}).get("200", {})
+    schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    if schema.get("type") == "array":
+        schema["items"] = {"anyOf": [schema["items"], {"$ref": "#/components/schemas/AccountProvider"}]}

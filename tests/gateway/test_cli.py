@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.flows import new_key, paid_order
+from tests.support.flows import new_key, paid_with
 from tests.support.processes import flask_cli
+
+pytestmark = pytest.mark.neutral
 
 UNKNOWN_ID = str(uuid.UUID(int=7))
 
@@ -53,11 +55,9 @@ def test_a_bad_argument_gets_one_line_and_a_non_zero_exit(app: Any, args: list[s
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_settling_a_refund_that_is_settled_already_is_refused_in_one_line(
-    app: Any, simulator: Any, simulator_faults: Any
-) -> None:
+def test_settling_a_refund_that_is_settled_already_is_refused_in_one_line(app: Any, neutral_provider: Any) -> None:
     client = app.test_client()
-    order = paid_order(client, simulator, 1000)
+    order = paid_with(client, neutral_provider, 1000)
     refund_id = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}, headers=new_key()).get_json()[
         "id"
     ]
@@ -71,9 +71,7 @@ def test_settling_a_refund_that_is_settled_already_is_refused_in_one_line(
     assert client.get(f"/v1/refunds/{refund_id}").get_json()["status"] == "succeeded"
 
 
-def test_the_deployed_command_prints_no_traceback_for_an_unknown_refund(
-    sqlite_url: str, simulator: Any, tmp_path: Path
-) -> None:
+def test_the_deployed_command_prints_no_traceback_for_an_unknown_refund(sqlite_url: str, tmp_path: Path) -> None:
     config = {
         "GATEWAY_DATABASE_URL": sqlite_url,
         "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),

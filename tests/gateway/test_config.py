@@ -1,28 +1,35 @@
 """Start-up configuration: create_app(test_config) with the environment, a config file, API keys,
 /healthz and /openapi.json. Configuration mistakes stop start-up with a `ConfigError` that names
-the variable and never shows a secret."""
+the variable and never shows a secret. The provider is Example Pay (examples/), a provider that
+belongs to no one: a real provider's own settings are tested with it, under tests/<provider>/."""
 
 from __future__ import annotations
 
 import json
 import logging
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from gateway import create_app
 from gateway.plugin.settings import ConfigError
 from gateway.store.models import Order
+from gateway.testing import ProviderHarness
 from gateway.web.app import implicit_default_provider
-from tests.conftest import MCH_ID, MCH_KEY
-from tests.support.keys import TEST_API_KEY, KeyedClient
+from tests.gateway.conftest import NEUTRAL_NAME, NEUTRAL_PLUGIN, neutral_settings
 from tests.support.plugins import all_plugins_but
 
 SECRET = "s3cr3t-merchant-key-never-shown-0001"  # a key that must never show up anywhere
+# Example Pay configured, as an operator would, for tests that never call it (they ask for `neutral_plugin`).
+FULL_EXAMPLE = {
+    "GATEWAY_PLUGINS": NEUTRAL_PLUGIN,
+    "GATEWAY_DISABLED_PLUGINS": all_plugins_but(NEUTRAL_NAME),
+    "EXAMPLE_SECRET": SECRET,
+    "EXAMPLE_API_URL": "https://api.example-pay.example/v1",
+}
 
 
 def closed_port() -> int:
@@ -33,36 +40,9 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """create_app with a throw-away SQLite database and instance folder, plus `config`."""
-    built: list[Any] = []
-
-    def build(**config: Any) -> Any:
-        base = {
-            "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.sqlite3'}",
-            "GATEWAY_INSTANCE_PATH": str(tmp_path),
-            "GATEWAY_API_KEYS": TEST_API_KEY,  # GATEWAY_API_KEYS="" to see the gateway without one
-        }
-        app = create_app({**base, **config})
-        built.append(app)
-        if TEST_API_KEY in app.extensions["gateway"].settings.api_keys:
-            app.test_client_class = KeyedClient
-        return app
-
-    yield build
-    for app in built:
-        app.extensions["gateway"].db.dispose()
-
-
-@pytest.fixture
-def iotpay_config(simulator: Any) -> dict[str, str]:
-    """Complete IOTPay configuration, talking to the simulator."""
-    return {
-        "IOTPAY_MCH_ID": MCH_ID,
-        "IOTPAY_SECRET_KEY": MCH_KEY,
-        "IOTPAY_API_URL": f"{simulator.url}/v1",
-        "IOTPAY_WX_APP_ID": "wx1234567890abcdef",
-    }
+def neutral_config(neutral_provider: ProviderHarness) -> dict[str, str]:
+    """Example Pay configured as the only provider, talking to its simulator."""
+    return neutral_settings(neutral_provider, "http://127.0.0.1")
 
 
 def assert_config_error(exc_info: pytest.ExceptionInfo[ConfigError], variable: str, *secrets: str) -> None:
@@ -77,164 +57,59 @@ def assert_config_error(exc_info: pytest.ExceptionInfo[ConfigError], variable: s
 # -- which providers start ---------------------------------------------------------------------
 
 
-def test_without_any_iotpay_variable_the_app_starts_with_no_provider_and_logs_iotpay_disabled(
-    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-
-    app = make_app()
-
-    client = app.test_client()
-    assert client.get("/v1/providers").get_json() == []
-    assert any("iotpay" in r.getMessage() and "disabled" in r.getMessage() for r in caplog.records), caplog.text
-    # Ordering then names the missing provider instead of failing obscurely.
-    response = client.post(
-        "/v1/orders", json={"channel": "WX_APP", "amount": 1, "currency": "CAD", "subject": "s", "body": "b"}
-    )
-    assert response.status_code == 422
-    assert response.get_json()["error"] == "validation_error"
-    assert "provider" in response.get_json()["errors"]
-
-
-def test_sandbox_alone_enables_iotpay_in_sandbox_mode_with_its_simulator_mounted(
-    make_app: Callable[..., Any],
-) -> None:
-    app = make_app(GATEWAY_SANDBOX="1")
-
-    client = app.test_client()
-    providers = client.get("/v1/providers").get_json()
-    assert ("iotpay", True) in [(p["name"], p["sandbox"]) for p in providers]
-    assert client.get("/sandbox/iotpay/faults").status_code == 200
-
-
 def test_sandbox_starts_when_the_instance_folder_does_not_exist_yet(
-    make_app: Callable[..., Any], tmp_path: Path
+    make_app: Callable[..., Any], neutral_plugin: dict[str, str], tmp_path: Path
 ) -> None:
     instance = tmp_path / "fresh-instance"
 
-    app = make_app(GATEWAY_SANDBOX="1", GATEWAY_INSTANCE_PATH=str(instance))
+    app = make_app(**neutral_plugin, GATEWAY_SANDBOX="1", GATEWAY_INSTANCE_PATH=str(instance))
 
-    assert "iotpay" in [p["name"] for p in app.test_client().get("/v1/providers").get_json()]
+    assert NEUTRAL_NAME in [p["name"] for p in app.test_client().get("/v1/providers").get_json()]
 
 
-def test_complete_iotpay_configuration_enables_iotpay_outside_sandbox(
-    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+def test_malformed_public_url_stops_start_up_naming_gateway_public_url(
+    make_app: Callable[..., Any], neutral_plugin: dict[str, str]
 ) -> None:
-    app = make_app(**iotpay_config)
+    with pytest.raises(ConfigError) as exc_info:
+        make_app(**FULL_EXAMPLE, GATEWAY_PUBLIC_URL="ftp://x")
 
-    providers = app.test_client().get("/v1/providers").get_json()
-    details = providers[0].pop("channel_details")  # tests/iotpay/test_checkout_channels.py checks them
-    assert [channel["name"] for channel in details] == providers[0]["channels"]
-    assert providers == [
-        {
-            "name": "iotpay",
-            "display_name": "IOTPay",
-            "channels": [
-                "WX_APP",
-                "ALIPAY_MOBILE",
-                "UPI_APP",
-                "WX_NATIVE",
-                "ALIPAY_QR",
-                "UPI_QR",
-                "ALIPAY_WAP",
-                "ALIPAY_PC",
-                "UPI_SEQ",
-                "WX_JSAPI",
-                "WX_JSAPI_BROWSER",
-            ],
-            "currencies": [
-                {"code": "CAD", "exponent": 2},
-                {"code": "USD", "exponent": 2},
-                {"code": "CNY", "exponent": 2},
-            ],
-            "operations": ["multiple_refunds", "partial_refund", "query", "refund"],
-            "notifications": {
-                "signature": "MD5 over every received field but sign, with the merchant key (upper-case hex)",
-                "acknowledgement": "HTTP body exactly 'success'",
-                "retries": "re-sent periodically, several times (about 6 over 15 minutes) until acknowledged",
-            },
-            "sandbox": False,
-        }
-    ]
-    assert app.test_client().get("/sandbox/iotpay/faults").status_code == 404
-
-
-FULL_IOTPAY = {"IOTPAY_MCH_ID": MCH_ID, "IOTPAY_SECRET_KEY": SECRET, "IOTPAY_API_URL": "https://iotpay.example/v1"}
+    assert_config_error(exc_info, "GATEWAY_PUBLIC_URL", SECRET)
 
 
 @pytest.mark.parametrize(
     ("config", "variable"),
     [
-        pytest.param({"IOTPAY_MCH_ID": MCH_ID}, "IOTPAY_SECRET_KEY", id="only-mch-id"),
-        pytest.param({"IOTPAY_SECRET_KEY": SECRET}, "IOTPAY_MCH_ID", id="only-secret-key"),
-        pytest.param({"IOTPAY_API_URL": "https://iotpay.example/v1"}, "IOTPAY_MCH_ID", id="only-api-url"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_MCH_ID": "   "}, "IOTPAY_MCH_ID", id="blank-mch-id"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_TIMEOUT": "abc"}, "IOTPAY_TIMEOUT", id="timeout-not-a-number"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_TIMEOUT": "0"}, "IOTPAY_TIMEOUT", id="timeout-zero"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_TIMEOUT": "nan"}, "IOTPAY_TIMEOUT", id="timeout-nan"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "ftp://x"}, "IOTPAY_API_URL", id="api-url-ftp"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_MCH_ID": "1" * 31}, "IOTPAY_MCH_ID", id="mch-id-31-chars"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_JOB_NO": "j" * 51}, "IOTPAY_JOB_NO", id="job-no-51-chars"),
-        pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_REQUIRE_RESPONSE_SIGN": "maybe"},
-            "IOTPAY_REQUIRE_RESPONSE_SIGN",
-            id="flag-not-boolean",
-        ),
-        pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_REJECT_BAD_RESPONSE_SIGN": "0"},
-            "IOTPAY_REJECT_BAD_RESPONSE_SIGN",
-            id="retired-flag-that-accepted-wrong-signatures",
-        ),
         pytest.param({"GATEWAY_SANDBOX": "maybe"}, "GATEWAY_SANDBOX", id="sandbox-not-boolean"),
-        pytest.param(
-            {**FULL_IOTPAY, "GATEWAY_DEFAULT_PROVIDER": "nope"}, "GATEWAY_DEFAULT_PROVIDER", id="default-nope"
-        ),
+        pytest.param({"GATEWAY_DEFAULT_PROVIDER": "nope"}, "GATEWAY_DEFAULT_PROVIDER", id="default-nope"),
     ],
 )
-def test_partial_or_malformed_configuration_stops_start_up_naming_the_variable_never_the_key(
-    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture, config: dict[str, str], variable: str
+def test_malformed_core_settings_stop_start_up_naming_the_variable_never_the_key(
+    make_app: Callable[..., Any],
+    neutral_plugin: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    config: dict[str, str],
+    variable: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
     with pytest.raises(ConfigError) as exc_info:
-        make_app(**config)
+        make_app(**FULL_EXAMPLE, **config)
 
     assert_config_error(exc_info, variable, SECRET)
     assert SECRET not in caplog.text
 
 
-def test_malformed_public_url_stops_start_up_naming_gateway_public_url(
-    make_app: Callable[..., Any], iotpay_config: dict[str, str]
-) -> None:
-    with pytest.raises(ConfigError) as exc_info:
-        make_app(**iotpay_config, GATEWAY_PUBLIC_URL="ftp://x")
-
-    assert_config_error(exc_info, "GATEWAY_PUBLIC_URL", MCH_KEY)
-
-
-# -- secrets stay out of reprs -----------------------------------------------------------------
-
-
 @pytest.mark.parametrize("sandbox", [False, True], ids=["configured", "sandbox"])
-def test_reprs_of_the_iotpay_config_settings_and_gateway_never_contain_the_key(
-    make_app: Callable[..., Any], sandbox: bool
+def test_reprs_of_the_settings_and_the_gateway_never_contain_a_providers_secret(
+    make_app: Callable[..., Any], neutral_plugin: dict[str, str], sandbox: bool
 ) -> None:
-    app = make_app(**FULL_IOTPAY, GATEWAY_SANDBOX="1" if sandbox else "0")
+    app = make_app(**FULL_EXAMPLE, GATEWAY_SANDBOX="1" if sandbox else "0")
     gateway = app.extensions["gateway"]
-    provider = gateway.providers["iotpay"]
-    key = provider.config.secret_key
-    assert key == ("sandbox-key-0123456789abcdef0000" if sandbox else SECRET)
+    provider = gateway.providers[NEUTRAL_NAME]
 
-    for shown in (
-        repr(provider.config),
-        str(provider.config),
-        repr(gateway.settings),
-        str(gateway.settings),
-        repr(gateway),
-        repr(provider),
-    ):
-        assert key not in shown
+    for shown in (repr(gateway.settings), str(gateway.settings), repr(gateway), repr(provider)):
         assert SECRET not in shown
+        assert "example-sandbox-secret" not in shown  # Example Pay's sandbox secret
 
 
 # -- API keys ----------------------------------------------------------------------------------
@@ -245,9 +120,9 @@ K2 = "k2-1d7a3c9e5b0f2a4c"
 
 
 @pytest.fixture
-def keyed_app(make_app: Callable[..., Any], iotpay_config: dict[str, str], sqlite_url: str) -> Any:
+def keyed_app(make_app: Callable[..., Any], neutral_config: dict[str, str], sqlite_url: str) -> Any:
     return make_app(
-        **iotpay_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS=f"{K1}, {K2}", GATEWAY_PAY_ENDPOINT="1"
+        **neutral_config, GATEWAY_DATABASE_URL=sqlite_url, GATEWAY_API_KEYS=f"{K1}, {K2}", GATEWAY_PAY_ENDPOINT="1"
     )
 
 
@@ -281,7 +156,7 @@ def test_v1_needs_one_of_the_api_keys(keyed_app: Any, authorization: str | None,
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert K1 not in response.get_data(as_text=True) and K2 not in response.get_data(as_text=True)
     else:
-        assert [p["name"] for p in response.get_json()] == ["iotpay"]
+        assert [p["name"] for p in response.get_json()] == [NEUTRAL_NAME]
 
 
 @pytest.mark.parametrize(
@@ -292,7 +167,7 @@ def test_v1_needs_one_of_the_api_keys(keyed_app: Any, authorization: str | None,
     ],
 )
 def test_v1_orders_without_a_key_answer_401_and_create_nothing(keyed_app: Any, method: str, path: str) -> None:
-    order = {"channel": "UPI_APP", "amount": 100, "currency": "CAD", "subject": "s", "body": "b"}
+    order = {"channel": "wallet", "amount": 100, "currency": "USD", "subject": "s", "body": "b"}
 
     response = keyed_app.test_client().open(path, method=method, json=order if method == "POST" else None)
 
@@ -307,8 +182,8 @@ def test_v1_orders_without_a_key_answer_401_and_create_nothing(keyed_app: Any, m
     [
         pytest.param("/healthz", 200, id="healthz"),
         pytest.param("/openapi.json", 200, id="openapi"),
-        pytest.param("/notify/iotpay", 400, id="notify-unsigned-is-refused-by-iotpay-rules-not-by-auth"),
-        pytest.param("/pay?channelid=UPI_APP&amount=1.00", 200, id="pay"),
+        pytest.param(f"/notify/{NEUTRAL_NAME}", 400, id="notify-unsigned-is-refused-by-the-providers-rules-not-auth"),
+        pytest.param("/pay?channelid=wallet&amount=1.00", 200, id="pay"),
     ],
 )
 def test_health_openapi_notify_and_pay_stay_reachable_without_a_key(keyed_app: Any, path: str, status: int) -> None:
@@ -320,10 +195,10 @@ def test_health_openapi_notify_and_pay_stay_reachable_without_a_key(keyed_app: A
 
 @pytest.mark.parametrize("api_keys", [pytest.param("", id="unset"), pytest.param(" , ", id="only-blanks")])
 def test_outside_the_sandbox_start_up_without_api_keys_is_refused_in_one_line_saying_what_to_set(
-    make_app: Callable[..., Any], iotpay_config: dict[str, str], api_keys: str
+    make_app: Callable[..., Any], neutral_config: dict[str, str], api_keys: str
 ) -> None:
     with pytest.raises(ConfigError) as exc_info:
-        make_app(**iotpay_config, GATEWAY_API_KEYS=api_keys)
+        make_app(**neutral_config, GATEWAY_API_KEYS=api_keys)
 
     assert_config_error(exc_info, "GATEWAY_API_KEYS")
     message = str(exc_info.value)
@@ -377,16 +252,16 @@ STRIPE = {
             id="webhook-secret-15",
         ),
         pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://iotpay.example/v1"}, "IOTPAY_API_URL", SECRET, id="iotpay-http"
+            {**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://pay.example/v1"}, "EXAMPLE_API_URL", SECRET, id="provider-http"
         ),
         pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://10.0.0.7/v1"}, "IOTPAY_API_URL", SECRET, id="iotpay-http-lan"
+            {**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://10.0.0.7/v1"}, "EXAMPLE_API_URL", SECRET, id="provider-http-lan"
         ),
         pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://localhost.evil.example/v1"},
-            "IOTPAY_API_URL",
+            {**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://localhost.evil.example/v1"},
+            "EXAMPLE_API_URL",
             SECRET,
-            id="iotpay-http-localhost-lookalike",
+            id="provider-http-localhost-lookalike",
         ),
         pytest.param(
             {**STRIPE, "STRIPE_API_URL": "http://api.stripe.com"}, "STRIPE_API_URL", STRIPE["STRIPE_SECRET_KEY"],
@@ -395,7 +270,12 @@ STRIPE = {
     ],
 )  # fmt: skip
 def test_weak_configuration_stops_start_up_naming_the_variable_never_the_value(
-    make_app: Callable[..., Any], caplog: pytest.LogCaptureFixture, config: dict[str, str], variable: str, secret: str
+    make_app: Callable[..., Any],
+    neutral_plugin: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    config: dict[str, str],
+    variable: str,
+    secret: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
@@ -413,14 +293,14 @@ def test_weak_configuration_stops_start_up_naming_the_variable_never_the_value(
         pytest.param(
             {"GATEWAY_WEBHOOK_URL": WEBHOOK_URL, "GATEWAY_WEBHOOK_SECRET": "exactly-16-chars"}, id="secret-16"
         ),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://127.0.0.1:9/v1"}, id="iotpay-http-127.0.0.1"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://127.8.9.10:9/v1"}, id="iotpay-http-127/8"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://LOCALHOST:9/v1"}, id="iotpay-http-localhost"),
-        pytest.param({**FULL_IOTPAY, "IOTPAY_API_URL": "http://[::1]:9/v1"}, id="iotpay-http-ipv6-loopback"),
+        pytest.param({**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://127.0.0.1:9/v1"}, id="provider-http-127.0.0.1"),
+        pytest.param({**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://127.8.9.10:9/v1"}, id="provider-http-127/8"),
+        pytest.param({**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://LOCALHOST:9/v1"}, id="provider-http-localhost"),
+        pytest.param({**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://[::1]:9/v1"}, id="provider-http-ipv6-loopback"),
         pytest.param({**STRIPE, "STRIPE_API_URL": "http://localhost:9"}, id="stripe-http-localhost"),
         pytest.param(
-            {**FULL_IOTPAY, "IOTPAY_API_URL": "http://iotpay.example/v1", "GATEWAY_ALLOW_PLAIN_HTTP": "1"},
-            id="iotpay-http-explicitly-allowed",
+            {**FULL_EXAMPLE, "EXAMPLE_API_URL": "http://pay.example/v1", "GATEWAY_ALLOW_PLAIN_HTTP": "1"},
+            id="provider-http-explicitly-allowed",
         ),
         pytest.param(
             {**STRIPE, "STRIPE_API_URL": "http://stripe-mock:12111", "GATEWAY_ALLOW_PLAIN_HTTP": "1"},
@@ -429,7 +309,7 @@ def test_weak_configuration_stops_start_up_naming_the_variable_never_the_value(
     ],
 )
 def test_long_keys_https_and_loopback_or_allowed_http_start(
-    make_app: Callable[..., Any], config: dict[str, str]
+    make_app: Callable[..., Any], neutral_plugin: dict[str, str], config: dict[str, str]
 ) -> None:
     assert make_app(**config) is not None
 
@@ -443,37 +323,37 @@ def write_config_file(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def test_config_file_is_read(make_app: Callable[..., Any], tmp_path: Path) -> None:
+def test_config_file_is_read(make_app: Callable[..., Any], neutral_plugin: dict[str, str], tmp_path: Path) -> None:
     path = write_config_file(
         tmp_path,
-        f'# IOTPay production merchant\n\nIOTPAY_MCH_ID=20000001\nIOTPAY_SECRET_KEY="{SECRET}"\n'
-        "IOTPAY_API_URL = https://iotpay.example/v1\n",
+        f'# Example Pay, production\n\nEXAMPLE_SECRET="{SECRET}"\n'
+        "EXAMPLE_API_URL = https://api.example-pay.example/v1\n",
     )
 
-    app = make_app(GATEWAY_CONFIG_FILE=path)
+    app = make_app(**neutral_plugin, GATEWAY_CONFIG_FILE=path)
 
-    config = app.extensions["gateway"].providers["iotpay"].config
-    assert (config.mch_id, config.secret_key, config.api_url) == ("20000001", SECRET, "https://iotpay.example/v1")
+    client = app.extensions["gateway"].providers[NEUTRAL_NAME].client
+    assert (client._secret, client.api_url) == (SECRET, "https://api.example-pay.example/v1")
 
 
 def test_environment_wins_over_the_config_file(
-    make_app: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_app: Callable[..., Any], neutral_plugin: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write_config_file(tmp_path, f"IOTPAY_MCH_ID=20000001\nIOTPAY_SECRET_KEY={SECRET}\n")
+    path = write_config_file(tmp_path, f"EXAMPLE_SECRET={SECRET}\nEXAMPLE_API_URL=https://one.example/v1\n")
     monkeypatch.setenv("GATEWAY_CONFIG_FILE", path)  # the file itself named by the environment
-    monkeypatch.setenv("IOTPAY_MCH_ID", "30000003")
+    monkeypatch.setenv("EXAMPLE_API_URL", "https://two.example/v1")
 
-    app = make_app()
+    app = make_app(**neutral_plugin)
 
-    config = app.extensions["gateway"].providers["iotpay"].config
-    assert (config.mch_id, config.secret_key) == ("30000003", SECRET)
+    client = app.extensions["gateway"].providers[NEUTRAL_NAME].client
+    assert (client._secret, client.api_url) == (SECRET, "https://two.example/v1")
 
 
 @pytest.mark.parametrize(
     "content",
     [
         pytest.param(None, id="missing-file"),
-        pytest.param(f"IOTPAY_MCH_ID=20000001\nIOTPAY_SECRET_KEY {SECRET}\n", id="line-without-equals"),
+        pytest.param(f"EXAMPLE_API_URL=https://one.example/v1\nEXAMPLE_SECRET {SECRET}\n", id="line-without-equals"),
         pytest.param(f"={SECRET}\n", id="line-without-name"),
     ],
 )
@@ -570,18 +450,19 @@ def test_the_only_enabled_provider_is_the_default(make_app: Callable[..., Any]) 
 
 
 def test_without_a_setting_the_default_is_the_enabled_provider_whose_name_sorts_first(
-    make_app: Callable[..., Any],
+    make_app: Callable[..., Any], neutral_plugin: dict[str, str]
 ) -> None:
-    app = make_app(GATEWAY_SANDBOX="1", GATEWAY_DISABLED_PLUGINS=all_plugins_but("iotpay", "stripe"))
+    plugins = {**neutral_plugin, "GATEWAY_DISABLED_PLUGINS": all_plugins_but("stripe")}
+    app = make_app(**plugins, GATEWAY_SANDBOX="1")
     gateway = app.extensions["gateway"]
-    assert (list(gateway.providers), gateway.default_provider) == (["iotpay", "stripe"], "iotpay")
+    assert (sorted(gateway.providers), gateway.default_provider) == ([NEUTRAL_NAME, "stripe"], NEUTRAL_NAME)
     assert implicit_default_provider({"zeta": 1, "alpha": 2}) == "alpha"  # load order does not matter
     assert implicit_default_provider({}) is None
 
 
 def test_with_no_provider_enabled_an_order_names_the_problem(make_app: Callable[..., Any]) -> None:
-    app = make_app(GATEWAY_DISABLED_PLUGINS="iotpay,stripe")
-    payload = {"channel": "WX_APP", "amount": 100, "currency": "CAD", "subject": "s", "body": "b"}
+    app = make_app(GATEWAY_DISABLED_PLUGINS=all_plugins_but())
+    payload = {"channel": "wallet", "amount": 100, "currency": "USD", "subject": "s", "body": "b"}
 
     response = app.test_client().post("/v1/orders", json=payload)
 
@@ -593,14 +474,14 @@ def test_with_no_provider_enabled_an_order_names_the_problem(make_app: Callable[
     [
         ("PUT", "/v1/orders", {"POST", "OPTIONS"}),
         ("DELETE", "/v1/orders/00000000-0000-0000-0000-000000000000", {"GET", "HEAD", "OPTIONS"}),
-        ("PATCH", "/notify/iotpay", {"GET", "POST", "HEAD", "OPTIONS"}),
+        ("PATCH", f"/notify/{NEUTRAL_NAME}", {"GET", "POST", "HEAD", "OPTIONS"}),
         ("POST", "/healthz", {"GET", "HEAD", "OPTIONS"}),
     ],
 )
 def test_every_405_says_which_methods_are_allowed_in_the_one_error_shape(
-    make_app: Callable[..., Any], iotpay_config: dict[str, str], method: str, path: str, allowed: set[str]
+    make_app: Callable[..., Any], neutral_config: dict[str, str], method: str, path: str, allowed: set[str]
 ) -> None:
-    response = make_app(**iotpay_config).test_client().open(path, method=method)
+    response = make_app(**neutral_config).test_client().open(path, method=method)
 
     assert response.status_code == 405
     assert {name.strip() for name in response.headers["Allow"].split(",")} == allowed
@@ -608,9 +489,9 @@ def test_every_405_says_which_methods_are_allowed_in_the_one_error_shape(
 
 
 def test_openapi_links_a_created_order_to_its_reads_and_refunds_and_a_refund_to_its_read(
-    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+    make_app: Callable[..., Any], neutral_config: dict[str, str]
 ) -> None:
-    spec = make_app(**iotpay_config).test_client().get("/openapi.json").get_json()
+    spec = make_app(**neutral_config).test_client().get("/openapi.json").get_json()
 
     order_links = spec["paths"]["/v1/orders"]["post"]["responses"]["201"]["links"]
     refund_links = spec["paths"]["/v1/orders/{order_id}/refunds"]["post"]["responses"]["201"]["links"]
@@ -624,18 +505,18 @@ def test_openapi_links_a_created_order_to_its_reads_and_refunds_and_a_refund_to_
 
 
 def test_openapi_says_notify_answers_as_the_provider_does_and_names_the_enabled_choices(
-    make_app: Callable[..., Any], iotpay_config: dict[str, str]
+    make_app: Callable[..., Any], neutral_config: dict[str, str]
 ) -> None:
-    app = make_app(**iotpay_config, GATEWAY_API_KEYS=K1)
+    app = make_app(**neutral_config, GATEWAY_API_KEYS=K1)
     spec = app.test_client().get("/openapi.json").get_json()
 
     notify = spec["paths"]["/notify/{provider_name}"]["post"]["responses"]
-    assert set(notify["200"]["content"]) == set(notify["400"]["content"]) == {"text/plain"}  # IOTPay: success/fail
+    assert set(notify["200"]["content"]) == set(notify["400"]["content"]) == {"text/plain"}  # Example Pay: ok/rejected
     assert set(notify["429"]["content"]) == {"text/plain"}
     order = spec["components"]["schemas"]["OrderCreate"]["properties"]
-    assert order["provider"]["enum"] == ["iotpay"]
-    assert order["channel"]["enum"] == sorted(app.extensions["gateway"].providers["iotpay"].info.channels)
-    assert order["currency"]["enum"] == sorted(app.extensions["gateway"].providers["iotpay"].info.currencies)
+    assert order["provider"]["enum"] == [NEUTRAL_NAME]
+    assert order["channel"]["enum"] == ["wallet"]
+    assert order["currency"]["enum"] == ["JPY", "USD"]
     assert (order["subject"]["maxLength"], order["client_ip"]["maxLength"]) == (255, 64)
     assert spec["paths"]["/v1/orders"]["post"]["security"] == [{"apiKey": []}]
     assert "401" in spec["paths"]["/v1/orders"]["post"]["responses"]

@@ -15,7 +15,9 @@ from gateway.plugin.settings import ConfigError
 from gateway.store.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
 from gateway.testing.live import LiveServer
 from gateway.web.console.access import fingerprint
-from tests.support.flows import create_order, paid_order
+from tests.support.flows import order_with, paid_with
+
+pytestmark = pytest.mark.neutral
 
 ADMIN_KEY = "console-admin-key-0123456789"
 WEBHOOK_SECRET = "whsec-console-test-0123456789"
@@ -109,9 +111,9 @@ def test_login_sets_an_httponly_samesite_cookie_secure_behind_https(app_factory:
         assert ADMIN_KEY not in cookie
 
 
-def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console_app: Any) -> None:
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console_app: Any, neutral_provider: Any) -> None:
     client = logged_in(console_app)
-    order = create_order(console_app.test_client())
+    order = order_with(console_app.test_client(), neutral_provider)
     for token in (None, "forged"):
         data = {} if token is None else {"csrf_token": token}
         response = client.post(f"/console/orders/{order['id']}/refresh", data=data)
@@ -159,10 +161,10 @@ def test_without_admin_keys_the_console_says_it_is_off(client: Any) -> None:
 # -- what it shows ---------------------------------------------------------------------------------
 
 
-def test_dashboard_counts_orders_by_status_and_lists_stuck_orders(console_app: Any, simulator: Any) -> None:
+def test_dashboard_counts_orders_by_status_and_lists_stuck_orders(console_app: Any, neutral_provider: Any) -> None:
     api = console_app.test_client()
-    paid_order(api, simulator)
-    stuck = create_order(api)
+    paid_with(api, neutral_provider)
+    stuck = order_with(api, neutral_provider)
     with console_app.extensions["gateway"].db.transaction() as session:
         from gateway.store.models import Order
 
@@ -174,8 +176,8 @@ def test_dashboard_counts_orders_by_status_and_lists_stuck_orders(console_app: A
     assert re.search(r'id="webhook-backlog">1<', page)  # the order.paid event, not delivered yet
 
 
-def test_search_finds_an_order_by_each_of_its_ids(console_app: Any) -> None:
-    order = create_order(console_app.test_client(), merchant_reference="cart-77")
+def test_search_finds_an_order_by_each_of_its_ids(console_app: Any, neutral_provider: Any) -> None:
+    order = order_with(console_app.test_client(), neutral_provider, merchant_reference="cart-77")
     client = logged_in(console_app)
     for text in (order["id"], order["merchant_order_no"], order["provider_order_id"], "cart-77"):
         page = client.get("/console/orders", query_string={"q": text}).data.decode()
@@ -183,8 +185,8 @@ def test_search_finds_an_order_by_each_of_its_ids(console_app: Any) -> None:
     assert "No order matches" in client.get("/console/orders?q=nothing-like-it").data.decode()
 
 
-def test_the_order_page_shows_the_whole_timeline(console_app: Any, simulator: Any) -> None:
-    order = paid_order(console_app.test_client(), simulator)
+def test_the_order_page_shows_the_whole_timeline(console_app: Any, neutral_provider: Any) -> None:
+    order = paid_with(console_app.test_client(), neutral_provider)
     page = logged_in(console_app).get(f"/console/orders/{order['id']}").data.decode()
     assert "notify: applied" in page
     assert "create_order: ok" in page
@@ -196,9 +198,9 @@ def test_the_order_page_shows_the_whole_timeline(console_app: Any, simulator: An
 
 
 def test_redeliver_posts_the_webhook_now_and_audits_who_did_it(
-    console_app: Any, simulator: Any, receiver: tuple[Receiver, LiveServer]
+    console_app: Any, neutral_provider: Any, receiver: tuple[Receiver, LiveServer]
 ) -> None:
-    order = paid_order(console_app.test_client(), simulator)
+    order = paid_with(console_app.test_client(), neutral_provider)
     with console_app.extensions["gateway"].db.transaction() as session:
         event = session.scalars(select(OutboxEvent).where(OutboxEvent.order_id == order["id"])).one()
     client = logged_in(console_app)
@@ -217,8 +219,8 @@ def test_redeliver_posts_the_webhook_now_and_audits_who_did_it(
     assert all(ADMIN_KEY not in a.admin for a in actions)
 
 
-def test_ask_the_provider_now_queries_it_and_shows_the_call(console_app: Any) -> None:
-    order = create_order(console_app.test_client())
+def test_ask_the_provider_now_queries_it_and_shows_the_call(console_app: Any, neutral_provider: Any) -> None:
+    order = order_with(console_app.test_client(), neutral_provider)
     client = logged_in(console_app)
     page_url = f"/console/orders/{order['id']}"
     response = post_action(client, page_url, f"{page_url}/refresh")
@@ -228,9 +230,9 @@ def test_ask_the_provider_now_queries_it_and_shows_the_call(console_app: Any) ->
 
 
 def test_settling_a_refund_by_hand_is_refused_while_a_provider_call_may_be_running(
-    console_app: Any, simulator: Any
+    console_app: Any, neutral_provider: Any
 ) -> None:
-    order = paid_order(console_app.test_client(), simulator)
+    order = paid_with(console_app.test_client(), neutral_provider)
     db = console_app.extensions["gateway"].db
     refund_id = "5b0c2b9e-1f0a-4f5e-9a53-8d6f0f6f4c11"
     with db.transaction() as session:
@@ -239,7 +241,7 @@ def test_settling_a_refund_by_hand_is_refused_while_a_provider_call_may_be_runni
                 id=refund_id,
                 order_id=order["id"],
                 amount=100,
-                currency="CAD",
+                currency="USD",
                 status=RefundStatus.UNKNOWN.value,
                 attempts=1,
                 claimed_until=utcnow() + timedelta(minutes=10),

@@ -21,7 +21,7 @@ from gateway.store import console as queries
 from gateway.store.models import ConsoleAction, Order, OutboxEvent, Refund
 from gateway.testing.live import LiveServer
 from tests.gateway.test_console import ADMIN_KEY, WEBHOOK_SECRET, Receiver, csrf_of, logged_in
-from tests.support.flows import paid_order
+from tests.support.flows import paid_with
 
 ORDER_LINK = re.compile(r'href="/console/orders/([0-9a-f-]{36})"')
 
@@ -35,8 +35,8 @@ def hooks() -> Iterator[tuple[Receiver, LiveServer]]:
 
 
 @pytest.fixture
-def console(app_factory: Callable[..., Any], hooks: tuple[Receiver, LiveServer]) -> Any:
-    return app_factory(
+def console(neutral_factory: Callable[..., Any], hooks: tuple[Receiver, LiveServer]) -> Any:
+    return neutral_factory(
         GATEWAY_ADMIN_KEYS=f"alice={ADMIN_KEY}",
         GATEWAY_WEBHOOK_URL=f"{hooks[1].url}/hooks",
         GATEWAY_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -48,14 +48,14 @@ def add_order(app: Any, label: str, **fields: Any) -> str:
     order_id = str(uuid.uuid4())
     values: dict[str, Any] = {
         "id": order_id,
-        "provider": "iotpay",
-        "channel": "WX_NATIVE",
+        "provider": "example",
+        "channel": "wallet",
         "amount": 2856,
-        "currency": "CAD",
+        "currency": "USD",
         "status": "paid",
         "merchant_order_no": label,
         "provider_order_id": f"P{label}",
-        "next_action": {"type": "display_qr_code", "qr_code": "weixin://x"},
+        "next_action": {"type": "display_qr_code", "qr_code": "example://pay/x"},
         "subject": "Tea",
         "body": "Green",
         "client_ip": "203.0.113.7",
@@ -84,7 +84,7 @@ def add_event(app: Any, order_id: str, **fields: Any) -> str:
 
 def add_refund(app: Any, order_id: str, status: str, discrepancy: dict[str, Any] | None = None) -> None:
     with app.extensions["gateway"].db.transaction() as session:
-        refund = Refund(id=str(uuid.uuid4()), order_id=order_id, amount=100, currency="CAD", status=status)
+        refund = Refund(id=str(uuid.uuid4()), order_id=order_id, amount=100, currency="USD", status=status)
         if discrepancy is not None:
             refund.discrepancy = discrepancy
         session.add(refund)
@@ -96,8 +96,8 @@ DAY = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 FILTERS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("status=pending", {"status": "pending"}, {"status": "paid"}),
     ("status=paid&status=refunded", {"status": "refunded"}, {"status": "expired"}),
-    ("provider=stripe", {"provider": "stripe"}, {"provider": "iotpay"}),
-    ("channel=WX_JSAPI", {"channel": "WX_JSAPI"}, {"channel": "WX_NATIVE"}),
+    ("provider=stripe", {"provider": "stripe"}, {"provider": "example"}),
+    ("channel=card", {"channel": "card"}, {"channel": "wallet"}),
     ("created_from=2026-01-02&created_to=2026-01-02", {"created_at": DAY}, {"created_at": DAY + timedelta(days=1)}),
     ("created_from=2026-01-02", {"created_at": DAY}, {"created_at": DAY - timedelta(days=1)}),
     ("created_to=2026-01-02T11:00", {"created_at": DAY - timedelta(hours=2)}, {"created_at": DAY}),
@@ -256,7 +256,7 @@ def test_the_csv_export_is_the_same_view_with_minor_and_major_units(console: Any
     assert link is not None
     rows = csv_rows(client.get(link.group(1).replace("&amp;", "&")))
     assert [row["id"] for row in rows] == [wanted]
-    assert (rows[0]["amount_minor"], rows[0]["amount"], rows[0]["currency"]) == ("2856", "28.56", "CAD")
+    assert (rows[0]["amount_minor"], rows[0]["amount"], rows[0]["currency"]) == ("2856", "28.56", "USD")
     assert rows[0]["merchant_reference"] == "cart-7"
 
 
@@ -293,11 +293,11 @@ def failing_events(app: Any) -> list[OutboxEvent]:
 
 
 def test_failing_webhooks_are_retried_in_bulk_with_an_audit_entry_each(
-    console: Any, simulator: Any, hooks: tuple[Receiver, LiveServer]
+    console: Any, neutral_provider: Any, hooks: tuple[Receiver, LiveServer]
 ) -> None:
     receiver, _ = hooks
     api = console.test_client()
-    orders = [paid_order(api, simulator) for _ in range(2)]
+    orders = [paid_with(api, neutral_provider) for _ in range(2)]
     db, config = console.extensions["gateway"].db, webhooks.load_config(console.extensions["gateway"].settings)
     receiver.status = 500
     assert webhooks.deliver_due(db, config).failed == 2
@@ -327,9 +327,9 @@ def test_failing_webhooks_are_retried_in_bulk_with_an_audit_entry_each(
 
 def test_the_bulk_retry_acts_only_on_the_orders_in_the_view(console: Any) -> None:
     stripe_order = add_order(console, "mon-1", provider="stripe")
-    iotpay_order = add_order(console, "mon-2")
+    example_order = add_order(console, "mon-2")
     later = utcnow() + timedelta(hours=1)
-    for order_id in (stripe_order, iotpay_order):
+    for order_id in (stripe_order, example_order):
         add_event(console, order_id, attempts=3, last_error="HTTP 500", next_attempt_at=later)
     client = logged_in(console)
     token = csrf_of(client.get("/console/orders?view=webhooks_failing").data)
@@ -340,7 +340,7 @@ def test_the_bulk_retry_acts_only_on_the_orders_in_the_view(console: Any) -> Non
         due = {
             event.order_id: as_utc(event.next_attempt_at) <= utcnow() for event in session.scalars(select(OutboxEvent))
         }
-    assert due == {stripe_order: True, iotpay_order: False}
+    assert due == {stripe_order: True, example_order: False}
 
 
 def test_an_event_a_worker_holds_is_left_to_it(console: Any) -> None:

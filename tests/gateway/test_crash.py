@@ -1,16 +1,16 @@
 """A worker killed between the provider call and the commit leaves nothing half-written.
 
-The refund row is committed as `pending` before IOTPay is called, so a SIGKILL while IOTPay
-is working leaves a reserved, unsettled refund, never a refunded order without its refund or
-a refund that nobody will finish. Reconciliation then retries with the same refund number,
-and IOTPay ends up with exactly one refund.
+The refund row is committed as `pending` before the provider is called, so a SIGKILL while the
+provider is working leaves a reserved, unsettled refund, never a refunded order without its refund
+or a refund that nobody will finish. Reconciliation then retries with the same refund id, and the
+provider (Example Pay, examples/) ends up with exactly one refund.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from gateway.plugin.clock import utcnow
 from gateway.store.models import Order, OutboxEvent, Refund
-from tests.conftest import MCH_ID, MCH_KEY
-from tests.support.flows import new_key, pay_in_simulator, simulator_order, wait_for
+from gateway.testing import ProviderHarness
+from tests.gateway.conftest import EXAMPLE, neutral_settings
+from tests.support.flows import new_key, wait_for
 from tests.support.keys import AUTH
 from tests.support.processes import Gunicorn, flask_cli, free_port
 
@@ -31,17 +32,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server_config(database_url: str, simulator: Any, tmp_path: Path) -> dict[str, str]:
+def server_config(database_url: str, neutral_provider: ProviderHarness, tmp_path: Path) -> dict[str, str]:
     port = free_port()
     return {
+        **neutral_settings(neutral_provider, f"http://127.0.0.1:{port}"),
+        "PYTHONPATH": str(EXAMPLE),  # Example Pay is loaded by module path, not installed
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "GATEWAY_INSTANCE_PATH": str(tmp_path),
         "GATEWAY_BIND": f"127.0.0.1:{port}",
-        "IOTPAY_MCH_ID": MCH_ID,
-        "IOTPAY_SECRET_KEY": MCH_KEY,
-        "IOTPAY_API_URL": f"{simulator.url}/v1",
-        "IOTPAY_TIMEOUT": "10",
+        "EXAMPLE_TIMEOUT": "10",
     }
 
 
@@ -66,23 +66,23 @@ def stored(database_url: str, model: Any, row_id: str) -> Any:
 
 
 def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles_once(
-    gunicorn: Gunicorn, server_config: dict[str, str], database_url: str, simulator: Any,
-    simulator_faults: Callable[..., None],
+    gunicorn: Gunicorn, server_config: dict[str, str], database_url: str, neutral_provider: Any,
+    neutral_order: dict[str, Any],
 ) -> None:  # fmt: skip
     created = requests.post(
         f"{gunicorn.url}/v1/orders",
-        json={"channel": "UPI_APP", "amount": 1000, "currency": "CAD", "subject": "s", "body": "b"},
+        json={**neutral_order, "amount": 1000},
         headers=AUTH,
         timeout=30,
     )
     order = created.json()
-    pay_in_simulator(simulator, order)
+    neutral_provider.pay(order)
     wait_for(
         lambda: (
             requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", headers=AUTH, timeout=5).json()["status"] == "paid"
         )
     )
-    simulator_faults("refund_order", "delay", seconds=2)
+    neutral_provider.delay_next("refund", 2)
 
     outcome: list[Any] = []
     request = threading.Thread(
@@ -92,13 +92,13 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     )
     request.start()
     refund = wait_for(lambda: _refund_row(database_url, order["id"]), what="the refund row")
-    # Kill only once IOTPay is working on the refund (its delay fault taken): between its call and the commit.
-    wait_for(lambda: not requests.get(f"{simulator.url}/faults", timeout=5).json()["faults"], what="IOTPay's call")
+    # Kill only once the provider is working on the refund (its delay fault taken): between its call and the commit.
+    wait_for(lambda: not neutral_provider.simulator.faults.is_armed("refund"), what="the provider's call")
     assert gunicorn.kill_workers()
     request.join(15)
 
     assert isinstance(outcome[0], requests.RequestException)  # the caller never heard back
-    wait_for(lambda: simulator_order(simulator, order)["refundedAmount"] == 400, what="IOTPay to refund")
+    wait_for(lambda: neutral_provider.refunded_amount(order) == 400, what="the provider to refund")
     # What the crash left: a reserved, unsettled refund and an order still merely paid.
     assert stored(database_url, Refund, refund.id).status == "pending"
     left = stored(database_url, Order, order["id"])
@@ -118,7 +118,7 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     assert stored(database_url, Refund, refund.id).status == "succeeded"
     settled = stored(database_url, Order, order["id"])
     assert (settled.status, settled.refunded_amount) == ("partially_refunded", 400)
-    assert simulator_order(simulator, order)["refundedAmount"] == 400  # one refund at IOTPay, not two
+    assert neutral_provider.refunded_amount(order) == 400  # one refund at the provider, not two
     assert len(_events(database_url, "refund.succeeded")) == 1
 
 

@@ -26,7 +26,7 @@ from gateway.testing.live import LiveServer
 from tests.conftest import POSTGRES_URL
 from tests.support.keys import AUTH
 
-ORDER = {"channel": "ALIPAY_MOBILE", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}
+ORDER = {"channel": "wallet", "amount": 2856, "currency": "USD", "subject": "Coffee", "body": "1kg"}  # Example Pay
 
 
 def _terminate_backends(database: str) -> int:
@@ -70,7 +70,10 @@ def test_a_connection_the_server_dropped_is_replaced_before_it_is_used(postgres_
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_requests_succeed_after_the_server_dropped_every_connection(app: Any, client: Any, database_url: str) -> None:
+def test_requests_succeed_after_the_server_dropped_every_connection(
+    neutral_app: Any, neutral_client: Any, database_url: str
+) -> None:
+    app, client = neutral_app, neutral_client
     created = client.post("/v1/orders", json=ORDER)
     assert created.status_code == 201
     order_id = created.get_json()["id"]
@@ -82,17 +85,17 @@ def test_requests_succeed_after_the_server_dropped_every_connection(app: Any, cl
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_no_connection_is_held_while_the_provider_is_called(
-    app_factory: Callable[..., Any],
+    neutral_factory: Callable[..., Any],
+    neutral_provider: Any,
     gateway_server: LiveServer,
-    simulator_faults: Callable[..., None],
     database_url: str,
 ) -> None:
     # One connection for the whole app: a create that kept it while the provider answered would make
     # the others (and the watcher) wait, so the four orders could never be stored and unanswered at once.
-    app = app_factory(GATEWAY_DATABASE_POOL_SIZE="1", IOTPAY_TIMEOUT="30")
+    app = neutral_factory(GATEWAY_DATABASE_POOL_SIZE="1", EXAMPLE_TIMEOUT="30")
     db: Database = app.extensions["gateway"].db
     concurrent = 4
-    simulator_faults("create_order", "delay", count=concurrent, seconds=2)
+    neutral_provider.simulator.fault_next("create_order", "delay", 2, count=concurrent)
     unanswered: list[int] = []
     stop = threading.Event()
 
@@ -122,9 +125,9 @@ def test_no_connection_is_held_while_the_provider_is_called(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_request_that_finds_every_pooled_connection_busy_gets_a_clear_503_and_can_retry(
-    app_factory: Callable[..., Any],
+    neutral_factory: Callable[..., Any],
 ) -> None:
-    app = app_factory(GATEWAY_DATABASE_POOL_SIZE="1", GATEWAY_DATABASE_POOL_TIMEOUT="1")
+    app = neutral_factory(GATEWAY_DATABASE_POOL_SIZE="1", GATEWAY_DATABASE_POOL_TIMEOUT="1")
     client = app.test_client()
     missing = "/v1/orders/00000000-0000-0000-0000-000000000000"
     held = app.extensions["gateway"].db.engine.connect()  # the pool's only connection, as a slow request holds it

@@ -15,25 +15,25 @@ from sqlalchemy.engine import make_url
 from gateway import create_app
 from gateway.store import migrate
 from gateway.store.database_state import head_revision
-from tests.conftest import MCH_ID, MCH_KEY, POSTGRES_URL
+from gateway.testing import ProviderHarness
+from tests.conftest import POSTGRES_URL
+from tests.gateway.conftest import neutral_settings
 from tests.gateway.test_config import closed_port
 from tests.support.keys import TEST_API_KEY, KeyedClient
 
 PASSWORD = "db-pa55word-never-shown"
-ORDER = {"channel": "ALIPAY_MOBILE", "amount": 100, "currency": "CAD", "subject": "T", "body": "B"}
+ORDER = {"channel": "wallet", "amount": 100, "currency": "USD", "subject": "T", "body": "B"}  # Example Pay's
 
 
 @pytest.fixture
-def build(tmp_path: Path, simulator: Any) -> Iterator[Callable[..., Any]]:
+def build(tmp_path: Path, neutral_provider: ProviderHarness) -> Iterator[Callable[..., Any]]:
     built: list[Any] = []
 
     def make(database_url: str, **extra: str) -> Any:
         config = {
             "GATEWAY_DATABASE_URL": database_url,
             "GATEWAY_INSTANCE_PATH": str(tmp_path),
-            "IOTPAY_MCH_ID": MCH_ID,
-            "IOTPAY_SECRET_KEY": MCH_KEY,
-            "IOTPAY_API_URL": f"{simulator.url}/v1",
+            **neutral_settings(neutral_provider, "http://127.0.0.1"),
             "GATEWAY_API_KEYS": TEST_API_KEY,
             **extra,
         }
@@ -75,7 +75,7 @@ def test_api_calls_get_503_database_unavailable_with_retry_after(
     for response in (
         client.post("/v1/orders", json=ORDER),
         client.get("/v1/orders/00000000-0000-0000-0000-000000000001"),
-        client.post("/notify/iotpay", data={"mchOrderNo": "x"}),
+        client.post("/notify/example", data=b'{"event": "evt_x"}', content_type="application/json"),
     ):
         assert response.status_code == 503, response.get_data(as_text=True)
         body = response.get_json()
@@ -133,7 +133,7 @@ def test_readyz_is_not_ready_while_migrations_are_behind_then_ready(build: Calla
     assert ready.get_json() == {
         "status": "ready",
         "database": f"schema at {head_revision()} (the newest)",
-        "providers": ["iotpay"],
+        "providers": ["example"],
     }
 
 

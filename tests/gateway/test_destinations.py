@@ -93,5 +93,5 @@ def test_https_loopback_and_the_sandbox_are_accepted_and_the_url_kept_as_written
 def test_a_provider_url_to_the_metadata_service_is_refused_too() -> None:
     settings = Settings({}, "/")
     with pytest.raises(ConfigError) as refused:
-        settings.service_url("IOTPAY_API_URL", "https://[::ffff:a9fe:a9fe]/v1")
-    assert refused.value.variable == "IOTPAY_API_URL"
+        settings.service_url("EXAMPLE_API_URL", "https://[::ffff:a9fe:a9fe]/v1")
+    assert refused.value.variable == "EXAMPLE_API_URL"

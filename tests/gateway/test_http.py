@@ -11,7 +11,7 @@ import pytest
 from werkzeug.wrappers import Response
 
 from gateway.plugin.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts
-from gateway.plugin.provider import OutcomeUnknown, ProviderTimeout, ProviderUnreachable
+from gateway.plugin.provider import NotSent, OutcomeUnknown, ProviderTimeout, ProviderUnreachable
 from gateway.testing.live import LiveServer
 
 SHORT = Timeouts(connect=0.3, read=0.3)
@@ -83,6 +83,22 @@ def test_a_refused_connection_is_unreachable(http: ProviderHttp, closed_port: in
     with pytest.raises(ProviderUnreachable) as raised:
         http.post(f"http://127.0.0.1:{closed_port}/v1/create_order", what="create_order", data=b"{}")
     assert str(raised.value) == "Example Pay create_order: ConnectionError"
+
+
+def test_only_a_connection_never_made_is_not_sent(
+    http: ProviderHttp, closed_port: int, full_listener: int, silent_listener: int, hang_up_port: int
+) -> None:
+    """NotSent lets routing try another account (docs/routing.md): only when no byte can have left."""
+
+    def raised(port: int) -> Exception:
+        with pytest.raises((ProviderUnreachable, ProviderTimeout)) as caught:
+            http.post(f"http://127.0.0.1:{port}/v1/create_order", what="create_order", data=b"{}")
+        return caught.value
+
+    assert isinstance(raised(closed_port), NotSent)  # refused
+    assert isinstance(raised(full_listener), NotSent)  # the connect time-out
+    assert not isinstance(raised(silent_listener), NotSent)  # sent, never answered
+    assert not isinstance(raised(hang_up_port), NotSent)  # sent, then the connection broke
 
 
 def test_a_connection_that_cannot_be_made_in_time_is_unreachable(http: ProviderHttp, full_listener: int) -> None:

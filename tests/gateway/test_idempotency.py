@@ -1,4 +1,5 @@
-"""Idempotency-Key on POST /v1/orders, over real HTTP against the IOTPay simulator, on SQLite and PostgreSQL.
+"""Idempotency-Key on POST /v1/orders, over real HTTP against Example Pay's simulator (examples/, a
+provider that belongs to no one), on SQLite and PostgreSQL.
 
 "The provider was called once" is checked from the outside: the gateway stores every order before
 it calls the provider, so one `orders` row means one create_order, and the simulator knows that
@@ -27,10 +28,12 @@ from gateway.testing.live import LiveServer
 from gateway.web.idempotent import REPLAYED_HEADER
 from tests.support.keys import TEST_API_KEY
 
+pytestmark = pytest.mark.neutral
+
 ORDER: dict[str, Any] = {
-    "channel": "WX_APP",
+    "channel": "wallet",  # Example Pay's
     "amount": 2856,
-    "currency": "CAD",
+    "currency": "USD",
     "subject": "Coffee beans",
     "body": "1kg medium roast",
     "metadata": {"cart": "42", "note": "gift"},
@@ -81,10 +84,8 @@ def assert_error(response: requests.Response, status: int, code: str) -> dict[st
     return body
 
 
-def assert_known_to_simulator(simulator: Any, order: dict[str, Any]) -> None:
-    response = requests.get(f"{simulator.url}/orders/{order['provider_order_id']}", timeout=5)
-    assert response.status_code == 200, response.text
-    assert response.json()["mchOrderNo"] == order["merchant_order_no"]
+def assert_known_to_the_provider(provider: Any, order: dict[str, Any]) -> None:
+    assert provider.payment(order)["reference"] == order["merchant_order_no"]
 
 
 class Background:
@@ -121,18 +122,14 @@ class ProviderGate:
         self.arrived = threading.Event()
         self.released = threading.Event()
         self.server = LiveServer(self)
-        self.api_url = f"{self.server.url}/v1"
+        self.api_url = self.server.url  # EXAMPLE_API_URL: the calls go to {api_url}/v1/<operation>
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
         self.arrived.set()
         self.released.wait(10)
-        answer = requests.post(
-            self.upstream + request.path,
-            data=request.get_data(),
-            headers={"Content-Type": request.content_type or ""},
-            timeout=10,
-        )
+        forwarded = {name: value for name, value in request.headers.items() if name not in ("Host", "Content-Length")}
+        answer = requests.post(self.upstream + request.path, data=request.get_data(), headers=forwarded, timeout=10)
         response = Response(answer.content, answer.status_code, content_type=answer.headers.get("Content-Type"))
         return response(environ, start_response)
 
@@ -141,8 +138,8 @@ class ProviderGate:
 
 
 @pytest.fixture
-def gate(simulator: Any) -> Iterator[ProviderGate]:
-    gate = ProviderGate(simulator.url)
+def gate(neutral_provider: Any) -> Iterator[ProviderGate]:
+    gate = ProviderGate(neutral_provider.url)
     yield gate
     gate.released.set()
     gate.server.stop()
@@ -152,7 +149,7 @@ def gate(simulator: Any) -> Iterator[ProviderGate]:
 
 
 def test_same_key_and_body_replays_the_first_response_without_a_second_provider_call(
-    app: Any, gateway_server: LiveServer, simulator: Any
+    app: Any, gateway_server: LiveServer, neutral_provider: Any
 ) -> None:
     first = post_order(gateway_server.url)
     again = post_order(gateway_server.url)
@@ -163,7 +160,7 @@ def test_same_key_and_body_replays_the_first_response_without_a_second_provider_
     assert again.headers[REPLAYED_HEADER] == "true"
     assert again.headers["Content-Type"] == first.headers["Content-Type"] == "application/json"
     assert again.content == first.content
-    assert_known_to_simulator(simulator, first.json())
+    assert_known_to_the_provider(neutral_provider, first.json())
     assert order_count(app) == 1
     [row] = key_rows(app)
     assert (row.status, row.response_status, row.resource_id) == ("done", 201, first.json()["id"])
@@ -194,15 +191,15 @@ def test_the_same_key_with_another_body_is_refused_and_creates_nothing(app: Any,
 
 
 def test_a_provider_refusal_is_stored_and_replayed_without_asking_the_provider_again(
-    app: Any, gateway_server: LiveServer, simulator_faults: Callable[..., None]
+    app: Any, gateway_server: LiveServer, neutral_provider: Any
 ) -> None:
-    simulator_faults("create_order", "fail", errCode="0014")  # only the next call fails
+    neutral_provider.fail_next("create_order")  # only the next call fails
     first = post_order(gateway_server.url)
 
     again = post_order(gateway_server.url)
 
     body = assert_error(first, 502, "provider_error")
-    assert body["provider_error"]["code"] == "0014"
+    assert body["provider_error"]["code"] == "simulated_refusal"
     # Had the gateway asked the simulator again, that call would have succeeded with a 201.
     assert again.status_code == 502
     assert again.headers[REPLAYED_HEADER] == "true"
@@ -221,7 +218,7 @@ def test_a_provider_refusal_is_stored_and_replayed_without_asking_the_provider_a
     ],
 )
 def test_a_request_refused_as_invalid_frees_its_key_for_a_corrected_retry(
-    app: Any, gateway_server: LiveServer, simulator: Any, broken: dict[str, Any], field: str
+    app: Any, gateway_server: LiveServer, neutral_provider: Any, broken: dict[str, Any], field: str
 ) -> None:
     refused = post_order(gateway_server.url, {**ORDER, **broken})
 
@@ -230,7 +227,7 @@ def test_a_request_refused_as_invalid_frees_its_key_for_a_corrected_retry(
     fixed = post_order(gateway_server.url)
     assert fixed.status_code == 201, fixed.text
     assert REPLAYED_HEADER not in fixed.headers
-    assert_known_to_simulator(simulator, fixed.json())
+    assert_known_to_the_provider(neutral_provider, fixed.json())
     assert order_count(app) == 1
 
 
@@ -273,7 +270,7 @@ def test_without_the_header_every_request_creates_an_order(app: Any, gateway_ser
 def test_the_same_key_while_the_first_request_runs_is_409(
     app_factory: Callable[..., Any], gateway_server: LiveServer, gate: ProviderGate
 ) -> None:
-    app = app_factory(IOTPAY_API_URL=gate.api_url)
+    app = app_factory(EXAMPLE_API_URL=gate.api_url)
     first = Background(lambda: post_order(gateway_server.url))
     gate.wait_for_a_call()
     assert [row.status for row in key_rows(app)] == ["in_progress"]
@@ -307,7 +304,7 @@ def test_keys_of_two_api_clients_never_meet(app_factory: Callable[..., Any], gat
 @pytest.fixture
 def machine_a(app_factory: Callable[..., Any], gate: ProviderGate) -> Iterator[LiveServer]:
     """One gateway "machine" with its own app and server; the test builds another on the same database."""
-    server = LiveServer(app_factory(IOTPAY_API_URL=gate.api_url))
+    server = LiveServer(app_factory(EXAMPLE_API_URL=gate.api_url))
     yield server
     server.stop()
 
@@ -315,7 +312,7 @@ def machine_a(app_factory: Callable[..., Any], gate: ProviderGate) -> Iterator[L
 def test_two_instances_on_one_database_share_keys(
     machine_a: LiveServer, app_factory: Callable[..., Any], gateway_server: LiveServer, gate: ProviderGate
 ) -> None:
-    machine_b = app_factory(IOTPAY_API_URL=gate.api_url)  # served at gateway_server.url
+    machine_b = app_factory(EXAMPLE_API_URL=gate.api_url)  # served at gateway_server.url
     assert machine_b is not machine_a.app
     first = Background(lambda: post_order(machine_a.url))
     gate.wait_for_a_call()
@@ -347,7 +344,7 @@ def abandoned_row(**values: Any) -> dict[str, Any]:
 
 
 def test_a_key_abandoned_before_anything_was_created_is_taken_over_and_run(
-    app: Any, gateway_server: LiveServer, simulator: Any
+    app: Any, gateway_server: LiveServer, neutral_provider: Any
 ) -> None:
     add_key_row(app, **abandoned_row())
 
@@ -355,7 +352,7 @@ def test_a_key_abandoned_before_anything_was_created_is_taken_over_and_run(
 
     assert response.status_code == 201, response.text
     assert REPLAYED_HEADER not in response.headers
-    assert_known_to_simulator(simulator, response.json())
+    assert_known_to_the_provider(neutral_provider, response.json())
     [row] = key_rows(app)
     assert (row.status, row.resource_id) == ("done", response.json()["id"])
 
@@ -381,7 +378,7 @@ def test_a_key_whose_lease_still_runs_is_not_taken_over(app: Any, gateway_server
 
 
 def test_a_retry_after_a_crash_resumes_the_order_and_reports_its_unknown_outcome(
-    app: Any, gateway_server: LiveServer, simulator: Any, monkeypatch: pytest.MonkeyPatch
+    app: Any, gateway_server: LiveServer, neutral_provider: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def crash(*_: Any) -> Order:
         raise RuntimeError("the database went away after the provider answered")
@@ -394,7 +391,7 @@ def test_a_retry_after_a_crash_resumes_the_order_and_reports_its_unknown_outcome
     [row] = key_rows(app)
     assert row.status == "in_progress" and row.resource_id is not None
     retried = post_order(gateway_server.url)
-    # IOTPay answered, but the answer died with the process: the order is not payable from
+    # The provider answered, but the answer died with the process: the order is not payable from
     # here, and saying 201 would hand the app an order without pay_params.
     body = assert_error(retried, 504, "provider_outcome_unknown")
     assert body["order_id"] == row.resource_id

@@ -1,5 +1,6 @@
-"""Two merchants and three IOTPay accounts (two for one merchant) side by side against the IOTPay
-simulator, on SQLite and PostgreSQL: one test per isolation rule (issue 18)."""
+"""Two merchants and three accounts of one provider (two for one merchant) side by side, on SQLite and
+PostgreSQL: one test per isolation rule (issue 18). The provider is Example Pay (examples/), whose
+account is its secret: each account here has its own secret and its own simulator."""
 
 from __future__ import annotations
 
@@ -15,44 +16,46 @@ from typing import Any
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from gateway_iotpay.sandbox.app import create_simulator, notify_params
 from sqlalchemy import create_engine, text
 
 from gateway.domain import webhooks
 from gateway.store import migrate
+from gateway.testing import HttpRequest, ProviderHarness
 from gateway.testing.live import LiveServer
-from tests.conftest import MCH_ID, MCH_KEY
+from tests.gateway.conftest import NEUTRAL_NAME
 from tests.gateway.test_console import ADMIN_KEY, logged_in
-from tests.support.flows import pay_in_simulator, wait_for
+from tests.support.flows import wait_for
+
+pytestmark = pytest.mark.neutral
 
 ENV_API_KEY = "env-key-0123456789abcdef"
 CREDENTIALS_KEY = Fernet.generate_key().decode()
 ENV_WEBHOOK_SECRET = "env-webhook-secret-0123456789"
 # Made up, and unlike any other key of the suite, so that the database grep means something.
 ACCOUNTS = {
-    "a-cad": ("20000001", "acad0b7e51f2c4d98a6e3f1b2c7d9e01"),
-    "a-usd": ("20000002", "ausd5c2e8f1a4b7d0e3c6f9a2b5d8e02"),
-    "b-cad": ("20000003", "bcad9e4a1c7f2b5d8e0a3c6f9b2d5e03"),
+    "a-one": "acad0b7e51f2c4d98a6e3f1b2c7d9e01",
+    "a-two": "ausd5c2e8f1a4b7d0e3c6f9a2b5d8e02",
+    "b-one": "bcad9e4a1c7f2b5d8e0a3c6f9b2d5e03",
 }
-ORDER = {"channel": "ALIPAY_MOBILE", "amount": 1000, "currency": "CAD", "subject": "Tea", "body": "Green"}
+ORDER = {"channel": "wallet", "amount": 1000, "currency": "USD", "subject": "Tea", "body": "Green"}
 
 
 @pytest.fixture
-def simulator(tmp_path: Path) -> Iterator[Any]:
-    """The IOTPay simulator knowing the environment's merchant and the three stored accounts'."""
-    merchants = {MCH_ID: MCH_KEY} | dict(ACCOUNTS.values())
-    sim = create_simulator(merchants, str(tmp_path / "simulator.sqlite3"), notify_retry_delays=(0.05, 0.1, 0.2))
-    server = LiveServer(sim)
-    sim.url = server.url  # type: ignore[attr-defined]
-    yield sim
-    server.stop()
-    sim.close()
+def account_providers(neutral_provider: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Each stored account's Example Pay, started: its own secret, its own simulator."""
+    started = {name: type(neutral_provider)(tmp_path, secret, account=name) for name, secret in ACCOUNTS.items()}
+    for harness in started.values():
+        harness.start()
+    yield started
+    for harness in started.values():
+        harness.stop()
 
 
 @dataclass
 class World:
     app: Any
-    simulator: Any
+    env: ProviderHarness  # the environment's account (the default merchant's)
+    providers: dict[str, Any]  # account name -> its Example Pay
     tmp_path: Path
     keys: dict[str, str] = field(default_factory=dict)  # merchant name -> API key
     merchants: dict[str, str] = field(default_factory=dict)  # merchant name -> id
@@ -63,17 +66,15 @@ class World:
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
-    def settings_file(self, name: str, mch_id: str, key: str) -> str:
+    def settings_file(self, name: str, secret: str, api_url: str) -> str:
         path = self.tmp_path / f"{name}.json"
-        values = {
-            "IOTPAY_MCH_ID": mch_id,
-            "IOTPAY_SECRET_KEY": key,
-            "IOTPAY_API_URL": f"{self.simulator.url}/v1",
-            "IOTPAY_JOB_NO": "cashier01",
-            "IOTPAY_TIMEOUT": "2",
-        }
-        path.write_text(json.dumps(values))
+        path.write_text(json.dumps({"EXAMPLE_SECRET": secret, "EXAMPLE_API_URL": api_url, "EXAMPLE_TIMEOUT": "2"}))
         return str(path)
+
+    def provider_of(self, order: dict[str, Any]) -> Any:
+        """The Example Pay (simulator) the order was created at: its account's."""
+        name = next((name for name, account in self.accounts.items() if account["id"] == order["account"]), None)
+        return self.env if name is None else self.providers[name]
 
     def client(self, merchant: str) -> Any:
         client = self.app.test_client()
@@ -85,7 +86,7 @@ class World:
 
     def paid(self, merchant: str, order: dict[str, Any]) -> dict[str, Any]:
         client = self.client(merchant)
-        pay_in_simulator(self.simulator, order)
+        self.provider_of(order).pay(order)
 
         def is_paid() -> Any:
             shown = client.get(f"/v1/orders/{order['id']}").get_json()
@@ -115,7 +116,9 @@ def sink() -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def world(app_factory: Any, simulator: Any, tmp_path: Path, sink: LiveServer) -> World:
+def world(
+    app_factory: Any, neutral_provider: Any, account_providers: dict[str, Any], tmp_path: Path, sink: LiveServer
+) -> World:
     app = app_factory(
         GATEWAY_CREDENTIALS_KEYS=CREDENTIALS_KEY,
         GATEWAY_API_KEYS=ENV_API_KEY,
@@ -123,73 +126,81 @@ def world(app_factory: Any, simulator: Any, tmp_path: Path, sink: LiveServer) ->
         GATEWAY_WEBHOOK_SECRET=ENV_WEBHOOK_SECRET,
         GATEWAY_ADMIN_KEYS=f"alice={ADMIN_KEY}",
     )
-    world = World(app, simulator, tmp_path, keys={"env": ENV_API_KEY})
+    world = World(app, neutral_provider, account_providers, tmp_path, keys={"env": ENV_API_KEY})
     for merchant in ("A", "B"):
         created = world.cli("merchants", "create", "--name", merchant)
         world.keys[merchant], world.merchants[merchant] = created["api_key"], created["id"]
-    for name, (mch_id, key) in ACCOUNTS.items():
+    for name, secret in ACCOUNTS.items():
         merchant = "A" if name.startswith("a-") else "B"
         world.accounts[name] = world.cli(
-            "accounts", "create", "--merchant", world.merchants[merchant], "--provider", "iotpay",
-            "--name", name, "--settings", world.settings_file(name, mch_id, key),
+            "accounts", "create", "--merchant", world.merchants[merchant], "--provider", NEUTRAL_NAME,
+            "--name", name, "--settings", world.settings_file(name, secret, account_providers[name].url),
         )  # fmt: skip
     return world
 
 
-def forged_notify(world: World, order: dict[str, Any], signing_key: str, account: str) -> requests.Response:
-    """The simulator's own notify for `order`, signed with `signing_key`, sent to an account's notify URL.
+def signed_with(order: dict[str, Any], secret: str) -> HttpRequest:
+    """Example Pay's paid notification for `order`, signed with `secret`."""
+    from gateway_example_provider.harness import event
 
-    The order is paid at the simulator first (its own notify lost), so the gateway's confirming query
-    agrees: what decides is the signature and the URL."""
-    paid = requests.post(
-        f"{world.simulator.url}/pay", data={"payOrderId": order["provider_order_id"], "notify": "false"}, timeout=5
-    )
-    assert paid.status_code == 202, paid.text
-    stored = world.simulator.store.get_order(order["provider_order_id"])
-    return requests.post(world.accounts[account]["notify_url"], params=notify_params(stored, signing_key), timeout=5)
+    return event(order, "paid", secret=secret)
+
+
+def send(url: str, notification: HttpRequest) -> requests.Response:
+    return requests.post(url, data=notification.body, headers=dict(notification.headers), timeout=5)
+
+
+def forged_notify(world: World, order: dict[str, Any], signing_key: str, account: str) -> requests.Response:
+    """The paid notification for `order`, signed with `signing_key`, sent to an account's notify URL.
+
+    The order is paid at its simulator first (its own notification lost): what decides is the
+    signature and the URL."""
+    world.provider_of(order).pay_without_notifying(order)
+    return send(world.accounts[account]["notify_url"], signed_with(order, signing_key))
+
+
+def accepted(answer: requests.Response) -> bool:
+    return answer.status_code == 200
 
 
 def test_each_account_has_its_own_notify_url_and_orders_name_merchant_and_account(world: World) -> None:
-    cases = [("A", "a-cad"), ("A", "a-usd"), ("B", "b-cad")]
+    cases = [("A", "a-one"), ("A", "a-two"), ("B", "b-one")]
     for merchant, account in cases:
         created = world.create(merchant, account=account)
         assert created.status_code == 201, created.get_json()
         order = created.get_json()
         assert (order["merchant"], order["account"]) == (world.merchants[merchant], world.accounts[account]["id"])
-        stored = world.simulator.store.get_order(order["provider_order_id"])
-        assert stored.mch_id == ACCOUNTS[account][0]  # created with this account's credentials
-        assert stored.notify_url == world.accounts[account]["notify_url"]
-        assert stored.notify_url.endswith(f"/notify/iotpay/{world.accounts[account]['id']}")
+        stored = world.providers[account].payment(order)  # created with this account's credentials, there
+        assert stored["notify_url"] == world.accounts[account]["notify_url"]
+        assert stored["notify_url"].endswith(f"/notify/{NEUTRAL_NAME}/{world.accounts[account]['id']}")
         assert world.paid(merchant, order)["status"] == "paid"  # its notify verified with its own key
 
     env_order = world.create("env").get_json()  # the environment's merchant, unchanged
-    assert (env_order["merchant"], env_order["account"]) == ("default", "default-iotpay")
-    assert world.simulator.store.get_order(env_order["provider_order_id"]).notify_url.endswith("/notify/iotpay")
+    assert (env_order["merchant"], env_order["account"]) == ("default", f"default-{NEUTRAL_NAME}")
+    assert world.env.payment(env_order)["notify_url"].endswith(f"/notify/{NEUTRAL_NAME}")
     assert world.paid("env", env_order)["status"] == "paid"
 
 
 def test_a_notify_signed_with_another_accounts_secret_is_refused_even_for_the_same_provider(world: World) -> None:
-    order = world.create("A", account="a-cad").get_json()
-    other_key = ACCOUNTS["a-usd"][1]  # the same merchant's other IOTPay account
+    order = world.create("A", account="a-one").get_json()
+    other_key = ACCOUNTS["a-two"]  # the same merchant's other account at the same provider
 
-    at_its_url = forged_notify(world, order, other_key, "a-cad")
-    at_the_signers_url = forged_notify(world, order, other_key, "a-usd")
-    at_the_environments_url = requests.post(  # the environment's account's key, at its URL
-        world.accounts["a-cad"]["notify_url"].rsplit("/", 1)[0],
-        params=notify_params(world.simulator.store.get_order(order["provider_order_id"]), MCH_KEY),
-        timeout=5,
+    at_its_url = forged_notify(world, order, other_key, "a-one")
+    at_the_signers_url = forged_notify(world, order, other_key, "a-two")
+    at_the_environments_url = send(  # the environment's account's key, at its URL
+        world.accounts["a-one"]["notify_url"].rsplit("/", 1)[0], signed_with(order, world.env.secrets()[0])
     )
 
     for answer in (at_its_url, at_the_signers_url, at_the_environments_url):
-        assert answer.text.strip() != "success"
+        assert not accepted(answer), answer.text
     assert world.client("A").get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"
-    genuine = forged_notify(world, order, ACCOUNTS["a-cad"][1], "a-cad")
-    assert genuine.text.strip() == "success"
+    genuine = forged_notify(world, order, ACCOUNTS["a-one"], "a-one")
+    assert accepted(genuine), genuine.text
     assert world.client("A").get(f"/v1/orders/{order['id']}").get_json()["status"] == "paid"
 
 
 def test_another_merchants_order_and_refunds_answer_404_never_403(world: World) -> None:
-    order = world.paid("A", world.create("A", account="a-cad").get_json())
+    order = world.paid("A", world.create("A", account="a-one").get_json())
     refund = world.client("A").post(f"/v1/orders/{order['id']}/refunds", json={"amount": 100, "reference": "r1"})
     assert refund.status_code == 201, refund.get_json()
     b, env = world.client("B"), world.client("env")
@@ -211,14 +222,14 @@ def test_another_merchants_order_and_refunds_answer_404_never_403(world: World) 
 def test_an_account_is_chosen_by_id_or_name_and_two_without_a_choice_answer_422(world: World) -> None:
     two = world.create("A")
     assert two.status_code == 422
-    assert "a-cad" in two.get_json()["errors"]["account"][0] and "a-usd" in two.get_json()["errors"]["account"][0]
+    assert "a-one" in two.get_json()["errors"]["account"][0] and "a-two" in two.get_json()["errors"]["account"][0]
 
-    only = world.create("B")  # B's only IOTPay account
-    assert only.status_code == 201 and only.get_json()["account"] == world.accounts["b-cad"]["id"]
-    by_id = world.create("A", account=world.accounts["a-usd"]["id"])
-    assert by_id.status_code == 201 and by_id.get_json()["account"] == world.accounts["a-usd"]["id"]
+    only = world.create("B")  # B's only account
+    assert only.status_code == 201 and only.get_json()["account"] == world.accounts["b-one"]["id"]
+    by_id = world.create("A", account=world.accounts["a-two"]["id"])
+    assert by_id.status_code == 201 and by_id.get_json()["account"] == world.accounts["a-two"]["id"]
 
-    for someone_elses in ("b-cad", world.accounts["b-cad"]["id"], "default-iotpay"):
+    for someone_elses in ("b-one", world.accounts["b-one"]["id"], f"default-{NEUTRAL_NAME}"):
         refused = world.create("A", account=someone_elses)
         assert refused.status_code == 422 and "account" in refused.get_json()["errors"]
 
@@ -231,7 +242,7 @@ def test_merchant_webhook_events_go_only_to_the_orders_merchant(world: World, si
             "merchants", "set-webhook", "--merchant", world.merchants[merchant], "--url", url
         )["secret"]
     orders = {
-        "A": world.paid("A", world.create("A", account="a-usd").get_json()),
+        "A": world.paid("A", world.create("A", account="a-two").get_json()),
         "B": world.paid("B", world.create("B").get_json()),
         "env": world.paid("env", world.create("env").get_json()),
     }
@@ -250,29 +261,29 @@ def test_merchant_webhook_events_go_only_to_the_orders_merchant(world: World, si
 
 
 def test_the_console_shows_each_orders_merchant_and_account_and_filters_by_them(world: World) -> None:
-    order = world.create("A", account="a-usd").get_json()
+    order = world.create("A", account="a-two").get_json()
     console = logged_in(world.app)
 
     page = console.get(f"/console/orders/{order['id']}").get_data(as_text=True)
     listed = console.get(f"/console/orders?q={order['merchant_order_no']}").get_data(as_text=True)
 
     for shown in (page, listed):
-        assert world.merchants["A"] in shown and world.accounts["a-usd"]["id"] in shown
+        assert world.merchants["A"] in shown and world.accounts["a-two"]["id"] in shown
 
     other = world.create("B").get_json()
     by_merchant = console.get(f"/console/orders?merchant={world.merchants['A']}").get_data(as_text=True)
-    by_account = console.get(f"/console/orders?account={world.accounts['b-cad']['id']}").get_data(as_text=True)
+    by_account = console.get(f"/console/orders?account={world.accounts['b-one']['id']}").get_data(as_text=True)
     assert order["id"] in by_merchant and other["id"] not in by_merchant
     assert other["id"] in by_account and order["id"] not in by_account
 
 
 def test_a_revoked_key_is_refused_and_a_key_does_only_what_its_scopes_allow(world: World) -> None:
-    order = world.create("A", account="a-cad").get_json()
+    order = world.create("A", account="a-one").get_json()
     reader = world.cli("keys", "create", "--merchant", world.merchants["A"], "--scope", "orders:read")
     world.keys["reader"] = reader["api_key"]
 
     assert world.client("reader").get(f"/v1/orders/{order['id']}").status_code == 200
-    assert world.create("reader", account="a-cad").status_code == 403
+    assert world.create("reader", account="a-one").status_code == 403
     assert (
         world.client("reader")
         .post(f"/v1/orders/{order['id']}/refunds", json={"amount": 1, "reference": "r2"})
@@ -287,41 +298,41 @@ def test_a_revoked_key_is_refused_and_a_key_does_only_what_its_scopes_allow(worl
 def test_a_rotated_account_uses_its_new_secret_and_accepts_the_previous_one_until_the_grace_ends(
     world: World,
 ) -> None:
-    order = world.create("A", account="a-cad").get_json()
-    mch_id, old_key = ACCOUNTS["a-cad"]
+    order = world.create("A", account="a-one").get_json()
+    old_key, url = ACCOUNTS["a-one"], world.providers["a-one"].url
     new_key = "acadrotated0123456789abcdef00001"
-    world.simulator._merchants[mch_id] = new_key  # the provider's portal issued a new key
+    world.providers["a-one"].simulator.secret = new_key  # the provider's portal issued a new key
     world.cli(
-        "accounts", "rotate", world.accounts["a-cad"]["id"], "--settings", world.settings_file("new", mch_id, new_key)
+        "accounts", "rotate", world.accounts["a-one"]["id"], "--settings", world.settings_file("new", new_key, url)
     )
 
-    later = world.create("A", account="a-cad")  # new calls are signed with the new key (else refused)
+    later = world.create("A", account="a-one")  # new calls are signed with the new key (else refused)
     assert later.status_code == 201, later.get_json()
-    assert forged_notify(world, order, old_key, "a-cad").text.strip() == "success"  # in the grace period
+    assert accepted(forged_notify(world, order, old_key, "a-one"))  # in the grace period
 
-    second = world.create("A", account="a-cad").get_json()
+    second = world.create("A", account="a-one").get_json()
     world.cli(
-        "accounts", "rotate", world.accounts["a-cad"]["id"], "--grace-hours", "0",
-        "--settings", world.settings_file("newer", mch_id, new_key),
+        "accounts", "rotate", world.accounts["a-one"]["id"], "--grace-hours", "0",
+        "--settings", world.settings_file("newer", new_key, url),
     )  # fmt: skip
-    assert forged_notify(world, second, old_key, "a-cad").text.strip() != "success"  # no grace left
-    assert forged_notify(world, second, new_key, "a-cad").text.strip() == "success"
+    assert not accepted(forged_notify(world, second, old_key, "a-one"))  # no grace left
+    assert accepted(forged_notify(world, second, new_key, "a-one"))
 
 
 def test_a_disabled_account_takes_no_new_orders_but_its_orders_still_settle(world: World) -> None:
-    order = world.create("A", account="a-cad").get_json()
-    world.cli("accounts", "disable", world.accounts["a-cad"]["id"])
+    order = world.create("A", account="a-one").get_json()
+    world.cli("accounts", "disable", world.accounts["a-one"]["id"])
 
-    refused = world.create("A", account="a-cad")
+    refused = world.create("A", account="a-one")
     assert refused.status_code == 422 and "disabled" in refused.get_json()["errors"]["account"][0]
-    assert world.create("A").get_json()["account"] == world.accounts["a-usd"]["id"]  # the only one left
+    assert world.create("A").get_json()["account"] == world.accounts["a-two"]["id"]  # the only one left
     assert world.paid("A", order)["status"] == "paid"
 
 
 def test_no_provider_secret_is_stored_in_plain_text(world: World, database_url: str) -> None:
     world.cli("merchants", "set-webhook", "--merchant", world.merchants["A"], "--url", "https://a.example/hooks")
-    world.paid("A", world.create("A", account="a-cad").get_json())
-    secrets_ = [key for _, key in ACCOUNTS.values()] + [world.keys["A"], world.keys["B"]]
+    world.paid("A", world.create("A", account="a-one").get_json())
+    secrets_ = [*ACCOUNTS.values(), world.keys["A"], world.keys["B"]]
 
     if database_url.startswith("sqlite"):
         path = database_url.removeprefix("sqlite:///")
@@ -336,12 +347,12 @@ def test_no_provider_secret_is_stored_in_plain_text(world: World, database_url: 
                 str(row) for table in tables for row in connection.execute(text(f"SELECT * FROM {table}"))
             ).encode()
         engine.dispose()
-    assert world.accounts["a-cad"]["id"].encode() in dump  # the grep looks where the accounts are
+    assert world.accounts["a-one"]["id"].encode() in dump  # the grep looks where the accounts are
     for secret in secrets_:
         assert secret.encode() not in dump
 
 
-def test_storing_an_account_without_credentials_keys_is_refused(app_factory: Any, simulator: Any) -> None:
+def test_storing_an_account_without_credentials_keys_is_refused(app_factory: Any) -> None:
     app = app_factory()
     runner = app.test_cli_runner()
     created = json.loads(runner.invoke(args=["gateway", "merchants", "create", "--name", "C"]).stdout)
@@ -366,10 +377,15 @@ def test_the_migration_moves_existing_orders_onto_the_default_merchant_and_its_a
                 text(
                     "INSERT INTO orders (id, provider, channel, amount, currency, status, merchant_order_no, subject,"
                     " body, client_ip, metadata, created_at, updated_at, paid_after_expiry, refunded_amount)"
-                    " VALUES (:id, 'iotpay', 'WX_APP', 1000, 'CAD', 'paid', 'M1', 'Tea', 'Green', '127.0.0.1', '{}',"
+                    " VALUES (:id, :provider, 'wallet', 1000, 'USD', 'paid', 'M1', 'Tea', 'Green', '127.0.0.1', '{}',"
                     " :now, :now, :no, 0)"
                 ),
-                {"id": "00000000-0000-4000-8000-000000000001", "now": datetime.now(UTC), "no": False},
+                {
+                    "id": "00000000-0000-4000-8000-000000000001",
+                    "provider": NEUTRAL_NAME,
+                    "now": datetime.now(UTC),
+                    "no": False,
+                },
             )
         migrate.upgrade(database_url)
         with engine.connect() as connection:
@@ -378,12 +394,17 @@ def test_the_migration_moves_existing_orders_onto_the_default_merchant_and_its_a
     finally:
         engine.dispose()
         migrate.upgrade(database_url)
-    assert tuple(row) == ("default", "default-iotpay")
+    assert tuple(row) == ("default", f"default-{NEUTRAL_NAME}")
     assert tuple(merchant) == ("default", "default")
 
 
 def test_a_provider_without_environment_settings_serves_stored_accounts(
-    database_url: str, simulator: Any, gateway_server: LiveServer, tmp_path: Path
+    database_url: str,
+    neutral_plugin: dict[str, str],
+    neutral_provider: Any,
+    account_providers: dict[str, Any],
+    gateway_server: LiveServer,
+    tmp_path: Path,
 ) -> None:
     from gateway import create_app
 
@@ -393,34 +414,37 @@ def test_a_provider_without_environment_settings_serves_stored_accounts(
         "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),
         "GATEWAY_CREDENTIALS_KEYS": CREDENTIALS_KEY,
         "GATEWAY_API_KEYS": ENV_API_KEY,
+        **neutral_plugin,
     }
-    app = create_app(config)  # no IOTPAY_* at all: IOTPay has no default account
+    app = create_app(config)  # no EXAMPLE_* at all: Example Pay has no default account
     gateway_server.app = app
     try:
-        world = World(app, simulator, tmp_path)
+        world = World(app, neutral_provider, {"c": account_providers["b-one"]}, tmp_path)
         assert app.extensions["gateway"].providers == {}
         created = world.cli("merchants", "create", "--name", "only-stored")
         world.keys["C"] = created["api_key"]
         world.accounts["c"] = world.cli(
-            "accounts", "create", "--merchant", created["id"], "--provider", "iotpay", "--name", "c",
-            "--settings", world.settings_file("c", *ACCOUNTS["b-cad"]),
+            "accounts", "create", "--merchant", created["id"], "--provider", NEUTRAL_NAME, "--name", "c",
+            "--settings", world.settings_file("c", ACCOUNTS["b-one"], account_providers["b-one"].url),
         )  # fmt: skip
 
         order = world.create("C")
         assert order.status_code == 201, order.get_json()
         assert world.paid("C", order.get_json())["account"] == world.accounts["c"]["id"]
-        assert world.client("C").post("/v1/orders", json={**ORDER, "account": "default-iotpay"}).status_code == 422
+        default = f"default-{NEUTRAL_NAME}"
+        assert world.client("C").post("/v1/orders", json={**ORDER, "account": default}).status_code == 422
     finally:
         app.extensions["gateway"].db.dispose()
 
 
 def bad_arguments(world: World) -> list[list[str]]:
     a = world.merchants["A"]
-    good = world.settings_file("good", *ACCOUNTS["a-cad"])
+    good = world.settings_file("good", ACCOUNTS["a-one"], world.providers["a-one"].url)
     not_json = world.tmp_path / "not.json"
-    not_json.write_text("IOTPAY_MCH_ID=1")
+    not_json.write_text("EXAMPLE_SECRET=1")
     leaky = world.tmp_path / "leaky.json"
-    leaky.write_text(json.dumps({"IOTPAY_SECRET_KEY": ACCOUNTS["a-cad"][1], "IOTPAY_API_URL": "ftp://x"}))
+    leaky.write_text(json.dumps({"EXAMPLE_SECRET": ACCOUNTS["a-one"], "EXAMPLE_API_URL": "ftp://x"}))
+    provider = NEUTRAL_NAME
     return [
         ["merchants", "create"],
         ["merchants", "create", "--name", " "],
@@ -434,14 +458,14 @@ def bad_arguments(world: World) -> list[list[str]]:
         ["keys", "create", "--merchant", a, "--scope", "orders:delete"],
         ["keys", "revoke", "nope"],
         ["accounts", "create", "--merchant", a, "--provider", "nope", "--name", "x", "--settings", good],
-        ["accounts", "create", "--merchant", "nobody", "--provider", "iotpay", "--name", "x", "--settings", good],
-        ["accounts", "create", "--merchant", "default", "--provider", "iotpay", "--name", "x", "--settings", good],
-        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "a-cad", "--settings", good],
-        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", "missing.json"],
-        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", str(not_json)],
-        ["accounts", "create", "--merchant", a, "--provider", "iotpay", "--name", "x", "--settings", str(leaky)],
+        ["accounts", "create", "--merchant", "nobody", "--provider", provider, "--name", "x", "--settings", good],
+        ["accounts", "create", "--merchant", "default", "--provider", provider, "--name", "x", "--settings", good],
+        ["accounts", "create", "--merchant", a, "--provider", provider, "--name", "a-one", "--settings", good],
+        ["accounts", "create", "--merchant", a, "--provider", provider, "--name", "x", "--settings", "missing.json"],
+        ["accounts", "create", "--merchant", a, "--provider", provider, "--name", "x", "--settings", str(not_json)],
+        ["accounts", "create", "--merchant", a, "--provider", provider, "--name", "x", "--settings", str(leaky)],
         ["accounts", "rotate", "nope", "--settings", good],
-        ["accounts", "rotate", world.accounts["a-cad"]["id"], "--settings", str(leaky)],
+        ["accounts", "rotate", world.accounts["a-one"]["id"], "--settings", str(leaky)],
         ["accounts", "disable", "nope"],
         ["accounts", "list", "--merchant", "nobody"],
     ]
@@ -456,4 +480,4 @@ def test_every_bad_argument_gets_one_error_line_exit_1_and_no_secret(world: Worl
         assert result.stdout == ""
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), (args, result.stderr)
-        assert ACCOUNTS["a-cad"][1] not in result.stderr
+        assert ACCOUNTS["a-one"] not in result.stderr

@@ -15,10 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.plugin.settings import ConfigError
 from gateway.telemetry import metrics
-from tests.support.flows import create_order, paid_order
+from tests.support.flows import order_with, paid_with
 
 METRICS_KEY = "metrics-key-0123456789abcdef"
 OPERATIONS_DOCS = Path(__file__).resolve().parents[2] / "docs" / "operations"
+PROVIDER = "example"  # Example Pay, the provider of this module's gateway (pytest.mark.neutral)
+
+pytestmark = pytest.mark.neutral
 
 
 @pytest.fixture
@@ -51,29 +54,31 @@ def test_metrics_are_off_without_a_key_and_refuse_a_wrong_one(
         app_factory(GATEWAY_METRICS_KEYS="short")
 
 
-def test_a_paid_order_counts_its_call_transitions_notify_and_queued_webhook(metrics_app: Any, simulator: Any) -> None:
+def test_a_paid_order_counts_its_call_transitions_notify_and_queued_webhook(
+    metrics_app: Any, neutral_provider: Any
+) -> None:
     before = scrape(metrics_app)
-    paid_order(metrics_app.test_client(), simulator)
+    paid_with(metrics_app.test_client(), neutral_provider)
     after = scrape(metrics_app)
 
     def delta(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
-    call = {"provider": "iotpay", "operation": "create_order"}
+    call = {"provider": PROVIDER, "operation": "create_order"}
     assert delta("gateway_provider_calls_total", outcome="ok", **call) == 1
     assert delta("gateway_provider_call_seconds_count", **call) == 1
-    assert delta("gateway_order_transitions_total", provider="iotpay", status="pending") == 1
-    assert delta("gateway_order_transitions_total", provider="iotpay", status="paid") == 1
-    assert delta("gateway_notifications_total", provider="iotpay", verdict="applied") == 1
+    assert delta("gateway_order_transitions_total", provider=PROVIDER, status="pending") == 1
+    assert delta("gateway_order_transitions_total", provider=PROVIDER, status="paid") == 1
+    assert delta("gateway_notifications_total", provider=PROVIDER, verdict="applied") == 1
     assert value(after, "gateway_webhook_backlog") == value(before, "gateway_webhook_backlog") + 1  # order.paid
 
 
 def test_forged_notifies_rejected_requests_and_idempotent_replays_are_counted(metrics_app: Any) -> None:
     client = metrics_app.test_client()
     before = scrape(metrics_app)
-    client.post("/notify/iotpay", data={"mchOrderNo": "x", "sign": "0" * 32, "status": "2"})
+    client.post(f"/notify/{PROVIDER}", data=b'{"event": "evt_x"}', headers={"X-Example-Signature": "0" * 64})
     client.get("/v1/orders/00000000-0000-0000-0000-000000000000")
-    order = {"channel": "ALIPAY_MOBILE", "amount": 100, "currency": "CAD", "subject": "T", "body": "B"}
+    order = {"channel": "wallet", "amount": 100, "currency": "USD", "subject": "T", "body": "B"}
     for body in (order, order, {**order, "amount": 101}):
         client.post("/v1/orders", json=body, headers={"Idempotency-Key": "k-metrics-1"})
     after = scrape(metrics_app)
@@ -82,7 +87,7 @@ def test_forged_notifies_rejected_requests_and_idempotent_replays_are_counted(me
         return value(after, name, **labels) - value(before, name, **labels)
 
     rejected = sum(
-        delta("gateway_notifications_total", provider="iotpay", verdict=verdict)
+        delta("gateway_notifications_total", provider=PROVIDER, verdict=verdict)
         for verdict in ("bad_signature", "malformed")
     )
     assert rejected == 1
@@ -91,9 +96,9 @@ def test_forged_notifies_rejected_requests_and_idempotent_replays_are_counted(me
     assert delta("gateway_idempotency_conflicts_total", code="idempotency_key_reused") == 1
 
 
-def test_orders_stuck_past_their_expiry_show_as_a_gauge(app_factory: Callable[..., Any]) -> None:
+def test_orders_stuck_past_their_expiry_show_as_a_gauge(app_factory: Callable[..., Any], neutral_provider: Any) -> None:
     app = app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY, GATEWAY_ORDER_EXPIRY="0")
-    create_order(app.test_client())
+    order_with(app.test_client(), neutral_provider)
     assert value(scrape(app), "gateway_orders_stuck_past_expiry") == 1
 
 
@@ -137,21 +142,21 @@ def test_every_metric_on_the_example_dashboard_exists() -> None:
     assert used <= metrics.exported_names(), used - metrics.exported_names()
 
 
-def test_exported_names_are_what_a_scrape_shows(metrics_app: Any, simulator: Any) -> None:
-    paid_order(metrics_app.test_client(), simulator)
+def test_exported_names_are_what_a_scrape_shows(metrics_app: Any, neutral_provider: Any) -> None:
+    paid_with(metrics_app.test_client(), neutral_provider)
     shown = {name for name, _labels in scrape(metrics_app)}
     for name in ("gateway_provider_calls_total", "gateway_provider_call_seconds_bucket", "gateway_webhook_backlog"):
         assert name in shown and name in metrics.exported_names()
 
 
 def test_a_provider_refusing_the_gateways_signature_is_a_configuration_error(app_factory: Callable[..., Any]) -> None:
-    app = app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY, IOTPAY_SECRET_KEY="f" * 32)  # not the simulator's key
-    labels = {"provider": "iotpay", "operation": "create_order"}
+    app = app_factory(GATEWAY_METRICS_KEYS=METRICS_KEY, EXAMPLE_SECRET="not-the-simulators-secret")
+    labels = {"provider": PROVIDER, "operation": "create_order"}
     before = value(scrape(app), "gateway_provider_configuration_errors_total", **labels)
     response = app.test_client().post(
-        "/v1/orders", json={"channel": "ALIPAY_MOBILE", "amount": 100, "currency": "CAD", "subject": "T", "body": "B"}
+        "/v1/orders", json={"channel": "wallet", "amount": 100, "currency": "USD", "subject": "T", "body": "B"}
     )
-    assert response.status_code == 502 and response.get_json()["provider_error"]["code"] == "0013"
+    assert response.status_code == 502 and response.get_json()["provider_error"]["code"] == "bad_signature"
     assert value(scrape(app), "gateway_provider_configuration_errors_total", **labels) == before + 1
 
 

@@ -1,11 +1,12 @@
 """Exactly once across processes: 20 identical notifies hit a real gunicorn (4 workers x 4 threads)
-at the same moment; one applies, nineteen are duplicates, one `gateway_order_paid` call in all."""
+at the same moment; one applies, nineteen are duplicates, one `gateway_order_paid` call in all.
+The provider is Example Pay (examples/), whose notification is one signed JSON body."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ import requests
 from sqlalchemy import create_engine, select
 
 from gateway.store.models import NotificationRecord
-from tests.conftest import MCH_ID, MCH_KEY
-from tests.gateway.test_notify import NOTIFY_PATH, PAID_AT, fire_together, order_fields, signed_notify
+from gateway.testing import HttpRequest, ProviderHarness
+from tests.gateway.conftest import EXAMPLE, neutral_settings
 from tests.support.keys import AUTH
 from tests.support.processes import Gunicorn, free_port
 
@@ -49,18 +50,20 @@ def paid_log(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def gunicorn(database_url: str, simulator: Any, paid_log: Path, tmp_path: Path) -> Iterator[Gunicorn]:
+def gunicorn(
+    database_url: str, neutral_provider: ProviderHarness, paid_log: Path, tmp_path: Path
+) -> Iterator[Gunicorn]:
     port = free_port()
+    neutral = neutral_settings(neutral_provider, f"http://127.0.0.1:{port}")
     config = {
+        **neutral,
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),
-        "GATEWAY_PLUGINS": "tests.support.paid_log",
+        "GATEWAY_PLUGINS": f"tests.support.paid_log,{neutral['GATEWAY_PLUGINS']}",
         "PAID_LOG_PATH": str(paid_log),
-        "IOTPAY_MCH_ID": MCH_ID,
-        "IOTPAY_SECRET_KEY": MCH_KEY,
-        "IOTPAY_API_URL": f"{simulator.url}/v1",
-        "IOTPAY_TIMEOUT": "5",
+        "EXAMPLE_TIMEOUT": "5",
+        "PYTHONPATH": str(EXAMPLE),  # Example Pay is loaded by module path, not installed
         "PYTHONUNBUFFERED": "1",
     }
     # gunicorn -c gunicorn.conf.py --bind 127.0.0.1:<port> --workers 4 --threads 4 wsgi:app, cwd = repo root.
@@ -81,21 +84,49 @@ def _verdicts(database_url: str) -> list[str]:
         engine.dispose()
 
 
+def fire_together(url: str, request: HttpRequest, count: int = 20) -> list[tuple[int, str]]:
+    """POST the same notification `count` times, all threads released at once by a barrier."""
+    barrier = threading.Barrier(count)
+    replies: list[tuple[int, str] | BaseException] = [RuntimeError("no reply")] * count
+
+    def deliver(index: int) -> None:
+        try:
+            with requests.Session() as session:
+                barrier.wait(timeout=30)
+                response = session.post(url, data=request.body, headers=dict(request.headers), timeout=60)
+                replies[index] = (response.status_code, response.text)
+        except BaseException as exc:  # reported by the caller, not lost in the thread
+            replies[index] = exc
+
+    threads = [threading.Thread(target=deliver, args=(i,), name=f"notify-{i}") for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert not any(t.is_alive() for t in threads), "a notify request hung"
+    failures = [r for r in replies if isinstance(r, BaseException)]
+    assert not failures, failures
+    return [r for r in replies if not isinstance(r, BaseException)]
+
+
 def test_twenty_identical_notifies_across_gunicorn_workers_apply_once(
-    gunicorn: Gunicorn, database_url: str, simulator: Any, paid_log: Path
+    gunicorn: Gunicorn,
+    database_url: str,
+    neutral_provider: ProviderHarness,
+    neutral_order: dict[str, Any],
+    paid_log: Path,
 ) -> None:
-    response = requests.post(f"{gunicorn.url}/v1/orders", json=order_fields(), headers=AUTH, timeout=30)
+    response = requests.post(f"{gunicorn.url}/v1/orders", json=neutral_order, headers=AUTH, timeout=30)
     assert response.status_code == 201, f"{response.status_code} {response.text}\n{gunicorn.output()}"
     order = response.json()
-    # IOTPay took the payment (the gateway confirms each notify with IOTPay's query before applying it).
-    paying = {"payOrderId": order["provider_order_id"], "notify": "false"}
-    assert requests.post(f"{simulator.url}/pay", data=paying, timeout=10).status_code == 202
+    neutral_provider.pay_without_notifying(order)  # the payer paid; the notification is sent 20 times below
 
-    replies = fire_together(f"{gunicorn.url}{NOTIFY_PATH}", signed_notify(order))
+    replies = fire_together(
+        f"{gunicorn.url}/notify/{neutral_provider.provider_name}", neutral_provider.paid_notification(order)
+    )
 
-    assert replies == [(200, "success")] * 20, gunicorn.output()
+    assert replies == [(200, "ok")] * 20, gunicorn.output()
     assert _verdicts(database_url) == ["applied"] + ["duplicate"] * 19
     assert paid_log.read_text().splitlines() == [order["id"]], gunicorn.output()
     shown = requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", headers=AUTH, timeout=10).json()
-    assert shown["status"] == "paid"
-    assert datetime.fromisoformat(shown["paid_at"]) == PAID_AT
+    assert shown["status"] == "paid" and shown["paid_at"]

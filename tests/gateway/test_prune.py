@@ -27,7 +27,7 @@ from gateway.store.models import (
     WebhookDelivery,
 )
 from gateway.testing.live import LiveServer
-from tests.support.flows import create_order, paid_order
+from tests.support.flows import order_with, paid_with
 
 SECRET = "prune-webhook-secret-0123456789"
 
@@ -53,9 +53,9 @@ def receiver() -> Iterator[tuple[Receiver, LiveServer]]:
 
 
 @pytest.fixture
-def prune_app(app_factory: Callable[..., Any], receiver: tuple[Receiver, LiveServer]) -> Any:
-    return app_factory(
-        GATEWAY_WEBHOOK_URL=f"{receiver[1].url}/hooks", GATEWAY_WEBHOOK_SECRET=SECRET, IOTPAY_TIMEOUT="0.5"
+def prune_app(neutral_factory: Callable[..., Any], receiver: tuple[Receiver, LiveServer]) -> Any:
+    return neutral_factory(
+        GATEWAY_WEBHOOK_URL=f"{receiver[1].url}/hooks", GATEWAY_WEBHOOK_SECRET=SECRET, EXAMPLE_TIMEOUT="0.5"
     )
 
 
@@ -82,9 +82,9 @@ def later(days: int) -> Any:
     return clock.utcnow() + timedelta(days=days)
 
 
-def test_old_audit_rows_of_settled_orders_go_and_orders_and_refunds_stay(prune_app: Any, simulator: Any) -> None:
+def test_old_audit_rows_of_settled_orders_go_and_orders_and_refunds_stay(prune_app: Any, neutral_provider: Any) -> None:
     client = prune_app.test_client()
-    order = paid_order(client, simulator, 1000)
+    order = paid_with(client, neutral_provider, 1000)
     refunded = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 300}, headers={"Idempotency-Key": "r1"})
     assert refunded.status_code == 201 and refunded.get_json()["status"] == "succeeded"
     assert deliver(prune_app).delivered == 2  # order.paid, refund.succeeded
@@ -105,8 +105,8 @@ def test_old_audit_rows_of_settled_orders_go_and_orders_and_refunds_stay(prune_a
     assert client.get(f"/v1/orders/{order['id']}").get_json()["refunded_amount"] == 300
 
 
-def test_rows_younger_than_the_cut_off_stay(prune_app: Any, simulator: Any) -> None:
-    paid_order(prune_app.test_client(), simulator, 1000)
+def test_rows_younger_than_the_cut_off_stay(prune_app: Any, neutral_provider: Any) -> None:
+    paid_with(prune_app.test_client(), neutral_provider, 1000)
     deliver(prune_app)
     before = counts(prune_app)
 
@@ -117,18 +117,18 @@ def test_rows_younger_than_the_cut_off_stay(prune_app: Any, simulator: Any) -> N
 
 
 def test_everything_an_open_order_needs_stays(
-    prune_app: Any, simulator: Any, simulator_faults: Callable[..., None], receiver: tuple[Receiver, LiveServer]
+    prune_app: Any, neutral_provider: Any, receiver: tuple[Receiver, LiveServer]
 ) -> None:
     client = prune_app.test_client()
-    pending = create_order(client, 500)  # never paid: reconciliation still queries it
-    with_unknown_refund = paid_order(client, simulator, 1000)
-    simulator_faults("refund_order", "http_500")
+    pending = order_with(client, neutral_provider, 500)  # never paid: reconciliation still queries it
+    with_unknown_refund = paid_with(client, neutral_provider, 1000)
+    neutral_provider.garble_next("refund", "http_500")
     unclear = client.post(
         f"/v1/orders/{with_unknown_refund['id']}/refunds", json={"amount": 400}, headers={"Idempotency-Key": "r2"}
     )
     assert unclear.get_json()["error"] == "provider_outcome_unknown"
     receiver[0].status = "500 Internal Server Error"
-    failing = paid_order(client, simulator, 700)  # its order.paid is refused by the receiver
+    failing = paid_with(client, neutral_provider, 700)  # its order.paid is refused by the receiver
     report = deliver(prune_app)
     assert report.delivered == 0 and report.failed >= 2
     db = prune_app.extensions["gateway"].db
@@ -151,10 +151,10 @@ def test_everything_an_open_order_needs_stays(
     assert counts(prune_app)["webhook_deliveries"] == before["webhook_deliveries"]
 
 
-def test_a_dry_run_counts_what_a_run_deletes_and_deletes_nothing(prune_app: Any, simulator: Any) -> None:
+def test_a_dry_run_counts_what_a_run_deletes_and_deletes_nothing(prune_app: Any, neutral_provider: Any) -> None:
     client = prune_app.test_client()
     for amount in (100, 200, 300):
-        paid_order(client, simulator, amount)
+        paid_with(client, neutral_provider, amount)
     deliver(prune_app)
     db = prune_app.extensions["gateway"].db
     before = counts(prune_app)
@@ -168,8 +168,10 @@ def test_a_dry_run_counts_what_a_run_deletes_and_deletes_nothing(prune_app: Any,
     assert real.as_dict()["deleted"] == dry.as_dict()["would_delete"]
 
 
-def test_the_command_prints_counts_per_table_and_refuses_a_cut_off_under_a_day(prune_app: Any, simulator: Any) -> None:
-    paid_order(prune_app.test_client(), simulator, 100)
+def test_the_command_prints_counts_per_table_and_refuses_a_cut_off_under_a_day(
+    prune_app: Any, neutral_provider: Any
+) -> None:
+    paid_with(prune_app.test_client(), neutral_provider, 100)
     runner = prune_app.test_cli_runner()
 
     dry = runner.invoke(args=["gateway", "prune", "--older-than", "1", "--dry-run"])

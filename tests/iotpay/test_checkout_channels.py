@@ -155,6 +155,30 @@ def test_bad_checkout_input_is_a_422_naming_the_field_and_nothing_reaches_iotpay
     assert simulator_order_count(tmp_path) == 0
 
 
+@pytest.mark.parametrize(
+    ("channel", "options"),
+    [
+        ("ALIPAY_QR", {}),
+        ("UPI_QR", {}),
+        ("WX_APP", {"app_id": "wx1"}),
+        ("WX_JSAPI", {"app_id": "wx1", "open_id": "o1"}),
+    ],
+)
+def test_a_currency_its_channel_does_not_offer_is_refused_once_with_the_cores_error(
+    client: Any, tmp_path: Path, channel: str, options: dict[str, str]
+) -> None:
+    """A channel's currencies are IOTPay's rule, declared in its manifest (`channel_info`) and checked
+    by the core alone: the API user gets this one answer, and nothing reaches IOTPay."""
+    response = client.post(
+        "/v1/orders", json={**ORDER, "channel": channel, "currency": "CNY", "provider_options": options}
+    )
+    assert response.status_code == 422, response.get_json()
+    body = response.get_json()
+    assert body["error"] == "validation_error"
+    assert body["errors"] == {"currency": [f"iotpay {channel} takes one of: CAD, USD"]}
+    assert simulator_order_count(tmp_path) == 0
+
+
 def test_a_qr_code_of_an_order_without_one_is_a_409(client: Any) -> None:
     order = create(client, "WX_APP")
     response = client.get(f"/v1/orders/{order['id']}/qr_code")

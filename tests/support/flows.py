@@ -55,3 +55,16 @@ def _status_is(client: Any, order_id: str, status: str) -> dict[str, Any] | None
 def simulator_order(simulator: Any, order: dict[str, Any]) -> dict[str, Any]:
     seen: dict[str, Any] = requests.get(f"{simulator.url}/orders/{order['provider_order_id']}", timeout=5).json()
     return seen
+
+
+def order_with(client: Any, harness: Any, amount: int | None = None, **extra: Any) -> dict[str, Any]:
+    """An order for `harness`'s provider (a `gateway.testing.ProviderHarness`), on its channel and currency."""
+    amount = harness.amount if amount is None else amount
+    return create_order(client, amount, harness.channel, **{"currency": harness.currency, **extra})
+
+
+def paid_with(client: Any, harness: Any, amount: int | None = None) -> dict[str, Any]:
+    """An order paid for real at `harness`'s simulator, its notification delivered over HTTP."""
+    order = order_with(client, harness, amount)
+    harness.pay(order)
+    return wait_for(lambda: _status_is(client, order["id"], "paid"), what="the order to be paid")

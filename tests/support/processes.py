@@ -31,7 +31,8 @@ def child_env(config: Mapping[str, str]) -> dict[str, str]:
     if config.get("GATEWAY_SANDBOX") != "1":  # a sandbox may run open, as `make run` does
         env["GATEWAY_API_KEYS"] = TEST_API_KEY
     env.update(config)
-    env["PYTHONPATH"] = str(REPO_ROOT)
+    # The repository first (tests.support plugins, wsgi), then any path the caller adds (an uninstalled plugin).
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [config.get("PYTHONPATH")])])
     return env
 
 
@@ -73,6 +74,13 @@ class Gunicorn:
         server = cls.__new__(cls)
         command = str(Path(sys.executable).parent / "gateway")
         server._start([command, "run", "--bind", f"127.0.0.1:{port}", *extra_args], config, port, log_path)
+        return server
+
+    @classmethod
+    def command(cls, command: list[str], config: Mapping[str, str], port: int, *, log_path: Path) -> Gunicorn:
+        """Any server command listening on `port` (granian, gunicorn with settings of its own): the bench's."""
+        server = cls.__new__(cls)
+        server._start(command, config, port, log_path)
         return server
 
     def wait_until_healthy(self, deadline_seconds: float = 30) -> None:

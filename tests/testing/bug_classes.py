@@ -28,4 +28,6 @@ BUGS = (
     "a_404_page_is_not_found",
     "unreadable_200_is_a_refusal",
     "missing_secret_falls_back_to_sandbox",
+    # Issue 19: a refusal that can follow acceptance, which routing would fail over after.
+    "duplicate_reference_refused",
 )

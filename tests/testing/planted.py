@@ -81,7 +81,12 @@ class PlantedProvider(ExampleProvider):
     def create_order(self, request: OrderRequest) -> CreatedOrder:
         if self.bug == "wrong_order_reference":  # the gateway's order id, not its merchant_order_no
             request = dataclasses.replace(request, merchant_order_no=request.order_id.replace("-", ""))
-        return super().create_order(request)
+        try:
+            return super().create_order(request)
+        except OutcomeUnknown as unclear:
+            if self.bug == "duplicate_reference_refused" and unclear.code == "duplicate_reference":
+                raise Refused(unclear.code, unclear.message) from None  # "refused", after it had been created
+            raise
 
     def query_order(self, order: OrderRef) -> Notification:
         if self.bug == "no_id_check_on_query_answer":

@@ -55,6 +55,7 @@ CAUGHT_BY = {
     "amount_through_a_float": ("test_an_amount_binary_cannot_hold", "never a float"),
     "a_404_page_is_not_found": ("test_a_garbled_answer_to_a_query and html_404", "only a clear answer may"),
     "unreadable_200_is_a_refusal": ("test_a_garbled_answer_to_create and not_json_200", "raise OutcomeUnknown"),
+    "duplicate_reference_refused": ("test_a_refusal_after_acceptance_is_never_not_created", "a not-created outcome"),
     "missing_secret_falls_back_to_sandbox": ("test_each_required_setting_missing", "'EXAMPLE_SECRET': 'the gateway"),
 }
 

@@ -40,6 +40,9 @@ def load_config(settings: Settings) -> ExampleConfig | None:
         return None
     # Each ConfigError names the setting at fault, never its value.
     secret = settings.required("EXAMPLE_SECRET", "when EXAMPLE_API_URL is set")
-    api_url = settings.http_url("EXAMPLE_API_URL", settings.required("EXAMPLE_API_URL", "when EXAMPLE_SECRET is set"))
+    # https, or plain http to this machine only: signed calls never cross a network in clear text.
+    api_url = settings.service_url(
+        "EXAMPLE_API_URL", settings.required("EXAMPLE_API_URL", "when EXAMPLE_SECRET is set")
+    )
     log.info("example: enabled at %s", api_url)  # never the secret
     return ExampleConfig(secret, api_url, timeout)

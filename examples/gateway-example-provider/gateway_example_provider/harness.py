@@ -44,36 +44,48 @@ class ExampleHarness(ProviderHarness):
     busy_answers = (ProviderAnswer(503, '{"error":{"code":"busy","message":"Example Pay is busy, try again"}}'),)
     accepted_reply = ProviderAnswer(200, "ok", "text/plain")  # Example Pay re-sends until a 200 "ok"
 
-    def __init__(self, state_dir: Path) -> None:
-        self.state_path = state_dir / "example-simulator.sqlite3"
+    def __init__(self, state_dir: Path, secret: str = SECRET, account: str = "example") -> None:
+        """An Example Pay account is its secret: `account` names this one's simulator state file."""
+        self.state_dir, self.secret = state_dir, secret
+        self.state_path = state_dir / f"{account}-simulator.sqlite3"
+        self.others: list[ExampleHarness] = []  # accounts started by this harness, stopped with it
 
     def start(self) -> None:
-        self.simulator = ExampleSimulator(SECRET, str(self.state_path), retry_delays=(0.05, 0.1, 0.2))
+        self.simulator = ExampleSimulator(self.secret, str(self.state_path), retry_delays=(0.05, 0.1, 0.2))
         self.server = LiveServer(self.simulator)
         self.url = self.server.url
 
     def stop(self) -> None:
+        for other in self.others:
+            other.stop()
         self.server.stop()
         self.simulator.close()
 
     def settings(self, public_url: str) -> Mapping[str, str]:
-        return {"EXAMPLE_SECRET": SECRET, "EXAMPLE_API_URL": self.url}
+        return {"EXAMPLE_SECRET": self.secret, "EXAMPLE_API_URL": self.url}
 
     def timeout_settings(self, seconds: float) -> Mapping[str, str]:
         return {"EXAMPLE_TIMEOUT": str(seconds)}
 
     def secrets(self) -> Sequence[str]:
-        return [SECRET]
+        return [self.secret]
+
+    def second_account(self) -> ExampleHarness:
+        """Another Example Pay account: another secret, with a simulator of its own (started here)."""
+        second = ExampleHarness(self.state_dir, f"{self.secret}_second", account=f"example-{len(self.others) + 2}")
+        second.start()
+        self.others.append(second)
+        return second
 
     # -- notifications, as Example Pay sends them --
 
     def paid_notification(
         self, order: Mapping[str, Any], *, amount: int | None = None, currency: str | None = None
     ) -> HttpRequest:
-        return event(order, "paid", amount=amount, currency=currency)
+        return event(order, "paid", amount=amount, currency=currency, secret=self.secret)
 
     def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
-        return event(order, "failed")  # the payer's payment was declined; they may try again
+        return event(order, "failed", secret=self.secret)  # the payment was declined; the payer may try again
 
     def event_id(self, request: HttpRequest) -> str | None:
         event_id: str = json.loads(request.body)["event"]
@@ -119,8 +131,7 @@ class ExampleHarness(ProviderHarness):
         self.simulator.fault_next("refund", "pending")
 
     def settle_pending_refunds(self, order: Mapping[str, Any], status: str) -> None:
-        payment = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5).json()
-        for refund in payment["refunds"]:
+        for refund in self.payment(order)["refunds"]:
             if refund["status"] == "pending":
                 response = requests.post(f"{self.url}/refunds/{refund['id']}", json={"status": status}, timeout=5)
                 assert response.status_code == 200, response.text
@@ -136,9 +147,14 @@ class ExampleHarness(ProviderHarness):
         self._control("/cancel", {"id": order["provider_order_id"]})
 
     def refunded_amount(self, order: Mapping[str, Any]) -> int:
+        return minor_units(self.payment(order)["refunded"], order["currency"])
+
+    def payment(self, order: Mapping[str, Any]) -> dict[str, Any]:
+        """The payment as the simulator sees it: `status`, `refunded` (decimal text), `refunds`, `notified` ..."""
         response = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5)
         assert response.status_code == 200, response.text
-        return minor_units(response.json()["refunded"], order["currency"])
+        payment: dict[str, Any] = response.json()
+        return payment
 
     def _control(self, path: str, body: Mapping[str, Any]) -> None:
         response = requests.post(f"{self.url}{path}", json=body, timeout=5)
@@ -146,9 +162,14 @@ class ExampleHarness(ProviderHarness):
 
 
 def event(
-    order: Mapping[str, Any], status: str, *, amount: int | None = None, currency: str | None = None
+    order: Mapping[str, Any],
+    status: str,
+    *,
+    amount: int | None = None,
+    currency: str | None = None,
+    secret: str = SECRET,
 ) -> HttpRequest:
-    """A signed Example Pay notification about `order` (the gateway's order JSON)."""
+    """A signed Example Pay notification about `order` (the gateway's order JSON), signed with `secret`."""
     currency = currency or order["currency"]
     body = {
         "event": f"evt_{uuid.uuid4().hex}",
@@ -159,7 +180,7 @@ def event(
         "status": status,
     }
     raw = json.dumps(body).encode()
-    return HttpRequest(headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(SECRET, raw)}, body=raw)
+    return HttpRequest(headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, raw)}, body=raw)
 
 
 def decimal_text(minor: int, currency: str) -> str:

@@ -7,6 +7,7 @@ text in the currency's major unit ("12.50" USD, "1250" JPY), as many providers' 
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.plugin import (
     Acknowledgement,
     CreatedOrder,
     InboundRequest,
+    NotFound,
     Notification,
     NotificationRejected,
     NotifyPolicy,
@@ -29,6 +31,7 @@ from gateway.plugin import (
     RefundFailed,
     RefundRequest,
     RefundResult,
+    Refused,
     Verdict,
     iso_currencies,
 )
@@ -36,6 +39,8 @@ from gateway_example_provider import schemas
 from gateway_example_provider.client import ExampleClient
 from gateway_example_provider.config import NAME, ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
+
+DUPLICATE_REFERENCE = "duplicate_reference"  # Example Pay's 409: it already has a payment with this reference
 
 
 class ExampleProvider(Provider):
@@ -58,16 +63,21 @@ class ExampleProvider(Provider):
 
     def create_order(self, request: OrderRequest) -> CreatedOrder:
         draft = request.draft
-        payment = self.client.call(
-            "create_order",
-            {
-                "reference": request.merchant_order_no,
-                "amount": self._decimal(draft.amount, draft.currency),
-                "currency": draft.currency,
-                "description": draft.subject,
-                "notify_url": request.notify_url,
-            },
-        )
+        fields = {
+            "reference": request.merchant_order_no,
+            "amount": self._decimal(draft.amount, draft.currency),
+            "currency": draft.currency,
+            "description": draft.subject,
+            "notify_url": request.notify_url,
+        }
+        try:
+            payment = self.client.call("create_order", fields)
+        except Refused as exc:
+            if exc.code == DUPLICATE_REFERENCE:
+                # A refusal that can follow acceptance: a payment under this reference exists, perhaps this
+                # very one. Never "nothing happened", after which the gateway may create it at another account.
+                raise OutcomeUnknown(exc.code, exc.message) from None
+            raise
         if not isinstance(payment.get("id"), str):
             raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer has no payment id")
         return CreatedOrder(provider_order_id=payment["id"], pay_params={"payment_id": payment["id"]})
@@ -107,6 +117,15 @@ class ExampleProvider(Provider):
         if refund["status"] == "pending":
             return RefundResult(provider_refund_id=refund["id"], pending=True)  # settled later, by a retry
         return RefundResult(provider_refund_id=refund["id"])
+
+    def check(self) -> str:
+        """For `gateway check`: query a payment that cannot exist. Example Pay checks the signature
+        first, so its "not found" proves the API is reachable and takes the gateway's secret."""
+        try:
+            self.client.call("query_order", {"reference": f"gateway-check-{secrets.token_hex(6)}"})
+        except NotFound:
+            return "Example Pay accepted the gateway's signature"
+        raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay found a payment that cannot exist")
 
     def verify_notification(self, request: InboundRequest) -> Notification:
         signature = request.headers.get(SIGNATURE_HEADER.lower())

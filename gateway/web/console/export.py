@@ -17,6 +17,7 @@ COLUMNS = (
     "id", "created_at", "status", "provider", "channel", "amount_minor", "amount", "currency",
     "refunded_minor", "refunded", "merchant_order_no", "provider_order_id", "merchant_reference",
     "paid_at", "expires_at", "paid_after_expiry", "failure_code",
+    "merchant", "merchant_name", "account", "account_name",
 )  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP).
@@ -48,6 +49,8 @@ def row(order: Row[Any]) -> list[str]:
         refunded, _major(refunded, order.currency), order.merchant_order_no, order.provider_order_id,
         order.merchant_reference, _when(order.paid_at), _when(order.expires_at),
         "true" if order.paid_after_expiry else "false", order.failure_code,
+        order.merchant_id, order.merchant_name or order.merchant_id,
+        order.account_id, order.account_name or order.account_id,
     ]  # fmt: skip
     return [safe_cell(value) for value in values]
 

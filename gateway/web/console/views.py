@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.plugin.clock import utcnow
 from gateway.store import console as queries
-from gateway.store import order_filters
+from gateway.store import order_filters, routing_queries
 from gateway.store.models import OrderStatus
 from gateway.store.order_filters import OrderFilter
 from gateway.web import lockout
@@ -97,8 +97,17 @@ def logout() -> BaseResponse:
 
 @blp.get("/")
 def dashboard() -> str:
-    db = current_gateway().db
-    return render_template("console/dashboard.html", board=queries.dashboard(db), views=queries.count_views(db))
+    gateway = current_gateway()
+    db, breaker = gateway.db, gateway.breakers.settings
+    board = queries.dashboard(db)
+    return render_template(
+        "console/dashboard.html",
+        board=board,
+        views=queries.count_views(db),
+        names=board.names,
+        surplus=routing_queries.surplus_payments(db),
+        breakers=routing_queries.breaker_states(db, breaker.failures, breaker.cooldown),
+    )
 
 
 def _wanted() -> OrderFilter:
@@ -117,7 +126,9 @@ def orders() -> tuple[str, int]:
         "console/orders.html",
         wanted=wanted,
         found=found,
+        names=found.names,
         equals=queries.ORDER_EQUALS,
+        by_name=queries.BY_NAME,
         choices=choices,
         views=queries.SAVED_VIEWS,
         q=wanted.q,

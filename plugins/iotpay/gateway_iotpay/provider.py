@@ -173,13 +173,13 @@ class IotPayProvider(Provider):
         self.check_order(draft)
 
     def check_order(self, draft: OrderDraft) -> None:
-        """Raise InvalidOrder for anything IOTPay would refuse, naming the public field at fault."""
+        """Raise InvalidOrder for anything IOTPay would refuse that `info` does not already declare
+        (the core refuses a channel's currency from `info.channel_info`), naming the public field at fault."""
         channel = channels.CHANNELS.get(draft.channel)
         if channel is None:
             raise InvalidOrder({"channel": [f"IOTPay takes one of: {', '.join(channels.CHANNELS)}"]})
+        # A channel's currencies are IOTPay's rule, stated once: in `info.channel_info`, checked by the core.
         errors: dict[str, list[str]] = {}
-        if draft.currency not in channel.currencies:
-            errors["currency"] = [f"{channel.name} takes {', '.join(channel.currencies)}"]
         return_url = draft.return_url
         given = {name for name, value in draft.options.items() if value not in (None, "", False)}
         if return_url:
@@ -230,7 +230,14 @@ class IotPayProvider(Provider):
             raise Refused("ECHOED_PAIR", f"{', '.join(splitting.echo_problems(params))} {splitting.ECHO_MESSAGE}")
         params["sign"] = signing.sign(params, self.config.secret_key)
         _REQUEST_SCHEMAS[channel.operation].load(params)  # never send what IOTPay would refuse
-        answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation])
+        try:
+            answer = self._business_call(channel.operation, params, _RESPONSE_SCHEMAS[channel.operation])
+        except Refused as exc:
+            if _order_number_taken(exc):
+                # A refusal that can follow acceptance: an order under this number exists, perhaps this
+                # very one. Never "nothing happened", which would let routing create it elsewhere too.
+                raise OutcomeUnknown(exc.code, f"{exc.message} (an order with this number exists)") from None
+            raise
         pay_order_id = answer.get("pay_order_id") or None
         if pay_order_id is None and channel.operation == "create_order":
             raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer has no payOrderId")
@@ -391,6 +398,11 @@ class IotPayProvider(Provider):
         if verdict.accepted:
             return Acknowledgement(200, "success")
         return Acknowledgement(400, "fail")
+
+
+def _order_number_taken(exc: Refused) -> bool:
+    """IOTPay's parameter error for a mchOrderNo it already has (the simulator's "already exists")."""
+    return exc.code == "0014" and "mchorderno" in exc.message.lower() and "exist" in exc.message.lower()
 
 
 def refund_number(refund_id: str) -> str:

@@ -31,7 +31,7 @@ from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, 
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid, sign
 
 DECIMALS = {"USD": 2, "JPY": 0}  # the simulator's own table, not the provider's declaration
-FAULTS = ("delay", "refuse", "http_500", "html", "pending", "misdirect")
+FAULTS = ("delay", "refuse", "http_500", "html", "garbage", "pending", "misdirect")
 _TABLES = """
 CREATE TABLE IF NOT EXISTS payments (
     id TEXT PRIMARY KEY, reference TEXT NOT NULL UNIQUE, amount TEXT NOT NULL, currency TEXT NOT NULL,
@@ -63,18 +63,20 @@ class ExampleSimulator(SqliteState):
 
     # -- controls for tests --
 
-    def fault_next(self, operation: str, fault: str, argument: Any = None) -> None:
-        """Make the next `operation` call misbehave once:
+    def fault_next(self, operation: str, fault: str, argument: Any = None, count: int = 1) -> None:
+        """Make the next `count` calls of `operation` misbehave (each call takes one), replacing
+        what was armed for it:
 
         - delay: carry it out, then answer `argument` seconds late (a time-out, as the gateway sees it);
         - refuse: refuse it with a 422 error answer, doing nothing;
         - http_500 / html: do nothing and answer with a bare 500 / a proxy's HTML error page (unclear);
+        - garbage: do nothing and answer 200 with a body that is not JSON (unclear);
         - pending (refund): accept the refund as pending, to be settled by `settle_refund`;
         - misdirect (query_order): answer about the payment whose reference is `argument`.
         """
         if fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}")
-        self.faults.arm(operation, {"mode": fault, "argument": argument})
+        self.faults.arm(operation, {"mode": fault, "argument": argument}, count)
 
     def delay_next(self, operation: str, seconds: float) -> None:
         self.fault_next(operation, "delay", seconds)
@@ -117,6 +119,8 @@ class ExampleSimulator(SqliteState):
             if fault == "html":
                 page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
                 return Response(page, 502, content_type="text/html")
+            if fault == "garbage":
+                return Response(b"\x00not json{", 200, content_type="application/json")
             answer = api[path](_json_body(request), (fault, argument))
             if fault == "delay":
                 time.sleep(float(argument or 0))
