@@ -97,7 +97,7 @@ class BusyChecks:
         gateway, harness = gateway_under_test, gateway_under_test.harness
 
         def lose_the_first_answer(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
-            answered = send()  # the provider acted; only its answer is lost, as in a read time-out
+            answered: requests.Response = send()  # the provider acted; only its answer is lost, as in a read time-out
             if index == 0:
                 answered.close()
                 raise requests.exceptions.ReadTimeout(f"the kit lost the answer to {request.method} {request.url}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -52,7 +53,7 @@ class UrlChecks:
             f"the return_url's `&{INJECTED}=1` reached the provider as a field of its own ({injected}): "
             "build requests with urlencode or json, never by joining strings"
         )
-        if any(INJECTED in call.text or INJECTED in requests.utils.unquote(call.text) for call in sent):
+        if any(INJECTED in call.text or INJECTED in unquote(call.text) for call in sent):
             values = [value for _, value in sent_fields]
             assert any(HOSTILE_RETURN_URL in value for value in values), (
                 f"the return_url reached the provider altered: none of the values sent holds {HOSTILE_RETURN_URL!r}"

@@ -48,7 +48,8 @@ def intercepted(change: Change, *, spare: str) -> Iterator[list[Sent]]:
     def send(adapter: HTTPAdapter, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         if (request.url or "").startswith(spare):
             return original(adapter, request, *args, **kwargs)
-        body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+        raw = request.body
+        body = raw if isinstance(raw, bytes) else raw.encode() if isinstance(raw, str) else b""
         sent.append(Sent(request.method or "", request.url or "", body))
         return change(len(sent) - 1, request, lambda: original(adapter, request, *args, **kwargs))
 
