@@ -24,8 +24,12 @@ and non-JSON answers to every call); each required setting refused by name when 
 timestamps judged by `Provider.clock` inside the declared window; and refund notifications that
 settle refunds once and never pay an order; and create outcomes that routing may fail over after
 that leave nothing at the provider (a time-out, an unclear answer or a refusal that can follow
-acceptance never one). tests/testing/ plants 26 such bugs in Example Pay
-and 4 in Stripe, and shows the kit fails each.
+acceptance never one); a genuine notification's fields repeated, reordered and re-split at `&`
+and `=`; the provider's own busy answers (`busy_answers`); a create whose answer was lost; hostile
+return URLs, subjects and addresses in answers; the reply the provider needs (`accepted_reply`); an
+order in every declared channel; and `Provider.check` against a wrong secret. tests/testing/
+plants 26 such bugs in Example Pay, 4 in Stripe and 10 more across all three
+(test_planted_hostile.py), and shows the kit fails each.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 
