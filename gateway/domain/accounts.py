@@ -117,7 +117,10 @@ class Accounts:
         keys = required_vault(self.settings)
         current = self.build(row.provider, keys.decrypt_settings(row.settings), row.id)
         previous = None
-        if row.previous_settings is not None:
+        previous_until = as_utc(row.previous_until)
+        # Past its grace period the old secret verifies nothing, so it is not decrypted either: its key
+        # may have been dropped from GATEWAY_CREDENTIALS_KEYS since.
+        if row.previous_settings is not None and previous_until is not None and utcnow() < previous_until:
             previous = self.build(row.provider, keys.decrypt_settings(row.previous_settings), row.id)
         entry = AccountProvider(
             account_id=row.id,
@@ -126,7 +129,7 @@ class Accounts:
             disabled=bool(row.disabled),
             provider=current,
             previous=previous,
-            previous_until=as_utc(row.previous_until),
+            previous_until=previous_until,
         )
         with self._lock:
             self._cache[row.id] = (row.version, entry)
