@@ -15,6 +15,7 @@ A stored merchant's routing costs one cached read: the merchant's config version
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ from gateway.domain.merchant_config import MerchantConfig
 from gateway.plugin.provider import Provider
 from gateway.plugin.settings import ConfigError
 from gateway.store.models import DEFAULT_MERCHANT_ID, default_account_id
+
+log = logging.getLogger("gateway.accounts")
+UNSERVABLE = "its provider is not installed or its settings are refused"
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ def _able(
             try:
                 provider = gateway.accounts.serving(row).provider
             except ConfigError:
-                why = "its provider is not installed or its settings are refused"
+                why = UNSERVABLE
         if provider is not None and (why := _cannot_take(provider, fields)) is None:
             # The first account tried takes a breaker's trial now; the others are asked when their turn comes.
             breakers = gateway.breakers
@@ -131,7 +135,7 @@ def _named_account(gateway: Gateway, config: MerchantConfig, provider_name: str 
         raise invalid_fields({"account": [f"is an account at {row.provider}, not at {provider_name}"]})
     if row.disabled:
         raise invalid_fields({"account": [f"account {row.name!r} is disabled"]})
-    return Candidate(row.id, gateway.accounts.serving(row).provider)
+    return Candidate(row.id, _serving(gateway, row))
 
 
 def _only_account(gateway: Gateway, config: MerchantConfig, provider_name: str | None) -> Candidate:
@@ -150,7 +154,17 @@ def _only_account(gateway: Gateway, config: MerchantConfig, provider_name: str |
         names = ", ".join(row.name for row in candidates)
         problem = f"you have {len(candidates)} accounts at {chosen} ({names}): name one in `account`"
         raise invalid_fields({"account": [problem]})
-    return Candidate(candidates[0].id, gateway.accounts.serving(candidates[0]).provider)
+    return Candidate(candidates[0].id, _serving(gateway, candidates[0]))
+
+
+def _serving(gateway: Gateway, row: Any) -> Provider:
+    """The provider serving a named or only account; a 422 naming the account (the operator's to fix,
+    `gateway check` names it) when it cannot be served, never a 500."""
+    try:
+        return gateway.accounts.serving(row).provider
+    except ConfigError as exc:  # a plugin gone, a credentials key dropped: the message names no value
+        log.error("account %s (%s) cannot be served: %s", row.id, row.provider, exc)
+        raise invalid_fields({"account": [f"account {row.name!r} cannot be used: {UNSERVABLE}"]}) from None
 
 
 def _environment_account(gateway: Gateway, provider_name: str | None, account: str | None) -> Candidate:
