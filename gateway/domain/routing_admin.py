@@ -61,7 +61,9 @@ def show_rules(gateway: Gateway, merchant_id: str) -> tuple[int | None, dict[str
 
 
 def _merchant(session: Session, merchant_id: str) -> Merchant:
-    merchant = session.get(Merchant, merchant_id)
+    # Text no database stores (NUL; a surrogate, as argv's undecodable bytes become) names no merchant:
+    # answered before any query, which would fail on it.
+    merchant = session.get(Merchant, merchant_id) if merchant_id.isprintable() else None
     if merchant is None:
         raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
     return merchant
