@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from gateway.domain.core import Gateway
 from gateway.domain.credentials import VARIABLE, Vault, vault
+from gateway.plugin.clock import as_utc, utcnow
 from gateway.plugin.settings import ConfigError
 from gateway.store.models import ProviderAccount
 
@@ -67,8 +68,8 @@ def _problem(gateway: Gateway, keys: Vault, account: ProviderAccount) -> str | N
         values = keys.decrypt_settings(account.settings)
     except ConfigError:
         return f"no key in {VARIABLE} decrypts its settings (was the key that encrypted them dropped?)"
-    if account.previous_settings is not None:
-        # Serving the account decrypts them too (notifies signed before a rotation verify with them).
+    if account.previous_settings is not None and _in_grace(account):
+        # Serving the account decrypts them too while notifies signed before the rotation still verify.
         try:
             keys.decrypt(account.previous_settings)
         except ConfigError:
@@ -79,3 +80,8 @@ def _problem(gateway: Gateway, keys: Vault, account: ProviderAccount) -> str | N
         # "<PROVIDER>_API_URL: is required ...", or the plugin is not installed ("settings: ..." says so).
         return str(exc).removeprefix("settings: ")
     return None
+
+
+def _in_grace(account: ProviderAccount) -> bool:
+    until = as_utc(account.previous_until)
+    return until is not None and utcnow() < until

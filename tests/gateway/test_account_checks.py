@@ -139,6 +139,29 @@ def test_check_fails_when_the_previous_settings_of_a_rotation_no_longer_decrypt(
     )
 
 
+def test_previous_settings_past_their_grace_period_are_not_needed_any_more(
+    build: Callable[..., Any], accounts: dict[str, Any], neutral_provider: Any, tmp_path: Path
+) -> None:
+    """A rotation long ago whose old settings no key decrypts now: nothing verifies with them, so the
+    account is healthy, and served."""
+    app = build()
+    cli(
+        app,
+        "accounts",
+        "rotate",
+        accounts["main"]["id"],
+        "--settings",
+        account_settings(neutral_provider, tmp_path, "new"),
+        "--grace-hours",
+        "0",
+    )
+    change_account(app, accounts["main"]["id"], previous_settings=Vault([Fernet.generate_key().decode()]).encrypt("{}"))
+    code, output = check(app)
+    assert code == 0, output
+    row = app.extensions["gateway"].accounts.by_id(accounts["main"]["id"])
+    assert row is not None and row.previous is None
+
+
 def test_a_malformed_credentials_key_stops_start_up_naming_the_variable_not_the_value(
     build: Callable[..., Any],
 ) -> None:
