@@ -36,6 +36,7 @@ from gateway.store.models import (
     Merchant,
     ProviderAccount,
     default_account_id,
+    storable,
 )
 
 log = logging.getLogger("gateway.accounts")
@@ -185,7 +186,7 @@ class Accounts:
             updated_at=now,
         )
         with self.db.transaction() as session:
-            merchant = session.get(Merchant, merchant_id)
+            merchant = session.get(Merchant, merchant_id) if storable(merchant_id) else None
             if merchant is None:
                 raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
             taken = select(ProviderAccount.id).where(
@@ -231,6 +232,8 @@ class Accounts:
     def list(self, merchant_id: str | None = None) -> Sequence[ProviderAccount]:
         statement = select(ProviderAccount).order_by(ProviderAccount.created_at, ProviderAccount.id)
         if merchant_id is not None:
+            if not storable(merchant_id):
+                return []
             statement = statement.where(ProviderAccount.merchant_id == merchant_id)
         with self.db.autocommit() as session:
             return list(session.scalars(statement))

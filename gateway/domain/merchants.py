@@ -23,7 +23,7 @@ from gateway.domain.credentials import required_vault
 from gateway.domain.errors import Conflict, ResourceNotFound, invalid_fields
 from gateway.plugin.clock import utcnow
 from gateway.plugin.settings import ConfigError, Settings
-from gateway.store.models import DEFAULT_MERCHANT_ID, ApiKey, Merchant
+from gateway.store.models import DEFAULT_MERCHANT_ID, ApiKey, Merchant, storable
 
 SCOPES = ("orders:write", "orders:read", "refunds:write")
 TOKEN_PREFIX = "gwk_"  # says what a leaked string is, to its finder and to secret scanners
@@ -81,7 +81,7 @@ def list_merchants(gateway: Gateway) -> Sequence[Merchant]:
 
 def get_merchant(gateway: Gateway, merchant_id: str) -> Merchant:
     with gateway.db.autocommit() as session:
-        merchant = session.get(Merchant, merchant_id)
+        merchant = session.get(Merchant, merchant_id) if storable(merchant_id) else None
     if merchant is None:
         raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
     return merchant
@@ -101,7 +101,7 @@ def set_webhook(gateway: Gateway, merchant_id: str, url: str) -> str:
     vault = required_vault(gateway.settings)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with gateway.db.transaction() as session:
-        merchant = session.get(Merchant, merchant_id)
+        merchant = session.get(Merchant, merchant_id) if storable(merchant_id) else None
         if merchant is None:
             raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
         merchant.webhook_url = url
@@ -115,14 +115,14 @@ def create_key(gateway: Gateway, merchant_id: str, scopes: Iterable[str] = SCOPE
     if unknown:
         raise invalid_fields({"scope": [f"unknown scope {unknown[0]!r}; scopes: {', '.join(SCOPES)}"]})
     with gateway.db.transaction() as session:
-        if session.get(Merchant, merchant_id) is None:
+        if not storable(merchant_id) or session.get(Merchant, merchant_id) is None:
             raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
         return _add_key(session, merchant_id, wanted)
 
 
 def revoke_key(gateway: Gateway, key_id: str) -> ApiKey:
     with gateway.db.transaction() as session:
-        key = session.get(ApiKey, key_id)
+        key = session.get(ApiKey, key_id) if storable(key_id) else None
         if key is None:
             raise ResourceNotFound("key_not_found", f"No API key with id {key_id!r}.")
         if key.revoked_at is None:

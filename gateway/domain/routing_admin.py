@@ -12,7 +12,7 @@ from gateway.domain.core import Gateway
 from gateway.domain.errors import Invalid, ResourceNotFound
 from gateway.domain.routing_rules import RulesError, as_document, parse_rules
 from gateway.plugin.clock import utcnow
-from gateway.store.models import DEFAULT_MERCHANT_ID, Merchant, ProviderAccount, RoutingRules
+from gateway.store.models import DEFAULT_MERCHANT_ID, Merchant, ProviderAccount, RoutingRules, storable
 
 
 def set_rules(gateway: Gateway, merchant_id: str, document: Any) -> tuple[int, dict[str, Any]]:
@@ -63,7 +63,7 @@ def show_rules(gateway: Gateway, merchant_id: str) -> tuple[int | None, dict[str
 def _merchant(session: Session, merchant_id: str) -> Merchant:
     # Text no database stores (NUL; a surrogate, as argv's undecodable bytes become) names no merchant:
     # answered before any query, which would fail on it.
-    merchant = session.get(Merchant, merchant_id) if merchant_id.isprintable() else None
+    merchant = session.get(Merchant, merchant_id) if storable(merchant_id) else None
     if merchant is None:
         raise ResourceNotFound("merchant_not_found", f"No merchant with id {merchant_id!r}.")
     return merchant

@@ -384,3 +384,9 @@ PROVIDER_CALLS = cast(Table, ProviderCall.__table__)
 PROVIDER_ACCOUNTS = cast(Table, ProviderAccount.__table__)
 MERCHANTS = cast(Table, Merchant.__table__)
 ORDER_ATTEMPTS = cast(Table, OrderAttempt.__table__)
+
+
+def storable(text: str) -> bool:
+    """Whether an id can be stored at all: text with NUL (PostgreSQL refuses it) or a surrogate (argv's
+    undecodable bytes become one; no database encodes it) names nothing, and is answered before a query."""
+    return text.isprintable()
