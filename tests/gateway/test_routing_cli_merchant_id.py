@@ -60,4 +60,3 @@ def test_the_merchant_commands_answer_such_an_id_as_not_found(
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 1
     assert "No " in result.output and "Traceback" not in result.output
-
