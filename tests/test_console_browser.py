@@ -60,7 +60,7 @@ def seed(app: Any) -> dict[str, str]:
     for n in range(70):
         add_order(app, f"shop-{n:04d}", created_at=start + timedelta(minutes=n), amount=1000 + n)
     return {
-        "late": add_order(app, "shop-late-1", paid_after_expiry=True, amount=2856),
+        "late": add_order(app, "shop-late-1", paid_after_expiry=True, amount=2856, currency="CAD"),
         "pending": add_order(
             app,
             "cart-7781",
