@@ -61,12 +61,19 @@ The fixtures the suite uses can serve your own tests too: `gateway_harness` (the
 
 from typing import TYPE_CHECKING
 
-from gateway.testing.harness import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing.harness import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
 
 if TYPE_CHECKING:
     from gateway.testing.conformance import ProviderConformance
 
-__all__ = ["HttpRequest", "KnownAnswer", "ProviderAnswer", "ProviderConformance", "ProviderHarness"]
+__all__ = [
+    "HttpRequest",
+    "InvalidOrderExample",
+    "KnownAnswer",
+    "ProviderAnswer",
+    "ProviderConformance",
+    "ProviderHarness",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -19,8 +19,10 @@ from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.field_variants import FieldVariantChecks
+from gateway.testing.form_notifications import FormNotificationChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
+from gateway.testing.invalid_orders import InvalidOrderChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.outcomes import OutcomeChecks
@@ -54,6 +56,8 @@ class ProviderConformance(
     ReplyChecks,
     TextChecks,
     CheckChecks,
+    InvalidOrderChecks,
+    FormNotificationChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

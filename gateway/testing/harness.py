@@ -47,6 +47,20 @@ class ProviderAnswer:
     content_type: str = "application/json"
 
 
+@dataclass(frozen=True)
+class InvalidOrderExample:
+    """An order your provider refuses before calling its API, and the public field it must name.
+
+    `overrides` are laid over the kit's order fields (`channel`, `currency`, `provider_options` ...,
+    as `POST /v1/orders` takes them); `field` is the key the 422's `errors` must hold, as the API
+    names it (`provider_options.param2`, `subject`).
+    """
+
+    name: str
+    overrides: Mapping[str, Any]
+    field: str
+
+
 class ProviderHarness(ABC):
     """What the kit needs from a provider author. One instance per test.
 
@@ -72,6 +86,13 @@ class ProviderHarness(ABC):
     # provider_options for channels other than `channel` that require some: {channel: options}. Every
     # declared channel whose required options are here, or need none, gets an order created in it.
     channel_options: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
+    # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
+    invalid_orders: Sequence[InvalidOrderExample] = ()
+    # True when your provider may send a notification's fields in an `application/x-www-form-urlencoded` body
+    # instead of the query string (IOTPay's docs do not say which): the kit then also delivers the harness's
+    # query-string notifications that way. False (the default): skipped.
+    form_body_notifications: bool = False
 
     @property
     def plugin_name(self) -> str:

@@ -14,7 +14,7 @@ import requests
 from gateway_iotpay import signing
 from gateway_iotpay.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 VECTORS = Path(__file__).parent / "sign-vectors.json"
@@ -46,6 +46,47 @@ class IotPayHarness(ProviderHarness):
             "WX_JSAPI": {"open_id": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "app_id": "wxd678efh567hg6787"},
         }
     )
+
+    # Options IOTPay cannot take, each refused before any call, naming what the merchant must fix. A value
+    # IOTPay echoes in its signed notify must not hold `&name=` (SPEC section 9).
+    invalid_orders = (
+        InvalidOrderExample(
+            "param1 holding a pair", {"provider_options": {"param1": "a&mchOrderNo=1"}}, "provider_options.param1"
+        ),
+        InvalidOrderExample(
+            "param2 holding a pair", {"provider_options": {"param2": "a&amount=1"}}, "provider_options.param2"
+        ),
+        InvalidOrderExample("subject holding a pair", {"subject": "Tea&amount=1"}, "subject"),
+        InvalidOrderExample("body holding a pair", {"body": "Tea&status=2"}, "body"),
+        InvalidOrderExample(
+            "a return_url past IOTPay's 200 characters",
+            {"channel": "ALIPAY_PC", "return_url": "https://shop.example/" + "r" * 200},
+            "return_url",
+        ),
+        InvalidOrderExample("client_ip holding a pair", {"client_ip": "10.0.0.1&status=2"}, "client_ip"),
+        InvalidOrderExample(
+            "device holding a pair", {"provider_options": {"device": "WEB&status=2"}}, "provider_options.device"
+        ),
+        InvalidOrderExample(
+            "an open_id whose extra is past 512 characters",
+            {"channel": "WX_JSAPI", "provider_options": {"open_id": "\x01" * 128, "app_id": "wxd678efh567hg6787"}},
+            "provider_options.open_id",
+        ),
+        InvalidOrderExample(
+            "param1 on WeChat's browser, where IOTPay uses it",
+            {
+                "channel": "WX_JSAPI_BROWSER",
+                "return_url": "https://shop.example/back",
+                "provider_options": {"param1": "x"},
+            },
+            "provider_options.param1",
+        ),
+        InvalidOrderExample(
+            "product_id on an app channel", {"provider_options": {"product_id": "p1"}}, "provider_options.product_id"
+        ),
+        InvalidOrderExample("return_url on an app channel", {"return_url": "https://shop.example/back"}, "return_url"),
+    )
+    form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:
         self._state_path = state_dir / "iotpay-simulator.sqlite3"

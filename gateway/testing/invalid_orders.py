@@ -1,0 +1,40 @@
+"""Kit checks of the orders a harness declares invalid (`ProviderHarness.invalid_orders`).
+
+Part of `ProviderConformance`. A merchant who sends an order the provider cannot take needs to
+know which field to fix: the API answers 422 with `errors` naming it. The core checks what
+`info` and `options_schema` declare; a provider's own rules (a value it echoes in a signed
+message, a field its wire format limits) are the plugin's to check, and to name right. Each
+declared example must be refused with a 422 naming its field, and create no order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.testing.harness import InvalidOrderExample
+from gateway.testing.live import LiveGateway
+
+
+class InvalidOrderChecks:
+    def test_an_order_the_harness_declares_invalid_is_refused_naming_its_field(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        examples: list[InvalidOrderExample] = list(harness.invalid_orders)
+        if not examples:
+            pytest.skip("the harness declares no invalid_orders")
+        for example in examples:
+            response = gateway.post_order(**example.overrides)
+            answer = response.get_json(silent=True) or {}
+            assert response.status_code == 422, (
+                f"invalid order {example.name!r} ({dict(example.overrides)}) answered {response.status_code}: "
+                f"{answer}; raise InvalidOrder from validate_order, before any call to the provider"
+            )
+            named = answer.get("errors") or {}
+            assert example.field in named, (
+                f"invalid order {example.name!r} was refused naming {sorted(named)}, not {example.field!r}: "
+                "the merchant is told to fix the wrong field"
+            )
+            assert all(isinstance(text, str) and text for texts in named.values() for text in texts), (
+                f"invalid order {example.name!r}: every error needs a message, got {named}"
+            )
