@@ -3,7 +3,8 @@
 Part of `ProviderConformance`, for a harness that declares its provider may send a notification's
 fields in an `application/x-www-form-urlencoded` body instead of the query string. Each check
 moves the fields of the harness's own query-string notification, signature unchanged: all of them
-into the body (a media type in any case, with a charset), or half of them. The genuine fields are
+into the body (a media type in any case, with a charset), or half of them; a body of another
+media type beside them is not fields. The genuine fields are
 the genuine notification wherever they are: applied, acknowledged as the provider needs. A field
 sent in both places with two values, and a form body whose fields were moved about, are refused
 or mean exactly what the genuine notification means.
@@ -74,6 +75,19 @@ class FormNotificationChecks:
             f"judged {gateway.verdicts()} ({reply})"
         )
         assert gateway.order(order["id"])["status"] == "paid"
+
+    def test_a_body_that_is_not_a_form_is_not_read_as_fields(self, form_gateway: LiveGateway) -> None:
+        gateway = form_gateway
+        order = gateway.new_order()
+        genuine = gateway.paid_notification(order)
+        with_json = dataclasses.replace(
+            genuine, method="POST", headers={**genuine.headers, "Content-Type": "application/json"}, body=b"{}"
+        )
+        reply = gateway.notify(with_json)
+        assert gateway.verdicts() == [Verdict.APPLIED], (
+            f"the genuine paid notification, with a JSON body `{{}}` beside its query string, was judged "
+            f"{gateway.verdicts()} ({reply}): only a body whose Content-Type says it is a form holds fields"
+        )
 
     def test_a_form_body_tampered_or_contradicting_the_query_is_never_applied(self, form_gateway: LiveGateway) -> None:
         gateway, harness = form_gateway, form_gateway.harness
