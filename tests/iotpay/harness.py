@@ -48,7 +48,7 @@ class IotPayHarness(ProviderHarness):
     )
 
     # Options IOTPay cannot take, each refused before any call, naming what the merchant must fix. A value
-    # IOTPay echoes in its signed notify must not hold `&name=` (SPEC section 9).
+    # IOTPay echoes in its signed notify must not hold `&name=` (docs/providers/iotpay.md).
     invalid_orders = (
         InvalidOrderExample(
             "param1 holding a pair", {"provider_options": {"param1": "a&mchOrderNo=1"}}, "provider_options.param1"

@@ -1,0 +1,84 @@
+"""The kit's checks of declared invalid orders and of notifications in a form body fail IOTPay with a
+bug of each kind planted (and pass it as it is):
+
+- IOTPay naming a `param2` that holds another pair by its wire name (`param2`), so the merchant is
+  told to fix a field the API does not have;
+- IOTPay reading a notify's fields from the query string only (IOTPay may send them in a form body);
+- IOTPay reading any body as a form, whatever its Content-Type says.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.testing.conftest import EXAMPLE_PROJECT
+
+ROOT = EXAMPLE_PROJECT.parents[1]
+pytest_plugins = ["pytester"]
+
+SELECTION = "declares_invalid or form_body or split_between or not_a_form"
+
+IOTPAY_KIT = """
+from urllib.parse import parse_qsl
+import pytest
+from gateway.testing import ProviderConformance
+from gateway_iotpay import provider
+from tests.iotpay.harness import IotPayHarness
+
+BUG = {bug!r}
+
+
+class TestPlantedIotPay(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "param2_named_by_its_wire_name":  # the public name forgotten in the table
+            public = {{name: field for name, field in provider._PUBLIC_FIELD.items() if name != "param2"}}
+            monkeypatch.setattr(provider, "_PUBLIC_FIELD", public)
+        if BUG == "query_string_only":  # "IOTPay sends its notify in the query string", always
+            monkeypatch.setattr(provider, "_notify_params", lambda request: dict(request.query))
+        if BUG == "any_body_is_a_form":  # the Content-Type never looked at
+            def params(request):
+                pairs = list(request.query) + parse_qsl(request.body.decode(), strict_parsing=bool(request.body))
+                return dict(pairs)
+            monkeypatch.setattr(provider, "_notify_params", params)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return IotPayHarness(tmp_path)
+"""
+
+
+@pytest.fixture(autouse=True)
+def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = os.pathsep.join([str(ROOT), str(EXAMPLE_PROJECT), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+
+
+def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
+    # A process of its own: the gateway keeps the plugin modules it loaded.
+    pytester.makepyfile(test_kit=IOTPAY_KIT.format(bug=bug))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+
+
+def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, "")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    assert outcomes.get("passed", 0) >= 5 and "failed" not in outcomes, outcomes
+
+
+@pytest.mark.parametrize(
+    ("bug", "failure"),
+    [
+        ("param2_named_by_its_wire_name", "the merchant is told to fix the wrong field"),
+        ("query_string_only", "read the fields of a form body as those of the query string"),
+        ("any_body_is_a_form", "only a body whose Content-Type says it is a form holds fields"),
+    ],
+)
+def test_these_checks_fail_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
+    result = run_kit(pytester, bug)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"the kit passed IOTPay with {bug!r} planted: {outcomes}"
+    assert failure in result.stdout.str(), result.stdout.str()
