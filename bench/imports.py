@@ -1,16 +1,20 @@
 """What each import costs a gateway worker, in RSS: where the idle worker's megabytes go.
 
-    .venv/bin/python -m bench.imports [--threads 128] [--optional]
+    .venv/bin/python -m bench.imports [--optional] [--threads 128]
+    .venv/bin/python -m bench.imports --server
 
 Imports the libraries the app is built on one group at a time, in a fresh process, printing the
 RSS each group adds (a group's figure leaves out what an earlier group already imported), then
 builds the app as wsgi.py does with the bench's production settings (`GATEWAY_SANDBOX=0`), and
-says which modules the request path never needs were imported by it anyway. With --optional, what
-each of those parts adds to a worker that has the groups above, each in a fresh process (the
-console's views, the sandbox, Alembic, the scaffold ...).
-With --threads N, N threads each held busy in a request (a notify that waits), as 128 busy threads
-of a loaded worker are: what their stacks and buffers add. No database is needed for the imports;
---threads needs the PostgreSQL of `make bench` (BENCH_POSTGRES_URL).
+says which modules the request path never needs were imported by it anyway.
+
+--optional: what each part the app imports on demand adds to a worker after create_app(), each in
+a fresh process (the console's views, the simulators, Alembic, the scaffold ...).
+--threads N: N threads each through a request and then held waiting on a socket, as a loaded
+worker's 128 threads are: what their stacks and malloc arenas add.
+--server: instead, the gateway on the server `gateway run` uses, as `make bench` starts it (a fresh
+PostgreSQL database): each worker's RSS idle. The build needs no database; --server needs the
+PostgreSQL of `make bench` (BENCH_POSTGRES_URL).
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ GROUPS: list[tuple[str, list[str]]] = [
     ("marshmallow, webargs, apispec, flask-smorest", ["marshmallow", "flask_smorest"]),
     ("pluggy, prometheus_client", ["pluggy", "prometheus_client"]),
     ("limits (lockout, notify guard)", ["limits", "limits.storage", "limits.strategies"]),
-    ("cryptography (credentials vault)", ["cryptography.fernet"]),
     ("gateway core: plugin, store, domain", ["gateway.plugin", "gateway.store.db", "gateway.domain.core"]),
     ("gateway.web (API, app factory)", ["gateway.web.app"]),
     ("providers: gateway_iotpay, gateway_stripe", ["gateway_iotpay.plugin", "gateway_stripe.plugin"]),
@@ -44,8 +47,9 @@ OPTIONAL: list[tuple[str, list[str]]] = [
     ("console views (first /console request)", ["gateway.web.console.views"]),
     ("OpenAPI document (first /openapi.json)", ["gateway.web.openapi", "gateway.web.openapi_examples"]),
     ("flask-limiter (only with /pay)", ["flask_limiter"]),
+    ("cryptography (only with GATEWAY_CREDENTIALS_KEYS)", ["cryptography.fernet"]),
     ("gateway.sandbox (only with GATEWAY_SANDBOX=1)", ["gateway.sandbox", "gateway.sandbox.mount"]),
-    ("IOTPay simulator", ["gateway_iotpay.sandbox"]),
+    ("IOTPay simulator (sandbox mode)", ["gateway.sandbox", "gateway_iotpay.sandbox.app"]),
     ("segno (QR codes, on first use)", ["segno"]),
     ("alembic (gateway db only)", ["gateway.store.migrate"]),
     ("scaffold (gateway new-plugin)", ["gateway.scaffold"]),
@@ -131,15 +135,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--optional", action="store_true", help="also what the lazily imported parts add")
     parser.add_argument("--threads", type=int, default=0, help="hold N threads busy after building the app")
+    parser.add_argument("--server", action="store_true", help="an idle worker of the real server instead")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # the fresh process
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one optional group, in a fresh process
     args = parser.parse_args()
     if args.one is not None:
-        for _group, modules in GROUPS:
-            import_group(modules)
+        from gateway.ops.startup import app_or_exit
+
+        app_or_exit()
         group, modules = OPTIONAL[args.one]
         added, count = import_group(modules)
         print(f"{'+ ' + group:<52} {added:+6.1f} MB  ({count} modules)")
+        return
+    if args.server:
+        idle_server()
         return
     if not args.measure:
         # The measuring process must import nothing of its own first (bench.servers pulls in Flask,
@@ -150,11 +159,32 @@ def main() -> None:
         command = [sys.executable, "-m", "bench.imports", "--measure", *sys.argv[1:]]
         subprocess.run(command, env=environ, check=True)
         if args.optional:
-            print("what each part imported on demand adds to a worker built as above (a fresh process each):")
+            print("what each part imported on demand adds to a worker after create_app() (a fresh process each):")
             for index in range(len(OPTIONAL)):
                 subprocess.run([sys.executable, "-m", "bench.imports", "--one", str(index)], env=environ, check=True)
         return
     measure(args.threads)
+
+
+def idle_server() -> None:
+    """The gateway on the server `gateway run` uses (GATEWAY_SERVER), as `make bench` starts it, on a
+    fresh PostgreSQL database: each worker's RSS once it has started, and after one request each."""
+    import time
+
+    import requests
+
+    from bench import servers
+
+    work = servers.workdir()
+    with servers.postgres_database("imports") as url:
+        config = servers.gateway_config(url, "http://127.0.0.1:9", work)
+        with servers.deployed("wsgi:app", config, work, name="gateway-idle") as running:
+            time.sleep(2)  # both workers up (the health check reached one)
+            pids = running.worker_pids()
+            print("idle workers:", ", ".join(f"{servers.rss_mb(pid):.1f} MB" for pid in pids))
+            for _ in range(20):
+                requests.get(f"{running.url}/healthz", timeout=10)
+            print("after 20 /healthz:", ", ".join(f"{servers.rss_mb(pid):.1f} MB" for pid in pids))
 
 
 def measure(threads: int) -> None:
