@@ -182,6 +182,8 @@ def idle_server() -> None:
             time.sleep(2)  # both workers up (the health check reached one)
             pids = running.worker_pids()
             print("idle workers:", ", ".join(f"{servers.rss_mb(pid):.1f} MB" for pid in pids))
+            parts = ", ".join(f"{part} {mb:.1f} MB" for part, mb in servers.rss_parts(pids[0]).items())
+            print(f"  of which ({pids[0]}): {parts}")
             for _ in range(20):
                 requests.get(f"{running.url}/healthz", timeout=10)
             print("after 20 /healthz:", ", ".join(f"{servers.rss_mb(pid):.1f} MB" for pid in pids))
