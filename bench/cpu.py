@@ -1,11 +1,14 @@
 """CPU per request, in one process and one thread: where a notify's own time goes, with no GIL
 contention, no server and no load generator in the way.
 
-    .venv/bin/python -m bench.cpu [first|duplicate|hello] [sqlite|postgresql] [--count 2000] [--profile]
+    .venv/bin/python -m bench.cpu [first|duplicate|create|hello] [sqlite|postgresql] [--count 2000] [--profile]
+    .venv/bin/python -m bench.cpu create postgresql --statements     what each request sends to PostgreSQL
 
 Builds the gateway app exactly as wsgi.py does (against a fresh database seeded by bench/seed.py),
 calls it as a WSGI server would, and prints microseconds of this process's CPU and of wall time per
-request. With --profile, cProfile's top functions by their own time. The numbers that bound the
+request. With --profile, cProfile's top functions by their own time. With --statements (PostgreSQL),
+the round trips each request makes, counted in psycopg itself (so BEGIN and COMMIT, which
+SQLAlchemy's events do not see, and statements sent on a raw cursor count too). The numbers that bound the
 throughput rows of `make bench` (CPU per request, summed over every process that serves it) are
 these plus the server's and the database's share.
 """
@@ -20,6 +23,7 @@ import os
 import pstats
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +62,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--statements", action="store_true", help="count what each request sends to PostgreSQL")
     args = parser.parse_args()
     work = servers.workdir()
     if args.kind == "hello":
@@ -106,10 +111,13 @@ def measure(args: argparse.Namespace, app: Callable[..., Any], paths: list[str])
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
+    sent = _count_round_trips() if args.statements else None
     for path in paths:
         call(app, path)
     if profiler:
         profiler.disable()
+    if sent is not None:
+        _print_round_trips(sent, len(paths))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     n = len(paths)
     print(f"{args.kind}: {n} requests, {cpu / n * 1e6:.0f} us CPU and {wall / n * 1e6:.0f} us wall per request")
@@ -118,6 +126,43 @@ def measure(args: argparse.Namespace, app: Callable[..., Any], paths: list[str])
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
+
+
+def _count_round_trips() -> Counter[str]:
+    """Count, by their first words, the statements and commands psycopg sends from now on."""
+    import psycopg
+    from psycopg._connection_base import BaseConnection
+
+    sent: Counter[str] = Counter()
+
+    def name(query: Any) -> str:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        return " ".join(text.split()[:3])
+
+    execute, executemany, command = psycopg.Cursor.execute, psycopg.Cursor.executemany, BaseConnection._exec_command
+
+    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[name(query)] += 1
+        return execute(self, query, *args, **kwargs)
+
+    def counted_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[name(query) + " (executemany)"] += 1
+        return executemany(self, query, *args, **kwargs)
+
+    def counted_command(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[name(query)] += 1
+        return (yield from command(self, query, *args, **kwargs))
+
+    psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign,assignment]
+    psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign,assignment]
+    BaseConnection._exec_command = counted_command  # type: ignore[method-assign,assignment]
+    return sent
+
+
+def _print_round_trips(sent: Counter[str], requests: int) -> None:
+    print(f"sent to the database per request ({sum(sent.values()) / requests:.2f} in all):")
+    for statement, count in sent.most_common():
+        print(f"  {count / requests:5.2f}  {statement}")
 
 
 if __name__ == "__main__":
