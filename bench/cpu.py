@@ -1,14 +1,17 @@
 """CPU per request, in one process and one thread: where a notify's own time goes, with no GIL
 contention, no server and no load generator in the way.
 
-    .venv/bin/python -m bench.cpu [first|duplicate|create|hello] [sqlite|postgresql] [--count 2000] [--profile]
+    .venv/bin/python -m bench.cpu [first|duplicate|create|direct|hello] [sqlite|postgresql] [--count 2000] [--profile]
     .venv/bin/python -m bench.cpu create postgresql --statements     what each request sends to PostgreSQL
 
 Builds the gateway app exactly as wsgi.py does (against a fresh database seeded by bench/seed.py),
 calls it as a WSGI server would, and prints microseconds of this process's CPU and of wall time per
-request. With --profile, cProfile's top functions by their own time. With --statements (PostgreSQL),
-the round trips each request makes, counted in psycopg itself (so BEGIN and COMMIT, which
-SQLAlchemy's events do not see, and statements sent on a raw cursor count too). The numbers that bound the
+request. `direct` is the create_order `make bench` compares `create` with, signed and sent straight
+to the upstream: `create` less `direct` is the gateway's own CPU around the provider call.
+
+With --profile, cProfile's top functions by their own time. With --statements (PostgreSQL), the
+round trips each request makes, counted in psycopg itself (so BEGIN and COMMIT, which SQLAlchemy's
+events do not see, and statements sent on a raw cursor count too). The numbers that bound the
 throughput rows of `make bench` (CPU per request, summed over every process that serves it) are
 these plus the server's and the database's share.
 """
@@ -57,7 +60,7 @@ def call(app: Callable[..., Any], path: str) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["first", "duplicate", "create", "hello"])
+    parser.add_argument("kind", choices=["first", "duplicate", "create", "direct", "hello"])
     parser.add_argument("database", choices=["sqlite", "postgresql"], nargs="?", default="postgresql")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
@@ -78,6 +81,10 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str, work: Any) -> None:
+    if args.kind == "direct":  # the same create_order, signed and sent straight to the upstream
+        with servers.upstream(work) as upstream:
+            measure(args, _direct_create(upstream.url), ["/direct"] * args.count)
+        return
     if args.kind == "create":
         with servers.upstream(work) as upstream:
             app = _app(url, upstream.url, work)
@@ -94,6 +101,31 @@ def run(args: argparse.Namespace, url: str, work: Any) -> None:
                 call(app, path)
             paths = [paths[i % len(paths)] for i in range(args.count)]
         measure(args, app, paths)
+
+
+def _direct_create(upstream_url: str) -> Callable[..., Any]:
+    """What `make bench` compares the gateway's create with (its client, its signing, no gateway), as a
+    WSGI app: `create` less `direct` is the gateway's own CPU around the provider call."""
+    from gateway_iotpay import signing
+    from gateway_iotpay.client import IotPayClient
+
+    client = IotPayClient(f"{upstream_url}/v1", timeout=30)
+
+    def create() -> None:
+        params = {
+            "mchId": MCH_ID, "mchOrderNo": f"D{time.time_ns()}", "channelId": "WX_APP", "currency": "CAD",
+            "amount": 2856, "clientIp": "127.0.0.1", "device": "app", "notifyUrl": "http://127.0.0.1:9/notify/iotpay",
+            "subject": "bench", "body": "bench", "extra": f'{{"type":"apppay","appId":"{servers.WX_APP_ID}"}}',
+        }  # fmt: skip
+        params["sign"] = signing.sign(params, KEY)
+        assert client.call("create_order", params).get("payOrderId")
+
+    def app(_environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        create()
+        start_response("201 Created", [])
+        return [b""]
+
+    return app
 
 
 def _app(url: str, upstream_url: str, work: Any) -> Callable[..., Any]:
