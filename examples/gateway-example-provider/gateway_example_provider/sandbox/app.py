@@ -69,7 +69,7 @@ class ExampleSimulator(SqliteState):
         what was armed for it:
 
         - delay: carry it out, then answer `argument` seconds late (a time-out, as the gateway sees it);
-        - refuse: refuse it with a 422 error answer, doing nothing;
+        - refuse: refuse it with a 400 error answer (the lowest status Example Pay refuses with), doing nothing;
         - http_500 / html: do nothing and answer with a bare 500 / a proxy's HTML error page (unclear);
         - garbage: do nothing and answer 200 with a body that is not JSON (unclear);
         - pending (refund): accept the refund as pending, to be settled by `settle_refund`;
@@ -116,7 +116,7 @@ class ExampleSimulator(SqliteState):
             armed = self.faults.take(operation) or {}
             fault, argument = armed.get("mode"), armed.get("argument")
             if fault == "refuse":
-                raise Refused(422, "simulated_refusal", f"Example Pay refused this {operation} (a simulated refusal)")
+                raise Refused(400, "simulated_refusal", f"Example Pay refused this {operation} (a simulated refusal)")
             if fault == "http_500":
                 return Response("Internal Server Error", 500, content_type="text/plain")
             if fault == "html":
