@@ -20,8 +20,9 @@ from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHa
 from gateway.testing.live import LiveServer
 from gateway_example_provider.sandbox import ExampleSimulator
 from gateway_example_provider.sandbox.app import DECIMALS
-from gateway_example_provider.signing import SIGNATURE_HEADER, sign
+from gateway_example_provider.signing import sign
 
+SIGNATURE_HEADER = "X-Example-Signature"  # Example Pay's documented header, spelled out: not the plugin's constant
 SECRET = "whsec_harness_5d1e0c7a9b3f"
 
 # Computed outside this package, once, and written down:

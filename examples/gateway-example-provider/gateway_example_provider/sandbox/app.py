@@ -29,8 +29,9 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing, SqliteState
-from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid, sign
+from gateway_example_provider.signing import is_valid, sign
 
+SIGNATURE_HEADER = "X-Example-Signature"  # Example Pay's documented header, spelled out: not the plugin's constant
 DECIMALS = {"USD": 2, "JPY": 0}  # the simulator's own table, not the provider's declaration
 FAULTS = ("delay", "refuse", "http_500", "html", "garbage", "pending", "misdirect")
 _TABLES = """
