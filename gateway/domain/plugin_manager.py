@@ -11,9 +11,10 @@ import importlib
 import importlib.metadata
 import logging
 import re
+import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -27,7 +28,9 @@ from gateway.plugin.provider import (
     ProviderInfo,
 )
 from gateway.plugin.settings import ConfigError, Settings
-from gateway.sandbox import Sandbox
+
+if TYPE_CHECKING:  # the simulators' plumbing is imported in sandbox mode only (GATEWAY_SANDBOX=1)
+    from gateway.sandbox import Sandbox
 
 ENTRY_POINT_GROUP = "gateway.providers"
 
@@ -146,45 +149,43 @@ def _results_by_plugin(hook: pluggy.HookCaller, what: str, **kwargs: Any) -> Ite
             raise ConfigError("plugins", f"plugin {impl.plugin_name!r}: {problem}") from exc
         if answer is None:
             answer = []
-        if isinstance(answer, (Provider, Sandbox, str, bytes, Mapping)) or not isinstance(answer, Iterable):
+        single = isinstance(answer, (Provider, str, bytes, Mapping)) or _is_sandbox(answer)
+        if single or not isinstance(answer, Iterable):
             problem = f"{hook.name} must return a list of {what}, not a {type(answer).__name__}"
             raise ConfigError("plugins", f"plugin {impl.plugin_name!r}: {problem}")
         yield impl.plugin_name, list(answer)
 
 
 def collect_providers(pm: pluggy.PluginManager, settings: Settings) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {}
-    owners: dict[str, str] = {}
-    hook = pm.hook.gateway_register_providers
-    for plugin_name, registered in _results_by_plugin(hook, "Provider objects", settings=settings):
-        for provider in registered:
-            problem = provider_problem(provider)
-            if problem:
-                raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
-            if provider.name in providers:
-                problem = f"plugins {owners[provider.name]!r} and {plugin_name!r} both register a provider named"
-                raise ConfigError("plugins", f"{problem} {provider.name!r}")
-            providers[provider.name] = provider
-            owners[provider.name] = plugin_name
+    registered = _results_by_plugin(pm.hook.gateway_register_providers, "Provider objects", settings=settings)
+    providers = _collect_named(registered, provider_problem, "provider")
     log.info("providers enabled: %s", ", ".join(sorted(providers)) or "none")
     return dict(sorted(providers.items()))  # a stable order for /v1/providers, whatever the load order
 
 
 def collect_sandboxes(pm: pluggy.PluginManager, settings: Settings) -> Mapping[str, Sandbox]:
-    sandboxes: dict[str, Sandbox] = {}
+    registered = _results_by_plugin(pm.hook.gateway_register_sandboxes, "Sandbox objects", settings=settings)
+    return _collect_named(registered, sandbox_problem, "sandbox")
+
+
+def _collect_named(
+    results: Iterable[tuple[str, list[Any]]], problem_of: Callable[[object], str | None], kind: str
+) -> dict[str, Any]:
+    """Each plugin's registered objects by name: one that breaks the contract, or a name two plugins
+    register, stops start-up naming the plugins (never a silent winner)."""
+    found: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    hook = pm.hook.gateway_register_sandboxes
-    for plugin_name, registered in _results_by_plugin(hook, "Sandbox objects", settings=settings):
-        for sandbox in registered:
-            problem = sandbox_problem(sandbox)
+    for plugin_name, registered in results:
+        for item in registered:
+            problem = problem_of(item)
             if problem:
                 raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
-            if sandbox.name in sandboxes:
-                problem = f"plugins {owners[sandbox.name]!r} and {plugin_name!r} both register a sandbox named"
-                raise ConfigError("plugins", f"{problem} {sandbox.name!r}")
-            sandboxes[sandbox.name] = sandbox
-            owners[sandbox.name] = plugin_name
-    return sandboxes
+            if item.name in found:
+                problem = f"plugins {owners[item.name]!r} and {plugin_name!r} both register a {kind} named"
+                raise ConfigError("plugins", f"{problem} {item.name!r}")
+            found[item.name] = item
+            owners[item.name] = plugin_name
+    return found
 
 
 def collect_live_settings(pm: pluggy.PluginManager, settings: Settings) -> list[str]:
@@ -218,7 +219,16 @@ def provider_problem(provider: object) -> str | None:
     return None
 
 
+def _is_sandbox(answer: object) -> bool:
+    """A single Sandbox returned instead of a list, without importing gateway.sandbox outside the
+    sandbox: if its module was never imported, no Sandbox exists."""
+    mount = sys.modules.get("gateway.sandbox.mount")
+    return mount is not None and isinstance(answer, mount.Sandbox)
+
+
 def sandbox_problem(sandbox: object) -> str | None:
+    from gateway.sandbox import Sandbox
+
     if not isinstance(sandbox, Sandbox):
         return f"gateway_register_sandboxes returned a {type(sandbox).__name__}, not a Sandbox"
     if not callable(sandbox.app):
