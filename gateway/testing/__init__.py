@@ -27,9 +27,11 @@ that leave nothing at the provider (a time-out, an unclear answer or a refusal t
 acceptance never one); a genuine notification's fields repeated, reordered and re-split at `&`
 and `=`; the provider's own busy answers (`busy_answers`); a create whose answer was lost; hostile
 return URLs, subjects and addresses in answers; the reply the provider needs (`accepted_reply`); an
-order in every declared channel; and `Provider.check` against a wrong secret. tests/testing/
-plants 26 such bugs in Example Pay, 4 in Stripe and 10 more across all three
-(test_planted_hostile.py), and shows the kit fails each.
+order in every declared channel; `Provider.check` against a wrong secret; declared invalid orders
+refused naming their field (`invalid_orders`); and notifications in a form body
+(`form_body_notifications`). tests/testing/ plants 26 such bugs in Example Pay, 4 in Stripe, 10
+more across all three (test_planted_hostile.py) and 3 in IOTPay (test_planted_declared.py), and
+shows the kit fails each.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 
