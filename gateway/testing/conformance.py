@@ -17,6 +17,7 @@ from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
 from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
+from gateway.testing.checkout_checks import CheckoutChecks
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.harness import ProviderHarness
@@ -27,6 +28,7 @@ from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.reply_checks import ReplyChecks
+from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
@@ -54,6 +56,8 @@ class ProviderConformance(
     ReplyChecks,
     TextChecks,
     CheckChecks,
+    CheckoutChecks,
+    SchemeChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
