@@ -19,6 +19,7 @@ from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
 from gateway.testing.currencies import CurrencyChecks
+from gateway.testing.dropped_fields import DroppedFieldChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
@@ -58,6 +59,7 @@ class ProviderConformance(
     CheckChecks,
     CheckoutChecks,
     SchemeChecks,
+    DroppedFieldChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

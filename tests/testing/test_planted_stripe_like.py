@@ -6,7 +6,8 @@ Each check runs on a harness declaration (`sdk_params`, `notifications_carry_pai
 bugs are planted in Stripe's own plugin, one pytester session each: the client secret left out of
 what the checkout is handed; a payment dated when its notification arrived; no tag of the gateway
 on its PaymentIntents, so that another gateway's events on the same account are refused here; a
-plain http address accepted from a provider served over https.
+plain http address accepted from a provider served over https; a PaymentIntent's status made
+optional, and a refund's status that defaults to succeeded (answers with one field left out).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import dataclasses
 import pytest
 from gateway.plugin import NextAction
 from gateway.testing import ProviderConformance
-from gateway_stripe import provider
+from marshmallow import fields
+from gateway_stripe import provider, schemas
 from tests.stripe.harness import StripeHarness
 
 BUG = {bug!r}
@@ -51,6 +53,10 @@ class TestPlantedStripe(ProviderConformance):
             def untagged(self, config, *args, **kwargs):
                 init(self, dataclasses.replace(config, instance=""), *args, **kwargs)
             monkeypatch.setattr(provider.StripeProvider, "__init__", untagged)
+        if BUG == "intent_status_optional":  # a PaymentIntent without its status is read, then crashes
+            monkeypatch.setitem(schemas.PaymentIntent._declared_fields, "status", fields.String())
+        if BUG == "refund_status_defaults_to_succeeded":  # a refund without its status taken as settled
+            monkeypatch.setitem(schemas.Refund._declared_fields, "status", fields.String(load_default="succeeded"))
         if BUG == "plain_http_accepted":  # any http(s) address, whatever the API is served over
             monkeypatch.setattr(provider, "_schemes", lambda api_url: ("https://", "http://"))
 
@@ -59,7 +65,7 @@ class TestPlantedStripe(ProviderConformance):
         return StripeHarness(tmp_path)
 """
 
-SELECTION = "sdk_needs or late_paid_notification or shared_account or served_over_https"
+SELECTION = "sdk_needs or late_paid_notification or shared_account or served_over_https or missing_a_field"
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +83,7 @@ def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "")
     assert result.ret == 0, result.stdout.str()
-    assert result.parseoutcomes().get("passed") == 4, result.parseoutcomes()
+    assert result.parseoutcomes().get("passed") == 7, result.parseoutcomes()
 
 
 @pytest.mark.parametrize(
@@ -87,6 +93,8 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("paid_when_notified", "when it arrived, not when the provider says"),
         ("no_gateway_tag", "another gateway's paid notification on the same account"),
         ("plain_http_accepted", "accept plain http only where the provider's own address is plain http"),
+        ("intent_status_optional", "a query answer without its field 'status'"),
+        ("refund_status_defaults_to_succeeded", "a refund answer without its field 'status' left the refund"),
     ],
 )
 def test_these_checks_fail_stripe_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
