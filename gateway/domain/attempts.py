@@ -12,13 +12,13 @@ order as needing a refund (`surplus_payment`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
+from gateway.domain import attempt_view
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.provider_failures import created_nothing
 from gateway.plugin.clock import utcnow
@@ -31,9 +31,6 @@ from gateway.store.rows import as_order
 CREATED, NOT_CREATED, UNKNOWN = "created", "not_created", "unknown"
 
 INSERT_ATTEMPT = insert(ORDER_ATTEMPTS)
-_ATTEMPTS_OF = (
-    select(ORDER_ATTEMPTS).where(ORDER_ATTEMPTS.c.order_id == bindparam("order_id")).order_by(ORDER_ATTEMPTS.c.position)
-)
 
 
 def outcome_of(exc: ProviderError | None) -> str:
@@ -81,23 +78,7 @@ def write(connection: Connection, values: dict[str, Any] | None) -> None:
 
 def of_order(db: Database, order_id: str) -> list[dict[str, Any]]:
     """The order's attempts, first first, as the API shows them."""
-    return [shown(dict(row._mapping)) for row in routing_queries.attempts_of(db, order_id)]
-
-
-def shown(values: Mapping[str, Any]) -> dict[str, Any]:
-    """An attempt (a row's or `Attempt.values`'s mapping) as the API shows it."""
-    return {
-        "account": values["account_id"],
-        "provider": values["provider"],
-        "merchant_order_no": values["merchant_order_no"],
-        "outcome": values["outcome"],
-        "code": values["code"],
-        "message": values["message"],
-        "duration_ms": values["duration_ms"],
-        "started_at": values["started_at"],
-        "surplus_amount": values.get("surplus_amount"),
-        "surplus_paid_at": values.get("surplus_paid_at"),
-    }
+    return [attempt_view.shown(dict(row._mapping)) for row in routing_queries.attempts_of(db, order_id)]
 
 
 # -- a payment on an abandoned attempt ---------------------------------------------------------------
@@ -143,8 +124,7 @@ def record_surplus(
     if marked.rowcount == 0:
         return Verdict.DUPLICATE, "surplus payment already recorded"
     order = as_order(connection.execute(select(ORDERS).where(ORDERS.c.id == found.id)).one())
-    rows = connection.execute(_ATTEMPTS_OF, {"order_id": found.id})
-    order.attempt_list = [shown(dict(row._mapping)) for row in rows]
+    order.attempt_list = attempt_view.read(connection, found.id)
     surplus = {
         "attempt": found.position,
         "account": found.attempt_account_id,

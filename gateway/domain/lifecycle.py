@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gateway.domain import outbox
+from gateway.domain.attempt_view import with_attempts
 from gateway.domain.hooks import Hooks
 from gateway.domain.schemas import OrderSchema, RefundSchema
 from gateway.store.models import Order, Refund
@@ -33,14 +34,15 @@ class Transitions:
         self._announcements: list[tuple[str, Callable[[Hooks], None]]] = []  # (hook name, its call)
 
     def order_paid(self, connection: Connection, order: Order) -> None:
-        outbox.record_event(connection, outbox.ORDER_PAID, {"order": _ORDER_JSON.dump(order)})
+        outbox.record_event(connection, outbox.ORDER_PAID, {"order": _shown(connection, order)})
         snapshot = order.snapshot()
         self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
 
     @staticmethod
     def order_paid_data(order: Order) -> dict[str, Any]:
         """The data of `order_paid`'s outbox event, for a writer that puts the event into a statement of its
-        own (payments.pay_in_one_statement); it calls `order_paid_written` once that has committed."""
+        own (payments.pay_in_one_statement), its attempts already read (attempt_view.with_attempts); it
+        calls `order_paid_written` once that has committed."""
         return {"order": _ORDER_JSON.dump(order)}
 
     def order_paid_written(self, order: Order) -> None:
@@ -48,20 +50,20 @@ class Transitions:
         self._announcements.append(("gateway_order_paid", lambda hooks: hooks.gateway_order_paid(order=snapshot)))
 
     def order_expired(self, connection: Connection, order: Order) -> None:
-        outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _ORDER_JSON.dump(order)})
+        outbox.record_event(connection, outbox.ORDER_EXPIRED, {"order": _shown(connection, order)})
         snapshot = order.snapshot()
         self._announcements.append(("gateway_order_expired", lambda hooks: hooks.gateway_order_expired(order=snapshot)))
 
     def order_overpaid(self, connection: Connection, order: Order, surplus: dict[str, Any]) -> None:
         """A payment reached an attempt the order had left (gateway.domain.attempts): the order is unchanged,
         and the merchant is told to refund the surplus. No hook: nothing about the order changed."""
-        outbox.record_event(connection, outbox.ORDER_OVERPAID, {"order": _ORDER_JSON.dump(order), "surplus": surplus})
+        outbox.record_event(connection, outbox.ORDER_OVERPAID, {"order": _shown(connection, order), "surplus": surplus})
 
     def refund_settled(self, connection: Connection, refund: Refund, order: Order) -> None:
         succeeded = refund.status == "succeeded"
         event_type = outbox.REFUND_SUCCEEDED if succeeded else outbox.REFUND_FAILED
         outbox.record_event(
-            connection, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
+            connection, event_type, {"refund": _REFUND_JSON.dump(refund), "order": _shown(connection, order)}
         )
         shown, snapshot = _REFUND_JSON.dump(refund), order.snapshot()
         if succeeded:
@@ -73,7 +75,7 @@ class Transitions:
 
     def refund_discrepancy(self, connection: Connection, refund: Refund, order: Order) -> None:
         """Webhook only: the change itself is announced by `refund_settled` (the refund's new state)."""
-        data = {"refund": _REFUND_JSON.dump(refund), "order": _ORDER_JSON.dump(order)}
+        data = {"refund": _REFUND_JSON.dump(refund), "order": _shown(connection, order)}
         outbox.record_event(connection, outbox.REFUND_DISCREPANCY, data)
 
     def announce(self, hooks: Hooks) -> None:
@@ -84,3 +86,9 @@ class Transitions:
                 # The change is committed and its webhook is in the outbox; a plugin's bug changes neither.
                 log.exception("a %s hook failed", hook_name)
         self._announcements.clear()
+
+
+def _shown(connection: Connection, order: Order) -> dict[str, Any]:
+    """The order as the event shows it: as `GET /v1/orders/{id}` does, its attempts included."""
+    shown: dict[str, Any] = _ORDER_JSON.dump(with_attempts(connection, order))
+    return shown

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from marshmallow import ValidationError
 from sqlalchemy import null, update
 
-from gateway.domain import attempts, idempotency, instrument
+from gateway.domain import attempt_view, attempts, idempotency, instrument
 from gateway.domain.attempts import Attempt
 from gateway.domain.core import Gateway
 from gateway.domain.errors import Invalid, ResourceNotFound, invalid_fields
@@ -141,7 +141,7 @@ def create_order(
                 if values is not None:
                     metrics.count_attempt(provider.name, values["outcome"])
                     _breaker_learns(gateway, candidate.account_id, values["outcome"])
-                    shown.append(attempts.shown(values))
+                    shown.append(attempt_view.shown(values))
                 following = _next_able(gateway, candidates, fields, caller_ip) if created_nothing(exc) else None
                 if following is None:
                     _refused_or_unknown(gateway, provider, order, exc, values)
@@ -158,7 +158,7 @@ def create_order(
             if values is not None:
                 metrics.count_attempt(provider.name, attempts.CREATED)
                 gateway.breakers.created(candidate.account_id)
-                shown.append(attempts.shown(values))
+                shown.append(attempt_view.shown(values))
             stored = _record_creation(gateway, order, created, calls, values)
             stored.attempt_list = shown
             return stored

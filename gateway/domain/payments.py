@@ -17,11 +17,12 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from gateway.domain import outbox
+from gateway.domain.attempt_view import with_attempts
 from gateway.domain.lifecycle import Transitions
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import Notification, Verdict
 from gateway.store.db import Database
-from gateway.store.models import PAID_STATUSES, Order, OrderStatus
+from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order
 from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID, PAY_AND_RECORD
 
@@ -121,6 +122,9 @@ def pay_in_one_statement(
     if report.provider_order_id and not order.provider_order_id:
         order.provider_order_id = report.provider_order_id
     reason = "paid after expiry" if order.paid_after_expiry else None
+    if order.merchant_id != DEFAULT_MERCHANT_ID:  # a stored merchant's webhook shows the order's attempts
+        with db.autocommit_connection() as connection:
+            with_attempts(connection, order)
     params = {
         **record,
         "verdict": Verdict.APPLIED.value,

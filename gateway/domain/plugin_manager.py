@@ -12,7 +12,7 @@ import importlib.metadata
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pluggy
@@ -153,38 +153,35 @@ def _results_by_plugin(hook: pluggy.HookCaller, what: str, **kwargs: Any) -> Ite
 
 
 def collect_providers(pm: pluggy.PluginManager, settings: Settings) -> dict[str, Provider]:
-    providers: dict[str, Provider] = {}
-    owners: dict[str, str] = {}
-    hook = pm.hook.gateway_register_providers
-    for plugin_name, registered in _results_by_plugin(hook, "Provider objects", settings=settings):
-        for provider in registered:
-            problem = provider_problem(provider)
-            if problem:
-                raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
-            if provider.name in providers:
-                problem = f"plugins {owners[provider.name]!r} and {plugin_name!r} both register a provider named"
-                raise ConfigError("plugins", f"{problem} {provider.name!r}")
-            providers[provider.name] = provider
-            owners[provider.name] = plugin_name
+    registered = _results_by_plugin(pm.hook.gateway_register_providers, "Provider objects", settings=settings)
+    providers = _collect_named(registered, provider_problem, "provider")
     log.info("providers enabled: %s", ", ".join(sorted(providers)) or "none")
     return dict(sorted(providers.items()))  # a stable order for /v1/providers, whatever the load order
 
 
 def collect_sandboxes(pm: pluggy.PluginManager, settings: Settings) -> Mapping[str, Sandbox]:
-    sandboxes: dict[str, Sandbox] = {}
+    registered = _results_by_plugin(pm.hook.gateway_register_sandboxes, "Sandbox objects", settings=settings)
+    return _collect_named(registered, sandbox_problem, "sandbox")
+
+
+def _collect_named(
+    results: Iterable[tuple[str, list[Any]]], problem_of: Callable[[object], str | None], kind: str
+) -> dict[str, Any]:
+    """Each plugin's registered objects by name: one that breaks the contract, or a name two plugins
+    register, stops start-up naming the plugins (never a silent winner)."""
+    found: dict[str, Any] = {}
     owners: dict[str, str] = {}
-    hook = pm.hook.gateway_register_sandboxes
-    for plugin_name, registered in _results_by_plugin(hook, "Sandbox objects", settings=settings):
-        for sandbox in registered:
-            problem = sandbox_problem(sandbox)
+    for plugin_name, registered in results:
+        for item in registered:
+            problem = problem_of(item)
             if problem:
                 raise ConfigError("plugins", f"plugin {plugin_name!r}: {problem}")
-            if sandbox.name in sandboxes:
-                problem = f"plugins {owners[sandbox.name]!r} and {plugin_name!r} both register a sandbox named"
-                raise ConfigError("plugins", f"{problem} {sandbox.name!r}")
-            sandboxes[sandbox.name] = sandbox
-            owners[sandbox.name] = plugin_name
-    return sandboxes
+            if item.name in found:
+                problem = f"plugins {owners[item.name]!r} and {plugin_name!r} both register a {kind} named"
+                raise ConfigError("plugins", f"{problem} {item.name!r}")
+            found[item.name] = item
+            owners[item.name] = plugin_name
+    return found
 
 
 def collect_live_settings(pm: pluggy.PluginManager, settings: Settings) -> list[str]:

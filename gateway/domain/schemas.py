@@ -14,6 +14,13 @@ from gateway.plugin.provider import NextActionType
 MAX_METADATA_BYTES = 4096
 
 
+def _not_blank(value: str) -> None:
+    """Text the payer or the provider will read: spaces alone say nothing, so they are refused here, for
+    every provider, rather than by whichever provider happens to check."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+
+
 class OrderCreateSchema(Schema):
     """Unknown fields are refused (marshmallow's default), so a typo never goes unnoticed."""
 
@@ -40,11 +47,14 @@ class OrderCreateSchema(Schema):
         metadata={"example": "CAD"},
     )
     subject = fields.String(
-        required=True, validate=validate.Length(min=1, max=255), metadata={"example": "Coffee beans"}
+        required=True, validate=[validate.Length(min=1, max=255), _not_blank], metadata={"example": "Coffee beans"}
     )
-    body = fields.String(required=True, validate=validate.Length(min=1), metadata={"example": "1kg medium roast"})
+    body = fields.String(
+        required=True, validate=[validate.Length(min=1), _not_blank], metadata={"example": "1kg medium roast"}
+    )
     client_ip = fields.String(
-        validate=validate.Length(min=1, max=64), metadata={"description": "payer's IP; default: the caller's address"}
+        validate=[validate.Length(min=1, max=64), _not_blank],
+        metadata={"description": "payer's IP; default: the caller's address"},
     )
     merchant_reference = fields.String(validate=validate.Length(min=1, max=128))
     metadata = fields.Dict(
