@@ -12,8 +12,9 @@ otherwise, so a harness written for an earlier kit runs unchanged.
   must not move the payment to when it arrived: the merchant's statement of that day would be wrong.
 - `notifications_reach_every_endpoint`: the provider sends each notification of an account to every
   endpoint registered there (Stripe's webhook endpoints), so gateways that share one account each
-  receive the others'. Another gateway's notification must be acknowledged as accepted (or the
-  provider re-sends it for days and may switch the endpoint off) and change nothing here.
+  receive the others', and those of payments made outside any gateway (the provider's dashboard).
+  Such a notification must be acknowledged as accepted (or the provider re-sends it for days and
+  may switch the endpoint off) and change nothing here.
 """
 
 from __future__ import annotations
@@ -106,6 +107,26 @@ class CheckoutChecks:
         assert ours.paid_events() == []
         theirs.notify(notification)
         assert theirs.order(order["id"])["status"] == "paid", "the gateway that made the order no longer takes it"
+
+    def test_a_payment_made_outside_any_gateway_on_a_shared_account_is_acknowledged(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.notifications_reach_every_endpoint:
+            pytest.skip("harness.notifications_reach_every_endpoint is not declared")
+        order = gateway.new_order()
+        # A payment taken in the provider's dashboard, or by other software on the account: none of the
+        # gateway's references, no order of any gateway's.
+        outside = {**gateway.order_never_created(like=order), "provider_order_id": None, "merchant_order_no": ""}
+        reply = gateway.notify(harness.paid_notification(outside))
+        verdicts = gateway.verdicts()
+        assert verdicts == [Verdict.IGNORED], (
+            f"a paid notification about a payment no gateway made was recorded as {verdicts} ({reply}): "
+            "acknowledge it as ignored, or the provider re-sends it for days"
+        )
+        assert reply == gateway.ack(Verdict.IGNORED), f"acknowledged with {reply}"
+        assert gateway.order(order["id"])["status"] == "pending"
+        assert gateway.paid_events() == []
 
 
 def gateway_settings_values(harness: ProviderHarness, gateway: LiveGateway) -> list[str]:

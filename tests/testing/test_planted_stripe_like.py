@@ -5,7 +5,8 @@ Each check runs on a harness declaration (`sdk_params`, `notifications_carry_pai
 `notifications_reach_every_endpoint`, `api_url_setting`) that Example Pay has no use for, so the
 bugs are planted in Stripe's own plugin, one pytester session each: the client secret left out of
 what the checkout is handed; a payment dated when its notification arrived; no tag of the gateway
-on its PaymentIntents, so that another gateway's events on the same account are refused here; a
+on its PaymentIntents, so that another gateway's events on the same account are refused here, and
+a dashboard payment's event refused; a
 plain http address accepted from a provider served over https; a PaymentIntent's status made
 optional, and a refund's status that defaults to succeeded (answers with one field left out).
 """
@@ -23,7 +24,7 @@ pytest_plugins = ["pytester"]
 KIT_MODULE = """
 import dataclasses
 import pytest
-from gateway.plugin import NextAction
+from gateway.plugin import NextAction, NotificationRejected, Verdict
 from gateway.testing import ProviderConformance
 from marshmallow import fields
 from gateway_stripe import provider, schemas
@@ -53,6 +54,16 @@ class TestPlantedStripe(ProviderConformance):
             def untagged(self, config, *args, **kwargs):
                 init(self, dataclasses.replace(config, instance=""), *args, **kwargs)
             monkeypatch.setattr(provider.StripeProvider, "__init__", untagged)
+        if BUG == "outside_payments_refused":  # a dashboard payment's event refused: Stripe re-sends it for days
+            verify = provider.StripeProvider.verify_notification
+            def refusing(self, request):
+                try:
+                    return verify(self, request)
+                except NotificationRejected as rejection:
+                    if "not created by the gateway" in str(rejection):
+                        raise NotificationRejected(Verdict.UNKNOWN_ORDER, "no such order") from None
+                    raise
+            monkeypatch.setattr(provider.StripeProvider, "verify_notification", refusing)
         if BUG == "intent_status_optional":  # a PaymentIntent without its status is read, then crashes
             monkeypatch.setitem(schemas.PaymentIntent._declared_fields, "status", fields.String())
         if BUG == "refund_status_defaults_to_succeeded":  # a refund without its status taken as settled
@@ -65,7 +76,10 @@ class TestPlantedStripe(ProviderConformance):
         return StripeHarness(tmp_path)
 """
 
-SELECTION = "sdk_needs or late_paid_notification or shared_account or served_over_https or missing_a_field"
+SELECTION = (
+    "sdk_needs or late_paid_notification or shared_account or served_over_https or missing_a_field"
+    " or outside_any_gateway"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +97,7 @@ def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "")
     assert result.ret == 0, result.stdout.str()
-    assert result.parseoutcomes().get("passed") == 7, result.parseoutcomes()
+    assert result.parseoutcomes().get("passed") == 8, result.parseoutcomes()
 
 
 @pytest.mark.parametrize(
@@ -93,6 +107,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("paid_when_notified", "when it arrived, not when the provider says"),
         ("no_gateway_tag", "another gateway's paid notification on the same account"),
         ("plain_http_accepted", "accept plain http only where the provider's own address is plain http"),
+        ("outside_payments_refused", "a payment no gateway made was recorded as"),
         ("intent_status_optional", "a query answer without its field 'status'"),
         ("refund_status_defaults_to_succeeded", "a refund answer without its field 'status' left the refund"),
     ],
