@@ -1,11 +1,17 @@
 """CPU per request, in one process and one thread: where a notify's own time goes, with no GIL
 contention, no server and no load generator in the way.
 
-    .venv/bin/python -m bench.cpu [first|duplicate|hello] [sqlite|postgresql] [--count 2000] [--profile]
+    .venv/bin/python -m bench.cpu [first|duplicate|create|direct|hello] [sqlite|postgresql] [--count 2000] [--profile]
+    .venv/bin/python -m bench.cpu create postgresql --statements     what each request sends to PostgreSQL
 
 Builds the gateway app exactly as wsgi.py does (against a fresh database seeded by bench/seed.py),
 calls it as a WSGI server would, and prints microseconds of this process's CPU and of wall time per
-request. With --profile, cProfile's top functions by their own time. The numbers that bound the
+request. `direct` is the create_order `make bench` compares `create` with, signed and sent straight
+to the upstream: `create` less `direct` is the gateway's own CPU around the provider call.
+
+With --profile, cProfile's top functions by their own time. With --statements (PostgreSQL), the
+round trips each request makes, counted in psycopg itself (so BEGIN and COMMIT, which SQLAlchemy's
+events do not see, and statements sent on a raw cursor count too). The numbers that bound the
 throughput rows of `make bench` (CPU per request, summed over every process that serves it) are
 these plus the server's and the database's share.
 """
@@ -20,6 +26,7 @@ import os
 import pstats
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -53,11 +60,12 @@ def call(app: Callable[..., Any], path: str) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["first", "duplicate", "create", "hello"])
+    parser.add_argument("kind", choices=["first", "duplicate", "create", "direct", "hello"])
     parser.add_argument("database", choices=["sqlite", "postgresql"], nargs="?", default="postgresql")
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--statements", action="store_true", help="count what each request sends to PostgreSQL")
     args = parser.parse_args()
     work = servers.workdir()
     if args.kind == "hello":
@@ -73,6 +81,10 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str, work: Any) -> None:
+    if args.kind == "direct":  # the same create_order, signed and sent straight to the upstream
+        with servers.upstream(work) as upstream:
+            measure(args, _direct_create(upstream.url), ["/direct"] * args.count)
+        return
     if args.kind == "create":
         with servers.upstream(work) as upstream:
             app = _app(url, upstream.url, work)
@@ -91,6 +103,31 @@ def run(args: argparse.Namespace, url: str, work: Any) -> None:
         measure(args, app, paths)
 
 
+def _direct_create(upstream_url: str) -> Callable[..., Any]:
+    """What `make bench` compares the gateway's create with (its client, its signing, no gateway), as a
+    WSGI app: `create` less `direct` is the gateway's own CPU around the provider call."""
+    from gateway_iotpay import signing
+    from gateway_iotpay.client import IotPayClient
+
+    client = IotPayClient(f"{upstream_url}/v1", timeout=30)
+
+    def create() -> None:
+        params = {
+            "mchId": MCH_ID, "mchOrderNo": f"D{time.time_ns()}", "channelId": "WX_APP", "currency": "CAD",
+            "amount": 2856, "clientIp": "127.0.0.1", "device": "app", "notifyUrl": "http://127.0.0.1:9/notify/iotpay",
+            "subject": "bench", "body": "bench", "extra": f'{{"type":"apppay","appId":"{servers.WX_APP_ID}"}}',
+        }  # fmt: skip
+        params["sign"] = signing.sign(params, KEY)
+        assert client.call("create_order", params).get("payOrderId")
+
+    def app(_environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        create()
+        start_response("201 Created", [])
+        return [b""]
+
+    return app
+
+
 def _app(url: str, upstream_url: str, work: Any) -> Callable[..., Any]:
     os.environ.update(servers.gateway_config(url, upstream_url, work))
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(work))
@@ -106,10 +143,13 @@ def measure(args: argparse.Namespace, app: Callable[..., Any], paths: list[str])
     cpu, wall = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
+    sent = _count_round_trips() if args.statements else None
     for path in paths:
         call(app, path)
     if profiler:
         profiler.disable()
+    if sent is not None:
+        _print_round_trips(sent, len(paths))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     n = len(paths)
     print(f"{args.kind}: {n} requests, {cpu / n * 1e6:.0f} us CPU and {wall / n * 1e6:.0f} us wall per request")
@@ -118,6 +158,43 @@ def measure(args: argparse.Namespace, app: Callable[..., Any], paths: list[str])
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
+
+
+def _count_round_trips() -> Counter[str]:
+    """Count, by their first words, the statements and commands psycopg sends from now on."""
+    import psycopg
+    from psycopg._connection_base import BaseConnection
+
+    sent: Counter[str] = Counter()
+
+    def name(query: Any) -> str:
+        text = query.decode() if isinstance(query, bytes) else str(query)
+        return " ".join(text.split()[:3])
+
+    execute, executemany, command = psycopg.Cursor.execute, psycopg.Cursor.executemany, BaseConnection._exec_command
+
+    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[name(query)] += 1
+        return execute(self, query, *args, **kwargs)
+
+    def counted_executemany(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[name(query) + " (executemany)"] += 1
+        return executemany(self, query, *args, **kwargs)
+
+    def counted_command(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent[name(query)] += 1
+        return (yield from command(self, query, *args, **kwargs))
+
+    psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign,assignment]
+    psycopg.Cursor.executemany = counted_executemany  # type: ignore[method-assign,assignment]
+    BaseConnection._exec_command = counted_command  # type: ignore[method-assign,assignment]
+    return sent
+
+
+def _print_round_trips(sent: Counter[str], requests: int) -> None:
+    print(f"sent to the database per request ({sum(sent.values()) / requests:.2f} in all):")
+    for statement, count in sent.most_common():
+        print(f"  {count / requests:5.2f}  {statement}")
 
 
 if __name__ == "__main__":

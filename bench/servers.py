@@ -183,3 +183,27 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def rss_parts(pid: int) -> dict[str, float]:
+    """Where a process's RSS is, in MB, from /proc/<pid>/smaps: mapped files (Python, the C extensions
+    and their libraries), thread stacks (anonymous mappings right above a one-page guard, as glibc
+    lays out a thread's stack), and the rest of the anonymous memory (the heap, malloc's arenas,
+    Python's object allocator)."""
+    parts = {"files": 0.0, "thread stacks": 0.0, "heap and other anonymous": 0.0}
+    name, kind, previous = "", "", ("", "")
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5:  # a mapping's header: address perms offset dev inode [path]
+            start, end = fields[0].split("-")
+            name = fields[5] if len(fields) > 5 else ""
+            if name.startswith("/"):
+                kind = "files"
+            elif not name and previous == ("---p", start):
+                kind = "thread stacks"
+            else:
+                kind = "heap and other anonymous"
+            previous = (fields[1], end)
+        elif fields[0] == "Rss:":
+            parts[kind] += int(fields[1]) / 1024
+    return parts

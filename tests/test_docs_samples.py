@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
@@ -61,3 +62,27 @@ def test_the_gateway_check_sample_names_the_newest_schema() -> None:
     head = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
     sample = re.search(r"database: sqlite, schema at (\w+)", OBSERVABILITY.read_text(encoding="utf-8"))
     assert sample is not None and sample.group(1) == head
+
+
+def test_the_scaffold_sample_counts_every_test_of_the_kit() -> None:
+    """new-provider.md shows what the scaffold's suite prints; the scaffold is Example Pay renamed, so
+    its tests are the kit's, as many as pytest collects for the example (passed and skipped)."""
+    page = (ROOT / "docs" / "plugins" / "new-provider.md").read_text(encoding="utf-8")
+    sample = re.search(r"^(\d+) passed, (\d+) skipped in ", page, flags=re.MULTILINE)
+    assert sample is not None, "docs/plugins/new-provider.md no longer shows the scaffold's pytest summary"
+    example = ROOT / "examples" / "gateway-example-provider"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(example / "tests")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(example), os.environ.get("PYTHONPATH")]))},
+    )
+    collected = re.search(r"^(\d+) tests? collected", result.stdout, flags=re.MULTILINE)
+    assert collected is not None, result.stdout[-2000:] + result.stderr[-2000:]
+    shown = int(sample.group(1)) + int(sample.group(2))
+    assert shown == int(collected.group(1)), (
+        f"new-provider.md shows {shown} tests ({sample.group(0)}...), the kit has {collected.group(1)}: "
+        "run the scaffold's suite and show what it prints"
+    )

@@ -10,12 +10,15 @@ arguments as parameters it takes. And a member the code makes a property is call
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import inspect
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import marshmallow
 import pytest
 
 import gateway.plugin
@@ -38,8 +41,16 @@ PUBLIC: dict[str, Any] = {
     **{name: getattr(gateway.plugin, name) for name in gateway.plugin.__all__},
     **{cls.__name__: cls for cls in CLASSES},
 }
-OWNERS = {**PUBLIC, "settings": Settings}  # `settings.count(...)`: the hook's argument, as the pages call it
-CALL = re.compile(r"`(?:(\w+)\.)?(\w+)\(([^`()]*)\)`")
+# `settings.count(...)`, `clock.now()`: the hook's argument and `Provider.clock`, as the pages call them;
+# `plugin.iso_currencies(...)`, `sandbox.Sandbox(...)`: the tail of `gateway.plugin.iso_currencies(...)`.
+OWNERS = {
+    **PUBLIC,
+    "settings": Settings,
+    "clock": gateway.plugin.Clock,
+    "plugin": gateway.plugin,
+    "sandbox": gateway.sandbox,
+}
+CALL = re.compile(r"`(?:[\w.]*?(\w+)\.)?(\w+)\(([^`()]*)\)`")  # `gateway.plugin.iso_currencies(...)`: owner `plugin`
 
 
 def resolve(owner: str | None, name: str) -> Callable[..., Any] | None:
@@ -59,8 +70,10 @@ def documented_calls() -> Iterator[tuple[str, str, Callable[..., Any], list[str]
             arguments = [argument.strip() for argument in text.split(",") if argument.strip()]
             if target is None or not callable(target):
                 continue
-            if any(not re.fullmatch(r"\w+(=.+)?", argument) for argument in arguments):
+            if any(not re.fullmatch(r"\*{0,2}\w*(=.+)?", argument) for argument in arguments):
                 continue  # literal values (`"create_order"`) or an ellipsis: an example, not a signature
+            # `*` (keyword-only arguments follow), `*codes`, `**kwargs`: the code's parameters list those in order too
+            arguments = [argument for argument in arguments if not argument.startswith("*")]
             yield page.name, match.group(0), target, arguments
 
 
@@ -96,3 +109,61 @@ def test_a_provider_property_is_documented_as_one(member: str) -> None:
     contract = next(page for page in PAGES if page.name == "contract.md").read_text(encoding="utf-8")
     row = next(line for line in contract.splitlines() if line.startswith(f"| `{member}"))
     assert "read-only property" in row, f"contract.md: Provider.{member} is a read-only property; its row must say so"
+
+
+def public_callables() -> Iterator[tuple[str, Callable[..., Any]]]:
+    """What a plugin author may call: the contract's, the sandbox parts' and the kit's functions and
+    classes, and the public methods those classes define (dataclasses and enums are their fields and
+    members, which tests/test_docs.py checks against their tables; marshmallow's own classes are
+    marshmallow's)."""
+    seen: set[int] = set()
+    for name, found in sorted({**PUBLIC, "LiveGateway": live.LiveGateway, "LiveServer": live.LiveServer}.items()):
+        if id(found) in seen or not callable(found) or not getattr(found, "__module__", "").startswith("gateway"):
+            continue
+        seen.add(id(found))
+        if not isinstance(found, type):
+            yield name, found
+            continue
+        if issubclass(found, (enum.Enum, Exception, marshmallow.Schema, marshmallow.fields.Field)):
+            continue
+        if not dataclasses.is_dataclass(found) and "__init__" in vars(found) and found is not live.LiveGateway:
+            yield name, found  # (a dataclass's constructor is its fields; the fixtures build a LiveGateway)
+        for member, method in sorted(vars(found).items()):
+            if not member.startswith("_") and isinstance(method, (classmethod, staticmethod)):
+                yield f"{name}.{member}", getattr(found, member)
+            elif not member.startswith("_") and inspect.isfunction(method):
+                yield f"{name}.{member}", method
+
+
+def _parameters(target: Callable[..., Any]) -> list[inspect.Parameter]:
+    return [
+        parameter
+        for parameter in inspect.signature(target).parameters.values()
+        if parameter.name not in ("self", "cls")
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    ]
+
+
+def _shows_every_parameter(target: Callable[..., Any], arguments: list[str]) -> bool:
+    shown = [argument.split("=", 1)[0] for argument in arguments]
+    return all(parameter.name in shown for parameter in _parameters(target))
+
+
+def _same(one: Callable[..., Any], other: Callable[..., Any]) -> bool:
+    """The same function, a classmethod's bound methods included (each `getattr` makes a new one)."""
+    return inspect.unwrap(getattr(one, "__func__", one)) is inspect.unwrap(getattr(other, "__func__", other))
+
+
+SIGNATURES = sorted(public_callables(), key=lambda pair: pair[0])
+
+
+@pytest.mark.parametrize(("name", "target"), SIGNATURES, ids=[name for name, _ in SIGNATURES])
+def test_every_public_callable_shows_its_whole_signature_somewhere(name: str, target: Callable[..., Any]) -> None:
+    """A plugin author never needs `inspect.signature`: each public call is shown, every argument
+    named, on a page of docs/plugins/ (and test_a_documented_call_matches_the_code keeps the order)."""
+    shown = [arguments for _, (found, arguments) in CALLS if _same(found, target)]
+    wanted = ", ".join(parameter.name for parameter in _parameters(target))
+    assert any(_shows_every_parameter(target, arguments) for arguments in shown), (
+        f"docs/plugins/ never shows `{name.rsplit('.', 1)[-1]}({wanted})` with every argument named"
+        + (f" (shown: {[', '.join(a) for a in shown]})" if shown else "")
+    )

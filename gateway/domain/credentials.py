@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
 from gateway.domain.errors import Conflict
 from gateway.plugin.settings import ConfigError, Settings
 
@@ -23,6 +21,10 @@ class Vault:
     """Encrypts and decrypts with the configured keys. Its repr shows no key."""
 
     def __init__(self, keys: list[str]) -> None:
+        # cryptography costs a worker 6 MB of RSS (bench/imports.py): only a vault, that is only
+        # GATEWAY_CREDENTIALS_KEYS, brings it in.
+        from cryptography.fernet import Fernet, MultiFernet
+
         try:
             self._fernet = MultiFernet([Fernet(key.encode("ascii")) for key in keys])
         except (ValueError, UnicodeEncodeError):
@@ -36,6 +38,8 @@ class Vault:
         return self._fernet.encrypt(text.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:

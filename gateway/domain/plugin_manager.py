@@ -11,9 +11,10 @@ import importlib
 import importlib.metadata
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -27,7 +28,9 @@ from gateway.plugin.provider import (
     ProviderInfo,
 )
 from gateway.plugin.settings import ConfigError, Settings
-from gateway.sandbox import Sandbox
+
+if TYPE_CHECKING:  # the simulators' plumbing is imported in sandbox mode only (GATEWAY_SANDBOX=1)
+    from gateway.sandbox import Sandbox
 
 ENTRY_POINT_GROUP = "gateway.providers"
 
@@ -146,7 +149,8 @@ def _results_by_plugin(hook: pluggy.HookCaller, what: str, **kwargs: Any) -> Ite
             raise ConfigError("plugins", f"plugin {impl.plugin_name!r}: {problem}") from exc
         if answer is None:
             answer = []
-        if isinstance(answer, (Provider, Sandbox, str, bytes, Mapping)) or not isinstance(answer, Iterable):
+        single = isinstance(answer, (Provider, str, bytes, Mapping)) or _is_sandbox(answer)
+        if single or not isinstance(answer, Iterable):
             problem = f"{hook.name} must return a list of {what}, not a {type(answer).__name__}"
             raise ConfigError("plugins", f"plugin {impl.plugin_name!r}: {problem}")
         yield impl.plugin_name, list(answer)
@@ -215,7 +219,16 @@ def provider_problem(provider: object) -> str | None:
     return None
 
 
+def _is_sandbox(answer: object) -> bool:
+    """A single Sandbox returned instead of a list, without importing gateway.sandbox outside the
+    sandbox: if its module was never imported, no Sandbox exists."""
+    mount = sys.modules.get("gateway.sandbox.mount")
+    return mount is not None and isinstance(answer, mount.Sandbox)
+
+
 def sandbox_problem(sandbox: object) -> str | None:
+    from gateway.sandbox import Sandbox
+
     if not isinstance(sandbox, Sandbox):
         return f"gateway_register_sandboxes returned a {type(sandbox).__name__}, not a Sandbox"
     if not callable(sandbox.app):

@@ -274,8 +274,15 @@ class RawStatement:
             raise ValueError("an IN list of parameters is expanded per call: not for a RawStatement")
         self.sql = compiled.string
         self._positions = compiled.positiontup  # the order of parameters for positional paramstyles
+        # Columns whose value SQLAlchemy's own execution computes (an `onupdate`, a Python default not
+        # among `keys`): their bind holds no value here, and sending it would write NULL. The caller gives them.
+        self._computed = frozenset(column.key for column in (*compiled.insert_prefetch, *compiled.update_prefetch))
         # Values built into the statement (a LIMIT's, say); the caller gives the others.
-        self._constants = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        self._constants = {
+            name: bind.effective_value
+            for name, bind in compiled.binds.items()
+            if not bind.required and name not in self._computed
+        }
         self._processors = {
             name: processor
             for name, bind in compiled.binds.items()
@@ -283,6 +290,9 @@ class RawStatement:
         }
 
     def parameters(self, values: Mapping[str, Any]) -> Mapping[str, Any] | tuple[Any, ...]:
+        if self._computed and not self._computed <= values.keys():
+            missing = ", ".join(sorted(self._computed - values.keys()))
+            raise ValueError(f"a RawStatement is not given what SQLAlchemy would compute: {missing}")
         processed = {
             name: processor(value) if (processor := self._processors.get(name)) else value
             for name, value in {**self._constants, **values}.items()

@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, literal_column, or_, select, text, update
 
 from gateway.plugin.provider import Verdict
-from gateway.store.models import NOTIFICATIONS, ORDERS, OUTBOX_EVENTS, PROVIDER_CALLS, OrderStatus
+from gateway.store.models import NOTIFICATIONS, ORDER_ATTEMPTS, ORDERS, OUTBOX_EVENTS, PROVIDER_CALLS, OrderStatus
 
 _ORDERS = ORDERS
 
 # -- orders: create, store the provider's answer --------------------------------------------------
 
 INSERT_ORDER = insert(_ORDERS)
+ORDER_COLUMNS = tuple(_ORDERS.columns.keys())  # INSERT_ORDER's, as a RawStatement (rows.column_values gives each)
 STORE_ANSWER = (
     update(_ORDERS)
     .where(_ORDERS.c.id == bindparam("order_id"))
@@ -29,6 +30,40 @@ STORE_ANSWER = (
     )
     .returning(*_ORDERS.columns)
 )
+
+# What a create's provider call is recorded with (gateway.domain.instrument), and its attempt
+# (gateway.domain.attempts.Attempt.values); the keys of the records these statements write.
+CALL_KEYS = frozenset((
+    "provider", "operation", "outcome", "code", "message", "duration_ms", "merchant_order_no", "refund_id",
+    "request_id", "created_at",
+))  # fmt: skip
+ATTEMPT_KEYS = frozenset((
+    "order_id", "position", "account_id", "provider", "merchant_order_no", "outcome", "code", "message",
+    "duration_ms", "started_at",
+))  # fmt: skip
+
+
+def _insert_cte(table: Any, keys: frozenset[str], prefix: str) -> Any:
+    values = {key: bindparam(prefix + key, type_=table.c[key].type) for key in sorted(keys)}
+    return insert(table).values(values).cte(f"{prefix}row")
+
+
+def _store_answer_recording(call: bool, attempt: bool) -> Any:
+    """STORE_ANSWER with the call's record (`call_*` parameters) and the attempt's (`attempt_*`) as
+    data-modifying CTEs: one statement, so in autocommit one round trip and one commit, all or nothing."""
+    stored = STORE_ANSWER.cte("stored")
+    statement = select(*stored.c)
+    if call:
+        statement = statement.add_cte(_insert_cte(PROVIDER_CALLS, CALL_KEYS, "call_"))
+    if attempt:
+        statement = statement.add_cte(_insert_cte(ORDER_ATTEMPTS, ATTEMPT_KEYS, "attempt_"))
+    return statement
+
+
+# PostgreSQL only (SQLite has no data-modifying CTEs): by (a call's record, an attempt's record).
+STORE_ANSWER_RECORDING = {
+    (call, attempt): _store_answer_recording(call, attempt) for call in (False, True) for attempt in (False, True)
+}
 
 # -- paying: exactly once rests on the conditional UPDATE ------------------------------------------
 

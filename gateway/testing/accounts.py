@@ -32,16 +32,7 @@ class AccountChecks:
         other.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
 
         def create(client: Any) -> dict[str, Any]:
-            fields = {
-                "provider": harness.provider_name,
-                "channel": harness.channel,
-                "amount": harness.amount,
-                "currency": harness.currency,
-                "subject": "Conformance test",
-                "body": "gateway.testing",
-                "provider_options": dict(harness.order_options()),
-            }
-            response = client.post("/v1/orders", json=fields)
+            response = client.post("/v1/orders", json=first.order_fields())
             assert response.status_code == 201, f"POST /v1/orders answered {response.status_code}: {response.text}"
             created: dict[str, Any] = response.get_json()
             return created

@@ -2,7 +2,7 @@
 
 Part of `ProviderConformance`, for a provider that implements `check` (others skip). With the
 harness's settings it answers; with the first of `secrets()` replaced by another value of the same
-shape it raises a refusal (`ProviderMisconfigured`, or `Refused`): a check that passes whatever the
+shape it raises `ProviderMisconfigured` (the gateway itself refused): a check that passes whatever the
 key is tells the operator nothing.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.plugin.provider import Provider, ProviderError, ProviderMisconfigured, Refused
+from gateway.plugin.provider import Provider, ProviderError, ProviderMisconfigured
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 
@@ -37,9 +37,10 @@ class CheckChecks:
         try:
             answer = misconfigured.provider.check()
         except ProviderError as error:
-            assert isinstance(error, (ProviderMisconfigured, Refused)), (
+            assert isinstance(error, ProviderMisconfigured), (
                 f"with {name} wrong, check() raised {type(error).__name__} ({error.code}): the provider refused the "
-                "gateway's credentials, which is ProviderMisconfigured (or Refused), not an unclear answer"
+                "gateway's credentials, which is ProviderMisconfigured (operators are alerted, `gateway check` "
+                "names it), not a plain refusal of one request nor an unclear answer"
             )
             return
         pytest.fail(f"with {name} wrong, check() still said {answer!r}: it must make a call the secret is checked on")

@@ -15,6 +15,7 @@ import pytest
 from gateway.plugin.clock import FixedClock
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
+from gateway.testing.answer_fields import AnswerFieldChecks
 from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
@@ -57,6 +58,7 @@ class ProviderConformance(
     ReplyChecks,
     TextChecks,
     CheckChecks,
+    AnswerFieldChecks,
     CheckoutChecks,
     SchemeChecks,
     DroppedFieldChecks,
@@ -70,8 +72,9 @@ class ProviderConformance(
     (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
     (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
-    (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`) and
-    of `Provider.check` (`CheckChecks`) live in modules of their own; this class has the rest.
+    (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
+    of `Provider.check` (`CheckChecks`) and of answers the kit changes (`AnswerFieldChecks`)
+    live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

@@ -26,10 +26,9 @@ from gateway.domain.schemas import AccountProviderSchema, ApiErrorSchema
 from gateway.plugin.money import format_money
 from gateway.plugin.settings import ConfigError, Settings, load_settings, require_api_keys
 from gateway.store.db import Database
-from gateway.web import admin, api, console, docs, health, lockout, notify, observe, openapi, pay, refunds
+from gateway.web import admin, api, console, docs, health, lockout, notify, observe, pay, refunds
 from gateway.web.context import EXTENSION_KEY, current_gateway
 from gateway.web.errors import register_error_handlers
-from gateway.web.limiter import build_limiter
 
 log = logging.getLogger("gateway.web.app")  # the name operators' log filters know
 
@@ -39,6 +38,8 @@ class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hint
 
     def _openapi_json(self) -> Response:
         """The document flask-smorest builds, made exact for this deployment (gateway.web.openapi)."""
+        from gateway.web import openapi  # on the first /openapi.json: no worker needs it before
+
         doc = openapi.exact(copy.deepcopy(self.spec.to_dict()), current_gateway())
         return current_app.response_class(json.dumps(doc, indent=2), mimetype="application/json")
 
@@ -75,6 +76,8 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
         smorest.register_blueprint(module.blp)
     smorest.spec.components.schema("AccountProvider", schema=AccountProviderSchema)  # /v1/providers, by key
     if pay.enabled(settings):  # off, it is not even in /openapi.json (nor a rate limiter at all)
+        from gateway.web.limiter import build_limiter  # Flask-Limiter: 1.9 MB a worker, for /pay only
+
         pay.limit(build_limiter(app, settings), settings)
         smorest.register_blueprint(pay.blp)
     register_error_handlers(app)  # after Api(), whose own handler would use another shape

@@ -11,11 +11,10 @@ only GATEWAY_PAY_RATE_LIMIT times, and HEAD (a link prefetcher, a probe) never c
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, jsonify, request
 from flask.views import MethodView
-from flask_limiter import Limiter
 from werkzeug.exceptions import MethodNotAllowed
 
 from gateway.domain.errors import Invalid
@@ -27,6 +26,9 @@ from gateway.plugin.settings import Settings
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.errors import validation_error
+
+if TYPE_CHECKING:  # Flask-Limiter is imported only when /pay is on (gateway.web.limiter)
+    from flask_limiter import Limiter
 
 log = logging.getLogger("gateway.views.pay")  # the name operators' log filters know
 

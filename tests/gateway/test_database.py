@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import bindparam, create_engine, func, insert, select, text, update
 
 from gateway.store.db import Database, RawStatement
-from gateway.store.models import NOTIFICATIONS, NotificationRecord, Order
+from gateway.store.models import NOTIFICATIONS, ORDERS, NotificationRecord, Order
 from gateway.testing.live import LiveServer
 from tests.conftest import POSTGRES_URL
 from tests.support.keys import AUTH
@@ -176,6 +176,19 @@ def test_a_raw_statement_refuses_an_in_list_it_would_have_to_expand() -> None:
     engine = create_engine("sqlite://")
     with pytest.raises(ValueError, match="IN list"):
         RawStatement(select(NOTIFICATIONS.c.id).where(NOTIFICATIONS.c.verdict.in_(["applied"])), engine)
+
+
+def test_a_raw_update_must_be_given_what_the_column_would_compute(database_url: str) -> None:
+    # orders.updated_at has an onupdate: SQLAlchemy's execution fills it in, a raw statement cannot.
+    db = Database(database_url)
+    try:
+        statement = db.raw(update(ORDERS).where(ORDERS.c.id == bindparam("order_id")).values(subject=bindparam("s")))
+        with pytest.raises(ValueError, match="updated_at"), db.writing(), db.raw_autocommit() as cursor:
+            statement.execute(cursor, {"order_id": "none", "s": "x"})
+        with db.writing(), db.raw_autocommit() as cursor:
+            statement.execute(cursor, {"order_id": "none", "s": "x", "updated_at": datetime.now(UTC)})
+    finally:
+        db.dispose()
 
 
 # -- SQLite: writers queue in the kernel, not in SQLite's sleeping busy handler -------------------

@@ -22,6 +22,7 @@ from gateway_iotpay.channels import CHANNELS, Action
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import IotPayConfig
 from gateway_iotpay.provider import IotPayProvider
+from marshmallow import ValidationError
 
 from gateway.domain.provider_failures import is_definite_refusal
 from gateway.plugin import (
@@ -339,3 +340,31 @@ def test_a_signed_front_end_return_is_never_a_payment() -> None:
     with pytest.raises(NotificationRejected) as rejected:
         provider_for("http://unused.invalid", key=key).verify_notification(notify_request(params))
     assert rejected.value.verdict is Verdict.IGNORED
+
+
+# -- an order checked before it is created: its own fields are still checked when it is sent ---------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("merchant_order_no", "M" * 31), ("notify_url", "https://gateway.example/notify/iotpay?x=1")],
+)
+def test_a_checked_order_with_an_unsendable_number_or_notify_url_is_never_sent(
+    iotpay: tuple[FakeIotPay, str], field: str, value: str
+) -> None:
+    fake, url = iotpay
+    provider = provider_for(url)
+    good = OrderRequest(
+        draft=draft("ALIPAY_QR"),
+        order_id="o1",
+        merchant_order_no="M1",
+        notify_url="https://gateway.example/notify/iotpay",
+    )
+    provider.check_order(good.draft)  # as the core does before creating any order
+    provider.start_checkout(good)
+    sent = len(fake.requests)
+
+    provider.check_order(good.draft)
+    with pytest.raises(ValidationError):
+        provider.start_checkout(replace(good, **{field: value}))
+    assert len(fake.requests) == sent

@@ -20,8 +20,9 @@ from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHa
 from gateway.testing.live import LiveServer
 from gateway_example_provider.sandbox import ExampleSimulator
 from gateway_example_provider.sandbox.app import DECIMALS
-from gateway_example_provider.signing import SIGNATURE_HEADER, sign
+from gateway_example_provider.signing import sign
 
+SIGNATURE_HEADER = "X-Example-Signature"  # Example Pay's documented header, spelled out: not the plugin's constant
 SECRET = "whsec_harness_5d1e0c7a9b3f"
 
 # Computed outside this package, once, and written down:
@@ -138,10 +139,10 @@ class ExampleHarness(ProviderHarness):
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only payments it has seen paid; it then also sends its own notification.
-        self._control("/pay", {"id": order["provider_order_id"]})
+        self._control("/pay", {"id": payment_id(order)})
 
     def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
-        self._control("/pay", {"id": order["provider_order_id"], "notify": False})
+        self._control("/pay", {"id": payment_id(order), "notify": False})
 
     def close(self, order: Mapping[str, Any]) -> None:
         self._control("/cancel", {"id": order["provider_order_id"]})
@@ -159,6 +160,14 @@ class ExampleHarness(ProviderHarness):
     def _control(self, path: str, body: Mapping[str, Any]) -> None:
         response = requests.post(f"{self.url}{path}", json=body, timeout=5)
         assert response.status_code == 202, response.text
+
+
+def payment_id(order: Mapping[str, Any]) -> str:
+    """The payment the payer pays: the one in the pay_params the checkout was handed (the payer has
+    nothing else), or, for an order whose create answer was lost, the one a query found."""
+    pay_params = order.get("pay_params")
+    found: str = pay_params["payment_id"] if pay_params else order["provider_order_id"]
+    return found
 
 
 def event(

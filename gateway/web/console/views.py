@@ -1,5 +1,6 @@
-"""The console's routes. Reads go through `queries` (gateway.store.console), actions through `actions`; this module only
-checks who is asking and turns results into pages and redirects."""
+"""The console's views (their URLs are in gateway.web.console: this module is imported on the first
+request to /console). Reads go through `queries` (gateway.store.console), actions through `actions`;
+this module only checks who is asking and turns results into pages and redirects."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Response, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -23,12 +24,9 @@ from gateway.web.context import current_gateway
 
 log = logging.getLogger("gateway.web.console.views")  # the name operators' log filters know
 
-blp = Blueprint("console", __name__, url_prefix="/console")
-
 _PUBLIC_ENDPOINTS = {"console.login"}
 
 
-@blp.before_request
 def _require_login() -> BaseResponse | None:
     keys = access.admin_keys(current_gateway().settings)
     g.console_enabled = bool(keys)
@@ -40,7 +38,6 @@ def _require_login() -> BaseResponse | None:
     return None
 
 
-@blp.after_request
 def _no_caching_no_framing(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
@@ -51,17 +48,14 @@ def _no_caching_no_framing(response: Response) -> Response:
     return response
 
 
-@blp.errorhandler(HTTPException)
 def _error_page(exc: HTTPException) -> tuple[str, int]:
     return render_template("console/error.html", error=exc), exc.code or 500
 
 
-@blp.context_processor
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": access.csrf_token, "admin": g.get("admin")}
 
 
-@blp.route("/login", methods=["GET", "POST"])
 def login() -> BaseResponse | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if request.method == "GET":
         return render_template("console/login.html", enabled=g.console_enabled)
@@ -87,7 +81,6 @@ def login() -> BaseResponse | str | tuple[str, int] | tuple[str, int, dict[str, 
     return redirect(target)
 
 
-@blp.post("/logout")
 def logout() -> BaseResponse:
     log.info("console: %s logged out", g.admin.who)
     access.log_out(current_gateway().db)
@@ -95,7 +88,6 @@ def logout() -> BaseResponse:
     return redirect(url_for("console.login"))
 
 
-@blp.get("/")
 def dashboard() -> str:
     gateway = current_gateway()
     db, breaker = gateway.db, gateway.breakers.settings
@@ -114,7 +106,6 @@ def _wanted() -> OrderFilter:
     return order_filters.parse(request.args, queries.ORDER_EQUALS, queries.SAVED_VIEWS)
 
 
-@blp.get("/orders")
 def orders() -> tuple[str, int]:
     wanted = _wanted()
     found = queries.list_orders(current_gateway().db, wanted)
@@ -137,7 +128,6 @@ def orders() -> tuple[str, int]:
     return page, 400 if wanted.errors else 200
 
 
-@blp.get("/orders.csv")
 def orders_csv() -> Response | tuple[str, int, dict[str, str]]:
     wanted = _wanted()
     if wanted.errors:
@@ -155,7 +145,6 @@ def orders_csv() -> Response | tuple[str, int, dict[str, str]]:
     )
 
 
-@blp.post("/webhooks/retry")
 def retry_webhooks() -> BaseResponse:
     wanted = order_filters.parse(request.form, queries.ORDER_EQUALS, queries.SAVED_VIEWS)
     try:
@@ -165,7 +154,6 @@ def retry_webhooks() -> BaseResponse:
     return redirect(url_for("console.orders") + "?" + urlencode(wanted.query_args()))
 
 
-@blp.get("/orders/<order_id>")
 def order(order_id: str) -> str | tuple[str, int]:
     page = queries.order_page(current_gateway().db, order_id)
     if page is None:
@@ -181,17 +169,14 @@ def _act(order_id: str, action: Callable[[], str]) -> BaseResponse:
     return redirect(url_for("console.order", order_id=order_id))
 
 
-@blp.post("/orders/<order_id>/refresh")
 def refresh(order_id: str) -> BaseResponse:
     return _act(order_id, lambda: actions.ask_provider(current_gateway(), g.admin.who, order_id))
 
 
-@blp.post("/orders/<order_id>/webhooks/<event_id>/redeliver")
 def redeliver(order_id: str, event_id: str) -> BaseResponse:
     return _act(order_id, lambda: actions.redeliver_webhook(current_gateway(), g.admin.who, order_id, event_id))
 
 
-@blp.post("/orders/<order_id>/refunds/<refund_id>/settle")
 def settle(order_id: str, refund_id: str) -> BaseResponse:
     outcome, note = request.form.get("outcome", ""), request.form.get("note", "")
     return _act(

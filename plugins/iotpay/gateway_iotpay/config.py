@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.plugin import DEFAULT_READ_TIMEOUT, ConfigError, Settings, is_loopback
-from gateway.sandbox import sandbox_url
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +79,8 @@ def live_settings(settings: Settings) -> list[str]:
 
 def _load(settings: Settings) -> IotPayConfig | None:
     if settings.sandbox:
+        from gateway.sandbox import sandbox_url  # outside the sandbox, a worker never imports gateway.sandbox
+
         return IotPayConfig(
             mch_id=SANDBOX_MCH_ID,
             secret_key=SANDBOX_KEY,

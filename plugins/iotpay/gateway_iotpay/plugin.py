@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from gateway import hookimpl
 from gateway.plugin import Provider, Settings
-from gateway.sandbox import Sandbox, sandbox_state_path
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import NAME, SANDBOX_KEY, SANDBOX_MCH_ID, live_settings, load_config
 from gateway_iotpay.provider import IotPayProvider
+
+if TYPE_CHECKING:  # gateway.sandbox is imported in sandbox mode only: a worker outside it has no use for it
+    from gateway.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,8 @@ def gateway_live_settings(settings: Settings) -> list[str]:
 
 @hookimpl
 def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
-    from gateway_iotpay.sandbox.app import create_simulator  # only sandbox mode pays for the import
+    from gateway.sandbox import Sandbox, sandbox_state_path  # only sandbox mode pays for the imports
+    from gateway_iotpay.sandbox.app import create_simulator
 
     simulator = create_simulator({SANDBOX_MCH_ID: SANDBOX_KEY}, sandbox_state_path(settings, NAME))
     return [Sandbox(NAME, simulator)]

@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 
 from gateway.plugin import ConfigError, Settings
-from gateway.sandbox import sandbox_url
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +79,8 @@ def live_settings(settings: Settings) -> list[str]:
 def _load(settings: Settings) -> StripeConfig | None:
     timeout = settings.number("STRIPE_TIMEOUT", DEFAULT_TIMEOUT)
     if settings.sandbox:
+        from gateway.sandbox import sandbox_url  # outside the sandbox, a worker never imports gateway.sandbox
+
         return StripeConfig(
             secret_key=SANDBOX_SECRET_KEY,
             publishable_key=SANDBOX_PUBLISHABLE_KEY,

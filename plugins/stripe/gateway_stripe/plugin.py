@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from gateway import hookimpl
 from gateway.plugin import Provider, Settings
-from gateway.sandbox import Sandbox, sandbox_state_path
 from gateway_stripe.client import StripeClient
 from gateway_stripe.config import (
     NAME,
@@ -16,6 +16,9 @@ from gateway_stripe.config import (
     load_config,
 )
 from gateway_stripe.provider import StripeProvider
+
+if TYPE_CHECKING:  # gateway.sandbox is imported in sandbox mode only: a worker outside it has no use for it
+    from gateway.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ def gateway_live_settings(settings: Settings) -> list[str]:
 
 @hookimpl
 def gateway_register_sandboxes(settings: Settings) -> list[Sandbox]:
-    from gateway_stripe.sandbox.app import create_simulator  # only sandbox mode pays for the import
+    from gateway.sandbox import Sandbox, sandbox_state_path  # only sandbox mode pays for the imports
+    from gateway_stripe.sandbox.app import create_simulator
 
     simulator = create_simulator(
         SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, settings.notify_url(NAME), sandbox_state_path(settings, NAME)

@@ -94,7 +94,7 @@ class PaymentIntent(_Tolerant):
     id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("payment_intent"))
     amount = StrictInt(required=True, validate=validate.Range(min=0))
-    amount_received = StrictInt(load_default=0, validate=validate.Range(min=0))
+    amount_received = StrictInt(required=True, validate=validate.Range(min=0))  # always sent by Stripe
     currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
     status = fields.String(required=True)
     client_secret = fields.String(allow_none=True, load_default=None)

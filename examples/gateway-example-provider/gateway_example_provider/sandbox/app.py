@@ -1,6 +1,7 @@
 """A working double of Example Pay's API, for tests and sandbox mode (mounted at /sandbox/example).
 
-    POST /v1/create_order, /v1/query_order, /v1/refund   the API: signed JSON, checked like the real one
+    POST /v1/create_order, /v1/query_order, /v1/refund   the API: signed JSON (application/json), checked
+                                                          like the real one, every field it needs required
     POST /pay {"id", "notify"?: true}                     the payer pays; then (unless notify is false)
                                                           the signed notification goes to notify_url
     POST /cancel {"id"}                                   the payer cancels: closed for good, and notified
@@ -28,8 +29,9 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.sandbox import DEFAULT_RETRY_DELAYS, BackgroundSender, FaultQueue, Outgoing, SqliteState
-from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid, sign
+from gateway_example_provider.signing import is_valid, sign
 
+SIGNATURE_HEADER = "X-Example-Signature"  # Example Pay's documented header, spelled out: not the plugin's constant
 DECIMALS = {"USD": 2, "JPY": 0}  # the simulator's own table, not the provider's declaration
 FAULTS = ("delay", "refuse", "http_500", "html", "garbage", "pending", "misdirect")
 _TABLES = """
@@ -68,7 +70,7 @@ class ExampleSimulator(SqliteState):
         what was armed for it:
 
         - delay: carry it out, then answer `argument` seconds late (a time-out, as the gateway sees it);
-        - refuse: refuse it with a 422 error answer, doing nothing;
+        - refuse: refuse it with a 400 error answer (the lowest status Example Pay refuses with), doing nothing;
         - http_500 / html: do nothing and answer with a bare 500 / a proxy's HTML error page (unclear);
         - garbage: do nothing and answer 200 with a body that is not JSON (unclear);
         - pending (refund): accept the refund as pending, to be settled by `settle_refund`;
@@ -109,11 +111,13 @@ class ExampleSimulator(SqliteState):
         if request.method == "POST" and path in api:
             if not is_valid(self.secret, request.get_data(), request.headers.get(SIGNATURE_HEADER, "")):
                 raise Refused(401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
+            if request.mimetype != "application/json":  # Example Pay reads only JSON, and says so
+                raise Refused(415, "unsupported_media_type", "the body must be sent as application/json")
             operation = path.removeprefix("/v1/")
             armed = self.faults.take(operation) or {}
             fault, argument = armed.get("mode"), armed.get("argument")
             if fault == "refuse":
-                raise Refused(422, "simulated_refusal", f"Example Pay refused this {operation} (a simulated refusal)")
+                raise Refused(400, "simulated_refusal", f"Example Pay refused this {operation} (a simulated refusal)")
             if fault == "http_500":
                 return Response("Internal Server Error", 500, content_type="text/plain")
             if fault == "html":
@@ -146,6 +150,8 @@ class ExampleSimulator(SqliteState):
         if currency not in DECIMALS:
             raise Refused(400, "invalid_currency", f"currency must be one of {', '.join(DECIMALS)}")
         amount = _amount(body.get("amount"), currency)
+        if not isinstance(body.get("description"), str) or not body["description"]:
+            raise Refused(400, "invalid_description", "description is required: the payer sees it")
         if not isinstance(notify_url, str) or not notify_url.startswith(("http://", "https://")):
             raise Refused(400, "invalid_notify_url", "notify_url must be an http(s) URL")
         payment_id = f"pay_{secrets.token_hex(8)}"
@@ -160,7 +166,7 @@ class ExampleSimulator(SqliteState):
             return _payment(db, payment_id)
 
     def _query_order(self, body: Json, fault: tuple[str | None, Any]) -> Json:
-        reference = fault[1] if fault[0] == "misdirect" else str(body.get("reference"))
+        reference = fault[1] if fault[0] == "misdirect" else _required(body, "reference")
         with self._transaction() as db:
             row = db.execute("SELECT id FROM payments WHERE reference = ?", (reference,)).fetchone()
             if row is None:
@@ -168,9 +174,10 @@ class ExampleSimulator(SqliteState):
             return _payment(db, row["id"])
 
     def _refund(self, body: Json, fault: tuple[str | None, Any]) -> Json:
-        refund_id = str(body.get("refund_id"))
+        refund_id = _required(body, "refund_id")
+        payment_id = _required(body, "payment_id")
         with self._transaction() as db:
-            payment = _payment(db, str(body.get("payment_id")), full=True)
+            payment = _payment(db, payment_id, full=True)
             done = db.execute("SELECT * FROM refunds WHERE refund_id = ?", (refund_id,)).fetchone()
             if done is not None:  # the same refund again: answer as before, refund nothing more
                 return dict(done)
@@ -257,6 +264,14 @@ def _amount(value: Any, currency: str) -> Decimal:
     if amount is None or not isinstance(exponent, int) or -exponent > places or amount <= 0:
         raise Refused(400, "invalid_amount", f"amount must be decimal text above 0 with at most {places} decimals")
     return amount
+
+
+def _required(body: Json, name: str) -> str:
+    """A field Example Pay cannot do without: a non-empty string, else a 400 refusal naming it."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise Refused(400, f"invalid_{name}", f"{name} is required")
+    return value
 
 
 def _json_body(request: Request) -> Json:

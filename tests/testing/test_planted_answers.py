@@ -1,0 +1,133 @@
+"""The kit's checks of changed provider answers (`answer_fields.py`) fail the built-in providers, and
+Example Pay, with a bug of each kind planted; and pass them as they are.
+
+Each bug is planted for one pytester session, in the one place an author would make it:
+
+- Stripe reading a PaymentIntent without `amount_received` as 0 received (a schema default);
+- Example Pay reading a payment without `status` as pending (a schema default);
+- IOTPay reading its answer's body whatever the HTTP status (so a 500 carrying an order reads as created).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.testing.conftest import EXAMPLE_PROJECT
+
+ROOT = EXAMPLE_PROJECT.parents[1]
+pytest_plugins = ["pytester"]
+
+SELECTION = "field_missing or status_500"
+
+IOTPAY_KIT = """
+import pytest
+from gateway.testing import ProviderConformance
+from gateway_iotpay import client
+from tests.iotpay.harness import IotPayHarness
+
+BUG = {bug!r}
+
+
+class TestPlantedIotPay(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "body_read_whatever_the_status":  # the status line never looked at
+            monkeypatch.setattr(client, "_json_object", lambda operation, response: response.json())
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return IotPayHarness(tmp_path)
+"""
+
+STRIPE_KIT = """
+import pytest
+from marshmallow import validate
+from gateway.plugin import StrictInt
+from gateway.testing import ProviderConformance
+from gateway_stripe import schemas
+from tests.stripe.harness import StripeHarness
+
+BUG = {bug!r}
+
+
+class TestPlantedStripe(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "amount_received_defaults_to_zero":  # "Stripe always sends it": until an answer does not
+            default = StrictInt(load_default=0, validate=validate.Range(min=0))
+            monkeypatch.setitem(schemas.PaymentIntent._declared_fields, "amount_received", default)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return StripeHarness(tmp_path)
+"""
+
+EXAMPLE_KIT = """
+import pytest
+from marshmallow import fields
+from gateway.testing import ProviderConformance
+from gateway_example_provider import schemas
+from gateway_example_provider.harness import ExampleHarness
+
+BUG = {bug!r}
+
+
+class PlantedHarness(ExampleHarness):
+    plugin_name = "gateway_example_provider.plugin"   # loaded by module path: not installed
+
+    def settings(self, public_url):
+        return {{**super().settings(public_url), "GATEWAY_PLUGINS": self.plugin_name}}
+
+
+class TestPlantedExample(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "status_defaults_to_pending":  # a payment without a status read as not paid yet
+            monkeypatch.setitem(schemas.Payment._declared_fields, "status", fields.String(load_default="pending"))
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return PlantedHarness(tmp_path)
+"""
+
+KITS = {"iotpay": IOTPAY_KIT, "stripe": STRIPE_KIT, "example": EXAMPLE_KIT}
+
+
+@pytest.fixture(autouse=True)
+def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = os.pathsep.join([str(ROOT), str(EXAMPLE_PROJECT), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+
+
+def run_kit(pytester: pytest.Pytester, provider: str, bug: str) -> pytest.RunResult:
+    # A process of its own, as in test_planted_hostile.py: a bug patched into a module the gateway
+    # already loaded in this process would never reach the provider under test.
+    pytester.makepyfile(test_kit=KITS[provider].format(bug=bug))
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+
+
+@pytest.mark.parametrize("provider", sorted(KITS))
+def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, provider: str) -> None:
+    result = run_kit(pytester, provider, "")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    assert outcomes.get("passed", 0) >= 4 and "failed" not in outcomes, outcomes
+
+
+@pytest.mark.parametrize(
+    ("provider", "bug", "failure"),
+    [
+        ("stripe", "amount_received_defaults_to_zero", "without 'amount_received'"),
+        ("example", "status_defaults_to_pending", "without 'status'"),
+        ("iotpay", "body_read_whatever_the_status", "a 500 says nothing sure"),
+    ],
+)
+def test_these_checks_fail_a_provider_with_a_planted_bug(
+    pytester: pytest.Pytester, provider: str, bug: str, failure: str
+) -> None:
+    result = run_kit(pytester, provider, bug)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"the kit passed {provider} with {bug!r} planted: {outcomes}"
+    assert failure in result.stdout.str(), result.stdout.str()
