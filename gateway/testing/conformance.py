@@ -18,7 +18,9 @@ from gateway.testing.accounts import AccountChecks
 from gateway.testing.answer_fields import AnswerFieldChecks
 from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
+from gateway.testing.checkout_checks import CheckoutChecks
 from gateway.testing.currencies import CurrencyChecks
+from gateway.testing.dropped_fields import DroppedFieldChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.form_notifications import FormNotificationChecks
 from gateway.testing.harness import ProviderHarness
@@ -30,6 +32,7 @@ from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.reply_checks import ReplyChecks
+from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
@@ -60,6 +63,9 @@ class ProviderConformance(
     AnswerFieldChecks,
     InvalidOrderChecks,
     FormNotificationChecks,
+    CheckoutChecks,
+    SchemeChecks,
+    DroppedFieldChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

@@ -93,6 +93,19 @@ class ProviderHarness(ABC):
     # instead of the query string (IOTPay's docs do not say which): the kit then also delivers the harness's
     # query-string notifications that way. False (the default): skipped.
     form_body_notifications: bool = False
+    # The `next_action.params` keys your client-side SDK needs to start the payment (Stripe.js: `client_secret`,
+    # `publishable_key`): the kit expects each in an `sdk_params` next action of `channel`, non-empty.
+    sdk_params: Sequence[str] = ()
+    # True when your paid notification says when the payment was made (Stripe: the event's `created`) and
+    # `Notification.paid_at` passes it on: the kit delivers one late and expects the order paid at that time.
+    notifications_carry_paid_time: bool = False
+    # True when your provider sends every notification of an account to each endpoint registered there (Stripe's
+    # webhook endpoints): the kit delivers one gateway's notification to another on the same account.
+    notifications_reach_every_endpoint: bool = False
+    # The setting that holds your provider's API base URL, when your simulator is served over plain http: the
+    # kit sets it to the https:// form and carries the calls over plain http itself, so that a plain http
+    # address in an answer is what it would be in production, a downgrade.
+    api_url_setting: str | None = None
 
     @property
     def plugin_name(self) -> str:

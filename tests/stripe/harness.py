@@ -52,21 +52,40 @@ def signed_event(body: bytes, secret: str, timestamp: int | None = None) -> Http
     return HttpRequest(method="POST", headers=headers, body=body)
 
 
-def succeeded_event(payment_intent: str, merchant_order_no: str, amount: int, currency: str) -> bytes:
+def succeeded_event(
+    payment_intent: str, merchant_order_no: str, amount: int, currency: str, metadata: Mapping[str, str] | None = None
+) -> bytes:
     """payment_intent.succeeded as Stripe's API reference shows an event (pretty-printed, as Stripe sends it)."""
-    return intent_event("payment_intent.succeeded", "succeeded", payment_intent, merchant_order_no, amount, currency)
+    return intent_event(
+        "payment_intent.succeeded", "succeeded", payment_intent, merchant_order_no, amount, currency, metadata
+    )
 
 
-def failed_event(payment_intent: str, merchant_order_no: str, amount: int, currency: str) -> bytes:
+def failed_event(
+    payment_intent: str, merchant_order_no: str, amount: int, currency: str, metadata: Mapping[str, str] | None = None
+) -> bytes:
     """payment_intent.payment_failed: the payment was declined; the intent wants another payment method."""
     return intent_event(
-        "payment_intent.payment_failed", "requires_payment_method", payment_intent, merchant_order_no, amount, currency
+        "payment_intent.payment_failed",
+        "requires_payment_method",
+        payment_intent,
+        merchant_order_no,
+        amount,
+        currency,
+        metadata,
     )
 
 
 def intent_event(
-    event_type: str, status: str, payment_intent: str, merchant_order_no: str, amount: int, currency: str
+    event_type: str,
+    status: str,
+    payment_intent: str,
+    merchant_order_no: str,
+    amount: int,
+    currency: str,
+    metadata: Mapping[str, str] | None = None,
 ) -> bytes:
+    """An event about the PaymentIntent; `metadata` as the simulator holds it (else only merchant_order_no)."""
     seed = f"{merchant_order_no}:{amount}:{currency}"
     if event_type != "payment_intent.succeeded":
         seed += f":{event_type}"
@@ -81,7 +100,7 @@ def intent_event(
         "created": int(time.time()) - 30,
         "currency": currency.lower(),
         "livemode": False,
-        "metadata": {"merchant_order_no": merchant_order_no},
+        "metadata": {**(metadata or {}), "merchant_order_no": merchant_order_no},
         "payment_method_types": ["card"],
         "status": status,
     }
@@ -120,6 +139,10 @@ class StripeHarness(ProviderHarness):
         ProviderAnswer(500, '{"error":{"type":"api_error","message":"Something went wrong on Stripe\'s end."}}'),
     )
     accepted_reply = ProviderAnswer(200, '{"received": true}')  # any 2xx stops Stripe; the body is for its dashboard
+    sdk_params = ("client_secret", "publishable_key")  # what Stripe.js needs to confirm a card payment
+    notifications_carry_paid_time = True  # the event's `created`
+    notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
+    api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)
@@ -187,12 +210,26 @@ class StripeHarness(ProviderHarness):
             order["merchant_order_no"],
             order["amount"] if amount is None else amount,
             currency or order["currency"],
+            self._metadata(order),
         )
         return signed_event(body, self.webhook_secret)
 
     def unpaid_notification(self, order: Mapping[str, Any]) -> HttpRequest:
-        body = failed_event(_payment_intent(order), order["merchant_order_no"], order["amount"], order["currency"])
+        metadata = self._metadata(order)
+        body = failed_event(
+            _payment_intent(order), order["merchant_order_no"], order["amount"], order["currency"], metadata
+        )
         return signed_event(body, self.webhook_secret)
+
+    def _metadata(self, order: Mapping[str, Any]) -> Mapping[str, str]:
+        """The PaymentIntent's metadata as the simulator holds it (Stripe's events carry all of it), or none."""
+        if not order.get("provider_order_id"):
+            return {}
+        response = requests.get(f"{self.url}/test/payment_intents/{order['provider_order_id']}", timeout=5)
+        if response.status_code != 200:  # an order the simulator never saw
+            return {}
+        metadata: Mapping[str, str] = response.json().get("metadata") or {}
+        return metadata
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
         event = json.loads(request.body)

@@ -171,6 +171,30 @@ def test_refunds_through_the_api(both_factory: Callable[..., Any], stripe: Strip
     assert {r["metadata"]["refund_id"] for r in refunds} == {partial.get_json()["id"], rest.get_json()["id"]}
 
 
+def test_an_immediate_refunds_charge_refunded_event_is_acknowledged_and_changes_nothing(
+    both_factory: Callable[..., Any], stripe: StripeSandbox
+) -> None:
+    app = both_factory()
+    client = app.test_client()
+    order = paid_stripe_order(client, stripe, 1000)
+    refund = client.post(f"/v1/orders/{order['id']}/refunds", json={"amount": 400}, headers=new_key())
+    assert refund.status_code == 201 and refund.get_json()["status"] == "succeeded", refund.get_json()
+    events = stripe.intent(order["provider_order_id"])["events"]
+    assert [event["type"] for event in events] == ["payment_intent.succeeded", "charge.refunded"]
+
+    def delivered() -> list[Any] | None:
+        shown = stripe.intent(order["provider_order_id"])["events"]
+        return shown if all(event["delivered"] for event in shown) else None
+
+    wait_for(delivered, what="the simulator's charge.refunded to be acknowledged")
+    # No refund listed at the pinned API version: acknowledged (so Stripe stops), and left alone.
+    assert [record.verdict for record in records(app)] == ["applied", "ignored"]
+    after = client.get(f"/v1/orders/{order['id']}").get_json()
+    assert (after["status"], after["refunded_amount"]) == ("partially_refunded", 400)
+    assert [r["status"] for r in client.get(f"/v1/orders/{order['id']}/refunds").get_json()] == ["succeeded"]
+    assert paid_events(app) == [order["id"]]
+
+
 def test_a_pending_refund_is_answered_pending_and_reconciliation_settles_it_by_querying_stripe(
     both_factory: Callable[..., Any], stripe: StripeSandbox
 ) -> None:

@@ -35,6 +35,7 @@ from gateway.plugin import (
     ProviderError,
     ProviderTimeout,
     ProviderUnreachable,
+    RefundNotification,
     RefundRequest,
     Verdict,
 )
@@ -532,3 +533,31 @@ def test_acknowledgement_is_json_and_2xx_only_for_accepted_verdicts() -> None:
         assert ack.content_type == "application/json"
         assert (200 <= ack.status < 300) is verdict.accepted
         assert json.loads(ack.body)["received"] is verdict.accepted
+
+
+CHARGE = {
+    "id": "ch_3MtwBwLkdIwHu7ix28a3tqPa", "object": "charge", "amount": 2856, "amount_refunded": 1000,
+    "currency": "usd", "payment_intent": "pi_3MtwBwLkdIwHu7ix28a3tqPa", "refunded": False,
+}  # fmt: skip
+LISTED_REFUND = {
+    "id": "re_3MtwBwLkdIwHu7ix0aBcDeF1", "object": "refund", "amount": 1000, "currency": "usd", "status": "succeeded",
+    "payment_intent": "pi_3MtwBwLkdIwHu7ix28a3tqPa", "metadata": {"refund_id": "rf-1", "merchant_order_no": "M1"},
+}  # fmt: skip
+
+
+def test_a_charge_refunded_event_listing_the_refund_settles_it_and_is_never_a_payment() -> None:
+    """An endpoint on an API version before 2022-11-15 gets the charge with its refunds, newest first."""
+    charge = {**CHARGE, "refunds": {"object": "list", "data": [LISTED_REFUND], "has_more": False}}
+    found = make_provider("http://unused.invalid").verify_notification(signed(event("charge.refunded", charge)))
+    assert isinstance(found, RefundNotification)
+    assert (found.refund_id, found.merchant_order_no, found.amount, found.currency, found.outcome) == (
+        "rf-1", "M1", 1000, "USD", "succeeded"
+    )  # fmt: skip
+
+
+def test_a_charge_refunded_event_without_its_refunds_is_acknowledged_and_left_alone() -> None:
+    """At the pinned API version the charge's refunds are not in the event: which refund it is about is
+    unknown, so it settles nothing (the refund's own answer, or reconciliation, does)."""
+    with pytest.raises(NotificationRejected) as rejected:
+        make_provider("http://unused.invalid").verify_notification(signed(event("charge.refunded", CHARGE)))
+    assert rejected.value.verdict is Verdict.IGNORED

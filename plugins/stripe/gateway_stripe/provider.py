@@ -140,7 +140,8 @@ class StripeProvider(Provider):
         return CreatedOrder(
             provider_order_id=intent["id"],
             pay_params=pay_params,
-            next_action=_next_action(request.draft.channel, intent, pay_params),
+            # Plain http addresses only from a provider served over plain http (a local simulator).
+            next_action=_next_action(request.draft.channel, intent, pay_params, _schemes(self.client.api_url)),
         )
 
     def _create_params(self, draft: OrderDraft, merchant_order_no: str, order_id: str) -> dict[str, Any]:
@@ -361,7 +362,14 @@ def _refund_state(refund: dict[str, Any], amount: int, currency: str, payment_in
     return RefundResult(provider_refund_id=refund["id"], pending=True)
 
 
-def _next_action(channel: str, intent: Mapping[str, Any], pay_params: Mapping[str, Any]) -> NextAction:
+def _schemes(api_url: str) -> tuple[str, ...]:
+    """The address schemes a payer may be sent to: https, and plain http only beside a plain http API."""
+    return ("https://", "http://") if api_url.startswith("http://") else ("https://",)
+
+
+def _next_action(
+    channel: str, intent: Mapping[str, Any], pay_params: Mapping[str, Any], schemes: tuple[str, ...]
+) -> NextAction:
     """The payer's next step; for a confirmed channel, read from Stripe's next_action or unclear."""
     kind = schemas.CONFIRMED_AT_CREATION.get(channel)
     if kind is None:
@@ -377,7 +385,7 @@ def _next_action(channel: str, intent: Mapping[str, Any], pay_params: Mapping[st
             raise OutcomeUnknown("invalid_response", "Stripe's WeChat Pay QR code has no data")
         return NextAction(NextActionType.DISPLAY_QR_CODE, data=data)
     url = details.get("url")
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or not url.isprintable():
+    if not isinstance(url, str) or not url.startswith(schemes) or not url.isprintable():
         raise OutcomeUnknown("invalid_response", "Stripe's Alipay redirect has no usable url")
     return NextAction(NextActionType.REDIRECT_TO_URL, url=url)
 

@@ -13,6 +13,8 @@ The sandbox's own controls:
     POST /test/events/<id>/resend               deliver an event again (the dashboard's "Resend")
     POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed): a signed
                                                 refund.updated event goes to the webhook URL
+A refund that succeeds (at once, or when settled) also sends charge.refunded, with the charge as
+Stripe shows it at API_VERSION: amounts, no list of refunds.
     GET  /test/payment_intents/<id>             the intent with its refunds, events and delivery attempts
     POST|DELETE|GET /test/faults                {operation: create_order|query|refund|list_refunds|query_refund,
                                                  mode: delay|http_500|html|error|pending, seconds, count, ...}
@@ -245,7 +247,31 @@ class Simulator:
             "currency": intent["currency"], "failure_reason": None, "metadata": params.get("metadata", {}),
             "payment_intent": params["payment_intent"], "reason": params.get("reason"), "status": status,
         }  # fmt: skip
-        return self.store.add_refund(refund)
+        added = self.store.add_refund(refund)
+        if status == "succeeded":
+            self._send_event("charge.refunded", self._charge(params["payment_intent"]))
+        return added
+
+    def _charge(self, intent_id: str) -> Json:
+        """The PaymentIntent's charge as Stripe shows it at API_VERSION: since 2022-11-15 its `refunds`
+        are left out unless expanded, and an event's object is never expanded."""
+        intent = self.store.get_intent(intent_id) or {}
+        refunded = sum(r["amount"] for r in self.store.refunds_of(intent_id) if r["status"] == "succeeded")
+        return {
+            "id": "ch_" + intent_id.removeprefix("pi_"), "object": "charge", "amount": intent.get("amount"),
+            "amount_captured": intent.get("amount_received"), "amount_refunded": refunded,
+            "currency": intent.get("currency"), "livemode": False, "metadata": {}, "paid": True,
+            "payment_intent": intent_id, "refunded": refunded == intent.get("amount_received"), "status": "succeeded",
+        }  # fmt: skip
+
+    def _send_event(self, event_type: str, obj: Json) -> None:
+        event = {
+            "id": new_id("evt"), "object": "event", "api_version": API_VERSION, "created": int(time.time()),
+            "data": {"object": obj}, "livemode": False, "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None}, "type": event_type,
+        }  # fmt: skip
+        self.store.add_event(event)
+        self._send_webhook(event)
 
     def _list_refunds(self, request: Request) -> Response:
         self._fault("list_refunds")
@@ -328,13 +354,9 @@ class Simulator:
             raise Refused(None, "status must be succeeded or failed", "status")
         refund = self.store.settle_refund(refund_id, status, "declined" if status == "failed" else None)
         # Stripe tells the webhook endpoint when a pending refund settles, as it does about payments.
-        event = {
-            "id": new_id("evt"), "object": "event", "api_version": API_VERSION, "created": int(time.time()),
-            "data": {"object": refund}, "livemode": False, "pending_webhooks": 1,
-            "request": {"id": None, "idempotency_key": None}, "type": "refund.updated",
-        }  # fmt: skip
-        self.store.add_event(event)
-        self._send_webhook(event)
+        self._send_event("refund.updated", refund)
+        if status == "succeeded":
+            self._send_event("charge.refunded", self._charge(refund["payment_intent"]))
         return json_response(refund)
 
     def _show_intent(self, request: Request, intent_id: str) -> Response:

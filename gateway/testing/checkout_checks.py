@@ -1,0 +1,133 @@
+"""Kit checks of what a payer's checkout is handed, when a payment was made, and a shared account.
+
+Part of `ProviderConformance`; each runs only when the harness declares what it needs, and skips
+otherwise, so a harness written for an earlier kit runs unchanged.
+
+- `sdk_params`: the `next_action.params` keys the provider's client-side SDK needs (Stripe.js: the
+  PaymentIntent's `client_secret` and the publishable key). Without one, the payer's checkout cannot
+  start: the kit expects each present, a non-empty string, and one the provider answered or the
+  settings hold (never made up).
+- `notifications_carry_paid_time`: the provider's paid notification says when the payment was made
+  (Stripe: the event's `created`). A notification that arrives late (a provider re-sends for days)
+  must not move the payment to when it arrived: the merchant's statement of that day would be wrong.
+- `notifications_reach_every_endpoint`: the provider sends each notification of an account to every
+  endpoint registered there (Stripe's webhook endpoints), so gateways that share one account each
+  receive the others', and those of payments made outside any gateway (the provider's dashboard).
+  Such a notification must be acknowledged as accepted (or the provider re-sends it for days and
+  may switch the endpoint off) and change nothing here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from gateway.plugin.clock import utcnow
+from gateway.plugin.provider import Verdict
+from gateway.testing.harness import ProviderHarness
+from gateway.testing.live import LiveGateway
+from gateway.testing.wire import intercepted
+
+LATE = 1.5  # seconds between building a paid notification and delivering it
+SDK_PARAMS = "sdk_params"  # NextActionType.SDK_PARAMS, as the order JSON shows it
+
+
+class CheckoutChecks:
+    def test_the_checkout_is_handed_every_parameter_its_sdk_needs(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        needed = list(harness.sdk_params)
+        if not needed:
+            pytest.skip("harness.sdk_params is not declared: the kit cannot know what the client-side SDK needs")
+        answers: list[str] = []
+
+        def keep_answer(index: int, request: requests.PreparedRequest, send: Callable[[], requests.Response]) -> Any:
+            answered = send()
+            answers.append(answered.text)
+            return answered
+
+        with intercepted(keep_answer, spare=gateway.url):
+            response = gateway.post_order()
+        assert response.status_code == 201, f"POST /v1/orders answered {response.status_code}: {response.get_json()}"
+        action = response.get_json().get("next_action") or {}
+        assert action.get("type") == SDK_PARAMS, (
+            f"harness.sdk_params is declared, but an order in harness.channel {harness.channel!r} has next action "
+            f"{action.get('type')!r}, not {SDK_PARAMS!r}"
+        )
+        params = action.get("params") or {}
+        known = [*answers, *gateway_settings_values(harness, gateway)]
+        for key in needed:
+            value = params.get(key)
+            assert isinstance(value, str) and value, (
+                f"next_action.params[{key!r}] is {value!r}: the payer's checkout needs it (harness.sdk_params), "
+                f"and got {sorted(params)}"
+            )
+            assert any(value in text for text in known), (
+                f"next_action.params[{key!r}] = {value!r} is neither in the provider's answer nor in the settings"
+            )
+
+    def test_a_late_paid_notification_keeps_the_paid_time_it_carries(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.notifications_carry_paid_time:
+            pytest.skip("harness.notifications_carry_paid_time is not declared")
+        order = gateway.new_order()
+        notification = gateway.paid_notification(order)
+        built = utcnow()
+        time.sleep(LATE)  # as a provider's re-sent notification arrives after the payment
+        reply = gateway.notify(notification)
+        paid = gateway.order(order["id"])
+        assert paid["status"] == "paid", f"the paid notification got {reply}; the order is {paid['status']!r}"
+        paid_at = datetime.fromisoformat(paid["paid_at"])
+        assert paid_at <= built + timedelta(seconds=LATE / 3), (
+            f"a paid notification built at {built.isoformat()} and delivered {LATE}s later made the order paid at "
+            f"{paid['paid_at']}: when it arrived, not when the provider says it was paid (Notification.paid_at)"
+        )
+
+    def test_another_gateways_notification_on_a_shared_account_changes_nothing(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+    ) -> None:
+        if not gateway_harness.notifications_reach_every_endpoint:
+            pytest.skip("harness.notifications_reach_every_endpoint is not declared")
+        ours, theirs = gateway_factory(), gateway_factory()  # one account, two gateways (two public URLs)
+        order = theirs.new_order()
+        notification = theirs.paid_notification(order)
+        reply = ours.notify(notification)
+        verdicts = ours.verdicts()
+        assert verdicts == [Verdict.IGNORED], (
+            f"another gateway's paid notification on the same account was recorded here as {verdicts}: "
+            "tell your own orders from the others' (e.g. by a tag sent with each create) and ignore theirs"
+        )
+        assert reply == ours.ack(Verdict.IGNORED), (
+            f"acknowledged with {reply}: the provider would re-send it, and may switch this endpoint off"
+        )
+        assert ours.paid_events() == []
+        theirs.notify(notification)
+        assert theirs.order(order["id"])["status"] == "paid", "the gateway that made the order no longer takes it"
+
+    def test_a_payment_made_outside_any_gateway_on_a_shared_account_is_acknowledged(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.notifications_reach_every_endpoint:
+            pytest.skip("harness.notifications_reach_every_endpoint is not declared")
+        order = gateway.new_order()
+        # A payment taken in the provider's dashboard, or by other software on the account: none of the
+        # gateway's references, no order of any gateway's.
+        outside = {**gateway.order_never_created(like=order), "provider_order_id": None, "merchant_order_no": ""}
+        reply = gateway.notify(harness.paid_notification(outside))
+        verdicts = gateway.verdicts()
+        assert verdicts == [Verdict.IGNORED], (
+            f"a paid notification about a payment no gateway made was recorded as {verdicts} ({reply}): "
+            "acknowledge it as ignored, or the provider re-sends it for days"
+        )
+        assert reply == gateway.ack(Verdict.IGNORED), f"acknowledged with {reply}"
+        assert gateway.order(order["id"])["status"] == "pending"
+        assert gateway.paid_events() == []
+
+
+def gateway_settings_values(harness: ProviderHarness, gateway: LiveGateway) -> list[str]:
+    return [value for value in harness.settings(gateway.url).values() if value]
