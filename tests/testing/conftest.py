@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "examples" / "gateway-example-provider"
+ROOT = EXAMPLE_PROJECT.parents[1]
 
 
 @pytest.fixture(autouse=True)
 def example_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     # The planted plugin is loaded by module name (GATEWAY_PLUGINS), so no entry point is needed.
     monkeypatch.syspath_prepend(str(EXAMPLE_PROJECT))
+
+
+@pytest.fixture
+def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repository and Example Pay importable in a child process (`run_planted_kit`'s)."""
+    path = os.pathsep.join([str(ROOT), str(EXAMPLE_PROJECT), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+
+
+def run_planted_kit(pytester: pytest.Pytester, module_source: str, selection: str) -> pytest.RunResult:
+    """The kit checks `selection` of `module_source` (a test module with a planted bug, or none), in a
+    process of its own: the gateway keeps the plugin modules it loaded, so a bug patched into a module
+    that this process had already loaded would never reach the provider under test."""
+    pytester.makepyfile(test_kit=module_source)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", selection)

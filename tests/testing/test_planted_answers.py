@@ -10,15 +10,13 @@ Each bug is planted for one pytester session, in the one place an author would m
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.testing.conftest import EXAMPLE_PROJECT
+from tests.testing.conftest import run_planted_kit
 
-ROOT = EXAMPLE_PROJECT.parents[1]
 pytest_plugins = ["pytester"]
 
+pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = "field_missing or status_500"
 
 IOTPAY_KIT = """
@@ -95,17 +93,8 @@ class TestPlantedExample(ProviderConformance):
 KITS = {"iotpay": IOTPAY_KIT, "stripe": STRIPE_KIT, "example": EXAMPLE_KIT}
 
 
-@pytest.fixture(autouse=True)
-def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    path = os.pathsep.join([str(ROOT), str(EXAMPLE_PROJECT), os.environ.get("PYTHONPATH", "")])
-    monkeypatch.setenv("PYTHONPATH", path)
-
-
 def run_kit(pytester: pytest.Pytester, provider: str, bug: str) -> pytest.RunResult:
-    # A process of its own, as in test_planted_hostile.py: a bug patched into a module the gateway
-    # already loaded in this process would never reach the provider under test.
-    pytester.makepyfile(test_kit=KITS[provider].format(bug=bug))
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+    return run_planted_kit(pytester, KITS[provider].format(bug=bug), SELECTION)
 
 
 @pytest.mark.parametrize("provider", sorted(KITS))

@@ -9,15 +9,13 @@ bug of each kind planted (and pass it as it is):
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.testing.conftest import EXAMPLE_PROJECT
+from tests.testing.conftest import run_planted_kit
 
-ROOT = EXAMPLE_PROJECT.parents[1]
 pytest_plugins = ["pytester"]
 
+pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = "declares_invalid or form_body or split_between or not_a_form"
 
 IOTPAY_KIT = """
@@ -50,16 +48,8 @@ class TestPlantedIotPay(ProviderConformance):
 """
 
 
-@pytest.fixture(autouse=True)
-def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    path = os.pathsep.join([str(ROOT), str(EXAMPLE_PROJECT), os.environ.get("PYTHONPATH", "")])
-    monkeypatch.setenv("PYTHONPATH", path)
-
-
 def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
-    # A process of its own: the gateway keeps the plugin modules it loaded.
-    pytester.makepyfile(test_kit=IOTPAY_KIT.format(bug=bug))
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+    return run_planted_kit(pytester, IOTPAY_KIT.format(bug=bug), SELECTION)
 
 
 def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:

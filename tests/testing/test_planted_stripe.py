@@ -8,11 +8,9 @@ event read as a payment; and refund events verified and thrown away.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.testing.conftest import EXAMPLE_PROJECT
+from tests.testing.conftest import run_planted_kit
 
 pytest_plugins = ["pytester"]
 
@@ -50,23 +48,15 @@ class TestPlantedStripe(ProviderConformance):
         return StripeHarness(tmp_path)
 """
 
+pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = (
     "test_a_signed_timestamp or test_known_answer or test_a_refund_notification"
     " or test_a_pending_refund_is_settled_by_the_providers_own_notification"
 )
 
 
-@pytest.fixture(autouse=True)
-def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    root = EXAMPLE_PROJECT.parents[1]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
-
-
 def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
-    # A process of its own: once the gateway has loaded Stripe's plugin in this process (any test
-    # collected beside this one may do it), a bug patched into a fresh import would never reach it.
-    pytester.makepyfile(test_kit=KIT_MODULE.format(bug=bug))
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+    return run_planted_kit(pytester, KIT_MODULE.format(bug=bug), SELECTION)
 
 
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:

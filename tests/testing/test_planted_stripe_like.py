@@ -13,11 +13,9 @@ optional, and a refund's status that defaults to succeeded (answers with one fie
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.testing.conftest import EXAMPLE_PROJECT
+from tests.testing.conftest import run_planted_kit
 
 pytest_plugins = ["pytester"]
 
@@ -76,22 +74,15 @@ class TestPlantedStripe(ProviderConformance):
         return StripeHarness(tmp_path)
 """
 
+pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = (
     "sdk_needs or late_paid_notification or shared_account or served_over_https or missing_a_field"
     " or outside_any_gateway"
 )
 
 
-@pytest.fixture(autouse=True)
-def project_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    root = EXAMPLE_PROJECT.parents[1]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
-
-
 def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
-    # A process of its own, as in test_planted_stripe.py: a patch must reach the plugin the gateway loads.
-    pytester.makepyfile(test_kit=KIT_MODULE.format(bug=bug))
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", SELECTION)
+    return run_planted_kit(pytester, KIT_MODULE.format(bug=bug), SELECTION)
 
 
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
