@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 
 from gateway.plugin import DEFAULT_READ_TIMEOUT, Settings
-from gateway.sandbox import sandbox_url
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +33,8 @@ def load_config(settings: Settings) -> ExampleConfig | None:
     """
     timeout = settings.number("EXAMPLE_TIMEOUT", DEFAULT_TIMEOUT)
     if settings.sandbox:  # talk to our simulator, mounted by the plugin's gateway_register_sandboxes
+        from gateway.sandbox import sandbox_url  # outside the sandbox, a worker never imports gateway.sandbox
+
         return ExampleConfig(SANDBOX_SECRET, sandbox_url(settings, NAME), timeout, sandbox=True)
     if not settings.any_set(("EXAMPLE_SECRET", "EXAMPLE_API_URL")):
         log.info("example: disabled (EXAMPLE_SECRET and EXAMPLE_API_URL are not set)")
