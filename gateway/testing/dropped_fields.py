@@ -44,6 +44,11 @@ def fields_answered(gateway: LiveGateway, call: Callable[[], Any]) -> tuple[Any,
 
     with intercepted(keep, spare=gateway.url):
         result = call()
+    return result, _field_names(texts), texts
+
+
+def _field_names(texts: list[str]) -> list[str]:
+    """The top-level field names of the JSON objects among `texts`, first seen first, at most MAX_FIELDS."""
     names: list[str] = []
     for text in texts:
         try:
@@ -52,7 +57,7 @@ def fields_answered(gateway: LiveGateway, call: Callable[[], Any]) -> tuple[Any,
             continue
         if isinstance(body, dict):
             names += [name for name in body if name not in names]
-    return result, names[:MAX_FIELDS], texts
+    return names[:MAX_FIELDS]
 
 
 def without(name: str, texts: list[str]) -> Callable[[int, requests.PreparedRequest, Any], requests.Response]:
@@ -155,15 +160,7 @@ class DroppedFieldChecks:
         texts: list[str] = []
         genuine, genuine_statuses = refund(without("", texts))  # no field is named "": the genuine answers
         assert genuine.status_code in (201, 202), genuine.get_json()
-        names: list[str] = []
-        for text in texts:
-            try:
-                body = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(body, dict):
-                names += [name for name in body if name not in names]
-        for name in names[:MAX_FIELDS]:
+        for name in _field_names(texts):
             response, statuses = refund(without(name, []))
             assert response.status_code in (201, 202) or is_unknown(response), (
                 f"a refund answer without its field {name!r} made the refund answer {response.status_code}: "
