@@ -187,7 +187,15 @@ class Workspace:
         return missed
 
 
-def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | None, only: Sequence[str] = ()) -> Result:
+def measure(
+    plugin: Plugin,
+    *,
+    sample: int | None,
+    seed: int,
+    budget: float | None,
+    only: Sequence[str] = (),
+    lines: Sequence[tuple[str, int]] = (),
+) -> Result:
     result = Result(plugin.name, sampled=sample is not None)
     listed = equivalents(plugin)
     started = time.monotonic()
@@ -206,6 +214,9 @@ def measure(plugin: Plugin, *, sample: int | None, seed: int, budget: float | No
         result.total = len(mutants)
         judged = [mutant for mutant in mutants if mutant.key not in listed]
         result.equivalent = len(mutants) - len(judged)
+        if lines:
+            # Re-judging known survivors after a kit change, without drawing a sample again.
+            judged = [mutant for mutant in judged if (mutant.module, mutant.line_number) in lines]
         if sample is not None and sample < len(judged):
             judged = sorted(random.Random(seed).sample(judged, sample), key=lambda m: (m.module, m.line_number))
         timeout = baseline * 3 + 30
@@ -251,6 +262,13 @@ def changed_line(before: str, after: str) -> str:
     return ""
 
 
+def _module_line(spec: str) -> tuple[str, int]:
+    module, _, number = spec.partition(":")
+    if not module.endswith(".py") or not number.isdigit():
+        raise SystemExit(f"--line wants MODULE.py:LINE, got {spec!r}")
+    return module, int(number)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plugin", action="append", choices=sorted(PLUGINS), help="default: all three")
@@ -259,10 +277,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--budget", type=float, help="seconds per plugin; stop judging after that")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--line",
+        action="append",
+        default=[],
+        metavar="MODULE.py:N",
+        help="judge only the mutants on these lines (e.g. provider.py:120); repeatable",
+    )
     parser.add_argument("--min-score", type=float, default=0.0, help="exit 1 when a plugin scores less")
     args = parser.parse_args(argv)
     results = [
-        measure(PLUGINS[name], sample=args.sample, seed=args.seed, budget=args.budget, only=args.module or ())
+        measure(
+            PLUGINS[name],
+            sample=args.sample,
+            seed=args.seed,
+            budget=args.budget,
+            only=args.module or (),
+            lines=[_module_line(spec) for spec in args.line],
+        )
         for name in args.plugin or sorted(PLUGINS)
     ]
     print()
