@@ -63,12 +63,20 @@ The fixtures the suite uses can serve your own tests too: `gateway_harness` (the
 
 from typing import TYPE_CHECKING
 
-from gateway.testing.harness import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing.harness import (
+    FieldLimit,
+    HttpRequest,
+    InvalidOrderExample,
+    KnownAnswer,
+    ProviderAnswer,
+    ProviderHarness,
+)
 
 if TYPE_CHECKING:
     from gateway.testing.conformance import ProviderConformance
 
 __all__ = [
+    "FieldLimit",
     "HttpRequest",
     "InvalidOrderExample",
     "KnownAnswer",

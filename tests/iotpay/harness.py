@@ -14,7 +14,14 @@ import requests
 from gateway_iotpay import signing
 from gateway_iotpay.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing import (
+    FieldLimit,
+    HttpRequest,
+    InvalidOrderExample,
+    KnownAnswer,
+    ProviderAnswer,
+    ProviderHarness,
+)
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 VECTORS = Path(__file__).parent / "sign-vectors.json"
@@ -85,6 +92,34 @@ class IotPayHarness(ProviderHarness):
             "product_id on an app channel", {"provider_options": {"product_id": "p1"}}, "provider_options.product_id"
         ),
         InvalidOrderExample("return_url on an app channel", {"return_url": "https://shop.example/back"}, "return_url"),
+        InvalidOrderExample(
+            "qrcode_pay on an app channel", {"provider_options": {"qrcode_pay": True}}, "provider_options.qrcode_pay"
+        ),
+    )
+    # IOTPay's documented lengths (docs/providers/iotpay.md, from IOTPay's create_order and payForSubmit pages).
+    field_limits = (
+        FieldLimit("subject", 64),
+        FieldLimit("body", 255),
+        FieldLimit("client_ip", 32),
+        FieldLimit("provider_options.device", 64),
+        FieldLimit("provider_options.param1", 64),
+        FieldLimit("provider_options.param2", 64),
+        FieldLimit("provider_options.remarks", 200),
+        FieldLimit("return_url", 200, "https://shop.example/", {"channel": "ALIPAY_PC"}),
+        FieldLimit("return_url", 200, "https://shop.example/", {"channel": "WX_JSAPI_BROWSER"}),
+        FieldLimit("provider_options.product_id", 32, overrides={"channel": "WX_NATIVE"}),
+        FieldLimit("provider_options.app_id", 64, overrides={"channel": "WX_APP"}),
+    )
+    largest_amount = 2**31 - 1  # IOTPay's `amount` is an int (docs/providers/iotpay.md: from 1 to 2^31-1)
+    # IOTPay's channel introduction: CAD everywhere, USD for US merchants, CNY on these five.
+    channel_currencies = MappingProxyType(
+        {
+            **{name: ("CAD", "USD") for name in ("WX_APP", "ALIPAY_MOBILE", "UPI_APP", "ALIPAY_QR", "UPI_QR", "WX_JSAPI")},
+            **{
+                name: ("CAD", "USD", "CNY")
+                for name in ("WX_NATIVE", "ALIPAY_WAP", "ALIPAY_PC", "UPI_SEQ", "WX_JSAPI_BROWSER")
+            },
+        }
     )
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
@@ -222,6 +257,11 @@ class IotPayHarness(ProviderHarness):
         assert response.status_code == 200, response.text
         refunded: int = response.json()["refundedAmount"]
         return refunded
+
+    def refunds_at_provider(self, order: Mapping[str, Any]) -> Mapping[str, int]:
+        response = requests.get(f"{self.url}/orders/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        return {refund["refundOrderId"]: refund["refundAmount"] for refund in response.json()["refunds"]}
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only orders it has seen paid; it then also sends its own notify.
