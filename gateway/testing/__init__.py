@@ -70,6 +70,7 @@ from gateway.testing.harness import (
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
+    ValidOrderExample,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ __all__ = [
     "ProviderAnswer",
     "ProviderConformance",
     "ProviderHarness",
+    "ValidOrderExample",
 ]
 
 

@@ -62,6 +62,17 @@ class InvalidOrderExample:
 
 
 @dataclass(frozen=True)
+class ValidOrderExample:
+    """An order your provider must take, though it is close to one it refuses: an option given empty or
+    switched off (`False`) on a channel that does not take it, an option at its edge. `overrides` are laid
+    over the kit's order fields, like `InvalidOrderExample.overrides`; the kit expects the order created.
+    """
+
+    name: str
+    overrides: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class FieldLimit:
     """The most characters your provider takes in one order field, as its documentation says.
 
@@ -106,6 +117,9 @@ class ProviderHarness(ABC):
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()
+    # Orders your provider must take that are close to ones it refuses (an option empty or False where the channel
+    # takes none): the kit expects each created (201). Empty (the default): skipped.
+    valid_orders: Sequence[ValidOrderExample] = ()
     # The length limits of order fields your provider's documentation states (its wire format's): the kit orders
     # at each limit (created) and one character past it (a 422 naming the field). Empty (the default): skipped.
     field_limits: Sequence[FieldLimit] = ()

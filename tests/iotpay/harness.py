@@ -21,6 +21,7 @@ from gateway.testing import (
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
+    ValidOrderExample,
 )
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
@@ -95,6 +96,15 @@ class IotPayHarness(ProviderHarness):
         InvalidOrderExample(
             "qrcode_pay on an app channel", {"provider_options": {"qrcode_pay": True}}, "provider_options.qrcode_pay"
         ),
+    )
+    # Options a merchant's checkout may send to every channel, empty or switched off: not options given.
+    valid_orders = (
+        ValidOrderExample("qrcode_pay switched off on an app channel", {"provider_options": {"qrcode_pay": False}}),
+        ValidOrderExample(
+            "param1 empty on WeChat's browser",
+            {"channel": "WX_JSAPI_BROWSER", "return_url": "https://shop.example/back", "provider_options": {"param1": ""}},
+        ),
+        ValidOrderExample("device and param2 left empty", {"provider_options": {"device": "", "param2": ""}}),
     )
     # IOTPay's documented lengths (docs/providers/iotpay.md, from IOTPay's create_order and payForSubmit pages).
     field_limits = (
