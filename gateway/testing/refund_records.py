@@ -35,7 +35,10 @@ class RefundRecordChecks:
             recorded = dict(harness.refunds_at_provider(order))
         except NotImplementedError:
             pytest.skip("the harness does not implement refunds_at_provider(order)")
-        shown = {refund["id"]: (refund.get("provider_refund_id"), refund["amount"]) for refund in gateway.refunds(order["id"])}
+        shown = {
+            refund["id"]: (refund.get("provider_refund_id"), refund["amount"])
+            for refund in gateway.refunds(order["id"])
+        }
         assert sorted(amount for _, amount in shown.values()) == sorted(amounts), f"the API shows refunds {shown}"
         for refund_id, (provider_refund_id, amount) in shown.items():
             assert provider_refund_id in recorded, (

@@ -102,7 +102,11 @@ class IotPayHarness(ProviderHarness):
         ValidOrderExample("qrcode_pay switched off on an app channel", {"provider_options": {"qrcode_pay": False}}),
         ValidOrderExample(
             "param1 empty on WeChat's browser",
-            {"channel": "WX_JSAPI_BROWSER", "return_url": "https://shop.example/back", "provider_options": {"param1": ""}},
+            {
+                "channel": "WX_JSAPI_BROWSER",
+                "return_url": "https://shop.example/back",
+                "provider_options": {"param1": ""},
+            },
         ),
         ValidOrderExample("device and param2 left empty", {"provider_options": {"device": "", "param2": ""}}),
     )
@@ -124,7 +128,10 @@ class IotPayHarness(ProviderHarness):
     # IOTPay's channel introduction: CAD everywhere, USD for US merchants, CNY on these five.
     channel_currencies = MappingProxyType(
         {
-            **{name: ("CAD", "USD") for name in ("WX_APP", "ALIPAY_MOBILE", "UPI_APP", "ALIPAY_QR", "UPI_QR", "WX_JSAPI")},
+            **{
+                name: ("CAD", "USD")
+                for name in ("WX_APP", "ALIPAY_MOBILE", "UPI_APP", "ALIPAY_QR", "UPI_QR", "WX_JSAPI")
+            },
             **{
                 name: ("CAD", "USD", "CNY")
                 for name in ("WX_NATIVE", "ALIPAY_WAP", "ALIPAY_PC", "UPI_SEQ", "WX_JSAPI_BROWSER")

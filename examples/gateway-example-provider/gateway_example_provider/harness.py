@@ -152,7 +152,11 @@ class ExampleHarness(ProviderHarness):
 
     def refunds_at_provider(self, order: Mapping[str, Any]) -> Mapping[str, int]:
         refunds = self.payment(order)["refunds"]
-        return {refund["id"]: minor_units(refund["amount"], order["currency"]) for refund in refunds if refund["status"] != "failed"}
+        return {
+            refund["id"]: minor_units(refund["amount"], order["currency"])
+            for refund in refunds
+            if refund["status"] != "failed"
+        }
 
     def payment(self, order: Mapping[str, Any]) -> dict[str, Any]:
         """The payment as the simulator sees it: `status`, `refunded` (decimal text), `refunds`, `notified` ..."""
