@@ -127,6 +127,10 @@ class ProviderHarness(ABC):
     # 99999999): the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit
     # past it. None (the default): skipped.
     largest_amount: int | None = None
+    # True when your provider's query finds an order by `merchant_order_no` alone, without its own id (IOTPay:
+    # `mchOrderNo`): the kit pays an order whose create answer was lost (`pay_without_notifying`, given an order
+    # with no `provider_order_id`) and expects `?refresh=true` to find it paid.
+    queries_find_orders_by_reference: bool = False
     # The currencies your provider's documentation says each channel takes, {channel: currencies}: the kit expects
     # `info` to declare exactly those, and creates an order in each. Channels left out are not checked.
     channel_currencies: Mapping[str, Sequence[str]] = MappingProxyType({})

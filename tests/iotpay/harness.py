@@ -138,6 +138,7 @@ class IotPayHarness(ProviderHarness):
             },
         }
     )
+    queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:
@@ -285,7 +286,13 @@ class IotPayHarness(ProviderHarness):
         self._pay(order)
 
     def _pay(self, order: Mapping[str, Any], **extra: str) -> None:
-        form = {"payOrderId": order["provider_order_id"], **extra}
+        # An order whose create answer was lost has no payOrderId at the gateway: the simulator finds it by mchOrderNo.
+        found_by = (
+            {"payOrderId": order["provider_order_id"]}
+            if order["provider_order_id"]
+            else {"mchOrderNo": order["merchant_order_no"], "mchId": self.mch_id}
+        )
+        form = {**found_by, **extra}
         response = requests.post(f"{self.url}/pay", data=form, timeout=5)
         assert response.status_code == 202, response.text
 

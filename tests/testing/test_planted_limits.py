@@ -6,7 +6,8 @@ bug of each kind planted (and pass it as it is):
 - the largest amount one unit too strict, and a notify past it judged malformed rather than a mismatch;
 - CNY missing from a channel IOTPay documents it on (`ALIPAY_PC`);
 - an option switched off (`False`) counted as given, so a channel that does not take it refuses the order;
-- the refund's provider id taken from the request's own `mchRefundNo` instead of IOTPay's `refundOrderId`.
+- the refund's provider id taken from the request's own `mchRefundNo` instead of IOTPay's `refundOrderId`;
+- a query that needs IOTPay's `payOrderId`, so an order whose create answer was lost is never found paid.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from tests.testing.conftest import run_planted_kit
 pytest_plugins = ["pytester"]
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-SELECTION = "field_limit or largest_declared or provider_documents or id_the_provider_gave or declares_valid"
+SELECTION = (
+    "field_limit or largest_declared or provider_documents or id_the_provider_gave or declares_valid or answer_was_lost"
+)
 
 IOTPAY_KIT = """
 import dataclasses
 import pytest
 from marshmallow import Schema, fields, validate
-from gateway.plugin import InvalidOrder
+from gateway.plugin import InvalidOrder, NotFound
 from gateway.testing import ProviderConformance
 from gateway_iotpay import provider, schemas
 from tests.iotpay.harness import IotPayHarness
@@ -81,6 +84,16 @@ class TestPlantedIotPay(ProviderConformance):
 
             monkeypatch.setattr(provider.IotPayProvider, "refund", own_number)
 
+        if BUG == "query_needs_the_providers_id":
+            query = provider.IotPayProvider.query_order
+
+            def by_provider_id_only(self, order):
+                if not order.provider_order_id:
+                    raise NotFound("0112", "merchant order id does not exist")
+                return query(self, order)
+
+            monkeypatch.setattr(provider.IotPayProvider, "query_order", by_provider_id_only)
+
     @pytest.fixture
     def harness(self, tmp_path):
         return IotPayHarness(tmp_path)
@@ -108,6 +121,7 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("cny_missing_on_a_channel", "channel ALIPAY_PC declares currencies ['CAD', 'USD'], its provider documents"),
         ("false_counts_as_given", "an option left empty or switched off is not one given"),
         ("refund_id_is_our_own_number", "read RefundResult.provider_refund_id from the provider's answer"),
+        ("query_needs_the_providers_id", "finds an order by merchant_order_no alone"),
     ],
 )
 def test_these_checks_fail_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
