@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ class FieldLimit:
     field: str
     length: int
     start: str = ""
-    overrides: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # `field` is the attribute above
 
 
 class ProviderHarness(ABC):
