@@ -50,7 +50,7 @@ GROUPS: list[tuple[str, list[str]]] = [
 def _on_demand_priced() -> list[tuple[str, tuple[str, ...]]]:
     from tests.support.lazy_imports import ON_DEMAND
 
-    return [(f"{part.package} ({part.when})", part.measured) for part in ON_DEMAND if part.measured]
+    return [(f"{part.package}: {part.when}", part.measured) for part in ON_DEMAND if part.measured]
 
 
 def rss_mb() -> float:
