@@ -96,6 +96,9 @@ class IotPayHarness(ProviderHarness):
         InvalidOrderExample(
             "qrcode_pay on an app channel", {"provider_options": {"qrcode_pay": True}}, "provider_options.qrcode_pay"
         ),
+        InvalidOrderExample(
+            "open_id on an app channel", {"provider_options": {"open_id": "o1"}}, "provider_options.open_id"
+        ),
     )
     # Options a merchant's checkout may send to every channel, empty or switched off: not options given.
     valid_orders = (
