@@ -5,8 +5,9 @@ Each bug is planted for one pytester session, in the one place an author would m
 the plugin's own answer schema made optional, nullable or unchecked, as "the provider always sends
 it right" invites:
 
-- Stripe taking an `amount_received` past any amount it takes (its bound removed), any `status` text (its validator removed), a null `amount` (`allow_none=True`), and
-  a PaymentIntent without `currency` (`required=False`);
+- Stripe taking an `amount_received` past any amount it takes (its bound removed), any `status`
+  text (its validator removed), a null `amount` (`allow_none=True`), and a PaymentIntent without
+  `currency` (`required=False`);
 - Example Pay reading a payment without `status` as pending (a schema default);
 - IOTPay taking any query `amount` (its range removed), any `status` number (its set removed), a
   refund id of any length, and any `currency` text (its set removed);
