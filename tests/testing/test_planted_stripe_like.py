@@ -76,8 +76,7 @@ class TestPlantedStripe(ProviderConformance):
 
 pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = (
-    "sdk_needs or late_paid_notification or shared_account or served_over_https or field_garbled"
-    " or outside_any_gateway"
+    "sdk_needs or late_paid_notification or shared_account or served_over_https or field_garbled or outside_any_gateway"
 )
 
 
