@@ -116,6 +116,15 @@ class PaymentIntent(_Tolerant):
             raise ValidationError("a succeeded PaymentIntent received nothing", "amount_received")
 
 
+class PaymentIntentEvent(PaymentIntent):
+    """A PaymentIntent in a signed event. No upper bound on its amounts: a paid event for more than any
+    order could be disagrees with the order (a mismatch the core records against it, for an operator to
+    see), not a malformed event. The answers the gateway asked for stay bounded (unclear past it)."""
+
+    amount = StrictInt(required=True, validate=validate.Range(min=1))
+    amount_received = StrictInt(required=True, validate=validate.Range(min=0))
+
+
 class Refund(_Tolerant):
     id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("refund"))
