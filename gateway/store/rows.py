@@ -53,6 +53,22 @@ def column_values(order: Order) -> dict[str, Any]:
     return {column: null() if value is None and column in _JSON_COLUMNS else value for column, value in values.items()}
 
 
+_COLUMN_OF = {attribute: column for column, attribute in _ATTRIBUTES}
+_NULL_ROW = dict.fromkeys(_ORDERS.columns.keys())
+
+
+def new_order_values(**attributes: Any) -> dict[str, Any]:
+    """`column_values(Order(**attributes))` without building the `Order` (whose instrumented constructor
+    costs more than the INSERT's own CPU): every column, those not given SQL NULL."""
+    values = _NULL_ROW.copy()
+    for attribute, value in attributes.items():
+        values[_COLUMN_OF[attribute]] = value
+    for column in _JSON_COLUMNS:
+        if values[column] is None:
+            values[column] = null()
+    return values
+
+
 def as_order(row: Sequence[Any], into: Order | None = None) -> Order:
     """A whole row of `orders` (a RETURNING of every column) as an `Order`: written into `into` as if
     it had been reloaded, or into a new, detached one."""

@@ -140,3 +140,4 @@ def test_hooks_still_run_as_marshmallow_runs_them() -> None:
         Hooked().load({"name": "admin"})
     assert refused.value.messages == {"name": ["taken"]}
     assert Hooked().dump(SimpleNamespace(name="ann")) == {"name": "ANN"}
+
