@@ -7,8 +7,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates
 
-from gateway.domain.lean_schema import LeanSchema
 from gateway.plugin.fields import StrictInt, UtcDateTime
+from gateway.plugin.lean_schema import LeanSchema
 from gateway.plugin.money import MAX_MINOR_UNITS
 from gateway.plugin.provider import NextActionType
 

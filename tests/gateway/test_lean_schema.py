@@ -1,4 +1,4 @@
-"""gateway.domain.lean_schema: the API schemas load and dump exactly as marshmallow's own code does.
+"""gateway.plugin.lean_schema: the API schemas load and dump exactly as marshmallow's own code does.
 
 Each case runs twice on the same schema instance: once as it is, once with marshmallow's own
 `_deserialize` / `_serialize` put back on that instance. Results and errors must be equal.
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from marshmallow import Schema, ValidationError, fields, post_dump, validates
 
-from gateway.domain.lean_schema import LeanSchema
+from gateway.plugin.lean_schema import LeanSchema
 from gateway.domain.schemas import NextActionSchema, OrderCreateSchema, OrderSchema
 
 VALID = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}

@@ -1,11 +1,12 @@
 """`LeanSchema`: a marshmallow Schema whose load and dump of one plain object skip marshmallow's per-field
-scaffolding on the hot paths (create_order's body and answer), with the same results.
+scaffolding on hot paths (create_order's body and answer, a provider's wire messages), with the same
+results.
 
 marshmallow stays the source of truth: the plan is read from the schema's own fields, each value still
 goes through its field's `deserialize` / `_serialize` (so its validators and formats), and the hooks
 (`@validates`, `pre_load`, `post_dump` ...) run as marshmallow runs them, since only `_deserialize` and
 `_serialize` are replaced. What the plan does not cover (a nested path, a custom accessor, `partial`,
-`unknown` other than RAISE, a key it does not know, any value a field refuses) goes to marshmallow's
+`unknown=INCLUDE`, a key it does not know under RAISE, any value a field refuses) goes to marshmallow's
 own code, so every error (its message, the field at fault) is marshmallow's, byte for byte.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 from marshmallow.utils import missing
 
 # (attribute name, key in the data, key in the result, field)
@@ -52,9 +53,9 @@ class LeanSchema(Schema):
         unknown: Any = RAISE,
         index: Any = None,
     ) -> Any:
-        if not many and not partial and unknown == RAISE and type(data) is dict:
+        if not many and not partial and (unknown == RAISE or unknown == EXCLUDE) and type(data) is dict:
             plan = self._lean_plan("load", self.load_fields)
-            if plan is not None and _only_known_keys(data, plan):
+            if plan is not None and (unknown == EXCLUDE or _only_known_keys(data, plan)):
                 loaded = _load(plan, data, partial)
                 if loaded is not None:
                     return loaded
