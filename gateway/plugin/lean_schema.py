@@ -17,8 +17,8 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 from marshmallow.utils import missing
 
-# (attribute name, key in the data, key in the result, field)
-_Plan = tuple[tuple[str, str, str, fields.Field], ...]
+# (attribute name, key in the data, key in the result, field, whether it is a plain fields.String)
+_Plan = tuple[tuple[str, str, str, fields.Field, bool], ...]
 _NO_PLAN: _Plan = ()
 
 
@@ -88,14 +88,15 @@ def _plan_of(schema: Schema, declared: dict[str, fields.Field], *, dump: bool) -
             return None
         if dump and (not field._CHECK_ATTRIBUTE or type(field).get_value is not fields.Field.get_value):
             return None
-        plan.append((name, data_key, attribute, field))
+        plain_text = type(field) is fields.String and not field.pre_load and not field.post_load
+        plan.append((name, data_key, attribute, field, plain_text))
     return tuple(plan) if plan else _NO_PLAN
 
 
 def _only_known_keys(data: dict[str, Any], plan: _Plan) -> bool:
     if len(data) > len(plan):
         return False
-    known = {data_key for _, data_key, _, _ in plan}
+    known = {data_key for _, data_key, _, _, _ in plan}
     return all(key in known for key in data)
 
 
@@ -105,8 +106,12 @@ def _load(plan: _Plan, data: dict[str, Any], partial: Any) -> dict[str, Any] | N
     extra = {} if partial is None else {"partial": partial}
     loaded: dict[str, Any] = {}
     try:
-        for _name, data_key, attribute, field in plan:
-            value = field.deserialize(data.get(data_key, missing), data_key, data, **extra)
+        for _name, data_key, attribute, field, plain_text in plan:
+            value = data.get(data_key, missing)
+            if plain_text and type(value) is str:  # what fields.String.deserialize does with text
+                field._validate(value)
+            else:
+                value = field.deserialize(value, data_key, data, **extra)
             if value is not missing:
                 loaded[attribute] = value
     except ValidationError:
@@ -116,7 +121,7 @@ def _load(plan: _Plan, data: dict[str, Any], partial: Any) -> dict[str, Any] | N
 
 def _dump(plan: _Plan, obj: Any) -> dict[str, Any]:
     dumped = {}
-    for name, data_key, attribute, field in plan:
+    for name, data_key, attribute, field, _ in plan:
         value = getattr(obj, attribute, missing)
         if value is missing:
             default = field.dump_default
@@ -129,7 +134,7 @@ def _dump(plan: _Plan, obj: Any) -> dict[str, Any]:
 
 def _dump_dict(plan: _Plan, obj: dict[str, Any]) -> dict[str, Any]:
     dumped = {}
-    for name, data_key, attribute, field in plan:
+    for name, data_key, attribute, field, _ in plan:
         value = obj[attribute] if attribute in obj else getattr(obj, attribute, missing)
         if value is missing:
             default = field.dump_default

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from marshmallow import Schema, ValidationError, fields, post_dump, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_dump, validates
 
 from gateway.plugin.lean_schema import LeanSchema
 from gateway.domain.schemas import NextActionSchema, OrderCreateSchema, OrderSchema
@@ -141,3 +141,28 @@ def test_hooks_still_run_as_marshmallow_runs_them() -> None:
     assert refused.value.messages == {"name": ["taken"]}
     assert Hooked().dump(SimpleNamespace(name="ann")) == {"name": "ANN"}
 
+
+
+class Answer(LeanSchema):
+    """A provider's answer: its own names, unknown fields tolerated."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(data_key="retCode", required=True, validate=lambda text: text != "odd")
+    note = fields.String(data_key="retMsg", load_default="")
+    amount = fields.Integer(data_key="amount", allow_none=True)
+
+
+ANSWERS = [
+    {"retCode": "SUCCESS"},
+    {"retCode": "SUCCESS", "retMsg": "ok", "amount": "12", "new": [1]},
+    {"retCode": "odd"},  # a validator returning False refuses, as marshmallow's And says
+    {"retCode": 5, "amount": None},
+    {"retMsg": "no code"},
+]
+
+
+@pytest.mark.parametrize("data", ANSWERS, ids=range(len(ANSWERS)))
+def test_an_answer_with_unknown_fields_loads_as_marshmallow_loads_it(data: Any) -> None:
+    assert outcome(Answer().load, data) == outcome(marshmallows(Answer()).load, data)
