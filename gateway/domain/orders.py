@@ -339,11 +339,14 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None,
     return draft
 
 
+_COLUMN_LENGTHS = {column.name: getattr(column.type, "length", None) for column in ORDERS.columns}
+
+
 def _too_long_for_their_columns(values: Mapping[str, str]) -> dict[str, list[str]]:
     """SQLite stores any length; PostgreSQL refuses what exceeds a column. Refuse it here, naming the field."""
     errors = {}
     for name, value in values.items():
-        length = getattr(Order.__table__.c[name].type, "length", None)
+        length = _COLUMN_LENGTHS.get(name)
         if length is not None and len(value) > length:
             errors[name] = [f"must be at most {length} characters"]
     return errors

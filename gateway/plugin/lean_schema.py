@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
-from marshmallow.utils import missing
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing
 
 # (attribute name, key in the data, key in the result, field, whether it is a plain fields.String)
-_Plan = tuple[tuple[str, str, str, fields.Field, bool], ...]
+_Plan = tuple[tuple[str, str, str, fields.Field[Any], bool], ...]
 _NO_PLAN: _Plan = ()
 
 
@@ -31,7 +30,7 @@ class LeanSchema(Schema):
         super().__init_subclass__(**kwargs)
         cls._lean_plans = {}  # per class: `only` and `exclude` give an instance other fields
 
-    def _lean_plan(self, kind: str, declared: dict[str, fields.Field]) -> _Plan | None:
+    def _lean_plan(self, kind: str, declared: dict[str, fields.Field[Any]]) -> _Plan | None:
         key = (kind, tuple(declared))
         try:
             return self._lean_plans[key]
@@ -43,7 +42,7 @@ class LeanSchema(Schema):
             self._lean_plans[key] = plan
         return plan
 
-    def _deserialize(  # type: ignore[override]
+    def _deserialize(
         self,
         data: Any,
         *,
@@ -53,7 +52,7 @@ class LeanSchema(Schema):
         unknown: Any = RAISE,
         index: Any = None,
     ) -> Any:
-        if not many and not partial and (unknown == RAISE or unknown == EXCLUDE) and type(data) is dict:
+        if not many and not partial and unknown in (RAISE, EXCLUDE) and type(data) is dict:
             plan = self._lean_plan("load", self.load_fields)
             if plan is not None and (unknown == EXCLUDE or _only_known_keys(data, plan)):
                 loaded = _load(plan, data, partial)
@@ -75,7 +74,7 @@ class LeanSchema(Schema):
         return super()._serialize(obj, many=many)
 
 
-def _plan_of(schema: Schema, declared: dict[str, fields.Field], *, dump: bool) -> _Plan | None:
+def _plan_of(schema: Schema, declared: dict[str, fields.Field[Any]], *, dump: bool) -> _Plan | None:
     """None when marshmallow's own code must run: an accessor or field that reads values its own way,
     a dotted name, a result class other than dict."""
     if schema.dict_class is not dict or type(schema).get_attribute is not Schema.get_attribute:

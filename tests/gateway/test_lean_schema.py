@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_dump, validates
 
-from gateway.plugin.lean_schema import LeanSchema
 from gateway.domain.schemas import NextActionSchema, OrderCreateSchema, OrderSchema
+from gateway.plugin.lean_schema import LeanSchema
 
 VALID = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}
 
@@ -140,7 +140,6 @@ def test_hooks_still_run_as_marshmallow_runs_them() -> None:
         Hooked().load({"name": "admin"})
     assert refused.value.messages == {"name": ["taken"]}
     assert Hooked().dump(SimpleNamespace(name="ann")) == {"name": "ANN"}
-
 
 
 class Answer(LeanSchema):
