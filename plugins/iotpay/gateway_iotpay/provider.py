@@ -20,6 +20,7 @@ from gateway.plugin import (
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
+    LeanSchema,
     NotFound,
     Notification,
     NotificationRejected,
@@ -119,7 +120,7 @@ def _check_request(operation: str, params: Mapping[str, Any], checked: _Checked)
         schema.load(params)
 
 
-class IotPayOptions(Schema):
+class IotPayOptions(LeanSchema):
     """`provider_options` accepted by IOTPay orders."""
 
     os_type = fields.String(
