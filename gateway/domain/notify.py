@@ -11,8 +11,10 @@ one short transaction applies it at most once (gateway.domain.payments) and reco
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from gateway.domain.core import Gateway
 from gateway.domain.lifecycle import Transitions
@@ -219,6 +221,22 @@ def _already_processed(gateway: Gateway, cursor: Any, provider: Provider, event_
     return found.fetchone() is not None
 
 
+# What `quote_plus` leaves as it is (urllib.parse's always-safe characters).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def query_string(pairs: Iterable[tuple[Any, Any]]) -> str:
+    """`urllib.parse.urlencode(pairs)`, character for character (the record keeps what it always kept),
+    without its per-character quoting of the names and values that need none (a notify's, mostly)."""
+    return "&".join(f"{_quoted(name)}={_quoted(value)}" for name, value in pairs)
+
+
+def _quoted(text: str | bytes | object) -> str:
+    if isinstance(text, str) and _UNQUOTED.fullmatch(text):
+        return text
+    return quote_plus(text) if isinstance(text, str | bytes) else quote_plus(str(text))
+
+
 def _record(
     provider: Provider,
     request: InboundRequest,
@@ -231,7 +249,7 @@ def _record(
     """The notification's row, as `INSERT_NOTIFICATION` writes it."""
     # What anyone can send (a bad signature, junk) is kept as a digest, its size and a prefix only.
     limit = MAX_STORED_BODY if verdict.accepted or event_id or order_id else MAX_STORED_PREFIX
-    stored = stored_request(request, urlencode(list(request.query)).encode(), limit)
+    stored = stored_request(request, query_string(request.query).encode(), limit)
     return {
         "provider": provider.name,
         "received_at": utcnow(),
