@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from gateway.domain.core import Gateway
+from gateway.domain.instrument import records_held, write_records
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
@@ -79,30 +80,36 @@ def handle_notification(
     if verdict is Verdict.UNKNOWN_ORDER:
         return _about_no_order(gateway, provider, request, notification, account_id, reason)
     logs.bind(order_id=order.id if order is not None else None)
-    if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
-        assert order is not None
-        # The provider's query, with no connection held; only a confirmed payment goes on to the write.
-        refused = confirmation(provider, order, notification)
-        if refused is not None:
-            verdict, reason = refused
-            values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
-            with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
-                gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
-    settled = None
-    if verdict is Verdict.APPLIED and row is not None:
-        # PostgreSQL: the payment, its outbox event and this notification's record in one statement.
-        values = _record(provider, request, verdict, None, order_id=row[0], event_id=notification.event_id)
-        settled = pay_in_one_statement(gateway.db, row, notification, values, transitions)
-        if settled is not None:
-            verdict, reason = settled
-    if verdict is Verdict.APPLIED and settled is None:
-        assert order is not None
-        # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and
-        # this notification's record, one commit. Duplicates and refusals never get here.
-        with gateway.db.transaction_connection() as connection:
-            verdict, reason = settle_payment(connection, order, notification, transitions)
-            values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
-            connection.execute(INSERT_NOTIFICATION, values)
+    # The confirming query's record is held for the payment's commit (one fewer round trip and commit);
+    # whatever is still held when the block ends (a refusal, a failure) is written on its own then.
+    with records_held(gateway.db) as held:
+        if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
+            assert order is not None
+            # The provider's query, with no connection held; only a confirmed payment goes on to the write.
+            refused = confirmation(provider, order, notification, held)
+            if refused is not None:
+                verdict, reason = refused
+                values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
+                with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+                    gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
+        settled = None
+        if verdict is Verdict.APPLIED and row is not None:
+            # PostgreSQL: the payment, its outbox event, this notification's record and the query's in one
+            # statement.
+            values = _record(provider, request, verdict, None, order_id=row[0], event_id=notification.event_id)
+            settled = pay_in_one_statement(gateway.db, row, notification, values, transitions, held)
+            if settled is not None:
+                verdict, reason = settled
+        if verdict is Verdict.APPLIED and settled is None:
+            assert order is not None
+            # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and
+            # this notification's record, one commit. Duplicates and refusals never get here.
+            with gateway.db.transaction_connection() as connection:
+                verdict, reason = settle_payment(connection, order, notification, transitions)
+                values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
+                connection.execute(INSERT_NOTIFICATION, values)
+                write_records(connection, held)
+            held.clear()
     # Committed. From here on nothing can undo the payment record.
     if verdict.accepted:
         log.info("%s notify for %s: %s", provider.name, notification.merchant_order_no, verdict.value)
