@@ -38,14 +38,14 @@ from gateway.plugin import (
     Verdict,
     iso_currencies,
 )
-from gateway_iotpay import channels, checkout, schemas, signing, splitting
+from gateway_iotpay import channels, checkout, notify_load, schemas, signing, splitting
 from gateway_iotpay.checkout import wire_client_ip
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import NAME, IotPayConfig
 
 log = logging.getLogger(__name__)
 # Built once: a schema's fields are set up in its constructor, which costs more than a load.
-_PAYMENT_NOTIFY = schemas.PaymentNotify()
+_QUERY_ORDER_RESPONSE = schemas.QueryOrderResponse()  # every confirmed notify loads one
 
 # errCodes that say IOTPay refused the request before acting on it (its error-code table): POST
 # required, empty post data, signature error, parameter error, merchant does not exist. For a query
@@ -340,7 +340,7 @@ class IotPayProvider(Provider):
         else:
             params["mchOrderNo"] = order.merchant_order_no
         params["sign"] = signing.sign(params, self.config.secret_key)
-        answer = self._business_call("query_order", params, schemas.QueryOrderResponse())
+        answer = self._business_call("query_order", params, _QUERY_ORDER_RESPONSE)
         if answer.get("mch_order_no") != order.merchant_order_no or answer.get("mch_id") != self.config.mch_id:
             raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay answered about another order")
         if answer.get("amount") is None or not answer.get("currency") or answer.get("status") is None:
@@ -364,7 +364,7 @@ class IotPayProvider(Provider):
         params: dict[str, Any] = {"mchId": self.config.mch_id, "mchOrderNo": "gatewaycheck" + secrets.token_hex(6)}
         params["sign"] = signing.sign(params, self.config.secret_key)
         try:
-            self._business_call("query_order", params, schemas.QueryOrderResponse())
+            self._business_call("query_order", params, _QUERY_ORDER_RESPONSE)
         except NotFound:  # 0112, which IOTPay only answers once the signature and merchant passed
             return f"IOTPay accepted the signature of merchant {self.config.mch_id}"
         raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay found an order that cannot exist")
@@ -405,7 +405,7 @@ class IotPayProvider(Provider):
         if problem is not None:
             raise NotificationRejected(Verdict.MALFORMED, problem)
         try:
-            notify = _PAYMENT_NOTIFY.load(params)
+            notify = notify_load.load(params)  # schemas.PaymentNotify's load
         except ValidationError as exc:
             raise NotificationRejected(Verdict.MALFORMED, f"invalid fields: {sorted(exc.messages)}") from None
         if notify["back_type"] == schemas.BACK_TYPE_BROWSER:
