@@ -22,15 +22,13 @@ SCHEMA = schemas.PaymentNotify()  # built once: a schema's constructor costs mor
 _NUMBERS = ("amount", "status")  # attribute names of the two integer fields
 _DIGITS = re.compile(r"[0-9]{1,10}")  # what int() reads as marshmallow's Integer would, and no more
 _NUMBER_MAX = 30  # mchOrderNo's Length(min=1, max=30)
-_LARGEST = 10**10 - 1  # what _DIGITS allows
 
 
-def _shape() -> tuple[tuple[tuple[str, str], ...], frozenset[str], int] | None:
-    """(wire name, attribute) of the text fields, the required wire names and the largest amount; None
-    if the schema is not the shape the shortcut knows (then every notify goes through the schema)."""
+def _shape() -> tuple[tuple[tuple[str, str], ...], frozenset[str]] | None:
+    """(wire name, attribute) of the text fields, and the required wire names; None if the schema is
+    not the shape the shortcut knows (then every notify goes through the schema)."""
     text: list[tuple[str, str]] = []
     required: set[str] = set()
-    largest = _LARGEST
     for attribute, field in SCHEMA.load_fields.items():
         key = field.data_key or attribute
         if field.required:
@@ -38,9 +36,7 @@ def _shape() -> tuple[tuple[tuple[str, str], ...], frozenset[str], int] | None:
         if field.allow_none or field.load_default is not missing:
             return None
         if attribute == "amount":
-            bound = _range_bound(field.validators)
-            known = type(field) is fields.Integer and not field.strict and bound is not None
-            largest = bound if bound is not None else largest
+            known = type(field) is fields.Integer and not field.strict and _is_range(field.validators)
         elif attribute == "status":
             known = type(field) is fields.Integer and not field.strict and not field.validators
         elif attribute == "mch_order_no":
@@ -54,17 +50,17 @@ def _shape() -> tuple[tuple[tuple[str, str], ...], frozenset[str], int] | None:
     hooks = getattr(SCHEMA, "_hooks", None)  # a hook (pre_load, validates_schema ...) could change anything
     if not {*_NUMBERS, "mch_order_no"} <= SCHEMA.load_fields.keys() or hooks is None or any(hooks.values()):
         return None
-    return tuple(text), frozenset(required), largest
+    return tuple(text), frozenset(required)
 
 
-def _range_bound(validators: list[Any]) -> int | None:
-    """The largest amount the one validator, a Range(min=0) with or without a maximum, lets through."""
+def _is_range(validators: list[Any]) -> bool:
     [only] = validators if len(validators) == 1 else [None]
-    if not isinstance(only, validate.Range) or (only.min, only.min_inclusive, only.max_inclusive) != (0, True, True):
-        return None
-    if only.max is None:
-        return _LARGEST
-    return only.max if type(only.max) is int and 0 <= only.max <= _LARGEST else None
+    return isinstance(only, validate.Range) and (only.min, only.max, only.min_inclusive, only.max_inclusive) == (
+        0,
+        schemas.MAX_AMOUNT,
+        True,
+        True,
+    )
 
 
 def _is_number_length(validators: list[Any]) -> bool:
@@ -78,7 +74,7 @@ SHORTCUT = _shape()
 def load(params: Mapping[str, str]) -> dict[str, Any]:
     """`SCHEMA.load(params)`: the same dict, or the same ValidationError."""
     if SHORTCUT is not None:
-        text, required, largest = SHORTCUT
+        text, required = SHORTCUT
         amount, status, number = params.get("amount"), params.get("status"), params.get("mchOrderNo")
         if (
             isinstance(amount, str)
@@ -86,7 +82,7 @@ def load(params: Mapping[str, str]) -> dict[str, Any]:
             and isinstance(number, str)
             and _DIGITS.fullmatch(amount)
             and _DIGITS.fullmatch(status)
-            and int(amount) <= largest
+            and int(amount) <= schemas.MAX_AMOUNT
             and 0 < len(number) <= _NUMBER_MAX
             and required <= params.keys()
             and all(isinstance(params[key], str) for key, _ in text if key in params)
