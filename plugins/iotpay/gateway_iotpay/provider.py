@@ -38,13 +38,14 @@ from gateway.plugin import (
     Verdict,
     iso_currencies,
 )
-from gateway_iotpay import channels, checkout, notify_load, schemas, signing, splitting
+from gateway_iotpay import channels, checkout, schemas, signing, splitting
 from gateway_iotpay.checkout import wire_client_ip
 from gateway_iotpay.client import IotPayClient
 from gateway_iotpay.config import NAME, IotPayConfig
 
 log = logging.getLogger(__name__)
 # Built once: a schema's fields are set up in its constructor, which costs more than a load.
+_PAYMENT_NOTIFY = schemas.PaymentNotify()
 _QUERY_ORDER_RESPONSE = schemas.QueryOrderResponse()  # every confirmed notify loads one
 
 # errCodes that say IOTPay refused the request before acting on it (its error-code table): POST
@@ -405,7 +406,7 @@ class IotPayProvider(Provider):
         if problem is not None:
             raise NotificationRejected(Verdict.MALFORMED, problem)
         try:
-            notify = notify_load.load(params)  # schemas.PaymentNotify's load
+            notify = _PAYMENT_NOTIFY.load(params)
         except ValidationError as exc:
             raise NotificationRejected(Verdict.MALFORMED, f"invalid fields: {sorted(exc.messages)}") from None
         if notify["back_type"] == schemas.BACK_TYPE_BROWSER:
