@@ -21,6 +21,7 @@ from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
 from gateway.testing.currencies import CurrencyChecks
 from gateway.testing.dropped_fields import DroppedFieldChecks
+from gateway.testing.error_codes import ErrorCodeChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.form_notifications import FormNotificationChecks
 from gateway.testing.harness import ProviderHarness
@@ -36,6 +37,7 @@ from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
+from gateway.testing.time_edges import TimeEdgeChecks
 from gateway.testing.url_checks import UrlChecks
 
 TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
@@ -51,6 +53,7 @@ class ProviderConformance(
     HostileChecks,
     SettingsChecks,
     TimeChecks,
+    TimeEdgeChecks,
     RefundNotificationChecks,
     AccountChecks,
     NotCreatedChecks,
@@ -66,18 +69,21 @@ class ProviderConformance(
     CheckoutChecks,
     SchemeChecks,
     DroppedFieldChecks,
+    ErrorCodeChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
     declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
-    settings (`SettingsChecks`), of signed timestamps (`TimeChecks`), of refund notifications
+    settings (`SettingsChecks`), of signed timestamps (`TimeChecks`, and to the second and as text:
+    `TimeEdgeChecks`), of refund notifications
     (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
     (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
-    of `Provider.check` (`CheckChecks`) and of answers the kit changes (`AnswerFieldChecks`)
+    of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`) and of
+    the codes a merchant is shown (`ErrorCodeChecks`)
     live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
