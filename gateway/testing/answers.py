@@ -42,8 +42,8 @@ def garbled(
     request: requests.PreparedRequest, reply: str, answer: requests.Response | None = None
 ) -> requests.Response:
     if reply.startswith(SAME_BODY) and answer is not None:
-        status = HTTPStatus(int(reply.removeprefix(SAME_BODY)))
-        answer.status_code, answer.reason = status.value, status.phrase
+        changed = HTTPStatus(int(reply.removeprefix(SAME_BODY)))
+        answer.status_code, answer.reason = changed.value, changed.phrase
         return answer
     if reply == EXTRA_FIELD and answer is not None:
         try:

@@ -57,7 +57,9 @@ def provider_code(answer: Mapping[str, Any] | None) -> str | None:
 
 class ErrorCodeChecks:
     @pytest.mark.parametrize("operation", ["create_order", "query_order", "refund"])
-    def test_an_unreadable_answer_carries_the_declared_code(self, gateway_under_test: LiveGateway, operation: str) -> None:
+    def test_an_unreadable_answer_carries_the_declared_code(
+        self, gateway_under_test: LiveGateway, operation: str
+    ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         code = harness.unreadable_answer_code
         if code is None:
@@ -75,7 +77,7 @@ class ErrorCodeChecks:
                 else:
                     response = gateway.refund(order["id"], order["amount"])
             answer = response.get_json()
-            assert is_unknown(response), f"{operation} answered {reply}: the API answered {response.status_code}: {answer}"
+            assert is_unknown(response), f"{operation} answered {reply}: the API gave {response.status_code} {answer}"
             assert provider_code(answer) == code, (
                 f"{operation} answered {reply}: provider_error is {answer.get('provider_error')}, not code {code!r} "
                 "(harness.unreadable_answer_code): raise OutcomeUnknown with the code your provider's page documents"

@@ -36,19 +36,22 @@ EDGES: dict[str, tuple[Callable[[timedelta], timedelta], bool]] = {
     "a_second_before_the_window": (lambda window: -(window + SECOND), False),
 }
 
-_ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-_FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+# Digits of other scripts, which str.isdigit() and int() both take.
+_ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x0660 + n) for n in range(10)))
+_FULLWIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + n) for n in range(10)))
 
 # The known answer's timestamp text -> hostile text in its place.
+# First those Python's int() reads as the very number signed, so that a parser that is int() alone is
+# reported as accepting them.
 HOSTILE_TIMESTAMPS: dict[str, Callable[[str], str]] = {
-    "letters": lambda stamp: "abcdefghijklmnopqrstuvwxyz"[: len(stamp)],
-    "hex_letters": lambda stamp: "deadbeef" + stamp[8:],
     "plus_sign": lambda stamp: "+" + stamp,
-    "minus_sign": lambda stamp: "-" + stamp,
-    "space_inside": lambda stamp: stamp[:4] + " " + stamp[4:],
-    "underscore_inside": lambda stamp: stamp[:4] + "_" + stamp[4:],  # int() takes 1_000
+    "underscore_inside": lambda stamp: stamp[:4] + "_" + stamp[4:],
     "arabic_indic_digits": lambda stamp: stamp.translate(_ARABIC_INDIC),
     "fullwidth_digits": lambda stamp: stamp.translate(_FULLWIDTH),
+    "minus_sign": lambda stamp: "-" + stamp,
+    "space_inside": lambda stamp: stamp[:4] + " " + stamp[4:],
+    "letters": lambda stamp: "abcdefghijklmnopqrstuvwxyz"[: len(stamp)],
+    "hex_letters": lambda stamp: "deadbeef" + stamp[8:],
     "forty_digits": lambda stamp: "9" * 40,
     "empty": lambda stamp: "",
 }
@@ -62,7 +65,7 @@ def timed_known_answer(harness: ProviderHarness) -> tuple[KnownAnswer, datetime,
     for answer in harness.known_answers():
         if answer.valid and answer.at is not None:
             return answer, answer.at, window
-    pytest.fail(
+    pytest.skip(
         "harness.timestamp_tolerance is declared but no valid KnownAnswer has `at`: give the moment a known "
         "answer was signed, so that the kit can judge it with the provider's clock put there"
     )
@@ -71,7 +74,8 @@ def timed_known_answer(harness: ProviderHarness) -> tuple[KnownAnswer, datetime,
 def timestamp_text(answer: KnownAnswer, at: datetime) -> str | None:
     """How the known answer writes its signed timestamp: Unix seconds, or milliseconds; None if neither."""
     request = answer.request
-    places = [*request.headers.values(), *(value for _, value in request.query), request.body.decode("utf-8", "replace")]
+    places = [*request.headers.values(), *(value for _, value in request.query)]
+    places.append(request.body.decode("utf-8", "replace"))
     for text in (str(int(at.timestamp())), str(int(at.timestamp() * 1000))):
         if any(text in place for place in places):
             return text
@@ -132,7 +136,7 @@ class TimeEdgeChecks:
             request = with_timestamp(answer.request, stamp, hostile)
             try:
                 verdict = judged(gateway, request)
-            except Exception as exc:  # noqa: BLE001 - any other error is the failure reported
+            except Exception as exc:  # any other error is the failure reported
                 pytest.fail(f"a timestamp of {kind} ({hostile!r}) made verify_notification raise {exc!r}")
             assert verdict in REFUSED, (
                 f"known answer {answer.name!r} with its timestamp made {kind} ({hostile!r}) was judged {verdict}: "
