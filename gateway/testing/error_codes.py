@@ -3,7 +3,8 @@
 Part of `ProviderConformance`. `provider_error.code` reaches the merchant in API answers and on
 each refund, and a merchant's code branches on it; a provider page that documents codes makes them a
 promise. A harness declares them: `failed_refund_codes` (what a refund the provider failed carries)
-and `unreadable_answer_code` (what an answer the plugin cannot read carries). Undeclared, skipped.
+and `invalid_answer_code` (what an answer the plugin cannot use carries: unreadable, or about another
+order). Undeclared, skipped.
 
 A refund whose answer was lost and which the provider failed afterwards is checked whether or not
 codes are declared: reconciliation must find it at the provider by the gateway's refund id and settle
@@ -61,9 +62,9 @@ class ErrorCodeChecks:
         self, gateway_under_test: LiveGateway, operation: str
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        code = harness.unreadable_answer_code
+        code = harness.invalid_answer_code
         if code is None:
-            pytest.skip("harness.unreadable_answer_code is None: no code declared for an answer the plugin cannot read")
+            pytest.skip("harness.invalid_answer_code is None: no code declared for an answer the plugin cannot use")
         needed = {"query_order": Operation.QUERY, "refund": Operation.REFUND}.get(operation)
         if needed is not None and needed not in gateway.provider.operations:
             pytest.skip(f"the provider does not declare {needed}")
@@ -80,11 +81,20 @@ class ErrorCodeChecks:
             assert is_unknown(response), f"{operation} answered {reply}: the API gave {response.status_code} {answer}"
             assert provider_code(answer) == code, (
                 f"{operation} answered {reply}: provider_error is {answer.get('provider_error')}, not code {code!r} "
-                "(harness.unreadable_answer_code): raise OutcomeUnknown with the code your provider's page documents"
+                "(harness.invalid_answer_code): raise OutcomeUnknown with the code your provider's page documents"
             )
             if operation == "refund":
                 recorded = [provider_code(refund) for refund in gateway.refunds(order["id"])]
                 assert recorded == [code], f"{operation} answered {reply}: the refund records provider_error {recorded}"
+        if operation == "query_order":
+            order, other = gateway.new_order(), gateway.new_order()
+            harness.pay_without_notifying(other)
+            harness.misdirect_next_query(order, other)
+            answer = gateway.refresh(order["id"]).get_json()
+            assert provider_code(answer) == code, (
+                f"a query answered about another order: provider_error is {answer.get('provider_error')}, not code "
+                f"{code!r} (harness.invalid_answer_code)"
+            )
 
     def test_a_refund_the_provider_failed_after_its_answer_was_lost_is_settled_failed(
         self, gateway_under_test: LiveGateway

@@ -109,9 +109,9 @@ class ProviderHarness(ABC):
     # The `provider_error.code`s your plugin gives a refund the provider reports failed, as your provider's page
     # documents them (Stripe: `refund_failed`, `refund_canceled`): the kit expects one on every such refund.
     failed_refund_codes: Sequence[str] = ()
-    # The `provider_error.code` your plugin gives an answer it cannot read (not JSON, or none of its fields), as
-    # your provider's page documents it (Stripe: `invalid_response`): the kit expects it on such answers.
-    unreadable_answer_code: str | None = None
+    # The `provider_error.code` your plugin gives an answer it cannot use (not JSON, none of its fields, or about
+    # another order), as your provider's page documents it (Stripe: `invalid_response`): the kit expects it there.
+    invalid_answer_code: str | None = None
 
     @property
     def plugin_name(self) -> str:

@@ -144,7 +144,7 @@ class StripeHarness(ProviderHarness):
     notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
-    unreadable_answer_code = "invalid_response"  # docs/providers/stripe.md
+    invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)

@@ -53,7 +53,7 @@ class TestPlantedStripe(ProviderConformance):
                 def __init__(self, code, message):
                     super().__init__("failed", message)
             monkeypatch.setattr(provider, "RefundFailed", Failed)
-        if BUG == "unreadable_answer_code_undocumented":
+        if BUG == "invalid_answer_code_undocumented":
             load = provider._load
             def renamed(schema, raw, what):
                 try:
@@ -93,7 +93,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("timestamp_read_by_int", EDGE, "accept only the plain ASCII digits that were signed"),
         ("redirect_read_as_an_answer", "3xx", "with its status made 300"),
         ("failed_refund_code_undocumented", CODES, "harness.failed_refund_codes"),
-        ("unreadable_answer_code_undocumented", CODES, "harness.unreadable_answer_code"),
+        ("invalid_answer_code_undocumented", CODES, "harness.invalid_answer_code"),
         ("refund_looked_up_by_another_key", CODES, "find the refund at the provider by RefundRequest.refund_id"),
     ],
 )
