@@ -96,7 +96,7 @@ class ErrorCodeChecks:
                 f"{code!r} (harness.invalid_answer_code)"
             )
 
-    def test_a_refund_the_provider_failed_after_its_answer_was_lost_is_settled_failed(
+    def test_a_refund_failed_at_the_provider_after_a_lost_answer_is_settled_failed(
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
@@ -139,9 +139,7 @@ class ErrorCodeChecks:
         assert refunded_at_provider(gateway, order) == 0, "a failed refund counted as refunded at the simulator"
         assert gateway.order(order["id"])["refunded_amount"] == 0
 
-    def test_a_refund_notification_saying_failed_carries_the_declared_code(
-        self, gateway_under_test: LiveGateway
-    ) -> None:
+    def test_a_failed_refund_notification_carries_the_declared_code(self, gateway_under_test: LiveGateway) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         if not harness.failed_refund_codes:
             pytest.skip("harness.failed_refund_codes is empty: no code declared for a refund the provider failed")

@@ -103,7 +103,7 @@ def judged(gateway: LiveGateway, request: HttpRequest) -> Verdict | None:
 
 class TimeEdgeChecks:
     @pytest.mark.parametrize("edge", list(EDGES))
-    def test_a_signed_timestamp_is_judged_to_the_second_at_the_windows_edge(
+    def test_the_timestamp_window_is_inclusive_to_the_second(
         self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway], edge: str
     ) -> None:
         answer, at, window = timed_known_answer(gateway_harness)

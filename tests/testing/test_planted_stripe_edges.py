@@ -72,8 +72,8 @@ class TestPlantedStripe(ProviderConformance):
 """
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-EDGE = "windows_edge or not_a_plain_number"
-CODES = "declared_code or answer_was_lost_is_settled"
+EDGE = "timestamp_window_is_inclusive or not_a_plain_number"
+CODES = "declared_code or after_a_lost_answer"
 
 
 def run_kit(pytester: pytest.Pytester, bug: str, selection: str) -> pytest.RunResult:
