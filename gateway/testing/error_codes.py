@@ -96,17 +96,20 @@ class ErrorCodeChecks:
                 f"{code!r} (harness.invalid_answer_code)"
             )
 
-    def test_a_refund_failed_at_the_provider_after_a_lost_answer_is_settled_failed(
-        self, gateway_under_test: LiveGateway
+    @pytest.mark.parametrize("answer", ["pending", "lost"])
+    def test_a_refund_the_provider_fails_later_is_settled_failed_by_reconciliation(
+        self, gateway_under_test: LiveGateway, answer: str
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         if Operation.REFUND not in gateway.provider.operations:
             pytest.skip("the provider does not declare the refund operation")
-        probe = gateway.paid_order()
-        with intercepted(lambda index, request, send: send(), spare=gateway.url) as sent:
-            gateway.refund(probe["id"], probe["amount"])
-        if not sent:
-            pytest.skip("the provider made no call over `requests` to refund")
+        sent: list[Any] = []
+        if answer == "lost":
+            probe = gateway.paid_order()
+            with intercepted(lambda index, request, send: send(), spare=gateway.url) as sent:
+                gateway.refund(probe["id"], probe["amount"])
+            if not sent:
+                pytest.skip("the provider made no call over `requests` to refund")
         order = gateway.paid_order()
         try:
             harness.pend_next_refund()
@@ -121,9 +124,13 @@ class ErrorCodeChecks:
                 raise requests.exceptions.ReadTimeout(f"the kit lost the answer to {request.method} {request.url}")
             return answered
 
-        with intercepted(lose_the_answer, spare=gateway.url):  # the simulator took it, pending
-            lost = gateway.refund(order["id"], order["amount"])
-        assert is_unknown(lost), f"the refund's answer was lost, and the API answered {lost.get_json()}"
+        if answer == "lost":
+            with intercepted(lose_the_answer, spare=gateway.url):  # the simulator took it, pending
+                first = gateway.refund(order["id"], order["amount"])
+            assert is_unknown(first), f"the refund's answer was lost, and the API answered {first.get_json()}"
+        else:
+            first = gateway.refund(order["id"], order["amount"])
+            assert first.get_json().get("status") == "pending", f"a pending refund answered {first.get_json()}"
         with notifications_lost(gateway):
             harness.settle_pending_refunds(order, "failed")
             gateway.expire_refund_leases(order["id"])
@@ -131,7 +138,7 @@ class ErrorCodeChecks:
             refunds = gateway.refunds(order["id"])
         statuses = [refund["status"] for refund in refunds]
         assert statuses == ["failed"], (
-            f"the simulator failed a refund whose answer was lost, and reconciliation recorded {statuses}: find the "
+            f"the simulator failed a refund ({answer} at first), and reconciliation recorded {statuses}: find the "
             "refund at the provider by RefundRequest.refund_id (never by a new request that a replayed answer "
             "could hide) and raise RefundFailed"
         )
