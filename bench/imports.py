@@ -42,40 +42,15 @@ GROUPS: list[tuple[str, list[str]]] = [
     ("providers: gateway_iotpay, gateway_stripe", ["gateway_iotpay.plugin", "gateway_stripe.plugin"]),
 ]
 
-# Imported by the app only when it is asked for: what each adds to a worker that does import it.
-OPTIONAL: list[tuple[str, list[str]]] = [
-    ("console views (first /console request)", ["gateway.web.console.views"]),
-    ("OpenAPI document (first /openapi.json)", ["gateway.web.openapi", "gateway.web.openapi_examples"]),
-    ("flask-limiter (only with /pay)", ["flask_limiter"]),
-    ("cryptography (only with GATEWAY_CREDENTIALS_KEYS)", ["cryptography.fernet"]),
-    ("gateway.sandbox (only with GATEWAY_SANDBOX=1)", ["gateway.sandbox", "gateway.sandbox.mount"]),
-    ("IOTPay simulator (sandbox mode)", ["gateway.sandbox", "gateway_iotpay.sandbox.app"]),
-    ("segno (QR codes, on first use)", ["segno"]),
-    ("alembic (gateway db only)", ["gateway.store.migrate"]),
-    ("scaffold (gateway new-plugin)", ["gateway.scaffold"]),
-]
-
-# Modules a worker outside the sandbox has no use for until a request (or a command) asks.
-NOT_AT_START = (
-    "gateway.sandbox",
-    "gateway_iotpay.sandbox",
-    "gateway_stripe.sandbox",
-    "gateway.web.console.views",
-    "gateway.web.openapi",
-    "gateway.scaffold",
-    "gateway.testing",
-    "alembic",
-    "flask_limiter",
-    "segno",
-    "qrcode",
-    "pygments",
-    "hypothesis",
-    "yaml",
-)
+# What the app imports only when asked for, and what each adds to a worker that does import it, are
+# tests/support/lazy_imports.py's ON_DEMAND: the list tests/gateway/test_lazy_imports.py guards. It is
+# imported where needed, never before the "python itself" figure, which must be bare Python's.
 
 
-def _within(name: str, package: str) -> bool:
-    return name == package or name.startswith(package + ".")
+def _on_demand_priced() -> list[tuple[str, tuple[str, ...]]]:
+    from tests.support.lazy_imports import ON_DEMAND
+
+    return [(f"{part.package}: {part.when}", part.measured) for part in ON_DEMAND if part.measured]
 
 
 def rss_mb() -> float:
@@ -143,8 +118,8 @@ def main() -> None:
         from gateway.ops.startup import app_or_exit
 
         app_or_exit()
-        group, modules = OPTIONAL[args.one]
-        added, count = import_group(modules)
+        group, modules = _on_demand_priced()[args.one]
+        added, count = import_group(list(modules))
         print(f"{'+ ' + group:<52} {added:+6.1f} MB  ({count} modules)")
         return
     if args.server:
@@ -160,7 +135,7 @@ def main() -> None:
         subprocess.run(command, env=environ, check=True)
         if args.optional:
             print("what each part imported on demand adds to a worker after create_app() (a fresh process each):")
-            for index in range(len(OPTIONAL)):
+            for index in range(len(_on_demand_priced())):
                 subprocess.run([sys.executable, "-m", "bench.imports", "--one", str(index)], env=environ, check=True)
         return
     measure(args.threads)
@@ -203,8 +178,12 @@ def measure(threads: int) -> None:
     modules = len(sys.modules) - loaded
     print(f"{'create_app(): what the groups above left out':<52} {added:+6.1f} MB  ({modules} modules)")
     print(f"{'a worker after create_app()':<52} {rss_mb():6.1f} MB  ({len(sys.modules)} modules)")
-    eager = sorted({prefix for prefix in NOT_AT_START for name in sys.modules if _within(name, prefix)})
-    print("imported at start that the request path does not need:", ", ".join(eager) or "none")
+    from tests.support.lazy_imports import EAGER_BY_LIBRARIES, ON_DEMAND, loaded
+
+    eager = loaded(sys.modules, [part.package for part in ON_DEMAND])
+    print("imported at start that should wait until asked for:", ", ".join(eager) or "none")
+    by_libraries = loaded(sys.modules, EAGER_BY_LIBRARIES)
+    print("imported at start by libraries, unused by requests:", ", ".join(by_libraries) or "none")
     if threads:
         print(f"{f'{threads} threads held busy':<52} {busy_threads(app, threads):+6.1f} MB")
 

@@ -185,25 +185,37 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+# glibc aligns the heaps of its extra malloc arenas (one per busy thread, up to 8 per core) to their
+# maximum size, 64 MiB on 64-bit systems; a thread's stack sits right above a guard page or a few.
+_ARENA_HEAP_ALIGN = 64 << 20
+_STACK_GUARD_MAX = 64 << 10
+
+
 def rss_parts(pid: int) -> dict[str, float]:
     """Where a process's RSS is, in MB, from /proc/<pid>/smaps: mapped files (Python, the C extensions
-    and their libraries), thread stacks (anonymous mappings right above a one-page guard, as glibc
-    lays out a thread's stack), and the rest of the anonymous memory (the heap, malloc's arenas,
-    Python's object allocator)."""
-    parts = {"files": 0.0, "thread stacks": 0.0, "heap and other anonymous": 0.0}
-    name, kind, previous = "", "", ("", "")
+    and their libraries), thread stacks (anonymous mappings right above a small inaccessible guard, as
+    glibc lays out a thread's stack), the extra malloc arenas glibc gives threads (anonymous mappings
+    at a 64 MiB boundary; their inaccessible reserve above can look like a guard, so they are told
+    apart first), and the rest of the anonymous memory (the main heap, Python's object allocator)."""
+    parts = {"files": 0.0, "thread stacks": 0.0, "threads' malloc arenas": 0.0, "heap and other anonymous": 0.0}
+    kind, previous = "", ("", 0, 0)  # the previous mapping's permissions, start and end
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         fields = line.split()
         if "-" in fields[0] and len(fields) >= 5:  # a mapping's header: address perms offset dev inode [path]
-            start, end = fields[0].split("-")
+            start, end = (int(address, 16) for address in fields[0].split("-"))
             name = fields[5] if len(fields) > 5 else ""
+            guarded = previous[0] == "---p" and previous[2] == start and previous[2] - previous[1] <= _STACK_GUARD_MAX
             if name.startswith("/"):
                 kind = "files"
-            elif not name and previous == ("---p", start):
+            elif name:
+                kind = "heap and other anonymous"  # [heap], [stack], [vdso] ...
+            elif start % _ARENA_HEAP_ALIGN == 0:
+                kind = "threads' malloc arenas"
+            elif guarded:
                 kind = "thread stacks"
             else:
                 kind = "heap and other anonymous"
-            previous = (fields[1], end)
+            previous = (fields[1], start, end)
         elif fields[0] == "Rss:":
             parts[kind] += int(fields[1]) / 1024
     return parts

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 
 from gateway.domain import attempt_view
 from gateway.domain.lifecycle import Transitions
-from gateway.domain.provider_failures import created_nothing
+from gateway.domain.provider_failures import account_failing, created_nothing
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import Notification, ProviderError, Verdict
 from gateway.store import routing_queries
@@ -64,6 +64,7 @@ class Attempt:
             "provider": self.provider,
             "merchant_order_no": self.merchant_order_no,
             "outcome": outcome_of(exc),
+            "account_fault": exc is not None and account_failing(exc),
             "code": None if exc is None else exc.code[:64],
             "message": None if exc is None else exc.message[:500],
             "duration_ms": round((time.monotonic() - self.started) * 1000),

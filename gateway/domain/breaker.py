@@ -1,11 +1,13 @@
 """A circuit breaker per provider account, per process: no orders to an account that keeps failing.
 
-After `failures` consecutive not-created failures (GATEWAY_BREAKER_FAILURES, 5; 0: never) an account
-is skipped for `cooldown` seconds (GATEWAY_BREAKER_COOLDOWN, 30); then one order is let through as a
-trial: created closes the breaker, another not-created failure opens it for another cool-down.
+After `failures` consecutive failures of the account (GATEWAY_BREAKER_FAILURES, 5; 0: never) an
+account is skipped for `cooldown` seconds (GATEWAY_BREAKER_COOLDOWN, 30); then one order is let through
+as a trial: created closes the breaker, another failure of the account opens it for another cool-down.
 
-Only not-created failures count. A time-out or an unclear answer says nothing about whether the
-account works (and the order stays on it as unknown), and a created order resets the count.
+A failure of the account is a not-created one that the account itself caused: the provider refused
+the gateway (misconfigured) or could not be reached (gateway.domain.provider_failures.account_failing).
+A refusal of one order says nothing about the next, nor does a time-out or an unclear answer (the
+order stays on the account as unknown): neither counts. A created order resets the count.
 
 Each process counts its own (no shared write on the order path); the console and `gateway check`
 show the state derived from the recorded attempts, which every worker writes

@@ -150,7 +150,7 @@ def create_order(
                 values = attempt.values(exc) if attempt is not None else None
                 if values is not None:
                     metrics.count_attempt(provider.name, values["outcome"])
-                    _breaker_learns(gateway, candidate.account_id, values["outcome"])
+                    _breaker_learns(gateway, candidate.account_id, values["account_fault"])
                     shown.append(attempt_view.shown(values))
                 following = _next_able(gateway, candidates, fields, caller_ip) if created_nothing(exc) else None
                 if following is None:
@@ -190,8 +190,8 @@ def evaluate_route(
     }
 
 
-def _breaker_learns(gateway: Gateway, account_id: str, outcome: str) -> None:
-    if outcome == attempts.NOT_CREATED:
+def _breaker_learns(gateway: Gateway, account_id: str, account_fault: bool) -> None:
+    if account_fault:
         gateway.breakers.not_created(account_id)
     else:
         gateway.breakers.unclear(account_id)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain.errors import GatewayError, Invalid, UpstreamNoAnswer, UpstreamOutcomeUnknown, UpstreamRefused
-from gateway.plugin.provider import NoAnswer, NotFound, NotSent, Operation, Provider, ProviderError, Refused
+from gateway.plugin.provider import (
+    NoAnswer,
+    NotFound,
+    NotSent,
+    Operation,
+    Provider,
+    ProviderError,
+    ProviderMisconfigured,
+    Refused,
+)
 
 
 def provider_failure(provider: Provider, exc: ProviderError, action: str, **details: Any) -> GatewayError:
@@ -51,6 +60,15 @@ def created_nothing(exc: ProviderError) -> bool:
     a definite refusal (bad credentials and a disabled merchant included) or a request never sent.
     Never a time-out, an unclear answer or a broken connection: that order may exist and be paid."""
     return is_definite_refusal(exc) or isinstance(exc, NotSent)
+
+
+def account_failing(exc: ProviderError) -> bool:
+    """A failed create_order that says the account, not this order, is what fails: the provider refused
+    the gateway itself (ProviderMisconfigured: a wrong key, a disabled merchant) or could not be reached
+    at all (NotSent). Only these open an account's breaker: a refusal of one order (its amount, its
+    buyer, the provider's risk rules) says nothing about the next one, and counting it would let one
+    merchant's rejected orders shut an account for every merchant routed to it."""
+    return isinstance(exc, (ProviderMisconfigured, NotSent))
 
 
 def require_operation(provider: Provider, operation: Operation) -> None:

@@ -78,7 +78,7 @@ def check_accounts(gateway: Gateway) -> list[Result]:
 def check_breakers(gateway: Gateway) -> Result:
     """The account breakers, as the attempts every worker recorded show them (gateway.domain.breaker)."""
     settings = gateway.breakers.settings
-    rule = f"{settings.failures} not-created failures in a row open one for {settings.cooldown:g} s"
+    rule = f"{settings.failures} failures of an account in a row open one for {settings.cooldown:g} s"
     try:
         states = routing_queries.breaker_states(gateway.db, settings.failures, settings.cooldown)
     except SQLAlchemyError as exc:

@@ -224,6 +224,9 @@ class OrderAttempt(Base):
     merchant_order_no: Mapped[str] = mapped_column(String(64))
     # created | not_created (nothing can exist at the provider) | unknown (it may exist: time-out, unclear)
     outcome: Mapped[str] = mapped_column(String(20))
+    # A not-created failure of the account itself (misconfigured, unreachable), the only kind a breaker
+    # counts (gateway.domain.provider_failures.account_failing); NULL on rows older than the column.
+    account_fault: Mapped[bool | None] = mapped_column(Boolean)
     code: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)

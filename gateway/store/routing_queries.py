@@ -58,7 +58,7 @@ def attempts_of(db: Database, order_id: str) -> list[Any]:
 @dataclass(frozen=True)
 class BreakerState:
     account_id: str
-    consecutive_failures: int  # not-created attempts since the account's last created one
+    consecutive_failures: int  # the account's own failures since its last created order
     open_until: datetime | None  # None: closed
 
     @property
@@ -67,12 +67,17 @@ class BreakerState:
 
 
 def breaker_states(db: Database, failures: int, cooldown: float, now: datetime | None = None) -> list[BreakerState]:
-    """Each account's run of not-created attempts since its last created one (over the last hour), and
+    """Each account's run of its own failures since its last created order (over the last hour), and
     whether that opens its breaker now: the rule each worker applies to its own attempts
     (gateway.domain.breaker), applied to every worker's recorded ones."""
     now = now or utcnow()
     statement = (
-        select(ORDER_ATTEMPTS.c.account_id, ORDER_ATTEMPTS.c.outcome, ORDER_ATTEMPTS.c.started_at)
+        select(
+            ORDER_ATTEMPTS.c.account_id,
+            ORDER_ATTEMPTS.c.outcome,
+            ORDER_ATTEMPTS.c.account_fault,
+            ORDER_ATTEMPTS.c.started_at,
+        )
         .where(ORDER_ATTEMPTS.c.started_at >= now - timedelta(hours=1), ORDER_ATTEMPTS.c.outcome != UNKNOWN)
         .order_by(ORDER_ATTEMPTS.c.account_id, ORDER_ATTEMPTS.c.started_at.desc(), ORDER_ATTEMPTS.c.id.desc())
     )
@@ -83,7 +88,9 @@ def breaker_states(db: Database, failures: int, cooldown: float, now: datetime |
         run, newest, ended = runs.get(row.account_id, (0, None, False))
         if ended:
             continue
-        if row.outcome == NOT_CREATED:
+        if row.outcome == NOT_CREATED and row.account_fault is False:
+            continue  # a refusal of that order alone: neither a failure of the account nor a success
+        if row.outcome == NOT_CREATED:  # (NULL: recorded before the distinction, counted as before)
             runs[row.account_id] = (run + 1, newest or as_utc(row.started_at), False)
         else:
             runs[row.account_id] = (run, newest, True)

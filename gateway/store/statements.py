@@ -38,8 +38,8 @@ CALL_KEYS = frozenset((
     "request_id", "created_at",
 ))  # fmt: skip
 ATTEMPT_KEYS = frozenset((
-    "order_id", "position", "account_id", "provider", "merchant_order_no", "outcome", "code", "message",
-    "duration_ms", "started_at",
+    "order_id", "position", "account_id", "provider", "merchant_order_no", "outcome", "account_fault", "code",
+    "message", "duration_ms", "started_at",
 ))  # fmt: skip
 
 

@@ -94,7 +94,7 @@ ORDER_ATTEMPTS = Counter(
 
 # Every metric name an alert rule or dashboard may use (scrape-time gauges included).
 STATE_GAUGES = {
-    "gateway_account_breakers_open": "Provider accounts skipped for a cool-down after not-created failures in a row",
+    "gateway_account_breakers_open": "Provider accounts skipped for a cool-down after failures of their own in a row",
     "gateway_surplus_payments": "Payments that reached an attempt its order had left: each needs a refund",
     "gateway_webhook_backlog": "Merchant webhook events not delivered yet",
     "gateway_webhook_oldest_undelivered_age_seconds": "Age of the oldest undelivered webhook event (0 when none)",

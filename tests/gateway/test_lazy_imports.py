@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.lazy_imports import ON_DEMAND
+
 # Built and asked in a child: which of these are imported after create_app(), and after each request.
 CHILD = """
 import json, sys
@@ -33,23 +35,13 @@ for path in {paths!r}:
 print(json.dumps(seen))
 """
 
-WATCHED = [
-    "gateway.sandbox",
-    "gateway_iotpay.sandbox",
-    "gateway_stripe.sandbox",
-    "gateway.web.console.views",
-    "gateway.web.openapi",
-    "gateway.scaffold",
-    "gateway.testing",
-    "alembic",
-    "flask_limiter",
-    "cryptography",
-    "hypothesis",
-]
+# Every part the app imports on demand (tests/support/lazy_imports.py: the list bench.imports prices).
+WATCHED = [part.package for part in ON_DEMAND]
 ADMIN_KEY = "admin-key-0123456789abcdef"
 
 
-def built_in_a_fresh_worker(tmp_path: Path, paths: list[str], **settings: str) -> dict[str, object]:
+def worker_environ(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """A production worker's environment: outside the sandbox, the console on."""
     environ = {name: value for name, value in os.environ.items() if not name.startswith(("GATEWAY_", "IOTPAY_"))}
     environ.update(
         GATEWAY_SANDBOX="0",
@@ -60,7 +52,12 @@ def built_in_a_fresh_worker(tmp_path: Path, paths: list[str], **settings: str) -
         GATEWAY_ADMIN_KEYS=ADMIN_KEY,  # the console is on: its views still wait for /console
         **settings,
     )
+    return environ
+
+
+def built_in_a_fresh_worker(tmp_path: Path, paths: list[str], **settings: str) -> dict[str, object]:
     child = CHILD.format(watched=WATCHED, paths=paths)
+    environ = worker_environ(tmp_path, **settings)
     result = subprocess.run([sys.executable, "-c", child], env=environ, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     seen: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
@@ -83,3 +80,22 @@ def test_credentials_keys_bring_their_cipher_and_pay_its_limiter(tmp_path: Path)
     key = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="  # a Fernet key: 32 url-safe base64-encoded bytes
     seen = built_in_a_fresh_worker(tmp_path, [], GATEWAY_CREDENTIALS_KEYS=key, GATEWAY_PAY_ENDPOINT="1")
     assert seen["start"] == ["cryptography", "flask_limiter"]
+
+
+def test_each_part_bench_imports_prices_is_the_part_a_worker_imports_on_demand(tmp_path: Path) -> None:
+    # bench.imports --optional imports `measured` to price `package`: a renamed module must fail here, not
+    # leave the bench pricing a module that no longer exists (or one that does not bring the part in).
+    priced = [(part.package, list(part.measured)) for part in ON_DEMAND if part.measured]
+    child = (
+        "import importlib, json, sys\n"
+        "from gateway import create_app\n"
+        "create_app()\n"
+        f"for package, modules in {priced!r}:\n"
+        "    for name in modules:\n"
+        "        importlib.import_module(name)\n"
+        "    print(package, any(m == package or m.startswith(package + '.') for m in sys.modules))\n"
+    )
+    environ = worker_environ(tmp_path)
+    result = subprocess.run([sys.executable, "-c", child], env=environ, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [word for package, _ in priced for word in (package, "True")]

@@ -105,3 +105,46 @@ def test_the_breaker_skips_a_failing_account_and_shows_in_check_metrics_and_eval
     assert "gateway_account_breakers_open 1.0" in metrics
     counted = re.search(r'gateway_order_attempts_total\{outcome="not_created",provider="iotpay"\} (\S+)', metrics)
     assert counted is not None and float(counted.group(1)) >= 2  # (counters are per process, as tests run)
+
+
+def _created_after_refusals(shop: Shop, err_code: str, orders: int) -> list[list[str]]:
+    """Per order, the outcome of each attempt, ca-1 answering each order's first call with `err_code`."""
+    outcomes = []
+    for _ in range(orders):
+        refusal = {"operation": "create_order", "mode": "fail", "errCode": err_code}  # one call: ca-1's
+        assert requests.post(f"{shop.simulator.url}/faults", json=refusal, timeout=5).status_code < 300
+        outcomes.append([attempt["outcome"] for attempt in shop.create().get_json()["attempts"]])
+    return outcomes
+
+
+def test_orders_refused_one_by_one_fail_over_but_never_open_the_accounts_breaker(
+    shop_factory: Callable[..., Shop],
+) -> None:
+    shop = shop_factory(GATEWAY_BREAKER_FAILURES="2", GATEWAY_BREAKER_COOLDOWN="600")
+    shop.add_account("ca-1")
+    shop.add_account("ca-2")
+    shop.set_rules(CAD_FAILOVER)
+
+    # 0014: IOTPay refused that order (a plain refusal), which says nothing about the next one.
+    outcomes = _created_after_refusals(shop, "0014", orders=4)
+
+    assert outcomes == [["not_created", "created"]] * 4  # each fails over; ca-1 is never skipped
+    dry_run = shop.client().post("/v1/routing/evaluate", json=dict(ORDER)).get_json()
+    assert dry_run["accounts"][0] == shop.id("ca-1") and dry_run["skipped"] == {}
+    check = shop.app.test_cli_runner().invoke(args=["gateway", "check"])
+    assert "ok    account breakers: none open" in check.output
+
+
+def test_the_provider_refusing_the_gateway_itself_opens_the_breaker(shop_factory: Callable[..., Shop]) -> None:
+    shop = shop_factory(GATEWAY_BREAKER_FAILURES="2", GATEWAY_BREAKER_COOLDOWN="600")
+    shop.add_account("ca-1")
+    shop.add_account("ca-2")
+    shop.set_rules(CAD_FAILOVER)
+
+    # 0015: the merchant does not exist at IOTPay, a misconfigured account: every order would fail alike.
+    outcomes = _created_after_refusals(shop, "0015", orders=2)
+    after = [(attempt["account"], attempt["outcome"]) for attempt in shop.create().get_json()["attempts"]]
+
+    assert outcomes == [["not_created", "created"]] * 2 and after == [(shop.id("ca-2"), "created")]
+    check = shop.app.test_cli_runner().invoke(args=["gateway", "check"])
+    assert f"FAIL  account breakers: open: {shop.id('ca-1')} (2 failures)" in check.output
