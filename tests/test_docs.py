@@ -366,7 +366,14 @@ def test_every_harness_member_is_documented(member: str) -> None:
     ("cls", "field"),
     [
         (cls.__name__, field.name)
-        for cls in (harness.HttpRequest, harness.KnownAnswer)
+        for cls in (
+            harness.HttpRequest,
+            harness.KnownAnswer,
+            harness.InvalidOrderExample,
+            harness.ValidOrderExample,
+            harness.FieldLimit,
+            harness.ProviderAnswer,
+        )
         for field in dataclasses.fields(cls)
     ],
 )

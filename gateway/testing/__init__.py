@@ -28,10 +28,13 @@ acceptance never one); a genuine notification's fields repeated, reordered and r
 and `=`; the provider's own busy answers (`busy_answers`); a create whose answer was lost; hostile
 return URLs, subjects and addresses in answers; the reply the provider needs (`accepted_reply`); an
 order in every declared channel; `Provider.check` against a wrong secret; declared invalid orders
-refused naming their field (`invalid_orders`); and notifications in a form body
-(`form_body_notifications`). tests/testing/ plants 26 such bugs in Example Pay, 4 in Stripe, 10
-more across all three (test_planted_hostile.py) and 3 in IOTPay (test_planted_declared.py), and
-shows the kit fails each.
+refused naming their field (`invalid_orders`) and valid ones created (`valid_orders`); field
+lengths and the largest amount probed at the limit and one past it (`field_limits`,
+`largest_amount`); each channel's documented currencies (`channel_currencies`); each refund's own
+id at the provider (`refunds_at_provider`); and notifications in a form body
+(`form_body_notifications`). tests/testing/ plants 27 such bugs in Example Pay, 4 in Stripe, 10
+more across all three (test_planted_hostile.py) and 10 in IOTPay (test_planted_declared.py,
+test_planted_limits.py), and shows the kit fails each.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 
@@ -63,18 +66,28 @@ The fixtures the suite uses can serve your own tests too: `gateway_harness` (the
 
 from typing import TYPE_CHECKING
 
-from gateway.testing.harness import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing.harness import (
+    FieldLimit,
+    HttpRequest,
+    InvalidOrderExample,
+    KnownAnswer,
+    ProviderAnswer,
+    ProviderHarness,
+    ValidOrderExample,
+)
 
 if TYPE_CHECKING:
     from gateway.testing.conformance import ProviderConformance
 
 __all__ = [
+    "FieldLimit",
     "HttpRequest",
     "InvalidOrderExample",
     "KnownAnswer",
     "ProviderAnswer",
     "ProviderConformance",
     "ProviderHarness",
+    "ValidOrderExample",
 ]
 
 

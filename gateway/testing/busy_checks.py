@@ -8,7 +8,8 @@ unknown, never failed and never "no such order". Undeclared, those checks skip.
 A create whose answer is lost after the provider acted (the connection times out on the way
 back) is what a plugin that retries creates meets: the retry finds the order already there. The
 kit loses the first answer itself and expects the order created or unknown, never failed, and
-then known to the provider's query.
+then known to the provider's query (found by it, when the harness declares
+`queries_find_orders_by_reference`).
 """
 
 from __future__ import annotations
@@ -126,6 +127,14 @@ class BusyChecks:
             assert refreshed.status_code != 404, "the order the provider created was taken for 'no such order'"
             found = gateway.order(order_id)
             assert found["status"] == "pending", "asked about, the order is no longer pending"
+            if not found["provider_order_id"] and harness.queries_find_orders_by_reference:
+                harness.pay_without_notifying(found)  # by merchant_order_no: the gateway has no other id
+                paid = gateway.refresh(order_id).get_json()
+                assert paid.get("status") == "paid", (
+                    f"the order whose create answer was lost was paid at the simulator, and ?refresh=true says {paid}; "
+                    "harness.queries_find_orders_by_reference says your provider's query finds an order by "
+                    "merchant_order_no alone"
+                )
             if found["provider_order_id"]:  # the query found it: the payer can still pay it, and it is found paid
                 harness.pay_without_notifying(found)
                 paid = gateway.refresh(order_id).get_json()

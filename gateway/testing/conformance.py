@@ -27,11 +27,13 @@ from gateway.testing.form_notifications import FormNotificationChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
 from gateway.testing.invalid_orders import InvalidOrderChecks
+from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
+from gateway.testing.refund_records import RefundRecordChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
@@ -69,6 +71,8 @@ class ProviderConformance(
     CheckoutChecks,
     SchemeChecks,
     DroppedFieldChecks,
+    LimitChecks,
+    RefundRecordChecks,
     ErrorCodeChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
@@ -82,9 +86,10 @@ class ProviderConformance(
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
     (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
-    of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`) and of
-    the codes a merchant is shown (`ErrorCodeChecks`)
-    live in modules of their own; this class has the rest.
+    of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
+    declared field and amount limits (`LimitChecks`), of the provider's own refund ids
+    (`RefundRecordChecks`) and of the codes a merchant is shown (`ErrorCodeChecks`) live in modules
+    of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

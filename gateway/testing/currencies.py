@@ -15,6 +15,7 @@ from gateway.plugin.money import CURRENCY_EXPONENTS
 from gateway.plugin.provider import Operation, Verdict
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import refunded_at_provider
+from gateway.testing.reply_checks import channel_fields
 
 
 class CurrencyChecks:
@@ -39,6 +40,32 @@ class CurrencyChecks:
             except AssertionError as failure:
                 failures[currency] = str(failure).splitlines()[0]
         assert not failures, f"orders of {harness.amount} minor units went wrong in: {failures}"
+
+    def test_every_channel_takes_the_currencies_its_provider_documents(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        documented = dict(harness.channel_currencies)
+        if not documented:
+            pytest.skip("the harness declares no channel_currencies")
+        info, created = gateway.provider.info, []
+        for name, currencies in documented.items():
+            assert name in info.channels, f"channel_currencies names {name!r}, which info.channels lacks"
+            declared = info.channel(name).currencies
+            assert sorted(declared) == sorted(currencies), (
+                f"channel {name} declares currencies {sorted(declared)}, its provider documents {sorted(currencies)}: "
+                "orders in a missing one are refused before the provider sees them, and in an extra one fail there"
+            )
+            channel = info.channel(name)
+            for currency in currencies:
+                fields = channel_fields(harness, name, channel.required_fields, (currency,))
+                if fields is None:
+                    break  # the kit lacks the channel's options (channel_options): its currencies are compared only
+                response = gateway.post_order(**fields)
+                assert response.status_code == 201, (
+                    f"an order in {currency} on channel {name}, which takes it, answered {response.status_code}: "
+                    f"{response.get_json()}"
+                )
+                created.append((name, currency))
+        assert created, "no channel of channel_currencies could be ordered in: declare channel_options for them"
 
     @staticmethod
     def check_currency(gateway: LiveGateway, currency: str, operations: frozenset[Operation]) -> None:

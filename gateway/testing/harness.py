@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,34 @@ class InvalidOrderExample:
     field: str
 
 
+@dataclass(frozen=True)
+class ValidOrderExample:
+    """An order your provider must take, though it is close to one it refuses: an option given empty or
+    switched off (`False`) on a channel that does not take it, an option at its edge. `overrides` are laid
+    over the kit's order fields, like `InvalidOrderExample.overrides`; the kit expects the order created.
+    """
+
+    name: str
+    overrides: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FieldLimit:
+    """The most characters your provider takes in one order field, as its documentation says.
+
+    The kit creates an order with the field exactly `length` long (expected: created) and one with it a
+    character longer (expected: a 422 naming `field`). `field` is the public name (`subject`,
+    `return_url`, `provider_options.param2`); the value is `start` (what such a value begins with, a
+    URL's scheme and host) filled up with `x`; `overrides` are other order fields the order needs (a
+    channel that takes the field), laid over the kit's like `InvalidOrderExample.overrides`.
+    """
+
+    field: str
+    length: int
+    start: str = ""
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # `field` is the attribute above
+
+
 class ProviderHarness(ABC):
     """What the kit needs from a provider author. One instance per test.
 
@@ -89,6 +118,23 @@ class ProviderHarness(ABC):
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()
+    # Orders your provider must take that are close to ones it refuses (an option empty or False where the channel
+    # takes none): the kit expects each created (201). Empty (the default): skipped.
+    valid_orders: Sequence[ValidOrderExample] = ()
+    # The length limits of order fields your provider's documentation states (its wire format's): the kit orders
+    # at each limit (created) and one character past it (a 422 naming the field). Empty (the default): skipped.
+    field_limits: Sequence[FieldLimit] = ()
+    # The largest amount (minor units) your provider takes in one order, as its documentation says (Stripe:
+    # 99999999): the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit
+    # past it. None (the default): skipped.
+    largest_amount: int | None = None
+    # True when your provider's query finds an order by `merchant_order_no` alone, without its own id (IOTPay:
+    # `mchOrderNo`): the kit pays an order whose create answer was lost (`pay_without_notifying`, given an order
+    # with no `provider_order_id`) and expects `?refresh=true` to find it paid.
+    queries_find_orders_by_reference: bool = False
+    # The currencies your provider's documentation says each channel takes, {channel: currencies}: the kit expects
+    # `info` to declare exactly those, and creates an order in each. Channels left out are not checked.
+    channel_currencies: Mapping[str, Sequence[str]] = MappingProxyType({})
     # True when your provider may send a notification's fields in an `application/x-www-form-urlencoded` body
     # instead of the query string (IOTPay's docs do not say which): the kit then also delivers the harness's
     # query-string notifications that way. False (the default): skipped.
@@ -225,6 +271,17 @@ class ProviderHarness(ABC):
         retried refund twice, fails.
         """
         raise NotImplementedError("harness.refunded_amount(order) is not implemented")
+
+    def refunds_at_provider(self, order: Mapping[str, Any]) -> Mapping[str, int]:
+        """The refunds the *simulator* recorded for `order`, from its own records: {the provider's own id
+        of each refund: its amount in minor units}.
+
+        Implement it when your provider gives each refund an id of its own (IOTPay's `refundOrderId`,
+        Stripe's `re_...`): the kit expects each refund the API shows to carry one of these as
+        `provider_refund_id`, with the refund's amount, so that a merchant can find it at the provider.
+        Left unimplemented, the check is skipped.
+        """
+        raise NotImplementedError("harness.refunds_at_provider(order) is not implemented")
 
     def orders_at_provider(self, order: Mapping[str, Any]) -> int | None:
         """How many orders the *simulator* holds for `order`'s `merchant_order_no`, from its own records.

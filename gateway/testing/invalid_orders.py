@@ -1,17 +1,21 @@
-"""Kit checks of the orders a harness declares invalid (`ProviderHarness.invalid_orders`).
+"""Kit checks of the orders a harness declares invalid (`ProviderHarness.invalid_orders`) or valid
+(`ProviderHarness.valid_orders`).
 
 Part of `ProviderConformance`. A merchant who sends an order the provider cannot take needs to
 know which field to fix: the API answers 422 with `errors` naming it. The core checks what
 `info` and `options_schema` declare; a provider's own rules (a value it echoes in a signed
 message, a field its wire format limits) are the plugin's to check, and to name right. Each
-declared example must be refused with a 422 naming its field, and create no order.
+declared example must be refused with a 422 naming its field, and create no order. The other side
+of the same rules: an order close to an invalid one (an option left empty, or switched off where
+the channel takes none) must be taken, or a merchant's checkout that always sends every option
+fails for no reason.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.testing.harness import InvalidOrderExample
+from gateway.testing.harness import InvalidOrderExample, ValidOrderExample
 from gateway.testing.live import LiveGateway
 
 
@@ -37,4 +41,16 @@ class InvalidOrderChecks:
             )
             assert all(isinstance(text, str) and text for texts in named.values() for text in texts), (
                 f"invalid order {example.name!r}: every error needs a message, got {named}"
+            )
+
+    def test_an_order_the_harness_declares_valid_is_created(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        examples: list[ValidOrderExample] = list(harness.valid_orders)
+        if not examples:
+            pytest.skip("the harness declares no valid_orders")
+        for example in examples:
+            response = gateway.post_order(**example.overrides)
+            assert response.status_code == 201, (
+                f"valid order {example.name!r} ({dict(example.overrides)}) answered {response.status_code}: "
+                f"{response.get_json(silent=True)}; an option left empty or switched off is not one given"
             )

@@ -14,7 +14,15 @@ import requests
 from gateway_iotpay import signing
 from gateway_iotpay.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing import (
+    FieldLimit,
+    HttpRequest,
+    InvalidOrderExample,
+    KnownAnswer,
+    ProviderAnswer,
+    ProviderHarness,
+    ValidOrderExample,
+)
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 VECTORS = Path(__file__).parent / "sign-vectors.json"
@@ -85,7 +93,55 @@ class IotPayHarness(ProviderHarness):
             "product_id on an app channel", {"provider_options": {"product_id": "p1"}}, "provider_options.product_id"
         ),
         InvalidOrderExample("return_url on an app channel", {"return_url": "https://shop.example/back"}, "return_url"),
+        InvalidOrderExample(
+            "qrcode_pay on an app channel", {"provider_options": {"qrcode_pay": True}}, "provider_options.qrcode_pay"
+        ),
+        InvalidOrderExample(
+            "open_id on an app channel", {"provider_options": {"open_id": "o1"}}, "provider_options.open_id"
+        ),
     )
+    # Options a merchant's checkout may send to every channel, empty or switched off: not options given.
+    valid_orders = (
+        ValidOrderExample("qrcode_pay switched off on an app channel", {"provider_options": {"qrcode_pay": False}}),
+        ValidOrderExample(
+            "param1 empty on WeChat's browser",
+            {
+                "channel": "WX_JSAPI_BROWSER",
+                "return_url": "https://shop.example/back",
+                "provider_options": {"param1": ""},
+            },
+        ),
+        ValidOrderExample("device and param2 left empty", {"provider_options": {"device": "", "param2": ""}}),
+    )
+    # IOTPay's documented lengths (docs/providers/iotpay.md, from IOTPay's create_order and payForSubmit pages).
+    field_limits = (
+        FieldLimit("subject", 64),
+        FieldLimit("body", 255),
+        FieldLimit("client_ip", 32),
+        FieldLimit("provider_options.device", 64),
+        FieldLimit("provider_options.param1", 64),
+        FieldLimit("provider_options.param2", 64),
+        FieldLimit("provider_options.remarks", 200),
+        FieldLimit("return_url", 200, "https://shop.example/", {"channel": "ALIPAY_PC"}),
+        FieldLimit("return_url", 200, "https://shop.example/", {"channel": "WX_JSAPI_BROWSER"}),
+        FieldLimit("provider_options.product_id", 32, overrides={"channel": "WX_NATIVE"}),
+        FieldLimit("provider_options.app_id", 64, overrides={"channel": "WX_APP"}),
+    )
+    largest_amount = 2**31 - 1  # IOTPay's `amount` is an int (docs/providers/iotpay.md: from 1 to 2^31-1)
+    # IOTPay's channel introduction: CAD everywhere, USD for US merchants, CNY on these five.
+    channel_currencies = MappingProxyType(
+        {
+            **{
+                name: ("CAD", "USD")
+                for name in ("WX_APP", "ALIPAY_MOBILE", "UPI_APP", "ALIPAY_QR", "UPI_QR", "WX_JSAPI")
+            },
+            **{
+                name: ("CAD", "USD", "CNY")
+                for name in ("WX_NATIVE", "ALIPAY_WAP", "ALIPAY_PC", "UPI_SEQ", "WX_JSAPI_BROWSER")
+            },
+        }
+    )
+    queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:
@@ -223,12 +279,23 @@ class IotPayHarness(ProviderHarness):
         refunded: int = response.json()["refundedAmount"]
         return refunded
 
+    def refunds_at_provider(self, order: Mapping[str, Any]) -> Mapping[str, int]:
+        response = requests.get(f"{self.url}/orders/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        return {refund["refundOrderId"]: refund["refundAmount"] for refund in response.json()["refunds"]}
+
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only orders it has seen paid; it then also sends its own notify.
         self._pay(order)
 
     def _pay(self, order: Mapping[str, Any], **extra: str) -> None:
-        form = {"payOrderId": order["provider_order_id"], **extra}
+        # An order whose create answer was lost has no payOrderId at the gateway: the simulator finds it by mchOrderNo.
+        found_by = (
+            {"payOrderId": order["provider_order_id"]}
+            if order["provider_order_id"]
+            else {"mchOrderNo": order["merchant_order_no"], "mchId": self.mch_id}
+        )
+        form = {**found_by, **extra}
         response = requests.post(f"{self.url}/pay", data=form, timeout=5)
         assert response.status_code == 202, response.text
 

@@ -145,6 +145,7 @@ class StripeHarness(ProviderHarness):
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
+    largest_amount = 99_999_999  # Stripe's PaymentIntent docs: "The amount value supports up to eight digits"
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)
@@ -294,6 +295,12 @@ class StripeHarness(ProviderHarness):
         assert response.status_code == 200, response.text
         refunds = response.json()["refunds"]
         return sum(refund["amount"] for refund in refunds if refund["status"] not in ("failed", "canceled"))
+
+    def refunds_at_provider(self, order: Mapping[str, Any]) -> Mapping[str, int]:
+        response = requests.get(f"{self.url}/test/payment_intents/{order['provider_order_id']}", timeout=5)
+        assert response.status_code == 200, response.text
+        refunds = response.json()["refunds"]
+        return {refund["id"]: refund["amount"] for refund in refunds if refund["status"] not in ("failed", "canceled")}
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only what it has seen paid; it then also sends its own signed event.

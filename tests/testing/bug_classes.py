@@ -30,4 +30,6 @@ BUGS = (
     "missing_secret_falls_back_to_sandbox",
     # Issue 19: a refusal that can follow acceptance, which routing would fail over after.
     "duplicate_reference_refused",
+    # A refund shown with another reference than the provider's own: nobody can find it there.
+    "refund_id_of_the_gateway",
 )

@@ -115,7 +115,10 @@ class PlantedProvider(ExampleProvider):
                 },
             )
             return RefundResult(provider_refund_id=answer.get("id"))  # whatever its status
-        return super().refund(request)
+        result = super().refund(request)
+        if self.bug == "refund_id_of_the_gateway":  # the id the gateway gave, not the one Example Pay answered
+            return dataclasses.replace(result, provider_refund_id=request.refund_id)
+        return result
 
     def verify_notification(self, request: InboundRequest) -> Notification:
         signature = request.headers.get(SIGNATURE_HEADER.lower(), "")

@@ -57,6 +57,7 @@ CAUGHT_BY = {
     "unreadable_200_is_a_refusal": ("test_a_garbled_answer_to_create and not_json_200", "raise OutcomeUnknown"),
     "duplicate_reference_refused": ("test_a_refusal_after_acceptance_is_never_not_created", "a not-created outcome"),
     "missing_secret_falls_back_to_sandbox": ("test_each_required_setting_missing", "'EXAMPLE_SECRET': 'the gateway"),
+    "refund_id_of_the_gateway": ("test_each_refund_shows_the_id_the_provider_gave_it", "read RefundResult.provider"),
 }
 
 
@@ -67,7 +68,7 @@ def run_kit(pytester: pytest.Pytester, bug: str, *args: str) -> pytest.RunResult
 
 def test_every_bug_class_has_a_kit_test_meant_to_catch_it() -> None:
     assert sorted(CAUGHT_BY) == sorted(BUGS)
-    assert len(BUGS) == 26
+    assert len(BUGS) == 27
 
 
 def test_the_kit_passes_example_pay_with_no_bug_planted(pytester: pytest.Pytester) -> None:

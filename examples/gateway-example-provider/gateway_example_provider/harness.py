@@ -150,6 +150,14 @@ class ExampleHarness(ProviderHarness):
     def refunded_amount(self, order: Mapping[str, Any]) -> int:
         return minor_units(self.payment(order)["refunded"], order["currency"])
 
+    def refunds_at_provider(self, order: Mapping[str, Any]) -> Mapping[str, int]:
+        refunds = self.payment(order)["refunds"]
+        return {
+            refund["id"]: minor_units(refund["amount"], order["currency"])
+            for refund in refunds
+            if refund["status"] != "failed"
+        }
+
     def payment(self, order: Mapping[str, Any]) -> dict[str, Any]:
         """The payment as the simulator sees it: `status`, `refunded` (decimal text), `refunds`, `notified` ..."""
         response = requests.get(f"{self.url}/payments/{order['provider_order_id']}", timeout=5)

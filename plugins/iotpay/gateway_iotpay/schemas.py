@@ -264,7 +264,9 @@ class PaymentNotify(Schema):
     mch_order_no = fields.String(data_key="mchOrderNo", required=True, validate=validate.Length(min=1, max=30))
     channel_id = fields.String(data_key="channelId")
     currency = fields.String(data_key="currency", required=True)
-    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=0, max=MAX_AMOUNT))
+    # No upper bound: an amount past any order's is one that disagrees with the order (a mismatch the core
+    # records against it), not a malformed notify.
+    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=0))
     status = fields.Integer(data_key="status", required=True)
     channel_order_no = fields.String(data_key="channelOrderNo")
     pay_succ_time = fields.String(data_key="paySuccTime")

@@ -1,0 +1,85 @@
+"""Kit checks of the limits a harness declares: field lengths (`field_limits`) and the largest amount
+(`largest_amount`), each probed exactly at the limit and one past it.
+
+Part of `ProviderConformance`. A limit off by one is a bug nobody sees until a merchant's order
+sits at it: one character or one unit too strict refuses orders the provider takes, one too loose
+sends the provider what it refuses (the order fails at the provider, after the merchant was told
+it was valid) or what it truncates. Only an order at the very edge tells, so the kit puts one
+there, and one just past it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.plugin.provider import Verdict
+from gateway.testing.harness import FieldLimit
+from gateway.testing.hostile import HostileChecks
+from gateway.testing.live import LiveGateway
+
+
+class LimitChecks:
+    def test_each_declared_field_limit_is_taken_exactly_and_refused_one_past(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        limits: list[FieldLimit] = list(harness.field_limits)
+        if not limits:
+            pytest.skip("the harness declares no field_limits")
+        for limit in limits:
+            assert len(limit.start) <= limit.length, f"field_limits: {limit.field}'s start is past its length"
+            at = limit.start + "x" * (limit.length - len(limit.start))
+            taken = gateway.post_order(**order_with(gateway, limit, at))
+            assert taken.status_code == 201, (
+                f"an order whose {limit.field} is {limit.length} characters, the provider's limit, answered "
+                f"{taken.status_code}: {taken.get_json()}; a limit one too strict refuses orders the provider takes"
+            )
+            refused = gateway.post_order(**order_with(gateway, limit, at + "x"))
+            errors = (refused.get_json(silent=True) or {}).get("errors") or {}
+            assert refused.status_code == 422 and limit.field in errors, (
+                f"an order whose {limit.field} is {limit.length + 1} characters, one past the provider's limit, "
+                f"answered {refused.status_code}: {refused.get_json()}; expected a 422 naming {limit.field!r}, "
+                "before any call (the provider would refuse or cut it)"
+            )
+
+    def test_the_largest_declared_amount_is_taken_exactly_and_one_unit_more_refused(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        largest = harness.largest_amount
+        if largest is None:
+            pytest.skip("the harness declares no largest_amount")
+        created = gateway.post_order(amount=largest)
+        assert created.status_code == 201, (
+            f"an order of {largest} minor units (harness.largest_amount) answered {created.status_code}: "
+            f"{created.get_json()}; a limit one too strict refuses orders the provider takes"
+        )
+        order = created.get_json()
+        # A notification claiming one unit more disagrees with the order like any other amount: a mismatch.
+        gateway.notify(gateway.paid_notification(order, amount=largest + 1))
+        assert gateway.verdicts() == [Verdict.MISMATCH], (
+            f"a paid notification of {largest + 1} for an order of {largest} was recorded as {gateway.verdicts()}, "
+            "not mismatch: an amount past the limit is still an amount that disagrees with the order"
+        )
+        HostileChecks.check_exact_amount(gateway, largest, order=order)
+        past = gateway.post_order(amount=largest + 1)
+        errors = (past.get_json(silent=True) or {}).get("errors") or {}
+        assert past.status_code == 422 and "amount" in errors, (
+            f"an order of {largest + 1} minor units, one past harness.largest_amount, answered {past.status_code}: "
+            f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
+        )
+
+
+def order_with(gateway: LiveGateway, limit: FieldLimit, value: str) -> dict[str, Any]:
+    """`post_order` fields: the limit's overrides, with `value` in its field (`provider_options.x` nested)."""
+    fields = dict(limit.overrides)
+    if limit.field.startswith("provider_options."):
+        channel = fields.get("channel", gateway.harness.channel)
+        options = dict(gateway.harness.order_options()) if channel == gateway.harness.channel else {}
+        options.update(fields.get("provider_options") or {})
+        fields["provider_options"] = {**options, limit.field.removeprefix("provider_options."): value}
+    else:
+        fields[limit.field] = value
+    return fields

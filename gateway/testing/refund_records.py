@@ -1,0 +1,53 @@
+"""Kit checks of the provider's own reference of each refund (`ProviderHarness.refunds_at_provider`).
+
+Part of `ProviderConformance`. A merchant who must find a refund at the provider (a dispute, a
+payer asking where their money is) looks for the `provider_refund_id` the API shows. A plugin that
+reads it from the wrong field of the answer shows none, or another refund's: the money moved, but
+nobody can say which refund it was. Only the simulator's own records say what the id is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from gateway.plugin.provider import Operation
+from gateway.testing.live import LiveGateway
+
+
+class RefundRecordChecks:
+    def test_each_refund_shows_the_id_the_provider_gave_it(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        operations = gateway.provider.operations
+        if Operation.REFUND not in operations:
+            pytest.skip(f"{harness.provider_name} does not declare the refund operation")
+        order = gateway.paid_order()
+        amounts = [order["amount"]]
+        if Operation.PARTIAL_REFUND in operations and Operation.MULTIPLE_REFUNDS in operations:
+            part = order["amount"] // 2
+            part -= part % 10 if gateway.provider.info.currencies.get(order["currency"]) == 3 else 0
+            amounts = [part, order["amount"] - part]  # two refunds, so that their ids cannot be mixed up unseen
+        for amount in amounts:
+            response = gateway.refund(order["id"], amount)
+            assert response.status_code == 201, f"a refund of {amount} answered {response.get_json()}"
+        try:
+            recorded = dict(harness.refunds_at_provider(order))
+        except NotImplementedError:
+            pytest.skip("the harness does not implement refunds_at_provider(order)")
+        shown = {
+            refund["id"]: (refund.get("provider_refund_id"), refund["amount"])
+            for refund in gateway.refunds(order["id"])
+        }
+        assert sorted(amount for _, amount in shown.values()) == sorted(amounts), f"the API shows refunds {shown}"
+        for refund_id, (provider_refund_id, amount) in shown.items():
+            assert provider_refund_id in recorded, (
+                f"refund {refund_id} shows provider_refund_id {provider_refund_id!r}; the simulator recorded the "
+                f"refunds {sorted(recorded)}: read RefundResult.provider_refund_id from the provider's answer"
+            )
+            assert recorded[provider_refund_id] == amount, (
+                f"refund {refund_id} of {amount} shows provider_refund_id {provider_refund_id!r}, a refund of "
+                f"{recorded[provider_refund_id]} at the simulator"
+            )
+        repeated = [name for name, count in Counter(ref for ref, _ in shown.values()).items() if count > 1]
+        assert not repeated, f"several refunds show the same provider_refund_id: {repeated}"
