@@ -1,69 +1,249 @@
-"""Kit checks of provider answers the kit changes: never a conclusion the answer does not carry.
+"""Kit checks of the provider's genuine answers with one field garbled: never a conclusion they do not carry.
 
 Part of `ProviderConformance`.
 
-A field missing: The kit records the provider's genuine answers to a query about a
-paid order, to a refund and (when declared) to a refund query, then plays them back to the
-provider's own method with one field of one JSON answer dropped at a time (every key, nested ones
-too). The simulator is not called again: only the answer changes. Each variant must either mean
-exactly what the genuine answer meant (an equal `Notification` or `RefundResult`: the plugin
-does not need that field), or be reported as unclear (`OutcomeUnknown`, or a bare
-`ProviderError`, which the core treats as unknown). Anything else (a crash the API would show
-as a 500, a refusal, "not found", another meaning) is a plugin that reads an incomplete answer
-as if it were complete, or as something it does not say.
+The kit records the provider's genuine answers to a create, to a query about an unpaid and about a
+paid order, to a refund (a pending one, where the harness has `pend_next_refund`) and to a query
+about that refund, then plays them back to the provider's own method, one field of one answer
+changed at a time, without reaching the simulator again. Every field of a JSON answer is changed,
+nested ones too (of a form answer, every field), in each of these ways: left out; null; of
+another type (a number as text and text as a number, an object, a list, `true`); empty; 10,000
+characters long; a number (or a number in text) made negative, zero and 2**63; its name in another
+case. An answer the provider signs is signed again by `harness.signed_answer`, so that what is judged
+is what the plugin makes of the field, not a broken signature.
+
+A garbled answer must be read as the genuine one (the plugin does not need that field, or takes its
+other spelling), or as unclear (`OutcomeUnknown`, or a bare `ProviderError`, which the core treats
+as unknown). Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
+refund, another meaning) is a plugin that believes garbage. Two allowances:
+
+- create: the created order must name the same provider order and hand the payer the same kind of next
+  action, every address or parameter in it one the (garbled) answer or the settings hold. What is
+  handed to the payer is the provider's to say, so a garbled one is not judged here (`url_checks.py`
+  judges addresses);
+- a zero may be a value the provider really uses (IOTPay's status 0: created). Read another way, it
+  must still be about the same order, amount and currency, never paid, cancelled or settled where the
+  genuine answer was not, and never paid at another time.
 
 A status of 500: the provider's own answer to a create (its genuine one, or its refusal armed by
 `fail_next`) with the status made 500 must leave the order unknown, whatever the body says: a
-server error is no promise either way. No harness member is needed.
+server error is no promise either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
 
-from gateway.plugin.provider import Operation, OrderRef, OutcomeUnknown, ProviderError, RefundRef, RefundRequest
+from gateway.plugin.provider import (
+    CreatedOrder,
+    Notification,
+    Operation,
+    OrderRef,
+    OutcomeUnknown,
+    ProviderError,
+    RefundRef,
+    RefundRequest,
+    RefundResult,
+)
+from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
+from gateway.testing.not_created import order_request
 from gateway.testing.outcomes import is_unknown
 from gateway.testing.wire import answer, intercepted
 
-MAX_VARIANTS = 60  # per call: a provider answer with hundreds of fields is judged on its first ones
+OVERLONG = 10_000  # characters: past any limit a provider documents for a field
+HUGE = 2**63  # one past the largest signed 64-bit integer
+MAX_VARIANTS = 800  # per answer: a provider answer with hundreds of fields is judged on its first ones
+# What the contract lets a provider leave unsaid (None), in what the kit compares.
+OPTIONAL = ("provider_order_id", "provider_refund_id", "account_id", "event_id", "paid_at")
+LEFT_OUT = object()  # the field removed, not given a value
+FORM = "application/x-www-form-urlencoded"
 
 Recorded = tuple[int, bytes, str]  # status, body, content type
+Path = tuple[str | int, ...]
 
 
-def dropped(body: Any) -> Iterator[tuple[str, Any]]:
-    """(the field's path, `body` without it), for every key of every JSON object in `body`."""
-    for path in _paths(body, ()):
-        variant = copy.deepcopy(body)
-        del _at(variant, path[:-1])[path[-1]]
-        yield ".".join(str(part) for part in path), variant
+@dataclasses.dataclass(frozen=True)
+class Garbled:
+    """One answer with one field changed: `what` says how, `zero` marks a value the provider may use."""
+
+    what: str
+    body: bytes
+    zero: bool = False
 
 
-def _paths(value: Any, prefix: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterator[Garbled]:
+    """Every variant of one answer (JSON or a form), each signed again by the harness."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return  # neither JSON nor a form: no fields to garble
+        yield from _garbled_form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True), harness)
+        return
+    for path in _paths(parsed, ()):
+        name = ".".join(str(part) for part in path)
+        for what, value in changes(_at(parsed, path)):
+            variant = _replaced(parsed, path, value)
+            if isinstance(variant, dict):
+                variant = harness.signed_answer(variant)
+            yield Garbled(f"{name!r} {what}", json.dumps(variant).encode(), zero=what == "zero")
+        other = _other_case(path[-1])
+        if other is not None:
+            variant = _renamed(parsed, path, other)
+            if isinstance(variant, dict):
+                variant = harness.signed_answer(variant)
+            yield Garbled(f"{name!r} spelt {other!r}", json.dumps(variant).encode())
+
+
+def changes(value: Any) -> Iterator[tuple[str, Any]]:
+    """(how, the value put in its place) for one field's genuine `value`; LEFT_OUT removes the field."""
+    yield "left out", LEFT_OUT
+    if value is not None:
+        yield "null", None
+    if isinstance(value, bool):
+        yield "as text", json.dumps(value)
+    elif isinstance(value, (int, float)):
+        yield "as text", json.dumps(value)
+        yield from _numbers(value)
+    elif isinstance(value, str):
+        number = _number(value)
+        yield "as a number", 1 if number is None else number
+        if value:
+            yield "empty", ""
+        yield "over-long", value + "x" * OVERLONG
+        if number is not None:
+            yield from ((what, str(changed)) for what, changed in _numbers(number))
+    if not isinstance(value, dict):
+        yield "an object", {}
+    if not isinstance(value, list):
+        yield "a list", []
+    if not isinstance(value, bool):
+        yield "true", True
+
+
+def _numbers(value: int | float) -> Iterator[tuple[str, int | float]]:
+    yield "negative", -abs(value) if value else -1
+    if value:
+        yield "zero", 0
+    yield "huge", HUGE
+
+
+def _number(text: str) -> int | float | None:
+    """The number a text holds ("12.50", "2"), as JSON would carry it; None for any other text."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or not text.strip().lstrip("-").replace(".", "", 1).isdigit():
+        return None
+    return int(number) if number == number.to_integral_value() and "." not in text else float(number)
+
+
+def _other_case(key: str | int) -> str | None:
+    if not isinstance(key, str):
+        return None
+    other = key.upper() if key != key.upper() else key.lower()
+    return other if other != key else None
+
+
+def _garbled_form(pairs: list[tuple[str, str]], harness: ProviderHarness) -> Iterator[Garbled]:
+    def form(changed: list[tuple[str, str]]) -> bytes:
+        signed = harness.signed_answer(dict(changed))
+        return urlencode(list(signed.items())).encode()
+
+    for index, (name, value) in enumerate(pairs):
+        before, after = pairs[:index], pairs[index + 1 :]
+        texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
+        number = _number(value)
+        texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
+        yield Garbled(f"{name!r} left out", form(before + after))
+        for what, text in texts:
+            if text != value:
+                yield Garbled(f"{name!r} {what}", form([*before, (name, text), *after]), zero=what == "zero")
+        other = _other_case(name)
+        if other is not None:
+            yield Garbled(f"{name!r} spelt {other!r}", form([*before, (other, value), *after]))
+
+
+def _paths(value: Any, prefix: Path) -> Iterator[Path]:
     if isinstance(value, dict):
         for key, item in value.items():
             yield (*prefix, key)
             yield from _paths(item, (*prefix, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
+            yield (*prefix, index)
             yield from _paths(item, (*prefix, index))
 
 
-def _at(body: Any, path: tuple[str | int, ...]) -> Any:
+def _at(body: Any, path: Path) -> Any:
     for part in path:
         body = body[part]
     return body
 
 
+def _replaced(body: Any, path: Path, value: Any) -> Any:
+    variant = copy.deepcopy(body)
+    parent = _at(variant, path[:-1])
+    if value is LEFT_OUT:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    return variant
+
+
+def _renamed(body: Any, path: Path, other: str) -> Any:
+    variant = copy.deepcopy(body)
+    parent = _at(variant, path[:-1])
+    items = list(parent.items())
+    parent.clear()  # rebuilt in the same order: only the name differs
+    parent.update((other if key == path[-1] else key, value) for key, value in items)
+    return variant
+
+
 class AnswerFieldChecks:
-    def test_a_query_answer_with_a_field_missing_is_read_as_before_or_unclear(
+    def test_a_create_answer_with_a_field_garbled_is_read_as_the_genuine_one_or_unclear(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway = gateway_under_test
+        request = order_request(gateway)
+        settings = [value for value in gateway.harness.settings(gateway.url).values() if value]
+
+        def judge(read: Any, genuine: Any, variant: Garbled) -> str | None:
+            if not isinstance(read, CreatedOrder):
+                return repr(read)
+            if read.provider_order_id != genuine.provider_order_id:
+                return f"the provider order {read.provider_order_id!r}, not {genuine.provider_order_id!r}"
+            if _kind(read) != _kind(genuine):
+                return f"a {_kind(read)!r} next action, not a {_kind(genuine)!r} one"
+            answered = variant.body.decode("utf-8", "replace")
+            made_up = [text for text in _handed(read) if text not in answered and not any(text in s for s in settings)]
+            return f"the payer handed {made_up}, which the provider never answered" if made_up else None
+
+        self.judge(gateway, "create_order", lambda: gateway.provider.create_order(request), judge)
+
+    def test_a_query_answer_about_an_unpaid_order_with_a_field_garbled_is_read_as_before_or_unclear(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway = gateway_under_test
+        self.require(gateway, Operation.QUERY)
+        ref = order_ref(gateway.new_order())
+        self.judge(gateway, "query_order", lambda: gateway.provider.query_order(ref), same_or_safe)
+
+    def test_a_query_answer_about_a_paid_order_with_a_field_garbled_is_read_as_before_or_unclear(
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
@@ -71,20 +251,23 @@ class AnswerFieldChecks:
         order = gateway.new_order()
         harness.pay_without_notifying(order)
         ref = order_ref(gateway.order(order["id"]))
-        self.judge(gateway, "query_order", lambda: gateway.provider.query_order(ref))
+        self.judge(gateway, "query_order", lambda: gateway.provider.query_order(ref), same_or_safe)
 
-    def test_a_refund_answer_with_a_field_missing_is_read_as_before_or_unclear(
+    def test_a_refund_answer_with_a_field_garbled_is_read_as_before_or_unclear(
         self, gateway_under_test: LiveGateway
     ) -> None:
-        gateway = gateway_under_test
+        gateway, harness = gateway_under_test, gateway_under_test.harness
         self.require(gateway, Operation.REFUND)
         paid = gateway.paid_order()
         ref = order_ref(paid)
         request = RefundRequest(str(uuid.uuid4()), ref, paid["amount"], paid["currency"], None)
-        result = self.judge(gateway, "refund", lambda: gateway.provider.refund(request))
+        # A pending refund, where the provider has one: misread as settled, it counts money never sent.
+        with contextlib.suppress(NotImplementedError):
+            harness.pend_next_refund()
+        result = self.judge(gateway, "refund", lambda: gateway.provider.refund(request), same_or_safe)
         if Operation.QUERY_REFUND in gateway.provider.operations:
             asked = RefundRef(request.refund_id, result.provider_refund_id, ref, request.amount, request.currency)
-            self.judge(gateway, "query_refund", lambda: gateway.provider.query_refund(asked))
+            self.judge(gateway, "query_refund", lambda: gateway.provider.query_refund(asked), same_or_safe)
 
     @pytest.mark.parametrize("body", ["genuine", "refusal"])
     def test_a_create_answered_with_status_500_is_unclear(self, gateway_under_test: LiveGateway, body: str) -> None:
@@ -115,8 +298,14 @@ class AnswerFieldChecks:
             pytest.skip(f"{gateway.harness.provider_name} does not declare {operation}")
 
     @staticmethod
-    def judge(gateway: LiveGateway, method: str, call: Callable[[], Any]) -> Any:
-        """Calls `call` for real (recording the provider's answers), then once per answer field dropped."""
+    def judge(
+        gateway: LiveGateway,
+        method: str,
+        call: Callable[[], Any],
+        wrong: Callable[[Any, Any, Garbled], str | None],
+    ) -> Any:
+        """Calls `call` for real (recording the provider's answers), then once per garbled answer;
+        `wrong(read, genuine, variant)` says what is wrong with a reading other than an unclear one."""
         recorded: list[Recorded] = []
 
         def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
@@ -126,37 +315,86 @@ class AnswerFieldChecks:
 
         with intercepted(record, spare=gateway.url):
             genuine = call()
-        judged, wrong = 0, []
+        judged, found = 0, []
         for index, (status, body, content_type) in enumerate(recorded):
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                continue  # not JSON: the provider's answer has no fields the kit can drop
-            for number, (field, variant) in enumerate(dropped(parsed)):
+            for number, variant in enumerate(garbled(body, content_type, gateway.harness)):
                 if number >= MAX_VARIANTS:
                     break
                 judged += 1
-                changed = {index: (status, json.dumps(variant).encode(), content_type)}
+                changed = {index: (status, variant.body, content_type)}
                 with intercepted(played_back(recorded, changed), spare=gateway.url):
                     try:
                         read = call()
-                    except (OutcomeUnknown, ProviderError) as error:
+                    except ProviderError as error:
                         if isinstance(error, OutcomeUnknown) or type(error) is ProviderError:
                             continue
                         read = error
                     except Exception as error:  # what the plugin raised is the finding
                         read = error
-                if read != genuine:
-                    wrong.append(f"without {field!r} (call {index + 1}): {read!r}")
-        assert not wrong, (
-            f"the provider's genuine answer to {method} was {genuine!r}; with one field dropped, it was read "
-            f"as neither that nor unclear: {'; '.join(wrong)}. An answer that lacks what the plugin reads says "
-            "nothing sure: raise OutcomeUnknown (else the API answers a 500, or concludes what the provider "
-            "never said)"
+                if read != genuine and (problem := wrong(read, genuine, variant)):
+                    found.append(f"{variant.what} (call {index + 1}): {_short(problem)}")
+        assert not found, (
+            f"the provider's genuine answer to {method} was read as {genuine!r}; with one field garbled, "
+            f"{len(found)} answers were read as neither that nor unclear: {'; '.join(found[:40])}. An answer "
+            "whose field is garbage says nothing sure: raise OutcomeUnknown (else the API answers a 500, "
+            "or records what the provider never said)"
         )
         if not judged:
-            pytest.skip(f"the provider's answers to {method} have no JSON fields to drop")
+            pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
         return genuine
+
+
+def _short(text: str) -> str:
+    """`text` without the kit's over-long values in full."""
+    return re.sub(r"x{40,}", lambda run: f"x...({len(run.group())} x)", text)
+
+
+def same_or_safe(read: Any, genuine: Any, variant: Garbled) -> str | None:
+    """What is wrong with `read`, given that it differs from `genuine`. Not wrong: the genuine reading
+    with something the contract makes optional left unsaid (None: an id, the paid time), and a zero
+    read as a real value that concludes no more than the genuine answer (no payment, closure or
+    settlement it lacks)."""
+    if type(read) is type(genuine) and dataclasses.is_dataclass(read) and not isinstance(read, type):
+        unsaid = {name: getattr(genuine, name) for name in OPTIONAL if getattr(read, name, 0) is None}
+        if dataclasses.replace(read, **unsaid) == genuine:
+            return None
+    if variant.zero and isinstance(read, Notification) and isinstance(genuine, Notification):
+        same = ("merchant_order_no", "amount", "currency", "account_id", "provider_order_id")
+        if all(getattr(read, name) == getattr(genuine, name) for name in same) and (
+            read.paid <= genuine.paid
+            and read.cancelled <= genuine.cancelled
+            and (not read.paid or read.paid_at == genuine.paid_at)
+        ):
+            return None
+    if (
+        variant.zero
+        and isinstance(read, RefundResult)
+        and isinstance(genuine, RefundResult)
+        and (read.provider_refund_id == genuine.provider_refund_id and read.pending >= genuine.pending)
+    ):
+        return None
+    return repr(read)
+
+
+def _kind(created: CreatedOrder) -> str | None:
+    if created.next_action is not None:
+        return str(created.next_action.type)
+    return "sdk_params" if created.pay_params else None
+
+
+def _handed(created: CreatedOrder) -> list[str]:
+    """Every text the payer's client is handed."""
+    action = created.next_action
+    handed = [action.data, action.url, *strings_in(action.params)] if action is not None else []
+    return [text for text in [*handed, *strings_in(created.pay_params)] if isinstance(text, str)]
+
+
+def strings_in(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        return [text for item in value.values() for text in strings_in(item)]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in strings_in(item)]
+    return [value] if isinstance(value, str) else []
 
 
 def played_back(recorded: list[Recorded], changed: Mapping[int, Recorded]) -> Any:

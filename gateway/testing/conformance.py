@@ -20,7 +20,6 @@ from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
 from gateway.testing.currencies import CurrencyChecks
-from gateway.testing.dropped_fields import DroppedFieldChecks
 from gateway.testing.error_codes import ErrorCodeChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.form_notifications import FormNotificationChecks
@@ -70,7 +69,6 @@ class ProviderConformance(
     FormNotificationChecks,
     CheckoutChecks,
     SchemeChecks,
-    DroppedFieldChecks,
     LimitChecks,
     RefundRecordChecks,
     ErrorCodeChecks,

@@ -353,6 +353,17 @@ class ProviderHarness(ABC):
         """
         raise NotImplementedError("harness.misdirect_next_query(order, other) is not implemented")
 
+    def signed_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
+        """`answer`, one of your provider's answers (a JSON object, or a form's fields) in which the kit
+        changed one field, signed again as your provider signs its answers.
+
+        The kit garbles your simulator's genuine answers field by field (`answer_fields.py`); signed
+        again, each reaches what your plugin makes of the field, not only its signature check. Leave
+        an answer without a signature as it is. The default returns `answer` unchanged: for providers
+        whose answers carry no signature.
+        """
+        return answer
+
     def garble_next(self, operation: str, reply: str) -> None:
         """Make the simulator answer the next `operation` ("create_order", "refund" or, when the
         provider declares the query operation, "query_order") unclearly,

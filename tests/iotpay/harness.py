@@ -215,6 +215,17 @@ class IotPayHarness(ProviderHarness):
             params["paySuccTime"] = str(time.time_ns() // 1_000_000)
         return HttpRequest(query=tuple({**params, "sign": signing.sign(params, self.key)}.items()))
 
+    def signed_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
+        # As the simulator signs: successful answers, over their top-level scalars (payParams is the wallet's).
+        if signing.SIGN_FIELD not in answer:
+            return answer
+        scalars = {
+            name: value
+            for name, value in answer.items()
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and name != signing.SIGN_FIELD
+        }
+        return {**answer, signing.SIGN_FIELD: signing.sign(scalars, self.key)}
+
     def tamper(self, request: HttpRequest) -> HttpRequest:
         query = [(name, str(int(value) + 1) if name == "amount" else value) for name, value in request.query]
         return HttpRequest(request.method, tuple(query), request.headers, request.body)

@@ -476,7 +476,7 @@ def test_other_payment_intent_events_are_recorded_but_are_not_payments(
     ("body", "verdict"),
     [
         (event("charge.succeeded", {"id": "ch_1", "object": "charge", "amount": 2856}), Verdict.IGNORED),
-        (event(obj=intent(status="succeeded", metadata={})), Verdict.IGNORED),  # not one of the gateway's
+        (event(obj=intent(status="succeeded", amount_received=2856, metadata={})), Verdict.IGNORED),  # not ours
         (b"not json", Verdict.MALFORMED),
         (b"\xff\xfe", Verdict.MALFORMED),
         (b"[1, 2]", Verdict.MALFORMED),
@@ -485,7 +485,13 @@ def test_other_payment_intent_events_are_recorded_but_are_not_payments(
         (event(obj=intent(status="processing")), Verdict.MALFORMED),  # "succeeded" about an unpaid intent
         (event(livemode=True), Verdict.MISMATCH),  # a live payment cannot pay a test-mode order
         (  # another gateway's payment on a shared Stripe account: acknowledged, not retried for days
-            event(obj=intent(status="succeeded", metadata={"merchant_order_no": "x", "gateway_instance": "other"})),
+            event(
+                obj=intent(
+                    status="succeeded",
+                    amount_received=2856,
+                    metadata={"merchant_order_no": "x", "gateway_instance": "other"},
+                )
+            ),
             Verdict.IGNORED,
         ),
     ],

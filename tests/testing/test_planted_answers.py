@@ -1,10 +1,16 @@
-"""The kit's checks of changed provider answers (`answer_fields.py`) fail the built-in providers, and
+"""The kit's checks of garbled provider answers (`answer_fields.py`) fail the built-in providers, and
 Example Pay, with a bug of each kind planted; and pass them as they are.
 
-Each bug is planted for one pytester session, in the one place an author would make it:
+Each bug is planted for one pytester session, in the one place an author would make it: a field of
+the plugin's own answer schema made optional, nullable or unchecked, as "the provider always sends
+it right" invites:
 
-- Stripe reading a PaymentIntent without `amount_received` as 0 received (a schema default);
+- Stripe taking an `amount_received` past any amount it takes (its bound removed), any `status`
+  text (its validator removed), a null `amount` (`allow_none=True`), and a PaymentIntent without
+  `currency` (`required=False`);
 - Example Pay reading a payment without `status` as pending (a schema default);
+- IOTPay taking any query `amount` (its range removed), any `status` number (its set removed), a
+  refund id of any length, and any `currency` text (its set removed);
 - IOTPay reading its answer's body whatever the HTTP status (so a 500 carrying an order reads as created).
 """
 
@@ -17,12 +23,13 @@ from tests.testing.conftest import run_planted_kit
 pytest_plugins = ["pytester"]
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-SELECTION = "field_missing or status_500"
+SELECTION = "field_garbled or status_500"
 
 IOTPAY_KIT = """
 import pytest
 from gateway.testing import ProviderConformance
-from gateway_iotpay import client
+from marshmallow import fields
+from gateway_iotpay import client, schemas
 from tests.iotpay.harness import IotPayHarness
 
 BUG = {bug!r}
@@ -33,6 +40,15 @@ class TestPlantedIotPay(ProviderConformance):
     def planted(self, monkeypatch):
         if BUG == "body_read_whatever_the_status":  # the status line never looked at
             monkeypatch.setattr(client, "_json_object", lambda operation, response: response.json())
+        query, refund = schemas.QueryOrderResponse._declared_fields, schemas.RefundOrderResponse._declared_fields
+        if BUG == "any_query_amount":  # "IOTPay checks its own amounts"
+            monkeypatch.setitem(query, "amount", schemas.WholeNumber(data_key="amount"))
+        if BUG == "any_status_number":  # a status IOTPay never answers read as "not paid yet"
+            monkeypatch.setitem(query, "status", schemas.WholeNumber(data_key="status"))
+        if BUG == "refund_id_of_any_length":
+            monkeypatch.setitem(refund, "refund_order_id", fields.String(data_key="refundOrderId"))
+        if BUG == "currency_of_any_text":  # its OneOf removed
+            monkeypatch.setitem(query, "currency", fields.String(data_key="currency"))
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -41,7 +57,7 @@ class TestPlantedIotPay(ProviderConformance):
 
 STRIPE_KIT = """
 import pytest
-from marshmallow import validate
+from marshmallow import fields, validate
 from gateway.plugin import StrictInt
 from gateway.testing import ProviderConformance
 from gateway_stripe import schemas
@@ -53,9 +69,15 @@ BUG = {bug!r}
 class TestPlantedStripe(ProviderConformance):
     @pytest.fixture(autouse=True)
     def planted(self, monkeypatch):
-        if BUG == "amount_received_defaults_to_zero":  # "Stripe always sends it": until an answer does not
-            default = StrictInt(load_default=0, validate=validate.Range(min=0))
-            monkeypatch.setitem(schemas.PaymentIntent._declared_fields, "amount_received", default)
+        intent = schemas.PaymentIntent._declared_fields
+        if BUG == "amount_received_unbounded":  # "Stripe's amounts are Stripe's business": a bound removed
+            monkeypatch.setitem(intent, "amount_received", StrictInt(required=True, validate=validate.Range(min=0)))
+        if BUG == "any_status_text":  # its OneOf removed
+            monkeypatch.setitem(intent, "status", fields.String(required=True))
+        if BUG == "null_amount":
+            monkeypatch.setitem(intent, "amount", StrictInt(required=True, allow_none=True))
+        if BUG == "currency_optional":
+            monkeypatch.setitem(intent, "currency", fields.String(validate=validate.Length(equal=3)))
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -108,8 +130,15 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
 @pytest.mark.parametrize(
     ("provider", "bug", "failure"),
     [
-        ("stripe", "amount_received_defaults_to_zero", "without 'amount_received'"),
-        ("example", "status_defaults_to_pending", "without 'status'"),
+        ("stripe", "amount_received_unbounded", "'amount_received' huge"),
+        ("stripe", "any_status_text", "'status' empty"),
+        ("stripe", "null_amount", "'amount' null"),
+        ("stripe", "currency_optional", "'currency' left out"),
+        ("example", "status_defaults_to_pending", "'status' left out"),
+        ("iotpay", "any_query_amount", "'amount' negative"),
+        ("iotpay", "any_status_number", "'status' huge"),
+        ("iotpay", "refund_id_of_any_length", "'refundOrderId' over-long"),
+        ("iotpay", "currency_of_any_text", "'currency' over-long"),
         ("iotpay", "body_read_whatever_the_status", "a 500 says nothing sure"),
     ],
 )

@@ -40,6 +40,7 @@ from gateway_example_provider.client import ExampleClient
 from gateway_example_provider.config import NAME, ExampleConfig
 from gateway_example_provider.signing import SIGNATURE_HEADER, is_valid
 
+MAX_MINOR_UNITS = 2**63  # the gateway keeps amounts in signed 64-bit integers
 DUPLICATE_REFERENCE = "duplicate_reference"  # Example Pay's 409: it already has a payment with this reference
 
 
@@ -78,7 +79,8 @@ class ExampleProvider(Provider):
                 # very one. Never "nothing happened", after which the gateway may create it at another account.
                 raise OutcomeUnknown(exc.code, exc.message) from None
             raise
-        if not isinstance(payment.get("id"), str):
+        payment_id = payment.get("id")
+        if not isinstance(payment_id, str) or not 0 < len(payment_id) <= schemas.ID_LENGTH:
             raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer has no payment id")
         return CreatedOrder(provider_order_id=payment["id"], pay_params={"payment_id": payment["id"]})
 
@@ -170,4 +172,6 @@ class ExampleProvider(Provider):
             whole = False
         if not whole:
             raise ValueError(f"amount {text!r} is not {currency} with at most {places} decimals")
+        if not 0 < minor < MAX_MINOR_UNITS:  # no payment is free, negative or past any real amount
+            raise ValueError(f"amount {text!r} is not an amount Example Pay takes")
         return int(minor)

@@ -7,8 +7,10 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 # A payment's states. `failed` is one declined attempt (the payer may try again);
 # `cancelled` is closed for good: it can never be paid.
 PENDING, PAID, FAILED, CANCELLED = "pending", "paid", "failed", "cancelled"
+PAYMENT_STATES = (PENDING, PAID, FAILED, CANCELLED)
 # A refund's states: `pending` is accepted and still on its way, settled later.
 REFUND_STATES = ("succeeded", "pending", "failed")
+ID_LENGTH = 64  # Example Pay's ids ("pay_...", "re_...") are far shorter: a longer one is not its own
 
 
 class Payment(Schema):
@@ -17,11 +19,12 @@ class Payment(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True)
+    id = fields.String(required=True, validate=validate.Length(min=1, max=ID_LENGTH))
     reference = fields.String(required=True)
     amount = fields.String(required=True)  # decimal text in the major unit: "12.50" USD, "1250" JPY
     currency = fields.String(required=True)
-    status = fields.String(required=True)
+    # A state Example Pay does not have is no answer: read as "not paid", it would hide a payment.
+    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATES))
     event = fields.String()  # notifications only: the event's id, the same on every re-send
 
 
@@ -29,6 +32,6 @@ class RefundAnswer(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True)
+    id = fields.String(required=True, validate=validate.Length(min=1, max=ID_LENGTH))
     refund_id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(REFUND_STATES))

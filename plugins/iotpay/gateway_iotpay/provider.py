@@ -460,6 +460,8 @@ def _notify_params(request: InboundRequest) -> dict[str, str]:
 def _epoch_ms(text: str | None) -> datetime | None:
     if not text or not text.isdigit():
         return None
+    if not int(text):  # 0 is no time IOTPay was paid at, but the epoch itself
+        return None
     try:
         return datetime.fromtimestamp(int(text) / 1000, UTC)
     except (OverflowError, ValueError, OSError):

@@ -36,6 +36,8 @@ MAX_AMOUNT = 2**31 - 1  # IOTPay's `amount` is an int; keep it inside a signed 3
 STATUS_CREATED, STATUS_PAYING, STATUS_PAID, STATUS_PAID_NOTIFIED = 0, 1, 2, 3
 STATUS_CANCELLED_BY_SYSTEM, STATUS_CANCELLED_BY_USER = 4, 9
 PAID_STATUSES = frozenset({STATUS_PAID, STATUS_PAID_NOTIFIED})
+CANCELLED_STATUSES = frozenset({STATUS_CANCELLED_BY_SYSTEM, STATUS_CANCELLED_BY_USER})
+STATUSES = frozenset({STATUS_CREATED, STATUS_PAYING, *PAID_STATUSES, *CANCELLED_STATUSES})  # every one IOTPay answers
 # The notify's backType: 2 is IOTPay's server calling; 1 is the payer's browser sent back to returnUrl.
 BACK_TYPE_BROWSER, BACK_TYPE_SERVER = "1", "2"
 
@@ -203,6 +205,12 @@ class _Response(Schema):
     sign = fields.String(data_key="sign")
 
 
+def _answered_id(key: str, *, allow_none: bool = False) -> fields.String:
+    # IOTPay's own ids (payOrderId, refundOrderId) fit the 30 characters its requests take them in;
+    # an empty or longer one is not an id IOTPay gave.
+    return fields.String(data_key=key, allow_none=allow_none, validate=validate.Length(min=1, max=30))
+
+
 class JsonObject(fields.Field[dict[str, Any]]):
     """An object IOTPay may send as a JSON object or as the JSON text of one (`retParams`)."""
 
@@ -220,7 +228,7 @@ class JsonObject(fields.Field[dict[str, Any]]):
 
 
 class CreateOrderResponse(_Response):
-    pay_order_id = fields.String(data_key="payOrderId", allow_none=True)
+    pay_order_id = _answered_id("payOrderId", allow_none=True)
     pay_params = fields.Dict(data_key="payParams", allow_none=True)  # app and mini-program channels
     # What the payer gets from the other channel families. Each may be absent or
     # null on a channel that does not use it; whether the one the channel needs is there is judged later.
@@ -230,27 +238,28 @@ class CreateOrderResponse(_Response):
 
 
 class PayForSubmitResponse(_Response):
-    pay_order_id = fields.String(data_key="payOrderId", allow_none=True)
+    pay_order_id = _answered_id("payOrderId", allow_none=True)
     url = fields.Raw(data_key="url", allow_none=True)
     code_url = fields.Raw(data_key="code_url", allow_none=True)  # only with qrcode_pay=1
 
 
 class QueryOrderResponse(_Response):
-    pay_order_id = fields.String(data_key="payOrderId")
+    pay_order_id = _answered_id("payOrderId")
     mch_id = fields.String(data_key="mchId")
     mch_order_no = fields.String(data_key="mchOrderNo")
-    # Money-deciding values: 2856.9 must not quietly become 2856, nor 2.7 a paid status 2.
-    amount = WholeNumber(data_key="amount")
-    currency = fields.String(data_key="currency")
-    status = WholeNumber(data_key="status")
+    # Money-deciding values: 2856.9 must not quietly become 2856, nor 2.7 a paid status 2; nor an
+    # amount IOTPay could never take, a currency it does not have, or a status it never answers.
+    amount = WholeNumber(data_key="amount", validate=validate.Range(min=1, max=MAX_AMOUNT))
+    currency = fields.String(data_key="currency", validate=validate.OneOf(CURRENCIES))
+    status = WholeNumber(data_key="status", validate=validate.OneOf(STATUSES))
     channel_order_no = fields.String(data_key="channelOrderNo")
     pay_succ_time = fields.String(data_key="paySuccTime")
 
 
 class RefundOrderResponse(_Response):
-    refund_order_id = fields.String(data_key="refundOrderId")
+    refund_order_id = _answered_id("refundOrderId")
     mch_refund_no = fields.String(data_key="mchRefundNo")
-    refund_amount = WholeNumber(data_key="refundAmount")
+    refund_amount = WholeNumber(data_key="refundAmount", validate=validate.Range(min=1, max=MAX_AMOUNT))
 
 
 class PaymentNotify(Schema):

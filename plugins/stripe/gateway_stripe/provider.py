@@ -258,7 +258,7 @@ class StripeProvider(Provider):
             # Genuine, but about something else (a charge, a refund...): acknowledged so Stripe stops.
             raise NotificationRejected(Verdict.IGNORED, f"event {event['id']} ({event['type']}) is not about a payment")
         try:
-            intent = schemas.loaded(schemas.PaymentIntent(), obj)
+            intent = schemas.loaded(schemas.PaymentIntentEvent(), obj)
         except ValidationError as exc:
             raise NotificationRejected(Verdict.MALFORMED, f"invalid PaymentIntent: {sorted(exc.messages)}") from None
         if not intent["metadata"].get("merchant_order_no"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.plugin import StrictInt
 
@@ -20,6 +20,10 @@ METADATA_KEYS, METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH = 50, 40, 500  # Strip
 
 # PaymentIntent statuses and event types the plugin acts on.
 SUCCEEDED, CANCELED, REQUIRES_ACTION = "succeeded", "canceled", "requires_action"
+PAYMENT_INTENT_STATUSES = (
+    "requires_payment_method", "requires_confirmation", REQUIRES_ACTION, "processing", "requires_capture",
+    CANCELED, SUCCEEDED,
+)  # fmt: skip
 # The payment methods confirmed at creation, and the next_action type Stripe answers for each.
 CONFIRMED_AT_CREATION = {"wechat_pay": "wechat_pay_display_qr_code", "alipay": "alipay_handle_redirect"}
 EVENT_SUCCEEDED = "payment_intent.succeeded"
@@ -30,6 +34,7 @@ REFUND_SUCCEEDED = "succeeded"
 EVENT_CHARGE_REFUNDED = "charge.refunded"  # the charge, its refunds listed newest first
 REFUND_UNSETTLED = frozenset({"pending", "requires_action"})
 REFUND_FAILED = frozenset({"failed", "canceled"})
+REFUND_STATUSES = frozenset({REFUND_SUCCEEDED, *REFUND_UNSETTLED, *REFUND_FAILED})
 
 
 def _metadata() -> fields.Dict:
@@ -93,23 +98,39 @@ class _Tolerant(Schema):
 class PaymentIntent(_Tolerant):
     id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("payment_intent"))
-    amount = StrictInt(required=True, validate=validate.Range(min=0))
-    amount_received = StrictInt(required=True, validate=validate.Range(min=0))  # always sent by Stripe
+    # An amount Stripe could not have taken, or a status it does not have, is not Stripe's answer.
+    amount = StrictInt(required=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
+    amount_received = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_AMOUNT))  # always sent
     currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_INTENT_STATUSES))
     client_secret = fields.String(allow_none=True, load_default=None)
     created = StrictInt(load_default=None)
     livemode = fields.Boolean(load_default=False)
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     next_action = fields.Dict(allow_none=True, load_default=None)
 
+    @validates_schema
+    def _received_when_succeeded(self, data: dict[str, Any], **_: Any) -> None:
+        # A succeeded PaymentIntent has received money: nothing received contradicts its status.
+        if data.get("status") == SUCCEEDED and data.get("amount_received") == 0:
+            raise ValidationError("a succeeded PaymentIntent received nothing", "amount_received")
+
+
+class PaymentIntentEvent(PaymentIntent):
+    """A PaymentIntent in a signed event. No upper bound on its amounts: a paid event for more than any
+    order could be disagrees with the order (a mismatch the core records against it, for an operator to
+    see), not a malformed event. The answers the gateway asked for stay bounded (unclear past it)."""
+
+    amount = StrictInt(required=True, validate=validate.Range(min=1))
+    amount_received = StrictInt(required=True, validate=validate.Range(min=0))
+
 
 class Refund(_Tolerant):
     id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("refund"))
-    amount = StrictInt(required=True, validate=validate.Range(min=0))
+    amount = StrictInt(required=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
     currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(REFUND_STATUSES))
     payment_intent = fields.String(allow_none=True, load_default=None)
     failure_reason = fields.String(allow_none=True, load_default=None)
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
