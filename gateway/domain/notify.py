@@ -11,10 +11,13 @@ one short transaction applies it at most once (gateway.domain.payments) and reco
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from gateway.domain.core import Gateway
+from gateway.domain.instrument import records_held, write_records
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
@@ -77,30 +80,36 @@ def handle_notification(
     if verdict is Verdict.UNKNOWN_ORDER:
         return _about_no_order(gateway, provider, request, notification, account_id, reason)
     logs.bind(order_id=order.id if order is not None else None)
-    if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
-        assert order is not None
-        # The provider's query, with no connection held; only a confirmed payment goes on to the write.
-        refused = confirmation(provider, order, notification)
-        if refused is not None:
-            verdict, reason = refused
-            values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
-            with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
-                gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
-    settled = None
-    if verdict is Verdict.APPLIED and row is not None:
-        # PostgreSQL: the payment, its outbox event and this notification's record in one statement.
-        values = _record(provider, request, verdict, None, order_id=row[0], event_id=notification.event_id)
-        settled = pay_in_one_statement(gateway.db, row, notification, values, transitions)
-        if settled is not None:
-            verdict, reason = settled
-    if verdict is Verdict.APPLIED and settled is None:
-        assert order is not None
-        # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and
-        # this notification's record, one commit. Duplicates and refusals never get here.
-        with gateway.db.transaction_connection() as connection:
-            verdict, reason = settle_payment(connection, order, notification, transitions)
-            values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
-            connection.execute(INSERT_NOTIFICATION, values)
+    # The confirming query's record is held for the payment's commit (one fewer round trip and commit);
+    # whatever is still held when the block ends (a refusal, a failure) is written on its own then.
+    with records_held(gateway.db) as held:
+        if verdict is Verdict.APPLIED and provider.info.confirm_notifications:
+            assert order is not None
+            # The provider's query, with no connection held; only a confirmed payment goes on to the write.
+            refused = confirmation(provider, order, notification, held)
+            if refused is not None:
+                verdict, reason = refused
+                values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
+                with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
+                    gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
+        settled = None
+        if verdict is Verdict.APPLIED and row is not None:
+            # PostgreSQL: the payment, its outbox event, this notification's record and the query's in one
+            # statement.
+            values = _record(provider, request, verdict, None, order_id=row[0], event_id=notification.event_id)
+            settled = pay_in_one_statement(gateway.db, row, notification, values, transitions, held)
+            if settled is not None:
+                verdict, reason = settled
+        if verdict is Verdict.APPLIED and settled is None:
+            assert order is not None
+            # The one write transaction: UPDATE ... RETURNING (only if still unpaid), the outbox event and
+            # this notification's record, one commit. Duplicates and refusals never get here.
+            with gateway.db.transaction_connection() as connection:
+                verdict, reason = settle_payment(connection, order, notification, transitions)
+                values = _record(provider, request, verdict, reason, order_id=order.id, event_id=notification.event_id)
+                connection.execute(INSERT_NOTIFICATION, values)
+                write_records(connection, held)
+            held.clear()
     # Committed. From here on nothing can undo the payment record.
     if verdict.accepted:
         log.info("%s notify for %s: %s", provider.name, notification.merchant_order_no, verdict.value)
@@ -219,6 +228,22 @@ def _already_processed(gateway: Gateway, cursor: Any, provider: Provider, event_
     return found.fetchone() is not None
 
 
+# What `quote_plus` leaves as it is (urllib.parse's always-safe characters).
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def query_string(pairs: Iterable[tuple[Any, Any]]) -> str:
+    """`urllib.parse.urlencode(pairs)`, character for character (the record keeps what it always kept),
+    without its per-character quoting of the names and values that need none (a notify's, mostly)."""
+    return "&".join(f"{_quoted(name)}={_quoted(value)}" for name, value in pairs)
+
+
+def _quoted(text: str | bytes | object) -> str:
+    if isinstance(text, str) and _UNQUOTED.fullmatch(text):
+        return text
+    return quote_plus(text) if isinstance(text, str | bytes) else quote_plus(str(text))
+
+
 def _record(
     provider: Provider,
     request: InboundRequest,
@@ -231,7 +256,7 @@ def _record(
     """The notification's row, as `INSERT_NOTIFICATION` writes it."""
     # What anyone can send (a bad signature, junk) is kept as a digest, its size and a prefix only.
     limit = MAX_STORED_BODY if verdict.accepted or event_id or order_id else MAX_STORED_PREFIX
-    stored = stored_request(request, urlencode(list(request.query)).encode(), limit)
+    stored = stored_request(request, query_string(request.query).encode(), limit)
     return {
         "provider": provider.name,
         "received_at": utcnow(),

@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import logging
 
+from gateway.domain.instrument import Record, holding
 from gateway.plugin.provider import NotFound, Notification, OrderRef, Provider, ProviderError, Verdict
 from gateway.store.rows import StoredOrder
 
 log = logging.getLogger(__name__)
 
 
-def confirmation(provider: Provider, order: StoredOrder, notification: Notification) -> tuple[Verdict, str] | None:
+def confirmation(
+    provider: Provider, order: StoredOrder, notification: Notification, held: list[Record] | None = None
+) -> tuple[Verdict, str] | None:
     """None when the provider's query confirms `notification`'s payment of `order`; else the
-    verdict (UNCONFIRMED or MISMATCH) and the reason to record."""
+    verdict (UNCONFIRMED or MISMATCH) and the reason to record.
+
+    `held`: a list for the query's record (instrument.records_held), for the caller to write with the
+    payment; without it the record is written on its own."""
     asked = OrderRef(
         merchant_order_no=order.merchant_order_no,
         # The id the order already had, else the one the notification claims: the query must name it.
@@ -31,7 +37,8 @@ def confirmation(provider: Provider, order: StoredOrder, notification: Notificat
         client_ip=order.client_ip,
     )
     try:
-        answer = provider.query_order(asked)
+        query = provider.query_order if held is None else holding(provider.query_order, held)
+        answer = query(asked)
     except NotFound:
         return _contradicted(provider, order, "the provider's query has no such order")
     except ProviderError as exc:  # refused, unclear or unanswered: it says nothing about the payment

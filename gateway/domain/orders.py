@@ -42,7 +42,7 @@ from gateway.plugin.provider import (
 )
 from gateway.plugin.validation import flatten_messages
 from gateway.store.models import DEFAULT_MERCHANT_ID, ORDERS, PAID_STATUSES, Order, OrderStatus
-from gateway.store.rows import as_order, column_values, is_resource_id
+from gateway.store.rows import as_order, is_resource_id, new_order_values
 from gateway.store.statements import (
     ATTEMPT_KEYS,
     CALL_KEYS,
@@ -91,7 +91,8 @@ def create_order(
     chosen = route(gateway, merchant_id, fields, order_id)
     first = chosen.candidates[0]
     draft = _draft(first.provider, fields, caller_ip, sandbox=gateway.settings.sandbox)
-    order = Order(
+    # The row as a dict of its columns: the `Order` is built once, from what the database answers.
+    order = new_order_values(
         id=order_id,
         provider=first.provider.name,
         channel=draft.channel,
@@ -120,11 +121,11 @@ def create_order(
     # Stored before the provider is called. With an Idempotency-Key, the key must name the order in the
     # same commit (a retry after a crash then resumes it); without one, a lone INSERT is enough.
     if claim is None:
-        _insert_alone(gateway, column_values(order))
+        _insert_alone(gateway, order)
     else:
         with gateway.db.transaction() as session:
-            session.connection().execute(INSERT_ORDER, column_values(order))
-            idempotency.attach_resource(session, claim, order.id)
+            session.connection().execute(INSERT_ORDER, order)
+            idempotency.attach_resource(session, claim, order_id)
     # The environment's merchant has one account per provider and no routing: no attempt records.
     recorded = merchant_id != DEFAULT_MERCHANT_ID
     shown: list[dict[str, Any]] = []
@@ -133,14 +134,14 @@ def create_order(
     while True:
         provider = candidate.provider
         attempt = (
-            Attempt.begin(order.id, position, candidate.account_id, provider.name, order.merchant_order_no)
+            Attempt.begin(order_id, position, candidate.account_id, provider.name, order["merchant_order_no"])
             if recorded
             else None
         )
         request = OrderRequest(
             draft=draft,
-            order_id=order.id,
-            merchant_order_no=order.merchant_order_no,
+            order_id=order_id,
+            merchant_order_no=order["merchant_order_no"],
             notify_url=gateway.accounts.notify_url(provider.name, candidate.account_id),
         )
         with instrument.records_held(gateway.db) as calls:  # the call's record goes in with its answer
@@ -154,11 +155,11 @@ def create_order(
                     shown.append(attempt_view.shown(values))
                 following = _next_able(gateway, candidates, fields, caller_ip) if created_nothing(exc) else None
                 if following is None:
-                    _refused_or_unknown(gateway, provider, order, exc, values)
-                    raise provider_failure(provider, exc, "create the order", order_id=order.id) from exc
+                    _refused_or_unknown(gateway, provider, order_id, exc, values)
+                    raise provider_failure(provider, exc, "create the order", order_id=order_id) from exc
                 log.warning(
                     "%s account %s did not create order %s (%s %s); trying account %s",
-                    provider.name, candidate.account_id, order.id, exc.code, exc.message, following[0].account_id,
+                    provider.name, candidate.account_id, order_id, exc.code, exc.message, following[0].account_id,
                 )  # fmt: skip
                 candidate, draft = following
                 position += 1
@@ -169,7 +170,7 @@ def create_order(
                 metrics.count_attempt(provider.name, attempts.CREATED)
                 gateway.breakers.created(candidate.account_id)
                 shown.append(attempt_view.shown(values))
-            stored = _record_creation(gateway, order, created, calls, values)
+            stored = _record_creation(gateway, order_id, created, calls, values)
             stored.attempt_list = shown
             return stored
 
@@ -213,43 +214,41 @@ def _next_able(
 
 
 def _move_to(
-    gateway: Gateway, order: Order, candidate: Candidate, left: Mapping[str, Any] | None, calls: list[dict[str, Any]]
+    gateway: Gateway,
+    order: dict[str, Any],
+    candidate: Candidate,
+    left: Mapping[str, Any] | None,
+    calls: list[dict[str, Any]],
 ) -> None:
-    """The order goes on to `candidate` under a new provider order number; the attempt it leaves is
-    recorded in the same commit, so a payment that ever reaches the old number is found (as surplus)."""
-    order.merchant_order_no = new_merchant_order_no()
-    order.provider = candidate.provider.name
-    order.account_id = candidate.account_id
-    order.provider_account = candidate.provider.account_id
+    """The order (its columns) goes on to `candidate` under a new provider order number; the attempt it
+    leaves is recorded in the same commit, so a payment that ever reaches the old number is found (as
+    surplus)."""
+    moved = {
+        "merchant_order_no": new_merchant_order_no(),
+        "provider": candidate.provider.name,
+        "account_id": candidate.account_id,
+        "provider_account": candidate.provider.account_id,
+    }
+    order.update(moved)
     with gateway.db.transaction() as session:
         connection = session.connection()
         attempts.write(connection, dict(left) if left is not None else None)
-        connection.execute(
-            update(ORDERS)
-            .where(ORDERS.c.id == order.id)
-            .values(
-                merchant_order_no=order.merchant_order_no,
-                provider=order.provider,
-                account_id=order.account_id,
-                provider_account=order.provider_account,
-                updated_at=utcnow(),
-            )
-        )
+        connection.execute(update(ORDERS).where(ORDERS.c.id == order["id"]).values(**moved, updated_at=utcnow()))
         instrument.write_records(connection, calls)
     calls.clear()
 
 
 def _refused_or_unknown(
-    gateway: Gateway, provider: Provider, order: Order, exc: ProviderError, attempt: Mapping[str, Any] | None = None
+    gateway: Gateway, provider: Provider, order_id: str, exc: ProviderError, attempt: Mapping[str, Any] | None = None
 ) -> None:
     if is_definite_refusal(exc):
-        _record_refusal(gateway, order, exc, attempt)
-        log.warning("%s refused order %s: %s %s", provider.name, order.id, exc.code, exc.message)
+        _record_refusal(gateway, order_id, exc, attempt)
+        log.warning("%s refused order %s: %s %s", provider.name, order_id, exc.code, exc.message)
     else:  # the provider may still have the order; leave it pending for reconciliation
         if attempt is not None:
             with gateway.db.transaction() as session:
                 attempts.write(session.connection(), dict(attempt))
-        log.warning("%s create_order for %s: outcome unknown (%s %s)", provider.name, order.id, exc.code, exc.message)
+        log.warning("%s create_order for %s: outcome unknown (%s %s)", provider.name, order_id, exc.code, exc.message)
 
 
 def order_answer(gateway: Gateway, order_id: str, merchant_id: str | None = None) -> Order:
@@ -340,11 +339,14 @@ def _draft(provider: Provider, fields: Mapping[str, Any], caller_ip: str | None,
     return draft
 
 
+_COLUMN_LENGTHS = {column.name: getattr(column.type, "length", None) for column in ORDERS.columns}
+
+
 def _too_long_for_their_columns(values: Mapping[str, str]) -> dict[str, list[str]]:
     """SQLite stores any length; PostgreSQL refuses what exceeds a column. Refuse it here, naming the field."""
     errors = {}
     for name, value in values.items():
-        length = getattr(Order.__table__.c[name].type, "length", None)
+        length = _COLUMN_LENGTHS.get(name)
         if length is not None and len(value) > length:
             errors[name] = [f"must be at most {length} characters"]
     return errors
@@ -387,11 +389,11 @@ def _provider_options(provider: Provider, raw: Mapping[str, Any], errors: dict[s
 
 
 def _record_refusal(
-    gateway: Gateway, order: Order, exc: ProviderError, attempt: Mapping[str, Any] | None = None
+    gateway: Gateway, order_id: str, exc: ProviderError, attempt: Mapping[str, Any] | None = None
 ) -> None:
     with gateway.db.transaction() as session:
         attempts.write(session.connection(), dict(attempt) if attempt is not None else None)
-        stored = session.get(Order, order.id)
+        stored = session.get(Order, order_id)
         if stored is not None and stored.status == OrderStatus.PENDING.value:
             stored.status = OrderStatus.FAILED.value
             stored.failure_code = exc.code[:64]
@@ -400,7 +402,7 @@ def _record_refusal(
 
 def _record_creation(
     gateway: Gateway,
-    order: Order,
+    order_id: str,
     created: CreatedOrder,
     calls: list[dict[str, Any]],
     attempt: Mapping[str, Any] | None = None,
@@ -411,7 +413,7 @@ def _record_creation(
     CTEs): one round trip where a transaction takes four (BEGIN, UPDATE, INSERT, COMMIT)."""
     assert created.next_action is not None  # CreatedOrder makes one from pay_params
     answer = {
-        "order_id": order.id,
+        "order_id": order_id,
         "provider_order_id": created.provider_order_id,
         "pay_params": null() if created.pay_params is None else dict(created.pay_params),  # SQL NULL
         "next_action": created.next_action.as_dict(),
@@ -425,14 +427,14 @@ def _record_creation(
         with db.raw_autocommit() as cursor:
             row = statement.execute(cursor, parameters).fetchone()
         if row is None:
-            raise LookupError(f"order {order.id} vanished before its answer was stored")  # none is ever deleted
+            raise LookupError(f"order {order_id} vanished before its answer was stored")  # none is ever deleted
     else:
         with gateway.db.transaction_connection() as connection:
             row = connection.execute(STORE_ANSWER, answer).one()
             instrument.write_records(connection, calls)
             attempts.write(connection, dict(attempt) if attempt is not None else None)
     calls.clear()  # committed with the answer
-    return as_order(row, order)
+    return as_order(row)
 
 
 def _insert_alone(gateway: Gateway, values: Mapping[str, Any]) -> None:

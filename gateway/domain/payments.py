@@ -24,7 +24,7 @@ from gateway.plugin.provider import Notification, Verdict
 from gateway.store.db import Database
 from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order
-from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID, PAY_AND_RECORD
+from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID, PAY_AND_RECORD, PAY_AND_RECORD_WITH_CALL
 
 log = logging.getLogger("gateway.domain.payments")  # the name operators' log filters know
 
@@ -104,11 +104,19 @@ def _mark_paid(connection: Connection, order: OrderFacts, report: Notification) 
 
 
 def pay_in_one_statement(
-    db: Database, row: Sequence[Any], report: Notification, record: Mapping[str, Any], transitions: Transitions
+    db: Database,
+    row: Sequence[Any],
+    report: Notification,
+    record: Mapping[str, Any],
+    transitions: Transitions,
+    calls: list[dict[str, Any]] | None = None,
 ) -> tuple[Verdict, str | None] | None:
     """PostgreSQL: apply a payment `verdict_on` approved, in one round trip and one commit
     (statements.PAY_AND_RECORD): the conditional UPDATE, the outbox event, the notification's
     `record` (INSERT_NOTIFICATION's values), in autocommit.
+
+    `calls`: records of provider calls held for this commit (instrument.records_held); one (the
+    confirming query's) is written by the same statement, paid or not, and taken out of the list.
 
     `row` is the whole order as the notify read it, without a lock; the webhook's payload is that order
     as paid. None: nothing was written, because the order is no longer as read (paid concurrently, or
@@ -140,8 +148,14 @@ def pay_in_one_statement(
         "event_type": outbox.ORDER_PAID,
         "event_data": json.dumps(Transitions.order_paid_data(order)),
     }
+    call = calls[0] if calls is not None and len(calls) == 1 else None
+    if call is not None:
+        params.update({"call_" + key: value for key, value in call.items()})
     with db.raw_autocommit() as cursor:
-        if db.raw(PAY_AND_RECORD).execute(cursor, params).fetchone() is None:
+        found = db.raw(PAY_AND_RECORD if call is None else PAY_AND_RECORD_WITH_CALL).execute(cursor, params)
+        if call is not None:  # committed with the statement, whatever it found
+            calls.clear()  # type: ignore[union-attr]
+        if found.fetchone() is None:
             return None
     transitions.order_paid_written(order)
     if reason is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates
 
 from gateway.plugin.fields import StrictInt, UtcDateTime
+from gateway.plugin.lean_schema import LeanSchema
 from gateway.plugin.money import MAX_MINOR_UNITS
 from gateway.plugin.provider import NextActionType
 
@@ -21,7 +22,7 @@ def _not_blank(value: str) -> None:
         raise ValidationError("must not be blank")
 
 
-class OrderCreateSchema(Schema):
+class OrderCreateSchema(LeanSchema):
     """Unknown fields are refused (marshmallow's default), so a typo never goes unnoticed."""
 
     provider = fields.String(
@@ -84,7 +85,7 @@ class OrderCreateSchema(Schema):
             raise ValidationError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
 
 
-class NextActionSchema(Schema):
+class NextActionSchema(LeanSchema):
     """What the payer's client does next. `type` says which one field is set."""
 
     type = fields.String(
@@ -117,7 +118,7 @@ class OrderQuerySchema(Schema):
     refresh = fields.Boolean(load_default=False, metadata={"description": "ask the provider first", "example": False})
 
 
-class AttemptSchema(Schema):
+class AttemptSchema(LeanSchema):
     account = fields.String(metadata={"description": "the provider account tried"})
     provider = fields.String()
     merchant_order_no = fields.String(metadata={"description": "this attempt's own order number at the provider"})
@@ -152,7 +153,7 @@ class RoutingDecisionSchema(Schema):
     )
 
 
-class OrderSchema(Schema):
+class OrderSchema(LeanSchema):
     id = fields.String()
     merchant = fields.String(attribute="merchant_id", metadata={"description": "the merchant the order belongs to"})
     account = fields.String(attribute="account_id", metadata={"description": "the id of the provider account used"})

@@ -13,6 +13,7 @@ from gateway.plugin.clock import Clock, FixedClock
 from gateway.plugin.fields import StrictInt, UtcDateTime
 from gateway.plugin.hookspecs import hookimpl
 from gateway.plugin.http import DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT, ProviderHttp, Timeouts, pooled_session
+from gateway.plugin.lean_schema import LeanSchema
 from gateway.plugin.money import (
     InvalidAmount,
     exponent,
@@ -87,6 +88,7 @@ __all__ = [
     "InboundRequest",
     "InvalidAmount",
     "InvalidOrder",
+    "LeanSchema",
     "NextAction",
     "NextActionType",
     "NoAnswer",

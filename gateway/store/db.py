@@ -169,13 +169,16 @@ def _make_engine(url: str, *, pool_size: int, pool_timeout: float, recycle: floa
     return engine
 
 
+# psycopg.pq.TransactionStatus.IDLE, libpq's PQTRANS_IDLE: a constant, not an import on every statement
+# (nor psycopg's import on SQLite deployments).
+_PQTRANS_IDLE = 0
+
+
 def _leave_autocommit(connection: Any) -> None:
     """Give a pooled psycopg connection back as the pool lent it; one whose state is unclear (it broke
     mid-statement) is invalidated instead, so the original error is the one that propagates."""
-    from psycopg.pq import TransactionStatus
-
     driver = connection.driver_connection
-    if not driver.closed and driver.info.transaction_status == TransactionStatus.IDLE:
+    if not driver.closed and driver.pgconn.transaction_status == _PQTRANS_IDLE:
         driver.autocommit = False
     else:
         connection.invalidate()

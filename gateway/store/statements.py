@@ -119,7 +119,7 @@ MARK_PAID_WITH_ID = (
 # (`status`, `updated_at`: every write to an order sets it), because the webhook's payload was
 # built from that read; if it is not, nothing is written, and the caller pays in a transaction.
 _UNPAID_LIST = ", ".join(f"'{status}'" for status in UNPAID_STATUSES)
-PAY_AND_RECORD = text(
+_PAY_AND_RECORD = (
     "WITH paid AS ("
     f" UPDATE orders SET status = '{OrderStatus.PAID.value}', paid_at = :paid_at, updated_at = :now,"
     " paid_after_expiry = (status = 'expired' OR paid_after_expiry),"
@@ -137,6 +137,14 @@ PAY_AND_RECORD = text(
     " CAST(:query_string AS text), CAST(:body AS text), CAST(:body_digest AS text), CAST(:request_size AS integer),"
     " CAST(:content_type AS text), CAST(:verdict AS text), CAST(:reason AS text), id,"
     " CAST(:notification_event_id AS text) FROM paid RETURNING order_id"
+)
+PAY_AND_RECORD = text(_PAY_AND_RECORD)
+# The same, also writing the record of the provider call that confirmed the payment (`call_*` parameters,
+# CALL_KEYS): a data-modifying CTE always runs, so the call is on record whether or not the order was paid.
+_CALL_COLUMNS = sorted(CALL_KEYS)
+PAY_AND_RECORD_WITH_CALL = text(
+    f"WITH call_row AS (INSERT INTO provider_calls ({', '.join(_CALL_COLUMNS)})"
+    f" VALUES ({', '.join(':call_' + key for key in _CALL_COLUMNS)})), " + _PAY_AND_RECORD.removeprefix("WITH ")
 )
 
 # -- notifications: their records, and "was this event already applied?" ---------------------------

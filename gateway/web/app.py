@@ -6,7 +6,10 @@ import copy
 import json
 import logging
 import os
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
+from inspect import iscoroutinefunction
+from typing import Any
 
 from flask import Flask, Response, current_app
 from flask_smorest import Api
@@ -44,6 +47,28 @@ class GatewayApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hint
         return current_app.response_class(json.dumps(doc, indent=2), mimetype="application/json")
 
 
+class GatewayFlask(Flask):
+    """Flask, remembering which hooks and views are coroutine functions.
+
+    Flask's `ensure_sync` asks `inspect` about every before- and after-request hook and the view on every
+    request (16 times for a create): the answer for a function never changes, so each process asks once.
+    Keyed by the function (a bound method by its `__func__`), held weakly: a per-request closure goes away
+    with its request.
+    """
+
+    _coroutine_functions: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        key = getattr(func, "__func__", func)
+        try:
+            is_coroutine = self._coroutine_functions.get(key)
+        except TypeError:  # not weakly referable: ask each time
+            return super().ensure_sync(func)
+        if is_coroutine is None:
+            is_coroutine = self._coroutine_functions[key] = iscoroutinefunction(func)
+        return self.async_to_sync(func) if is_coroutine else func
+
+
 API_VERSION = "1"
 
 
@@ -52,7 +77,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     instance_path = str(
         (test_config or {}).get("GATEWAY_INSTANCE_PATH") or os.environ.get("GATEWAY_INSTANCE_PATH") or ""
     )
-    app = Flask("gateway", instance_path=instance_path or None, root_path=os.path.dirname(__file__))
+    app = GatewayFlask("gateway", instance_path=instance_path or None, root_path=os.path.dirname(__file__))
     settings = load_settings(app.instance_path, test_config)
     settings.public_url  # noqa: B018 - validated now, not at the first order
     require_api_keys(settings)

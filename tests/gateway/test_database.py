@@ -227,3 +227,11 @@ def test_postgresql_has_no_writer_gate(postgres_url: str) -> None:
         assert db._writers is None  # row locks: writers of different orders never wait for each other
     finally:
         db.dispose()
+
+
+def test_the_idle_state_a_raw_connection_is_given_back_in_is_psycopgs() -> None:
+    from psycopg.pq import TransactionStatus
+
+    from gateway.store import db
+
+    assert db._PQTRANS_IDLE == TransactionStatus.IDLE

@@ -22,7 +22,7 @@ from gateway.domain.payments import pay_in_one_statement
 from gateway.domain.schemas import OrderSchema
 from gateway.plugin.provider import Notification, Verdict
 from gateway.store.db import Database
-from gateway.store.models import NOTIFICATIONS, ORDERS, OUTBOX_EVENTS
+from gateway.store.models import NOTIFICATIONS, ORDERS, OUTBOX_EVENTS, PROVIDER_CALLS
 from gateway.store.rows import as_order
 from gateway.store.statements import FIND_ORDER_BY_REFERENCE
 
@@ -123,3 +123,41 @@ def test_concurrent_payments_of_one_order_apply_once(db: Database) -> None:
     count = select(func.count()).select_from(OUTBOX_EVENTS).where(OUTBOX_EVENTS.c.order_id == row.id)
     with db.engine.connect() as connection:
         assert connection.scalar(count) == 1
+
+
+def call_record(number: str) -> dict[str, Any]:
+    """A confirming query's record, as instrument._record makes it."""
+    return {
+        "provider": "example", "operation": "query_order", "outcome": "ok", "code": None, "message": None,
+        "duration_ms": 3, "merchant_order_no": number, "refund_id": None, "request_id": "req-1",
+        "created_at": datetime.now(UTC),
+    }  # fmt: skip
+
+
+def calls_about(db: Database, number: str) -> list[tuple[str, str, str | None]]:
+    query = select(PROVIDER_CALLS.c.operation, PROVIDER_CALLS.c.outcome, PROVIDER_CALLS.c.request_id)
+    with db.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query.where(PROVIDER_CALLS.c.merchant_order_no == number))]
+
+
+@pytest.mark.parametrize("paid_meanwhile", [False, True])
+def test_the_confirming_query_is_recorded_by_the_same_statement_paid_or_not(db: Database, paid_meanwhile: bool) -> None:
+    number = stored(db)
+    row = read(db, number)
+    if paid_meanwhile:
+        with db.engine.begin() as connection:
+            connection.execute(update(ORDERS).where(ORDERS.c.id == row.id).values(status="paid"))
+    report = Notification(
+        merchant_order_no=number, amount=2856, currency="CAD", paid=True, account_id="acct-1",
+        provider_order_id="PO-1", paid_at=PAID_AT,
+    )  # fmt: skip
+    record = {
+        "provider": "example", "received_at": datetime.now(UTC), "method": "POST", "query_string": "", "body": "{}",
+        "body_digest": None, "request_size": 2, "content_type": "application/json", "order_id": row.id,
+        "event_id": None,
+    }  # fmt: skip
+    held = [call_record(number)]
+    settled = pay_in_one_statement(db, tuple(row), report, record, Transitions(), held)
+    assert settled == (None if paid_meanwhile else (Verdict.APPLIED, None))
+    # Written, and so no longer held: the caller (instrument.records_held) must not write it again.
+    assert held == [] and calls_about(db, number) == [("query_order", "ok", "req-1")]

@@ -32,7 +32,7 @@ from gateway.plugin.provider import (
     ProviderInfo,
     Verdict,
 )
-from gateway.store.models import NotificationRecord, OutboxEvent
+from gateway.store.models import NotificationRecord, OutboxEvent, ProviderCall
 from tests.conftest import MCH_ID, MCH_KEY
 from tests.support.flows import wait_for
 
@@ -86,6 +86,15 @@ def paid_events(app: Any) -> list[str]:
         return [str(i) for i in session.scalars(select(OutboxEvent.order_id).where(OutboxEvent.type == "order.paid"))]
 
 
+def query_calls(app: Any) -> list[str]:
+    """The outcomes of the query_order calls on the console's timeline (provider_calls), in order."""
+    with app.extensions["gateway"].db.transaction() as session:
+        found = session.scalars(
+            select(ProviderCall.outcome).where(ProviderCall.operation == "query_order").order_by(ProviderCall.id)
+        )
+        return list(found)
+
+
 def status_of(client: Any, order_id: str) -> str:
     status: str = client.get(f"/v1/orders/{order_id}").get_json()["status"]
     return status
@@ -114,8 +123,10 @@ def test_a_payment_iotpay_took_is_confirmed_by_its_query_and_applied_once(
     wait_for(lambda: status_of(client, order["id"]) == "paid", what="the notify to pay the order")
     assert [verdict for verdict, _ in records(app)] == ["applied"]
     assert paid_events(app) == [order["id"]]
+    assert query_calls(app) == ["ok"]  # on record, written with the payment
     assert send(client, signed_notify(order)) == (200, "success")  # a re-sent notify: a duplicate, no query needed
     assert paid_events(app) == [order["id"]]
+    assert query_calls(app) == ["ok"]
 
 
 def test_a_signed_notify_iotpay_never_sent_is_refused_when_its_query_says_unpaid(
@@ -127,6 +138,7 @@ def test_a_signed_notify_iotpay_never_sent_is_refused_when_its_query_says_unpaid
 
     [(verdict, reason)] = records(app)
     assert verdict == "mismatch" and reason is not None and "not paid" in reason
+    assert query_calls(app) == ["ok"]  # a query that refused the payment is on record too
     assert status_of(client, order["id"]) == "pending"
     assert paid_events(app) == [] and not paid_log.exists()
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
@@ -145,6 +157,8 @@ def test_no_clear_answer_to_the_query_means_not_yet_and_iotpay_sends_it_again(
 
     verdicts = [verdict for verdict, _ in records(app)]
     assert verdicts == ["unconfirmed", "applied"], records(app)
+    calls = query_calls(app)
+    assert len(calls) == 2 and calls[0] != "ok" and calls[1] == "ok", calls
     # Not acknowledged until applied (the simulator records its attempt once it has the answer).
     wait_for(lambda: notify_attempts(simulator, order)[:2] == ["fail", "success"], what="the two attempts")
     assert paid_events(app) == [order["id"]]

@@ -20,6 +20,7 @@ from gateway.plugin import (
     CreatedOrder,
     InboundRequest,
     InvalidOrder,
+    LeanSchema,
     NotFound,
     Notification,
     NotificationRejected,
@@ -45,6 +46,7 @@ from gateway_iotpay.config import NAME, IotPayConfig
 log = logging.getLogger(__name__)
 # Built once: a schema's fields are set up in its constructor, which costs more than a load.
 _PAYMENT_NOTIFY = schemas.PaymentNotify()
+_QUERY_ORDER_RESPONSE = schemas.QueryOrderResponse()  # every confirmed notify loads one
 
 # errCodes that say IOTPay refused the request before acting on it (its error-code table): POST
 # required, empty post data, signature error, parameter error, merchant does not exist. For a query
@@ -119,7 +121,7 @@ def _check_request(operation: str, params: Mapping[str, Any], checked: _Checked)
         schema.load(params)
 
 
-class IotPayOptions(Schema):
+class IotPayOptions(LeanSchema):
     """`provider_options` accepted by IOTPay orders."""
 
     os_type = fields.String(
@@ -339,7 +341,7 @@ class IotPayProvider(Provider):
         else:
             params["mchOrderNo"] = order.merchant_order_no
         params["sign"] = signing.sign(params, self.config.secret_key)
-        answer = self._business_call("query_order", params, schemas.QueryOrderResponse())
+        answer = self._business_call("query_order", params, _QUERY_ORDER_RESPONSE)
         if answer.get("mch_order_no") != order.merchant_order_no or answer.get("mch_id") != self.config.mch_id:
             raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay answered about another order")
         if answer.get("amount") is None or not answer.get("currency") or answer.get("status") is None:
@@ -363,7 +365,7 @@ class IotPayProvider(Provider):
         params: dict[str, Any] = {"mchId": self.config.mch_id, "mchOrderNo": "gatewaycheck" + secrets.token_hex(6)}
         params["sign"] = signing.sign(params, self.config.secret_key)
         try:
-            self._business_call("query_order", params, schemas.QueryOrderResponse())
+            self._business_call("query_order", params, _QUERY_ORDER_RESPONSE)
         except NotFound:  # 0112, which IOTPay only answers once the signature and merchant passed
             return f"IOTPay accepted the signature of merchant {self.config.mch_id}"
         raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay found an order that cannot exist")

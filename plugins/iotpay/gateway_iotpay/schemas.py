@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, ValidationError, fields, validate, validates_schema
 
-from gateway.plugin import StrictInt
+from gateway.plugin import LeanSchema, StrictInt
 
 # channelIds by what the payer gets back (docs/providers/iotpay.md). Barcode (*_MICROPAY) stays out:
 # IOTPay's description of its answer is incomplete.
@@ -64,7 +64,7 @@ def _amount(key: str) -> StrictInt:
 _SIGN = fields.String(data_key="sign", required=True, validate=validate.Length(equal=32))
 
 
-class _Request(Schema):
+class _Request(LeanSchema):
     mch_id = _text("mchId", 30, required=True)
     sign = _SIGN
 
@@ -191,7 +191,7 @@ class RefundOrderRequest(_Request):
     login_name = _text("loginName", 50)
 
 
-class _Response(Schema):
+class _Response(LeanSchema):
     """Envelope every IOTPay answer shares: communication result, then business result."""
 
     class Meta:
@@ -262,7 +262,7 @@ class RefundOrderResponse(_Response):
     refund_amount = WholeNumber(data_key="refundAmount", validate=validate.Range(min=1, max=MAX_AMOUNT))
 
 
-class PaymentNotify(Schema):
+class PaymentNotify(LeanSchema):
     """The asynchronous payment notify. Values arrive as text."""
 
     class Meta:
