@@ -1,4 +1,5 @@
-"""Provider answers the kit garbles itself: an HTML 404 or 500 page, a `200` that is not JSON or is `{}`.
+"""Provider answers the kit garbles itself: an HTML 404 or 500 page, a `200` that is not JSON or is `{}`,
+the provider's own answer with a 5xx or 3xx status.
 
 The kit does not need the harness for these: while `garbled_answers` is active, every answer the
 provider's client receives over `requests` (any host but the gateway under test) is replaced,
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 import requests
@@ -27,8 +29,11 @@ REPLIES: dict[str, tuple[int, str, str, bytes]] = {
 }
 
 
-# The provider's own answer, status changed: whatever a 5xx carries, it says nothing sure.
-SAME_BODY_503 = "same_body_503"
+# The provider's own answer with its status changed to the one named: whatever a 5xx or a 3xx carries,
+# it says nothing sure (a 3xx is no answer of the provider's API, whatever its body).
+SAME_BODY = "same_body_"
+SAME_BODY_503 = f"{SAME_BODY}503"
+REDIRECT_STATUSES = (300, 301, 302, 303, 307, 308)
 # The provider's own JSON answer with a field it may add any day: the answer must still be read.
 EXTRA_FIELD = "extra_field"
 
@@ -36,8 +41,9 @@ EXTRA_FIELD = "extra_field"
 def garbled(
     request: requests.PreparedRequest, reply: str, answer: requests.Response | None = None
 ) -> requests.Response:
-    if reply == SAME_BODY_503 and answer is not None:
-        answer.status_code, answer.reason = 503, "Service Unavailable"
+    if reply.startswith(SAME_BODY) and answer is not None:
+        changed = HTTPStatus(int(reply.removeprefix(SAME_BODY)))
+        answer.status_code, answer.reason = changed.value, changed.phrase
         return answer
     if reply == EXTRA_FIELD and answer is not None:
         try:

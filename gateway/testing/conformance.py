@@ -20,6 +20,7 @@ from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
 from gateway.testing.currencies import CurrencyChecks
+from gateway.testing.error_codes import ErrorCodeChecks
 from gateway.testing.field_variants import FieldVariantChecks
 from gateway.testing.form_notifications import FormNotificationChecks
 from gateway.testing.harness import ProviderHarness
@@ -37,6 +38,7 @@ from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
+from gateway.testing.time_edges import TimeEdgeChecks
 from gateway.testing.url_checks import UrlChecks
 
 TIMEOUT = 1.0  # seconds the provider waits in the time-out tests: every call there has it, so not too tight
@@ -52,6 +54,7 @@ class ProviderConformance(
     HostileChecks,
     SettingsChecks,
     TimeChecks,
+    TimeEdgeChecks,
     RefundNotificationChecks,
     AccountChecks,
     NotCreatedChecks,
@@ -68,20 +71,23 @@ class ProviderConformance(
     SchemeChecks,
     LimitChecks,
     RefundRecordChecks,
+    ErrorCodeChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
     The checks of lost notifications, closed payments and mixed-up query answers
     (`RecoveryChecks`), of refusals, unclear answers and event ids (`OutcomeChecks`) and of every
     declared currency (`CurrencyChecks`), with hostile input (`HostileChecks`), of start-up
-    settings (`SettingsChecks`), of signed timestamps (`TimeChecks`), of refund notifications
+    settings (`SettingsChecks`), of signed timestamps (`TimeChecks`, and to the second and as text:
+    `TimeEdgeChecks`), of refund notifications
     (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
     (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
-    declared field and amount limits (`LimitChecks`) and of the provider's own refund ids
-    (`RefundRecordChecks`) live in modules of their own; this class has the rest.
+    declared field and amount limits (`LimitChecks`), of the provider's own refund ids
+    (`RefundRecordChecks`) and of the codes a merchant is shown (`ErrorCodeChecks`) live in modules
+    of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

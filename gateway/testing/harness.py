@@ -152,6 +152,12 @@ class ProviderHarness(ABC):
     # kit sets it to the https:// form and carries the calls over plain http itself, so that a plain http
     # address in an answer is what it would be in production, a downgrade.
     api_url_setting: str | None = None
+    # The `provider_error.code`s your plugin gives a refund the provider reports failed, as your provider's page
+    # documents them (Stripe: `refund_failed`, `refund_canceled`): the kit expects one on every such refund.
+    failed_refund_codes: Sequence[str] = ()
+    # The `provider_error.code` your plugin gives an answer it cannot use (not JSON, none of its fields, or about
+    # another order), as your provider's page documents it (Stripe: `invalid_response`): the kit expects it there.
+    invalid_answer_code: str | None = None
 
     @property
     def plugin_name(self) -> str:

@@ -5,7 +5,8 @@ prefix, another case, padded) is refused; a signed field sent twice is never app
 whose decimals binary floating point cannot hold (0.29, 1.15, 10.10) and amounts past a float's
 53 bits reach the provider and come back exact; and an answer that is an HTML error page or a
 `200` that is not JSON or `{}`, to any call, leaves the outcome unknown: never failed, never
-not-found; and so does the provider's own refusal with a 5xx status.
+not-found; and so does the provider's own refusal with a 5xx status, and its own answer to any call
+with a 3xx status.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 
 from gateway.plugin.provider import Operation, Verdict
-from gateway.testing.answers import EXTRA_FIELD, REPLIES, SAME_BODY_503, garbled_answers
+from gateway.testing.answers import EXTRA_FIELD, REDIRECT_STATUSES, REPLIES, SAME_BODY, SAME_BODY_503, garbled_answers
 from gateway.testing.harness import HttpRequest
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown, refunded_at_provider
@@ -304,5 +305,59 @@ class HostileChecks:
         gateway.reconcile()
         statuses = [refund["status"] for refund in gateway.refunds(order["id"])]
         assert statuses == ["succeeded"], f"the simulator refunded; reconcile recorded {statuses}"
+        refunded = refunded_at_provider(gateway, order)
+        assert refunded == order["amount"], f"the simulator recorded {refunded} refunded, not {order['amount']}"
+
+    # -- redirects --
+
+    @pytest.mark.parametrize("operation", ["create_order", "query_order", "refund", "query_refund"])
+    def test_a_3xx_answer_leaves_the_outcome_unknown(self, gateway_under_test: LiveGateway, operation: str) -> None:
+        """The simulator's own answer, acted on, with its status made each 3xx: not the provider's API
+        answering, so never read as its answer, however good the body looks."""
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        needed = {"query_order": Operation.QUERY, "refund": Operation.REFUND, "query_refund": Operation.QUERY_REFUND}
+        if operation in needed and needed[operation] not in gateway.provider.operations:
+            pytest.skip(f"the provider does not declare {needed[operation]}")
+        # A refund each costs a paid order: three statuses are enough there.
+        statuses = REDIRECT_STATUSES if operation in ("create_order", "query_order") else (300, 302, 307)
+        for status in statuses:
+            redirect = f"{SAME_BODY}{status}"
+            what = f"the simulator's answer to {operation}, with its status made {status}"
+            if operation == "create_order":
+                with garbled_answers(redirect, spare=gateway.url) as garbled:
+                    response = gateway.post_order()
+                if not garbled:
+                    pytest.skip("the provider made no call over `requests` to create an order")
+                assert is_unknown(response), f"{what}: the API answered {response.status_code}: {response.get_json()}"
+                status_now = gateway.order(response.get_json()["order_id"])["status"]
+                assert status_now == "pending", f"{what}: the order is {status_now!r}"
+            elif operation == "query_order":
+                order = gateway.new_order()
+                harness.pay_without_notifying(order)  # the body the kit sends back says paid
+                with garbled_answers(redirect, spare=gateway.url):
+                    refreshed = gateway.refresh(order["id"])
+                assert refreshed.status_code != 404, f"{what}: taken for 'no such order'"
+                status_now = gateway.order(order["id"])["status"]
+                assert status_now == "pending", f"{what}: the order became {status_now!r}; raise OutcomeUnknown"
+            else:
+                self.redirected_refund(gateway, redirect, what, query=operation == "query_refund")
+
+    @staticmethod
+    def redirected_refund(gateway: LiveGateway, redirect: str, what: str, *, query: bool) -> None:
+        order = gateway.paid_order()
+        with garbled_answers(redirect if not query else "html_500", spare=gateway.url):
+            response = gateway.refund(order["id"], order["amount"])
+        if not query:
+            assert is_unknown(response), f"{what}: the API answered {response.status_code}: {response.get_json()}"
+        else:
+            with garbled_answers(redirect, spare=gateway.url):  # the refund is unknown: reconcile asks
+                gateway.expire_refund_leases(order["id"])
+                gateway.reconcile()
+        statuses = [refund["status"] for refund in gateway.refunds(order["id"])]
+        assert statuses in (["unknown"], ["pending"]), f"{what}: the refund is recorded as {statuses}"
+        gateway.expire_refund_leases(order["id"])
+        gateway.reconcile()
+        statuses = [refund["status"] for refund in gateway.refunds(order["id"])]
+        assert statuses == ["succeeded"], f"then answered as usual, reconcile recorded {statuses}"
         refunded = refunded_at_provider(gateway, order)
         assert refunded == order["amount"], f"the simulator recorded {refunded} refunded, not {order['amount']}"

@@ -143,6 +143,8 @@ class StripeHarness(ProviderHarness):
     notifications_carry_paid_time = True  # the event's `created`
     notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
+    failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
+    invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
     largest_amount = 99_999_999  # Stripe's PaymentIntent docs: "The amount value supports up to eight digits"
 
     def __init__(
