@@ -380,3 +380,59 @@ def test_a_query_answer_with_a_fractional_amount_is_not_trusted(iotpay: tuple[Fa
     with pytest.raises(ProviderError) as unclear:
         make_provider(url).query_order(refund_request().order)
     assert not is_definite_refusal(unclear.value)
+
+
+# A refusal's envelope decides: placeholder fields beside it (an empty payOrderId, a 0 amount, an
+# unknown status) must not turn "refused" or "no such order" into unclear, or a refused create would
+# never fail over and an order IOTPay never had would never expire.
+PLACEHOLDERS = {"payOrderId": "", "amount": 0, "currency": "", "status": -1, "refundOrderId": ""}
+
+
+@pytest.mark.parametrize(
+    ("call", "answer", "kind"),
+    [
+        ("create", {"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0014", "errCodeDes": "amount"}, "Refused"),
+        ("create", {"retCode": "FAIL", "retMsg": "params is empty"}, "Refused"),
+        ("query", {"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0112", "errCodeDes": "no order"}, "NotFound"),
+        ("refund", {"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0014", "errCodeDes": "amount"}, "Refused"),
+    ],
+    ids=["create-refused", "create-ret-fail", "query-no-such-order", "refund-refused"],
+)
+def test_a_refusal_with_placeholder_fields_is_still_a_refusal(
+    iotpay: tuple[FakeIotPay, str], call: str, answer: dict[str, Any], kind: str
+) -> None:
+    fake, url = iotpay
+    fake.answer = {**answer, **PLACEHOLDERS}
+    provider = make_provider(url)
+    calls = {
+        "create": lambda: provider.create_order(vector_order()),
+        "query": lambda: provider.query_order(refund_request().order),
+        "refund": lambda: provider.refund(refund_request()),
+    }
+    with pytest.raises(ProviderError) as failed:
+        calls[call]()
+    assert type(failed.value).__name__ == kind, failed.value
+    assert failed.value.code == answer.get("errCode", answer["retCode"])
+
+
+def test_a_success_with_a_placeholder_field_stays_unclear(iotpay: tuple[FakeIotPay, str]) -> None:
+    fake, url = iotpay
+    fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "mchId": "10000701",
+                   "mchOrderNo": "20160427210604000490", "amount": 0, "currency": "CAD", "status": 2}  # fmt: skip
+    with pytest.raises(OutcomeUnknown):
+        make_provider(url).query_order(refund_request().order)
+
+
+@pytest.mark.parametrize(("amount", "verdict"), [(2**31, None), (2**63 - 1, None), (2**63, Verdict.MALFORMED)])
+def test_a_signed_notify_amount_is_read_up_to_what_a_record_holds(amount: int, verdict: Verdict | None) -> None:
+    # Past any order's limit it is an amount that disagrees with the order (the core's mismatch); past a
+    # 64-bit integer no record could hold it, so it is malformed rather than a database error.
+    params = {**NOTIFY["params"], "amount": str(amount)}
+    params["sign"] = signing.sign(params, KEY)
+    provider = make_provider("http://unused.invalid")
+    if verdict is None:
+        assert provider.verify_notification(notify_request(params)).amount == amount
+        return
+    with pytest.raises(NotificationRejected) as rejected:
+        provider.verify_notification(notify_request(params))
+    assert rejected.value.verdict is verdict

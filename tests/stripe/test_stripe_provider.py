@@ -567,3 +567,17 @@ def test_a_charge_refunded_event_without_its_refunds_is_acknowledged_and_left_al
     with pytest.raises(NotificationRejected) as rejected:
         make_provider("http://unused.invalid").verify_notification(signed(event("charge.refunded", CHARGE)))
     assert rejected.value.verdict is Verdict.IGNORED
+
+
+@pytest.mark.parametrize(("amount", "read"), [(10**8, True), (2**63 - 1, True), (2**63, False)])
+def test_a_succeeded_events_amount_is_read_up_to_what_a_record_holds(amount: int, read: bool) -> None:
+    # Past Stripe's largest amount it disagrees with any order (the core's mismatch); past a 64-bit
+    # integer no record could hold it, so the event is malformed rather than a database error.
+    body = event(obj=intent(status="succeeded", amount=amount, amount_received=amount))
+    provider = make_provider("http://unused.invalid")
+    if read:
+        assert provider.verify_notification(signed(body)).amount == amount
+        return
+    with pytest.raises(NotificationRejected) as rejected:
+        provider.verify_notification(signed(body))
+    assert rejected.value.verdict is Verdict.MALFORMED

@@ -153,6 +153,22 @@ class IotPayOptions(LeanSchema):
 _OPTIONS = IotPayOptions()
 
 
+_ENVELOPE = schemas.Envelope()
+
+
+def _refusal_envelope(raw: Any, *, result_required: bool) -> dict[str, Any] | None:
+    """The envelope of an answer that reports a failure, or None (malformed, or it claims success)."""
+    try:
+        envelope: dict[str, Any] = _ENVELOPE.load(raw)
+    except ValidationError:
+        return None
+    if envelope["ret_code"] != "SUCCESS":
+        return envelope
+    if envelope.get("res_code") is None:
+        return None if not result_required else envelope
+    return None if envelope["res_code"] == "SUCCESS" else envelope
+
+
 class IotPayProvider(Provider):
     def __init__(self, config: IotPayConfig, client: IotPayClient) -> None:
         self.config = config
@@ -291,7 +307,13 @@ class IotPayProvider(Provider):
         try:
             answer: dict[str, Any] = schema.load(raw)
         except ValidationError as exc:
-            raise OutcomeUnknown("INVALID_RESPONSE", f"IOTPay's answer is malformed: {sorted(exc.messages)}") from None
+            # A refusal is judged by its envelope alone: what else it carries (an empty payOrderId, a 0
+            # amount) is no answer to believe, and must not turn "refused" or "no such order" into unclear.
+            envelope = _refusal_envelope(raw, result_required=result_required)
+            if envelope is None:
+                malformed = f"IOTPay's answer is malformed: {sorted(exc.messages)}"
+                raise OutcomeUnknown("INVALID_RESPONSE", malformed) from None
+            answer = envelope
         if answer["ret_code"] != "SUCCESS":
             # Communication-level failure: the request was refused before any business processing.
             raise Refused(answer["ret_code"], answer.get("ret_msg") or "communication failed")

@@ -31,6 +31,7 @@ MERCHANT_CURRENCIES = ("CAD", "USD")  # every channel: CAD, or USD for US mercha
 CNY_CREATE_ORDER_CHANNELS = frozenset({"WX_NATIVE", "ALIPAY_WAP", "ALIPAY_PC", "UPI_SEQ"})
 RETURN_URL_MAX = 200
 MAX_AMOUNT = 2**31 - 1  # IOTPay's `amount` is an int; keep it inside a signed 32-bit range.
+RECORDABLE = 2**63 - 1  # the largest amount a record (a BIGINT) holds
 
 # IOTPay order status codes: 0 created, 1 paying, 2 paid, 3 paid and notified, 4/9 cancelled by system/user.
 STATUS_CREATED, STATUS_PAYING, STATUS_PAID, STATUS_PAID_NOTIFIED = 0, 1, 2, 3
@@ -191,7 +192,7 @@ class RefundOrderRequest(_Request):
     login_name = _text("loginName", 50)
 
 
-class _Response(LeanSchema):
+class Envelope(LeanSchema):
     """Envelope every IOTPay answer shares: communication result, then business result."""
 
     class Meta:
@@ -227,7 +228,7 @@ class JsonObject(fields.Field[dict[str, Any]]):
     default_error_messages = {"invalid": "Not a JSON object."}
 
 
-class CreateOrderResponse(_Response):
+class CreateOrderResponse(Envelope):
     pay_order_id = _answered_id("payOrderId", allow_none=True)
     pay_params = fields.Dict(data_key="payParams", allow_none=True)  # app and mini-program channels
     # What the payer gets from the other channel families. Each may be absent or
@@ -237,13 +238,13 @@ class CreateOrderResponse(_Response):
     ret_params = JsonObject(data_key="retParams", allow_none=True)  # {alipayUrl} or {unionpayUrl}
 
 
-class PayForSubmitResponse(_Response):
+class PayForSubmitResponse(Envelope):
     pay_order_id = _answered_id("payOrderId", allow_none=True)
     url = fields.Raw(data_key="url", allow_none=True)
     code_url = fields.Raw(data_key="code_url", allow_none=True)  # only with qrcode_pay=1
 
 
-class QueryOrderResponse(_Response):
+class QueryOrderResponse(Envelope):
     pay_order_id = _answered_id("payOrderId")
     mch_id = fields.String(data_key="mchId")
     mch_order_no = fields.String(data_key="mchOrderNo")
@@ -256,7 +257,7 @@ class QueryOrderResponse(_Response):
     pay_succ_time = fields.String(data_key="paySuccTime")
 
 
-class RefundOrderResponse(_Response):
+class RefundOrderResponse(Envelope):
     refund_order_id = _answered_id("refundOrderId")
     mch_refund_no = fields.String(data_key="mchRefundNo")
     refund_amount = WholeNumber(data_key="refundAmount", validate=validate.Range(min=1, max=MAX_AMOUNT))
@@ -273,9 +274,10 @@ class PaymentNotify(LeanSchema):
     mch_order_no = fields.String(data_key="mchOrderNo", required=True, validate=validate.Length(min=1, max=30))
     channel_id = fields.String(data_key="channelId")
     currency = fields.String(data_key="currency", required=True)
-    # No upper bound: an amount past any order's is one that disagrees with the order (a mismatch the core
-    # records against it), not a malformed notify.
-    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=0))
+    # No bound at any order's limit: an amount past it is one that disagrees with the order (a mismatch the
+    # core records against it), not a malformed notify. Past what a record can hold (a 64-bit integer) it
+    # is no amount at all.
+    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=0, max=RECORDABLE))
     status = fields.Integer(data_key="status", required=True)
     channel_order_no = fields.String(data_key="channelOrderNo")
     pay_succ_time = fields.String(data_key="paySuccTime")

@@ -16,6 +16,7 @@ from gateway.plugin import StrictInt
 
 CHANNELS = ("card", "alipay", "wechat_pay")  # PaymentIntent payment_method_types
 MAX_AMOUNT = 99_999_999  # "The amount value supports up to eight digits" (PaymentIntent create)
+RECORDABLE = 2**63 - 1  # the largest amount a record (a BIGINT) holds
 METADATA_KEYS, METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH = 50, 40, 500  # Stripe's metadata limits
 
 # PaymentIntent statuses and event types the plugin acts on.
@@ -117,12 +118,13 @@ class PaymentIntent(_Tolerant):
 
 
 class PaymentIntentEvent(PaymentIntent):
-    """A PaymentIntent in a signed event. No upper bound on its amounts: a paid event for more than any
+    """A PaymentIntent in a signed event. No bound at any order's limit: a paid event for more than any
     order could be disagrees with the order (a mismatch the core records against it, for an operator to
-    see), not a malformed event. The answers the gateway asked for stay bounded (unclear past it)."""
+    see), not a malformed event; past what a record holds it is no amount. The answers the gateway asked
+    for stay bounded at the limit (unclear past it)."""
 
-    amount = StrictInt(required=True, validate=validate.Range(min=1))
-    amount_received = StrictInt(required=True, validate=validate.Range(min=0))
+    amount = StrictInt(required=True, validate=validate.Range(min=1, max=RECORDABLE))
+    amount_received = StrictInt(required=True, validate=validate.Range(min=0, max=RECORDABLE))
 
 
 class Refund(_Tolerant):
