@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import json
 import re
 import uuid
@@ -68,6 +69,7 @@ HUGE = 2**63  # one past the largest signed 64-bit integer
 MAX_VARIANTS = 800  # per answer: a provider answer with hundreds of fields is judged on its first ones
 # What the contract lets a provider leave unsaid (None), in what the kit compares.
 OPTIONAL = ("provider_order_id", "provider_refund_id", "account_id", "event_id", "paid_at")
+NOT_JSON = '{"cut short by a proxy": '  # text that starts as JSON and is not
 LEFT_OUT = object()  # the field removed, not given a value
 FORM = "application/x-www-form-urlencoded"
 
@@ -123,15 +125,30 @@ def changes(value: Any) -> Iterator[tuple[str, Any]]:
         yield "as a number", 1 if number is None else number
         if value:
             yield "empty", ""
+        if _holds_json(value):
+            yield "not JSON", NOT_JSON
         yield "over-long", value + "x" * OVERLONG
         if number is not None:
             yield from ((what, str(changed)) for what, changed in _numbers(number))
+    if isinstance(value, (dict, list)):
+        # What a provider sends as an object it may send as the JSON text of one (IOTPay's `retParams`):
+        # either way, text that is not JSON must read as unclear, never crash or read as something.
+        yield "as JSON text", json.dumps(value)
+        yield "as text not JSON", NOT_JSON
     if not isinstance(value, dict):
         yield "an object", {}
     if not isinstance(value, list):
         yield "a list", []
     if not isinstance(value, bool):
         yield "true", True
+
+
+def _holds_json(text: str) -> bool:
+    """True for a text holding a JSON object or list (a field carrying JSON inside a string)."""
+    try:
+        return isinstance(json.loads(text), (dict, list))
+    except ValueError:
+        return False
 
 
 def _numbers(value: int | float) -> Iterator[tuple[str, int | float]]:
@@ -220,20 +237,23 @@ class AnswerFieldChecks:
     ) -> None:
         gateway = gateway_under_test
         request = order_request(gateway)
-        settings = [value for value in gateway.harness.settings(gateway.url).values() if value]
+        self.judge(gateway, "create_order", lambda: gateway.provider.create_order(request), created(gateway))
 
-        def judge(read: Any, genuine: Any, variant: Garbled) -> str | None:
-            if not isinstance(read, CreatedOrder):
-                return repr(read)
-            if read.provider_order_id != genuine.provider_order_id:
-                return f"the provider order {read.provider_order_id!r}, not {genuine.provider_order_id!r}"
-            if _kind(read) != _kind(genuine):
-                return f"a {_kind(read)!r} next action, not a {_kind(genuine)!r} one"
-            answered = variant.body.decode("utf-8", "replace")
-            made_up = [text for text in _handed(read) if text not in answered and not any(text in s for s in settings)]
-            return f"the payer handed {made_up}, which the provider never answered" if made_up else None
-
-        self.judge(gateway, "create_order", lambda: gateway.provider.create_order(request), judge)
+    def test_a_create_answer_in_every_other_channel_with_a_field_garbled_is_read_as_the_genuine_one_or_unclear(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # Each channel's answer has fields of its own (an app's SDK parameters, a redirect's address, a QR
+        # code's text, an object sent as JSON text): each is garbled as the harness channel's are. A channel
+        # whose answer need not name the provider's order may read one garbled as naming none.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        others = [name for name in gateway.provider.info.channels if name != harness.channel]
+        driven = [name for name in others if _options_known(gateway, name)]
+        if not driven:
+            pytest.skip(f"no channel but {harness.channel} can be ordered (declare channel_options): {others}")
+        for name in driven:
+            request = order_request(gateway, name)
+            call = functools.partial(gateway.provider.create_order, request)
+            self.judge(gateway, f"create_order in {name}", call, created(gateway, unsaid_id=True))
 
     def test_a_query_answer_about_an_unpaid_order_with_a_field_garbled_is_read_as_before_or_unclear(
         self, gateway_under_test: LiveGateway
@@ -316,6 +336,7 @@ class AnswerFieldChecks:
         with intercepted(record, spare=gateway.url):
             genuine = call()
         judged, found = 0, []
+        code = gateway.harness.invalid_answer_code  # what an answer the plugin cannot use carries, if declared
         for index, (status, body, content_type) in enumerate(recorded):
             for number, variant in enumerate(garbled(body, content_type, gateway.harness)):
                 if number >= MAX_VARIANTS:
@@ -327,6 +348,8 @@ class AnswerFieldChecks:
                         read = call()
                     except ProviderError as error:
                         if isinstance(error, OutcomeUnknown) or type(error) is ProviderError:
+                            if code is not None and error.code != code:
+                                found.append(f"{variant.what} (call {index + 1}): unclear, code {_short(error.code)!r}")
                             continue
                         read = error
                     except Exception as error:  # what the plugin raised is the finding
@@ -337,11 +360,38 @@ class AnswerFieldChecks:
             f"the provider's genuine answer to {method} was read as {genuine!r}; with one field garbled, "
             f"{len(found)} answers were read as neither that nor unclear: {'; '.join(found[:40])}. An answer "
             "whose field is garbage says nothing sure: raise OutcomeUnknown (else the API answers a 500, "
-            "or records what the provider never said)"
+            "or records what the provider never said), with the code harness.invalid_answer_code declares"
         )
         if not judged:
             pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
         return genuine
+
+
+def _options_known(gateway: LiveGateway, channel: str) -> bool:
+    """True when the kit has every provider option `channel` requires (`channel_options`)."""
+    options = gateway.harness.channel_options.get(channel, {})
+    required = gateway.provider.info.channel(channel).required_fields
+    return all(field.removeprefix("provider_options.") in options for field in required if "." in field)
+
+
+def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, Any, Garbled], str | None]:
+    """What is wrong with a created order read from a garbled answer: another provider order (none at all
+    allowed with `unsaid_id`: some channels' answers need not name it), another kind of next action, or
+    anything handed to the payer that neither the (garbled) answer nor the settings hold."""
+    settings = [value for value in gateway.harness.settings(gateway.url).values() if value]
+
+    def wrong(read: Any, genuine: Any, variant: Garbled) -> str | None:
+        if not isinstance(read, CreatedOrder):
+            return repr(read)
+        if read.provider_order_id != genuine.provider_order_id and not (unsaid_id and read.provider_order_id is None):
+            return f"the provider order {read.provider_order_id!r}, not {genuine.provider_order_id!r}"
+        if _kind(read) != _kind(genuine):
+            return f"a {_kind(read)!r} next action, not a {_kind(genuine)!r} one"
+        answered = variant.body.decode("utf-8", "replace")
+        made_up = [text for text in _handed(read) if text not in answered and not any(text in s for s in settings)]
+        return f"the payer handed {made_up}, which the provider never answered" if made_up else None
+
+    return wrong
 
 
 def _short(text: str) -> str:

@@ -128,6 +128,11 @@ class ProviderHarness(ABC):
     # 99999999): the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit
     # past it. None (the default): skipped.
     largest_amount: int | None = None
+    # The smallest amount (minor units) a signed paid notification of your provider may carry and still be read
+    # as an amount (IOTPay: 0; a plugin that refuses any below its provider's minimum charge declares that): the
+    # kit expects a notification of it recorded as `mismatch` (a payment that disagrees with the order, visible
+    # on the record), and one of a unit less as `malformed`. None (the default): skipped.
+    smallest_notified_amount: int | None = None
     # True when your provider's query finds an order by `merchant_order_no` alone, without its own id (IOTPay:
     # `mchOrderNo`): the kit pays an order whose create answer was lost (`pay_without_notifying`, given an order
     # with no `provider_order_id`) and expects `?refresh=true` to find it paid.

@@ -1,5 +1,6 @@
-"""Kit checks of the limits a harness declares: field lengths (`field_limits`) and the largest amount
-(`largest_amount`), each probed exactly at the limit and one past it.
+"""Kit checks of the limits a harness declares: field lengths (`field_limits`), the largest amount
+(`largest_amount`) and the smallest a notification may carry (`smallest_notified_amount`), each probed
+exactly at the limit and one past it.
 
 Part of `ProviderConformance`. A limit off by one is a bug nobody sees until a merchant's order
 sits at it: one character or one unit too strict refuses orders the provider takes, one too loose
@@ -70,6 +71,24 @@ class LimitChecks:
             f"an order of {largest + 1} minor units, one past harness.largest_amount, answered {past.status_code}: "
             f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
         )
+
+    def test_the_smallest_declared_notified_amount_is_a_mismatch_and_one_unit_less_malformed(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        smallest = harness.smallest_notified_amount
+        if smallest is None:
+            pytest.skip("the harness declares no smallest_notified_amount")
+        order = gateway.new_order()
+        assert order["amount"] != smallest, "harness.amount must differ from harness.smallest_notified_amount"
+        for amount, verdict in ((smallest, Verdict.MISMATCH), (smallest - 1, Verdict.MALFORMED)):
+            gateway.notify(gateway.paid_notification(order, amount=amount))
+            assert gateway.verdicts()[-1] == verdict, (
+                f"a signed paid notification of {amount} for an order of {order['amount']} was recorded as "
+                f"{gateway.verdicts()[-1]}, not {verdict} (harness.smallest_notified_amount is {smallest}): an "
+                "amount the provider can sign disagrees with the order; one below it is no amount at all"
+            )
+        assert gateway.order(order["id"])["status"] == "pending", "a notification of another amount paid the order"
 
 
 def order_with(gateway: LiveGateway, limit: FieldLimit, value: str) -> dict[str, Any]:

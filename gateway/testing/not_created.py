@@ -32,16 +32,21 @@ TIMEOUT = 1.0  # the provider's time-out here (timeout_settings)
 DELAY = 2.5  # the simulator's answer comes this late, after creating the order
 
 
-def order_request(gateway: LiveGateway) -> OrderRequest:
-    """What the gateway hands the provider for a new order of the harness's channel and currency."""
+def order_request(gateway: LiveGateway, channel: str | None = None) -> OrderRequest:
+    """What the gateway hands the provider for a new order of the harness's channel (or `channel`, with its
+    `channel_options`) and currency (or the channel's first, where it does not take the harness's)."""
     harness, provider = gateway.harness, gateway.provider
+    name = channel or harness.channel
+    declared = provider.info.channel(name)
+    given = harness.order_options() if name == harness.channel else harness.channel_options.get(name, {})
     schema = provider.options_schema()
-    options = schema.load(dict(harness.order_options())) if schema is not None else {}
-    required = provider.info.channel(harness.channel).required_fields
+    options = schema.load(dict(given)) if schema is not None else {}
+    required = declared.required_fields
+    currencies = declared.currencies or (harness.currency,)
     draft = OrderDraft(
-        channel=harness.channel,
+        channel=name,
         amount=harness.amount,
-        currency=harness.currency,
+        currency=harness.currency if harness.currency in currencies else currencies[0],
         subject="Conformance test",
         body="gateway.testing",
         client_ip="127.0.0.1",

@@ -127,6 +127,8 @@ class IotPayHarness(ProviderHarness):
         FieldLimit("provider_options.product_id", 32, overrides={"channel": "WX_NATIVE"}),
         FieldLimit("provider_options.app_id", 64, overrides={"channel": "WX_APP"}),
     )
+    # A notify's amount is read from 0 up (schemas.PaymentNotify): any IOTPay signs disagrees with the order or not.
+    smallest_notified_amount = 0
     largest_amount = 2**31 - 1  # IOTPay's `amount` is an int (docs/providers/iotpay.md: from 1 to 2^31-1)
     # IOTPay's channel introduction: CAD everywhere, USD for US merchants, CNY on these five.
     channel_currencies = MappingProxyType(
@@ -141,6 +143,8 @@ class IotPayHarness(ProviderHarness):
             },
         }
     )
+    # The plugin's code for an answer it cannot use (docs/providers/iotpay.md, "Error codes").
+    invalid_answer_code = "INVALID_RESPONSE"
     queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 

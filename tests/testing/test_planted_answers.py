@@ -11,7 +11,9 @@ it right" invites:
 - Example Pay reading a payment without `status` as pending (a schema default);
 - IOTPay taking any query `amount` (its range removed), any `status` number (its set removed), a
   refund id of any length, and any `currency` text (its set removed);
-- IOTPay reading its answer's body whatever the HTTP status (so a 500 carrying an order reads as created).
+- IOTPay reading its answer's body whatever the HTTP status (so a 500 carrying an order reads as created);
+- IOTPay reading an object sent as JSON text (`retParams`) without a guard, so text that is not JSON crashes;
+- IOTPay taking any `resCode` text, so a garbled one becomes the error code a merchant is shown.
 """
 
 from __future__ import annotations
@@ -26,13 +28,22 @@ pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = "field_garbled or status_500"
 
 IOTPAY_KIT = """
+import json
 import pytest
 from gateway.testing import ProviderConformance
 from marshmallow import fields
-from gateway_iotpay import client, schemas
+from gateway_iotpay import client, provider, schemas
 from tests.iotpay.harness import IotPayHarness
 
 BUG = {bug!r}
+
+
+def unguarded(self, value, attr, data, **kwargs):  # "IOTPay always sends JSON there"
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def any_result(schema):  # resCode's OneOf removed
+    return type(schema).from_dict({{"res_code": fields.String(data_key="resCode")}})()
 
 
 class TestPlantedIotPay(ProviderConformance):
@@ -49,6 +60,12 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setitem(refund, "refund_order_id", fields.String(data_key="refundOrderId"))
         if BUG == "currency_of_any_text":  # its OneOf removed
             monkeypatch.setitem(query, "currency", fields.String(data_key="currency"))
+        if BUG == "json_text_read_unguarded":
+            monkeypatch.setattr(schemas.JsonObject, "_deserialize", unguarded)
+        if BUG == "result_code_of_any_text":
+            for operation, schema in list(provider._RESPONSE_SCHEMAS.items()):
+                monkeypatch.setitem(provider._RESPONSE_SCHEMAS, operation, any_result(schema))
+            monkeypatch.setattr(provider, "_QUERY_ORDER_RESPONSE", any_result(provider._QUERY_ORDER_RESPONSE))
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -140,6 +157,8 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
         ("iotpay", "refund_id_of_any_length", "'refundOrderId' over-long"),
         ("iotpay", "currency_of_any_text", "'currency' over-long"),
         ("iotpay", "body_read_whatever_the_status", "a 500 says nothing sure"),
+        ("iotpay", "json_text_read_unguarded", "'retParams' as text not JSON"),
+        ("iotpay", "result_code_of_any_text", "'resCode' over-long (call 1): unclear, code 'SUCCESSx...("),
     ],
 )
 def test_these_checks_fail_a_provider_with_a_planted_bug(

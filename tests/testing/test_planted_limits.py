@@ -4,6 +4,7 @@ bug of each kind planted (and pass it as it is):
 - a field limit one too loose on the wire (a 65-character `subject` sent to IOTPay, which refuses it);
 - an option the plugin forgets it takes (`param2` missing from its options schema);
 - the largest amount one unit too strict, and a notify past it judged malformed rather than a mismatch;
+- a notify of 0 judged malformed rather than a mismatch (its amount read from 1), and one of -1 read as an amount;
 - CNY missing from a channel IOTPay documents it on (`ALIPAY_PC`);
 - an option switched off (`False`) counted as given, so a channel that does not take it refuses the order;
 - the refund's provider id taken from the request's own `mchRefundNo` instead of IOTPay's `refundOrderId`;
@@ -21,6 +22,7 @@ pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.usefixtures("project_importable")
 SELECTION = (
     "field_limit or largest_declared or provider_documents or id_the_provider_gave or declares_valid or answer_was_lost"
+    " or smallest_declared"
 )
 
 IOTPAY_KIT = """
@@ -41,6 +43,13 @@ class LooseSubject(schemas.CreateOrderRequest):
 
 class BoundedNotify(schemas.PaymentNotify):
     amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=0, max=2**31 - 1))
+
+
+SMALLEST = 1 if BUG == "notify_amount_from_one" else -1
+
+
+class NotifyFrom(schemas.PaymentNotify):
+    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=SMALLEST))
 
 
 class TestPlantedIotPay(ProviderConformance):
@@ -64,6 +73,8 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setattr(provider.IotPayProvider, "check_order", strict)
         if BUG == "notify_amount_past_the_limit_malformed":
             monkeypatch.setattr(provider, "_PAYMENT_NOTIFY", BoundedNotify())
+        if BUG in ("notify_amount_from_one", "negative_notify_amount_read"):
+            monkeypatch.setattr(provider, "_PAYMENT_NOTIFY", NotifyFrom())
         if BUG == "cny_missing_on_a_channel":
             without_alipay_pc = frozenset({{"WX_NATIVE", "ALIPAY_WAP", "UPI_SEQ"}})
             monkeypatch.setattr(schemas, "CNY_CREATE_ORDER_CHANNELS", without_alipay_pc)
@@ -118,6 +129,8 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("param2_option_forgotten", "a limit one too strict refuses orders the provider takes"),
         ("largest_amount_refused", "(harness.largest_amount) answered 422"),
         ("notify_amount_past_the_limit_malformed", "recorded as ['malformed'], not mismatch"),
+        ("notify_amount_from_one", "of 0 for an order of 1000 was recorded as malformed, not mismatch"),
+        ("negative_notify_amount_read", "of -1 for an order of 1000 was recorded as mismatch, not malformed"),
         ("cny_missing_on_a_channel", "channel ALIPAY_PC declares currencies ['CAD', 'USD'], its provider documents"),
         ("false_counts_as_given", "an option left empty or switched off is not one given"),
         ("refund_id_is_our_own_number", "read RefundResult.provider_refund_id from the provider's answer"),

@@ -317,11 +317,13 @@ class IotPayProvider(Provider):
         if answer["ret_code"] != "SUCCESS":
             # Communication-level failure: the request was refused before any business processing.
             raise Refused(answer["ret_code"], answer.get("ret_msg") or "communication failed")
-        if answer.get("res_code") is None and not result_required:
+        if answer.get("res_code") is None:
+            if result_required:  # no business result: an answer the plugin cannot use
+                raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer has no resCode")
             self._require_response_sign(operation, raw)
             return answer
-        if answer.get("res_code") != "SUCCESS":
-            code = answer.get("err_code") or answer.get("res_code") or "NO_RESULT"
+        if answer["res_code"] != "SUCCESS":
+            code = answer.get("err_code") or answer["res_code"]
             text = answer.get("err_code_des") or answer.get("ret_msg") or "IOTPay gave no business result"
             if code in CONFIGURATION_CODES:
                 raise ProviderMisconfigured(code, text)

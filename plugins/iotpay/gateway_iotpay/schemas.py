@@ -200,7 +200,8 @@ class Envelope(LeanSchema):
 
     ret_code = fields.String(data_key="retCode", required=True, validate=validate.OneOf(("SUCCESS", "FAIL")))
     ret_msg = fields.String(data_key="retMsg", load_default="")
-    res_code = fields.String(data_key="resCode")
+    # The business result is one of two words; anything else is no result (never an error code to show).
+    res_code = fields.String(data_key="resCode", validate=validate.OneOf(("SUCCESS", "FAIL")))
     err_code = fields.String(data_key="errCode")
     err_code_des = fields.String(data_key="errCodeDes")
     sign = fields.String(data_key="sign")
