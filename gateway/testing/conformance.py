@@ -29,6 +29,7 @@ from gateway.testing.invalid_orders import InvalidOrderChecks
 from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
+from gateway.testing.notify_fields import NotificationFieldChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
@@ -58,6 +59,7 @@ class ProviderConformance(
     RefundNotificationChecks,
     AccountChecks,
     NotCreatedChecks,
+    NotificationFieldChecks,
     FieldVariantChecks,
     BusyChecks,
     UrlChecks,

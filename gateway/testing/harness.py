@@ -369,6 +369,15 @@ class ProviderHarness(ABC):
         """
         return answer
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        """`request`, one of your notifications in which the kit changed one field (of its query string,
+        form body or JSON body), signed again as your provider signs its notifications.
+
+        Optional: the kit garbles your genuine paid notification field by field (`notify_fields.py`) and
+        expects each refused or read, never a crash. Left unimplemented, that check is skipped.
+        """
+        raise NotImplementedError("harness.signed_notification(request) is not implemented")
+
     def garble_next(self, operation: str, reply: str) -> None:
         """Make the simulator answer the next `operation` ("create_order", "refund" or, when the
         provider declares the query operation, "query_order") unclearly,

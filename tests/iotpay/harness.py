@@ -230,6 +230,11 @@ class IotPayHarness(ProviderHarness):
         }
         return {**answer, signing.SIGN_FIELD: signing.sign(scalars, self.key)}
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        # IOTPay signs a notify's fields (query string and form body alike) but `sign`.
+        params = {name: value for name, value in request.query if name != signing.SIGN_FIELD}
+        return HttpRequest(request.method, (*params.items(), (signing.SIGN_FIELD, signing.sign(params, self.key))))
+
     def tamper(self, request: HttpRequest) -> HttpRequest:
         query = [(name, str(int(value) + 1) if name == "amount" else value) for name, value in request.query]
         return HttpRequest(request.method, tuple(query), request.headers, request.body)
