@@ -34,7 +34,7 @@ import json
 import pytest
 from gateway.testing import ProviderConformance
 from marshmallow import fields
-from gateway_iotpay import client, provider, schemas
+from gateway_iotpay import client, schemas
 from tests.iotpay.harness import IotPayHarness
 
 BUG = {bug!r}
@@ -68,6 +68,9 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setitem(query, "currency", fields.String(data_key="currency"))
         if BUG == "json_text_read_unguarded":
             monkeypatch.setattr(schemas.JsonObject, "_deserialize", unguarded)
+        # Imported only here: importing it builds the schemas the patches above must reach first.
+        from gateway_iotpay import provider
+
         if BUG == "any_notify_amount":
             monkeypatch.setattr(provider, "_PAYMENT_NOTIFY", AnyNotifyAmount())
         if BUG == "result_code_of_any_text":
