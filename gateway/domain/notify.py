@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -70,6 +71,11 @@ def handle_notification(
             notification = previous.verify_notification(request)
         except NotificationRejected:
             return _rejected(gateway, provider, request, rejected)
+    if _holds_nul(notification):
+        # Verified, yet no stored order, refund or event can hold it (PostgreSQL text holds no NUL): any
+        # look-up by it, or a reason quoting it, would fail. Never a provider's genuine notification.
+        unstorable = NotificationRejected(Verdict.MALFORMED, "a field holds a NUL character")
+        return _rejected(gateway, provider, request, unstorable)
     if isinstance(notification, RefundNotification):
         return _refund_notification(gateway, provider, request, notification, account_id)
 
@@ -218,6 +224,11 @@ def _rejected(
         level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, bounded_reason(rejected.reason)
     )
     return provider.acknowledge(rejected.verdict)
+
+
+def _holds_nul(notification: Notification | RefundNotification) -> bool:
+    values = (getattr(notification, field.name) for field in fields(notification))
+    return any(isinstance(value, str) and "\x00" in value for value in values)
 
 
 def _already_processed(gateway: Gateway, cursor: Any, provider: Provider, event_id: str | None) -> bool:
