@@ -21,7 +21,7 @@ from sqlalchemy import null, update
 from gateway.domain import attempt_view, attempts, idempotency, instrument
 from gateway.domain.attempts import Attempt
 from gateway.domain.core import Gateway
-from gateway.domain.errors import Invalid, ResourceNotFound, invalid_fields
+from gateway.domain.errors import Conflict, Invalid, ResourceNotFound, invalid_fields
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.payments import settle_payment
 from gateway.domain.provider_failures import created_nothing, is_definite_refusal, provider_failure, require_operation
@@ -274,6 +274,7 @@ def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = Non
         return order
     provider = gateway.provider_of(order)
     require_operation(provider, QUERY)
+    require_same_account(provider, order)
     try:
         report = provider.query_order(order_ref(order))
     except ProviderError as exc:
@@ -287,6 +288,24 @@ def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = Non
         log.error("%s query for order %s does not match it: %s", provider.name, order.id, reason)
     assert stored is not None
     return stored
+
+
+def other_account(provider: Provider, order: Order) -> str | None:
+    """Why `provider` cannot speak for `order`, or None: it is configured for another merchant account at the
+    provider than the one the order was made under (its settings changed since). Asked, that account knows no
+    such order, which is no answer about it: it must never expire it, nor be asked for its refund."""
+    if order.provider_account is None or provider.account_id in (None, order.provider_account):
+        return None
+    return (
+        f"order {order.id} was made under {order.provider} account {order.provider_account}, and {order.provider} "
+        f"is now configured for {provider.account_id}: only the former can say what became of it"
+    )
+
+
+def require_same_account(provider: Provider, order: Order) -> None:
+    problem = other_account(provider, order)
+    if problem is not None:
+        raise Conflict("provider_account_changed", problem, order_id=order.id)
 
 
 def order_ref(order: Order) -> OrderRef:

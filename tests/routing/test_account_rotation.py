@@ -1,20 +1,26 @@
-"""Rotating a stored IOTPay account's settings, against the IOTPay simulator (issue 18's rotation).
+"""The merchant id an IOTPay order was made under, when an account's settings change (IOTPay simulator).
 
 A rotation replaces an account's secret; the account stays the same merchant at IOTPay, because
 every order made under it keeps that merchant id: its notify names it, and its query and refunds
 must be asked of it. Settings naming another merchant id would leave those orders unconfirmable
 (the confirming query asks the new merchant, which has no such order), so such a rotation is refused.
+The environment's IOTPAY_MCH_ID cannot be refused that way: an order made under the previous one is
+then never asked about (nor expired, nor refunded) through the new one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import requests
 
+from gateway.domain.reconcile import reconcile
+from gateway.plugin.clock import utcnow
 from tests.routing.conftest import ACCOUNTS, Shop
-from tests.support.flows import wait_for
+from tests.support.flows import create_order, wait_for
 
 NEW_KEY = "ca1-rotated-key-0123456789abcdef"
 
@@ -60,3 +66,30 @@ def test_rotating_an_accounts_key_under_the_same_merchant_id_is_taken(shop: Shop
     assert rotated.exit_code == 0, rotated.output
     assert NEW_KEY not in rotated.output
     assert json.loads(rotated.stdout)["version"] == 2
+
+
+def test_an_order_made_under_the_environments_previous_merchant_id_is_never_expired_by_the_new_one(
+    app_factory: Callable[..., Any], simulator: Any
+) -> None:
+    before = app_factory()  # IOTPAY_MCH_ID: the conftest's merchant
+    order = create_order(before.test_client(), channel="WX_APP")
+    paid = create_order(before.test_client(), channel="WX_APP")
+    requests.post(f"{simulator.url}/pay", data={"payOrderId": paid["provider_order_id"]}, timeout=5)
+    wait_for(lambda: before.test_client().get(f"/v1/orders/{paid['id']}").get_json()["status"] == "paid")
+    hold = requests.post(f"{simulator.url}/faults", json={"operation": "notify", "mode": "hold"}, timeout=5)
+    assert hold.status_code < 300
+    taken = requests.post(f"{simulator.url}/pay", data={"payOrderId": order["provider_order_id"]}, timeout=5)
+    assert taken.status_code == 202  # the payer paid; IOTPay's notify has not arrived yet
+    other_mch_id, other_key = ACCOUNTS["ca-1"]  # an operator moves the environment to another merchant
+
+    after = app_factory(IOTPAY_MCH_ID=other_mch_id, IOTPAY_SECRET_KEY=other_key)
+    client = after.test_client()
+    refreshed = client.get(f"/v1/orders/{order['id']}?refresh=true")
+    refund = client.post(f"/v1/orders/{paid['id']}/refunds", json={"amount": 100, "reference": "r1"})
+    outcome = reconcile(after.extensions["gateway"], timedelta(0), now=utcnow() + timedelta(days=1))
+
+    assert (refreshed.status_code, refreshed.get_json()["error"]) == (409, "provider_account_changed")
+    assert (refund.status_code, refund.get_json()["error"]) == (409, "provider_account_changed")
+    assert outcome["orders_expired"] == 0 and outcome["orders_query_failed"] == 1
+    assert client.get(f"/v1/orders/{order['id']}").get_json()["status"] == "pending"  # paid at IOTPay: never expired
+    assert client.get(f"/v1/orders/{paid['id']}/refunds").get_json() == []
