@@ -35,7 +35,12 @@ from gateway.plugin.provider import (
     RefundNotification,
     Verdict,
 )
-from gateway.store.models import default_account_id
+from gateway.store.models import (
+    EVENT_ID_LENGTH,
+    MERCHANT_ORDER_NO_LENGTH,
+    PROVIDER_ORDER_ID_LENGTH,
+    default_account_id,
+)
 from gateway.store.rows import StoredOrder, stored_order, stored_order_of
 from gateway.store.statements import (
     FIND_ACCEPTED_EVENT,
@@ -71,11 +76,9 @@ def handle_notification(
             notification = previous.verify_notification(request)
         except NotificationRejected:
             return _rejected(gateway, provider, request, rejected)
-    if _holds_nul(notification):
-        # Verified, yet no stored order, refund or event can hold it (PostgreSQL text holds no NUL): any
-        # look-up by it, or a reason quoting it, would fail. Never a provider's genuine notification.
-        unstorable = NotificationRejected(Verdict.MALFORMED, "a field holds a NUL character")
-        return _rejected(gateway, provider, request, unstorable)
+    problem = unstorable(notification)
+    if problem is not None:  # a plugin that read what no record can hold: refused, never a 500 on every re-send
+        return _rejected(gateway, provider, request, NotificationRejected(Verdict.MALFORMED, problem))
     if isinstance(notification, RefundNotification):
         return _refund_notification(gateway, provider, request, notification, account_id)
 
@@ -203,6 +206,24 @@ def _about_no_order(
     return provider.acknowledge(verdict)
 
 
+def unstorable(notification: Notification | RefundNotification) -> str | None:
+    """Why a verified notification cannot be recorded as it reads, or None. A plugin should refuse these
+    itself (the conformance kit's garbled notifications check it); the core must not fail on them."""
+    event_id = notification.event_id
+    if event_id is not None and not 0 < len(event_id) <= EVENT_ID_LENGTH:
+        return f"an event id of {len(event_id)} characters (1 to {EVENT_ID_LENGTH})"
+    provider_order_id = getattr(notification, "provider_order_id", None)  # refund notifications carry none
+    if provider_order_id is not None and len(provider_order_id) > PROVIDER_ORDER_ID_LENGTH:
+        return f"a provider order id of {len(provider_order_id)} characters (at most {PROVIDER_ORDER_ID_LENGTH})"
+    if not 0 < len(notification.merchant_order_no) <= MERCHANT_ORDER_NO_LENGTH:
+        return f"an order reference of {len(notification.merchant_order_no)} characters, which no order has"
+    # PostgreSQL text holds no NUL: a look-up by such a field, or a reason quoting it, would fail.
+    values = (getattr(notification, field.name) for field in fields(notification))
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        return "a field holds a NUL character"
+    return None
+
+
 def _rejected(
     gateway: Gateway, provider: Provider, request: InboundRequest, rejected: NotificationRejected
 ) -> Acknowledgement:
@@ -224,11 +245,6 @@ def _rejected(
         level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, bounded_reason(rejected.reason)
     )
     return provider.acknowledge(rejected.verdict)
-
-
-def _holds_nul(notification: Notification | RefundNotification) -> bool:
-    values = (getattr(notification, field.name) for field in fields(notification))
-    return any(isinstance(value, str) and "\x00" in value for value in values)
 
 
 def _already_processed(gateway: Gateway, cursor: Any, provider: Provider, event_id: str | None) -> bool:

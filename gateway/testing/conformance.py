@@ -29,6 +29,7 @@ from gateway.testing.invalid_orders import InvalidOrderChecks
 from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
+from gateway.testing.notify_fields import NotificationFieldChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
@@ -72,6 +73,7 @@ class ProviderConformance(
     LimitChecks,
     RefundRecordChecks,
     ErrorCodeChecks,
+    NotificationFieldChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -82,7 +84,8 @@ class ProviderConformance(
     `TimeEdgeChecks`), of refund notifications
     (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
-    (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
+    (`FieldVariantChecks`) and garbled and signed again (`NotificationFieldChecks`), of busy and
+    lost answers (`BusyChecks`), of hostile addresses
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
