@@ -41,7 +41,14 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.plugin.validation import flatten_messages
-from gateway.store.models import DEFAULT_MERCHANT_ID, ORDERS, PAID_STATUSES, Order, OrderStatus
+from gateway.store.models import (
+    DEFAULT_MERCHANT_ID,
+    ORDERS,
+    PAID_STATUSES,
+    PROVIDER_ORDER_ID_LENGTH,
+    Order,
+    OrderStatus,
+)
 from gateway.store.rows import as_order, is_resource_id, new_order_values
 from gateway.store.statements import (
     ATTEMPT_KEYS,
@@ -283,6 +290,13 @@ def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = Non
     with gateway.db.transaction() as session:
         stored = session.get(Order, order.id)
         verdict, reason = settle_payment(session.connection(), stored, report, transitions)
+        found = report.provider_order_id or ""
+        # A create whose answer was lost, found unpaid: the order the provider made is named from now on
+        # (the API shows it; a later notify naming another one is a mismatch).
+        unnamed = stored is not None and stored.provider_order_id is None
+        if verdict is Verdict.IGNORED and unnamed and 0 < len(found) <= PROVIDER_ORDER_ID_LENGTH:
+            assert stored is not None
+            stored.provider_order_id, stored.updated_at = found, utcnow()
     transitions.announce(gateway.hooks)
     if verdict is Verdict.MISMATCH:
         log.error("%s query for order %s does not match it: %s", provider.name, order.id, reason)
