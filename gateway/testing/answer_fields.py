@@ -93,21 +93,43 @@ def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterato
     except ValueError:
         if FORM not in content_type:
             return  # neither JSON nor a form: no fields to garble
-        yield from _garbled_form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True), harness)
+        for what, pairs, zero in pair_variants(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)):
+            signed = harness.signed_answer(dict(pairs))
+            yield Garbled(what, urlencode(list(signed.items())).encode(), zero=zero)
         return
+    for what, variant, zero in json_variants(parsed):
+        if isinstance(variant, dict):
+            variant = harness.signed_answer(variant)
+        yield Garbled(what, json.dumps(variant).encode(), zero=zero)
+
+
+def json_variants(parsed: Any) -> Iterator[tuple[str, Any, bool]]:
+    """(how, the changed copy, whether the new value is a zero) for every field of a JSON value, nested
+    ones too: each of `changes`, and its name in another case."""
     for path in _paths(parsed, ()):
         name = ".".join(str(part) for part in path)
         for what, value in changes(_at(parsed, path)):
-            variant = _replaced(parsed, path, value)
-            if isinstance(variant, dict):
-                variant = harness.signed_answer(variant)
-            yield Garbled(f"{name!r} {what}", json.dumps(variant).encode(), zero=what == "zero")
+            yield f"{name!r} {what}", _replaced(parsed, path, value), what == "zero"
         other = _other_case(path[-1])
         if other is not None:
-            variant = _renamed(parsed, path, other)
-            if isinstance(variant, dict):
-                variant = harness.signed_answer(variant)
-            yield Garbled(f"{name!r} spelt {other!r}", json.dumps(variant).encode())
+            yield f"{name!r} spelt {other!r}", _renamed(parsed, path, other), False
+
+
+def pair_variants(pairs: list[tuple[str, str]]) -> Iterator[tuple[str, list[tuple[str, str]], bool]]:
+    """The same for a form's or a query string's fields, whose values are all text: left out, empty,
+    over-long, a number in it made negative, zero and 2**63, its name in another case."""
+    for index, (name, value) in enumerate(pairs):
+        before, after = pairs[:index], pairs[index + 1 :]
+        texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
+        number = _number(value)
+        texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
+        yield f"{name!r} left out", before + after, False
+        for what, text in texts:
+            if text != value:
+                yield f"{name!r} {what}", [*before, (name, text), *after], what == "zero"
+        other = _other_case(name)
+        if other is not None:
+            yield f"{name!r} spelt {other!r}", [*before, (other, value), *after], False
 
 
 def changes(value: Any) -> Iterator[tuple[str, Any]]:
@@ -174,25 +196,6 @@ def _other_case(key: str | int) -> str | None:
         return None
     other = key.upper() if key != key.upper() else key.lower()
     return other if other != key else None
-
-
-def _garbled_form(pairs: list[tuple[str, str]], harness: ProviderHarness) -> Iterator[Garbled]:
-    def form(changed: list[tuple[str, str]]) -> bytes:
-        signed = harness.signed_answer(dict(changed))
-        return urlencode(list(signed.items())).encode()
-
-    for index, (name, value) in enumerate(pairs):
-        before, after = pairs[:index], pairs[index + 1 :]
-        texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
-        number = _number(value)
-        texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
-        yield Garbled(f"{name!r} left out", form(before + after))
-        for what, text in texts:
-            if text != value:
-                yield Garbled(f"{name!r} {what}", form([*before, (name, text), *after]), zero=what == "zero")
-        other = _other_case(name)
-        if other is not None:
-            yield Garbled(f"{name!r} spelt {other!r}", form([*before, (other, value), *after]))
 
 
 def _paths(value: Any, prefix: Path) -> Iterator[Path]:

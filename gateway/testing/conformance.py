@@ -84,7 +84,8 @@ class ProviderConformance(
     `TimeEdgeChecks`), of refund notifications
     (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
-    (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
+    (`FieldVariantChecks`) and garbled and signed again (`NotificationFieldChecks`), of busy and
+    lost answers (`BusyChecks`), of hostile addresses
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids

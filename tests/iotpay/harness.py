@@ -219,6 +219,12 @@ class IotPayHarness(ProviderHarness):
             params["paySuccTime"] = str(time.time_ns() // 1_000_000)
         return HttpRequest(query=tuple({**params, "sign": signing.sign(params, self.key)}.items()))
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        # As IOTPay signs a notify: `sign` over the query string's other fields, appended last.
+        fields = [(name, value) for name, value in request.query if name != signing.SIGN_FIELD]
+        signature = signing.sign(dict(fields), self.key)
+        return HttpRequest(request.method, (*fields, (signing.SIGN_FIELD, signature)), request.headers, request.body)
+
     def signed_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
         # As the simulator signs: successful answers, over their top-level scalars (payParams is the wallet's).
         if signing.SIGN_FIELD not in answer:
@@ -229,11 +235,6 @@ class IotPayHarness(ProviderHarness):
             if isinstance(value, (str, int)) and not isinstance(value, bool) and name != signing.SIGN_FIELD
         }
         return {**answer, signing.SIGN_FIELD: signing.sign(scalars, self.key)}
-
-    def signed_notification(self, request: HttpRequest) -> HttpRequest:
-        # IOTPay signs a notify's fields (query string and form body alike) but `sign`.
-        params = {name: value for name, value in request.query if name != signing.SIGN_FIELD}
-        return HttpRequest(request.method, (*params.items(), (signing.SIGN_FIELD, signing.sign(params, self.key))))
 
     def tamper(self, request: HttpRequest) -> HttpRequest:
         query = [(name, str(int(value) + 1) if name == "amount" else value) for name, value in request.query]

@@ -234,6 +234,9 @@ class StripeHarness(ProviderHarness):
         metadata: Mapping[str, str] = response.json().get("metadata") or {}
         return metadata
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        return signed_event(request.body, self.webhook_secret)  # a new Stripe-Signature, at the current time
+
     def tamper(self, request: HttpRequest) -> HttpRequest:
         event = json.loads(request.body)
         event["data"]["object"]["amount_received"] += 1
