@@ -3,7 +3,9 @@
 Part of `ProviderConformance`. The harness declares its provider's busy or system-error answers
 (`ProviderHarness.busy_answers`, in the provider's own format); the kit puts each in place of the
 answer to create, query and refund, and expects what any unclear answer means: the outcome is
-unknown, never failed and never "no such order". Undeclared, those checks skip.
+unknown, never failed and never "no such order". Its refusals of a request it never acted on
+(`refusal_answers`) answer create and refund before the simulator sees them: each must fail the
+order or refund (a 502 `provider_error`). Undeclared, those checks skip.
 
 A create whose answer is lost after the provider acted (the connection times out on the way
 back) is what a plugin that retries creates meets: the retry finds the order already there. The
@@ -46,6 +48,30 @@ class BusyChecks:
                 self.busy_query(gateway, busy)
             else:
                 self.busy_refund(gateway, busy)
+
+    @pytest.mark.parametrize("operation", ["create_order", "refund"])
+    def test_the_providers_declared_refusal_fails_the_call(
+        self, gateway_under_test: LiveGateway, operation: str
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.refusal_answers:
+            pytest.skip("harness.refusal_answers is empty: declare the provider's own refusals of a request")
+        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        for refusal in harness.refusal_answers:
+            order = gateway.paid_order() if operation == "refund" else None
+            with refusals(refusal, gateway) as sent:
+                response = gateway.refund(order["id"], order["amount"]) if order else gateway.post_order()
+            assert sent, f"the provider made no call over `requests` to {operation}"
+            assert is_refusal(response), (
+                f"the provider refused {operation} with its declared refusal {refusal} (the request never reached "
+                f"it), and the API answered {response.status_code}: {response.get_json()}; expected 502 provider_error"
+            )
+            if order is None:
+                status = gateway.order(response.get_json()["order_id"])["status"]
+            else:
+                status = gateway.refunds(order["id"])[-1]["status"]
+            assert status == "failed", f"{operation} refused with {refusal} left it {status!r}, not failed"
 
     @staticmethod
     def busy_create(gateway: LiveGateway, busy: ProviderAnswer) -> None:
@@ -163,3 +189,12 @@ def busy_answers(busy: ProviderAnswer, gateway: LiveGateway) -> Any:
         return answer(request, busy.status, busy.body.encode(), busy.content_type)
 
     return intercepted(replaced, spare=gateway.url)
+
+
+def refusals(refusal: ProviderAnswer, gateway: LiveGateway) -> Any:
+    """Every provider call meanwhile is answered `refusal` without reaching the simulator: nothing was done."""
+
+    def refused(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        return answer(request, refusal.status, refusal.body.encode(), refusal.content_type)
+
+    return intercepted(refused, spare=gateway.url)

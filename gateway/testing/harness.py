@@ -109,6 +109,9 @@ class ProviderHarness(ABC):
     # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
     # format and code): the kit puts each in place of the answer to every call, and expects "unknown".
     busy_answers: Sequence[ProviderAnswer] = ()
+    # The provider's own refusals of a request it did not act on, as it sends them (IOTPay: retCode FAIL): the
+    # kit answers create and refund with each, the request never reaching the simulator, and expects them failed.
+    refusal_answers: Sequence[ProviderAnswer] = ()
     # The reply your provider needs to stop re-sending a notification, as its documentation says (IOTPay: 200
     # `success`): the kit expects it, exactly, for every notification accepted, and never for a refused one.
     accepted_reply: ProviderAnswer | None = None

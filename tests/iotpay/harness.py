@@ -45,6 +45,11 @@ class IotPayHarness(ProviderHarness):
             200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0110","errCodeDes":"third party timeout"}'
         ),
     )
+    # Refusals before any business processing (docs/providers/iotpay.md): retCode FAIL, and errCode 0014.
+    refusal_answers = (
+        ProviderAnswer(200, '{"retCode":"FAIL","retMsg":"POST required"}'),
+        ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014","errCodeDes":"parameter error"}'),
+    )
     accepted_reply = ProviderAnswer(200, "success", "text/plain")  # IOTPay re-sends until it reads exactly this
     # The options the channels that need some take (what a checkout passes for them), so the kit drives every channel.
     channel_options = MappingProxyType(

@@ -4,7 +4,9 @@ bug of each kind planted (and pass it as it is):
 - IOTPay naming a `param2` that holds another pair by its wire name (`param2`), so the merchant is
   told to fix a field the API does not have;
 - IOTPay reading a notify's fields from the query string only (IOTPay may send them in a form body);
-- IOTPay reading any body as a form, whatever its Content-Type says.
+- IOTPay reading any body as a form, whatever its Content-Type says;
+- IOTPay taking a communication failure (`retCode` FAIL) for an unclear answer, so a create IOTPay
+  refused before acting stays pending instead of failing.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from tests.testing.conftest import run_planted_kit
 pytest_plugins = ["pytester"]
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-SELECTION = "declares_invalid or form_body or split_between or not_a_form"
+SELECTION = "declares_invalid or form_body or split_between or not_a_form or declared_refusal"
 
 IOTPAY_KIT = """
 from urllib.parse import parse_qsl
 import pytest
 from gateway.testing import ProviderConformance
+from gateway.plugin import OutcomeUnknown, Refused
 from gateway_iotpay import provider
 from tests.iotpay.harness import IotPayHarness
 
@@ -41,6 +44,18 @@ class TestPlantedIotPay(ProviderConformance):
                 pairs = list(request.query) + parse_qsl(request.body.decode(), strict_parsing=bool(request.body))
                 return dict(pairs)
             monkeypatch.setattr(provider, "_notify_params", params)
+        if BUG == "communication_failure_unclear":  # "FAIL without a business result says nothing sure"
+            call = provider.IotPayProvider._business_call
+
+            def unclear(self, *args, **kwargs):
+                try:
+                    return call(self, *args, **kwargs)
+                except Refused as refused:
+                    if refused.code == "FAIL":
+                        raise OutcomeUnknown(refused.code, refused.message) from None
+                    raise
+
+            monkeypatch.setattr(provider.IotPayProvider, "_business_call", unclear)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -65,6 +80,7 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("param2_named_by_its_wire_name", "the merchant is told to fix the wrong field"),
         ("query_string_only", "read the fields of a form body as those of the query string"),
         ("any_body_is_a_form", "only a body whose Content-Type says it is a form holds fields"),
+        ("communication_failure_unclear", "expected 502 provider_error"),
     ],
 )
 def test_these_checks_fail_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
