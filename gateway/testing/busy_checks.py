@@ -16,6 +16,7 @@ then known to the provider's query (found by it, when the harness declares
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -67,6 +68,13 @@ class BusyChecks:
                 f"the provider refused {operation} with its declared refusal {refusal} (the request never reached "
                 f"it), and the API answered {response.status_code}: {response.get_json()}; expected 502 provider_error"
             )
+            error = response.get_json().get("provider_error") or {}
+            said = _texts(refusal.body)
+            for part in ("code", "message"):
+                assert not said or any(text in str(error.get(part)) for text in said), (
+                    f"{operation} refused with {refusal}: provider_error.{part} is {error.get(part)!r}, which holds "
+                    "none of the provider's own texts in it: keep the provider's code and words for the merchant"
+                )
             if order is None:
                 status = gateway.order(response.get_json()["order_id"])["status"]
             else:
@@ -198,3 +206,12 @@ def refusals(refusal: ProviderAnswer, gateway: LiveGateway) -> Any:
         return answer(request, refusal.status, refusal.body.encode(), refusal.content_type)
 
     return intercepted(refused, spare=gateway.url)
+
+
+def _texts(body: str) -> list[str]:
+    """The text values of a JSON refusal (its code, its words), or none for a body of another kind."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return []
+    return [value for value in parsed.values() if isinstance(value, str) and value] if isinstance(parsed, dict) else []

@@ -6,7 +6,9 @@ bug of each kind planted (and pass it as it is):
 - IOTPay reading a notify's fields from the query string only (IOTPay may send them in a form body);
 - IOTPay reading any body as a form, whatever its Content-Type says;
 - IOTPay taking a communication failure (`retCode` FAIL) for an unclear answer, so a create IOTPay
-  refused before acting stays pending instead of failing.
+  refused before acting stays pending instead of failing;
+- IOTPay replacing its refusal's words with its own (`retMsg` read under another key), so the merchant
+  never sees what IOTPay said.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ class TestPlantedIotPay(ProviderConformance):
                     raise
 
             monkeypatch.setattr(provider.IotPayProvider, "_business_call", unclear)
+        if BUG == "refusal_words_replaced":
+            call = provider.IotPayProvider._business_call
+
+            def reworded(self, *args, **kwargs):
+                try:
+                    return call(self, *args, **kwargs)
+                except Refused as refused:
+                    raise Refused(refused.code, "communication failed") from None
+
+            monkeypatch.setattr(provider.IotPayProvider, "_business_call", reworded)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -81,6 +93,7 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("query_string_only", "read the fields of a form body as those of the query string"),
         ("any_body_is_a_form", "only a body whose Content-Type says it is a form holds fields"),
         ("communication_failure_unclear", "expected 502 provider_error"),
+        ("refusal_words_replaced", "provider_error.message is 'communication failed'"),
     ],
 )
 def test_these_checks_fail_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
