@@ -14,7 +14,8 @@ is what the plugin makes of the field, not a broken signature.
 
 A garbled answer must be read as the genuine one (the plugin does not need that field, or takes its
 other spelling), or as unclear (`OutcomeUnknown`, or a bare `ProviderError`, which the core treats
-as unknown). Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
+as unknown), with the code `harness.invalid_answer_code` where the harness declares one: a merchant
+branches on it, and a garbled answer is one the plugin cannot use. Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
 refund, another meaning) is a plugin that believes garbage. Two allowances:
 
 - create: the created order must name the same provider order and hand the payer the same kind of next
@@ -315,7 +316,7 @@ class AnswerFieldChecks:
 
         with intercepted(record, spare=gateway.url):
             genuine = call()
-        judged, found = 0, []
+        judged, found, code = 0, [], gateway.harness.invalid_answer_code
         for index, (status, body, content_type) in enumerate(recorded):
             for number, variant in enumerate(garbled(body, content_type, gateway.harness)):
                 if number >= MAX_VARIANTS:
@@ -327,6 +328,8 @@ class AnswerFieldChecks:
                         read = call()
                     except ProviderError as error:
                         if isinstance(error, OutcomeUnknown) or type(error) is ProviderError:
+                            if code is not None and error.code != code:
+                                found.append(f"{variant.what} (call {index + 1}): unclear, {miscoded(error, code)}")
                             continue
                         read = error
                     except Exception as error:  # what the plugin raised is the finding
@@ -338,10 +341,15 @@ class AnswerFieldChecks:
             f"{len(found)} answers were read as neither that nor unclear: {'; '.join(found[:40])}. An answer "
             "whose field is garbage says nothing sure: raise OutcomeUnknown (else the API answers a 500, "
             "or records what the provider never said)"
+            + (f", with the code harness.invalid_answer_code declares ({code!r})" if code is not None else "")
         )
         if not judged:
             pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
         return genuine
+
+
+def miscoded(error: ProviderError, code: str) -> str:
+    return f"but with code {error.code!r}, not {code!r} (harness.invalid_answer_code): {error.message}"
 
 
 def _short(text: str) -> str:

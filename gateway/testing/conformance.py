@@ -33,6 +33,7 @@ from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.refund_records import RefundRecordChecks
+from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
@@ -72,6 +73,7 @@ class ProviderConformance(
     LimitChecks,
     RefundRecordChecks,
     ErrorCodeChecks,
+    RefusalChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -86,7 +88,8 @@ class ProviderConformance(
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
-    (`RefundRecordChecks`) and of the codes a merchant is shown (`ErrorCodeChecks`) live in modules
+    (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
+    declared refusals (`RefusalChecks`) live in modules
     of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

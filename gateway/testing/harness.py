@@ -109,6 +109,10 @@ class ProviderHarness(ABC):
     # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
     # format and code): the kit puts each in place of the answer to every call, and expects "unknown".
     busy_answers: Sequence[ProviderAnswer] = ()
+    # The provider's own refusals (a call turned down, nothing done), as its documentation shows them, every field
+    # its page calls nullable given as null in one at least: the kit puts each in place of the answer to the call
+    # that creates an order, and to the one that makes a refund, and expects a refusal (502 `provider_error`).
+    refusal_answers: Sequence[ProviderAnswer] = ()
     # The reply your provider needs to stop re-sending a notification, as its documentation says (IOTPay: 200
     # `success`): the kit expects it, exactly, for every notification accepted, and never for a refused one.
     accepted_reply: ProviderAnswer | None = None

@@ -138,6 +138,16 @@ class StripeHarness(ProviderHarness):
         ),
         ProviderAnswer(500, '{"error":{"type":"api_error","message":"Something went wrong on Stripe\'s end."}}'),
     )
+    # Stripe's errors reference (docs.stripe.com/api/errors): a 400 turns the request down, nothing done; `code`,
+    # `message` and `param` are nullable strings, so one refusal has them null.
+    refusal_answers = (
+        ProviderAnswer(
+            400,
+            '{"error":{"type":"invalid_request_error","code":"parameter_invalid_integer","message":"Invalid '
+            'integer: abc","param":"amount"}}',
+        ),
+        ProviderAnswer(400, '{"error":{"type":"invalid_request_error","code":null,"message":null,"param":null}}'),
+    )
     accepted_reply = ProviderAnswer(200, '{"received": true}')  # any 2xx stops Stripe; the body is for its dashboard
     sdk_params = ("client_secret", "publishable_key")  # what Stripe.js needs to confirm a card payment
     notifications_carry_paid_time = True  # the event's `created`
