@@ -15,7 +15,9 @@ is what the plugin makes of the field, not a broken signature.
 A garbled answer must be read as the genuine one (the plugin does not need that field, or takes its
 other spelling), or as unclear (`OutcomeUnknown`, or a bare `ProviderError`, which the core treats
 as unknown), with the code `harness.invalid_answer_code` where the harness declares one: a merchant
-branches on it, and a garbled answer is one the plugin cannot use. Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
+branches on it, and a garbled answer is one the plugin cannot use. The field that names what kind of
+object an answer is (`harness.answer_kind_field`, Stripe's `object`), wherever it appears, garbled or
+left out, must make the answer unclear: an answer that no longer says it is a payment is not read as one. Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
 refund, another meaning) is a plugin that believes garbage. Two allowances:
 
 - create: the created order must name the same provider order and hand the payer the same kind of next
@@ -83,6 +85,7 @@ class Garbled:
     what: str
     body: bytes
     zero: bool = False
+    path: tuple[str | int, ...] = ()  # where the changed field is (its name, for a form)
 
 
 def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterator[Garbled]:
@@ -100,13 +103,13 @@ def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterato
             variant = _replaced(parsed, path, value)
             if isinstance(variant, dict):
                 variant = harness.signed_answer(variant)
-            yield Garbled(f"{name!r} {what}", json.dumps(variant).encode(), zero=what == "zero")
+            yield Garbled(f"{name!r} {what}", json.dumps(variant).encode(), zero=what == "zero", path=path)
         other = _other_case(path[-1])
         if other is not None:
             variant = _renamed(parsed, path, other)
             if isinstance(variant, dict):
                 variant = harness.signed_answer(variant)
-            yield Garbled(f"{name!r} spelt {other!r}", json.dumps(variant).encode())
+            yield Garbled(f"{name!r} spelt {other!r}", json.dumps(variant).encode(), path=path)
 
 
 def changes(value: Any) -> Iterator[tuple[str, Any]]:
@@ -170,13 +173,14 @@ def _garbled_form(pairs: list[tuple[str, str]], harness: ProviderHarness) -> Ite
         texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
         number = _number(value)
         texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
-        yield Garbled(f"{name!r} left out", form(before + after))
+        yield Garbled(f"{name!r} left out", form(before + after), path=(name,))
         for what, text in texts:
             if text != value:
-                yield Garbled(f"{name!r} {what}", form([*before, (name, text), *after]), zero=what == "zero")
+                changed = form([*before, (name, text), *after])
+                yield Garbled(f"{name!r} {what}", changed, zero=what == "zero", path=(name,))
         other = _other_case(name)
         if other is not None:
-            yield Garbled(f"{name!r} spelt {other!r}", form([*before, (other, value), *after]))
+            yield Garbled(f"{name!r} spelt {other!r}", form([*before, (other, value), *after]), path=(name,))
 
 
 def _paths(value: Any, prefix: Path) -> Iterator[Path]:
@@ -317,6 +321,7 @@ class AnswerFieldChecks:
         with intercepted(record, spare=gateway.url):
             genuine = call()
         judged, found, code = 0, [], gateway.harness.invalid_answer_code
+        kind = gateway.harness.answer_kind_field
         for index, (status, body, content_type) in enumerate(recorded):
             for number, variant in enumerate(garbled(body, content_type, gateway.harness)):
                 if number >= MAX_VARIANTS:
@@ -334,7 +339,10 @@ class AnswerFieldChecks:
                         read = error
                     except Exception as error:  # what the plugin raised is the finding
                         read = error
-                if read != genuine and (problem := wrong(read, genuine, variant)):
+                if kind is not None and variant.path[-1:] == (kind,):
+                    found.append(f"{variant.what} (call {index + 1}): {_short(repr(read))}, though it no longer says "
+                                 f"what kind of object it is (harness.answer_kind_field {kind!r})")
+                elif read != genuine and (problem := wrong(read, genuine, variant)):
                     found.append(f"{variant.what} (call {index + 1}): {_short(problem)}")
         assert not found, (
             f"the provider's genuine answer to {method} was read as {genuine!r}; with one field garbled, "

@@ -155,6 +155,7 @@ class StripeHarness(ProviderHarness):
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
+    answer_kind_field = "object"  # every Stripe API object names its kind: "payment_intent", "refund", "list"
     largest_amount = 99_999_999  # Stripe's PaymentIntent docs: "The amount value supports up to eight digits"
 
     def __init__(

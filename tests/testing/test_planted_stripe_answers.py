@@ -5,7 +5,8 @@ Each bug is planted for one pytester session, where an author would make it: a c
 `client_secret` given a code of its own instead of the documented `invalid_response` (a merchant
 branching on the code misses it), and Stripe's error `code` read as never null, though Stripe's
 errors reference calls it nullable (a refusal with `"code": null` read as an unclear answer: the
-order nothing created waits for ever instead of failing).
+order nothing created waits for ever instead of failing), and a PaymentIntent answer's `object` made
+optional (an answer that no longer says it is a PaymentIntent read as one).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ class TestPlantedStripe(ProviderConformance):
             class Error(schemas.Error):
                 error = fields.Nested(Body, required=True)
             monkeypatch.setattr(schemas, "Error", Error)
+        if BUG == "kind_of_answer_optional":
+            class PaymentIntent(schemas.PaymentIntent):
+                object_ = fields.String(data_key="object", validate=lambda kind: kind == "payment_intent")
+            monkeypatch.setattr(schemas, "PaymentIntent", PaymentIntent)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -71,6 +76,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     [
         ("no_client_secret_coded_on_its_own", "create_answer_with_a_field_garbled", "harness.invalid_answer_code"),
         ("error_code_never_null", "declared_refusal", "with its declared refusal"),
+        ("kind_of_answer_optional", "create_answer_with_a_field_garbled", "harness.answer_kind_field"),
     ],
 )
 def test_these_checks_fail_stripe_with_a_planted_bug(
