@@ -30,6 +30,7 @@ from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.outcomes import OutcomeChecks
+from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.refund_records import RefundRecordChecks
@@ -74,6 +75,7 @@ class ProviderConformance(
     RefundRecordChecks,
     ErrorCodeChecks,
     RefusalChecks,
+    OwnNotificationChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -89,7 +91,7 @@ class ProviderConformance(
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
     (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
-    declared refusals (`RefusalChecks`) live in modules
+    declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`) live in modules
     of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
