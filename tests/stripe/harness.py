@@ -323,7 +323,9 @@ class StripeHarness(ProviderHarness):
         assert response.status_code == 202, response.text
 
     def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
-        """refund.updated, as Stripe's API reference shows a refund: the refund made for our refund id."""
+        """refund.updated, as Stripe's API reference shows a refund: the refund made for our refund id; for a
+        refund that succeeded, charge.refunded as an endpoint on an API version before 2022-11-15 receives it
+        (webhooks follow the endpoint's version, not the plugin's): the charge with its refunds listed."""
         refund_id = refund["id"]
         stripe_id = refund.get("provider_refund_id") or "re_" + hashlib.sha256(refund_id.encode()).hexdigest()[:24]
         obj = {
@@ -336,14 +338,26 @@ class StripeHarness(ProviderHarness):
             "metadata": {"refund_id": refund_id, "merchant_order_no": order["merchant_order_no"]},
             "failure_reason": "expired_or_canceled_card" if outcome == "failed" else None,
         }
+        event_type = "refund.updated"
+        if outcome == "succeeded":
+            event_type, obj = "charge.refunded", {
+                "id": "ch_" + _payment_intent(order).removeprefix("pi_"),
+                "object": "charge",
+                "amount": order["amount"],
+                "amount_refunded": refund["amount"],
+                "currency": obj["currency"],
+                "payment_intent": obj["payment_intent"],
+                "refunded": refund["amount"] == order["amount"],
+                "refunds": {"object": "list", "data": [obj], "has_more": False, "url": "/v1/refunds"},
+            }
         event = {
             "id": "evt_" + hashlib.sha256(f"{refund_id}:{outcome}".encode()).hexdigest()[:24],
             "object": "event",
-            "api_version": "2024-06-20",
+            "api_version": "2019-12-03" if event_type == "charge.refunded" else "2024-06-20",
             "created": int(time.time()),
             "data": {"object": obj},
             "livemode": False,
-            "type": "refund.updated",
+            "type": event_type,
         }
         return signed_event(json.dumps(event, indent=2).encode(), WEBHOOK_SECRET)
 
