@@ -29,6 +29,7 @@ from gateway.testing.invalid_orders import InvalidOrderChecks
 from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
+from gateway.testing.notification_fields import NotificationFieldChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
@@ -76,6 +77,7 @@ class ProviderConformance(
     ErrorCodeChecks,
     RefusalChecks,
     OwnNotificationChecks,
+    NotificationFieldChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -91,7 +93,8 @@ class ProviderConformance(
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
     (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
-    declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`) live in modules
+    declared refusals (`RefusalChecks`) of the simulator's own notifications (`OwnNotificationChecks`) and of a notification garbled field by
+    field (`NotificationFieldChecks`) live in modules
     of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

@@ -371,6 +371,16 @@ class ProviderHarness(ABC):
         """
         return answer
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        """`request`, one of your notifications whose body the kit changed (one field garbled), signed again
+        as your provider signs its notifications (Stripe: a new `Stripe-Signature` over the body, time now).
+
+        Implement it and the kit sends your genuine paid notification with each field garbled in turn
+        (`notification_fields.py`): each must be refused or read as the genuine one. Left unimplemented
+        (the default), the check is skipped.
+        """
+        raise NotImplementedError("harness.signed_notification(request) is not implemented")
+
     def garble_next(self, operation: str, reply: str) -> None:
         """Make the simulator answer the next `operation` ("create_order", "refund" or, when the
         provider declares the query operation, "query_order") unclearly,

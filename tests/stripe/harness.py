@@ -250,6 +250,9 @@ class StripeHarness(ProviderHarness):
         event["data"]["object"]["amount_received"] += 1
         return HttpRequest(request.method, request.query, request.headers, json.dumps(event, indent=2).encode())
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        return signed_event(request.body, self.webhook_secret)
+
     def unsigned(self, request: HttpRequest) -> HttpRequest:
         headers = {name: value for name, value in request.headers.items() if name.lower() != "stripe-signature"}
         return HttpRequest(request.method, request.query, headers, request.body)

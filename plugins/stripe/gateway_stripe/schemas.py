@@ -154,7 +154,7 @@ class Event(_Tolerant):
     id = fields.String(required=True, validate=validate.Length(min=1, max=255))
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("event"))
     type = fields.String(required=True, validate=validate.Length(min=1))
-    created = StrictInt(required=True)
+    created = StrictInt(required=True, validate=validate.Range(min=1))  # a paid time: 0 or before is none
     livemode = fields.Boolean(load_default=False)
     data = fields.Nested(_EventData, required=True)
 
