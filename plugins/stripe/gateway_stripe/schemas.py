@@ -155,7 +155,7 @@ class Event(_Tolerant):
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("event"))
     type = fields.String(required=True, validate=validate.Length(min=1))
     created = StrictInt(required=True, validate=validate.Range(min=1))  # a paid time: 0 or before is none
-    livemode = fields.Boolean(load_default=False)
+    livemode = fields.Boolean(required=True)  # Stripe states every event's mode: one that does not is not judged
     data = fields.Nested(_EventData, required=True)
 
 
