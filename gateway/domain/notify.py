@@ -34,7 +34,12 @@ from gateway.plugin.provider import (
     RefundNotification,
     Verdict,
 )
-from gateway.store.models import default_account_id
+from gateway.store.models import (
+    EVENT_ID_LENGTH,
+    MERCHANT_ORDER_NO_LENGTH,
+    PROVIDER_ORDER_ID_LENGTH,
+    default_account_id,
+)
 from gateway.store.rows import StoredOrder, stored_order, stored_order_of
 from gateway.store.statements import (
     FIND_ACCEPTED_EVENT,
@@ -70,6 +75,9 @@ def handle_notification(
             notification = previous.verify_notification(request)
         except NotificationRejected:
             return _rejected(gateway, provider, request, rejected)
+    problem = unstorable(notification)
+    if problem is not None:  # a plugin that read what no record can hold: refused, never a 500 on every re-send
+        return _rejected(gateway, provider, request, NotificationRejected(Verdict.MALFORMED, problem))
     if isinstance(notification, RefundNotification):
         return _refund_notification(gateway, provider, request, notification, account_id)
 
@@ -195,6 +203,20 @@ def _about_no_order(
     level = logging.INFO if verdict.accepted else logging.WARNING
     log.log(level, "%s notify for %s: %s (%s)", provider.name, notification.merchant_order_no, verdict.value, reason)
     return provider.acknowledge(verdict)
+
+
+def unstorable(notification: Notification | RefundNotification) -> str | None:
+    """Why a verified notification cannot be recorded as it reads, or None. A plugin should refuse these
+    itself (the conformance kit's garbled notifications check it); the core must not fail on them."""
+    event_id = notification.event_id
+    if event_id is not None and not 0 < len(event_id) <= EVENT_ID_LENGTH:
+        return f"an event id of {len(event_id)} characters (1 to {EVENT_ID_LENGTH})"
+    provider_order_id = getattr(notification, "provider_order_id", None)  # refund notifications carry none
+    if provider_order_id is not None and len(provider_order_id) > PROVIDER_ORDER_ID_LENGTH:
+        return f"a provider order id of {len(provider_order_id)} characters (at most {PROVIDER_ORDER_ID_LENGTH})"
+    if not 0 < len(notification.merchant_order_no) <= MERCHANT_ORDER_NO_LENGTH:
+        return f"an order reference of {len(notification.merchant_order_no)} characters, which no order has"
+    return None
 
 
 def _rejected(

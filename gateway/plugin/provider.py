@@ -188,7 +188,7 @@ class Notification:
     paid: bool
     account_id: str | None = None
     provider_order_id: str | None = None
-    event_id: str | None = None  # providers whose notifications carry an event id set it
+    event_id: str | None = None  # providers whose notifications carry an event id set it (1 to 255 characters)
     paid_at: datetime | None = None
     cancelled: bool = False  # the provider closed the order unpaid (it can never be paid)
 

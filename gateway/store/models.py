@@ -59,6 +59,9 @@ class Base(DeclarativeBase):
 # The merchant configured by the environment (GATEWAY_API_KEYS, the providers' own variables): it owns
 # every order created before merchants existed, and its accounts are the ones the environment sets.
 DEFAULT_MERCHANT_ID = "default"
+MERCHANT_ORDER_NO_LENGTH = 64  # the gateway's own order references are 26 characters
+EVENT_ID_LENGTH = 255  # a provider's event id, as notifications record it
+PROVIDER_ORDER_ID_LENGTH = 128  # the provider's own id of an order
 
 
 def default_account_id(provider: str) -> str:
@@ -137,8 +140,8 @@ class Order(Base):
     amount: Mapped[int] = mapped_column(BigInteger)  # minor units
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING.value)
-    merchant_order_no: Mapped[str] = mapped_column(String(64))
-    provider_order_id: Mapped[str | None] = mapped_column(String(128))
+    merchant_order_no: Mapped[str] = mapped_column(String(MERCHANT_ORDER_NO_LENGTH))
+    provider_order_id: Mapped[str | None] = mapped_column(String(PROVIDER_ORDER_ID_LENGTH))
     provider_account: Mapped[str | None] = mapped_column(String(128))
     pay_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     next_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # NextAction.as_dict()
@@ -221,7 +224,7 @@ class OrderAttempt(Base):
     position: Mapped[int] = mapped_column(Integer)  # 1, 2 ... in the order tried
     account_id: Mapped[str] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(40))
-    merchant_order_no: Mapped[str] = mapped_column(String(64))
+    merchant_order_no: Mapped[str] = mapped_column(String(MERCHANT_ORDER_NO_LENGTH))
     # created | not_created (nothing can exist at the provider) | unknown (it may exist: time-out, unclear)
     outcome: Mapped[str] = mapped_column(String(20))
     # A not-created failure of the account itself (misconfigured, unreachable), the only kind a breaker
@@ -257,7 +260,7 @@ class NotificationRecord(Base):
     verdict: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
-    event_id: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(EVENT_ID_LENGTH))
 
 
 class Refund(Base):

@@ -95,21 +95,56 @@ def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterato
     except ValueError:
         if FORM not in content_type:
             return  # neither JSON nor a form: no fields to garble
-        yield from _garbled_form(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True), harness)
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        for path, what, changed, zero in _pair_variants_at(pairs):
+            signed = harness.signed_answer(dict(changed))
+            yield Garbled(what, urlencode(list(signed.items())).encode(), zero=zero, path=path)
         return
+    for path, what, variant, zero in _json_variants_at(parsed):
+        if isinstance(variant, dict):
+            variant = harness.signed_answer(variant)
+        yield Garbled(what, json.dumps(variant).encode(), zero=zero, path=path)
+
+
+def json_variants(parsed: Any) -> Iterator[tuple[str, Any, bool]]:
+    """(how, the changed copy, whether the new value is a zero) for every field of a JSON value, nested
+    ones too: each of `changes`, and its name in another case."""
+    for _, what, variant, zero in _json_variants_at(parsed):
+        yield what, variant, zero
+
+
+def pair_variants(pairs: list[tuple[str, str]]) -> Iterator[tuple[str, list[tuple[str, str]], bool]]:
+    """The same for a form's or a query string's fields, whose values are all text: left out, empty,
+    over-long, a number in it made negative, zero and 2**63, its name in another case."""
+    for _, what, changed, zero in _pair_variants_at(pairs):
+        yield what, changed, zero
+
+
+def _json_variants_at(parsed: Any) -> Iterator[tuple[Path, str, Any, bool]]:
+    """`json_variants`, each with the path of the field changed."""
     for path in _paths(parsed, ()):
         name = ".".join(str(part) for part in path)
         for what, value in changes(_at(parsed, path)):
-            variant = _replaced(parsed, path, value)
-            if isinstance(variant, dict):
-                variant = harness.signed_answer(variant)
-            yield Garbled(f"{name!r} {what}", json.dumps(variant).encode(), zero=what == "zero", path=path)
+            yield path, f"{name!r} {what}", _replaced(parsed, path, value), what == "zero"
         other = _other_case(path[-1])
         if other is not None:
-            variant = _renamed(parsed, path, other)
-            if isinstance(variant, dict):
-                variant = harness.signed_answer(variant)
-            yield Garbled(f"{name!r} spelt {other!r}", json.dumps(variant).encode(), path=path)
+            yield path, f"{name!r} spelt {other!r}", _renamed(parsed, path, other), False
+
+
+def _pair_variants_at(pairs: list[tuple[str, str]]) -> Iterator[tuple[Path, str, list[tuple[str, str]], bool]]:
+    """`pair_variants`, each with the name of the field changed."""
+    for index, (name, value) in enumerate(pairs):
+        before, after = pairs[:index], pairs[index + 1 :]
+        texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
+        number = _number(value)
+        texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
+        yield (name,), f"{name!r} left out", before + after, False
+        for what, text in texts:
+            if text != value:
+                yield (name,), f"{name!r} {what}", [*before, (name, text), *after], what == "zero"
+        other = _other_case(name)
+        if other is not None:
+            yield (name,), f"{name!r} spelt {other!r}", [*before, (other, value), *after], False
 
 
 def changes(value: Any) -> Iterator[tuple[str, Any]]:
@@ -161,26 +196,6 @@ def _other_case(key: str | int) -> str | None:
         return None
     other = key.upper() if key != key.upper() else key.lower()
     return other if other != key else None
-
-
-def _garbled_form(pairs: list[tuple[str, str]], harness: ProviderHarness) -> Iterator[Garbled]:
-    def form(changed: list[tuple[str, str]]) -> bytes:
-        signed = harness.signed_answer(dict(changed))
-        return urlencode(list(signed.items())).encode()
-
-    for index, (name, value) in enumerate(pairs):
-        before, after = pairs[:index], pairs[index + 1 :]
-        texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
-        number = _number(value)
-        texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
-        yield Garbled(f"{name!r} left out", form(before + after), path=(name,))
-        for what, text in texts:
-            if text != value:
-                changed = form([*before, (name, text), *after])
-                yield Garbled(f"{name!r} {what}", changed, zero=what == "zero", path=(name,))
-        other = _other_case(name)
-        if other is not None:
-            yield Garbled(f"{name!r} spelt {other!r}", form([*before, (other, value), *after]), path=(name,))
 
 
 def _paths(value: Any, prefix: Path) -> Iterator[Path]:

@@ -29,7 +29,7 @@ from gateway.testing.invalid_orders import InvalidOrderChecks
 from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
-from gateway.testing.notification_fields import NotificationFieldChecks
+from gateway.testing.notify_fields import NotificationFieldChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
@@ -88,14 +88,14 @@ class ProviderConformance(
     `TimeEdgeChecks`), of refund notifications
     (`RefundNotificationChecks`), of two accounts side by side (`AccountChecks`), of create outcomes
     that routing may fail over after (`NotCreatedChecks`), of a genuine notification's fields moved
-    (`FieldVariantChecks`), of busy and lost answers (`BusyChecks`), of hostile addresses
+    (`FieldVariantChecks`) and garbled and signed again (`NotificationFieldChecks`), of busy and
+    lost answers (`BusyChecks`), of hostile addresses
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
     (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
-    declared refusals (`RefusalChecks`) of the simulator's own notifications (`OwnNotificationChecks`) and of a notification garbled field by
-    field (`NotificationFieldChecks`) live in modules
-    of their own; this class has the rest.
+    declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
+    live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

@@ -372,12 +372,14 @@ class ProviderHarness(ABC):
         return answer
 
     def signed_notification(self, request: HttpRequest) -> HttpRequest:
-        """`request`, one of your notifications whose body the kit changed (one field garbled), signed again
-        as your provider signs its notifications (Stripe: a new `Stripe-Signature` over the body, time now).
+        """`request`, one of your paid notifications in which the kit changed one field (of its query
+        string, form body or JSON body), signed again as your provider signs its notifications: the
+        same signature scheme, over what `request` now holds, with the current time where your provider
+        signs one.
 
-        Implement it and the kit sends your genuine paid notification with each field garbled in turn
-        (`notification_fields.py`): each must be refused or read as the genuine one. Left unimplemented
-        (the default), the check is skipped.
+        The kit garbles your genuine paid notification field by field (`notify_fields.py`); signed
+        again, each variant reaches what your plugin makes of the field, not only its signature check.
+        The default raises NotImplementedError, and the kit skips that check.
         """
         raise NotImplementedError("harness.signed_notification(request) is not implemented")
 

@@ -11,6 +11,7 @@ this module adds what the record and the log must say.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -200,3 +201,32 @@ def test_a_paid_notification_for_an_order_whose_create_was_refused_still_pays_it
     assert [r.verdict for r in notifications(app)] == ["applied"]
     assert hook_calls(paid_log) == [order["id"]]
     assert json.loads(notifications(app)[0].body)["reference"] == order["merchant_order_no"]
+
+
+UNSTORABLE = {
+    "event id past its column": {"event_id": "evt_" + "x" * 300},
+    "empty event id": {"event_id": ""},
+    "provider order id past its column": {"provider_order_id": "pay_" + "x" * 200},
+    "reference no order has": {"merchant_order_no": "r" * 65},
+}
+
+
+@pytest.mark.parametrize("change", list(UNSTORABLE))
+def test_a_verified_notification_no_record_can_hold_is_refused_as_malformed_not_a_500(
+    app: Any, client: Any, neutral_provider: Any, paid_log: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """A plugin that reads a field past what the record holds (the kit's garbled notifications tell its
+    author): the core refuses it, where PostgreSQL would refuse the INSERT and the provider get a 500 on
+    every re-send."""
+    order = order_with(client, neutral_provider)
+    provider = app.extensions["gateway"].provider("example")
+    verify = provider.verify_notification
+    monkeypatch.setattr(
+        provider, "verify_notification", lambda request: dataclasses.replace(verify(request), **UNSTORABLE[change])
+    )
+
+    reply = send(client, neutral_provider, neutral_provider.paid_notification(order))
+
+    assert reply.status_code == 400  # Example Pay's refusal: it sends the notification again
+    assert [(r.verdict, r.order_id, r.event_id) for r in notifications(app)] == [("malformed", None, None)]
+    assert_not_paid(client, order, paid_log)

@@ -215,6 +215,12 @@ class IotPayHarness(ProviderHarness):
             params["paySuccTime"] = str(time.time_ns() // 1_000_000)
         return HttpRequest(query=tuple({**params, "sign": signing.sign(params, self.key)}.items()))
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        # As IOTPay signs a notify: `sign` over the query string's other fields, appended last.
+        fields = [(name, value) for name, value in request.query if name != signing.SIGN_FIELD]
+        signature = signing.sign(dict(fields), self.key)
+        return HttpRequest(request.method, (*fields, (signing.SIGN_FIELD, signature)), request.headers, request.body)
+
     def signed_answer(self, answer: dict[str, Any]) -> dict[str, Any]:
         # As the simulator signs: successful answers, over their top-level scalars (payParams is the wallet's).
         if signing.SIGN_FIELD not in answer:

@@ -245,13 +245,13 @@ class StripeHarness(ProviderHarness):
         metadata: Mapping[str, str] = response.json().get("metadata") or {}
         return metadata
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        return signed_event(request.body, self.webhook_secret)  # a new Stripe-Signature, at the current time
+
     def tamper(self, request: HttpRequest) -> HttpRequest:
         event = json.loads(request.body)
         event["data"]["object"]["amount_received"] += 1
         return HttpRequest(request.method, request.query, request.headers, json.dumps(event, indent=2).encode())
-
-    def signed_notification(self, request: HttpRequest) -> HttpRequest:
-        return signed_event(request.body, self.webhook_secret)
 
     def unsigned(self, request: HttpRequest) -> HttpRequest:
         headers = {name: value for name, value in request.headers.items() if name.lower() != "stripe-signature"}

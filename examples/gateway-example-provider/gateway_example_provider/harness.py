@@ -97,6 +97,14 @@ class ExampleHarness(ProviderHarness):
         body["amount"] = str(Decimal(body["amount"]) + 1)
         return HttpRequest(request.method, request.query, request.headers, json.dumps(body).encode())
 
+    def signed_notification(self, request: HttpRequest) -> HttpRequest:
+        return HttpRequest(
+            request.method,
+            request.query,
+            {**request.headers, SIGNATURE_HEADER: sign(self.secret, request.body)},
+            request.body,
+        )
+
     def unsigned(self, request: HttpRequest) -> HttpRequest:
         headers = {name: value for name, value in request.headers.items() if name != SIGNATURE_HEADER}
         return HttpRequest(request.method, request.query, headers, request.body)

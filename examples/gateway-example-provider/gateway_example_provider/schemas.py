@@ -11,6 +11,7 @@ PAYMENT_STATES = (PENDING, PAID, FAILED, CANCELLED)
 # A refund's states: `pending` is accepted and still on its way, settled later.
 REFUND_STATES = ("succeeded", "pending", "failed")
 ID_LENGTH = 64  # Example Pay's ids ("pay_...", "re_...") are far shorter: a longer one is not its own
+REFERENCE_LENGTH = 64  # the gateway's order references, which Example Pay echoes, are never longer
 
 
 class Payment(Schema):
@@ -20,12 +21,13 @@ class Payment(Schema):
         unknown = EXCLUDE
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=ID_LENGTH))
-    reference = fields.String(required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=REFERENCE_LENGTH))
     amount = fields.String(required=True)  # decimal text in the major unit: "12.50" USD, "1250" JPY
     currency = fields.String(required=True)
     # A state Example Pay does not have is no answer: read as "not paid", it would hide a payment.
     status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATES))
-    event = fields.String()  # notifications only: the event's id, the same on every re-send
+    # Notifications only: the event's id, the same on every re-send (evt_ and 32 hex digits).
+    event = fields.String(validate=validate.Length(min=1, max=ID_LENGTH))
 
 
 class RefundAnswer(Schema):

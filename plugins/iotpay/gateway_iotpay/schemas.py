@@ -206,10 +206,12 @@ class Envelope(LeanSchema):
     sign = fields.String(data_key="sign")
 
 
-def _answered_id(key: str, *, allow_none: bool = False) -> fields.String:
+def _answered_id(key: str, *, allow_none: bool = False, required: bool = False) -> fields.String:
     # IOTPay's own ids (payOrderId, refundOrderId) fit the 30 characters its requests take them in;
     # an empty or longer one is not an id IOTPay gave.
-    return fields.String(data_key=key, allow_none=allow_none, validate=validate.Length(min=1, max=30))
+    return fields.String(
+        data_key=key, allow_none=allow_none, required=required, validate=validate.Length(min=1, max=30)
+    )
 
 
 class JsonObject(fields.Field[dict[str, Any]]):
@@ -269,7 +271,7 @@ class PaymentNotify(LeanSchema):
     class Meta:
         unknown = EXCLUDE
 
-    pay_order_id = fields.String(data_key="payOrderId", required=True)
+    pay_order_id = _answered_id("payOrderId", required=True)
     mch_id = fields.String(data_key="mchId", required=True)
     mch_order_no = fields.String(data_key="mchOrderNo", required=True, validate=validate.Length(min=1, max=30))
     channel_id = fields.String(data_key="channelId")

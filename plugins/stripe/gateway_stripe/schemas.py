@@ -17,6 +17,7 @@ from gateway.plugin import StrictInt
 CHANNELS = ("card", "alipay", "wechat_pay")  # PaymentIntent payment_method_types
 MAX_AMOUNT = 99_999_999  # "The amount value supports up to eight digits" (PaymentIntent create)
 RECORDABLE = 2**63 - 1  # the largest amount a record (a BIGINT) holds
+LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31 23:59:59 UTC: the last second a datetime holds
 METADATA_KEYS, METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH = 50, 40, 500  # Stripe's metadata limits
 
 # PaymentIntent statuses and event types the plugin acts on.
@@ -154,7 +155,8 @@ class Event(_Tolerant):
     id = fields.String(required=True, validate=validate.Length(min=1, max=255))
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("event"))
     type = fields.String(required=True, validate=validate.Length(min=1))
-    created = StrictInt(required=True, validate=validate.Range(min=1))  # a paid time: 0 or before is none
+    # When the event happened, the paid time it gives: 1970 or year 10,000 is no time Stripe sends.
+    created = StrictInt(required=True, validate=validate.Range(min=1, max=LAST_TIMESTAMP))
     livemode = fields.Boolean(required=True)  # Stripe states every event's mode: one that does not is not judged
     data = fields.Nested(_EventData, required=True)
 
