@@ -17,8 +17,9 @@ other spelling), or as unclear (`OutcomeUnknown`, or a bare `ProviderError`, whi
 as unknown), with the code `harness.invalid_answer_code` where the harness declares one: a merchant
 branches on it, and a garbled answer is one the plugin cannot use. The field that names what kind of
 object an answer is (`harness.answer_kind_field`, Stripe's `object`), wherever it appears, garbled or
-left out, must make the answer unclear: an answer that no longer says it is a payment is not read as one. Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
-refund, another meaning) is a plugin that believes garbage. Two allowances:
+left out, must make the answer unclear: an answer that no longer says it is a payment is not read as
+one. Anything else (a crash the API would show as a 500, a refusal, "not found", a failed refund,
+another meaning) is a plugin that believes garbage. Two allowances:
 
 - create: the created order must name the same provider order and hand the payer the same kind of next
   action, every address or parameter in it one the (garbled) answer or the settings hold. What is
@@ -355,8 +356,10 @@ class AnswerFieldChecks:
                     except Exception as error:  # what the plugin raised is the finding
                         read = error
                 if kind is not None and variant.path[-1:] == (kind,):
-                    found.append(f"{variant.what} (call {index + 1}): {_short(repr(read))}, though it no longer says "
-                                 f"what kind of object it is (harness.answer_kind_field {kind!r})")
+                    found.append(
+                        f"{variant.what} (call {index + 1}): {_short(repr(read))}, though it no longer says "
+                        f"what kind of object it is (harness.answer_kind_field {kind!r})"
+                    )
                 elif read != genuine and (problem := wrong(read, genuine, variant)):
                     found.append(f"{variant.what} (call {index + 1}): {_short(problem)}")
         assert not found, (

@@ -343,16 +343,19 @@ class StripeHarness(ProviderHarness):
         }
         event_type = "refund.updated"
         if outcome == "succeeded":
-            event_type, obj = "charge.refunded", {
-                "id": "ch_" + _payment_intent(order).removeprefix("pi_"),
-                "object": "charge",
-                "amount": order["amount"],
-                "amount_refunded": refund["amount"],
-                "currency": obj["currency"],
-                "payment_intent": obj["payment_intent"],
-                "refunded": refund["amount"] == order["amount"],
-                "refunds": {"object": "list", "data": [obj], "has_more": False, "url": "/v1/refunds"},
-            }
+            event_type, obj = (
+                "charge.refunded",
+                {
+                    "id": "ch_" + _payment_intent(order).removeprefix("pi_"),
+                    "object": "charge",
+                    "amount": order["amount"],
+                    "amount_refunded": refund["amount"],
+                    "currency": obj["currency"],
+                    "payment_intent": obj["payment_intent"],
+                    "refunded": refund["amount"] == order["amount"],
+                    "refunds": {"object": "list", "data": [obj], "has_more": False, "url": "/v1/refunds"},
+                },
+            )
         event = {
             "id": "evt_" + hashlib.sha256(f"{refund_id}:{outcome}".encode()).hexdigest()[:24],
             "object": "event",
