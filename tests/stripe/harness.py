@@ -351,6 +351,8 @@ class StripeHarness(ProviderHarness):
                     "amount": order["amount"],
                     "amount_refunded": refund["amount"],
                     "currency": obj["currency"],
+                    # The PaymentIntent's metadata, which Stripe copies onto the charge it makes.
+                    "metadata": {"merchant_order_no": order["merchant_order_no"]},
                     "payment_intent": obj["payment_intent"],
                     "refunded": refund["amount"] == order["amount"],
                     "refunds": {"object": "list", "data": [obj], "has_more": False, "url": "/v1/refunds"},
