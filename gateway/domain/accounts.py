@@ -204,7 +204,8 @@ class Accounts:
         checked = _checked_values(values)
         with self.db.transaction() as session:
             account = _get(session, account_id)
-            _validate(self, account.provider, checked, account.id)
+            rotated = _validate(self, account.provider, checked, account.id)
+            _same_provider_account(self, keys, account, rotated)
             now = utcnow()
             try:
                 account.previous_settings = keys.encrypt(keys.decrypt(account.settings))  # re-encrypted, first key
@@ -274,14 +275,30 @@ def _checked_values(values: Mapping[str, Any]) -> dict[str, str]:
     return checked
 
 
-def _validate(accounts: Accounts, provider: str, values: Mapping[str, str], account_id: str) -> None:
+def _validate(accounts: Accounts, provider: str, values: Mapping[str, str], account_id: str) -> Provider:
     try:
-        accounts.build(provider, values, account_id)
+        return accounts.build(provider, values, account_id)
     except ConfigError as exc:
         # The plugin's own message names the variable and never its value (the hook's contract).
         field = f"settings.{exc.variable}" if exc.variable != "settings" else "settings"
         message = str(exc).split(": ", 1)[-1]
         raise invalid_fields({field: [message]}) from None
+
+
+def _same_provider_account(accounts: Accounts, keys: Vault, account: ProviderAccount, rotated: Provider) -> None:
+    """A rotation changes an account's secrets, never the merchant it is at the provider (`Provider.account_id`):
+    its orders name that merchant, and their notifies' confirming queries, their refunds and reconciliation must
+    be asked of it. Settings that can no longer be read or built (the repair a rotation also is) are not compared."""
+    try:
+        current = accounts.build(account.provider, keys.decrypt_settings(account.settings), account.id)
+    except ConfigError:
+        return
+    if current.account_id is not None and rotated.account_id != current.account_id:
+        problem = (
+            f"name another merchant at {account.provider} than the account's: its orders could no longer be "
+            "confirmed, queried or refunded; create a new account for the other merchant instead"
+        )
+        raise invalid_fields({"settings": [problem]})
 
 
 def _changed(merchant: Merchant | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +17,11 @@ from gateway.domain.hooks import Hooks
 from gateway.domain.merchant_config import MerchantConfigs
 from gateway.domain.notify_guard import RejectionThrottle
 from gateway.plugin.provider import Provider
-from gateway.plugin.settings import Settings
+from gateway.plugin.settings import ConfigError, Settings
 from gateway.store.db import Database
 from gateway.store.models import Order
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,7 +70,11 @@ class Gateway:
         if is_default_account(order.account_id, order.provider):
             return self.providers.get(order.provider)
         assert order.account_id is not None
-        serving = self.accounts.by_id(order.account_id, order.provider)
+        try:
+            serving = self.accounts.by_id(order.account_id, order.provider)
+        except ConfigError as exc:  # its settings no longer decrypt, or its plugin is gone: nobody to ask
+            log.error("account %s of order %s cannot be used: %s", order.account_id, order.id, exc)
+            return None
         return None if serving is None else serving.provider
 
     def provider(self, name: str | None, *, field: str = "provider") -> Provider:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -216,6 +217,10 @@ def unstorable(notification: Notification | RefundNotification) -> str | None:
         return f"a provider order id of {len(provider_order_id)} characters (at most {PROVIDER_ORDER_ID_LENGTH})"
     if not 0 < len(notification.merchant_order_no) <= MERCHANT_ORDER_NO_LENGTH:
         return f"an order reference of {len(notification.merchant_order_no)} characters, which no order has"
+    # PostgreSQL text holds no NUL: a look-up by such a field, or a reason quoting it, would fail.
+    values = (getattr(notification, field.name) for field in fields(notification))
+    if any(isinstance(value, str) and "\x00" in value for value in values):
+        return "a field holds a NUL character"
     return None
 
 

@@ -62,7 +62,8 @@ def _text(raw: bytes) -> str:
 
 
 def bounded_reason(reason: str) -> str:
-    """A provider's reason can quote what the sender sent (a field name): keep it short."""
+    """A provider's reason can quote what the sender sent (a field name): keep it short, and storable."""
+    reason = reason.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
     return reason if len(reason) <= MAX_STORED_REASON else reason[: MAX_STORED_REASON - 1] + "…"
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import null, update
 from gateway.domain import attempt_view, attempts, idempotency, instrument
 from gateway.domain.attempts import Attempt
 from gateway.domain.core import Gateway
-from gateway.domain.errors import Invalid, ResourceNotFound, invalid_fields
+from gateway.domain.errors import Conflict, Invalid, ResourceNotFound, invalid_fields
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.payments import settle_payment
 from gateway.domain.provider_failures import created_nothing, is_definite_refusal, provider_failure, require_operation
@@ -41,7 +41,14 @@ from gateway.plugin.provider import (
     Verdict,
 )
 from gateway.plugin.validation import flatten_messages
-from gateway.store.models import DEFAULT_MERCHANT_ID, ORDERS, PAID_STATUSES, Order, OrderStatus
+from gateway.store.models import (
+    DEFAULT_MERCHANT_ID,
+    ORDERS,
+    PAID_STATUSES,
+    PROVIDER_ORDER_ID_LENGTH,
+    Order,
+    OrderStatus,
+)
 from gateway.store.rows import as_order, is_resource_id, new_order_values
 from gateway.store.statements import (
     ATTEMPT_KEYS,
@@ -274,6 +281,7 @@ def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = Non
         return order
     provider = gateway.provider_of(order)
     require_operation(provider, QUERY)
+    require_same_account(provider, order)
     try:
         report = provider.query_order(order_ref(order))
     except ProviderError as exc:
@@ -282,11 +290,36 @@ def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = Non
     with gateway.db.transaction() as session:
         stored = session.get(Order, order.id)
         verdict, reason = settle_payment(session.connection(), stored, report, transitions)
+        found = report.provider_order_id or ""
+        # A create whose answer was lost, found unpaid: the order the provider made is named from now on
+        # (the API shows it; a later notify naming another one is a mismatch).
+        unnamed = stored is not None and stored.provider_order_id is None
+        if verdict is Verdict.IGNORED and unnamed and 0 < len(found) <= PROVIDER_ORDER_ID_LENGTH:
+            assert stored is not None
+            stored.provider_order_id, stored.updated_at = found, utcnow()
     transitions.announce(gateway.hooks)
     if verdict is Verdict.MISMATCH:
         log.error("%s query for order %s does not match it: %s", provider.name, order.id, reason)
     assert stored is not None
     return stored
+
+
+def other_account(provider: Provider, order: Order) -> str | None:
+    """Why `provider` cannot speak for `order`, or None: it is configured for another merchant account at the
+    provider than the one the order was made under (its settings changed since). Asked, that account knows no
+    such order, which is no answer about it: it must never expire it, nor be asked for its refund."""
+    if order.provider_account is None or provider.account_id in (None, order.provider_account):
+        return None
+    return (
+        f"order {order.id} was made under {order.provider} account {order.provider_account}, and {order.provider} "
+        f"is now configured for {provider.account_id}: only the former can say what became of it"
+    )
+
+
+def require_same_account(provider: Provider, order: Order) -> None:
+    problem = other_account(provider, order)
+    if problem is not None:
+        raise Conflict("provider_account_changed", problem, order_id=order.id)
 
 
 def order_ref(order: Order) -> OrderRef:

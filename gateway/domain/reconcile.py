@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from gateway.domain import idempotency
 from gateway.domain.core import Gateway
 from gateway.domain.lifecycle import Transitions
-from gateway.domain.orders import order_ref
+from gateway.domain.orders import order_ref, other_account
 from gateway.domain.payments import settle_payment
 from gateway.domain.refunds import (
     MAX_AUTOMATIC_ATTEMPTS,
@@ -181,6 +181,10 @@ def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
         return None, True
     if QUERY not in provider.operations:
         return None, False
+    problem = other_account(provider, order)
+    if problem is not None:  # its "no such order" would be about another merchant's orders
+        log.error("reconcile: %s; the order is left as it is", problem)
+        return None, True
     try:
         return provider.query_order(order_ref(order)), False
     except NotFound as exc:
@@ -228,6 +232,10 @@ def _refund(gateway: Gateway, refund_id: str) -> str:
     assert refund is not None and order is not None
     provider = gateway.provider_for(order)
     if provider is None or REFUND not in provider.operations:
+        return "refunds_provider_unavailable"
+    problem = other_account(provider, order)
+    if problem is not None:
+        log.error("reconcile: refund %s is left as it is: %s", refund_id, problem)
         return "refunds_provider_unavailable"
     if QUERY_REFUND in provider.operations:
         return _query_refund(provider, gateway, refund, order)

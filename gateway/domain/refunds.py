@@ -23,7 +23,7 @@ from gateway.domain import idempotency
 from gateway.domain.core import Gateway
 from gateway.domain.errors import Conflict, Invalid, ResourceNotFound
 from gateway.domain.lifecycle import Transitions
-from gateway.domain.orders import get_order, order_ref
+from gateway.domain.orders import get_order, order_ref, require_same_account
 from gateway.domain.provider_failures import is_definite_refusal, provider_failure, require_operation
 from gateway.plugin.clock import as_utc, utcnow
 from gateway.plugin.provider import (
@@ -91,6 +91,7 @@ def create_refund(
     order = get_order(gateway, order_id, merchant_id)
     provider = gateway.provider_of(order)
     require_operation(provider, REFUND)
+    require_same_account(provider, order)
     refund, replayed = _reserve(
         gateway, order_id, fields["amount"], fields.get("reason"), fields.get("reference"), claim
     )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the console's views pass request.args; the store needs no w
 MAX_TEXT = 128  # longer than any id, number or reference the gateway stores
 DEFAULT_PENDING_MINUTES = 30
 MAX_MINUTES = 60 * 24 * 366
+UNSTORABLE = "must not hold a NUL character"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def parse(args: MultiDict[str, str], equals: Iterable[str], views: Iterable[str]
         values = tuple(dict.fromkeys(value.strip() for value in args.getlist(name) if value.strip()))
         if any(len(value) > MAX_TEXT for value in values):
             errors[name] = f"at most {MAX_TEXT} characters"
+        elif not all(map(_searchable, values)):
+            errors[name] = UNSTORABLE
         elif values:
             chosen[name] = values
     created_from = _moment(args.get("created_from", ""), "created_from", errors, end_of_day=False)
@@ -82,12 +85,19 @@ def parse(args: MultiDict[str, str], equals: Iterable[str], views: Iterable[str]
     q = args.get("q", "").strip()
     if len(q) > MAX_TEXT:
         errors["q"] = f"at most {MAX_TEXT} characters"
+    elif not _searchable(q):
+        errors["q"] = UNSTORABLE
     view = args.get("view", "").strip()
     if view and view not in set(views):
         errors["view"] = f"no saved view {view!r}"
     minutes = _minutes(args.get("minutes", ""), errors)
     after = _cursor(args.get("after", ""), errors)
     return OrderFilter(chosen, created_from, created_to, q, view, minutes, after, errors)
+
+
+def _searchable(text: str) -> bool:
+    """Text a stored value could equal: PostgreSQL text holds no NUL, and a query that compares with one fails."""
+    return "\x00" not in text
 
 
 def _moment(text: str, name: str, errors: dict[str, str], *, end_of_day: bool) -> datetime | None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Response, request
 from flask.views import MethodView
 
 from gateway.domain.notify import handle_notification
 from gateway.plugin.clock import utcnow
 from gateway.plugin.provider import InboundRequest
+from gateway.plugin.settings import ConfigError
 from gateway.web.blueprint import Blueprint
 from gateway.web.context import current_gateway
 from gateway.web.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("notify", __name__, url_prefix="/notify", description="Provider notifications")
 
@@ -53,7 +58,13 @@ class AccountNotify(MethodView):
 
     def _handle(self, provider_name: str, account_id: str) -> Response:
         gateway = current_gateway()
-        serving = gateway.accounts.by_id(account_id, provider_name)
+        try:
+            serving = gateway.accounts.by_id(account_id, provider_name)
+        except ConfigError as exc:  # its settings no longer decrypt, or its plugin is gone: it verifies nothing
+            log.error("%s notify to account %s: the account cannot be used (%s)", provider_name, account_id, exc)
+            raise ApiError(
+                503, "account_unavailable", "This account cannot verify notifications now; send it again later."
+            ) from None
         if serving is None:
             raise ApiError(404, "account_not_found", f"No {provider_name} account {account_id!r}.")
         previous = serving.previous_in_grace(utcnow())

@@ -264,3 +264,34 @@ def test_settling_a_refund_by_hand_is_refused_while_a_provider_call_may_be_runni
     assert refused.result.startswith("refused: A provider call for this refund may still be running"), refused.result
     assert (settled.action, settled.refund_id, settled.note) == ("settle_refund", refund_id, "portal says failed")
     assert settled.result.startswith(f"refund {refund_id} failed"), settled.result
+
+
+# -- text no record can hold -----------------------------------------------------------------------
+
+
+def test_a_nul_byte_or_an_overlong_id_is_refused_or_not_found_never_a_500(
+    console_app: Any, neutral_provider: Any
+) -> None:
+    """PostgreSQL refuses NUL in text, and longer text than a column holds: in a filter or in an
+    action's path it must be answered like any other bad filter or unknown record."""
+    order = paid_with(console_app.test_client(), neutral_provider)
+    client = logged_in(console_app)
+    page_url = f"/console/orders/{order['id']}"
+
+    for name in ("q", "status", "merchant", "account", "provider"):
+        for path in ("/console/orders", "/console/orders.csv"):
+            response = client.get(f"{path}?{name}=a%00b")
+            assert response.status_code == 400, (path, name, response.status_code)
+            assert name.encode() in response.data and b"NUL" in response.data
+    for bad in ("a%00b", "x" * 300):
+        for action_url in (
+            f"/console/orders/{bad}/refresh",
+            f"/console/orders/{bad}/webhooks/{bad}/redeliver",
+            f"{page_url}/webhooks/{bad}/redeliver",
+            f"{page_url}/refunds/{bad}/settle",
+        ):
+            response = post_action(client, page_url, action_url, outcome="failed", note="checked")
+            assert response.status_code in (200, 404), (action_url, response.status_code)
+            assert b"No such" in response.data, action_url
+    assert audit(console_app) == []  # nothing was done to any record
+    assert client.get(page_url).status_code == 200

@@ -272,3 +272,26 @@ def test_an_order_of_a_provider_no_longer_enabled_is_never_expired_unasked(
 def client_status(app: Any, order: dict[str, Any]) -> str:
     status: str = app.test_client().get(f"/v1/orders/{order['id']}").get_json()["status"]
     return status
+
+
+def test_refresh_of_an_order_whose_create_answer_was_lost_shows_the_providers_order(
+    app_factory: Callable[..., Any], neutral_provider: Any
+) -> None:
+    app = app_factory(**neutral_provider.timeout_settings(0.5))
+    neutral_provider.delay_next("create_order", 1)  # made at the provider, its answer lost to the time-out
+    client = app.test_client()
+    fields = {"channel": neutral_provider.channel, "currency": neutral_provider.currency, "amount": 1000}
+    created = client.post("/v1/orders", json={**fields, "subject": "Tea", "body": "Green"})
+    assert created.status_code == 504
+    order_id = created.get_json()["order_id"]
+
+    def refreshed() -> dict[str, Any] | None:
+        answer = client.get(f"/v1/orders/{order_id}?refresh=true")
+        return answer.get_json() if answer.status_code == 200 else None
+
+    found = wait_for(lambda: (shown := refreshed()) and shown["provider_order_id"] and shown, 5, "the provider's id")
+
+    assert found["status"] == "pending" and found["provider_order_id"].startswith("pay_")
+    late = neutral_provider.paid_notification(found)
+    assert client.post(f"/notify/{NEUTRAL_NAME}", data=late.body, headers=dict(late.headers)).status_code == 200
+    assert client.get(f"/v1/orders/{order_id}").get_json()["status"] == "paid"

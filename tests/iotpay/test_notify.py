@@ -425,6 +425,27 @@ def test_mismatch_with_the_stored_order_is_refused_recorded_and_logged(
     assert "mismatch" in warning
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"mchOrderNo": "2026\x00"}, {"currency": "CA\x00"}, {"payOrderId": "P0\x00"}, {"mchId": "1\x00"}],
+    ids=["mch_order_no", "currency", "pay_order_id", "mch_id"],
+)
+def test_a_nul_byte_in_a_signed_field_is_refused_and_recorded_never_a_500(
+    app: Any, client: Any, paid_log: Path, changes: dict[str, Any]
+) -> None:
+    """PostgreSQL text holds no NUL: a field the pipeline looks orders up by, or quotes in its reason,
+    must not turn a signed notify (a key holder's junk) into a 500 that the sender retries."""
+    order = create_order(client, amount=2856, currency="CAD")
+    params = signed_notify(order, **changes)
+
+    assert_refused(send(client, params))
+
+    assert_not_paid(client, order, paid_log)
+    [record] = notifications(app)
+    assert record.verdict in ("malformed", "mismatch")
+    assert "\x00" not in (record.reason or "")
+
+
 def test_mismatch_after_payment_does_not_count_as_a_duplicate(app: Any, client: Any, paid_log: Path) -> None:
     order = create_order(client)
     assert_success(send(client, signed_notify(order)))

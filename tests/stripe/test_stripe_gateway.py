@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 import requests
+from gateway_stripe import signing
 from sqlalchemy import func, select
 
 from gateway.domain.reconcile import reconcile
 from gateway.domain.refunds import settle_refund
 from gateway.plugin.clock import utcnow
 from gateway.store.models import NotificationRecord, Order, OutboxEvent
-from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, StripeSandbox
+from tests.stripe.conftest import PUBLISHABLE_KEY, SECRETS, WEBHOOK_SECRET, StripeSandbox
 from tests.support.flows import new_key, paid_order, wait_for
 
 STRIPE_ORDER = {"provider": "stripe", "channel": "card", "subject": "Matcha", "body": "100g"}
@@ -447,3 +448,22 @@ def test_stripe_lists_its_channels_next_actions(both_factory: Callable[..., Any]
         ["return_url"],
     )
     assert details["card"]["next_actions"] == ["sdk_params"]
+
+
+def test_a_signed_event_quoting_a_nul_byte_is_refused_and_recorded_never_a_500(
+    both_factory: Callable[..., Any],
+) -> None:
+    """The refusal's reason quotes the event's id; PostgreSQL text cannot hold the NUL in it."""
+    app = both_factory()
+    event = {
+        "id": "evt_\u0000x", "object": "event", "type": "payment_intent.succeeded", "created": 1700000000,
+        "livemode": True, "data": {"object": {"object": "payment_intent"}},
+    }  # fmt: skip
+    body = json.dumps(event).encode()
+    headers = {"Stripe-Signature": signing.header(WEBHOOK_SECRET, body), "Content-Type": "application/json"}
+
+    answer = app.test_client().post("/notify/stripe", data=body, headers=headers)
+
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    [record] = records(app)
+    assert record.verdict == "mismatch" and "livemode" in (record.reason or "")

@@ -19,6 +19,7 @@ from gateway.plugin.settings import ConfigError
 from gateway.store import console as queries
 from gateway.store.models import ConsoleAction, OutboxEvent, Refund, RefundStatus
 from gateway.store.order_filters import OrderFilter
+from gateway.store.rows import is_resource_id
 
 log = logging.getLogger("gateway.web.console.actions")  # the name operators' log filters know
 
@@ -26,6 +27,7 @@ REFRESH = "refresh"
 REDELIVER = "redeliver_webhook"
 RETRY_WEBHOOK = "retry_webhook"
 SETTLE_REFUND = "settle_refund"
+MAX_EVENT_ID = 40  # outbox event ids ("evt_" and 32 hex digits), as the audit's column holds them
 
 
 class ActionRefused(Exception):
@@ -33,6 +35,7 @@ class ActionRefused(Exception):
 
 
 def ask_provider(gateway: Gateway, who: str, order_id: str) -> str:
+    _require_ids(order_id)
     try:
         order = refresh_order(gateway, order_id)
     except GatewayError as exc:
@@ -49,6 +52,9 @@ def redeliver_webhook(gateway: Gateway, who: str, order_id: str, event_id: str) 
         endpoints = webhooks.Endpoints.of(gateway.db, gateway.settings)
     except ConfigError:
         raise ActionRefused("Webhooks are not configured (GATEWAY_WEBHOOK_URL).") from None
+    _require_ids(order_id)
+    if len(event_id) > MAX_EVENT_ID or "\x00" in event_id:
+        raise ActionRefused("No such webhook event for this order.")
     with gateway.db.transaction() as session:
         event = session.get(OutboxEvent, event_id)
         if event is None or event.order_id != order_id:
@@ -96,6 +102,9 @@ def settle_refund_by_hand(gateway: Gateway, who: str, order_id: str, refund_id: 
     note = note.strip()
     if not note:
         raise ActionRefused("Say why (e.g. what the provider's portal shows).")
+    _require_ids(order_id)
+    if not is_resource_id(refund_id):
+        raise ActionRefused("No such refund on this order.")
     with gateway.db.transaction() as session:
         refund = session.get(Refund, refund_id)
         if refund is None or refund.order_id != order_id:
@@ -129,6 +138,13 @@ def settle_refund_by_hand(gateway: Gateway, who: str, order_id: str, refund_id: 
     result = f"refund {refund_id} {settled.status}: {note[:200]}"
     _audit(gateway, who, SETTLE_REFUND, result, **ids)
     return result
+
+
+def _require_ids(order_id: str) -> None:
+    """An id no order can have names nothing: refused before any query, and before the audit, whose
+    columns could not hold it (PostgreSQL refuses NUL, and text longer than an id)."""
+    if not is_resource_id(order_id):
+        raise ActionRefused("No such order.")
 
 
 def _refused(gateway: Gateway, who: str, action: str, message: str, **ids: str) -> ActionRefused:
