@@ -34,7 +34,8 @@ import json
 import pytest
 from gateway.testing import ProviderConformance
 from gateway.plugin import Acknowledgement, ProviderError
-from gateway_iotpay import checkout, client, provider
+from marshmallow import fields
+from gateway_iotpay import checkout, client, provider, schemas
 from tests.iotpay.harness import IotPayHarness
 
 BUG = {bug!r}
@@ -45,6 +46,10 @@ class TestPlantedIotPay(ProviderConformance):
     def planted(self, monkeypatch):
         if BUG == "signed_text_split_any_way":  # the signature checked, the split never
             monkeypatch.setattr(provider.splitting, "notify_problem", lambda params: None)
+            # ... and an id with no bound, which can then carry the fields glued to it (payOrderId=P1&mchId=...)
+            unbounded = {{"pay_order_id": fields.String(data_key="payOrderId", required=True)}}
+            loose = type("LooseNotify", (schemas.PaymentNotify,), unbounded)
+            monkeypatch.setattr(provider, "_PAYMENT_NOTIFY", loose())
         if BUG == "form_joined_by_hand":  # params=<json> as text: an '&' in a value starts a field
             def call(self, operation, params):
                 body = "params=" + json.dumps(params, separators=(",", ":"))
