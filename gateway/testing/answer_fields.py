@@ -14,8 +14,12 @@ is what the plugin makes of the field, not a broken signature.
 
 A garbled answer must be read as the genuine one (the plugin does not need that field, or takes its
 other spelling), or as unclear (`OutcomeUnknown`, or a bare `ProviderError`, which the core treats
-as unknown). Anything else (a crash the API would show as a 500, a refusal, "not found", a failed
-refund, another meaning) is a plugin that believes garbage. Two allowances:
+as unknown), with the code `harness.invalid_answer_code` where the harness declares one: a merchant
+branches on it, and a garbled answer is one the plugin cannot use. The field that names what kind of
+object an answer is (`harness.answer_kind_field`, Stripe's `object`), wherever it appears, garbled or
+left out, must make the answer unclear: an answer that no longer says it is a payment is not read as
+one. Anything else (a crash the API would show as a 500, a refusal, "not found", a failed refund,
+another meaning) is a plugin that believes garbage. Two allowances:
 
 - create: the created order must name the same provider order and hand the payer the same kind of next
   action, every address or parameter in it one the (garbled) answer or the settings hold. What is
@@ -84,6 +88,7 @@ class Garbled:
     what: str
     body: bytes
     zero: bool = False
+    path: tuple[str | int, ...] = ()  # where the changed field is (its name, for a form)
 
 
 def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterator[Garbled]:
@@ -93,43 +98,56 @@ def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterato
     except ValueError:
         if FORM not in content_type:
             return  # neither JSON nor a form: no fields to garble
-        for what, pairs, zero in pair_variants(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)):
-            signed = harness.signed_answer(dict(pairs))
-            yield Garbled(what, urlencode(list(signed.items())).encode(), zero=zero)
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        for path, what, changed, zero in _pair_variants_at(pairs):
+            signed = harness.signed_answer(dict(changed))
+            yield Garbled(what, urlencode(list(signed.items())).encode(), zero=zero, path=path)
         return
-    for what, variant, zero in json_variants(parsed):
+    for path, what, variant, zero in _json_variants_at(parsed):
         if isinstance(variant, dict):
             variant = harness.signed_answer(variant)
-        yield Garbled(what, json.dumps(variant).encode(), zero=zero)
+        yield Garbled(what, json.dumps(variant).encode(), zero=zero, path=path)
 
 
 def json_variants(parsed: Any) -> Iterator[tuple[str, Any, bool]]:
     """(how, the changed copy, whether the new value is a zero) for every field of a JSON value, nested
     ones too: each of `changes`, and its name in another case."""
-    for path in _paths(parsed, ()):
-        name = ".".join(str(part) for part in path)
-        for what, value in changes(_at(parsed, path)):
-            yield f"{name!r} {what}", _replaced(parsed, path, value), what == "zero"
-        other = _other_case(path[-1])
-        if other is not None:
-            yield f"{name!r} spelt {other!r}", _renamed(parsed, path, other), False
+    for _, what, variant, zero in _json_variants_at(parsed):
+        yield what, variant, zero
 
 
 def pair_variants(pairs: list[tuple[str, str]]) -> Iterator[tuple[str, list[tuple[str, str]], bool]]:
     """The same for a form's or a query string's fields, whose values are all text: left out, empty,
     over-long, a number in it made negative, zero and 2**63, its name in another case."""
+    for _, what, changed, zero in _pair_variants_at(pairs):
+        yield what, changed, zero
+
+
+def _json_variants_at(parsed: Any) -> Iterator[tuple[Path, str, Any, bool]]:
+    """`json_variants`, each with the path of the field changed."""
+    for path in _paths(parsed, ()):
+        name = ".".join(str(part) for part in path)
+        for what, value in changes(_at(parsed, path)):
+            yield path, f"{name!r} {what}", _replaced(parsed, path, value), what == "zero"
+        other = _other_case(path[-1])
+        if other is not None:
+            yield path, f"{name!r} spelt {other!r}", _renamed(parsed, path, other), False
+
+
+def _pair_variants_at(pairs: list[tuple[str, str]]) -> Iterator[tuple[Path, str, list[tuple[str, str]], bool]]:
+    """`pair_variants`, each with the name of the field changed."""
     for index, (name, value) in enumerate(pairs):
         before, after = pairs[:index], pairs[index + 1 :]
         texts: list[tuple[str, str]] = [("empty", ""), ("over-long", value + "x" * OVERLONG)]
         number = _number(value)
         texts += [(what, str(changed)) for what, changed in _numbers(number)] if number is not None else []
-        yield f"{name!r} left out", before + after, False
+        yield (name,), f"{name!r} left out", before + after, False
         for what, text in texts:
             if text != value:
-                yield f"{name!r} {what}", [*before, (name, text), *after], what == "zero"
+                yield (name,), f"{name!r} {what}", [*before, (name, text), *after], what == "zero"
         other = _other_case(name)
         if other is not None:
-            yield f"{name!r} spelt {other!r}", [*before, (other, value), *after], False
+            yield (name,), f"{name!r} spelt {other!r}", [*before, (other, value), *after], False
 
 
 def changes(value: Any) -> Iterator[tuple[str, Any]]:
@@ -338,8 +356,8 @@ class AnswerFieldChecks:
 
         with intercepted(record, spare=gateway.url):
             genuine = call()
-        judged, found = 0, []
-        code = gateway.harness.invalid_answer_code  # what an answer the plugin cannot use carries, if declared
+        judged, found, code = 0, [], gateway.harness.invalid_answer_code
+        kind = gateway.harness.answer_kind_field
         for index, (status, body, content_type) in enumerate(recorded):
             for number, variant in enumerate(garbled(body, content_type, gateway.harness)):
                 if number >= MAX_VARIANTS:
@@ -352,18 +370,24 @@ class AnswerFieldChecks:
                     except ProviderError as error:
                         if isinstance(error, OutcomeUnknown) or type(error) is ProviderError:
                             if code is not None and error.code != code:
-                                found.append(f"{variant.what} (call {index + 1}): unclear, code {_short(error.code)!r}")
+                                found.append(f"{variant.what} (call {index + 1}): unclear, {miscoded(error, code)}")
                             continue
                         read = error
                     except Exception as error:  # what the plugin raised is the finding
                         read = error
-                if read != genuine and (problem := wrong(read, genuine, variant)):
+                if kind is not None and variant.path[-1:] == (kind,):
+                    found.append(
+                        f"{variant.what} (call {index + 1}): {_short(repr(read))}, though it no longer says "
+                        f"what kind of object it is (harness.answer_kind_field {kind!r})"
+                    )
+                elif read != genuine and (problem := wrong(read, genuine, variant)):
                     found.append(f"{variant.what} (call {index + 1}): {_short(problem)}")
         assert not found, (
             f"the provider's genuine answer to {method} was read as {genuine!r}; with one field garbled, "
             f"{len(found)} answers were read as neither that nor unclear: {'; '.join(found[:40])}. An answer "
             "whose field is garbage says nothing sure: raise OutcomeUnknown (else the API answers a 500, "
-            "or records what the provider never said), with the code harness.invalid_answer_code declares"
+            "or records what the provider never said)"
+            + (f", with the code harness.invalid_answer_code declares ({code!r})" if code is not None else "")
         )
         if not judged:
             pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
@@ -395,6 +419,10 @@ def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, 
         return f"the payer handed {made_up}, which the provider never answered" if made_up else None
 
     return wrong
+
+
+def miscoded(error: ProviderError, code: str) -> str:
+    return f"but with code {error.code!r}, not {code!r} (harness.invalid_answer_code): {error.message}"
 
 
 def _short(text: str) -> str:

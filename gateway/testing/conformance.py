@@ -31,9 +31,11 @@ from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.notify_fields import NotificationFieldChecks
 from gateway.testing.outcomes import OutcomeChecks
+from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.refund_records import RefundRecordChecks
+from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
@@ -59,7 +61,6 @@ class ProviderConformance(
     RefundNotificationChecks,
     AccountChecks,
     NotCreatedChecks,
-    NotificationFieldChecks,
     FieldVariantChecks,
     BusyChecks,
     UrlChecks,
@@ -74,6 +75,9 @@ class ProviderConformance(
     LimitChecks,
     RefundRecordChecks,
     ErrorCodeChecks,
+    RefusalChecks,
+    OwnNotificationChecks,
+    NotificationFieldChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -89,8 +93,9 @@ class ProviderConformance(
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
-    (`RefundRecordChecks`) and of the codes a merchant is shown (`ErrorCodeChecks`) live in modules
-    of their own; this class has the rest.
+    (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
+    declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
+    live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

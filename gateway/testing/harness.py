@@ -109,8 +109,9 @@ class ProviderHarness(ABC):
     # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
     # format and code): the kit puts each in place of the answer to every call, and expects "unknown".
     busy_answers: Sequence[ProviderAnswer] = ()
-    # The provider's own refusals of a request it did not act on, as it sends them (IOTPay: retCode FAIL): the
-    # kit answers create and refund with each, the request never reaching the simulator, and expects them failed.
+    # The provider's own refusals (a call turned down, nothing done), as its documentation shows them, every field
+    # its page calls nullable given as null in one at least: the kit puts each in place of the answer to the call
+    # that creates an order, and to the one that makes a refund, and expects a refusal (502 `provider_error`).
     refusal_answers: Sequence[ProviderAnswer] = ()
     # The reply your provider needs to stop re-sending a notification, as its documentation says (IOTPay: 200
     # `success`): the kit expects it, exactly, for every notification accepted, and never for a refused one.
@@ -166,6 +167,9 @@ class ProviderHarness(ABC):
     # The `provider_error.code` your plugin gives an answer it cannot use (not JSON, none of its fields, or about
     # another order), as your provider's page documents it (Stripe: `invalid_response`): the kit expects it there.
     invalid_answer_code: str | None = None
+    # The field of your provider's answers that names what kind of object each is (Stripe: `object`, "payment_intent",
+    # "refund", "list"), when it has one: the kit expects an answer with it garbled or left out read as unclear.
+    answer_kind_field: str | None = None
 
     @property
     def plugin_name(self) -> str:

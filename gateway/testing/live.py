@@ -97,6 +97,14 @@ class Interceptor:
         return {**environ, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
 
 
+class Served(NamedTuple):
+    """One request that reached the gateway over its port (a simulator's notification), and its status."""
+
+    method: str
+    path: str
+    status: int
+
+
 class Reply(NamedTuple):
     """What a provider would read in the gateway's answer to its notification."""
 
@@ -160,7 +168,8 @@ class LiveGateway:
         except BaseException:
             self.server.stop()
             raise
-        self.server.app = self.app
+        self.served: list[Served] = []  # every request over the port, as it was answered
+        self.server.app = self._recorded
         self.client = self.app.test_client()
         self.client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {api_key.split(',')[0].strip()}"
         enabled = sorted(self.gateway.providers)
@@ -171,6 +180,19 @@ class LiveGateway:
                 f"Is its plugin installed as the `gateway.providers` entry point harness.plugin_name "
                 f"({harness.plugin_name!r}; installed: {installed}), and is provider_name its ProviderInfo.name?"
             )
+
+    def _recorded(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+
+        def start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            self.served.append(Served(method, path, int(status.split()[0])))
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, start)
+        except Exception:  # what the server then answers is a 500
+            self.served.append(Served(method, path, 500))
+            raise
 
     @property
     def gateway(self) -> Gateway:

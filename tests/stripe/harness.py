@@ -138,6 +138,16 @@ class StripeHarness(ProviderHarness):
         ),
         ProviderAnswer(500, '{"error":{"type":"api_error","message":"Something went wrong on Stripe\'s end."}}'),
     )
+    # Stripe's errors reference (docs.stripe.com/api/errors): a 400 turns the request down, nothing done; `code`,
+    # `message` and `param` are nullable strings, so one refusal has them null.
+    refusal_answers = (
+        ProviderAnswer(
+            400,
+            '{"error":{"type":"invalid_request_error","code":"parameter_invalid_integer","message":"Invalid '
+            'integer: abc","param":"amount"}}',
+        ),
+        ProviderAnswer(400, '{"error":{"type":"invalid_request_error","code":null,"message":null,"param":null}}'),
+    )
     accepted_reply = ProviderAnswer(200, '{"received": true}')  # any 2xx stops Stripe; the body is for its dashboard
     sdk_params = ("client_secret", "publishable_key")  # what Stripe.js needs to confirm a card payment
     notifications_carry_paid_time = True  # the event's `created`
@@ -145,6 +155,7 @@ class StripeHarness(ProviderHarness):
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
+    answer_kind_field = "object"  # every Stripe API object names its kind: "payment_intent", "refund", "list"
     largest_amount = 99_999_999  # Stripe's PaymentIntent docs: "The amount value supports up to eight digits"
 
     def __init__(
@@ -315,7 +326,9 @@ class StripeHarness(ProviderHarness):
         assert response.status_code == 202, response.text
 
     def refund_notification(self, order: Mapping[str, Any], refund: Mapping[str, Any], outcome: str) -> HttpRequest:
-        """refund.updated, as Stripe's API reference shows a refund: the refund made for our refund id."""
+        """refund.updated, as Stripe's API reference shows a refund: the refund made for our refund id; for a
+        refund that succeeded, charge.refunded as an endpoint on an API version before 2022-11-15 receives it
+        (webhooks follow the endpoint's version, not the plugin's): the charge with its refunds listed."""
         refund_id = refund["id"]
         stripe_id = refund.get("provider_refund_id") or "re_" + hashlib.sha256(refund_id.encode()).hexdigest()[:24]
         obj = {
@@ -328,14 +341,31 @@ class StripeHarness(ProviderHarness):
             "metadata": {"refund_id": refund_id, "merchant_order_no": order["merchant_order_no"]},
             "failure_reason": "expired_or_canceled_card" if outcome == "failed" else None,
         }
+        event_type = "refund.updated"
+        if outcome == "succeeded":
+            event_type, obj = (
+                "charge.refunded",
+                {
+                    "id": "ch_" + _payment_intent(order).removeprefix("pi_"),
+                    "object": "charge",
+                    "amount": order["amount"],
+                    "amount_refunded": refund["amount"],
+                    "currency": obj["currency"],
+                    # The PaymentIntent's metadata, which Stripe copies onto the charge it makes.
+                    "metadata": {"merchant_order_no": order["merchant_order_no"]},
+                    "payment_intent": obj["payment_intent"],
+                    "refunded": refund["amount"] == order["amount"],
+                    "refunds": {"object": "list", "data": [obj], "has_more": False, "url": "/v1/refunds"},
+                },
+            )
         event = {
             "id": "evt_" + hashlib.sha256(f"{refund_id}:{outcome}".encode()).hexdigest()[:24],
             "object": "event",
-            "api_version": "2024-06-20",
+            "api_version": "2019-12-03" if event_type == "charge.refunded" else "2024-06-20",
             "created": int(time.time()),
             "data": {"object": obj},
             "livemode": False,
-            "type": "refund.updated",
+            "type": event_type,
         }
         return signed_event(json.dumps(event, indent=2).encode(), WEBHOOK_SECRET)
 

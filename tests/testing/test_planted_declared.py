@@ -92,7 +92,7 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("param2_named_by_its_wire_name", "the merchant is told to fix the wrong field"),
         ("query_string_only", "read the fields of a form body as those of the query string"),
         ("any_body_is_a_form", "only a body whose Content-Type says it is a form holds fields"),
-        ("communication_failure_unclear", "expected 502 provider_error"),
+        ("communication_failure_unclear", "says nothing was done: raise Refused"),
         ("refusal_words_replaced", "provider_error.message is 'communication failed'"),
     ],
 )

@@ -157,7 +157,7 @@ class Event(_Tolerant):
     type = fields.String(required=True, validate=validate.Length(min=1))
     # When the event happened, the paid time it gives: 1970 or year 10,000 is no time Stripe sends.
     created = StrictInt(required=True, validate=validate.Range(min=1, max=LAST_TIMESTAMP))
-    livemode = fields.Boolean(load_default=False)
+    livemode = fields.Boolean(required=True)  # Stripe states every event's mode: one that does not is not judged
     data = fields.Nested(_EventData, required=True)
 
 
