@@ -161,7 +161,7 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
         ("iotpay", "currency_of_any_text", "'currency' over-long"),
         ("iotpay", "body_read_whatever_the_status", "a 500 says nothing sure"),
         ("iotpay", "json_text_read_unguarded", "'retParams' as text not JSON"),
-        ("iotpay", "result_code_of_any_text", "'resCode' over-long (call 1): unclear, code 'SUCCESSx...("),
+        ("iotpay", "result_code_of_any_text", "'resCode' over-long (call 1): unclear, but with code 'SUCCESSx"),
     ],
 )
 def test_these_checks_fail_a_provider_with_a_planted_bug(
