@@ -6,7 +6,8 @@ Each bug is planted for one pytester session, where an author would make it:
 - IOTPay taking a `payOrderId` of any length (its bound removed), reading `paySuccTime` without a
   check (a huge one crashes, 0 is read as 1970), cutting an amount to whole cents, and taking any
   whole number as an amount (its range removed: a negative one is read);
-- Stripe reading an event's `created` unbounded (0 is a payment made in 1970, 2**63 a crash);
+- Stripe reading an event's `created` unbounded (0 is a payment made in 1970, 2**63 a crash), and
+  raising a plain exception for a succeeded event whose PaymentIntent is not succeeded;
 - Example Pay crashing on an amount `Decimal` cannot read, and rounding an amount with more
   decimals than its currency has into the order's amount.
 """
@@ -20,7 +21,7 @@ from tests.testing.conftest import run_planted_kit
 pytest_plugins = ["pytester"]
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-SELECTION = "garbled_field_by_field or fraction_of_a_minor_unit"
+SELECTION = "garbled_field_by_field or fraction_of_a_minor_unit or field_of_the_unpaid"
 
 IOTPAY_KIT = """
 from datetime import UTC, datetime
@@ -74,7 +75,7 @@ STRIPE_KIT = """
 import pytest
 from gateway.plugin import StrictInt
 from gateway.testing import ProviderConformance
-from gateway_stripe import schemas
+from gateway_stripe import provider, schemas
 from tests.stripe.harness import StripeHarness
 
 BUG = {bug!r}
@@ -85,6 +86,15 @@ class TestPlantedStripe(ProviderConformance):
     def planted(self, monkeypatch):
         if BUG == "created_unbounded":  # "Stripe's own clock is always right"
             monkeypatch.setitem(schemas.Event._declared_fields, "created", StrictInt(required=True))
+        if BUG == "contradiction_raised_as_an_error":  # "it can never happen": a plain exception, a 500 for ever
+            rejected = provider.NotificationRejected
+
+            def raised(verdict, reason):
+                if " with status " in reason:  # a succeeded event whose PaymentIntent is not succeeded
+                    raise RuntimeError(reason)
+                return rejected(verdict, reason)
+
+            monkeypatch.setattr(provider, "NotificationRejected", raised)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -145,7 +155,7 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
     result = run_kit(pytester, provider, "")
     outcomes = result.parseoutcomes()
     assert result.ret == 0, result.stdout.str()
-    assert outcomes.get("passed", 0) == 2 and "failed" not in outcomes, outcomes
+    assert outcomes.get("passed", 0) == 3 and "failed" not in outcomes, outcomes
 
 
 @pytest.mark.parametrize(
@@ -156,6 +166,7 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
         ("iotpay", "amount_cut_to_whole_cents", "a fraction of a minor unit more than the order's"),
         ("iotpay", "any_whole_amount", "an amount of -1000, which no order holds"),
         ("stripe", "created_unbounded", "'created' zero"),
+        ("stripe", "contradiction_raised_as_an_error", "'data.object.status': verify_notification raised"),
         ("example", "unreadable_amount_crashes", "'amount' empty: verify_notification raised"),
         ("example", "amount_rounded_to_the_currency", "a fraction of a minor unit more than the order's"),
     ],
