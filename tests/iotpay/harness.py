@@ -97,6 +97,11 @@ class IotPayHarness(ProviderHarness):
         InvalidOrderExample(
             "product_id on an app channel", {"provider_options": {"product_id": "p1"}}, "provider_options.product_id"
         ),
+        InvalidOrderExample(
+            "os_type on WeChat's QR code, which no phone opens",
+            {"channel": "WX_NATIVE", "provider_options": {"os_type": "IOS", "product_id": "p1"}},
+            "provider_options.os_type",
+        ),
         InvalidOrderExample("return_url on an app channel", {"return_url": "https://shop.example/back"}, "return_url"),
         InvalidOrderExample(
             "qrcode_pay on an app channel", {"provider_options": {"qrcode_pay": True}}, "provider_options.qrcode_pay"
@@ -117,6 +122,7 @@ class IotPayHarness(ProviderHarness):
             },
         ),
         ValidOrderExample("device and param2 left empty", {"provider_options": {"device": "", "param2": ""}}),
+        ValidOrderExample("os_type on Alipay in an app", {"provider_options": {"os_type": "ANDROID"}}),
     )
     # IOTPay's documented lengths (docs/providers/iotpay.md, from IOTPay's create_order and payForSubmit pages).
     field_limits = (
