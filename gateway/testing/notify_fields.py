@@ -188,12 +188,7 @@ class NotificationFieldChecks:
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        order = gateway.new_order()
-        genuine = gateway.paid_notification(order)
-        try:
-            harness.signed_notification(genuine)
-        except NotImplementedError:
-            pytest.skip("harness.signed_notification is not implemented: notifications cannot be signed again")
+        order, genuine = self.signable(gateway)
         meaning = gateway.provider.verify_notification(gateway.inbound(genuine))
         found: list[str] = []
         delivered = 0
@@ -234,12 +229,7 @@ class NotificationFieldChecks:
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        order = gateway.new_order()
-        genuine = gateway.paid_notification(order)
-        try:
-            harness.signed_notification(genuine)
-        except NotImplementedError:
-            pytest.skip("harness.signed_notification is not implemented: notifications cannot be signed again")
+        order, genuine = self.signable(gateway)
         again = gateway.paid_notification(order)
         other = gateway.paid_notification(order, amount=order["amount"] + 1)
         judged = 0
@@ -264,12 +254,8 @@ class NotificationFieldChecks:
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        order = gateway.new_order()
-        paid, unpaid = gateway.paid_notification(order), harness.unpaid_notification(order)
-        try:
-            harness.signed_notification(paid)
-        except NotImplementedError:
-            pytest.skip("harness.signed_notification is not implemented: notifications cannot be signed again")
+        order, paid = self.signable(gateway)
+        unpaid = harness.unpaid_notification(order)
         meaning = gateway.provider.verify_notification(gateway.inbound(paid))
         assert isinstance(meaning, Notification), f"the paid notification was read as {meaning!r}"
         found: list[str] = []
@@ -299,6 +285,17 @@ class NotificationFieldChecks:
         )
         if not judged:
             pytest.skip("the paid and unpaid notifications hold no field differently")
+
+    @staticmethod
+    def signable(gateway: LiveGateway) -> tuple[dict[str, Any], HttpRequest]:
+        """A new order and its genuine paid notification; skips where the harness cannot sign one again."""
+        order = gateway.new_order()
+        genuine = gateway.paid_notification(order)
+        try:
+            gateway.harness.signed_notification(genuine)
+        except NotImplementedError:
+            pytest.skip("harness.signed_notification is not implemented: notifications cannot be signed again")
+        return order, genuine
 
     @staticmethod
     def read(gateway: LiveGateway, variant: HttpRequest, meaning: Any, zero: bool) -> str | None:
