@@ -30,3 +30,19 @@ def run_planted_kit(pytester: pytest.Pytester, module_source: str, selection: st
     that this process had already loaded would never reach the provider under test."""
     pytester.makepyfile(test_kit=module_source)
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", "-k", selection)
+
+
+def assert_kit_passed(result: pytest.RunResult, *, at_least: int = 1, exactly: int | None = None) -> None:
+    """The selected checks all passed: `exactly` so many, or at least `at_least` (a selection that
+    matched fewer checks than it names proves nothing)."""
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    passed = outcomes.get("passed", 0)
+    assert (passed == exactly if exactly is not None else passed >= at_least) and "failed" not in outcomes, outcomes
+
+
+def assert_kit_failed(result: pytest.RunResult, planted: str, failure: str) -> None:
+    """The kit failed the plugin with `planted` (what, and which bug), for the reason `failure` words."""
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, f"the kit passed {planted}: {outcomes}"
+    assert failure in result.stdout.str(), result.stdout.str()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.testing.conftest import run_planted_kit
+from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
 
 pytest_plugins = ["pytester"]
 
@@ -172,9 +172,7 @@ def run_kit(pytester: pytest.Pytester, provider: str, bug: str) -> pytest.RunRes
 @pytest.mark.parametrize("provider", sorted(KITS))
 def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, provider: str) -> None:
     result = run_kit(pytester, provider, "")
-    outcomes = result.parseoutcomes()
-    assert result.ret == 0, result.stdout.str()
-    assert outcomes.get("passed", 0) >= 5 and "failed" not in outcomes, outcomes
+    assert_kit_passed(result, at_least=5)
 
 
 @pytest.mark.parametrize(
@@ -196,6 +194,4 @@ def test_these_checks_fail_a_provider_with_a_planted_bug(
     pytester: pytest.Pytester, provider: str, bug: str, failure: str
 ) -> None:
     result = run_kit(pytester, provider, bug)
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) >= 1, f"the kit passed {provider} with {bug!r} planted: {outcomes}"
-    assert failure in result.stdout.str(), result.stdout.str()
+    assert_kit_failed(result, f"{provider} with {bug!r} planted", failure)

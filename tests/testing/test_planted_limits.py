@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.testing.conftest import run_planted_kit
+from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
 
 pytest_plugins = ["pytester"]
 
@@ -117,9 +117,7 @@ def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
 
 def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "")
-    outcomes = result.parseoutcomes()
-    assert result.ret == 0, result.stdout.str()
-    assert outcomes.get("passed", 0) >= 5 and "failed" not in outcomes, outcomes
+    assert_kit_passed(result, at_least=5)
 
 
 @pytest.mark.parametrize(
@@ -139,6 +137,4 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
 )
 def test_these_checks_fail_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
     result = run_kit(pytester, bug)
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) >= 1, f"the kit passed IOTPay with {bug!r} planted: {outcomes}"
-    assert failure in result.stdout.str(), result.stdout.str()
+    assert_kit_failed(result, f"IOTPay with {bug!r} planted", failure)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.testing.conftest import run_planted_kit
+from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
 
 pytest_plugins = ["pytester"]
 
@@ -61,8 +61,7 @@ def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
 
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "")
-    assert result.ret == 0, result.stdout.str()
-    assert result.parseoutcomes().get("passed") == 7, result.parseoutcomes()
+    assert_kit_passed(result, exactly=7)
 
 
 @pytest.mark.parametrize(
@@ -76,6 +75,4 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
 )
 def test_these_checks_fail_stripe_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
     result = run_kit(pytester, bug)
-    outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) >= 1, f"the kit passed Stripe with {bug!r} planted: {outcomes}"
-    assert failure in result.stdout.str(), result.stdout.str()
+    assert_kit_failed(result, f"Stripe with {bug!r} planted", failure)
