@@ -446,6 +446,20 @@ def test_a_nul_byte_in_a_signed_field_is_refused_and_recorded_never_a_500(
     assert "\x00" not in (record.reason or "")
 
 
+@pytest.mark.parametrize("amount", ["+2856", " 2856", "2_856", "\uff12\uff18\uff15\uff16", "\u0662\u0668\u0665\u0666"])
+def test_a_signed_amount_iotpay_would_never_write_is_malformed(
+    app: Any, client: Any, paid_log: Path, amount: str
+) -> None:
+    """IOTPay writes amounts in ASCII digits; what Python's int() also reads (a sign, a space, `_`,
+    fullwidth or Arabic-Indic digits) is not IOTPay's amount, signed or not."""
+    order = create_order(client, amount=2856, currency="CAD")
+
+    assert_refused(send(client, signed_notify(order, amount=amount)))
+
+    assert_not_paid(client, order, paid_log)
+    assert [r.verdict for r in notifications(app)] == ["malformed"]
+
+
 def test_mismatch_after_payment_does_not_count_as_a_duplicate(app: Any, client: Any, paid_log: Path) -> None:
     order = create_order(client)
     assert_success(send(client, signed_notify(order)))

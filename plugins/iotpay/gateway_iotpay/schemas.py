@@ -279,9 +279,9 @@ class PaymentNotify(LeanSchema):
     currency = fields.String(data_key="currency", required=True)
     # No bound at any order's limit: an amount past it is one that disagrees with the order (a mismatch the
     # core records against it), not a malformed notify. Past what a record can hold (a 64-bit integer) it
-    # is no amount at all.
-    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=0, max=RECORDABLE))
-    status = fields.Integer(data_key="status", required=True)
+    # is no amount at all. ASCII digits only, as IOTPay writes them: not "+1000", "1_000" or fullwidth digits.
+    amount = WholeNumber(data_key="amount", required=True, validate=validate.Range(min=0, max=RECORDABLE))
+    status = WholeNumber(data_key="status", required=True)
     channel_order_no = fields.String(data_key="channelOrderNo")
     pay_succ_time = fields.String(data_key="paySuccTime")
     back_type = fields.String(data_key="backType", required=True)
