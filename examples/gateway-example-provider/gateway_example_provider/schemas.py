@@ -26,7 +26,7 @@ class Payment(Schema):
     currency = fields.String(required=True)
     # A state Example Pay does not have is no answer: read as "not paid", it would hide a payment.
     status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATES))
-    # Notifications only: the event's id, the same on every re-send (evt_ and 32 hex digits).
+    # Notifications only: the event's id, the same on every re-send ("evt_" and hex digits).
     event = fields.String(validate=validate.Length(min=1, max=ID_LENGTH))
 
 
