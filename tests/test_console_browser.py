@@ -81,6 +81,7 @@ def seed(app: Any) -> dict[str, str]:
 def test_an_operator_finds_problem_orders_filters_pages_and_exports_them(
     console: tuple[str, Any], browser: Any, tmp_path: Path
 ) -> None:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select
@@ -97,7 +98,16 @@ def test_an_operator_finds_problem_orders_filters_pages_and_exports_them(
 
     def click(element_id: str, title: str = "Orders") -> None:
         old = browser.find_element(By.TAG_NAME, "html")
-        browser.find_element(By.ID, element_id).click()
+        for attempt in range(3):
+            try:
+                browser.find_element(By.ID, element_id).click()
+                break
+            except WebDriverException as error:
+                # Chromium can hand out a node of a document it is still replacing ("Node with given id does
+                # not belong to the document"): nothing was clicked, so find it again in the page as it is now.
+                if attempt == 2 or "does not belong to the document" not in str(error):
+                    raise
+                old = browser.find_element(By.TAG_NAME, "html")
         WebDriverWait(browser, 20).until(expected_conditions.staleness_of(old))
         arrive_at(title)
 
