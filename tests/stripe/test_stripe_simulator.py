@@ -295,6 +295,48 @@ def test_requests_stripe_would_refuse_are_refused(
     assert response.json()["error"].get("code") == code
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/v1/refunds", {"payment_intent": "pi_x", "limt": "100"}),
+        ("GET", "/v1/payment_intents/pi_x", {"expnd": "latest_charge"}),
+        ("GET", "/v1/refunds/re_x", {"colour": "red"}),
+        ("POST", "/v1/refunds", {"payment_intent": "pi_x", "amount": "1", "colour": "red"}),
+        ("POST", "/v1/payment_intents", {**dict(INTENT_FORM), "colour": "red"}),
+    ],
+    ids=["list-refunds", "retrieve-intent", "retrieve-refund", "create-refund", "create-intent"],
+)
+def test_an_unknown_parameter_is_refused_on_every_endpoint_as_stripe_does(
+    stripe: StripeSandbox, method: str, path: str, params: dict[str, str]
+) -> None:
+    headers = {"Authorization": f"Bearer {SECRET_KEY}"}
+    sent = {"params": params} if method == "GET" else {"data": params}
+    response = requests.request(method, f"{stripe.url}{path}", headers=headers, timeout=5, **sent)
+    unknown = next(name for name in params if name in ("limt", "expnd", "colour"))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == {
+        "type": "invalid_request_error",
+        "code": "parameter_unknown",
+        "param": unknown,
+        "message": f"Received unknown parameter: {unknown}",
+    }
+
+
+def test_the_refund_list_pages_by_limit_and_starting_after(stripe: StripeSandbox, receiver: WebhookReceiver) -> None:
+    order = order_request()
+    pi = make_provider(stripe.url).create_order(order).provider_order_id
+    stripe.pay(pi)
+    for number in range(3):
+        make_provider(stripe.url).refund(refund_request(order, pi, f"refund-{number}", 1))
+    headers = {"Authorization": f"Bearer {SECRET_KEY}"}
+    first = requests.get(f"{stripe.url}/v1/refunds", {"payment_intent": pi, "limit": "2"}, headers=headers, timeout=5)
+    assert (len(first.json()["data"]), first.json()["has_more"]) == (2, True)
+    after = {"payment_intent": pi, "limit": "2", "starting_after": first.json()["data"][-1]["id"]}
+    second = requests.get(f"{stripe.url}/v1/refunds", after, headers=headers, timeout=5).json()
+    assert (len(second["data"]), second["has_more"]) == (1, False)
+    assert second["data"][0]["metadata"]["refund_id"] == "refund-0"  # newest first: the oldest comes last
+
+
 def test_a_wrong_secret_key_is_refused_without_echoing_it(stripe: StripeSandbox) -> None:
     wrong = "sk_test_51GwWrongKey000000000000000000000000"
     with pytest.raises(ProviderError) as refused:

@@ -50,6 +50,14 @@ from gateway_stripe.sandbox.http import (
     new_id,
     parse_form,
 )
+from gateway_stripe.sandbox.parameters import (
+    PAYMENT_INTENT_CREATE,
+    PAYMENT_INTENT_RETRIEVE,
+    REFUND_CREATE,
+    REFUND_LIST,
+    REFUND_RETRIEVE,
+    refuse_unknown,
+)
 from gateway_stripe.sandbox.store import Json, Refused, SimulatorStore
 
 API_VERSION = "2024-06-20"
@@ -156,9 +164,15 @@ class Simulator:
     # -- Stripe's API -------------------------------------------------------------------------
 
     def _idempotent(
-        self, request: Request, operation: str, schema: Schema, act: Callable[[Json, bool], Json]
+        self,
+        request: Request,
+        operation: str,
+        known: frozenset[str],
+        schema: Schema,
+        act: Callable[[Json, bool], Json],
     ) -> Response:
         """Validate, claim the Idempotency-Key, apply a fault, act, and save the answer for replays."""
+        refuse_unknown([*request.args.keys(), *request.form.keys()], known)
         try:
             params = schema.load(parse_form(request.form.items(multi=True)))
         except ValidationError as exc:
@@ -205,6 +219,7 @@ class Simulator:
         return self._idempotent(
             request,
             "create_order",
+            PAYMENT_INTENT_CREATE,
             schemas.PaymentIntentCreate(),
             lambda params, pending: self._new_intent(params, pending, base_url),
         )
@@ -230,6 +245,7 @@ class Simulator:
         return intent
 
     def _get_intent(self, request: Request, intent_id: str) -> Response:
+        refuse_unknown(request.args.keys(), PAYMENT_INTENT_RETRIEVE)
         self._fault("query")
         intent = self.store.get_intent(intent_id)
         if intent is None:
@@ -237,7 +253,7 @@ class Simulator:
         return json_response(intent)
 
     def _create_refund(self, request: Request) -> Response:
-        return self._idempotent(request, "refund", schemas.RefundCreate(), self._new_refund)
+        return self._idempotent(request, "refund", REFUND_CREATE, schemas.RefundCreate(), self._new_refund)
 
     def _new_refund(self, params: Json, pending: bool) -> Json:
         intent = self.store.get_intent(params["payment_intent"]) or {"currency": None}
@@ -274,6 +290,7 @@ class Simulator:
         self._send_webhook(event)
 
     def _list_refunds(self, request: Request) -> Response:
+        refuse_unknown(request.args.keys(), REFUND_LIST)
         self._fault("list_refunds")
         everything = self.store.refunds_of(request.args.get("payment_intent", ""))
         after = request.args.get("starting_after")
@@ -289,6 +306,7 @@ class Simulator:
         )
 
     def _get_refund(self, request: Request, refund_id: str) -> Response:
+        refuse_unknown(request.args.keys(), REFUND_RETRIEVE)
         self._fault("query_refund")
         refund = self.store.get_refund(refund_id)
         if refund is None:
