@@ -34,6 +34,7 @@ from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
+from gateway.testing.refund_pages import RefundPageChecks
 from gateway.testing.refund_records import RefundRecordChecks
 from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
@@ -74,6 +75,7 @@ class ProviderConformance(
     SchemeChecks,
     LimitChecks,
     RefundRecordChecks,
+    RefundPageChecks,
     ErrorCodeChecks,
     RefusalChecks,
     OwnNotificationChecks,
@@ -93,7 +95,8 @@ class ProviderConformance(
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
-    (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
+    (`RefundRecordChecks`), of refunds past a page of the provider's listing (`RefundPageChecks`), of
+    the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
     declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
     live in modules of their own; this class has the rest.
 

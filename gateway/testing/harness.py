@@ -137,6 +137,11 @@ class ProviderHarness(ABC):
     # kit expects a notification of it recorded as `mismatch` (a payment that disagrees with the order, visible
     # on the record), and one of a unit less as `malformed`. None (the default): skipped.
     smallest_notified_amount: int | None = None
+    # The largest amount (minor units) a signed paid notification of your provider may carry and still be read as
+    # an amount, when your plugin reads amounts past any order's limit as amounts that disagree with the order
+    # (Stripe: 2**63 - 1, the most a record holds): the kit expects a notification of it recorded as `mismatch`, and
+    # one of a unit more as `malformed`. None (the default): skipped.
+    largest_notified_amount: int | None = None
     # True when your provider's query finds an order by `merchant_order_no` alone, without its own id (IOTPay:
     # `mchOrderNo`): the kit pays an order whose create answer was lost (`pay_without_notifying`, given an order
     # with no `provider_order_id`) and expects `?refresh=true` to find it paid.
@@ -170,6 +175,11 @@ class ProviderHarness(ABC):
     # The field of your provider's answers that names what kind of object each is (Stripe: `object`, "payment_intent",
     # "refund", "list"), when it has one: the kit expects an answer with it garbled or left out read as unclear.
     answer_kind_field: str | None = None
+    # How many refunds one page of your provider's refund listing holds, as your plugin asks for them (Stripe: 100,
+    # `limit`), when your plugin finds a refund by listing a payment's refunds: the kit makes one refund more than
+    # that on one order, the oldest with its answer lost, and expects reconciliation to find it, not refund it
+    # again. None (the default): skipped.
+    refunds_per_page: int | None = None
 
     @property
     def plugin_name(self) -> str:

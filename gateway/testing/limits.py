@@ -1,6 +1,6 @@
 """Kit checks of the limits a harness declares: field lengths (`field_limits`), the largest amount
-(`largest_amount`) and the smallest a notification may carry (`smallest_notified_amount`), each probed
-exactly at the limit and one past it.
+(`largest_amount`) and the smallest and largest a notification may carry (`smallest_notified_amount`,
+`largest_notified_amount`), each probed exactly at the limit and one past it.
 
 Part of `ProviderConformance`. A limit off by one is a bug nobody sees until a merchant's order
 sits at it: one character or one unit too strict refuses orders the provider takes, one too loose
@@ -87,6 +87,23 @@ class LimitChecks:
                 f"a signed paid notification of {amount} for an order of {order['amount']} was recorded as "
                 f"{gateway.verdicts()[-1]}, not {verdict} (harness.smallest_notified_amount is {smallest}): an "
                 "amount the provider can sign disagrees with the order; one below it is no amount at all"
+            )
+        assert gateway.order(order["id"])["status"] == "pending", "a notification of another amount paid the order"
+
+    def test_the_largest_declared_notified_amount_is_a_mismatch_and_one_unit_more_malformed(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        largest = harness.largest_notified_amount
+        if largest is None:
+            pytest.skip("the harness declares no largest_notified_amount")
+        order = gateway.new_order()
+        for amount, verdict in ((largest, Verdict.MISMATCH), (largest + 1, Verdict.MALFORMED)):
+            gateway.notify(gateway.paid_notification(order, amount=amount))
+            assert gateway.verdicts()[-1] == verdict, (
+                f"a signed paid notification of {amount} for an order of {order['amount']} was recorded as "
+                f"{gateway.verdicts()[-1]}, not {verdict} (harness.largest_notified_amount is {largest}): an "
+                "amount a record holds disagrees with the order; one past it is no amount at all"
             )
         assert gateway.order(order["id"])["status"] == "pending", "a notification of another amount paid the order"
 

@@ -157,6 +157,8 @@ class StripeHarness(ProviderHarness):
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
     answer_kind_field = "object"  # every Stripe API object names its kind: "payment_intent", "refund", "list"
     largest_amount = 99_999_999  # Stripe's PaymentIntent docs: "The amount value supports up to eight digits"
+    largest_notified_amount = 2**63 - 1  # an event's amount past any order is a mismatch up to what a record holds
+    refunds_per_page = 100  # the plugin lists a PaymentIntent's refunds with limit=100, Stripe's largest page
 
     def __init__(
         self, state_dir: Path, keys: tuple[str, str, str] = (SECRET_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET)

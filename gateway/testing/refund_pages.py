@@ -1,0 +1,75 @@
+"""Kit check of a provider's refund listing past its first page (`ProviderHarness.refunds_per_page`).
+
+Part of `ProviderConformance`. A plugin that finds a refund by listing the payment's refunds (Stripe:
+`GET /v1/refunds?payment_intent=...`, newest first, `limit` at most 100, then `has_more` and
+`starting_after`) and reads only the first page never sees an older refund once a payment has more
+refunds than a page holds. Reconciliation then asks about a refund whose answer was lost, is told
+there is none, and refunds it again: the payer is paid back twice. Only an order with more refunds
+than one page shows it, so the kit makes one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+
+from gateway.plugin.provider import Operation
+from gateway.testing.answers import garbled
+from gateway.testing.live import LiveGateway
+from gateway.testing.outcomes import refunded_at_provider
+from gateway.testing.refusals import acting_call
+from gateway.testing.wire import intercepted
+
+
+@contextmanager
+def answer_lost(gateway: LiveGateway, acting: int) -> Iterator[None]:
+    """Meanwhile, the call at index `acting` reaches the simulator, which acts; its answer is an HTML 500."""
+
+    def change(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        answered: requests.Response = send()
+        return garbled(request, "html_500", answered) if index == acting else answered
+
+    with intercepted(change, spare=gateway.url):
+        yield
+
+
+class RefundPageChecks:
+    def test_a_refund_older_than_a_page_of_the_listing_is_found_not_made_again(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        per_page = harness.refunds_per_page
+        if per_page is None:
+            pytest.skip("the harness declares no refunds_per_page")
+        needed = {Operation.REFUND, Operation.PARTIAL_REFUND, Operation.MULTIPLE_REFUNDS}
+        if not needed <= set(gateway.provider.operations):
+            pytest.skip("the provider does not declare partial and multiple refunds")
+        step = 10 if gateway.provider.info.currencies.get(harness.currency) == 3 else 1  # a three-decimal unit
+        refunds = per_page + 1
+        assert harness.amount >= refunds * step, (
+            f"harness.amount ({harness.amount}) must allow {refunds} refunds of {step}: one more than refunds_per_page"
+        )
+        probe = gateway.paid_order()
+        acting = acting_call(gateway, lambda: gateway.refund(probe["id"], step))
+        order = gateway.paid_order()
+        with answer_lost(gateway, acting):  # the oldest refund: made at the provider, its answer lost
+            gateway.refund(order["id"], step)
+        for number in range(per_page):  # a full page of newer refunds on top of it
+            response = gateway.refund(order["id"], step)
+            assert response.status_code == 201, f"refund {number + 2} of {step} answered {response.get_json()}"
+        gateway.expire_refund_leases(order["id"])
+        gateway.reconcile()
+        statuses = sorted(refund["status"] for refund in gateway.refunds(order["id"]))
+        assert statuses == ["succeeded"] * refunds, (
+            f"{refunds} refunds of {step}, the oldest with its answer lost, then reconciled: the API shows {statuses}"
+        )
+        made = refunded_at_provider(gateway, order)
+        assert made == refunds * step, (
+            f"the simulator refunded {made} for {refunds} refunds of {step}: the refund whose answer was lost, "
+            f"listed after {per_page} newer ones (harness.refunds_per_page), was not found by the query and "
+            "was made again; read every page of the provider's listing"
+        )
