@@ -12,9 +12,10 @@ otherwise, so a harness written for an earlier kit runs unchanged.
   must not move the payment to when it arrived: the merchant's statement of that day would be wrong.
 - `notifications_reach_every_endpoint`: the provider sends each notification of an account to every
   endpoint registered there (Stripe's webhook endpoints), so gateways that share one account each
-  receive the others', and those of payments made outside any gateway (the provider's dashboard).
-  Such a notification must be acknowledged as accepted (or the provider re-sends it for days and
-  may switch the endpoint off) and change nothing here.
+  receive the others', and those of payments and refunds made outside any gateway (the provider's
+  dashboard; `refund_notification` of an order with no `merchant_order_no`). Such a notification must
+  be acknowledged as accepted (or the provider re-sends it for days and may switch the endpoint off)
+  and change nothing here.
 """
 
 from __future__ import annotations
@@ -127,6 +128,30 @@ class CheckoutChecks:
         assert reply == gateway.ack(Verdict.IGNORED), f"acknowledged with {reply}"
         assert gateway.order(order["id"])["status"] == "pending"
         assert gateway.paid_events() == []
+
+    @pytest.mark.parametrize("outcome", ["succeeded", "pending", "failed"])
+    def test_a_refund_made_outside_any_gateway_on_a_shared_account_is_acknowledged(
+        self, gateway_under_test: LiveGateway, outcome: str
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.notifications_reach_every_endpoint:
+            pytest.skip("harness.notifications_reach_every_endpoint is not declared")
+        order = gateway.new_order()
+        # A refund made in the provider's dashboard of a payment no gateway made: none of the gateway's references.
+        outside = {**gateway.order_never_created(like=order), "provider_order_id": None, "merchant_order_no": ""}
+        refund = {"id": "", "amount": order["amount"], "currency": order["currency"], "provider_refund_id": None}
+        try:
+            notification = harness.refund_notification(outside, refund, outcome)
+        except NotImplementedError:
+            pytest.skip("harness.refund_notification is not implemented: the provider sends no refund notifications")
+        reply = gateway.notify(notification)
+        verdicts = gateway.verdicts()
+        assert verdicts == [Verdict.IGNORED], (
+            f"a notification that a refund of a payment no gateway made {outcome} was recorded as {verdicts} "
+            f"({reply}): acknowledge it as ignored, or the provider re-sends it for days"
+        )
+        assert reply == gateway.ack(Verdict.IGNORED), f"acknowledged with {reply}"
+        assert gateway.order(order["id"])["status"] == "pending"
 
 
 def gateway_settings_values(harness: ProviderHarness, gateway: LiveGateway) -> list[str]:

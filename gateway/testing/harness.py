@@ -323,6 +323,12 @@ class ProviderHarness(ABC):
         `RefundNotification` for them. The kit expects one about a refund the gateway never made to
         change nothing (above all: never to mark the order paid), and one about a refund whose outcome
         is unknown to settle it, once. Left unimplemented, the kit skips these checks.
+
+        With `notifications_reach_every_endpoint` declared, the kit also asks about an `order` with no
+        `merchant_order_no` and a `refund` with an empty `id`: a refund no gateway made, of a payment no
+        gateway made (one in the provider's dashboard). Build what your provider sends about such a refund
+        (Stripe: no metadata, and `payment_intent` null for a charge made without one); the kit expects it
+        acknowledged as ignored.
         """
         raise NotImplementedError("harness.refund_notification(order, refund, outcome) is not implemented")
 

@@ -332,15 +332,21 @@ class StripeHarness(ProviderHarness):
         refund that succeeded, charge.refunded as an endpoint on an API version before 2022-11-15 receives it
         (webhooks follow the endpoint's version, not the plugin's): the charge with its refunds listed."""
         refund_id = refund["id"]
-        stripe_id = refund.get("provider_refund_id") or "re_" + hashlib.sha256(refund_id.encode()).hexdigest()[:24]
+        seed = refund_id or f"{refund['amount']}:{outcome}"
+        stripe_id = refund.get("provider_refund_id") or "re_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
+        # An order no gateway made (no merchant_order_no): a dashboard refund of a charge other software made
+        # with Stripe's Charges API, which has no PaymentIntent (Stripe's refund.payment_intent is then null).
+        outside = not order.get("merchant_order_no")
+        charge = hashlib.sha256(seed.encode()).hexdigest()[:24] if outside else _payment_intent(order).removeprefix("pi_")
         obj = {
             "id": stripe_id,
             "object": "refund",
             "amount": refund["amount"],
+            "charge": f"ch_{charge}",
             "currency": refund["currency"].lower(),
             "status": outcome,
-            "payment_intent": _payment_intent(order),
-            "metadata": {"refund_id": refund_id, "merchant_order_no": order["merchant_order_no"]},
+            "payment_intent": None if outside else _payment_intent(order),
+            "metadata": {} if outside else {"refund_id": refund_id, "merchant_order_no": order["merchant_order_no"]},
             "failure_reason": "expired_or_canceled_card" if outcome == "failed" else None,
         }
         event_type = "refund.updated"
@@ -348,20 +354,20 @@ class StripeHarness(ProviderHarness):
             event_type, obj = (
                 "charge.refunded",
                 {
-                    "id": "ch_" + _payment_intent(order).removeprefix("pi_"),
+                    "id": obj["charge"],
                     "object": "charge",
                     "amount": order["amount"],
                     "amount_refunded": refund["amount"],
                     "currency": obj["currency"],
                     # The PaymentIntent's metadata, which Stripe copies onto the charge it makes.
-                    "metadata": {"merchant_order_no": order["merchant_order_no"]},
+                    "metadata": {} if outside else {"merchant_order_no": order["merchant_order_no"]},
                     "payment_intent": obj["payment_intent"],
                     "refunded": refund["amount"] == order["amount"],
                     "refunds": {"object": "list", "data": [obj], "has_more": False, "url": "/v1/refunds"},
                 },
             )
         event = {
-            "id": "evt_" + hashlib.sha256(f"{refund_id}:{outcome}".encode()).hexdigest()[:24],
+            "id": "evt_" + hashlib.sha256(f"{seed}:{outcome}".encode()).hexdigest()[:24],
             "object": "event",
             "api_version": "2019-12-03" if event_type == "charge.refunded" else "2024-06-20",
             "created": int(time.time()),
