@@ -430,6 +430,16 @@ class ProviderHarness(ABC):
         """Settle every pending refund of `order` at the simulator: `status` is "succeeded" or "failed"."""
         raise NotImplementedError("harness.settle_pending_refunds(order, status) is not implemented")
 
+    def forget_idempotency_keys(self) -> None:
+        """Make the simulator forget the idempotency keys of the calls it answered, as your provider does after
+        a while (Stripe: keys 24 hours old): the same key then makes a new request.
+
+        Implement it when your provider's idempotency keys lapse. The kit calls it before reconciliation
+        retries a refund whose answer was lost, where a retry that counted on the key alone would refund
+        twice. Left unimplemented, the kit retries with the keys remembered.
+        """
+        raise NotImplementedError("harness.forget_idempotency_keys() is not implemented")
+
     def second_account(self) -> ProviderHarness | None:
         """A harness for a second account at the same provider, beside this one (called after `start`).
 

@@ -61,6 +61,10 @@ class RefundPageChecks:
         for number in range(per_page):  # a full page of newer refunds on top of it
             response = gateway.refund(order["id"], step)
             assert response.status_code == 201, f"refund {number + 2} of {step} answered {response.get_json()}"
+        try:  # a day later, at a provider whose keys lapse: only finding the refund keeps it from being made again
+            harness.forget_idempotency_keys()
+        except NotImplementedError:
+            pass
         gateway.expire_refund_leases(order["id"])
         gateway.reconcile()
         statuses = sorted(refund["status"] for refund in gateway.refunds(order["id"]))

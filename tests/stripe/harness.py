@@ -290,6 +290,10 @@ class StripeHarness(ProviderHarness):
                 response = requests.post(f"{self.url}/test/refunds/{refund['id']}", json={"status": status}, timeout=5)
                 assert response.status_code == 200, response.text
 
+    def forget_idempotency_keys(self) -> None:
+        response = requests.delete(f"{self.url}/test/idempotency_keys", timeout=5)  # a day later, at Stripe
+        assert response.status_code == 200, response.text
+
     def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
         self._pay(order, notify=False)
 

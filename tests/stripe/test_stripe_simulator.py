@@ -295,6 +295,13 @@ def test_requests_stripe_would_refuse_are_refused(
     assert response.json()["error"].get("code") == code
 
 
+def test_a_forgotten_idempotency_key_makes_a_new_request(stripe: StripeSandbox) -> None:
+    first = stripe_post(stripe, "/v1/payment_intents", INTENT_FORM, **{"Idempotency-Key": "k2"})
+    assert requests.delete(f"{stripe.url}/test/idempotency_keys", timeout=5).json() == {"forgotten": 1}
+    again = stripe_post(stripe, "/v1/payment_intents", INTENT_FORM, **{"Idempotency-Key": "k2"})
+    assert again.json()["id"] != first.json()["id"] and "Idempotent-Replayed" not in again.headers
+
+
 @pytest.mark.parametrize(
     ("method", "path", "params"),
     [

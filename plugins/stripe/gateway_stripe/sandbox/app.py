@@ -16,6 +16,7 @@ The sandbox's own controls:
 A refund that succeeds (at once, or when settled) also sends charge.refunded, with the charge as
 Stripe shows it at API_VERSION: amounts, no list of refunds.
     GET  /test/payment_intents/<id>             the intent with its refunds, events and delivery attempts
+    DELETE /test/idempotency_keys               a day passes: Stripe forgets Idempotency-Keys 24 hours old
     POST|DELETE|GET /test/faults                {operation: create_order|query|refund|list_refunds|query_refund,
                                                  mode: delay|http_500|html|error|pending, seconds, count, ...}
 """
@@ -134,6 +135,7 @@ class Simulator:
             Rule("/test/refunds/<refund_id>", methods=["POST"], endpoint=self._settle_refund),
             Rule("/test/payment_intents/<intent_id>", methods=["GET"], endpoint=self._show_intent),
             Rule("/test/faults", methods=["GET", "POST", "DELETE"], endpoint=self._faults),
+            Rule("/test/idempotency_keys", methods=["DELETE"], endpoint=self._forget_keys),
         ])  # fmt: skip
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -383,6 +385,9 @@ class Simulator:
             raise Refused("resource_missing", f"No such payment_intent: '{intent_id}'", "intent", 404)
         refunds = self.store.refunds_of(intent_id)
         return json_response({**intent, "refunds": refunds, "events": self.store.events_of(intent_id)})
+
+    def _forget_keys(self, request: Request) -> Response:
+        return json_response({"forgotten": self.store.forget_keys()})
 
     def _faults(self, request: Request) -> Response:
         try:

@@ -175,6 +175,12 @@ class SimulatorStore(SqliteState):
         with self._transaction() as conn:
             conn.execute("UPDATE idempotency_keys SET status = ?, body = ? WHERE key = ?", (status, body, key))
 
+    def forget_keys(self) -> int:
+        """What Stripe does to a key at least 24 hours old: it is gone, and the same key starts a new request.
+        Keys still in flight stay. Returns how many were forgotten."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM idempotency_keys WHERE status IS NOT NULL").rowcount
+
     def release_key(self, key: str) -> None:
         """The endpoint never started executing: nothing is saved, the key can be used again."""
         with self._transaction() as conn:
