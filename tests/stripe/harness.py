@@ -341,7 +341,8 @@ class StripeHarness(ProviderHarness):
         # An order no gateway made (no merchant_order_no): a dashboard refund of a charge other software made
         # with Stripe's Charges API, which has no PaymentIntent (Stripe's refund.payment_intent is then null).
         outside = not order.get("merchant_order_no")
-        charge = hashlib.sha256(seed.encode()).hexdigest()[:24] if outside else _payment_intent(order).removeprefix("pi_")
+        made_up = hashlib.sha256(seed.encode()).hexdigest()[:24]
+        charge = made_up if outside else _payment_intent(order).removeprefix("pi_")
         obj = {
             "id": stripe_id,
             "object": "refund",
