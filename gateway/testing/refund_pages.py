@@ -5,7 +5,7 @@ Part of `ProviderConformance`. A plugin that finds a refund by listing the payme
 `starting_after`) and reads only the first page never sees an older refund once a payment has more
 refunds than a page holds. Reconciliation then asks about a refund whose answer was lost, is told
 there is none, and refunds it again: the payer is paid back twice. Only an order with more refunds
-than one page shows it, so the kit makes one.
+than a page shows it, so the kit makes one with two pages of refunds above the oldest.
 """
 
 from __future__ import annotations
@@ -49,16 +49,18 @@ class RefundPageChecks:
         if not needed <= set(gateway.provider.operations):
             pytest.skip("the provider does not declare partial and multiple refunds")
         step = 10 if gateway.provider.info.currencies.get(harness.currency) == 3 else 1  # a three-decimal unit
-        refunds = per_page + 1
+        # Two full pages above the oldest: a plugin that pages on from the wrong refund (the first of a page,
+        # not the last) still reaches the second page's end, never the third page.
+        refunds = 2 * per_page + 1
         assert harness.amount >= refunds * step, (
-            f"harness.amount ({harness.amount}) must allow {refunds} refunds of {step}: one more than refunds_per_page"
+            f"harness.amount ({harness.amount}) must allow {refunds} refunds of {step}: two refunds_per_page and one"
         )
         probe = gateway.paid_order()
         acting = acting_call(gateway, lambda: gateway.refund(probe["id"], step))
         order = gateway.paid_order()
         with answer_lost(gateway, acting):  # the oldest refund: made at the provider, its answer lost
             gateway.refund(order["id"], step)
-        for number in range(per_page):  # a full page of newer refunds on top of it
+        for number in range(refunds - 1):  # two full pages of newer refunds on top of it
             response = gateway.refund(order["id"], step)
             assert response.status_code == 201, f"refund {number + 2} of {step} answered {response.get_json()}"
         # A day later, at a provider whose keys lapse: only finding the refund keeps it from being made again.
@@ -68,11 +70,12 @@ class RefundPageChecks:
         gateway.reconcile()
         statuses = sorted(refund["status"] for refund in gateway.refunds(order["id"]))
         assert statuses == ["succeeded"] * refunds, (
-            f"{refunds} refunds of {step}, the oldest with its answer lost, then reconciled: the API shows {statuses}"
+            f"{refunds} refunds of {step}, the oldest with its answer lost, then reconciled: the API shows {statuses}; "
+            "page through the provider's listing from the last refund of each page"
         )
         made = refunded_at_provider(gateway, order)
         assert made == refunds * step, (
             f"the simulator refunded {made} for {refunds} refunds of {step}: the refund whose answer was lost, "
-            f"listed after {per_page} newer ones (harness.refunds_per_page), was not found by the query and "
-            "was made again; read every page of the provider's listing"
+            f"listed after {refunds - 1} newer ones (harness.refunds_per_page is {per_page}), was not found by the "
+            "query and was made again; read every page of the provider's listing"
         )
