@@ -5,7 +5,9 @@ built-in provider, with a bug of each kind planted.
 Each bug is planted for one pytester session, where an author would make it: the refund listing's
 `limit` misspelt (Stripe refuses the unknown parameter, so every refund fails), only the first page
 of a PaymentIntent's refunds read (a refund whose answer was lost, older than a page, is made again
-by reconciliation: paid back twice), a Refund's `payment_intent` read as never null (a dashboard
+by reconciliation once Stripe forgot its Idempotency-Key: paid back twice), the next page asked for
+after the newest refund of a page instead of its oldest (the listing never reaches a third page, and
+refunds past the 110th fail), a Refund's `payment_intent` read as never null (a dashboard
 refund of a charge made without a PaymentIntent refused as malformed: Stripe re-sends it for days),
 and an event's amount bounded one unit short of what a record holds.
 """
@@ -48,6 +50,20 @@ class TestPlantedStripe(ProviderConformance):
                         return refund
                 return None
             monkeypatch.setattr(provider.StripeProvider, "_find_refund", first_page)
+        if BUG == "pages_on_from_the_newest":
+            def from_the_newest(self, payment_intent, refund_id):
+                query = {{"payment_intent": payment_intent, "limit": 100}}
+                for _ in range(provider.MAX_REFUND_PAGES):
+                    page = schemas.loaded(schemas.RefundList(), self.client.get("/v1/refunds", query))
+                    refunds = [schemas.loaded(schemas.Refund(), item) for item in page["data"]]
+                    for refund in refunds:
+                        if refund["metadata"].get("refund_id") == refund_id:
+                            return refund
+                    if not page["has_more"] or not refunds:
+                        return None
+                    query["starting_after"] = refunds[0]["id"]  # the page's first, not its last
+                raise provider.OutcomeUnknown("too_many_refunds", "too many refunds listed")
+            monkeypatch.setattr(provider.StripeProvider, "_find_refund", from_the_newest)
         if BUG == "refund_payment_intent_never_null":
             class Refund(schemas.Refund):
                 payment_intent = fields.String(allow_none=False, load_default=None)
@@ -84,6 +100,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     [
         ("limit_misspelt", "each_refund_shows_the_id", "Received unknown parameter: limt"),
         ("first_page_only", "older_than_a_page", "read every page of the provider's listing"),
+        ("pages_on_from_the_newest", "older_than_a_page", "too_many_refunds"),
         ("refund_payment_intent_never_null", "refund_made_outside_any_gateway", "acknowledge it as ignored"),
         ("event_amount_one_short", "largest_declared_notified_amount", "harness.largest_notified_amount"),
     ],
