@@ -142,7 +142,7 @@ class Refund(_Tolerant):
 class RefundList(_Tolerant):
     object_ = fields.String(data_key="object", required=True, validate=validate.Equal("list"))
     data = fields.List(fields.Dict(), required=True)
-    has_more = fields.Boolean(load_default=False)
+    has_more = fields.Boolean(required=True)  # every list of Stripe's says whether more follow
 
 
 class _EventData(_Tolerant):
