@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,6 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gateway.ops.client_limits import BODY_LIMIT, ClientLimits, client_key
+
+log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Headers = list[tuple[str, str]]
@@ -115,6 +118,7 @@ class WSGIOverRSGI:
         try:
             status, answer_headers, first, rest = await loop.run_in_executor(self._executor, self._call, environ)
         except Exception:
+            log.exception("the app raised instead of answering %s %s", scope.method, scope.path)
             _send(proto, FAILED)
             return
         if rest is None:
