@@ -47,7 +47,8 @@ def probe(server_name: str, count: int) -> str:
             outcome = str(requests.get(f"http://127.0.0.1:{port}/healthz", timeout=WAIT).status_code)
         except requests.RequestException as exc:
             outcome = f"no answer ({type(exc).__name__})"
-        return f"{server_name}: {count} silent connections from {ATTACKER}: /healthz {outcome} after {time.monotonic() - started:.2f} s"
+        waited = time.monotonic() - started
+        return f"{server_name}: {count} silent connections from {ATTACKER}: /healthz {outcome} after {waited:.2f} s"
     finally:
         for sock in silent:
             sock.close()
