@@ -86,7 +86,7 @@ def run_kit(pytester: pytest.Pytester, bug: str) -> pytest.RunResult:
 
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "")
-    assert_kit_passed(result, exactly=10)
+    assert_kit_passed(result, exactly=13)
 
 
 @pytest.mark.parametrize(
