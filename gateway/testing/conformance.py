@@ -35,6 +35,7 @@ from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.refund_records import RefundRecordChecks
+from gateway.testing.refusal_fields import RefusalFieldChecks
 from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
@@ -76,6 +77,7 @@ class ProviderConformance(
     RefundRecordChecks,
     ErrorCodeChecks,
     RefusalChecks,
+    RefusalFieldChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
 ):
@@ -94,7 +96,7 @@ class ProviderConformance(
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
     (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
-    declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
+    declared refusals, plain (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), and of the simulator's own notifications (`OwnNotificationChecks`)
     live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
