@@ -64,7 +64,7 @@ from gateway.plugin.provider import (
 )
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
-from gateway.testing.not_created import order_request
+from gateway.testing.not_created import order_request, orderable
 from gateway.testing.outcomes import is_unknown
 from gateway.testing.wire import answer, intercepted
 
@@ -266,15 +266,17 @@ class AnswerFieldChecks:
         # Each channel's answer has fields of its own (an app's SDK parameters, a redirect's address, a QR
         # code's text, an object sent as JSON text): each is garbled as the harness channel's are. A channel
         # whose answer need not name the provider's order may read one garbled as naming none.
+        # Each of `more_channel_options` too: a channel whose options change its answer (a QR code instead of a
+        # redirect) has fields in each.
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        others = [name for name in gateway.provider.info.channels if name != harness.channel]
-        driven = [name for name in others if _options_known(gateway, name)]
+        driven = orderable(gateway, others_only=True)
         if not driven:
+            others = [name for name in gateway.provider.info.channels if name != harness.channel]
             pytest.skip(f"no channel but {harness.channel} can be ordered (declare channel_options): {others}")
-        for name in driven:
-            request = order_request(gateway, name)
+        for name, options in driven:
+            request = order_request(gateway, name, options)
             call = functools.partial(gateway.provider.create_order, request)
-            self.judge(gateway, f"create_order in {name}", call, created(gateway, unsaid_id=True))
+            self.judge(gateway, f"create_order in {name} with {dict(options)}", call, created(gateway, unsaid_id=True))
 
     def test_a_query_answer_about_an_unpaid_order_with_a_field_garbled_is_read_as_before_or_unclear(
         self, gateway_under_test: LiveGateway
@@ -392,13 +394,6 @@ class AnswerFieldChecks:
         if not judged:
             pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
         return genuine
-
-
-def _options_known(gateway: LiveGateway, channel: str) -> bool:
-    """True when the kit has every provider option `channel` requires (`channel_options`)."""
-    options = gateway.harness.channel_options.get(channel, {})
-    required = gateway.provider.info.channel(channel).required_fields
-    return all(field.removeprefix("provider_options.") in options for field in required if "." in field)
 
 
 def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, Any, Garbled], str | None]:

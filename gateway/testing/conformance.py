@@ -31,6 +31,7 @@ from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.notify_fields import NotificationFieldChecks
 from gateway.testing.outcomes import OutcomeChecks
+from gateway.testing.order_ids import OrderIdChecks
 from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
@@ -78,6 +79,7 @@ class ProviderConformance(
     ErrorCodeChecks,
     RefusalChecks,
     RefusalFieldChecks,
+    OrderIdChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
 ):
@@ -95,8 +97,10 @@ class ProviderConformance(
     (`UrlChecks`), of replies and channels (`ReplyChecks`), of hostile free text (`TextChecks`),
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
-    (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
-    declared refusals, plain (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), and of the simulator's own notifications (`OwnNotificationChecks`)
+    (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`), of the provider's
+    declared refusals, plain (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), of
+    the provider order id of an order in every channel (`OrderIdChecks`) and of the simulator's own
+    notifications (`OwnNotificationChecks`)
     live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

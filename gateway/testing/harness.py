@@ -119,6 +119,10 @@ class ProviderHarness(ABC):
     # provider_options for channels other than `channel` that require some: {channel: options}. Every
     # declared channel whose required options are here, or need none, gets an order created in it.
     channel_options: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    # Further (channel, provider_options) pairs, for a channel whose answer changes with its options (IOTPay:
+    # WX_JSAPI_BROWSER with qrcode_pay answers a QR code instead of a redirect): the kit orders in each too,
+    # wherever it orders in every channel. Empty (the default): each channel is ordered in one way only.
+    more_channel_options: Sequence[tuple[str, Mapping[str, Any]]] = ()
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()

@@ -59,6 +59,8 @@ class IotPayHarness(ProviderHarness):
             "WX_JSAPI": {"open_id": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "app_id": "wxd678efh567hg6787"},
         }
     )
+    # WeChat's browser answers a QR code (`code_url`) instead of a redirect (`url`) when asked for one.
+    more_channel_options = (("WX_JSAPI_BROWSER", MappingProxyType({"qrcode_pay": True})),)
 
     # Options IOTPay cannot take, each refused before any call, naming what the merchant must fix. A value
     # IOTPay echoes in its signed notify must not hold `&name=` (docs/providers/iotpay.md).
