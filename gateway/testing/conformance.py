@@ -30,8 +30,8 @@ from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.notify_fields import NotificationFieldChecks
-from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.order_ids import OrderIdChecks
+from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks

@@ -15,6 +15,7 @@ create answer already held. Undeclared, skipped.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -37,13 +38,7 @@ class OrderIdChecks:
         for name, options in orderable(gateway):
             request = order_request(gateway, name, options)
             answers: list[str] = []
-
-            def record(index: int, sent: requests.PreparedRequest, send: Any) -> requests.Response:
-                response: requests.Response = send()
-                answers.append(response.text)
-                return response
-
-            with intercepted(record, spare=gateway.url):
+            with intercepted(functools.partial(recorded_into, answers), spare=gateway.url):
                 created = gateway.provider.create_order(request)
             if created.provider_order_id is not None:
                 continue
@@ -60,3 +55,10 @@ class OrderIdChecks:
             "provider's query then gave: read it from the answer (CreatedOrder.provider_order_id), so the merchant "
             "sees which order it is from the start"
         )
+
+
+def recorded_into(answers: list[str], index: int, sent: requests.PreparedRequest, send: Any) -> requests.Response:
+    """Each answer's text appended to `answers`, the answer itself passed on."""
+    response: requests.Response = send()
+    answers.append(response.text)
+    return response

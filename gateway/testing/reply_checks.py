@@ -7,8 +7,8 @@ Part of `ProviderConformance`.
   kit otherwise compares replies with the provider's own `acknowledge`, which cannot catch an
   acknowledgement the provider would not understand (and so re-send for days).
 - Every declared channel that needs no `provider_options` (or has them in `channel_options`), and each
-  of `more_channel_options`, creates an order, with a next action of a type the channel declares: a channel declared and never driven is
-  one whose code no test runs.
+  of `more_channel_options`, creates an order, with a next action of a type the channel declares: a
+  channel (or a channel's option) declared and never driven is one whose code no test runs.
 """
 
 from __future__ import annotations
