@@ -73,6 +73,7 @@ from gateway.testing.harness import (
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
+    StrictSetting,
     ValidOrderExample,
 )
 
@@ -87,6 +88,7 @@ __all__ = [
     "ProviderAnswer",
     "ProviderConformance",
     "ProviderHarness",
+    "StrictSetting",
     "ValidOrderExample",
 ]
 

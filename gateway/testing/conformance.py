@@ -41,6 +41,7 @@ from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
+from gateway.testing.strict_settings import StrictSettingChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
 from gateway.testing.time_edges import TimeEdgeChecks
@@ -80,6 +81,7 @@ class ProviderConformance(
     RefusalChecks,
     RefusalFieldChecks,
     OrderIdChecks,
+    StrictSettingChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
 ):
@@ -99,8 +101,9 @@ class ProviderConformance(
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
     (`RefundRecordChecks`), of the codes a merchant is shown (`ErrorCodeChecks`), of the provider's
     declared refusals, plain (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), of
-    the provider order id of an order in every channel (`OrderIdChecks`) and of the simulator's own
-    notifications (`OwnNotificationChecks`)
+    the provider order id of an order in every channel (`OrderIdChecks`), of the settings that make a
+    plugin stricter with answers (`StrictSettingChecks`) and of the simulator's own notifications
+    (`OwnNotificationChecks`)
     live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

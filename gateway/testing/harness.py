@@ -90,6 +90,23 @@ class FieldLimit:
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # `field` is the attribute above
 
 
+@dataclass(frozen=True)
+class StrictSetting:
+    """Settings under which your plugin requires a field of your provider's answers that it otherwise
+    tolerates missing (IOTPay: `IOTPAY_REQUIRE_RESPONSE_SIGN=1` requires `sign`).
+
+    `settings` are laid over `settings(public_url)`; `field` is the top-level field of a JSON answer (or
+    a form answer's) then required; `code` is the `provider_error.code` your plugin gives an answer
+    without it. The kit runs a gateway with `settings` and expects the genuine create and refund taken,
+    your declared refusals still refused, and a create and a refund answered without `field` unknown with
+    `code`.
+    """
+
+    settings: Mapping[str, str]
+    field: str
+    code: str
+
+
 class ProviderHarness(ABC):
     """What the kit needs from a provider author. One instance per test.
 
@@ -123,6 +140,9 @@ class ProviderHarness(ABC):
     # WX_JSAPI_BROWSER with qrcode_pay answers a QR code instead of a redirect): the kit orders in each too,
     # wherever it orders in every channel. Empty (the default): each channel is ordered in one way only.
     more_channel_options: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    # Settings under which your plugin requires an answer field it otherwise tolerates missing (IOTPay:
+    # IOTPAY_REQUIRE_RESPONSE_SIGN=1 requires `sign`), each a StrictSetting: the kit runs a gateway with each.
+    strict_settings: Sequence[StrictSetting] = ()
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()

@@ -21,6 +21,7 @@ from gateway.testing import (
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
+    StrictSetting,
     ValidOrderExample,
 )
 from gateway.testing.live import Environ, Interceptor, LiveServer
@@ -61,6 +62,8 @@ class IotPayHarness(ProviderHarness):
     )
     # WeChat's browser answers a QR code (`code_url`) instead of a redirect (`url`) when asked for one.
     more_channel_options = (("WX_JSAPI_BROWSER", MappingProxyType({"qrcode_pay": True})),)
+    # IOTPAY_REQUIRE_RESPONSE_SIGN=1: a successful answer without `sign` is unclear (docs/operations.md).
+    strict_settings = (StrictSetting({"IOTPAY_REQUIRE_RESPONSE_SIGN": "1"}, "sign", "UNSIGNED_RESPONSE"),)
 
     # Options IOTPay cannot take, each refused before any call, naming what the merchant must fix. A value
     # IOTPay echoes in its signed notify must not hold `&name=` (docs/providers/iotpay.md).
