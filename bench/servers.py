@@ -38,6 +38,10 @@ def gunicorn(
         yield server
 
 
+# What granian serves for each WSGI app: the app behind the gateway's RSGI bridge, built in each worker.
+RSGI_FACTORIES = {"wsgi:app": "gateway.ops.startup:granian_app", "bench.hello:app": "bench.hello:rsgi_app"}
+
+
 @contextlib.contextmanager
 def deployed(
     app: str, config: Mapping[str, str], work: Path, *extra_args: str, name: str = "server", server: str = SERVER
@@ -48,9 +52,10 @@ def deployed(
             yield running
         return
     port = free_port()
-    environ = {**os.environ, "GATEWAY_LOG_LEVEL": "warning", **config}
-    command = granian_conf.granian_argv(app, ["--bind", f"127.0.0.1:{port}", *extra_args], environ)
     config = {"GATEWAY_LOG_LEVEL": "warning", **config}
+    environ = {**os.environ, **config}
+    factory = RSGI_FACTORIES[app]
+    command = granian_conf.granian_argv(factory, ["--bind", f"127.0.0.1:{port}", "--factory", *extra_args], environ)
     with _running(Gunicorn.command(command, config, port, log_path=work / f"{name}.log")) as running:
         yield running
 

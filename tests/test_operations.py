@@ -1,4 +1,4 @@
-"""What an operator sees of one sandbox flow, under gunicorn as `gateway run` starts it: the flow in
+"""What an operator sees of one sandbox flow, on the default server as `gateway run` starts it: the flow in
 /metrics (added up across workers), in JSON logs that carry one request id per request and no
 secret, and on the console's order page. Also the browser test of the console."""
 
@@ -17,6 +17,7 @@ import requests
 from gateway_iotpay.config import SANDBOX_KEY
 from gateway_stripe.config import SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET
 
+from gateway.ops.granian_conf import chosen_server
 from gateway.testing.live import LiveServer
 from tests.support.flows import wait_for
 from tests.support.processes import Gunicorn, flask_cli, free_port
@@ -27,6 +28,8 @@ METRICS_KEY = "ops-metrics-key-0123456789abcdef"
 WEBHOOK_SECRET = "ops-webhook-secret-0123456789abcdef"
 SECRETS = (API_KEY, ADMIN_KEY, METRICS_KEY, WEBHOOK_SECRET, SANDBOX_KEY, SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET)
 ORDER = {"channel": "WX_APP", "amount": 2856, "currency": "CAD", "subject": "Coffee", "body": "1kg"}
+# The access line's logger: gunicorn's own, or the gateway's under granian (gateway/ops/access_log.py).
+ACCESS_LOGGER = {"gunicorn": "gunicorn.access", "granian": "gateway.access"}[chosen_server()]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -68,7 +71,7 @@ def ops_server(tmp_path_factory: pytest.TempPathFactory, hooks: tuple[Hooks, Liv
     }
     migrated = flask_cli(config, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
-    server = Gunicorn(config, port, log_path=tmp_path / "gunicorn.log")
+    server = Gunicorn.deployed(config, port, log_path=tmp_path / "server.log")
     try:
         server.wait_until_healthy()
         yield server
@@ -122,7 +125,7 @@ def test_a_sandbox_flow_shows_in_metrics_in_json_logs_and_on_the_console(ops_ser
     gateway_url = ops_server.url
     order = paid_sandbox_order(gateway_url, "ops-flow-0001")
 
-    # /metrics, added up over both gunicorn workers
+    # /metrics, added up over both workers
     scraped = requests.get(f"{gateway_url}/metrics", headers={"Authorization": f"Bearer {METRICS_KEY}"}, timeout=10)
     assert scraped.status_code == 200
     text = scraped.text
@@ -140,12 +143,12 @@ def test_a_sandbox_flow_shows_in_metrics_in_json_logs_and_on_the_console(ops_ser
     # JSON logs: the create request's lines all carry its id, and name the order
     lines = log_lines(ops_server)
     create_lines = [line for line in lines if line.get("request_id") == "ops-flow-0001"]
-    assert {line["logger"] for line in create_lines} >= {"gateway.instrument", "gunicorn.access"}
+    assert {line["logger"] for line in create_lines} >= {"gateway.instrument", ACCESS_LOGGER}
     call = next(line for line in create_lines if line["logger"] == "gateway.instrument")
     assert (call["order_id"], call["provider"]) == (order["id"], "iotpay")
     notify = next(line for line in lines if line["logger"] == "gateway.notify" and line.get("order_id") == order["id"])
     notify_request = [line for line in lines if line.get("request_id") == notify["request_id"]]
-    assert any(line["logger"] == "gunicorn.access" and "/notify/iotpay" in line["message"] for line in notify_request)
+    assert any(line["logger"] == ACCESS_LOGGER and "/notify/iotpay" in line["message"] for line in notify_request)
 
     # the console's order page
     page = console_session(gateway_url).get(f"{gateway_url}/console/orders/{order['id']}", timeout=10)

@@ -146,7 +146,7 @@ def test_sandbox_flow_under_gunicorn_as_make_run_starts_it(tmp_path: Path) -> No
     assert migrated.returncode == 0, migrated.stderr
     assert (tmp_path / "gateway.sqlite3").exists()
 
-    server = Gunicorn(config, port, log_path=tmp_path / "gunicorn.log")
+    server = Gunicorn.deployed(config, port, log_path=tmp_path / "server.log")
     try:
         server.wait_until_healthy()
         run_newcomer_flow(server.url)

@@ -43,13 +43,16 @@ SLOW_HEAD = (
 )
 
 
-@pytest.fixture
-def start_server(sqlite_url: str, simulator: Any, tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
+@pytest.fixture(params=["gunicorn", "granian"])
+def start_server(
+    request: pytest.FixtureRequest, sqlite_url: str, simulator: Any, tmp_path: Path
+) -> Iterator[Callable[..., Gunicorn]]:
     servers: list[Gunicorn] = []
 
     def start(**settings: str) -> Gunicorn:
         port = free_port()
         config = {
+            "GATEWAY_SERVER": request.param,
             "GATEWAY_DATABASE_URL": sqlite_url,
             "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),

@@ -37,10 +37,12 @@ class AccessLog:
         finally:
             status, headers = answer if answer else ("500", [])
             found = {name.lower(): value for name, value in headers if name.lower() in _WANTED}
+            request_id = found.get("x-request-id")
             log.info(
                 '%s "%s %s" %s %s %dms %s',
                 peer, method, path, status.split(" ", 1)[0], found.get("content-length", "-"),
-                (time.perf_counter() - started) * 1000, found.get("x-request-id", "-"),
+                (time.perf_counter() - started) * 1000, request_id or "-",
+                extra={"request_id": request_id} if request_id else None,  # the line's id in JSON, as gunicorn's
             )  # fmt: skip
 
 

@@ -2,15 +2,15 @@
 (GATEWAY_BIND, GATEWAY_WORKERS, GATEWAY_THREADS, GATEWAY_LOG_LEVEL, GATEWAY_CLIENT_HEADER_TIMEOUT),
 turned into granian's command line.
 
-granian parses HTTP in Rust and runs the WSGI app on a pool of Python threads per worker
-("blocking threads"): GATEWAY_THREADS of them, and at most as many requests taken per worker
-(`--backpressure`), so that 2 x 128 holds up to 256 provider calls in flight (254 at the peak in
-the one bench run, where the kernel shares connections out between the workers).
+granian parses HTTP in Rust and hands each request to the gateway's RSGI bridge
+(gateway/ops/rsgi_bridge.py), which reads the body on the worker's event loop within the client
+deadlines, caps one address's requests in progress, and runs the WSGI app on GATEWAY_THREADS threads
+per worker: 2 x 128 holds up to 256 provider calls in flight. granian's own WSGI interface is not
+used: it lets a slow body hold a thread with no time-out. A worker takes up to BACKPRESSURE_PER_THREAD
+requests per thread (`--backpressure`): a request whose body is still arriving holds no thread, so
+slow clients wait beside genuine requests instead of in front of them.
 
-What granian does not do, and gunicorn's worker here does: a deadline for a request's body, and a cap
-on one address's connections. That is why gunicorn stays the default server (bench/README.md, "Which
-server: gunicorn stays the default"). The access line with the request id is the app's own under
-granian (gateway/ops/access_log.py).
+The access line with the request id is the app's own under granian (gateway/ops/access_log.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from gateway.ops.client_limits import ClientLimits
 
 SERVER_VARIABLE = "GATEWAY_SERVER"
 SERVERS = ("gunicorn", "granian")
-DEFAULT_SERVER = "gunicorn"
+DEFAULT_SERVER = "granian"
+BACKPRESSURE_PER_THREAD = 8
 GRACEFUL_SECONDS = 30  # as gunicorn_conf.graceful_timeout: requests in flight get this long at a stop
 
 
@@ -37,18 +38,39 @@ def chosen_server(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def granian_argv(app: str, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> list[str]:
-    """`python -m granian ...` serving `app` ("module:name") with the gateway's settings; `extra`
+    """`python -m granian ...` serving `app` ("module:name") with the gateway's settings: the bench's."""
+    return [sys.executable, "-m", "granian", *granian_args(app, extra, environ)]
+
+
+def granian_args(app: str, extra: Sequence[str] = (), environ: Mapping[str, str] = os.environ) -> list[str]:
+    """granian's options serving `app` ("module:name", an RSGI app) with the gateway's settings; `extra`
     (granian's own options, or `--bind host:port` as gunicorn takes it) comes last and wins."""
     host, _, port = (environ.get("GATEWAY_BIND") or "127.0.0.1:8000").rpartition(":")
-    threads = environ.get("GATEWAY_THREADS", "128")
+    threads = int(environ.get("GATEWAY_THREADS") or 128)
     header_ms = min(60_000, max(1, round(ClientLimits.from_environ(environ).header_timeout * 1000)))
     argv = [
-        sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host or "127.0.0.1", "--port", port,
-        "--workers", environ.get("GATEWAY_WORKERS", "2"), "--blocking-threads", threads, "--backpressure", threads,
+        "--interface", "rsgi", "--host", host or "127.0.0.1", "--port", port,
+        "--workers", environ.get("GATEWAY_WORKERS", "2"), "--backpressure", str(threads * BACKPRESSURE_PER_THREAD),
         "--http1-header-read-timeout", str(header_ms), "--workers-kill-timeout", str(GRACEFUL_SECONDS),
         "--respawn-failed-workers", "--no-ws", "--log-level", environ.get("GATEWAY_LOG_LEVEL", "info"),
     ]  # fmt: skip
     return [*argv, *_translated(extra), app]
+
+
+def log_config(environ: Mapping[str, str] = os.environ) -> dict[str, object]:
+    """granian's own log lines (`--log-config`, a logging dictConfig) in GATEWAY_LOG_FORMAT, as the
+    gateway's are: one format per log. granian's access log stays off: the app writes its own."""
+    json_lines = (environ.get("GATEWAY_LOG_FORMAT") or "text").strip().lower() == "json"
+    formatter = "gateway.telemetry.logs.JsonFormatter" if json_lines else "gateway.telemetry.logs.TextFormatter"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"gateway": {"()": formatter}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "gateway", "stream": "ext://sys.stderr"},
+        },
+        "loggers": {"_granian": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }
 
 
 def _translated(extra: Sequence[str]) -> list[str]:

@@ -1,5 +1,6 @@
-"""`GATEWAY_SERVER=granian gateway run`: granian as a child process, with what gunicorn_conf.py's hooks do
-around gunicorn's workers done here around granian's.
+"""`gateway run` on granian: granian's master in this process (its workers are this process's children,
+as gunicorn's are), with what gunicorn_conf.py's hooks do around gunicorn's workers done here around
+granian's.
 
 - Metrics: every worker writes to PROMETHEUS_MULTIPROC_DIR; it is emptied at start (or made, and
   removed at the end, when unset), as under gunicorn. granian has no hook for a worker that died, so
@@ -10,16 +11,17 @@ around gunicorn's workers done here around granian's.
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
-from gateway.ops.granian_conf import granian_argv
+import click
+
+from gateway.ops.granian_conf import granian_args, log_config
 
 _METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 APP = "gateway.ops.startup:granian_app"  # a factory: granian calls it in each worker (--factory)
@@ -27,16 +29,27 @@ APP = "gateway.ops.startup:granian_app"  # a factory: granian calls it in each w
 
 def serve(extra: Sequence[str]) -> int:
     """Run granian until it exits; its exit status."""
+    from granian.cli import cli
+
+    # Fresh interpreters, not forks of this one: `gateway run` built the app here to check the settings,
+    # and prometheus_client, imported before PROMETHEUS_MULTIPROC_DIR was set, counts in memory only.
+    multiprocessing.set_start_method("spawn", force=True)
     owned = _metrics_directory()
-    process = subprocess.Popen(granian_argv(APP, ["--factory", *extra]))
+    with tempfile.NamedTemporaryFile("w", prefix="gateway-granian-log-", suffix=".json") as logging_file:
+        json.dump(log_config(), logging_file)
+        logging_file.flush()
+        return _granian(cli, granian_args(APP, ["--factory", "--log-config", logging_file.name, *extra]), owned)
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        process.send_signal(signum)
 
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, forward)
+def _granian(cli: click.Command, args: list[str], owned: Path | None) -> int:
     try:
-        return process.wait()
+        cli.main(args=args, prog_name="granian", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exit:
+        return exit.exit_code
+    except click.ClickException as problem:  # an option granian refuses: its own message, as its CLI prints it
+        problem.show()
+        return problem.exit_code
     finally:
         if owned is not None:
             shutil.rmtree(owned, ignore_errors=True)

@@ -42,12 +42,15 @@ def exit_if_refused() -> None:
 
 
 def granian_app() -> Any:
-    """`app_or_exit()` for granian's workers (gateway/ops/granian_run.py): they log as gunicorn's do, in
-    GATEWAY_LOG_FORMAT at GATEWAY_LOG_LEVEL, with an access line per request (gateway/ops/access_log.py)."""
+    """`app_or_exit()` for granian's workers (gateway/ops/granian_run.py), behind the RSGI bridge
+    (gateway/ops/rsgi_bridge.py): they log as gunicorn's do, in GATEWAY_LOG_FORMAT at GATEWAY_LOG_LEVEL,
+    with an access line per request (gateway/ops/access_log.py)."""
     from gateway.ops.access_log import AccessLog
+    from gateway.ops.client_limits import ClientLimits
+    from gateway.ops.rsgi_bridge import WSGIOverRSGI, threads_from_environ
     from gateway.telemetry import logs
 
     logs.configure_process_logging(os.environ.get("GATEWAY_LOG_FORMAT"), os.environ.get("GATEWAY_LOG_LEVEL"))
     app = app_or_exit()
     app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
-    return app
+    return WSGIOverRSGI(app, threads=threads_from_environ(), limits=ClientLimits.from_environ())

@@ -46,9 +46,9 @@ def server_config(database_url: str, neutral_provider: ProviderHarness, tmp_path
 
 
 @pytest.fixture
-def gunicorn(server_config: dict[str, str], tmp_path: Path) -> Iterator[Gunicorn]:
+def served(server_config: dict[str, str], tmp_path: Path) -> Iterator[Gunicorn]:
     port = int(server_config["GATEWAY_BIND"].rsplit(":", 1)[1])
-    server = Gunicorn(server_config, port, "--workers", "1", log_path=tmp_path / "gunicorn.log")
+    server = Gunicorn.deployed(server_config, port, workers=1, log_path=tmp_path / "server.log")
     try:
         server.wait_until_healthy()
         yield server
@@ -66,11 +66,11 @@ def stored(database_url: str, model: Any, row_id: str) -> Any:
 
 
 def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles_once(
-    gunicorn: Gunicorn, server_config: dict[str, str], database_url: str, neutral_provider: Any,
+    served: Gunicorn, server_config: dict[str, str], database_url: str, neutral_provider: Any,
     neutral_order: dict[str, Any],
 ) -> None:  # fmt: skip
     created = requests.post(
-        f"{gunicorn.url}/v1/orders",
+        f"{served.url}/v1/orders",
         json={**neutral_order, "amount": 1000},
         headers=AUTH,
         timeout=30,
@@ -79,7 +79,7 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     neutral_provider.pay(order)
     wait_for(
         lambda: (
-            requests.get(f"{gunicorn.url}/v1/orders/{order['id']}", headers=AUTH, timeout=5).json()["status"] == "paid"
+            requests.get(f"{served.url}/v1/orders/{order['id']}", headers=AUTH, timeout=5).json()["status"] == "paid"
         )
     )
     neutral_provider.delay_next("refund", 2)
@@ -87,14 +87,14 @@ def test_worker_killed_mid_refund_leaves_a_pending_refund_that_reconcile_settles
     outcome: list[Any] = []
     request = threading.Thread(
         target=lambda: outcome.append(
-            _post_quietly(f"{gunicorn.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, {**new_key(), **AUTH})
+            _post_quietly(f"{served.url}/v1/orders/{order['id']}/refunds", {"amount": 400}, {**new_key(), **AUTH})
         )
     )
     request.start()
     refund = wait_for(lambda: _refund_row(database_url, order["id"]), what="the refund row")
     # Kill only once the provider is working on the refund (its delay fault taken): between its call and the commit.
     wait_for(lambda: not neutral_provider.simulator.faults.is_armed("refund"), what="the provider's call")
-    assert gunicorn.kill_workers()
+    assert served.kill_workers()
     request.join(15)
 
     assert isinstance(outcome[0], requests.RequestException)  # the caller never heard back

@@ -66,8 +66,8 @@ def gunicorn(
         "PYTHONPATH": str(EXAMPLE),  # Example Pay is loaded by module path, not installed
         "PYTHONUNBUFFERED": "1",
     }
-    # gunicorn -c gunicorn.conf.py --bind 127.0.0.1:<port> --workers 4 --threads 4 wsgi:app, cwd = repo root.
-    server = Gunicorn(config, port, "--workers", "4", "--threads", "4", log_path=tmp_path / "gunicorn.log")
+    # `gateway run --bind 127.0.0.1:<port>` on the default server, 4 workers x 4 threads.
+    server = Gunicorn.deployed(config, port, workers=4, threads=4, log_path=tmp_path / "server.log")
     try:
         _wait_until_healthy(server)
         yield server

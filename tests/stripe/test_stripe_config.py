@@ -162,7 +162,7 @@ def test_sandbox_mode_pays_a_stripe_order_through_the_mounted_simulator(sandbox_
 
 
 @pytest.mark.slow
-def test_sandbox_flow_under_gunicorn_with_workers_sharing_the_simulator_state(tmp_path: Path) -> None:
+def test_sandbox_flow_served_with_workers_sharing_the_simulator_state(tmp_path: Path) -> None:
     port = free_port()
     config = {
         "GATEWAY_SANDBOX": "1",
@@ -172,7 +172,7 @@ def test_sandbox_flow_under_gunicorn_with_workers_sharing_the_simulator_state(tm
     }
     migrated = flask_cli(config, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
-    server = Gunicorn(config, port, log_path=tmp_path / "gunicorn.log")
+    server = Gunicorn.deployed(config, port, log_path=tmp_path / "server.log")
     try:
         server.wait_until_healthy()
         run_stripe_sandbox_flow(server.url)

@@ -47,6 +47,14 @@ def flask_cli(config: Mapping[str, str], *args: str) -> subprocess.CompletedProc
     )
 
 
+def _is_resource_tracker(pid: int) -> bool:
+    """multiprocessing's helper process beside granian's spawned workers: not a worker."""
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class Gunicorn:
     """gunicorn serving `app` (wsgi:app) with the repository's gunicorn.conf.py."""
 
@@ -77,6 +85,15 @@ class Gunicorn:
         return server
 
     @classmethod
+    def deployed(
+        cls, config: Mapping[str, str], port: int, *, log_path: Path, workers: int = 2, threads: int = 128
+    ) -> Gunicorn:
+        """`gateway run` on the default server (GATEWAY_SERVER unless `config` names one), sized by the
+        settings every server reads: what the crash and multi-process tests run on."""
+        sized = {"GATEWAY_WORKERS": str(workers), "GATEWAY_THREADS": str(threads), **config}
+        return cls.gateway_run(sized, port, log_path=log_path)
+
+    @classmethod
     def command(cls, command: list[str], config: Mapping[str, str], port: int, *, log_path: Path) -> Gunicorn:
         """Any server command listening on `port` (granian, gunicorn with settings of its own): the bench's."""
         server = cls.__new__(cls)
@@ -104,7 +121,7 @@ class Gunicorn:
                 fields = stat.read_text().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue  # the process ended while we looked
-            if int(fields[1]) == self.process.pid:
+            if int(fields[1]) == self.process.pid and not _is_resource_tracker(int(stat.parent.name)):
                 children.append(int(stat.parent.name))
         return children
 
