@@ -161,6 +161,7 @@ class IotPayHarness(ProviderHarness):
     )
     # The plugin's code for an answer it cannot use (docs/providers/iotpay.md, "Error codes").
     invalid_answer_code = "INVALID_RESPONSE"
+    status_answer_code = "HTTP_{status}"  # an answer with an HTTP status other than 200 (docs/providers/iotpay.md)
     queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
