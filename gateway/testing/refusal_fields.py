@@ -79,7 +79,7 @@ def _object(body: bytes) -> dict[str, Any] | None:
 
 class RefusalFieldChecks:
     @pytest.mark.parametrize("operation", ["create_order", "refund"])
-    def test_a_declared_refusal_with_garbage_beside_it_still_fails_the_call(
+    def test_a_refusal_of_the_provider_with_garbage_beside_it_still_fails_the_call(
         self, gateway_under_test: LiveGateway, operation: str
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
