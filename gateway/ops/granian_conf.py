@@ -6,9 +6,14 @@ granian parses HTTP in Rust and hands each request to the gateway's RSGI bridge
 (gateway/ops/rsgi_bridge.py), which reads the body on the worker's event loop within the client
 deadlines, caps one address's requests in progress, and runs the WSGI app on GATEWAY_THREADS threads
 per worker: 2 x 128 holds up to 256 provider calls in flight. granian's own WSGI interface is not
-used: it lets a slow body hold a thread with no time-out. A worker takes up to BACKPRESSURE_PER_THREAD
-requests per thread (`--backpressure`): a request whose body is still arriving holds no thread, so
-slow clients wait beside genuine requests instead of in front of them.
+used: it lets a slow body hold a thread with no time-out. `--backpressure` is granian's cap on a
+worker's open connections, idle kept-alive ones included (as gunicorn's worker_connections):
+BACKPRESSURE_PER_THREAD per thread, so that connections whose bodies are still arriving, which hold
+no thread, do not keep genuine requests from the threads.
+
+What granian cannot do is cap one address's connections: a connection that sends nothing holds one
+of those slots until granian drops it. That is why gunicorn stays the default (bench/README.md,
+"Which server: gunicorn stays the default").
 
 The access line with the request id is the app's own under granian (gateway/ops/access_log.py).
 """
@@ -23,7 +28,7 @@ from gateway.ops.client_limits import ClientLimits
 
 SERVER_VARIABLE = "GATEWAY_SERVER"
 SERVERS = ("gunicorn", "granian")
-DEFAULT_SERVER = "granian"
+DEFAULT_SERVER = "gunicorn"
 BACKPRESSURE_PER_THREAD = 8
 GRACEFUL_SECONDS = 30  # as gunicorn_conf.graceful_timeout: requests in flight get this long at a stop
 

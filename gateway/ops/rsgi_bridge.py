@@ -19,13 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from gateway.ops.client_limits import BODY_LIMIT, ClientLimits, client_key
+from gateway.ops.client_limits import BODY_LIMIT, ClientLimits, ConnectionCounts, client_key
+
+log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Headers = list[tuple[str, str]]
@@ -62,7 +65,7 @@ class WSGIOverRSGI:
         self.threads = threads
         self.limits = limits
         self._executor: ThreadPoolExecutor | None = None
-        self._in_progress: dict[str, int] = {}  # client key -> requests; the event loop's thread alone
+        self._in_progress = ConnectionCounts(limits.connections)  # requests, not connections; the loop's thread
         self._base_environ: dict[str, Any] = {
             "SCRIPT_NAME": "",
             "SERVER_SOFTWARE": "granian (gateway rsgi bridge)",
@@ -87,13 +90,13 @@ class WSGIOverRSGI:
             proto.close(1003)
             return
         key = client_key(_address(scope.client))
-        if not self._admit(key):
+        if not self._in_progress.admit(key):
             _send(proto, TOO_MANY)
             return
         try:
             await self._serve(scope, proto)
         finally:
-            self._release(key)
+            self._in_progress.release(key)
 
     async def _serve(self, scope: Any, proto: Any) -> None:
         headers = scope.headers.items()
@@ -115,6 +118,7 @@ class WSGIOverRSGI:
         try:
             status, answer_headers, first, rest = await loop.run_in_executor(self._executor, self._call, environ)
         except Exception:
+            log.exception("the app raised instead of answering %s %s", scope.method, scope.path)
             _send(proto, FAILED)
             return
         if rest is None:
@@ -221,25 +225,6 @@ class WSGIOverRSGI:
                 await transport.send_bytes(chunk)
         finally:
             await loop.run_in_executor(self._executor, _close, rest)
-
-    def _admit(self, key: str | None) -> bool:
-        cap = self.limits.connections
-        if not cap or key is None:
-            return True
-        held = self._in_progress.get(key, 0)
-        if held >= cap:
-            return False
-        self._in_progress[key] = held + 1
-        return True
-
-    def _release(self, key: str | None) -> None:
-        if key is None or key not in self._in_progress:
-            return
-        held = self._in_progress[key] - 1
-        if held:
-            self._in_progress[key] = held
-        else:
-            del self._in_progress[key]
 
 
 def _address(client: str) -> tuple[str, int] | None:
