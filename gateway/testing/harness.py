@@ -156,6 +156,10 @@ class ProviderHarness(ABC):
     # 99999999): the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit
     # past it. None (the default): skipped.
     largest_amount: int | None = None
+    # The smallest amount (minor units) your provider takes in one order, as its documentation says (IOTPay: 1):
+    # the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit under it.
+    # None (the default): skipped.
+    smallest_amount: int | None = None
     # The smallest amount (minor units) a signed paid notification of your provider may carry and still be read
     # as an amount (IOTPay: 0; a plugin that refuses any below its provider's minimum charge declares that): the
     # kit expects a notification of it recorded as `mismatch` (a payment that disagrees with the order, visible
