@@ -32,9 +32,13 @@ refused naming their field (`invalid_orders`) and valid ones created (`valid_ord
 lengths and the largest amount probed at the limit and one past it (`field_limits`,
 `largest_amount`); each channel's documented currencies (`channel_currencies`); each refund's own
 id at the provider (`refunds_at_provider`); and notifications in a form body
-(`form_body_notifications`). tests/testing/ plants 27 such bugs in Example Pay, 4 in Stripe, 10
-more across all three (test_planted_hostile.py) and 10 in IOTPay (test_planted_declared.py,
-test_planted_limits.py), and shows the kit fails each.
+(`form_body_notifications`); declared refusals with garbage beside them; every way to order in a
+channel (`more_channel_options`) and the provider order each names; the settings that make a plugin
+stricter with answers (`strict_settings`); and the smallest amount (`smallest_amount`). tests/testing/
+plants 27 such bugs in Example Pay, 4 in Stripe, 10 more across all three (test_planted_hostile.py) and
+25 in IOTPay (test_planted_declared.py, test_planted_limits.py, test_planted_refusal_fields.py,
+test_planted_channel_modes.py, test_planted_strict_settings.py, test_planted_dropped_ids.py,
+test_planted_status_code.py), and shows the kit fails each.
 
 Usage (pytest loads this plugin by itself once the gateway is installed)::
 
@@ -73,6 +77,7 @@ from gateway.testing.harness import (
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
+    StrictSetting,
     ValidOrderExample,
 )
 
@@ -87,6 +92,7 @@ __all__ = [
     "ProviderAnswer",
     "ProviderConformance",
     "ProviderHarness",
+    "StrictSetting",
     "ValidOrderExample",
 ]
 

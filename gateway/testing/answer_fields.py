@@ -29,6 +29,11 @@ another meaning) is a plugin that believes garbage. Two allowances:
   must still be about the same order, amount and currency, never paid, cancelled or settled where the
   genuine answer was not, and never paid at another time.
 
+An id the contract lets a provider leave unsaid (a provider order or refund id) may be read as `None`
+only where the garbled field touched it: an answer that still holds the genuine id wherever the genuine
+answer did, another field garbled, read without it is a plugin that read the answer by halves (a refund
+with no refund id, though the answer names it, cannot be found by its id again).
+
 A status of 500: the provider's own answer to a create (its genuine one, or its refusal armed by
 `fail_next`) with the status made 500 must leave the order unknown, whatever the body says: a
 server error is no promise either way.
@@ -64,7 +69,7 @@ from gateway.plugin.provider import (
 )
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
-from gateway.testing.not_created import order_request
+from gateway.testing.not_created import order_request, orderable
 from gateway.testing.outcomes import is_unknown
 from gateway.testing.wire import answer, intercepted
 
@@ -266,15 +271,17 @@ class AnswerFieldChecks:
         # Each channel's answer has fields of its own (an app's SDK parameters, a redirect's address, a QR
         # code's text, an object sent as JSON text): each is garbled as the harness channel's are. A channel
         # whose answer need not name the provider's order may read one garbled as naming none.
+        # Each of `more_channel_options` too: a channel whose options change its answer (a QR code instead of a
+        # redirect) has fields in each.
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        others = [name for name in gateway.provider.info.channels if name != harness.channel]
-        driven = [name for name in others if _options_known(gateway, name)]
+        driven = orderable(gateway, others_only=True)
         if not driven:
+            others = [name for name in gateway.provider.info.channels if name != harness.channel]
             pytest.skip(f"no channel but {harness.channel} can be ordered (declare channel_options): {others}")
-        for name in driven:
-            request = order_request(gateway, name)
+        for name, options in driven:
+            request = order_request(gateway, name, options)
             call = functools.partial(gateway.provider.create_order, request)
-            self.judge(gateway, f"create_order in {name}", call, created(gateway, unsaid_id=True))
+            self.judge(gateway, f"create_order in {name} with {dict(options)}", call, created(gateway, unsaid_id=True))
 
     def test_a_query_answer_about_an_unpaid_order_with_a_field_garbled_is_read_as_before_or_unclear(
         self, gateway_under_test: LiveGateway
@@ -380,7 +387,9 @@ class AnswerFieldChecks:
                         f"{variant.what} (call {index + 1}): {_short(repr(read))}, though it no longer says "
                         f"what kind of object it is (harness.answer_kind_field {kind!r})"
                     )
-                elif read != genuine and (problem := wrong(read, genuine, variant)):
+                elif read != genuine and (
+                    problem := wrong(read, genuine, variant) or dropped(read, genuine, body, variant)
+                ):
                     found.append(f"{variant.what} (call {index + 1}): {_short(problem)}")
         assert not found, (
             f"the provider's genuine answer to {method} was read as {genuine!r}; with one field garbled, "
@@ -392,13 +401,6 @@ class AnswerFieldChecks:
         if not judged:
             pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
         return genuine
-
-
-def _options_known(gateway: LiveGateway, channel: str) -> bool:
-    """True when the kit has every provider option `channel` requires (`channel_options`)."""
-    options = gateway.harness.channel_options.get(channel, {})
-    required = gateway.provider.info.channel(channel).required_fields
-    return all(field.removeprefix("provider_options.") in options for field in required if "." in field)
 
 
 def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, Any, Garbled], str | None]:
@@ -419,6 +421,31 @@ def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, 
         return f"the payer handed {made_up}, which the provider never answered" if made_up else None
 
     return wrong
+
+
+def dropped(read: Any, genuine: Any, body: bytes, variant: Garbled) -> str | None:
+    """What is wrong with a reading that leaves an id unsaid (None) which the genuine reading had, though the
+    garbled answer still holds it wherever the genuine one did: the field garbled was another one, so the
+    plugin that reads the id from an intact answer must read it from this one too (or find it unclear)."""
+    try:
+        before, after = json.loads(body), json.loads(variant.body)
+    except ValueError:
+        return None  # a form answer: not judged here
+    for name in OPTIONAL:
+        said = getattr(genuine, name, None)
+        if not isinstance(said, str) or not said or getattr(read, name, 0) is not None:
+            continue
+        places = [path for path in _paths(before, ()) if _at(before, path) == said]
+        if places and all(_holds(after, path, said) for path in places):
+            return f"{name} left unsaid, though the answer still holds {said!r} where the genuine one did: {read!r}"
+    return None
+
+
+def _holds(body: Any, path: Path, value: str) -> bool:
+    try:
+        return bool(_at(body, path) == value)
+    except (KeyError, IndexError, TypeError):
+        return False
 
 
 def miscoded(error: ProviderError, code: str) -> str:

@@ -30,16 +30,19 @@ from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.notify_fields import NotificationFieldChecks
+from gateway.testing.order_ids import OrderIdChecks
 from gateway.testing.outcomes import OutcomeChecks
 from gateway.testing.own_notifications import OwnNotificationChecks
 from gateway.testing.recovery import RecoveryChecks
 from gateway.testing.refund_checks import RefundNotificationChecks
 from gateway.testing.refund_pages import RefundPageChecks
 from gateway.testing.refund_records import RefundRecordChecks
+from gateway.testing.refusal_fields import RefusalFieldChecks
 from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
+from gateway.testing.strict_settings import StrictSettingChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
 from gateway.testing.time_edges import TimeEdgeChecks
@@ -78,6 +81,9 @@ class ProviderConformance(
     RefundPageChecks,
     ErrorCodeChecks,
     RefusalChecks,
+    RefusalFieldChecks,
+    OrderIdChecks,
+    StrictSettingChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
 ):
@@ -96,8 +102,10 @@ class ProviderConformance(
     of `Provider.check` (`CheckChecks`), of answers the kit changes (`AnswerFieldChecks`), of
     declared field and amount limits (`LimitChecks`), of the provider's own refund ids
     (`RefundRecordChecks`), of refunds past a page of the provider's listing (`RefundPageChecks`), of
-    the codes a merchant is shown (`ErrorCodeChecks`) and of the provider's
-    declared refusals (`RefusalChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
+    the codes a merchant is shown (`ErrorCodeChecks`), of the provider's declared refusals, plain
+    (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), of the provider order id of
+    an order in every channel (`OrderIdChecks`), of the settings that make a plugin stricter with
+    answers (`StrictSettingChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
     live in modules of their own; this class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

@@ -90,6 +90,23 @@ class FieldLimit:
     overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # `field` is the attribute above
 
 
+@dataclass(frozen=True)
+class StrictSetting:
+    """Settings under which your plugin requires a field of your provider's answers that it otherwise
+    tolerates missing (IOTPay: `IOTPAY_REQUIRE_RESPONSE_SIGN=1` requires `sign`).
+
+    `settings` are laid over `settings(public_url)`; `field` is the top-level field of a JSON answer (or
+    a form answer's) then required; `code` is the `provider_error.code` your plugin gives an answer
+    without it. The kit runs a gateway with `settings` and expects the genuine create and refund taken,
+    your declared refusals still refused, and a create and a refund answered without `field` unknown with
+    `code`.
+    """
+
+    settings: Mapping[str, str]
+    field: str
+    code: str
+
+
 class ProviderHarness(ABC):
     """What the kit needs from a provider author. One instance per test.
 
@@ -119,6 +136,13 @@ class ProviderHarness(ABC):
     # provider_options for channels other than `channel` that require some: {channel: options}. Every
     # declared channel whose required options are here, or need none, gets an order created in it.
     channel_options: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+    # Further (channel, provider_options) pairs, for a channel whose answer changes with its options (IOTPay:
+    # WX_JSAPI_BROWSER with qrcode_pay answers a QR code instead of a redirect): the kit orders in each too,
+    # wherever it orders in every channel. Empty (the default): each channel is ordered in one way only.
+    more_channel_options: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    # Settings under which your plugin requires an answer field it otherwise tolerates missing (IOTPay:
+    # IOTPAY_REQUIRE_RESPONSE_SIGN=1 requires `sign`), each a StrictSetting: the kit runs a gateway with each.
+    strict_settings: Sequence[StrictSetting] = ()
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()
@@ -132,6 +156,10 @@ class ProviderHarness(ABC):
     # 99999999): the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit
     # past it. None (the default): skipped.
     largest_amount: int | None = None
+    # The smallest amount (minor units) your provider takes in one order, as its documentation says (IOTPay: 1):
+    # the kit orders, pays and refunds exactly that much, and expects a 422 naming `amount` one unit under it.
+    # None (the default): skipped.
+    smallest_amount: int | None = None
     # The smallest amount (minor units) a signed paid notification of your provider may carry and still be read
     # as an amount (IOTPay: 0; a plugin that refuses any below its provider's minimum charge declares that): the
     # kit expects a notification of it recorded as `mismatch` (a payment that disagrees with the order, visible
@@ -172,6 +200,9 @@ class ProviderHarness(ABC):
     # The `provider_error.code` your plugin gives an answer it cannot use (not JSON, none of its fields, or about
     # another order), as your provider's page documents it (Stripe: `invalid_response`): the kit expects it there.
     invalid_answer_code: str | None = None
+    # The `provider_error.code` your plugin gives an answer with an HTTP status other than 200 (an HTML 404 or 500
+    # page), `{status}` standing for the status (IOTPay: "HTTP_{status}"): the kit expects it there.
+    status_answer_code: str | None = None
     # The field of your provider's answers that names what kind of object each is (Stripe: `object`, "payment_intent",
     # "refund", "list"), when it has one: the kit expects an answer with it garbled or left out read as unclear.
     answer_kind_field: str | None = None

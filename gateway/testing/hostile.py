@@ -22,6 +22,7 @@ import pytest
 
 from gateway.plugin.provider import Operation, Verdict
 from gateway.testing.answers import EXTRA_FIELD, REDIRECT_STATUSES, REPLIES, SAME_BODY, SAME_BODY_503, garbled_answers
+from gateway.testing.error_codes import provider_code
 from gateway.testing.harness import HttpRequest
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown, refunded_at_provider
@@ -220,6 +221,7 @@ class HostileChecks:
             f"the provider answered create with {reply}, and the API answered {response.status_code}: "
             f"{response.get_json()}; such an answer says nothing: raise OutcomeUnknown"
         )
+        assert_status_code(gateway, reply, response.get_json())
         order = gateway.order(response.get_json()["order_id"])
         assert order["status"] == "pending", f"an order whose creation is unknown is {order['status']!r}"
 
@@ -291,6 +293,7 @@ class HostileChecks:
             f"the provider answered the refund with {reply}, and the API answered {response.status_code}: "
             f"{response.get_json()}; raise OutcomeUnknown, never Refused"
         )
+        assert_status_code(gateway, reply, response.get_json())
         statuses = [refund["status"] for refund in gateway.refunds(order["id"])]
         assert statuses in (["unknown"], ["pending"]), f"a refund whose outcome is unknown is recorded as {statuses}"
         if Operation.QUERY_REFUND in gateway.provider.operations:
@@ -361,3 +364,15 @@ class HostileChecks:
         assert statuses == ["succeeded"], f"then answered as usual, reconcile recorded {statuses}"
         refunded = refunded_at_provider(gateway, order)
         assert refunded == order["amount"], f"the simulator recorded {refunded} refunded, not {order['amount']}"
+
+
+def assert_status_code(gateway: LiveGateway, reply: str, answered: Any) -> None:
+    """With `status_answer_code` declared, an answer of `reply`'s HTTP status other than 200 carries it."""
+    template, status = gateway.harness.status_answer_code, REPLIES[reply][0]
+    if template is None or status == 200:
+        return
+    expected = template.format(status=status)
+    assert provider_code(answered) == expected, (
+        f"the provider answered with {reply}: provider_error is {answered.get('provider_error')}, not code "
+        f"{expected!r} (harness.status_answer_code): the code tells the operator what the provider answered"
+    )

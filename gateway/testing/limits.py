@@ -1,6 +1,6 @@
-"""Kit checks of the limits a harness declares: field lengths (`field_limits`), the largest amount
-(`largest_amount`) and the smallest and largest a notification may carry (`smallest_notified_amount`,
-`largest_notified_amount`), each probed exactly at the limit and one past it.
+"""Kit checks of the limits a harness declares: field lengths (`field_limits`), the largest and the smallest
+amount (`largest_amount`, `smallest_amount`) and the smallest and largest a notification may carry
+(`smallest_notified_amount`, `largest_notified_amount`), each probed exactly at the limit and one past it.
 
 Part of `ProviderConformance`. A limit off by one is a bug nobody sees until a merchant's order
 sits at it: one character or one unit too strict refuses orders the provider takes, one too loose
@@ -69,6 +69,28 @@ class LimitChecks:
         errors = (past.get_json(silent=True) or {}).get("errors") or {}
         assert past.status_code == 422 and "amount" in errors, (
             f"an order of {largest + 1} minor units, one past harness.largest_amount, answered {past.status_code}: "
+            f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
+        )
+
+    def test_the_smallest_declared_amount_is_ordered_paid_and_refunded_exactly_and_one_unit_less_refused(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # The other end of `largest_amount`: an order of one cent is one a provider takes (IOTPay: from 1), and a
+        # plugin one unit too strict refuses it, or its refund, with nothing at the provider to say why.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        smallest = harness.smallest_amount
+        if smallest is None:
+            pytest.skip("the harness declares no smallest_amount")
+        created = gateway.post_order(amount=smallest)
+        assert created.status_code == 201, (
+            f"an order of {smallest} minor units (harness.smallest_amount) answered {created.status_code}: "
+            f"{created.get_json()}; a limit one too strict refuses orders the provider takes"
+        )
+        HostileChecks.check_exact_amount(gateway, smallest, order=created.get_json())
+        past = gateway.post_order(amount=smallest - 1)
+        errors = (past.get_json(silent=True) or {}).get("errors") or {}
+        assert past.status_code == 422 and "amount" in errors, (
+            f"an order of {smallest - 1} minor units, one under harness.smallest_amount, answered {past.status_code}: "
             f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
         )
 

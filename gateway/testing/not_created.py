@@ -17,7 +17,8 @@ checks:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -32,13 +33,16 @@ TIMEOUT = 1.0  # the provider's time-out here (timeout_settings)
 DELAY = 2.5  # the simulator's answer comes this late, after creating the order
 
 
-def order_request(gateway: LiveGateway, channel: str | None = None) -> OrderRequest:
-    """What the gateway hands the provider for a new order of the harness's channel (or `channel`, with its
-    `channel_options`) and currency (or the channel's first, where it does not take the harness's)."""
+def order_request(
+    gateway: LiveGateway, channel: str | None = None, options: Mapping[str, Any] | None = None
+) -> OrderRequest:
+    """What the gateway hands the provider for a new order of the harness's channel (or `channel`, with
+    `options` or else its `channel_options`) and currency (or the channel's first, where it does not take
+    the harness's)."""
     harness, provider = gateway.harness, gateway.provider
     name = channel or harness.channel
     declared = provider.info.channel(name)
-    given = harness.order_options() if name == harness.channel else harness.channel_options.get(name, {})
+    given = options if options is not None else default_options(harness, name)
     schema = provider.options_schema()
     options = schema.load(dict(given)) if schema is not None else {}
     required = declared.required_fields
@@ -58,6 +62,30 @@ def order_request(gateway: LiveGateway, channel: str | None = None) -> OrderRequ
     return OrderRequest(
         draft, order_id=f"kit-{number}", merchant_order_no=number, notify_url=gateway.url + gateway.notify_path
     )
+
+
+def default_options(harness: ProviderHarness, channel: str) -> Mapping[str, Any]:
+    """The `provider_options` the kit orders in `channel` with: the harness's own for its channel, else
+    `channel_options`."""
+    return harness.order_options() if channel == harness.channel else harness.channel_options.get(channel, {})
+
+
+def orderable(gateway: LiveGateway, *, others_only: bool = False) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every (channel, provider_options) the kit can order in: each declared channel whose required options
+    it has (`channel_options`, or none required), then each of `more_channel_options`."""
+    harness, info = gateway.harness, gateway.provider.info
+    pairs = [(name, default_options(harness, name)) for name in info.channels]
+    pairs += [(name, options) for name, options in harness.more_channel_options if name in info.channels]
+    return [
+        (name, options)
+        for name, options in pairs
+        if not (others_only and name == harness.channel and options == default_options(harness, name))
+        and all(
+            field.removeprefix("provider_options.") in options
+            for field in info.channel(name).required_fields
+            if field.startswith("provider_options.")
+        )
+    ]
 
 
 def failure_of(gateway: LiveGateway, request: OrderRequest) -> ProviderError | None:

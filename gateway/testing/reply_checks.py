@@ -6,19 +6,21 @@ Part of `ProviderConformance`.
   duplicate, ignored) is answered with exactly that status and body, and a refused one never is: the
   kit otherwise compares replies with the provider's own `acknowledge`, which cannot catch an
   acknowledgement the provider would not understand (and so re-send for days).
-- Every declared channel that needs no `provider_options` (or has them in `channel_options`) creates an
-  order, with a next action of a type the channel declares: a channel declared and never driven is
-  one whose code no test runs.
+- Every declared channel that needs no `provider_options` (or has them in `channel_options`), and each
+  of `more_channel_options`, creates an order, with a next action of a type the channel declares: a
+  channel (or a channel's option) declared and never driven is one whose code no test runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from gateway.plugin.provider import NextActionType, Verdict
 from gateway.testing.live import LiveGateway, Reply
+from gateway.testing.not_created import default_options
 
 
 class ReplyChecks:
@@ -48,9 +50,12 @@ class ReplyChecks:
     def test_every_declared_channel_creates_an_order(self, gateway_under_test: LiveGateway) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         info, created, skipped = gateway.provider.info, [], []
-        for name in info.channels:
+        ways = [(name, None) for name in info.channels] + [
+            (name, options) for name, options in harness.more_channel_options if name in info.channels
+        ]
+        for name, options in ways:
             channel = info.channel(name)
-            fields = channel_fields(harness, channel.name, channel.required_fields, channel.currencies)
+            fields = channel_fields(harness, channel.name, channel.required_fields, channel.currencies, options)
             if fields is None:
                 skipped.append(name)
                 continue
@@ -70,10 +75,15 @@ class ReplyChecks:
 
 
 def channel_fields(
-    harness: Any, name: str, required: tuple[str, ...], currencies: tuple[str, ...]
+    harness: Any,
+    name: str,
+    required: tuple[str, ...],
+    currencies: tuple[str, ...],
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """`post_order` fields for an order in channel `name`, or None when the kit lacks its options."""
-    options = dict(harness.order_options()) if name == harness.channel else dict(harness.channel_options.get(name, {}))
+    """`post_order` fields for an order in channel `name` (with the options `given`, else the harness's own
+    or `channel_options`), or None when the kit lacks its options."""
+    options = dict(given if given is not None else default_options(harness, name))
     needed = [field.removeprefix("provider_options.") for field in required if field.startswith("provider_options.")]
     if any(option not in options for option in needed):
         return None

@@ -21,6 +21,7 @@ from gateway.testing import (
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
+    StrictSetting,
     ValidOrderExample,
 )
 from gateway.testing.live import Environ, Interceptor, LiveServer
@@ -59,6 +60,10 @@ class IotPayHarness(ProviderHarness):
             "WX_JSAPI": {"open_id": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "app_id": "wxd678efh567hg6787"},
         }
     )
+    # WeChat's browser answers a QR code (`code_url`) instead of a redirect (`url`) when asked for one.
+    more_channel_options = (("WX_JSAPI_BROWSER", MappingProxyType({"qrcode_pay": True})),)
+    # IOTPAY_REQUIRE_RESPONSE_SIGN=1: a successful answer without `sign` is unclear (docs/operations.md).
+    strict_settings = (StrictSetting({"IOTPAY_REQUIRE_RESPONSE_SIGN": "1"}, "sign", "UNSIGNED_RESPONSE"),)
 
     # Options IOTPay cannot take, each refused before any call, naming what the merchant must fix. A value
     # IOTPay echoes in its signed notify must not hold `&name=` (docs/providers/iotpay.md).
@@ -141,6 +146,7 @@ class IotPayHarness(ProviderHarness):
     # A notify's amount is read from 0 up (schemas.PaymentNotify): any IOTPay signs disagrees with the order or not.
     smallest_notified_amount = 0
     largest_amount = 2**31 - 1  # IOTPay's `amount` is an int (docs/providers/iotpay.md: from 1 to 2^31-1)
+    smallest_amount = 1  # and from 1: one cent is an order IOTPay takes
     # IOTPay's channel introduction: CAD everywhere, USD for US merchants, CNY on these five.
     channel_currencies = MappingProxyType(
         {
@@ -156,6 +162,7 @@ class IotPayHarness(ProviderHarness):
     )
     # The plugin's code for an answer it cannot use (docs/providers/iotpay.md, "Error codes").
     invalid_answer_code = "INVALID_RESPONSE"
+    status_answer_code = "HTTP_{status}"  # an answer with an HTTP status other than 200 (docs/providers/iotpay.md)
     queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 

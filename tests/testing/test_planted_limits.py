@@ -4,6 +4,7 @@ bug of each kind planted (and pass it as it is):
 - a field limit one too loose on the wire (a 65-character `subject` sent to IOTPay, which refuses it);
 - an option the plugin forgets it takes (`param2` missing from its options schema);
 - the largest amount one unit too strict, and a notify past it judged malformed rather than a mismatch;
+- the smallest amount one unit too strict (an order of one cent refused);
 - a notify of 0 judged malformed rather than a mismatch (its amount read from 1), and one of -1 read as an amount;
 - CNY missing from a channel IOTPay documents it on (`ALIPAY_PC`);
 - an option switched off (`False`) counted as given, so a channel that does not take it refuses the order;
@@ -52,9 +53,15 @@ class NotifyFrom(schemas.PaymentNotify):
     amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=SMALLEST))
 
 
+class AmountFromTwo(schemas.CreateOrderRequest):
+    amount = fields.Integer(data_key="amount", required=True, validate=validate.Range(min=2, max=2**31 - 1))
+
+
 class TestPlantedIotPay(ProviderConformance):
     @pytest.fixture(autouse=True)
     def planted(self, monkeypatch):
+        if BUG == "smallest_amount_refused":  # "an order of one cent is a mistake"
+            monkeypatch.setitem(provider._REQUEST_SCHEMAS, "create_order", AmountFromTwo())
         if BUG == "subject_limit_one_too_loose":
             monkeypatch.setitem(provider._REQUEST_SCHEMAS, "create_order", LooseSubject())
         if BUG == "param2_option_forgotten":
@@ -126,6 +133,7 @@ def test_these_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("subject_limit_one_too_loose", "one past the provider's limit"),
         ("param2_option_forgotten", "a limit one too strict refuses orders the provider takes"),
         ("largest_amount_refused", "(harness.largest_amount) answered 422"),
+        ("smallest_amount_refused", "(harness.smallest_amount) answered 422"),
         ("notify_amount_past_the_limit_malformed", "recorded as ['malformed'], not mismatch"),
         ("notify_amount_from_one", "of 0 for an order of 1000 was recorded as malformed, not mismatch"),
         ("negative_notify_amount_read", "of -1 for an order of 1000 was recorded as mismatch, not malformed"),
