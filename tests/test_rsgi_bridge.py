@@ -64,6 +64,12 @@ def test_a_repeated_header_is_one_value_joined_by_commas(echo: str) -> None:
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["x_repeated"] == "1,2"
 
 
+def test_a_header_name_with_an_underscore_never_stands_in_for_one_with_a_dash(echo: str) -> None:
+    # HTTP_X_REPEATED would be both `X-Repeated` and `X_Repeated`: a proxy strips only the first.
+    answer = raw(echo, b"GET /echo HTTP/1.1\r\nHost: x\r\nX_Repeated: forged\r\nConnection: close\r\n\r\n")
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["x_repeated"] is None
+
+
 def test_a_long_answer_is_streamed_whole(echo: str) -> None:
     answer = requests.get(f"{echo}/stream", timeout=10)
     assert answer.status_code == 200

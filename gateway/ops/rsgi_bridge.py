@@ -177,6 +177,10 @@ class WSGIOverRSGI:
             }
         )
         for name, value in headers:
+            if "_" in name:
+                # WSGI spells `X-Forwarded-For` and `X_Forwarded_For` alike (HTTP_X_FORWARDED_FOR): a client
+                # could slip the second past a proxy that strips the first. Dropped, as gunicorn does.
+                continue
             key = _SPECIAL_HEADERS.get(name) or "HTTP_" + name.upper().replace("-", "_")
             if key in environ and key.startswith("HTTP_"):
                 environ[key] += "," + value  # repeated headers, joined as RFC 9110 allows
