@@ -33,10 +33,13 @@ def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-def raw(url: str, request: bytes) -> bytes:
+def raw(url: str, request: bytes, *, then_close: bool = False) -> bytes:
+    """Send `request` (and, with `then_close`, close our side) and read the answer until the server closes."""
     port = int(url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(request)
+        if then_close:
+            sock.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
@@ -81,6 +84,17 @@ def test_an_app_that_raises_is_a_500_in_the_api_shape_and_the_server_goes_on(ech
     assert failed.status_code == 500
     assert failed.json()["error"] == "internal_error"
     assert requests.get(f"{echo}/echo", timeout=5).status_code == 200
+
+
+def test_a_body_cut_short_never_reaches_the_app(echo: str) -> None:
+    answer = raw(echo, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 24\r\n\r\namount=12", then_close=True)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+    assert b"The request body ended before its Content-Length." in answer  # the echo app would show the body
+
+
+def test_a_path_that_is_not_utf8_is_refused_rather_than_guessed(echo: str) -> None:
+    answer = raw(echo, b"GET /a%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
 
 
 def test_a_declared_body_over_the_limit_is_refused_unread(echo: str) -> None:

@@ -265,3 +265,24 @@ def test_clients_that_send_in_time_are_served_whatever_the_framing(start_server:
     assert too_large.endswith(
         b'"error": "payload_too_large", "message": "The request body is over 1 MiB.", "errors": {}}'
     )
+
+
+def test_a_body_cut_short_is_refused_and_never_reaches_the_app(start_server: Callable[..., Gunicorn]) -> None:
+    """A client that closes before its body ends: the part that came is never acted on as a request."""
+    server = start_server()
+    port = int(server.url.rsplit(":", 1)[1])
+    body = json.dumps(order_fields()).encode()
+    head = (
+        f"POST /v1/orders HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {API_KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body) + 10}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert answer.endswith(
+        b'{"error": "bad_request", "message": "The request body ended before its Content-Length.", "errors": {}}'
+    )

@@ -25,7 +25,7 @@ class AccessLog:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
-        peer, method, path = environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+        method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
         answer: list[Any] = []
 
         def remember(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
@@ -38,6 +38,7 @@ class AccessLog:
             status, headers = answer if answer else ("500", [])
             found = {name.lower(): value for name, value in headers if name.lower() in _WANTED}
             request_id = found.get("x-request-id")
+            peer = environ.get("REMOTE_ADDR", "-")  # read now: ProxyFix (GATEWAY_TRUSTED_PROXIES) rewrites it in place
             log.info(
                 '%s "%s %s" %s %s %dms %s',
                 peer, method, path, status.split(" ", 1)[0], found.get("content-length", "-"),

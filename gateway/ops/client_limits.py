@@ -142,6 +142,10 @@ def error_answer(*, status: int, reason: str, code: str, message: str, headers: 
 TOO_SLOW = error_answer(
     status=408, reason="Request Timeout", code="request_timeout", message="The request was not received in time."
 )
+# A body that ended (the client closed its side) before its Content-Length: never handed to the app, which
+# would otherwise act on the part that came (a form parses whatever fields arrived).
+CUT_SHORT_MESSAGE = "The request body ended before its Content-Length."
+CUT_SHORT = error_answer(status=400, reason="Bad Request", code="bad_request", message=CUT_SHORT_MESSAGE)
 TOO_MANY = error_answer(
     status=429,
     reason="Too Many Requests",

@@ -15,6 +15,9 @@ What granian cannot do is cap one address's connections: a connection that sends
 of those slots until granian drops it. That is why gunicorn stays the default (bench/README.md,
 "Which server: gunicorn stays the default").
 
+HTTP/1.1 only (`--http 1`): the bridge builds a WSGI environ from HTTP/1's framing (Content-Length or
+chunked, Host), and granian would otherwise take HTTP/2 without TLS as well.
+
 The access line with the request id is the app's own under granian (gateway/ops/access_log.py).
 """
 
@@ -54,7 +57,7 @@ def granian_args(app: str, extra: Sequence[str] = (), environ: Mapping[str, str]
     threads = int(environ.get("GATEWAY_THREADS") or 128)
     header_ms = min(60_000, max(1, round(ClientLimits.from_environ(environ).header_timeout * 1000)))
     argv = [
-        "--interface", "rsgi", "--host", host or "127.0.0.1", "--port", port,
+        "--interface", "rsgi", "--http", "1", "--host", host or "127.0.0.1", "--port", port,
         "--workers", environ.get("GATEWAY_WORKERS", "2"), "--backpressure", str(threads * BACKPRESSURE_PER_THREAD),
         "--http1-header-read-timeout", str(header_ms), "--workers-kill-timeout", str(GRACEFUL_SECONDS),
         "--respawn-failed-workers", "--no-ws", "--log-level", environ.get("GATEWAY_LOG_LEVEL", "info"),

@@ -34,6 +34,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from gateway.ops.client_limits import (
     BODY_LIMIT,
+    CUT_SHORT,
     TOO_MANY,
     ClientLimits,
     ConnectionCounts,
@@ -137,9 +138,13 @@ class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ship
                     conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
                     req._expected_100_continue = False
                 reader.start(self.limits.body_timeout)
+                declared = body.length if isinstance(body, LengthReader) else None  # read() counts it down
                 data = req.body.read(BODY_LIMIT + 1)
                 if len(data) > BODY_LIMIT:  # chunked, and over the limit
                     answer_and_close(conn.sock, TOO_LARGE)
+                    return False
+                if declared is not None and len(data) < declared:  # gunicorn's reader stops at EOF quietly
+                    answer_and_close(conn.sock, CUT_SHORT)
                     return False
                 req.body = io.BytesIO(data)
             reader.stop()

@@ -26,7 +26,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from gateway.ops.client_limits import BODY_LIMIT, ClientLimits, ConnectionCounts, client_key
+from granian._granian import RSGIProtocolClosed, RSGIProtocolError
+
+from gateway.ops.client_limits import BODY_LIMIT, CUT_SHORT_MESSAGE, ClientLimits, ConnectionCounts, client_key
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,16 @@ TOO_SLOW = _error(408, "request_timeout", "The request was not received in time.
 TOO_MANY = _error(429, "too_many_connections", "Too many requests in progress from this address.", ("retry-after", "1"))
 TOO_LARGE = _error(413, "payload_too_large", "The request body is over 1 MiB.")
 BAD_BODY = _error(400, "bad_request", "The request body could not be read.")
+CUT_SHORT = _error(400, "bad_request", CUT_SHORT_MESSAGE)
+BAD_PATH = _error(400, "bad_request", "The request path is not UTF-8.")
 FAILED = _error(500, "internal_error", "The server could not answer this request.")
 
 
 class _BodyTooLarge(Exception):
+    pass
+
+
+class _BodyCutShort(Exception):
     pass
 
 
@@ -99,6 +107,9 @@ class WSGIOverRSGI:
             self._in_progress.release(key)
 
     async def _serve(self, scope: Any, proto: Any) -> None:
+        if "\ufffd" in scope.path:  # granian decoded bytes that are not UTF-8 lossily: PEP 3333 cannot be kept
+            _send(proto, BAD_PATH)
+            return
         headers = scope.headers.items()
         try:
             body = await self._body(proto, headers)
@@ -107,6 +118,9 @@ class WSGIOverRSGI:
             return
         except _BodyTooLarge:
             _send(proto, TOO_LARGE)
+            return
+        except _BodyCutShort:
+            _send(proto, CUT_SHORT)
             return
         except Exception:  # the client went away or sent a broken chunked body: nothing to run
             with contextlib.suppress(Exception):
@@ -144,17 +158,22 @@ class WSGIOverRSGI:
                 raise _BodyTooLarge()
         parts: list[bytes] = []
         size = 0
-        async with asyncio.timeout(self.limits.body_timeout):
-            chunks = proto.__aiter__()
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(chunks.__anext__(), self.limits.idle_timeout)
-                except StopAsyncIteration:
-                    break
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.body_timeout
+        idle = self.limits.idle_timeout
+        # One timer for the whole body, moved on at each chunk: the body's deadline or the next read's,
+        # whichever comes first (no task per read, as asyncio.wait_for would make).
+        async with asyncio.timeout_at(min(deadline, loop.time() + idle)) as timer:
+            async for chunk in proto:
                 size += len(chunk)
                 if size > BODY_LIMIT:
                     raise _BodyTooLarge()
                 parts.append(chunk)
+                timer.reschedule(min(deadline, loop.time() + idle))
+        # granian ends the body quietly when the client closes early: never hand the app part of one. (A
+        # chunked body cut short cannot be told from a whole one here; gunicorn's reader raises on it.)
+        if not chunked and length is not None and size != int(length):
+            raise _BodyCutShort()
         return b"".join(parts)
 
     def _environ(self, scope: Any, headers: Headers, body: bytes) -> dict[str, Any]:
@@ -165,7 +184,7 @@ class WSGIOverRSGI:
             {
                 "REQUEST_METHOD": scope.method,
                 # WSGI's PATH_INFO is the path's bytes as latin-1; granian hands the path decoded as UTF-8
-                "PATH_INFO": scope.path.encode("utf-8", "surrogateescape").decode("latin-1"),
+                "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
                 "QUERY_STRING": scope.query_string,
                 "SERVER_NAME": server_host.strip("[]"),
                 "SERVER_PORT": server_port,
@@ -196,8 +215,7 @@ class WSGIOverRSGI:
         started: list[Any] = []
 
         def start_response(status: str, headers: Headers, exc_info: Any = None) -> Callable[[bytes], None]:
-            if exc_info and started:
-                raise exc_info[1].with_traceback(exc_info[2])
+            # Nothing is sent before the app returns, so an error page may always replace what came before.
             started[:] = [status, headers]
             return _no_write
 
@@ -219,14 +237,16 @@ class WSGIOverRSGI:
 
     async def _stream(self, proto: Any, status: int, headers: Headers, first: bytes, rest: Iterator[bytes]) -> None:
         loop = asyncio.get_running_loop()
-        transport = proto.response_stream(status, headers)
         try:
+            transport = proto.response_stream(status, headers)
             await transport.send_bytes(first)
             while True:
                 chunk = await loop.run_in_executor(self._executor, next, rest, None)
                 if chunk is None:
                     break
                 await transport.send_bytes(chunk)
+        except (RSGIProtocolClosed, RSGIProtocolError):  # the client went away: nothing left to send it
+            pass
         finally:
             await loop.run_in_executor(self._executor, _close, rest)
 
