@@ -52,12 +52,7 @@ class LimitChecks:
         largest = harness.largest_amount
         if largest is None:
             pytest.skip("the harness declares no largest_amount")
-        created = gateway.post_order(amount=largest)
-        assert created.status_code == 201, (
-            f"an order of {largest} minor units (harness.largest_amount) answered {created.status_code}: "
-            f"{created.get_json()}; a limit one too strict refuses orders the provider takes"
-        )
-        order = created.get_json()
+        order = _taken(gateway, largest, "harness.largest_amount")
         # A notification claiming one unit more disagrees with the order like any other amount: a mismatch.
         gateway.notify(gateway.paid_notification(order, amount=largest + 1))
         assert gateway.verdicts() == [Verdict.MISMATCH], (
@@ -65,12 +60,7 @@ class LimitChecks:
             "not mismatch: an amount past the limit is still an amount that disagrees with the order"
         )
         HostileChecks.check_exact_amount(gateway, largest, order=order)
-        past = gateway.post_order(amount=largest + 1)
-        errors = (past.get_json(silent=True) or {}).get("errors") or {}
-        assert past.status_code == 422 and "amount" in errors, (
-            f"an order of {largest + 1} minor units, one past harness.largest_amount, answered {past.status_code}: "
-            f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
-        )
+        _refused_before_any_call(gateway, largest + 1, "one past harness.largest_amount")
 
     def test_the_smallest_declared_amount_is_ordered_paid_and_refunded_exactly_and_one_unit_less_refused(
         self, gateway_under_test: LiveGateway
@@ -81,18 +71,8 @@ class LimitChecks:
         smallest = harness.smallest_amount
         if smallest is None:
             pytest.skip("the harness declares no smallest_amount")
-        created = gateway.post_order(amount=smallest)
-        assert created.status_code == 201, (
-            f"an order of {smallest} minor units (harness.smallest_amount) answered {created.status_code}: "
-            f"{created.get_json()}; a limit one too strict refuses orders the provider takes"
-        )
-        HostileChecks.check_exact_amount(gateway, smallest, order=created.get_json())
-        past = gateway.post_order(amount=smallest - 1)
-        errors = (past.get_json(silent=True) or {}).get("errors") or {}
-        assert past.status_code == 422 and "amount" in errors, (
-            f"an order of {smallest - 1} minor units, one under harness.smallest_amount, answered {past.status_code}: "
-            f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
-        )
+        HostileChecks.check_exact_amount(gateway, smallest, order=_taken(gateway, smallest, "harness.smallest_amount"))
+        _refused_before_any_call(gateway, smallest - 1, "one under harness.smallest_amount")
 
     def test_the_smallest_declared_notified_amount_is_a_mismatch_and_one_unit_less_malformed(
         self, gateway_under_test: LiveGateway
@@ -141,3 +121,24 @@ def order_with(gateway: LiveGateway, limit: FieldLimit, value: str) -> dict[str,
     else:
         fields[limit.field] = value
     return fields
+
+
+def _taken(gateway: LiveGateway, amount: int, declared: str) -> dict[str, Any]:
+    """An order of exactly a declared limit is created: the order as the API answered it."""
+    created = gateway.post_order(amount=amount)
+    assert created.status_code == 201, (
+        f"an order of {amount} minor units ({declared}) answered {created.status_code}: "
+        f"{created.get_json()}; a limit one too strict refuses orders the provider takes"
+    )
+    order: dict[str, Any] = created.get_json()
+    return order
+
+
+def _refused_before_any_call(gateway: LiveGateway, amount: int, where: str) -> None:
+    """An order one unit past a declared limit is refused with a 422 naming `amount`."""
+    past = gateway.post_order(amount=amount)
+    errors = (past.get_json(silent=True) or {}).get("errors") or {}
+    assert past.status_code == 422 and "amount" in errors, (
+        f"an order of {amount} minor units, {where}, answered {past.status_code}: "
+        f"{past.get_json()}; expected a 422 naming 'amount', before any call to the provider"
+    )
