@@ -18,6 +18,7 @@ The score is killed / (all - equivalent), per plugin.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import random
@@ -30,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coverage.parser import PythonParser
 from mutmut import Context, RelativeMutationID, list_mutations, mutate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +100,7 @@ class Result:
     total: int = 0
     equivalent: int = 0
     run: int = 0
+    selected: int = 0  # mutants judged first by only the tests that reach their line
     killed: int = 0
     survived: list[dict[str, object]] = field(default_factory=list)
     seconds: float = 0.0
@@ -154,19 +157,27 @@ class Workspace:
     def module(self, name: str) -> Path:
         return self.site / self.plugin.package / name
 
-    def command(self, *, coverage: bool) -> list[str]:
-        kit = [arg.format(kit_dir=self.kit_dir) for arg in self.plugin.kit]
+    def command(self, *, coverage: bool, tests: Sequence[str] = ()) -> list[str]:
+        kit = list(tests) or [arg.format(kit_dir=self.kit_dir) for arg in self.plugin.kit]
         runner = ["-m", "coverage", "run", f"--data-file={self.coverage_data}", "--source", str(self.site)]
-        pytest = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *kit]
+        per_test = ["-p", "mutation.per_test"] if coverage else []
+        pytest = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *per_test, *kit]
         return [sys.executable, *(runner if coverage else []), *pytest]
 
-    def run(self, *, coverage: bool = False, timeout: float | None = None) -> tuple[int, float]:
+    def run(
+        self, *, coverage: bool = False, tests: Sequence[str] = (), timeout: float | None = None
+    ) -> tuple[int, float]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.site), str(ROOT)])}
         env.pop("PYTEST_ADDOPTS", None)
         started = time.monotonic()
         try:
             completed = subprocess.run(
-                self.command(coverage=coverage), cwd=ROOT, env=env, timeout=timeout, capture_output=True, check=False
+                self.command(coverage=coverage, tests=tests),
+                cwd=ROOT,
+                env=env,
+                timeout=timeout,
+                capture_output=True,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return -1, time.monotonic() - started
@@ -186,6 +197,50 @@ class Workspace:
                 missed[path.name] = set(measured.analysis2(str(path))[3])
         return missed
 
+    def reach(self) -> dict[str, LineReach]:
+        """Per module, which of the clean run's tests started each statement (mutation/per_test.py)."""
+        import coverage
+
+        measured = coverage.Coverage(data_file=str(self.coverage_data))
+        measured.load()
+        data = measured.get_data()
+        found: dict[str, LineReach] = {}
+        for module in MODULES:
+            path = self.module(f"{module}.py")
+            if path.exists():
+                contexts = {line: frozenset(names) for line, names in data.contexts_by_lineno(str(path)).items()}
+                found[path.name] = LineReach(PythonParser(filename=str(path)), contexts)
+        return found
+
+
+@dataclass
+class LineReach:
+    parser: PythonParser
+    contexts: dict[int, frozenset[str]]
+    in_functions: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.parser.parse_source()
+        self.in_functions = frozenset(function_body_lines(self.parser.text))
+
+    def tests_of(self, line_number: int) -> tuple[str, ...]:
+        """The tests that ran the statement holding this line; empty when the whole kit must judge
+        it. A statement outside any function body (a module constant, a schema's field, a default
+        argument, a decorator) runs once, at import, under whichever test imported the module
+        first, and its effect lasts for every test after it."""
+        first = self.parser.first_line(line_number)
+        names = self.contexts.get(first, frozenset())
+        if first not in self.in_functions or not names or "" in names:
+            return ()
+        return tuple(sorted(names))
+
+
+def function_body_lines(source: str) -> Iterator[int]:
+    for node in ast.walk(ast.parse(source)):
+        # Not lambdas: a lambda's line is also the line of whatever holds it, often run at import.
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from range(node.body[0].lineno, max(line.end_lineno or line.lineno for line in node.body) + 1)
+
 
 def measure(
     plugin: Plugin,
@@ -195,6 +250,7 @@ def measure(
     budget: float | None,
     only: Sequence[str] = (),
     lines: Sequence[tuple[str, int]] = (),
+    select: bool = True,
 ) -> Result:
     result = Result(plugin.name, sampled=sample is not None)
     listed = equivalents(plugin)
@@ -205,6 +261,7 @@ def measure(
         if code != 0:
             raise SystemExit(f"{plugin.name}: the kit fails the unmutated plugin (exit {code}); fix that first")
         missed = workspace.missed_lines()
+        reach = workspace.reach()
         mutants = [
             mutant
             for module in MODULES
@@ -230,13 +287,20 @@ def measure(
             if mutant.line_number in missed.get(mutant.module, set()):
                 outcome, code = "survived (never run by the kit)", 0
             else:
+                tests = reach[mutant.module].tests_of(mutant.line_number) if select else ()
                 path.write_text(mutant_source, encoding="utf-8")
                 try:
-                    code, _ = workspace.run(timeout=timeout)
+                    code, _ = workspace.run(tests=tests, timeout=timeout)
+                    result.run += 1
+                    if code == 0 and tests:
+                        # The tests that reach the line let it pass: the whole kit has the last word, for
+                        # a test whose line ran in a thread after its own test had ended.
+                        code, _ = workspace.run(timeout=timeout)
+                        result.run += 1
                 finally:
                     path.write_text(original, encoding="utf-8")
-                outcome = "killed" if code != 0 else "survived"
-                result.run += 1
+                outcome = ("killed" if code != 0 else "survived") + (f" ({len(tests)} tests reach it)" if tests else "")
+                result.selected += 1 if tests else 0
             if code != 0:
                 result.killed += 1
             else:
@@ -284,6 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="MODULE.py:N",
         help="judge only the mutants on these lines (e.g. provider.py:120); repeatable",
     )
+    parser.add_argument(
+        "--whole-kit",
+        action="store_true",
+        help="judge every mutant by the whole kit, not first by the tests that reach its line",
+    )
     parser.add_argument("--min-score", type=float, default=0.0, help="exit 1 when a plugin scores less")
     args = parser.parse_args(argv)
     results = [
@@ -294,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             budget=args.budget,
             only=args.module or (),
             lines=[_module_line(spec) for spec in args.line],
+            select=not args.whole_kit,
         )
         for name in args.plugin or sorted(PLUGINS)
     ]
@@ -304,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{result.plugin}: {result.killed}/{judged} killed ({result.score:.1f}%), "
             f"{result.equivalent} listed equivalent, {result.total} mutants in all"
             f"{' (sample)' if result.sampled or judged < result.total - result.equivalent else ''}, "
-            f"{result.run} kit runs, {result.seconds:.0f}s"
+            f"{result.run} kit runs ({result.selected} mutants first by the tests reaching them), "
+            f"{result.seconds:.0f}s"
         )
         for survivor in result.survived:
             print(

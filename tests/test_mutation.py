@@ -3,11 +3,16 @@ that name mutants which exist (a stale line would hide a real survivor's place).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import coverage
 import pytest
+from coverage.parser import PythonParser
 
-from mutation.run import MODULES, PLUGINS, changed_line, equivalents, mutants_of, mutated_source
+from mutation.run import MODULES, PLUGINS, ROOT, LineReach, changed_line, equivalents, mutants_of, mutated_source
 
 SOURCE = """def fee(amount: int) -> int:
     return amount * 3 // 100
@@ -38,3 +43,75 @@ def test_every_listed_equivalent_mutant_exists(name: str) -> None:
     stale = sorted(set(listed) - existing)
     assert not stale, f"{plugin.equivalent_file} names mutants that no longer exist: {stale}"
     assert all(why.strip() for why in listed.values()), "every equivalent mutant needs a reason"
+
+
+SCHEMA_AND_FUNCTION = """LIMIT = 30
+
+
+def fee(amount: int = LIMIT) -> int:
+    if amount > LIMIT:
+        return (
+            amount * 3
+            // 100
+        )
+    return 0
+"""
+
+
+def test_a_mutant_in_a_function_is_judged_by_the_tests_that_ran_its_statement(tmp_path: Path) -> None:
+    module = tmp_path / "fees.py"
+    module.write_text(SCHEMA_AND_FUNCTION)
+    ran = {
+        1: frozenset({"test_import"}),
+        4: frozenset({"test_import"}),
+        5: frozenset({"test_small", "test_large"}),
+        6: frozenset({"test_large"}),
+    }
+    tests = LineReach(PythonParser(filename=str(module)), ran)
+    assert tests.tests_of(5) == ("test_large", "test_small")
+    assert tests.tests_of(6) == ("test_large",)
+    assert tests.tests_of(8) == ("test_large",), "a continuation line belongs to its statement's first line"
+
+
+def test_a_mutant_run_at_import_or_between_tests_is_judged_by_the_whole_kit(tmp_path: Path) -> None:
+    module = tmp_path / "fees.py"
+    module.write_text(SCHEMA_AND_FUNCTION)
+    ran = {1: frozenset({"test_import"}), 4: frozenset({"test_import"}), 5: frozenset({"", "test_small"})}
+    tests = LineReach(PythonParser(filename=str(module)), ran)
+    assert tests.tests_of(1) == (), "a module constant lasts past the test that imported it"
+    assert tests.tests_of(4) == (), "so does a default argument"
+    assert tests.tests_of(5) == (), "a line also run between tests belongs to no one test"
+    assert tests.tests_of(10) == (), "a line no test ran gets the whole kit, never no test"
+
+
+def test_the_clean_run_records_each_line_under_the_tests_that_ran_it(tmp_path: Path) -> None:
+    (tmp_path / "fees.py").write_text(SCHEMA_AND_FUNCTION)
+    (tmp_path / "test_fees.py").write_text(
+        "from fees import fee\n\n\ndef test_small():\n    assert fee(1) == 0\n\n\n"
+        "def test_large():\n    assert fee(1000) == 30\n"
+    )
+    data_file = tmp_path / ".coverage"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        f"--data-file={data_file}",
+        "--include",
+        str(tmp_path / "fees.py"),
+    ]
+    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "mutation.per_test"]
+    subprocess.run([*command, *pytest_args, str(tmp_path)], cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    measured = coverage.Coverage(data_file=str(data_file))
+    measured.load()
+    ran = {
+        line: frozenset(name.rpartition("::")[2] for name in names)
+        for line, names in measured.get_data().contexts_by_lineno(str(tmp_path / "fees.py")).items()
+    }
+    reach = LineReach(PythonParser(filename=str(tmp_path / "fees.py")), ran)
+    assert reach.tests_of(5) == ("test_large", "test_small")
+    assert reach.tests_of(7) == ("test_large",)
+    assert reach.tests_of(10) == ("test_small",)
