@@ -44,6 +44,7 @@ class ExampleHarness(ProviderHarness):
     # Example Pay's "busy, try again": a 503 in its own error format (its client reads any 5xx as unclear).
     busy_answers = (ProviderAnswer(503, '{"error":{"code":"busy","message":"Example Pay is busy, try again"}}'),)
     accepted_reply = ProviderAnswer(200, "ok", "text/plain")  # Example Pay re-sends until a 200 "ok"
+    queries_find_orders_by_reference = True  # query_order asks by the order's reference
 
     def __init__(self, state_dir: Path, secret: str = SECRET, account: str = "example") -> None:
         """An Example Pay account is its secret: `account` names this one's simulator state file."""
@@ -147,10 +148,10 @@ class ExampleHarness(ProviderHarness):
 
     def pay(self, order: Mapping[str, Any]) -> None:
         # The simulator refunds only payments it has seen paid; it then also sends its own notification.
-        self._control("/pay", {"id": payment_id(order)})
+        self._control("/pay", payer_pays(order))
 
     def pay_without_notifying(self, order: Mapping[str, Any]) -> None:
-        self._control("/pay", {"id": payment_id(order), "notify": False})
+        self._control("/pay", {**payer_pays(order), "notify": False})
 
     def close(self, order: Mapping[str, Any]) -> None:
         self._control("/cancel", {"id": order["provider_order_id"]})
@@ -178,12 +179,16 @@ class ExampleHarness(ProviderHarness):
         assert response.status_code == 202, response.text
 
 
-def payment_id(order: Mapping[str, Any]) -> str:
+def payer_pays(order: Mapping[str, Any]) -> dict[str, str]:
     """The payment the payer pays: the one in the pay_params the checkout was handed (the payer has
-    nothing else), or, for an order whose create answer was lost, the one a query found."""
+    nothing else); for an order whose create answer was lost, the one a query found, or, before any
+    query found it, the one with the order's reference."""
     pay_params = order.get("pay_params")
-    found: str = pay_params["payment_id"] if pay_params else order["provider_order_id"]
-    return found
+    if pay_params:
+        return {"id": pay_params["payment_id"]}
+    if order.get("provider_order_id"):
+        return {"id": order["provider_order_id"]}
+    return {"reference": order["merchant_order_no"]}
 
 
 def event(

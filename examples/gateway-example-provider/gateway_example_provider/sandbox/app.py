@@ -3,7 +3,9 @@
     POST /v1/create_order, /v1/query_order, /v1/refund   the API: signed JSON (application/json), checked
                                                           like the real one, every field it needs required
     POST /pay {"id", "notify"?: true}                     the payer pays; then (unless notify is false)
-                                                          the signed notification goes to notify_url
+                                                          the signed notification goes to notify_url;
+                                                          {"reference"} instead of "id" names the payment
+                                                          of a create whose answer never arrived
     POST /cancel {"id"}                                   the payer cancels: closed for good, and notified
     POST /refunds/<refund id> {"status"}                  settle a pending refund (succeeded or failed)
     GET  /payments/<id>                                   the payment as the simulator sees it
@@ -131,7 +133,7 @@ class ExampleSimulator(SqliteState):
             return _json(answer)
         body = _json_body(request) if request.method == "POST" else {}
         if request.method == "POST" and path == "/pay":
-            return _json(self.pay(str(body.get("id")), notify=body.get("notify", True) is not False), 202)
+            return _json(self.pay(self._paid_id(body), notify=body.get("notify", True) is not False), 202)
         if request.method == "POST" and path == "/cancel":
             return _json(self.cancel(str(body.get("id"))), 202)
         if request.method == "POST" and path.startswith("/refunds/"):
@@ -204,6 +206,15 @@ class ExampleSimulator(SqliteState):
         if notify:
             self._send(payment, "paid", event)
         return {"id": payment_id, "status": "paid", "notify": "scheduled" if notify else "none"}
+
+    def _paid_id(self, body: Json) -> str:
+        if "reference" not in body:
+            return str(body.get("id"))
+        with self._transaction() as db:
+            row = db.execute("SELECT id FROM payments WHERE reference = ?", (str(body["reference"]),)).fetchone()
+        if row is None:
+            raise Refused(404, "not_found", "no payment with this reference")
+        return str(row[0])
 
     def cancel(self, payment_id: str) -> Json:
         """The payer cancels: the payment is closed for good, and its notification sent."""
