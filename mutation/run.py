@@ -34,6 +34,8 @@ from pathlib import Path
 from coverage.parser import PythonParser
 from mutmut import Context, RelativeMutationID, list_mutations, mutate
 
+from mutation.provider_side import renamed
+
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("provider", "client", "signing", "schemas")
 EQUIVALENT_FILE = "mutants-equivalent.txt"
@@ -64,6 +66,7 @@ class Plugin:
     project: Path  # the folder that holds the package
     package: str
     kit: tuple[str, ...]  # pytest arguments: the plugin's kit run, nothing else
+    harnesses: tuple[str, ...] = ()  # harness modules outside the package, which play the provider
 
     @property
     def equivalent_file(self) -> Path:
@@ -74,9 +77,19 @@ PLUGINS = {
     "example": Plugin(
         "example", ROOT / "examples" / "gateway-example-provider", "gateway_example_provider", ("{kit_dir}",)
     ),
-    "iotpay": Plugin("iotpay", ROOT / "plugins" / "iotpay", "gateway_iotpay", ("tests/iotpay/test_conformance.py",)),
+    "iotpay": Plugin(
+        "iotpay",
+        ROOT / "plugins" / "iotpay",
+        "gateway_iotpay",
+        ("tests/iotpay/test_conformance.py",),
+        harnesses=("tests.iotpay.harness",),
+    ),
     "stripe": Plugin(
-        "stripe", ROOT / "plugins" / "stripe", "gateway_stripe", ("tests/stripe/test_stripe_conformance.py",)
+        "stripe",
+        ROOT / "plugins" / "stripe",
+        "gateway_stripe",
+        ("tests/stripe/test_stripe_conformance.py",),
+        harnesses=("tests.stripe.harness",),
     ),
 }
 
@@ -149,6 +162,13 @@ class Workspace:
         self.plugin = plugin
         self.site = directory / "site"
         shutil.copytree(plugin.project / plugin.package, self.site / plugin.package)
+        # The provider's side (simulator, harness) runs an unmutated copy: mutation/provider_side.py.
+        pristine = f"{plugin.package}_pristine"
+        shutil.copytree(plugin.project / plugin.package, self.site / pristine)
+        for path in (self.site / pristine).rglob("*.py"):
+            path.write_text(renamed(path.read_text(encoding="utf-8"), plugin.package, pristine), encoding="utf-8")
+        harnesses = {name: str(ROOT / (name.replace(".", "/") + ".py")) for name in plugin.harnesses}
+        self.provider_side = json.dumps({"package": plugin.package, "pristine": pristine, "harnesses": harnesses})
         self.kit_dir = directory / "kit"
         self.kit_dir.mkdir()
         (self.kit_dir / "test_example_kit.py").write_text(EXAMPLE_KIT, encoding="utf-8")
@@ -159,15 +179,27 @@ class Workspace:
 
     def command(self, *, coverage: bool, tests: Sequence[str] = ()) -> list[str]:
         kit = list(tests) or [arg.format(kit_dir=self.kit_dir) for arg in self.plugin.kit]
-        runner = ["-m", "coverage", "run", f"--data-file={self.coverage_data}", "--source", str(self.site)]
+        runner = [
+            "-m",
+            "coverage",
+            "run",
+            f"--data-file={self.coverage_data}",
+            "--source",
+            str(self.site / self.plugin.package),
+        ]
         per_test = ["-p", "mutation.per_test"] if coverage else []
-        pytest = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *per_test, *kit]
+        plugins = ["-p", "no:cacheprovider", "-p", "no:randomly", "-p", "mutation.provider_side", *per_test]
+        pytest = ["-m", "pytest", "-x", "-q", *plugins, *kit]
         return [sys.executable, *(runner if coverage else []), *pytest]
 
     def run(
         self, *, coverage: bool = False, tests: Sequence[str] = (), timeout: float | None = None
     ) -> tuple[int, float]:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.site), str(ROOT)])}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(self.site), str(ROOT)]),
+            "MUTATION_PROVIDER_SIDE": self.provider_side,
+        }
         env.pop("PYTEST_ADDOPTS", None)
         started = time.monotonic()
         try:

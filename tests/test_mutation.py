@@ -3,6 +3,7 @@ that name mutants which exist (a stale line would hide a real survivor's place).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import coverage
 import pytest
 from coverage.parser import PythonParser
 
+from mutation.provider_side import renamed
 from mutation.run import MODULES, PLUGINS, ROOT, LineReach, changed_line, equivalents, mutants_of, mutated_source
 
 SOURCE = """def fee(amount: int) -> int:
@@ -115,3 +117,47 @@ def test_the_clean_run_records_each_line_under_the_tests_that_ran_it(tmp_path: P
     assert reach.tests_of(5) == ("test_large", "test_small")
     assert reach.tests_of(7) == ("test_large",)
     assert reach.tests_of(10) == ("test_small",)
+
+
+def test_what_plays_the_provider_runs_the_unmutated_package(tmp_path: Path) -> None:
+    # A mutant of the plugin's status codes must not be its simulator's too: the provider never changes.
+    site = tmp_path / "site"
+    for package, paid in (("acme", 3), ("acme_pristine", 2)):  # the mutant says 3, the original 2
+        (site / package / "sandbox").mkdir(parents=True)
+        (site / package / "__init__.py").write_text("")
+        (site / package / "schemas.py").write_text(f"PAID = {paid}\n")
+        (site / package / "sandbox" / "__init__.py").write_text("")
+        (site / package / "sandbox" / "app.py").write_text(f"from {package}.schemas import PAID\n")
+    (tmp_path / "outside_harness.py").write_text(
+        "from acme.sandbox.app import PAID as SIMULATED\nfrom acme import schemas\n"
+    )
+    (tmp_path / "test_sides.py").write_text(
+        "import acme.schemas, acme.sandbox.app, outside_harness\n\n\n"
+        "def test_sides():\n"
+        "    assert acme.schemas.PAID == 3\n"
+        "    assert acme.sandbox.app.PAID == 2 and outside_harness.SIMULATED == 2\n"
+        "    assert outside_harness.schemas.PAID == 2\n"
+    )
+    side = {
+        "package": "acme",
+        "pristine": "acme_pristine",
+        "harnesses": {"outside_harness": str(tmp_path / "outside_harness.py")},
+    }
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
+        "MUTATION_PROVIDER_SIDE": json.dumps(side),
+    }
+    env.pop("PYTEST_ADDOPTS", None)
+    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "mutation.provider_side"]
+    ran = subprocess.run(
+        [sys.executable, *pytest_args, str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_only_the_package_itself_is_renamed_for_the_provider_side() -> None:
+    source = "from gateway_iotpay import signing\nimport gateway_iotpay_extra\nx = 'my_gateway_iotpay'\n"
+    assert renamed(source, "gateway_iotpay", "gateway_iotpay_pristine") == (
+        "from gateway_iotpay_pristine import signing\nimport gateway_iotpay_extra\nx = 'my_gateway_iotpay'\n"
+    )

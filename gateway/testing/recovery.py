@@ -14,7 +14,9 @@ import pytest
 
 from gateway.domain import outbox
 from gateway.plugin.provider import Operation
+from gateway.testing.answer_fields import order_ref
 from gateway.testing.live import LiveGateway
+from gateway.testing.own_notifications import quiet_notifications
 
 
 def require_query(gateway: LiveGateway) -> None:
@@ -59,6 +61,24 @@ class RecoveryChecks:
         assert gateway.paid_events() == [paid["id"]], "one payment, one order.paid webhook"
         gateway.reconcile()
         assert gateway.paid_events() == [paid["id"]], "a second reconcile announced the payment again"
+
+    def test_a_paid_order_is_still_paid_when_asked_after_its_notifications_were_answered(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # A provider may report a payment differently once the merchant has acknowledged its notification
+        # (IOTPay: status 2, paid, then 3, paid and notified). Both are paid: a plugin that knows only the
+        # first reads every acknowledged payment as unpaid when it is asked again.
+        gateway = gateway_under_test
+        require_query(gateway)
+        order = gateway.paid_order()
+        quiet_notifications(gateway)  # the simulator's own notifications, answered by the gateway
+        answer = gateway.provider.query_order(order_ref(order))
+        assert answer.paid and not answer.cancelled, (
+            f"the order was paid and its notifications answered, and query_order now reads {answer!r}: every "
+            "status your provider gives a paid order, before and after the merchant acknowledged it, is paid"
+        )
+        refreshed = gateway.refresh(order["id"])
+        assert refreshed.status_code == 200 and refreshed.get_json()["status"] == "paid", refreshed.get_json()
 
     def test_a_payment_closed_at_the_provider_closes_the_order(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
