@@ -124,7 +124,8 @@ class StripeHarness(ProviderHarness):
     currency = "USD"
     required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
     timestamp_tolerance = timedelta(minutes=5)  # Stripe's default tolerance for Stripe-Signature's t=
-    # Stripe's errors reference: 429 lock_timeout / rate_limit ("try again"), 500 api_error (Stripe's own fault).
+    # Stripe's errors reference: 429 lock_timeout / rate_limit ("try again"), 500 api_error (Stripe's own fault),
+    # 424 a dependency outside Stripe failed.
     busy_answers = (
         ProviderAnswer(
             429,
@@ -137,6 +138,14 @@ class StripeHarness(ProviderHarness):
             'hit the API too quickly."}}',
         ),
         ProviderAnswer(500, '{"error":{"type":"api_error","message":"Something went wrong on Stripe\'s end."}}'),
+        # 409 idempotency_key_in_use: the first request with this Idempotency-Key is still being processed.
+        ProviderAnswer(
+            409,
+            '{"error":{"type":"idempotency_error","code":"idempotency_key_in_use","message":"There is currently '
+            'another in-progress request using this idempotent key."}}',
+        ),
+        # 424: "the request couldn't be completed due to a failure in a dependency external to Stripe".
+        ProviderAnswer(424, '{"error":{"type":"api_error","message":"An external dependency failed."}}'),
     )
     # Stripe's errors reference (docs.stripe.com/api/errors): a 400 turns the request down, nothing done; `code`,
     # `message` and `param` are nullable strings, so one refusal has them null.
