@@ -283,6 +283,7 @@ def measure(
     only: Sequence[str] = (),
     lines: Sequence[tuple[str, int]] = (),
     select: bool = True,
+    shard: tuple[int, int] = (1, 1),
 ) -> Result:
     result = Result(plugin.name, sampled=sample is not None)
     listed = equivalents(plugin)
@@ -308,6 +309,8 @@ def measure(
             judged = [mutant for mutant in judged if (mutant.module, mutant.line_number) in lines]
         if sample is not None and sample < len(judged):
             judged = sorted(random.Random(seed).sample(judged, sample), key=lambda m: (m.module, m.line_number))
+        part, parts = shard
+        judged = judged[part - 1 :: parts]
         timeout = baseline * 3 + 30
         for number, mutant in enumerate(judged, 1):
             if budget is not None and time.monotonic() - started > budget:
@@ -358,6 +361,13 @@ def changed_line(before: str, after: str) -> str:
     return ""
 
 
+def _shard(spec: str) -> tuple[int, int]:
+    part, _, parts = spec.partition("/")
+    if not (part.isdigit() and parts.isdigit() and 1 <= int(part) <= int(parts)):
+        raise SystemExit(f"--shard wants K/N with 1 <= K <= N, got {spec!r}")
+    return int(part), int(parts)
+
+
 def _module_line(spec: str) -> tuple[str, int]:
     module, _, number = spec.partition(":")
     if not module.endswith(".py") or not number.isdigit():
@@ -381,6 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="judge only the mutants on these lines (e.g. provider.py:120); repeatable",
     )
     parser.add_argument(
+        "--shard",
+        default="1/1",
+        metavar="K/N",
+        help="judge every N-th mutant from the K-th: N runs side by side share one plugin's mutants",
+    )
+    parser.add_argument(
         "--whole-kit",
         action="store_true",
         help="judge every mutant by the whole kit, not first by the tests that reach its line",
@@ -396,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             only=args.module or (),
             lines=[_module_line(spec) for spec in args.line],
             select=not args.whole_kit,
+            shard=_shard(args.shard),
         )
         for name in args.plugin or sorted(PLUGINS)
     ]
