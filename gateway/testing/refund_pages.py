@@ -6,6 +6,9 @@ Part of `ProviderConformance`. A plugin that finds a refund by listing the payme
 refunds than a page holds. Reconciliation then asks about a refund whose answer was lost, is told
 there is none, and refunds it again: the payer is paid back twice. Only an order with more refunds
 than a page shows it, so the kit makes one with two pages of refunds above the oldest.
+
+Before any listing, one refund whose answer was lost is asked about by the gateway's refund id alone
+(`query_refund` with no `provider_refund_id`): the provider made it, so "no such refund" is wrong.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from gateway.plugin.provider import Operation
+from gateway.plugin.provider import NotFound, Operation, RefundFailed, RefundRef
+from gateway.testing.answer_fields import order_ref
 from gateway.testing.answers import garbled
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import refunded_at_provider
@@ -38,6 +42,26 @@ def answer_lost(gateway: LiveGateway, acting: int) -> Iterator[None]:
 
 
 class RefundPageChecks:
+    def test_a_refund_whose_answer_was_lost_is_found_by_its_refund_id(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        if not {Operation.REFUND, Operation.QUERY_REFUND} <= set(gateway.provider.operations):
+            pytest.skip("the provider does not declare refund and query_refund")
+        probe = gateway.paid_order()
+        acting = acting_call(gateway, lambda: gateway.refund(probe["id"], probe["amount"]))
+        order = gateway.paid_order()
+        with answer_lost(gateway, acting):  # made at the provider, its answer lost
+            gateway.refund(order["id"], order["amount"])
+        [refund] = gateway.refunds(order["id"])
+        asked = RefundRef(refund["id"], None, order_ref(gateway.order(order["id"])), order["amount"], order["currency"])
+        try:
+            gateway.provider.query_refund(asked)
+        except (NotFound, RefundFailed) as exc:
+            pytest.fail(
+                f"a refund the simulator made, whose answer was lost, asked about by its refund id alone (no provider "
+                f"refund id yet): query_refund raised {exc!r}. The provider has it: find it by the refund id every "
+                "RefundRequest for it carried, or the gateway takes it for never made"
+            )
+
     def test_a_refund_older_than_a_page_of_the_listing_is_found_not_made_again(
         self, gateway_under_test: LiveGateway
     ) -> None:
