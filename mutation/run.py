@@ -101,10 +101,11 @@ class Mutant:
     index: int
     line_number: int  # 1-based
     source_line: str = field(compare=False, repr=False, default="")  # unstripped, as mutmut compares it
+    occurrence: int = 1  # of the module's lines with this same text, which one (`schemas.py@2` in a listing)
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return (self.module, self.line, self.index)
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.module, self.line, self.index, self.occurrence)
 
 
 @dataclass
@@ -127,9 +128,12 @@ class Result:
 
 def mutants_of(path: Path) -> Iterator[Mutant]:
     source = path.read_text(encoding="utf-8")
+    lines = [line.strip() for line in source.splitlines()]
     for mutation_id in list_mutations(Context(source=source, filename=str(path))):
         line_number = mutation_id.line_number + 1
-        yield Mutant(path.name, mutation_id.line.strip(), mutation_id.index, line_number, mutation_id.line)
+        stripped = mutation_id.line.strip()
+        occurrence = lines[:line_number].count(stripped)
+        yield Mutant(path.name, stripped, mutation_id.index, line_number, mutation_id.line, occurrence)
 
 
 def mutated_source(path: Path, mutant: Mutant) -> str:
@@ -141,17 +145,19 @@ def mutated_source(path: Path, mutant: Mutant) -> str:
     return text
 
 
-def equivalents(plugin: Plugin) -> dict[tuple[str, str, int], str]:
+def equivalents(plugin: Plugin) -> dict[tuple[str, str, int, int], str]:
     """`mutants-equivalent.txt`: `module | index | why | line` (the line last: source may hold ` | `);
-    `#` comments and blank lines skipped."""
+    `#` comments and blank lines skipped. A line whose text the module holds more than once names
+    which one by `module@N` (the N-th from the top; plain `module` is the first)."""
     if not plugin.equivalent_file.exists():
         return {}
-    listed: dict[tuple[str, str, int], str] = {}
+    listed: dict[tuple[str, str, int, int], str] = {}
     for raw in plugin.equivalent_file.read_text(encoding="utf-8").splitlines():
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         module, index, why, line = (part.strip() for part in raw.split(" | ", 3))
-        listed[(module, line, int(index))] = why
+        module, _, occurrence = module.partition("@")
+        listed[(module, line, int(index), int(occurrence or 1))] = why
     return listed
 
 

@@ -161,3 +161,19 @@ def test_only_the_package_itself_is_renamed_for_the_provider_side() -> None:
     assert renamed(source, "gateway_iotpay", "gateway_iotpay_pristine") == (
         "from gateway_iotpay_pristine import signing\nimport gateway_iotpay_extra\nx = 'my_gateway_iotpay'\n"
     )
+
+
+@pytest.mark.parametrize("name", sorted(PLUGINS))
+def test_a_listed_line_its_module_holds_twice_says_which_one(name: str) -> None:
+    # mutmut names a mutant by its line's text: `unknown = EXCLUDE` in two schemas is two mutants, and a
+    # listing of one must not silently cover the other, which nobody judged.
+    plugin = PLUGINS[name]
+    unnamed = []
+    for raw in plugin.equivalent_file.read_text(encoding="utf-8").splitlines():
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        module, _, _, line = (part.strip() for part in raw.split(" | ", 3))
+        source = (plugin.project / plugin.package / module.partition("@")[0]).read_text(encoding="utf-8")
+        if "@" not in module and [text.strip() for text in source.splitlines()].count(line) > 1:
+            unnamed.append(f"{module} | {line}")
+    assert not unnamed, f"{plugin.equivalent_file}: say which of the identical lines (module@N): {unnamed}"
