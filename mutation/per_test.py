@@ -14,11 +14,17 @@ import coverage
 import pytest
 
 
+def test_id(item: pytest.Item) -> str:
+    """The test's node id with its file's absolute path: pytest takes it back from any folder (the
+    example kit's file lies outside the project, so its own node id is relative to another rootdir)."""
+    return f"{item.path}::{item.nodeid.partition('::')[2]}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     measuring = coverage.Coverage.current()
     if measuring is not None:
-        measuring.switch_context(item.nodeid)
+        measuring.switch_context(test_id(item))
     yield
     if measuring is not None:
         measuring.switch_context("")

@@ -39,6 +39,7 @@ from mutation.provider_side import renamed
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ("provider", "client", "signing", "schemas")
 EQUIVALENT_FILE = "mutants-equivalent.txt"
+TESTS_FAILED, TIMED_OUT = 1, -1  # pytest's exit code when tests failed; ours when the run took too long
 
 EXAMPLE_KIT = """
 import pytest
@@ -218,7 +219,7 @@ class Workspace:
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return -1, time.monotonic() - started
+            return TIMED_OUT, time.monotonic() - started
         return completed.returncode, time.monotonic() - started
 
     def missed_lines(self) -> dict[str, set[int]]:
@@ -301,6 +302,11 @@ def measure(
             raise SystemExit(f"{plugin.name}: the kit fails the unmutated plugin (exit {code}); fix that first")
         missed = workspace.missed_lines()
         reach = workspace.reach()
+        if select:
+            ran = (name for each in reach.values() for names in each.contexts.values() for name in sorted(names))
+            some_test = next((name for name in ran if name), None)
+            if some_test is not None and workspace.run(tests=[some_test])[0] != 0:
+                raise SystemExit(f"{plugin.name}: {some_test} alone fails the unmutated plugin; try --whole-kit")
         mutants = [
             mutant
             for module in MODULES
@@ -333,9 +339,10 @@ def measure(
                 try:
                     code, _ = workspace.run(tests=tests, timeout=timeout)
                     result.run += 1
-                    if code == 0 and tests:
-                        # The tests that reach the line let it pass: the whole kit has the last word, for
-                        # a test whose line ran in a thread after its own test had ended.
+                    if tests and code not in (TESTS_FAILED, TIMED_OUT):
+                        # The tests that reach the line let it pass, or gave no verdict (pytest's usage error,
+                        # say): the whole kit has the last word, for a test whose line ran in a thread after
+                        # its own test had ended. Its clean run passed, so any failure of it is the mutant's.
                         code, _ = workspace.run(timeout=timeout)
                         result.run += 1
                 finally:

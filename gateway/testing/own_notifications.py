@@ -21,6 +21,18 @@ from gateway.testing.live import LiveGateway, Served
 
 QUIET = 0.5  # seconds without a new notification: the simulator has sent what it had to
 AT_MOST = 5.0  # seconds to wait for that
+RECORDED = 0.5  # seconds for a simulator to record the answer its notification got
+
+
+def answered_notification(gateway: LiveGateway, since: int) -> bool:
+    """Whether a notification of the simulator's own, served after the first `since`, was answered 2xx
+    within `AT_MOST` seconds."""
+    deadline = time.monotonic() + AT_MOST
+    while time.monotonic() < deadline:
+        if any(served.path.startswith("/notify/") and served.status < 300 for served in gateway.served[since:]):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def quiet_notifications(gateway: LiveGateway) -> list[Served]:

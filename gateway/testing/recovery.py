@@ -6,6 +6,7 @@ the harness's `pay_without_notifying`, `close` and `misdirect_next_query`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from gateway.domain import outbox
 from gateway.plugin.provider import Operation
 from gateway.testing.answer_fields import order_ref
 from gateway.testing.live import LiveGateway
-from gateway.testing.own_notifications import quiet_notifications
+from gateway.testing.own_notifications import RECORDED, answered_notification
 
 
 def require_query(gateway: LiveGateway) -> None:
@@ -70,8 +71,10 @@ class RecoveryChecks:
         # first reads every acknowledged payment as unpaid when it is asked again.
         gateway = gateway_under_test
         require_query(gateway)
+        served = len(gateway.served)
         order = gateway.paid_order()
-        quiet_notifications(gateway)  # the simulator's own notifications, answered by the gateway
+        if answered_notification(gateway, served):  # the simulator's own, answered: it may now say so
+            time.sleep(RECORDED)
         answer = gateway.provider.query_order(order_ref(order))
         assert answer.paid and not answer.cancelled, (
             f"the order was paid and its notifications answered, and query_order now reads {answer!r}: every "
