@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.domain import outbox
-from gateway.plugin.provider import Operation
+from gateway.plugin.provider import Operation, ProviderError
 from gateway.testing.answer_fields import order_ref
 from gateway.testing.live import LiveGateway
 from gateway.testing.own_notifications import RECORDED, answered_notification
@@ -127,3 +127,26 @@ class RecoveryChecks:
                 "answer names the order asked about (its reference and the provider's id), and refuse it if not"
             )
             assert order["id"] not in gateway.paid_events(), f"{settle} announced the wrong order paid"
+
+    def test_a_query_answer_about_another_order_is_refused_when_the_order_has_no_provider_id(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # An order whose create answer was lost has no provider id yet: the answer's reference is then all that
+        # says which order it is about. The core takes query_order's word for that, so the plugin must check it.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        require_query(gateway)
+        if not harness.queries_find_orders_by_reference:
+            pytest.skip("harness.queries_find_orders_by_reference is not declared: no query without the provider's id")
+        order, other = gateway.new_order(), gateway.new_order()
+        harness_call(lambda: harness.pay_without_notifying(other), "pay_without_notifying(order)")
+        unnamed = {**order, "provider_order_id": None}
+        harness_call(lambda: harness.misdirect_next_query(unnamed, other), "misdirect_next_query(order, other)")
+        try:
+            answer = gateway.provider.query_order(order_ref(unnamed))
+        except ProviderError:
+            return  # refused: unclear, as it should be
+        assert answer.merchant_order_no == order["merchant_order_no"] and not answer.paid, (
+            f"asked about order {order['merchant_order_no']} (no provider id), the provider answered about order "
+            f"{other['merchant_order_no']} (paid), and query_order read it as {answer!r}: check that the answer names "
+            "the order asked about by its reference, and raise OutcomeUnknown if not"
+        )

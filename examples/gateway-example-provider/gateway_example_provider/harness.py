@@ -46,6 +46,8 @@ class ExampleHarness(ProviderHarness):
     accepted_reply = ProviderAnswer(200, "ok", "text/plain")  # Example Pay re-sends until a 200 "ok"
     queries_find_orders_by_reference = True  # query_order asks by the order's reference
     largest_notified_amount = 2**63 - 1  # the most a record holds: more is malformed, not an amount
+    smallest_amount = 1  # 0.01 USD: Example Pay takes any amount above zero
+    smallest_notified_amount = 1  # a notification of 0 is no payment: malformed
 
     def __init__(self, state_dir: Path, secret: str = SECRET, account: str = "example") -> None:
         """An Example Pay account is its secret: `account` names this one's simulator state file."""
