@@ -115,10 +115,16 @@ def garbled(body: bytes, content_type: str, harness: ProviderHarness) -> Iterato
 
 
 def json_variants(parsed: Any) -> Iterator[tuple[str, Any, bool]]:
-    """(how, the changed copy, whether the new value is a zero) for every field of a JSON value, nested
-    ones too: each of `changes`, and its name in another case."""
+    """(how, the changed copy, whether the new value is a zero) for every field of a JSON notification,
+    nested ones too: each of `changes`, its name in another case, and a true or false made its opposite
+    (a flag the plugin checks, Stripe's `livemode`: the other one must be refused, never crash it)."""
     for _, what, variant, zero in _json_variants_at(parsed):
         yield what, variant, zero
+    for path in _paths(parsed, ()):
+        value = _at(parsed, path)
+        if isinstance(value, bool):
+            name = ".".join(str(part) for part in path)
+            yield f"{name!r} made {json.dumps(not value)}", _replaced(parsed, path, not value), False
 
 
 def pair_variants(pairs: list[tuple[str, str]]) -> Iterator[tuple[str, list[tuple[str, str]], bool]]:

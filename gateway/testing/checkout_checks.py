@@ -29,7 +29,7 @@ import pytest
 import requests
 
 from gateway.plugin.clock import utcnow
-from gateway.plugin.provider import Verdict
+from gateway.plugin.provider import Operation, Verdict
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.wire import intercepted
@@ -86,6 +86,24 @@ class CheckoutChecks:
         assert paid_at <= built + timedelta(seconds=LATE / 3), (
             f"a paid notification built at {built.isoformat()} and delivered {LATE}s later made the order paid at "
             f"{paid['paid_at']}: when it arrived, not when the provider says it was paid (Notification.paid_at)"
+        )
+
+    def test_a_payment_found_late_by_a_query_keeps_the_paid_time_the_provider_gives(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.queries_carry_paid_time or Operation.QUERY not in gateway.provider.operations:
+            pytest.skip("harness.queries_carry_paid_time is not declared (or no query operation)")
+        order = gateway.new_order()
+        paid = utcnow()
+        harness.pay_without_notifying(order)
+        time.sleep(LATE)  # as reconciliation finds a payment whose notification was lost, later
+        refreshed = gateway.refresh(order["id"]).get_json()
+        assert refreshed.get("status") == "paid", f"paid at the simulator, ?refresh=true says {refreshed}"
+        paid_at = datetime.fromisoformat(refreshed["paid_at"])
+        assert paid_at <= paid + timedelta(seconds=LATE / 3), (
+            f"an order paid at the simulator at {paid.isoformat()} and found by a query {LATE}s later is paid at "
+            f"{refreshed['paid_at']}: when it was asked, not when the provider says it was paid (Notification.paid_at)"
         )
 
     def test_another_gateways_notification_on_a_shared_account_changes_nothing(

@@ -187,6 +187,10 @@ class ProviderHarness(ABC):
     # True when your paid notification says when the payment was made (Stripe: the event's `created`) and
     # `Notification.paid_at` passes it on: the kit delivers one late and expects the order paid at that time.
     notifications_carry_paid_time: bool = False
+    # True when your provider's answer to a query about a paid order says when it was paid (IOTPay: `paySuccTime`)
+    # and `query_order`'s `Notification.paid_at` passes it on: the kit pays an order at the simulator
+    # (`pay_without_notifying`), asks 1.5 seconds later (`?refresh=true`) and expects the order paid at that time.
+    queries_carry_paid_time: bool = False
     # True when your provider sends every notification of an account to each endpoint registered there (Stripe's
     # webhook endpoints): the kit delivers one gateway's notification to another on the same account.
     notifications_reach_every_endpoint: bool = False

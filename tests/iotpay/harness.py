@@ -165,6 +165,7 @@ class IotPayHarness(ProviderHarness):
     status_answer_code = "HTTP_{status}"  # an answer with an HTTP status other than 200 (docs/providers/iotpay.md)
     queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     notifications_carry_paid_time = True  # paySuccTime, epoch milliseconds
+    queries_carry_paid_time = True  # the query answer's paySuccTime
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:

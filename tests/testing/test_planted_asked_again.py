@@ -4,7 +4,9 @@ and pass them as they are:
 - IOTPay knowing only status 2 as paid, so an order whose notify was acknowledged (status 3) reads as unpaid;
 - Example Pay's query taking an answer about another order for an order with no provider id yet;
 - Stripe's query_refund that never looks a refund up by the gateway's refund id;
-- Stripe sending a refund's reason as Stripe's own `reason`, which takes three words only.
+- Stripe sending a refund's reason as Stripe's own `reason`, which takes three words only;
+- IOTPay's query dropping the paid time IOTPay gives (`paySuccTime`), so a payment found late is paid "now";
+- Stripe crashing on an event from the other mode (`livemode` flipped), which Stripe would re-send for days.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ pytestmark = pytest.mark.usefixtures("project_importable")
 
 IOTPAY_KIT = """
 import pytest
+import dataclasses
 from gateway.testing import ProviderConformance
 from gateway_iotpay import schemas
+from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
 BUG = {bug!r}
@@ -31,6 +35,11 @@ class TestPlantedIotPay(ProviderConformance):
     def planted(self, monkeypatch):
         if BUG == "paid_is_status_2":  # "3, paid and notified, is the simulator's business"
             monkeypatch.setattr(schemas, "PAID_STATUSES", frozenset({{schemas.STATUS_PAID}}))
+        if BUG == "query_paid_time_dropped":  # "the notify has the time; a query only says paid or not"
+            query = IotPayProvider.query_order
+            monkeypatch.setattr(
+                IotPayProvider, "query_order", lambda self, order: dataclasses.replace(query(self, order), paid_at=None)
+            )
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -75,7 +84,7 @@ class TestPlantedExample(ProviderConformance):
 
 STRIPE_KIT = """
 import pytest
-from gateway.plugin.provider import NotFound
+from gateway.plugin.provider import NotFound, NotificationRejected
 from gateway.testing import ProviderConformance
 from gateway_stripe import client
 from gateway_stripe.provider import StripeProvider
@@ -105,6 +114,18 @@ class TestPlantedStripe(ProviderConformance):
                 return post(self, path, params, idempotency_key=idempotency_key)
 
             monkeypatch.setattr(client.StripeClient, "post", with_reason)
+        if BUG == "other_mode_crashes":  # "an event from the other mode never reaches this endpoint"
+            verify = StripeProvider.verify_notification
+
+            def crashing(self, request):
+                try:
+                    return verify(self, request)
+                except NotificationRejected as rejected:
+                    if "other mode" in str(rejected.reason):
+                        raise KeyError("livemode") from None
+                    raise
+
+            monkeypatch.setattr(StripeProvider, "verify_notification", crashing)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -115,6 +136,8 @@ STILL_PAID = "still_paid_when_asked"
 NO_PROVIDER_ID = "refused_when_the_order_has_no_provider_id"
 LOST_REFUND = "found_by_its_refund_id"
 LONGEST_REASON = "longest_reason"
+QUERY_PAID_TIME = "found_late_by_a_query"
+GARBLED_NOTIFICATION = "notification_garbled_field_by_field"
 
 
 def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
@@ -147,3 +170,13 @@ def test_stripe_never_looking_a_refund_up_by_its_refund_id_fails(pytester: pytes
 def test_stripe_sending_the_reason_stripe_refuses_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, STRIPE_KIT.format(bug="reason_as_stripes_reason"), LONGEST_REASON)
     assert_kit_failed(result, "Stripe's reason sent as Stripe's reason", "but make the refund")
+
+
+def test_iotpay_dropping_the_paid_time_its_query_gives_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="query_paid_time_dropped"), QUERY_PAID_TIME)
+    assert_kit_failed(result, "IOTPay's query without paySuccTime", "when it was asked, not when the provider says")
+
+
+def test_stripe_crashing_on_an_event_from_the_other_mode_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, STRIPE_KIT.format(bug="other_mode_crashes"), GARBLED_NOTIFICATION)
+    assert_kit_failed(result, "Stripe crashing on livemode", "'livemode' made")
