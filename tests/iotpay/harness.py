@@ -45,6 +45,9 @@ class IotPayHarness(ProviderHarness):
         ProviderAnswer(
             200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0110","errCodeDes":"third party timeout"}'
         ),
+        # Not a busy answer IOTPay documents (it gives errCode with every failure), but one the plugin must read the
+        # same way: a business failure that names no error says nothing sure, so the outcome stays unknown.
+        ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","retMsg":"refused"}'),
     )
     # Refusals before any business processing (docs/providers/iotpay.md): retCode FAIL, and errCode 0014.
     refusal_answers = (
