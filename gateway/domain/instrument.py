@@ -144,6 +144,8 @@ def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], 
             return method(*args, **kwargs)
         except BaseException as exc:
             error = exc
+            if isinstance(exc, ProviderError):
+                _mend(exc)
             raise
         finally:
             seconds = time.perf_counter() - started
@@ -164,6 +166,16 @@ def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], 
                 sink(_record(provider_name, operation, outcome, error, seconds, ids))
 
     return call
+
+
+def _mend(error: ProviderError) -> None:
+    """Give a plugin's error text where it has none: the core slices, logs, stores and answers `code` and
+    `message`, typed `str`, and a plugin that left either `None` (or gave a number) must not turn a
+    provider's answer into a 500 for the merchant."""
+    for name in ("code", "message"):
+        value = getattr(error, name, None)
+        if not isinstance(value, str):
+            setattr(error, name, "" if value is None else str(value))
 
 
 def _record(

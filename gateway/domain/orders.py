@@ -32,9 +32,11 @@ from gateway.plugin.provider import (
     CreatedOrder,
     InvalidOrder,
     NoAnswer,
+    Notification,
     OrderDraft,
     OrderRef,
     OrderRequest,
+    OutcomeUnknown,
     Provider,
     ProviderError,
     Refused,
@@ -283,7 +285,7 @@ def refresh_order(gateway: Gateway, order_id: str, merchant_id: str | None = Non
     require_operation(provider, QUERY)
     require_same_account(provider, order)
     try:
-        report = provider.query_order(order_ref(order))
+        report = ask_about(provider, order)
     except ProviderError as exc:
         raise provider_failure(provider, exc, "report the order's state", order_id=order.id) from exc
     transitions = Transitions()
@@ -320,6 +322,21 @@ def require_same_account(provider: Provider, order: Order) -> None:
     problem = other_account(provider, order)
     if problem is not None:
         raise Conflict("provider_account_changed", problem, order_id=order.id)
+
+
+def ask_about(provider: Provider, order: Order) -> Notification:
+    """The provider's `query_order` answer about `order`. An answer that names another order by its
+    reference says nothing about this one, so it is unclear (`OutcomeUnknown`), whatever it says: read
+    as this order's, a paid one would pay it and a closed one would expire it. The provider order id is
+    compared later, by the payment's own rules; after a lost create answer it is not known yet, and the
+    reference is all that says which order an answer is about."""
+    report = provider.query_order(order_ref(order))
+    if report.merchant_order_no != order.merchant_order_no:
+        raise OutcomeUnknown(
+            "answer_about_another_order",
+            f"asked about order {order.merchant_order_no}, {provider.name} answered about another order",
+        )
+    return report
 
 
 def order_ref(order: Order) -> OrderRef:

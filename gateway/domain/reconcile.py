@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from gateway.domain import idempotency
 from gateway.domain.core import Gateway
 from gateway.domain.lifecycle import Transitions
-from gateway.domain.orders import order_ref, other_account
+from gateway.domain.orders import ask_about, other_account
 from gateway.domain.payments import settle_payment
 from gateway.domain.refunds import (
     MAX_AUTOMATIC_ATTEMPTS,
@@ -186,7 +186,7 @@ def _ask(gateway: Gateway, order: Order) -> tuple[Notification | None, bool]:
         log.error("reconcile: %s; the order is left as it is", problem)
         return None, True
     try:
-        return provider.query_order(order_ref(order)), False
+        return ask_about(provider, order), False
     except NotFound as exc:
         log.info("reconcile: %s has no order %s (%s %s)", order.provider, order.id, exc.code, exc.message)
         return None, False

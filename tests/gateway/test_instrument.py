@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.domain import instrument
+from gateway.domain.attempts import Attempt
 from gateway.plugin import (
     Acknowledgement,
     CreatedOrder,
@@ -16,6 +17,7 @@ from gateway.plugin import (
     Notification,
     OrderRef,
     OrderRequest,
+    OutcomeUnknown,
     Provider,
     ProviderInfo,
     Refused,
@@ -80,5 +82,28 @@ def test_a_held_record_is_written_once_by_the_transaction_it_was_handed_to(sqlit
             held.clear()
         with db.autocommit_connection() as connection:
             assert connection.execute(select(func.count()).select_from(PROVIDER_CALLS)).scalar() == 1
+    finally:
+        db.dispose()
+
+
+class Wordless(Quiet):
+    """A plugin that breaks the contract's types: its error has no code and no message."""
+
+    def query_order(self, order: OrderRef) -> Notification:
+        raise OutcomeUnknown(None, None)  # type: ignore[arg-type]
+
+
+def test_an_error_without_text_reaches_the_core_as_empty_text(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    provider = Wordless()
+    instrument.instrument(provider, db)
+    try:
+        with pytest.raises(OutcomeUnknown) as raised:
+            provider.query_order(order_ref())
+        assert (raised.value.code, raised.value.message) == ("", "")
+        # the routing attempt's row slices both: before, that slice was a TypeError and a 500
+        row = Attempt.begin("o1", 0, "a1", "quiet", "m1").values(raised.value)
+        assert (row["outcome"], row["code"], row["message"]) == ("unknown", "", "")
+        assert calls(db) == ["query_order"]
     finally:
         db.dispose()

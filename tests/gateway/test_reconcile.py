@@ -3,6 +3,7 @@ Example Pay (examples/), a provider that belongs to no one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -295,3 +296,39 @@ def test_refresh_of_an_order_whose_create_answer_was_lost_shows_the_providers_or
     late = neutral_provider.paid_notification(found)
     assert client.post(f"/notify/{NEUTRAL_NAME}", data=late.body, headers=dict(late.headers)).status_code == 200
     assert client.get(f"/v1/orders/{order_id}").get_json()["status"] == "paid"
+
+
+@pytest.mark.parametrize("answer", ["paid", "closed"])
+def test_a_query_answer_about_another_order_neither_pays_nor_expires_the_order(
+    lost_notify_app: Any, neutral_provider: Any, monkeypatch: Any, answer: str
+) -> None:
+    """A plugin that reads the provider's answer about another order (one whose provider id it leaves out,
+    as after a lost create answer) as the order asked about: the core compares the reference itself."""
+    client = lost_notify_app.test_client()
+    gateway = lost_notify_app.extensions["gateway"]
+    asked, other = order_with(client, neutral_provider, 1000), pay_and_lose_the_notify(client, neutral_provider)
+    provider = gateway.providers[NEUTRAL_NAME]
+    real_query = provider.query_order
+
+    def misdirected(ref: Any) -> Any:
+        if ref.merchant_order_no != asked["merchant_order_no"]:
+            return real_query(ref)
+        other_ref = dataclasses.replace(
+            ref, merchant_order_no=other["merchant_order_no"], provider_order_id=other["provider_order_id"]
+        )
+        about_other = real_query(other_ref)
+        assert about_other.paid
+        if answer == "closed":
+            about_other = dataclasses.replace(about_other, paid=False, cancelled=True)
+        return dataclasses.replace(about_other, provider_order_id=None)
+
+    monkeypatch.setattr(provider, "query_order", misdirected)
+    refreshed = client.get(f"/v1/orders/{asked['id']}?refresh=true")
+    outcome = reconcile(gateway, timedelta(0), now=utcnow() + timedelta(days=2))  # long past its expiry
+
+    assert refreshed.status_code == 502, refreshed.get_json()
+    assert refreshed.get_json()["provider_error"]["code"] == "answer_about_another_order"
+    assert outcome["orders_query_failed"] >= 1
+    assert client.get(f"/v1/orders/{asked['id']}").get_json()["status"] == "pending"
+    assert not events(lost_notify_app, "order.expired")
+    assert client.get(f"/v1/orders/{other['id']}").get_json()["status"] == "paid"  # asked about, and answered
