@@ -122,6 +122,11 @@ class ProviderHarness(ABC):
     # What the provider has, declared (the kit tests each declared one; the defaults keep older harnesses running):
     signature_ignores_case: bool = False  # True only when the provider documents hex signatures in either case
     required_settings: Sequence[str] = ()  # settings without which the plugin must refuse to start, naming them
+    # Settings your plugin starts without, each with the provider_options an order gives in its place, by channel
+    # ({setting: {channel: options}}; IOTPay: {"IOTPAY_WX_APP_ID": {"WX_APP": {"app_id": ...}}}): the kit starts a
+    # gateway without each, and expects an order in every channel it can order in created (with those options
+    # where named), and one in each named channel without them refused, a 422 naming each option.
+    optional_settings: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
     timestamp_tolerance: timedelta | None = None  # the window of a provider that signs timestamps (Stripe: 5 min)
     # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
     # format and code): the kit puts each in place of the answer to every call, and expects "unknown".

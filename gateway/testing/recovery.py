@@ -141,12 +141,32 @@ class RecoveryChecks:
         harness_call(lambda: harness.pay_without_notifying(other), "pay_without_notifying(order)")
         unnamed = {**order, "provider_order_id": None}
         harness_call(lambda: harness.misdirect_next_query(unnamed, other), "misdirect_next_query(order, other)")
-        try:
-            answer = gateway.provider.query_order(order_ref(unnamed))
-        except ProviderError:
-            return  # refused: unclear, as it should be
-        assert answer.merchant_order_no == order["merchant_order_no"] and not answer.paid, (
-            f"asked about order {order['merchant_order_no']} (no provider id), the provider answered about order "
-            f"{other['merchant_order_no']} (paid), and query_order read it as {answer!r}: check that the answer names "
-            "the order asked about by its reference, and raise OutcomeUnknown if not"
-        )
+        asked_directly(gateway, unnamed, other, "no provider id")
+
+    def test_query_order_itself_refuses_an_answer_about_another_order(self, gateway_under_test: LiveGateway) -> None:
+        # The core compares the answer's reference and provider id with the order's before it applies one, and
+        # still the answer is query_order's word: what it returns is the plugin's reading of the provider.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        require_query(gateway)
+        order, other = gateway.new_order(), gateway.new_order()
+        harness_call(lambda: harness.pay_without_notifying(other), "pay_without_notifying(order)")
+        harness_call(lambda: harness.misdirect_next_query(order, other), "misdirect_next_query(order, other)")
+        asked_directly(gateway, order, other, f"provider id {order['provider_order_id']}")
+
+
+def asked_directly(gateway: LiveGateway, order: dict[str, Any], other: dict[str, Any], named_by: str) -> None:
+    """`query_order(order)` while the provider answers about `other` (paid): unclear, or about `order` unpaid."""
+    try:
+        answer = gateway.provider.query_order(order_ref(order))
+    except ProviderError:
+        return  # refused: unclear, as it should be
+    expected_id = order["provider_order_id"]
+    about_it = answer.merchant_order_no == order["merchant_order_no"] and (
+        expected_id is None or answer.provider_order_id in (None, expected_id)
+    )
+    assert about_it and not answer.paid, (
+        f"asked about order {order['merchant_order_no']} ({named_by}), the provider answered about order "
+        f"{other['merchant_order_no']} (paid), and query_order read it as {answer!r}: check that the answer names "
+        "the order asked about (its reference, and the provider's id when the order has one), and raise "
+        "OutcomeUnknown if not"
+    )

@@ -1,18 +1,27 @@
-"""Kit checks of a plugin's start-up: each required setting missing in turn is refused, by name.
+"""Kit checks of a plugin's start-up: each required setting missing in turn is refused, by name; each
+optional one left out still takes every channel's orders.
 
 Part of `ProviderConformance`. A plugin that starts without its key (or with a sandbox key in
 its place) signs and verifies with a secret everyone knows; one that silently disables itself
 turns a typo into lost payments. The harness declares its `required_settings`.
+
+An optional setting (IOTPay: `IOTPAY_WX_APP_ID`, the WeChat app every WX_APP order is for) has a
+place an order fills when it is left out (the order's `app_id`). The code for that case runs only
+without the setting, which the kit's gateway otherwise always has: the harness declares its
+`optional_settings`, and the kit starts a gateway without each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
+from gateway.testing.not_created import default_options
+from gateway.testing.reply_checks import channel_fields
 
 
 class SettingsChecks:
@@ -32,3 +41,44 @@ class SettingsChecks:
                 continue
             problems[name] = "the gateway started with the provider enabled (a default or a sandbox secret?)"
         assert not problems, f"with one required setting missing, start-up must raise ConfigError naming it: {problems}"
+
+    def test_each_optional_setting_left_out_every_channel_still_takes_its_orders(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+    ) -> None:
+        optional = gateway_harness.optional_settings
+        if not optional:
+            pytest.skip("harness.optional_settings declares none")
+        info = gateway_factory().provider.info  # with every setting: which channels the kit can order in
+        for name, in_its_place in optional.items():
+            gateway = gateway_factory(without=[name])
+            for channel in info.channel_info:
+                given = {**default_options(gateway_harness, channel.name), **in_its_place.get(channel.name, {})}
+                fields = channel_fields(gateway_harness, channel.name, channel.required_fields, channel.currencies)
+                if fields is None:
+                    continue  # the kit has no options for it, with the setting or without
+                response = gateway.post_order(**{**fields, "provider_options": given})
+                assert response.status_code == 201, (
+                    f"without {name}, an order in channel {channel.name} with provider_options {given} answered "
+                    f"{response.status_code}: {response.get_json(silent=True)}: {name} is optional "
+                    "(harness.optional_settings), and only the channels it names need something in its place"
+                )
+            for channel_name, options in in_its_place.items():
+                _refused_without(gateway, name, channel_name, options)
+
+
+def _refused_without(gateway: LiveGateway, setting: str, channel: str, options: Mapping[str, Any]) -> None:
+    """Without `setting`, an order in `channel` that leaves out `options` is refused, naming each."""
+    harness = gateway.harness
+    given = {key: value for key, value in default_options(harness, channel).items() if key not in options}
+    info = gateway.provider.info.channel(channel)
+    public = tuple(field for field in info.required_fields if not field.startswith("provider_options."))
+    fields = channel_fields(harness, channel, public, info.currencies, given)
+    assert fields is not None  # with no required options, channel_fields always gives fields
+    response = gateway.post_order(**fields)
+    named = (response.get_json(silent=True) or {}).get("errors") or {}
+    missing = [f"provider_options.{key}" for key in options if f"provider_options.{key}" not in named]
+    assert response.status_code == 422 and not missing, (
+        f"without {setting}, an order in channel {channel} without {sorted(options)} answered "
+        f"{response.status_code}: {response.get_json(silent=True)}: expected a 422 naming {missing or sorted(options)} "
+        f"(nothing takes {setting}'s place, so the provider would refuse the order)"
+    )

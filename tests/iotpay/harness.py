@@ -65,6 +65,8 @@ class IotPayHarness(ProviderHarness):
     )
     # WeChat's browser answers a QR code (`code_url`) instead of a redirect (`url`) when asked for one.
     more_channel_options = (("WX_JSAPI_BROWSER", MappingProxyType({"qrcode_pay": True})),)
+    # Without IOTPAY_WX_APP_ID, a WX_APP order names its WeChat app itself (docs/providers/iotpay.md).
+    optional_settings = MappingProxyType({"IOTPAY_WX_APP_ID": {"WX_APP": {"app_id": "wx0123456789abcdef"}}})
     # IOTPAY_REQUIRE_RESPONSE_SIGN=1: a successful answer without `sign` is unclear (docs/operations.md).
     strict_settings = (StrictSetting({"IOTPAY_REQUIRE_RESPONSE_SIGN": "1"}, "sign", "UNSIGNED_RESPONSE"),)
 

@@ -1,0 +1,99 @@
+"""The kit's checks of an optional setting left out, and of `query_order` asked directly, fail the built-in
+providers with planted bugs, and pass them as they are:
+
+- IOTPay asking for an order's `app_id` on every channel but WX_APP when `IOTPAY_WX_APP_ID` is not set (the
+  rule applied to the wrong channels), so no Alipay or UnionPay order is taken;
+- Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
+  the answer, but `query_order` itself passed it on as the order asked about.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
+
+pytest_plugins = ["pytester"]
+
+pytestmark = pytest.mark.usefixtures("project_importable")
+
+IOTPAY_KIT = """
+import pytest
+from gateway_iotpay import channels
+from gateway_iotpay.provider import IotPayProvider
+from tests.iotpay.harness import IotPayHarness
+
+from gateway.testing import ProviderConformance
+
+BUG = {bug!r}
+
+
+def app_id_elsewhere(self, channel):  # "without the setting, the app id is the order's: except on WX_APP"
+    if channel.name != "WX_APP" and not self.config.wx_app_id:
+        return (*channel.required, channels.APP_ID)
+    return channel.required
+
+
+class TestPlantedIotPay(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "app_id_elsewhere":
+            monkeypatch.setattr(IotPayProvider, "required_fields", app_id_elsewhere)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return IotPayHarness(tmp_path)
+"""
+
+STRIPE_KIT = """
+import pytest
+from gateway_stripe import schemas
+from gateway_stripe.provider import StripeProvider, _load, _report
+from tests.stripe.harness import StripeHarness
+
+from gateway.testing import ProviderConformance
+
+BUG = {bug!r}
+
+
+def whoever_it_is_about(self, order):  # "the PaymentIntent id is the order's: whatever comes back is about it"
+    intent = _load(schemas.PaymentIntent(), self.client.get(f"/v1/payment_intents/{{order.provider_order_id}}"), "PI")
+    return _report(intent, paid=intent["status"] == schemas.SUCCEEDED)
+
+
+class TestPlantedStripe(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "whoever_it_is_about":
+            monkeypatch.setattr(StripeProvider, "query_order", whoever_it_is_about)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return StripeHarness(tmp_path)
+"""
+
+OPTIONAL = "optional_setting_left_out"
+ASKED_DIRECTLY = "query_order_itself_refuses"
+THROUGH_THE_CORE = "answer_about_another_order_is_refused and not no_provider_id"
+
+
+def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
+    assert_kit_passed(
+        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{OPTIONAL} or {ASKED_DIRECTLY}"), exactly=2
+    )
+    assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), ASKED_DIRECTLY), exactly=1)
+
+
+def test_iotpay_asking_the_wrong_channels_for_the_app_id_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="app_id_elsewhere"), OPTIONAL)
+    assert_kit_failed(result, "IOTPay asking every other channel for app_id", "without IOTPAY_WX_APP_ID, an order in")
+
+
+def test_stripe_passing_on_an_answer_about_another_order_fails_though_the_core_refuses_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # Through the gateway the answer is refused all the same (the core compares the reference and the ids) ...
+    assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug="whoever_it_is_about"), THROUGH_THE_CORE))
+    # ... so only the plugin asked directly shows it.
+    result = run_planted_kit(pytester, STRIPE_KIT.format(bug="whoever_it_is_about"), ASKED_DIRECTLY)
+    assert_kit_failed(result, "Stripe's query not checking whose order", "names the order asked about")
