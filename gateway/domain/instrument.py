@@ -9,6 +9,7 @@ unaware of metrics, logs and the console.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -175,7 +176,14 @@ def _mend(error: ProviderError) -> None:
     for name in ("code", "message"):
         value = getattr(error, name, None)
         if not isinstance(value, str):
-            setattr(error, name, "" if value is None else str(value))
+            # A plugin's error class with read-only fields is left as it is.
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(error, name, as_text(value))
+
+
+def as_text(value: object) -> str:
+    """A plugin's value where the contract says text: None as empty text, anything else as `str` gives it."""
+    return "" if value is None else str(value)
 
 
 def _record(

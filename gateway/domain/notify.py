@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from gateway.domain.core import Gateway
-from gateway.domain.instrument import records_held, write_records
+from gateway.domain.instrument import as_text, records_held, write_records
 from gateway.domain.lifecycle import Transitions
 from gateway.domain.notify_confirm import confirmation
 from gateway.domain.notify_guard import MAX_STORED_PREFIX, bounded_reason, stored_request
@@ -217,6 +217,10 @@ def unstorable(notification: Notification | RefundNotification) -> str | None:
         return f"a provider order id of {len(provider_order_id)} characters (at most {PROVIDER_ORDER_ID_LENGTH})"
     if not 0 < len(notification.merchant_order_no) <= MERCHANT_ORDER_NO_LENGTH:
         return f"an order reference of {len(notification.merchant_order_no)} characters, which no order has"
+    for name in ("failure_code", "failure_message"):  # a refund's; sliced and stored as text
+        value = getattr(notification, name, None)
+        if value is not None and not isinstance(value, str):
+            return f"a refund's {name} that is not text"
     # PostgreSQL text holds no NUL: a look-up by such a field, or a reason quoting it, would fail.
     values = (getattr(notification, field.name) for field in fields(notification))
     if any(isinstance(value, str) and "\x00" in value for value in values):
@@ -230,6 +234,9 @@ def _rejected(
     # A provider may also "reject" a genuine event that is about no order (verdict IGNORED): it was
     # verified, so it is neither throttled nor a warning. Anything else came from anyone.
     genuine = rejected.verdict.accepted
+    # The reason is recorded and logged, sliced: a plugin's None (against the contract) must not be a 500
+    # on every re-send, each leaving a row.
+    reason = rejected.reason if isinstance(rejected.reason, str) else as_text(rejected.reason)
     guard = gateway.notify_guard
     if not genuine and guard is not None and not guard.admit(request.remote_addr):
         if guard.first_refusal(request.remote_addr):
@@ -237,13 +244,11 @@ def _rejected(
                 "%s notify: too many rejected requests from %s; answering 429", provider.name, request.remote_addr
             )
         return THROTTLED
-    values = _record(provider, request, rejected.verdict, rejected.reason, order_id=None, event_id=None)
+    values = _record(provider, request, rejected.verdict, reason, order_id=None, event_id=None)
     with gateway.db.writing(), gateway.db.raw_autocommit() as cursor:  # one INSERT, its own commit
         gateway.db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
     level = logging.INFO if genuine else logging.WARNING
-    log.log(
-        level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, bounded_reason(rejected.reason)
-    )
+    log.log(level, "%s notify not applied (%s): %s", provider.name, rejected.verdict.value, bounded_reason(reason))
     return provider.acknowledge(rejected.verdict)
 
 

@@ -332,6 +332,8 @@ def ask_about(provider: Provider, order: Order) -> Notification:
     reference is all that says which order an answer is about."""
     report = provider.query_order(order_ref(order))
     if report.merchant_order_no != order.merchant_order_no:
+        # The call's own record says "ok" (the plugin answered): this line says why it was not believed.
+        log.error("%s answered a query of order %s about another order: a bug in its plugin?", provider.name, order.id)
         raise OutcomeUnknown(
             "answer_about_another_order",
             f"asked about order {order.merchant_order_no}, {provider.name} answered about another order",

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from gateway.plugin.provider import ChannelInfo
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import default_options
@@ -48,22 +49,47 @@ class SettingsChecks:
         optional = gateway_harness.optional_settings
         if not optional:
             pytest.skip("harness.optional_settings declares none")
-        info = gateway_factory().provider.info  # with every setting: which channels the kit can order in
+        # Which channels the kit can order in is judged with every setting: without one, a channel asking for
+        # more than the harness names in its place is what the check is for, not a channel to skip.
+        usual = {channel.name: channel for channel in gateway_factory().provider.info.channel_info}
         for name, in_its_place in optional.items():
             gateway = gateway_factory(without=[name])
-            for channel in info.channel_info:
-                given = {**default_options(gateway_harness, channel.name), **in_its_place.get(channel.name, {})}
-                fields = channel_fields(gateway_harness, channel.name, channel.required_fields, channel.currencies)
-                if fields is None:
-                    continue  # the kit has no options for it, with the setting or without
-                response = gateway.post_order(**{**fields, "provider_options": given})
-                assert response.status_code == 201, (
-                    f"without {name}, an order in channel {channel.name} with provider_options {given} answered "
-                    f"{response.status_code}: {response.get_json(silent=True)}: {name} is optional "
-                    "(harness.optional_settings), and only the channels it names need something in its place"
-                )
+            assert name in gateway_harness.settings(gateway.url), (
+                f"harness.optional_settings names {name}, which harness.settings() does not set: the kit's other "
+                "checks would never run with it"
+            )
+            info = gateway.provider.info  # without the setting: the channels it declares then
+            missing = sorted(set(in_its_place) - set(info.channels))
+            assert not missing, f"without {name}, channels {missing} are no longer declared"
+            created = [
+                _created_without(gateway, name, usual.get(channel.name, channel), in_its_place)
+                for channel in info.channel_info
+            ]
+            assert set(in_its_place) <= set(filter(None, created)) and any(created), (
+                f"without {name}, the kit created orders in {[c for c in created if c]} only: it needs options for "
+                f"every channel named in harness.optional_settings ({sorted(in_its_place)}) and one at least"
+            )
             for channel_name, options in in_its_place.items():
                 _refused_without(gateway, name, channel_name, options)
+
+
+def _created_without(
+    gateway: LiveGateway, setting: str, channel: ChannelInfo, in_its_place: Mapping[str, Mapping[str, Any]]
+) -> str | None:
+    """Without `setting`, an order in `channel` (as declared with every setting; with what takes the setting's
+    place there) is created: its name; None when the kit has no options for the channel."""
+    harness = gateway.harness
+    given = {**default_options(harness, channel.name), **in_its_place.get(channel.name, {})}
+    fields = channel_fields(harness, channel.name, channel.required_fields, channel.currencies, given)
+    if fields is None:
+        return None
+    response = gateway.post_order(**fields)
+    assert response.status_code == 201, (
+        f"without {setting}, an order in channel {channel.name} with provider_options {given} answered "
+        f"{response.status_code}: {response.get_json(silent=True)}: {setting} is optional "
+        "(harness.optional_settings), and only the channels it names need something in its place"
+    )
+    return channel.name
 
 
 def _refused_without(gateway: LiveGateway, setting: str, channel: str, options: Mapping[str, Any]) -> None:

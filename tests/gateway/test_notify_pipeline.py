@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from gateway.domain.notify import unstorable
+from gateway.plugin import NotificationRejected, RefundNotification, Verdict
 from gateway.store.models import NotificationRecord
 from gateway.testing import HttpRequest, ProviderHarness
 from tests.gateway.conftest import NEUTRAL_PLUGIN
@@ -230,3 +232,30 @@ def test_a_verified_notification_no_record_can_hold_is_refused_as_malformed_not_
     assert reply.status_code == 400  # Example Pay's refusal: it sends the notification again
     assert [(r.verdict, r.order_id, r.event_id) for r in notifications(app)] == [("malformed", None, None)]
     assert_not_paid(client, order, paid_log)
+
+
+def test_a_rejection_without_a_reason_is_recorded_not_a_500(
+    app: Any, client: Any, neutral_provider: Any, paid_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin that rejects with no reason (against the contract's `str`): the core slices the reason for
+    its record and its log line, and a 500 there would come back on every re-send, each leaving a row."""
+    order = order_with(client, neutral_provider)
+    provider = app.extensions["gateway"].provider("example")
+
+    def wordless(request: Any) -> Any:
+        raise NotificationRejected(Verdict.MALFORMED, None)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(provider, "verify_notification", wordless)
+
+    reply = send(client, neutral_provider, neutral_provider.paid_notification(order))
+
+    assert reply.status_code == 400
+    assert [(r.verdict, r.reason) for r in notifications(app)] == [("malformed", "")]
+    assert_not_paid(client, order, paid_log)
+
+
+@pytest.mark.parametrize("field", ["failure_code", "failure_message"])
+def test_a_refund_notification_whose_failure_is_not_text_cannot_be_recorded(field: str) -> None:
+    report = RefundNotification("r1", "ref1", 100, "USD", "failed", **{field: 7})  # type: ignore[arg-type]
+    assert unstorable(report) == f"a refund's {field} that is not text"
+    assert unstorable(dataclasses.replace(report, **{field: "7"})) is None

@@ -109,16 +109,9 @@ import pytest
 from marshmallow import fields
 from gateway.testing import ProviderConformance
 from gateway_example_provider import schemas
-from gateway_example_provider.harness import ExampleHarness
+from tests.testing.example_by_path import ExampleByPath
 
 BUG = {bug!r}
-
-
-class PlantedHarness(ExampleHarness):
-    plugin_name = "gateway_example_provider.plugin"   # loaded by module path: not installed
-
-    def settings(self, public_url):
-        return {{**super().settings(public_url), "GATEWAY_PLUGINS": self.plugin_name}}
 
 
 class TestPlantedExample(ProviderConformance):
@@ -129,7 +122,7 @@ class TestPlantedExample(ProviderConformance):
 
     @pytest.fixture
     def harness(self, tmp_path):
-        return PlantedHarness(tmp_path)
+        return ExampleByPath(tmp_path)
 """
 
 KITS = {"iotpay": IOTPAY_KIT, "stripe": STRIPE_KIT, "example": EXAMPLE_KIT}

@@ -51,17 +51,10 @@ import pytest
 from gateway.plugin.provider import OutcomeUnknown
 from gateway.testing import ProviderConformance
 from gateway_example_provider import schemas
-from gateway_example_provider.harness import ExampleHarness
+from tests.testing.example_by_path import ExampleByPath
 from gateway_example_provider.provider import ExampleProvider
 
 BUG = {bug!r}
-
-
-class PlantedHarness(ExampleHarness):
-    plugin_name = "gateway_example_provider.plugin"   # loaded by module path: not installed
-
-    def settings(self, public_url):
-        return {{**super().settings(public_url), "GATEWAY_PLUGINS": self.plugin_name}}
 
 
 def checked_by_id_alone(self, order):  # "the payment id says which payment it is"
@@ -79,7 +72,7 @@ class TestPlantedExample(ProviderConformance):
 
     @pytest.fixture
     def harness(self, tmp_path):
-        return PlantedHarness(tmp_path)
+        return ExampleByPath(tmp_path)
 """
 
 STRIPE_KIT = """

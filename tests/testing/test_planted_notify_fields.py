@@ -106,17 +106,10 @@ from decimal import Decimal
 
 import pytest
 from gateway.testing import ProviderConformance
-from gateway_example_provider.harness import ExampleHarness
+from tests.testing.example_by_path import ExampleByPath
 from gateway_example_provider.provider import ExampleProvider
 
 BUG = {bug!r}
-
-
-class PlantedHarness(ExampleHarness):
-    plugin_name = "gateway_example_provider.plugin"   # loaded by module path: not installed
-
-    def settings(self, public_url):
-        return {{**super().settings(public_url), "GATEWAY_PLUGINS": self.plugin_name}}
 
 
 def unchecked(self, text, currency):  # no check that Decimal could read it, nor that it is whole
@@ -140,7 +133,7 @@ class TestPlantedExample(ProviderConformance):
 
     @pytest.fixture
     def harness(self, tmp_path):
-        return PlantedHarness(tmp_path)
+        return ExampleByPath(tmp_path)
 """
 
 KITS = {"iotpay": IOTPAY_KIT, "stripe": STRIPE_KIT, "example": EXAMPLE_KIT}
