@@ -16,6 +16,7 @@ from gateway.plugin.clock import FixedClock
 from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
 from gateway.testing.answer_fields import AnswerFieldChecks
+from gateway.testing.answer_shapes import AnswerShapeChecks
 from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
@@ -84,6 +85,7 @@ class ProviderConformance(
     RefusalFieldChecks,
     OrderIdChecks,
     StrictSettingChecks,
+    AnswerShapeChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
 ):

@@ -3,6 +3,8 @@ providers with planted bugs, and pass them as they are:
 
 - IOTPay asking for an order's `app_id` on every channel but WX_APP when `IOTPAY_WX_APP_ID` is not set (the
   rule applied to the wrong channels), so no Alipay or UnionPay order is taken;
+- IOTPay requiring `resCode` in a refund answer, which IOTPay documents as `retCode` and `retMsg` alone (its
+  samples and the simulator add `resCode`), so every refund answered as documented would be unknown;
 - Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
   the answer, but `query_order` itself passed it on as the order asked about.
 """
@@ -39,6 +41,13 @@ class TestPlantedIotPay(ProviderConformance):
     def planted(self, monkeypatch):
         if BUG == "app_id_elsewhere":
             monkeypatch.setattr(IotPayProvider, "required_fields", app_id_elsewhere)
+        if BUG == "refund_needs_rescode":  # "a business call always says how the business went"
+            call = IotPayProvider._business_call
+
+            def result_always_required(self, operation, params, schema, *, result_required=True):
+                return call(self, operation, params, schema, result_required=True)
+
+            monkeypatch.setattr(IotPayProvider, "_business_call", result_always_required)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -75,6 +84,7 @@ class TestPlantedStripe(ProviderConformance):
 OPTIONAL = "optional_setting_left_out"
 ASKED_DIRECTLY = "query_order_itself_refuses"
 THROUGH_THE_CORE = "answer_about_another_order_is_refused and not no_provider_id"
+SHAPES = "documentation_leaves_out"
 
 
 def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
@@ -97,3 +107,8 @@ def test_stripe_passing_on_an_answer_about_another_order_fails_though_the_core_r
     # ... so only the plugin asked directly shows it.
     result = run_planted_kit(pytester, STRIPE_KIT.format(bug="whoever_it_is_about"), ASKED_DIRECTLY)
     assert_kit_failed(result, "Stripe's query not checking whose order", "names the order asked about")
+
+
+def test_iotpay_requiring_the_refund_answers_rescode_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refund_needs_rescode"), SHAPES)
+    assert_kit_failed(result, "IOTPay requiring resCode in refund answers", "without 'resCode'")

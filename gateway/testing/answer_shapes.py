@@ -1,0 +1,106 @@
+"""Kit checks of the shapes a provider's documentation gives its genuine answers (`optional_answer_fields`).
+
+Part of `ProviderConformance`. A provider may document an answer with fewer fields than its samples (or
+its simulator) show: IOTPay's refund answer is documented as `retCode` and `retMsg` only, while its
+samples and the kit's simulator add `resCode`. A plugin must take every documented shape; the code for
+a shape the simulator never sends runs only when the kit sends it. For each declared field, the kit
+leaves it out of the genuine answer to a create (or a refund) and expects the same outcome as the
+genuine one: the order created, the refund made. Read as unknown, every order or refund the provider
+answers that way would wait for an operator, and routing could fail over after a create that worked.
+
+Undeclared, skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+import requests
+
+from gateway.plugin.provider import Operation
+from gateway.testing.harness import ProviderHarness
+from gateway.testing.live import LiveGateway
+from gateway.testing.refusals import acting_call
+from gateway.testing.wire import answer, intercepted
+
+FORM = "application/x-www-form-urlencoded"
+
+OPERATIONS = ("create_order", "refund")
+
+
+class AnswerShapeChecks:
+    @pytest.mark.parametrize("operation", OPERATIONS)
+    def test_a_genuine_answer_without_a_field_its_documentation_leaves_out_is_taken(
+        self, gateway_under_test: LiveGateway, operation: str
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        fields = harness.optional_answer_fields.get(operation, ())
+        if not fields:
+            pytest.skip(f"harness.optional_answer_fields names no field of the {operation} answer")
+        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        for field in fields:
+            if operation == "create_order":
+                acting = acting_call(gateway, gateway.post_order)
+                response = _without(field, acting, gateway, gateway.post_order)
+                status = "created" if response.status_code == 201 else "not created"
+            else:
+                acting = acting_call(gateway, functools.partial(_refund_of, gateway, gateway.paid_order()))
+                response = _without(
+                    field, acting, gateway, functools.partial(_refund_of, gateway, gateway.paid_order())
+                )
+                made = response.status_code == 201 and response.get_json()["status"] in ("succeeded", "pending")
+                status = "made" if made else "not made"
+            assert status in ("created", "made"), (
+                f"the genuine {operation} answer without {field!r} (harness.optional_answer_fields: your provider's "
+                f"documentation leaves it out) was {status}: {response.status_code} {response.get_json(silent=True)}; "
+                "take every shape your provider documents"
+            )
+
+
+def _refund_of(gateway: LiveGateway, order: dict[str, Any]) -> Any:
+    return gateway.refund(order["id"], order["amount"])
+
+
+def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> Any:
+    """`call()`, while the answer to its provider call at index `acting` lacks `field`, signed again."""
+    missing: list[str] = []
+
+    def leave_out(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        response: requests.Response = send()
+        if index != acting:
+            return response
+        content_type = response.headers.get("Content-Type", "")
+        body = _shape_without(field, response.content, content_type, gateway.harness)
+        if body is None:
+            missing.append(response.text[:200])
+            return response
+        return answer(request, response.status_code, body, content_type)
+
+    with intercepted(leave_out, spare=gateway.url):
+        response = call()
+    if missing:
+        pytest.fail(f"the genuine answer has no {field!r} to leave out: {missing[0]}")
+    return response
+
+
+def _shape_without(field: str, body: bytes, content_type: str, harness: ProviderHarness) -> bytes | None:
+    """`body` (a JSON object or a form) without its top-level `field`, signed again as the provider would
+    sign that shape (`harness.signed_answer`); None when it has no such field."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return None
+        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        if field not in pairs:
+            return None
+        del pairs[field]
+        return urlencode(list(harness.signed_answer(pairs).items())).encode()
+    if not isinstance(parsed, dict) or field not in parsed:
+        return None
+    return json.dumps(harness.signed_answer({name: value for name, value in parsed.items() if name != field})).encode()
