@@ -1,12 +1,14 @@
 """Kit checks of the shapes a provider's documentation gives its genuine answers (`optional_answer_fields`).
 
 Part of `ProviderConformance`. A provider may document an answer with fewer fields than its samples (or
-its simulator) show: IOTPay's refund answer is documented as `retCode` and `retMsg` only, while its
-samples and the kit's simulator add `resCode`. A plugin must take every documented shape; the code for
-a shape the simulator never sends runs only when the kit sends it. For each declared field, the kit
-leaves it out of the genuine answer to a create (or a refund) and expects the same outcome as the
-genuine one: the order created, the refund made. Read as unknown, every order or refund the provider
-answers that way would wait for an operator, and routing could fail over after a create that worked.
+its simulator) show: IOTPay documents its refund answer with `retCode` and `retMsg` only, while its
+samples and the kit's simulator add `resCode`, and it does not say whether any answer is signed. The code
+for a shape the simulator never sends runs only when the kit sends it. For each declared field, the kit
+leaves it out of the genuine answer to a create (or a refund), signed again, and expects what the genuine
+answer gives: the order created, the refund made with the same status. Read as unknown, every order or
+refund the provider answers that way would wait for an operator, and routing could fail over after a
+create that worked. And a refund answered with that shape of another refund's answer is unknown: an
+answer without the field must still be about the refund asked for.
 
 Undeclared, skipped.
 """
@@ -22,9 +24,10 @@ import pytest
 import requests
 
 from gateway.plugin.provider import Operation
-from gateway.testing.harness import ProviderHarness
+from gateway.testing.harness import ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveGateway
-from gateway.testing.refusals import acting_call
+from gateway.testing.outcomes import is_unknown
+from gateway.testing.refusals import acting_call, refused_by
 from gateway.testing.wire import answer, intercepted
 
 FORM = "application/x-www-form-urlencoded"
@@ -46,29 +49,50 @@ class AnswerShapeChecks:
         for field in fields:
             if operation == "create_order":
                 acting = acting_call(gateway, gateway.post_order)
-                response = _without(field, acting, gateway, gateway.post_order)
-                status = "created" if response.status_code == 201 else "not created"
-            else:
-                acting = acting_call(gateway, functools.partial(_refund_of, gateway, gateway.paid_order()))
-                response = _without(
-                    field, acting, gateway, functools.partial(_refund_of, gateway, gateway.paid_order())
-                )
-                made = response.status_code == 201 and response.get_json()["status"] in ("succeeded", "pending")
-                status = "made" if made else "not made"
-            assert status in ("created", "made"), (
-                f"the genuine {operation} answer without {field!r} (harness.optional_answer_fields: your provider's "
-                f"documentation leaves it out) was {status}: {response.status_code} {response.get_json(silent=True)}; "
-                "take every shape your provider documents"
+                response, _ = _without(field, acting, gateway, gateway.post_order)
+                assert response.status_code == 201, _not_taken(operation, field, response)
+                continue
+            genuine: list[Any] = []
+            acting = acting_call(gateway, functools.partial(_recorded_refund, gateway, gateway.paid_order(), genuine))
+            expected = genuine[0].get_json().get("status")
+            response, shape = _without(
+                field, acting, gateway, functools.partial(_refund_of, gateway, gateway.paid_order())
             )
+            assert response.status_code == 201 and response.get_json()["status"] == expected, _not_taken(
+                operation, field, response, f" (the genuine answer gave {expected!r})"
+            )
+            # The same shape, about the refund just made, given as the answer to another refund.
+            another = gateway.paid_order()
+            with refused_by(shape, gateway, acting):
+                other = _refund_of(gateway, another)
+            assert is_unknown(other), (
+                f"another refund's answer without {field!r} was given as the answer to a refund, which was "
+                f"{other.status_code} {other.get_json(silent=True)}: an answer without {field!r} must still be "
+                "about the refund asked for (its id, number or amount), or it is unclear"
+            )
+
+
+def _not_taken(operation: str, field: str, response: Any, genuine: str = "") -> str:
+    return (
+        f"the genuine {operation} answer without {field!r} (harness.optional_answer_fields: your provider's "
+        f"documentation leaves it out) answered {response.status_code} {response.get_json(silent=True)}{genuine}; "
+        "take every shape your provider documents"
+    )
 
 
 def _refund_of(gateway: LiveGateway, order: dict[str, Any]) -> Any:
     return gateway.refund(order["id"], order["amount"])
 
 
-def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> Any:
-    """`call()`, while the answer to its provider call at index `acting` lacks `field`, signed again."""
+def _recorded_refund(gateway: LiveGateway, order: dict[str, Any], answers: list[Any]) -> None:
+    answers.append(_refund_of(gateway, order))
+
+
+def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer]:
+    """`call()`, while the answer to its provider call at index `acting` lacks `field`, signed again; and that
+    answer as it was given."""
     missing: list[str] = []
+    given: list[ProviderAnswer] = []
 
     def leave_out(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
         response: requests.Response = send()
@@ -79,13 +103,14 @@ def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> Any:
         if body is None:
             missing.append(response.text[:200])
             return response
+        given.append(ProviderAnswer(response.status_code, body.decode(), content_type))
         return answer(request, response.status_code, body, content_type)
 
     with intercepted(leave_out, spare=gateway.url):
         response = call()
     if missing:
         pytest.fail(f"the genuine answer has no {field!r} to leave out: {missing[0]}")
-    return response
+    return response, given[0]
 
 
 def _shape_without(field: str, body: bytes, content_type: str, harness: ProviderHarness) -> bytes | None:

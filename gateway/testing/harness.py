@@ -149,8 +149,9 @@ class ProviderHarness(ABC):
     # IOTPAY_REQUIRE_RESPONSE_SIGN=1 requires `sign`), each a StrictSetting: the kit runs a gateway with each.
     strict_settings: Sequence[StrictSetting] = ()
     # Top-level fields your provider's documentation leaves out of a genuine answer that its samples or your
-    # simulator give, by operation ("create_order", "refund"; IOTPay: {"refund": ("resCode", "sign")}): the kit
-    # leaves each out of the genuine answer and expects the order created, the refund made. Empty: skipped.
+    # simulator give, by operation ("create_order", "refund"; IOTPay: {"create_order": ("sign",), "refund": ("resCode",
+    # "sign")}): the kit leaves each out of the genuine answer, signed again, and expects the order created, the refund
+    # made as the genuine answer makes it, and another refund given that answer unknown. Empty: skipped.
     optional_answer_fields: Mapping[str, Sequence[str]] = MappingProxyType({})
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.

@@ -5,6 +5,8 @@ providers with planted bugs, and pass them as they are:
   rule applied to the wrong channels), so no Alipay or UnionPay order is taken;
 - IOTPay requiring `resCode` in a refund answer, which IOTPay documents as `retCode` and `retMsg` alone (its
   samples and the simulator add `resCode`), so every refund answered as documented would be unknown;
+- IOTPay taking a refund answer without `resCode` as an answer about the refund it asked for, whatever it echoes
+  (another refund's answer in that shape made this refund "succeeded");
 - Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
   the answer, but `query_order` itself passed it on as the order asked about.
 """
@@ -48,6 +50,17 @@ class TestPlantedIotPay(ProviderConformance):
                 return call(self, operation, params, schema, result_required=True)
 
             monkeypatch.setattr(IotPayProvider, "_business_call", result_always_required)
+        if BUG == "refund_without_rescode_is_ours":  # "no resCode: IOTPay said SUCCESS to what we asked"
+            business_call = IotPayProvider._business_call
+
+            def trusting(self, operation, params, schema, *, result_required=True):
+                answer = business_call(self, operation, params, schema, result_required=result_required)
+                if operation == "refund_order" and answer.get("res_code") is None:
+                    ours = {{"mch_refund_no": params["mchRefundNo"], "refund_amount": params["refundAmount"]}}
+                    answer = {{**answer, **ours}}
+                return answer
+
+            monkeypatch.setattr(IotPayProvider, "_business_call", trusting)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -112,3 +125,10 @@ def test_stripe_passing_on_an_answer_about_another_order_fails_though_the_core_r
 def test_iotpay_requiring_the_refund_answers_rescode_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refund_needs_rescode"), SHAPES)
     assert_kit_failed(result, "IOTPay requiring resCode in refund answers", "without 'resCode'")
+
+
+def test_iotpay_taking_any_refund_answer_without_rescode_as_its_own_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refund_without_rescode_is_ours"), SHAPES)
+    assert_kit_failed(
+        result, "IOTPay reading any resCode-less refund answer as its own", "must still be about the refund"
+    )
