@@ -20,7 +20,7 @@ from typing import Any
 import requests
 from gateway_stripe.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 # Made up, in Stripe's formats, and unlike every other key in the test suite.
@@ -158,6 +158,14 @@ class StripeHarness(ProviderHarness):
         ProviderAnswer(400, '{"error":{"type":"invalid_request_error","code":null,"message":null,"param":null}}'),
     )
     accepted_reply = ProviderAnswer(200, '{"received": true}')  # any 2xx stops Stripe; the body is for its dashboard
+    # Orders Stripe refuses that the plugin refuses before any call (docs/providers/stripe.md): a return_url where
+    # the payer's browser goes nowhere, and a three-decimal amount whose last digit is not 0.
+    invalid_orders = (
+        InvalidOrderExample(
+            "return_url on a card order", {"channel": "card", "return_url": "https://shop.example/r"}, "return_url"
+        ),
+        InvalidOrderExample("KWD 1.001: not a multiple of 10", {"currency": "KWD", "amount": 1001}, "amount"),
+    )
     sdk_params = ("client_secret", "publishable_key")  # what Stripe.js needs to confirm a card payment
     notifications_carry_paid_time = True  # the event's `created`
     notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
