@@ -48,6 +48,9 @@ def main() -> None:
 
 def profile(args: argparse.Namespace, url: str, upstream: servers.Gunicorn, work: Path, orders: int) -> None:
     seed.seed_orders(url, orders, MCH_ID)
+    # Every notify is confirmed by query (as in bench/run.py): the upstream must know each order, paid, or
+    # no notify is ever applied and "duplicate" profiles unconfirmed first-time notifies instead.
+    seed.seed_upstream(servers.UPSTREAM_STATE[upstream.url], 0, orders, MCH_ID)
     paths = [seed.notify_path(i, MCH_ID, KEY) for i in range(orders)]
     with gateway_server(url, upstream, work, "profile", *args.gunicorn_args) as gateway:
         if args.kind == "duplicate":  # pay them first
