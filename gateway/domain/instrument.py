@@ -23,17 +23,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.plugin.clock import utcnow
 from gateway.plugin.hookspecs import hookimpl
 from gateway.plugin.provider import (
+    CreatedOrder,
     NotFound,
     NotSupported,
     OutcomeUnknown,
     Provider,
     ProviderError,
     ProviderMisconfigured,
+    RefundResult,
     Refused,
     Verdict,
 )
 from gateway.plugin.snapshots import OrderSnapshot
 from gateway.store.db import Database
+from gateway.store.models import PROVIDER_ORDER_ID_LENGTH, PROVIDER_REFUND_ID_LENGTH
 from gateway.store.statements import CALL_KEYS, INSERT_PROVIDER_CALL
 from gateway.telemetry import logs, metrics
 
@@ -142,7 +145,7 @@ def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], 
         started = time.perf_counter()
         error: BaseException | None = None
         try:
-            return method(*args, **kwargs)
+            return _storable(method(*args, **kwargs))
         except BaseException as exc:
             error = exc
             if isinstance(exc, ProviderError):
@@ -167,6 +170,17 @@ def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], 
                 sink(_record(provider_name, operation, outcome, error, seconds, ids))
 
     return call
+
+
+def _storable(result: Any) -> Any:
+    """A plugin's answer, if the record can hold it. A provider id past its column would fail the write that
+    records the answer (on PostgreSQL; SQLite takes it), a 500 after the provider acted: the answer is
+    unclear instead, and the order or refund stays pending or unknown for reconciliation to settle."""
+    if isinstance(result, CreatedOrder) and len(result.provider_order_id or "") > PROVIDER_ORDER_ID_LENGTH:
+        raise OutcomeUnknown("unstorable_answer", f"a provider order id past {PROVIDER_ORDER_ID_LENGTH} characters")
+    if isinstance(result, RefundResult) and len(result.provider_refund_id or "") > PROVIDER_REFUND_ID_LENGTH:
+        raise OutcomeUnknown("unstorable_answer", f"a provider refund id past {PROVIDER_REFUND_ID_LENGTH} characters")
+    return result
 
 
 def _mend(error: ProviderError) -> None:

@@ -62,6 +62,7 @@ DEFAULT_MERCHANT_ID = "default"
 MERCHANT_ORDER_NO_LENGTH = 64  # the gateway's own order references are 26 characters
 EVENT_ID_LENGTH = 255  # a provider's event id, as notifications record it
 PROVIDER_ORDER_ID_LENGTH = 128  # the provider's own id of an order
+PROVIDER_REFUND_ID_LENGTH = 128  # the provider's own id of a refund
 
 
 def default_account_id(provider: str) -> str:
@@ -275,7 +276,7 @@ class Refund(Base):
     status: Mapped[str] = mapped_column(String(20), default=RefundStatus.PENDING.value, index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(255))
-    provider_refund_id: Mapped[str | None] = mapped_column(String(128))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(PROVIDER_REFUND_ID_LENGTH))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -107,3 +107,24 @@ def test_an_error_without_text_reaches_the_core_as_empty_text(sqlite_url: str) -
         assert calls(db) == ["query_order"]
     finally:
         db.dispose()
+
+
+class Rambling(Quiet):
+    """A plugin that passes on a provider id no record can hold."""
+
+    def create_order(self, request: OrderRequest) -> CreatedOrder:
+        return CreatedOrder(provider_order_id="p" * 129, pay_params={"k": "v"})
+
+
+def test_an_answer_with_an_id_no_record_can_hold_is_unclear(sqlite_url: str) -> None:
+    # On PostgreSQL the answer's UPDATE would fail (varchar(128)) after the provider acted: a 500, the answer lost.
+    db = Database(sqlite_url)
+    provider = Rambling()
+    instrument.instrument(provider, db)
+    try:
+        with pytest.raises(OutcomeUnknown) as raised:
+            provider.create_order(None)  # type: ignore[arg-type]
+        assert raised.value.code == "unstorable_answer"
+        assert calls(db) == ["create_order"]
+    finally:
+        db.dispose()
