@@ -236,7 +236,7 @@ def _rejected(
     genuine = rejected.verdict.accepted
     # The reason is recorded and logged, sliced: a plugin's None (against the contract) must not be a 500
     # on every re-send, each leaving a row.
-    reason = rejected.reason if isinstance(rejected.reason, str) else as_text(rejected.reason)
+    reason = as_text(rejected.reason)
     guard = gateway.notify_guard
     if not genuine and guard is not None and not guard.admit(request.remote_addr):
         if guard.first_refusal(request.remote_addr):

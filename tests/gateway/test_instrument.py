@@ -3,7 +3,7 @@ transaction that writes it explicitly, never picked up by whatever code happens 
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
@@ -49,41 +49,43 @@ def calls(db: Database) -> list[str]:
     return [row.operation for row in rows]
 
 
+@pytest.fixture
+def db(sqlite_url: str) -> Iterator[Database]:
+    database = Database(sqlite_url)
+    yield database
+    database.dispose()
+
+
+def instrumented(provider: Provider, db: Database) -> Provider:
+    instrument.instrument(provider, db)
+    return provider
+
+
 def order_ref() -> OrderRef:
     return OrderRef(merchant_order_no="m1", provider_order_id=None, amount=100, currency="EUR", client_ip="1.2.3.4")
 
 
-def test_a_call_made_while_records_are_held_elsewhere_is_written_at_once(sqlite_url: str, tmp_path: Path) -> None:
-    db = Database(sqlite_url)
-    provider = Quiet()
-    instrument.instrument(provider, db)
-    try:
-        with instrument.records_held(db) as held:
-            with pytest.raises(Refused):
-                provider.query_order(order_ref())  # not the call the block holds a record for
-            assert calls(db) == ["query_order"] and held == []
-            instrument.holding(provider.query_order, held)
-        assert calls(db) == ["query_order"]
-    finally:
-        db.dispose()
+def test_a_call_made_while_records_are_held_elsewhere_is_written_at_once(db: Database) -> None:
+    provider = instrumented(Quiet(), db)
+    with instrument.records_held(db) as held:
+        with pytest.raises(Refused):
+            provider.query_order(order_ref())  # not the call the block holds a record for
+        assert calls(db) == ["query_order"] and held == []
+        instrument.holding(provider.query_order, held)
+    assert calls(db) == ["query_order"]
 
 
-def test_a_held_record_is_written_once_by_the_transaction_it_was_handed_to(sqlite_url: str) -> None:
-    db = Database(sqlite_url)
-    provider = Quiet()
-    instrument.instrument(provider, db)
-    try:
-        with instrument.records_held(db) as held:
-            with pytest.raises(Refused):
-                instrument.holding(provider.query_order, held)(order_ref())
-            assert calls(db) == [] and [record["outcome"] for record in held] == ["refused"]
-            with db.transaction_connection() as connection:
-                instrument.write_records(connection, held)
-            held.clear()
-        with db.autocommit_connection() as connection:
-            assert connection.execute(select(func.count()).select_from(PROVIDER_CALLS)).scalar() == 1
-    finally:
-        db.dispose()
+def test_a_held_record_is_written_once_by_the_transaction_it_was_handed_to(db: Database) -> None:
+    provider = instrumented(Quiet(), db)
+    with instrument.records_held(db) as held:
+        with pytest.raises(Refused):
+            instrument.holding(provider.query_order, held)(order_ref())
+        assert calls(db) == [] and [record["outcome"] for record in held] == ["refused"]
+        with db.transaction_connection() as connection:
+            instrument.write_records(connection, held)
+        held.clear()
+    with db.autocommit_connection() as connection:
+        assert connection.execute(select(func.count()).select_from(PROVIDER_CALLS)).scalar() == 1
 
 
 class Wordless(Quiet):
@@ -93,20 +95,15 @@ class Wordless(Quiet):
         raise OutcomeUnknown(None, None)  # type: ignore[arg-type]
 
 
-def test_an_error_without_text_reaches_the_core_as_empty_text(sqlite_url: str) -> None:
-    db = Database(sqlite_url)
-    provider = Wordless()
-    instrument.instrument(provider, db)
-    try:
-        with pytest.raises(OutcomeUnknown) as raised:
-            provider.query_order(order_ref())
-        assert (raised.value.code, raised.value.message) == ("", "")
-        # the routing attempt's row slices both: before, that slice was a TypeError and a 500
-        row = Attempt.begin("o1", 0, "a1", "quiet", "m1").values(raised.value)
-        assert (row["outcome"], row["code"], row["message"]) == ("unknown", "", "")
-        assert calls(db) == ["query_order"]
-    finally:
-        db.dispose()
+def test_an_error_without_text_reaches_the_core_as_empty_text(db: Database) -> None:
+    provider = instrumented(Wordless(), db)
+    with pytest.raises(OutcomeUnknown) as raised:
+        provider.query_order(order_ref())
+    assert (raised.value.code, raised.value.message) == ("", "")
+    # the routing attempt's row slices both: before, that slice was a TypeError and a 500
+    row = Attempt.begin("o1", 0, "a1", "quiet", "m1").values(raised.value)
+    assert (row["outcome"], row["code"], row["message"]) == ("unknown", "", "")
+    assert calls(db) == ["query_order"]
 
 
 class Rambling(Quiet):
@@ -116,15 +113,10 @@ class Rambling(Quiet):
         return CreatedOrder(provider_order_id="p" * 129, pay_params={"k": "v"})
 
 
-def test_an_answer_with_an_id_no_record_can_hold_is_unclear(sqlite_url: str) -> None:
+def test_an_answer_with_an_id_no_record_can_hold_is_unclear(db: Database) -> None:
     # On PostgreSQL the answer's UPDATE would fail (varchar(128)) after the provider acted: a 500, the answer lost.
-    db = Database(sqlite_url)
-    provider = Rambling()
-    instrument.instrument(provider, db)
-    try:
-        with pytest.raises(OutcomeUnknown) as raised:
-            provider.create_order(None)  # type: ignore[arg-type]
-        assert raised.value.code == "unstorable_answer"
-        assert calls(db) == ["create_order"]
-    finally:
-        db.dispose()
+    provider = instrumented(Rambling(), db)
+    with pytest.raises(OutcomeUnknown) as raised:
+        provider.create_order(None)  # type: ignore[arg-type]
+    assert raised.value.code == "unstorable_answer"
+    assert calls(db) == ["create_order"]
