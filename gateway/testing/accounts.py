@@ -1,15 +1,20 @@
-"""The kit's check that two accounts of one provider, side by side, never mix (`AccountChecks`)."""
+"""The kit's checks that two accounts of one provider, side by side, never mix (`AccountChecks`), and that a
+notification naming another account is never read as this one's."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from cryptography.fernet import Fernet
 
 from gateway.domain.merchants import create_merchant
-from gateway.plugin.provider import QUERY, Verdict
+from gateway.plugin.provider import QUERY, NotificationRejected, Verdict
+from gateway.testing.harness import HttpRequest
 from gateway.testing.live import LiveGateway
 
 
@@ -73,3 +78,54 @@ class AccountChecks:
             refreshed = other.get(f"/v1/orders/{lost['id']}?refresh=true")
             assert refreshed.status_code == 200, f"refresh answered {refreshed.status_code}: {refreshed.text}"
             assert refreshed.get_json()["status"] == "paid", "the query did not use the order's own account"
+
+    def test_a_notification_naming_another_account_is_never_read_as_this_ones(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # Signed with this account's secret and naming another account: two accounts that share a secret, or a
+        # provider that signs for several. The core refuses a notification whose account is not the order's, so a
+        # plugin that reports its own account, not the one named, takes the other account's payment as this one's.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        account = gateway.provider.account_id
+        if not account:
+            pytest.skip("provider.account_id is None: its notifications name no account the core compares")
+        order = gateway.new_order()
+        genuine = harness.paid_notification(order)
+        if getattr(gateway.provider.verify_notification(gateway.inbound(genuine)), "account_id", None) != account:
+            pytest.skip("the genuine notification is not read as naming this account: nothing to compare")
+        other = account[:-1] + ("1" if account[-1:] != "1" else "2")
+        renamed = _naming(genuine, account, other)
+        if renamed is None:
+            pytest.skip(f"the genuine notification holds no field that is the account id {account!r}")
+        try:
+            signed = harness.signed_notification(renamed)
+        except NotImplementedError:
+            pytest.skip("harness.signed_notification is not implemented")
+        try:
+            read = gateway.provider.verify_notification(gateway.inbound(signed))
+        except NotificationRejected:
+            return
+        assert getattr(read, "account_id", None) != account, (
+            f"a notification naming account {other!r}, signed again, was read as {read!r}: report the account the "
+            f"notification names (the core refuses one that is not the order's), never this account's {account!r}"
+        )
+
+
+def _naming(request: HttpRequest, account: str, other: str) -> HttpRequest | None:
+    """`request` with each field (of its query string, form body or JSON body) that is `account` made `other`,
+    not signed again; None where no field is."""
+    query = tuple((name, other if value == account else value) for name, value in request.query)
+    body = request.body
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        body = json.dumps({name: other if value == account else value for name, value in parsed.items()}).encode()
+    elif body:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        if any(value == account for _, value in pairs):
+            body = urlencode([(name, other if value == account else value) for name, value in pairs]).encode()
+    if query == tuple(request.query) and body == request.body:
+        return None
+    return dataclasses.replace(request, query=query, body=body)

@@ -360,15 +360,7 @@ class AnswerFieldChecks:
     ) -> Any:
         """Calls `call` for real (recording the provider's answers), then once per garbled answer;
         `wrong(read, genuine, variant)` says what is wrong with a reading other than an unclear one."""
-        recorded: list[Recorded] = []
-
-        def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
-            response: requests.Response = send()
-            recorded.append((response.status_code, response.content, response.headers.get("Content-Type", "")))
-            return response
-
-        with intercepted(record, spare=gateway.url):
-            genuine = call()
+        genuine, recorded = recorded_call(gateway, call)
         judged, found, code = 0, [], gateway.harness.invalid_answer_code
         kind = gateway.harness.answer_kind_field
         for index, (status, body, content_type) in enumerate(recorded):
@@ -407,6 +399,20 @@ class AnswerFieldChecks:
         if not judged:
             pytest.skip(f"the provider's answers to {method} have no JSON or form fields to garble")
         return genuine
+
+
+def recorded_call(gateway: LiveGateway, call: Callable[[], Any]) -> tuple[Any, list[Recorded]]:
+    """What `call()` returns, made for real, and the provider's answers to each of its calls, in order."""
+    recorded: list[Recorded] = []
+
+    def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        response: requests.Response = send()
+        recorded.append((response.status_code, response.content, response.headers.get("Content-Type", "")))
+        return response
+
+    with intercepted(record, spare=gateway.url):
+        genuine = call()
+    return genuine, recorded
 
 
 def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, Any, Garbled], str | None]:

@@ -17,6 +17,7 @@ from gateway.plugin.provider import NotificationRejected, Operation, Verdict
 from gateway.testing.accounts import AccountChecks
 from gateway.testing.answer_fields import AnswerFieldChecks
 from gateway.testing.answer_shapes import AnswerShapeChecks
+from gateway.testing.answer_signatures import AnswerSignatureChecks
 from gateway.testing.busy_checks import BusyChecks
 from gateway.testing.check_checks import CheckChecks
 from gateway.testing.checkout_checks import CheckoutChecks
@@ -86,6 +87,7 @@ class ProviderConformance(
     OrderIdChecks,
     StrictSettingChecks,
     AnswerShapeChecks,
+    AnswerSignatureChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
 ):
@@ -107,8 +109,9 @@ class ProviderConformance(
     the codes a merchant is shown (`ErrorCodeChecks`), of the provider's declared refusals, plain
     (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), of the provider order id of
     an order in every channel (`OrderIdChecks`), of the settings that make a plugin stricter with
-    answers (`StrictSettingChecks`) and of the simulator's own notifications (`OwnNotificationChecks`)
-    live in modules of their own; this class has the rest.
+    answers (`StrictSettingChecks`), of signed answers changed on the way (`AnswerSignatureChecks`) and
+    of the simulator's own notifications (`OwnNotificationChecks`) live in modules of their own; this
+    class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets
     back (compared with the provider's own `acknowledge(verdict)`), the order through

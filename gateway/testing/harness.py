@@ -127,6 +127,10 @@ class ProviderHarness(ABC):
     # gateway without each, and expects an order in every channel it can order in created (with those options
     # where named), and one in each named channel without them refused, a 422 naming each option.
     optional_settings: Mapping[str, Mapping[str, Mapping[str, Any]]] = MappingProxyType({})
+    # Whether your plugin, on `settings()` alone (every optional setting at its default), confirms each paying
+    # notification by query (`info.confirm_notifications`), as your provider's page in docs/ says it does. IOTPay:
+    # True (an MD5 notify alone never pays). The kit expects exactly that. None (the default): skipped.
+    confirms_notifications: bool | None = None
     timestamp_tolerance: timedelta | None = None  # the window of a provider that signs timestamps (Stripe: 5 min)
     # The provider's own "busy, try again" or system-error answers, as it sends them (its documented error
     # format and code): the kit puts each in place of the answer to every call, and expects "unknown".

@@ -6,18 +6,23 @@ the harness's `pay_without_notifying`, `close` and `misdirect_next_query`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from gateway.domain import outbox
-from gateway.plugin.provider import Operation, ProviderError
-from gateway.testing.answer_fields import order_ref
+from gateway.plugin.provider import Notification, Operation, OutcomeUnknown, ProviderError
+from gateway.testing.answer_fields import FORM, order_ref, played_back, recorded_call
+from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.own_notifications import RECORDED, answered_notification
+from gateway.testing.wire import intercepted
 
 
 def require_query(gateway: LiveGateway) -> None:
@@ -152,6 +157,92 @@ class RecoveryChecks:
         harness_call(lambda: harness.pay_without_notifying(other), "pay_without_notifying(order)")
         harness_call(lambda: harness.misdirect_next_query(order, other), "misdirect_next_query(order, other)")
         asked_directly(gateway, order, other, f"provider id {order['provider_order_id']}")
+
+    def test_a_query_answer_that_says_another_amount_is_read_with_it_or_unclear(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # The core compares the amount query_order reports with the order's: a plugin that reports the order's own
+        # amount, not the provider's, leaves nothing to compare, and a payment of another amount confirms this order.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        require_query(gateway)
+        order = gateway.new_order()
+        harness_call(lambda: harness.pay_without_notifying(order), "pay_without_notifying(order)")
+        ref = order_ref(gateway.order(order["id"]))
+        genuine, recorded = recorded_call(gateway, lambda: gateway.provider.query_order(ref))
+        exponent = gateway.provider.info.currencies[order["currency"]]
+        more = order["amount"] + 1
+        changed = {
+            index: (status, body, content_type)
+            for index, (status, original, content_type) in enumerate(recorded)
+            if (body := other_amount(original, content_type, (order["amount"], more), exponent, harness)) is not None
+        }
+        if not changed:
+            pytest.skip(f"no answer to query_order holds the amount {order['amount']} as a number: {genuine!r}")
+        with intercepted(played_back(recorded, changed), spare=gateway.url):
+            try:
+                read = gateway.provider.query_order(ref)
+            except ProviderError as error:
+                assert isinstance(error, OutcomeUnknown) or type(error) is ProviderError, (
+                    f"a paid order's query answer saying {more} (not {order['amount']}) raised {error!r}: it is an "
+                    "answer about this order, so it is read with its amount, or as unclear; never as a refusal"
+                )
+                return
+        assert isinstance(read, Notification) and read.amount == more, (
+            f"the provider's answer about paid order {order['merchant_order_no']} said {more} minor units, not "
+            f"{order['amount']}, and query_order read it as {read!r}: report the amount the provider answers (the "
+            "core compares it with the order's and keeps the difference visible), or raise OutcomeUnknown"
+        )
+
+
+def other_amount(
+    body: bytes, content_type: str, amounts: tuple[int, int], exponent: int, harness: ProviderHarness
+) -> bytes | None:
+    """`body` (a JSON or form answer) with every value that holds the first of `amounts` (minor units, as a
+    number or as text, or major units as decimal text) made the second, written the same way and signed
+    again; None when no value holds it."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return None
+        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        changed = {name: _amount_as(value, amounts, exponent) for name, value in pairs.items()}
+        if changed == pairs:
+            return None
+        return urlencode(list(harness.signed_answer(changed).items())).encode()
+    variant = _with_amount(parsed, amounts, exponent)
+    if variant == parsed:
+        return None
+    return json.dumps(harness.signed_answer(variant) if isinstance(variant, dict) else variant).encode()
+
+
+def _with_amount(value: Any, amounts: tuple[int, int], exponent: int) -> Any:
+    if isinstance(value, dict):
+        return {name: _with_amount(item, amounts, exponent) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_with_amount(item, amounts, exponent) for item in value]
+    return _amount_as(value, amounts, exponent)
+
+
+def _amount_as(value: Any, amounts: tuple[int, int], exponent: int) -> Any:
+    """`value` made the second amount where it holds the first, written as it was; else `value`."""
+    amount, other = amounts
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return other if value == amount else value
+    if not isinstance(value, str) or not value.replace(".", "", 1).isdigit():
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if "." not in value:
+        return str(other) if number == amount else value
+    if number != Decimal(amount).scaleb(-exponent):
+        return value
+    places = len(value.split(".")[1])
+    return f"{Decimal(other).scaleb(-exponent):.{places}f}"
 
 
 def asked_directly(gateway: LiveGateway, order: dict[str, Any], other: dict[str, Any], named_by: str) -> None:

@@ -27,10 +27,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from gateway.plugin.provider import Operation, OutcomeUnknown, ProviderError, RefundRequest, Refused
-from gateway.testing.answer_fields import LEFT_OUT, changes, order_ref, played_back
+from gateway.testing.answer_fields import LEFT_OUT, changes, order_ref, played_back, recorded_call
 from gateway.testing.harness import ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import order_request
@@ -88,15 +87,7 @@ class RefusalFieldChecks:
         if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
             pytest.skip("the provider does not declare the refund operation")
         call = self.create_call(gateway) if operation == "create_order" else self.refund_call(gateway)
-        recorded: list[Recorded] = []
-
-        def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
-            response: requests.Response = send()
-            recorded.append((response.status_code, response.content, response.headers.get("Content-Type", "")))
-            return response
-
-        with intercepted(record, spare=gateway.url):
-            call()
+        _, recorded = recorded_call(gateway, call)
         if not recorded:
             pytest.skip(f"the provider made no call over `requests` for {operation}")
         acting = len(recorded) - 1  # the last call acts; earlier ones look things up

@@ -9,6 +9,11 @@ An optional setting (IOTPay: `IOTPAY_WX_APP_ID`, the WeChat app every WX_APP ord
 place an order fills when it is left out (the order's `app_id`). The code for that case runs only
 without the setting, which the kit's gateway otherwise always has: the harness declares its
 `optional_settings`, and the kit starts a gateway without each.
+
+A setting's default is a promise too: IOTPay confirms every paying notify by query unless told not to. A
+plugin whose default changed passes every check that confirmation would make, skipped as "does not
+confirm". The harness declares `confirms_notifications`, and the kit compares it with the plugin's
+`info.confirm_notifications` on the harness's settings.
 """
 
 from __future__ import annotations
@@ -71,6 +76,23 @@ class SettingsChecks:
             )
             for channel_name, options in in_its_place.items():
                 _refused_without(gateway, name, channel_name, options)
+
+    def test_notifications_are_confirmed_by_query_as_the_harness_declares_by_default(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        declared = gateway_under_test.harness.confirms_notifications
+        if declared is None:
+            pytest.skip("harness.confirms_notifications is not declared")
+        confirms = gateway_under_test.provider.info.confirm_notifications
+        assert confirms is declared, (
+            f"on the harness's settings alone, info.confirm_notifications is {confirms}, and the harness declares "
+            f"{declared} (harness.confirms_notifications, as the provider's docs say): "
+            + (
+                "a notification's signature alone would pay orders by default"
+                if declared
+                else "every notification would wait for a query the provider's docs do not ask for"
+            )
+        )
 
 
 def _created_without(

@@ -1,0 +1,116 @@
+"""Kit check of a signed answer changed after the provider signed it: never believed, whatever the settings.
+
+Part of `ProviderConformance`. Where a provider signs its answers (IOTPay signs its successful ones), the
+signature is all that says an answer is the provider's own: a TLS-terminating proxy, a cache or one
+corrupted byte can change a status, an id or an amount on the way. The kit records the genuine answers to
+a create, to a query about a paid order and to a refund, changes one signed field of one answer at a time,
+and plays each back to the provider's own method **without signing it again**. A field counts as signed
+when `harness.signed_answer` would give the changed answer another signature; where it would not (a field
+outside the signature, or a provider that signs no answer), the change is not judged.
+
+Each changed answer must not be read as an answer: no created order, no notification, no refund result.
+It is unclear (`OutcomeUnknown`), or any `ProviderError`: a provider that signs only its successful answers
+cannot tell a refusal someone forged from its own, and an answer whose success marker was changed is one.
+The gateway runs on the harness's settings, which leave every optional setting at its default: a plugin
+that only logs a wrong signature unless a strict setting is on believes a forged answer wherever nobody
+set it.
+
+Without `harness.signed_answer` (the default leaves answers as they are): skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from gateway.plugin.provider import Operation, ProviderError, RefundRequest
+from gateway.testing.answer_fields import FORM, _short, order_ref, played_back, recorded_call
+from gateway.testing.harness import ProviderHarness
+from gateway.testing.live import LiveGateway
+from gateway.testing.not_created import order_request
+from gateway.testing.wire import intercepted
+
+
+class AnswerSignatureChecks:
+    def test_a_signed_answer_changed_after_it_was_signed_is_never_believed(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway = gateway_under_test
+        found: list[str] = []
+        judged = 0
+        for method, call in _calls(gateway):
+            _, recorded = recorded_call(gateway, call)
+            for index, (status, body, content_type) in enumerate(recorded):
+                for what, changed in unsigned_changes(body, content_type, gateway.harness):
+                    judged += 1
+                    replay = played_back(recorded, {index: (status, changed, content_type)})
+                    with intercepted(replay, spare=gateway.url):
+                        try:
+                            read = call()
+                        except ProviderError:
+                            continue  # unclear, or refused: not believed
+                        except Exception as error:  # what the plugin raised is the finding
+                            read = error
+                    found.append(f"{method} (call {index + 1}), {what}: {_short(repr(read))}")
+        if not judged:
+            pytest.skip("harness.signed_answer signs none of the provider's answers: no signature to break")
+        assert not found, (
+            f"{len(found)} answers changed after the provider signed them, not signed again, were read as answers: "
+            f"{'; '.join(found[:20])}. An answer whose signature does not verify is not the provider's word: raise "
+            "OutcomeUnknown, under every setting (the kit's gateway leaves optional settings at their defaults)"
+        )
+
+
+def _calls(gateway: LiveGateway) -> Iterator[tuple[str, Callable[[], Any]]]:
+    """Each provider method whose answers the kit changes, ready to call again with the same request."""
+    provider, harness = gateway.provider, gateway.harness
+    yield "create_order", functools.partial(provider.create_order, order_request(gateway))
+    if Operation.QUERY in provider.operations:
+        order = gateway.new_order()
+        harness.pay_without_notifying(order)
+        yield "query_order", functools.partial(provider.query_order, order_ref(gateway.order(order["id"])))
+    if Operation.REFUND in provider.operations:
+        paid = gateway.paid_order()
+        request = RefundRequest(str(uuid.uuid4()), order_ref(paid), paid["amount"], paid["currency"], None)
+        yield "refund", functools.partial(provider.refund, request)
+
+
+def unsigned_changes(body: bytes, content_type: str, harness: ProviderHarness) -> Iterator[tuple[str, bytes]]:
+    """(what was changed, the answer with it changed) for each top-level field of a JSON or form answer
+    whose change the harness would sign again differently: the answer's signed fields, its signature too."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return
+        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        for name, value in pairs.items():
+            variant = {**pairs, name: _changed(value)}
+            if harness.signed_answer(dict(variant)) != variant:
+                yield f"{name!r} {value!r} made {variant[name]!r}", urlencode(list(variant.items())).encode()
+        return
+    if not isinstance(parsed, dict):
+        return
+    for name, value in parsed.items():
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        variant = {**parsed, name: _changed(value)}
+        if harness.signed_answer(dict(variant)) != variant:
+            yield f"{name!r} {value!r} made {variant[name]!r}", json.dumps(variant).encode()
+
+
+def _changed(value: Any) -> Any:
+    """`value` changed as a byte on the way would change it: a flag flipped, a number one more, text's
+    last character another."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value + 1
+    text = str(value)
+    return text[:-1] + ("0" if text[-1:] != "0" else "1") if text else "0"

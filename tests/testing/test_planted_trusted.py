@@ -1,0 +1,104 @@
+"""The kit's checks of what a plugin believes fail IOTPay with four bugs an outside engineer planted blind (each
+missed by the kit before these checks), and pass it as it is:
+
+- an answer whose `sign` does not verify only logged unless `IOTPAY_REQUIRE_RESPONSE_SIGN=1`, so by default a
+  status or an amount changed on the way is believed;
+- `query_order` reporting the stored order's amount, not the one IOTPay answers, so the core has nothing to
+  compare and a payment of another amount confirms the order;
+- a notify's account taken from the settings, not from its `mchId`, so the core's account check compares the
+  account with itself;
+- `IOTPAY_CONFIRM_NOTIFY_BY_QUERY` off by default, so an MD5 notify alone pays orders, and every check of the
+  confirmation is skipped as "the provider does not confirm".
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
+
+pytest_plugins = ["pytester"]
+
+pytestmark = pytest.mark.usefixtures("project_importable")
+
+IOTPAY_KIT = """
+import dataclasses
+
+import pytest
+from gateway_iotpay import config, plugin
+from gateway_iotpay.provider import IotPayProvider
+from tests.iotpay.harness import IotPayHarness
+
+from gateway.testing import ProviderConformance
+
+BUG = {bug!r}
+
+
+class TestPlantedIotPay(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "sign_only_logged":  # "a wrong sign is logged; rejecting it is what the strict setting is for"
+            check = IotPayProvider._check_response_sign
+
+            def logged(self, operation, raw):
+                if self.config.require_response_sign:
+                    check(self, operation, raw)
+
+            monkeypatch.setattr(IotPayProvider, "_check_response_sign", logged)
+        if BUG == "stored_amount":  # "the amount is the order's: the query only says whether it is paid"
+            query = IotPayProvider.query_order
+
+            def stored_amount(self, order):
+                return dataclasses.replace(query(self, order), amount=order.amount)
+
+            monkeypatch.setattr(IotPayProvider, "query_order", stored_amount)
+        if BUG == "own_account":  # "a notify that verifies with our key is about our account"
+            verify = IotPayProvider.verify_notification
+
+            def own_account(self, request):
+                return dataclasses.replace(verify(self, request), account_id=self.account_id)
+
+            monkeypatch.setattr(IotPayProvider, "verify_notification", own_account)
+        if BUG == "confirmation_opt_in":  # "confirming costs a query: turn it on where it is wanted"
+            load = plugin.load_config
+
+            def opt_in(settings):
+                loaded = load(settings)
+                return loaded and dataclasses.replace(loaded, confirm_notify_by_query=settings.flag(config.CONFIRM))
+
+            monkeypatch.setattr(plugin, "load_config", opt_in)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return IotPayHarness(tmp_path)
+"""
+
+SIGNED = "changed_after_it_was_signed"
+AMOUNT = "says_another_amount"
+ACCOUNT = "naming_another_account"
+CONFIRMS = "confirmed_by_query_as_the_harness_declares"
+
+
+def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{SIGNED} or {AMOUNT} or {ACCOUNT} or {CONFIRMS}")
+    assert_kit_passed(result, exactly=4)
+
+
+def test_iotpay_only_logging_a_wrong_answer_signature_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="sign_only_logged"), SIGNED)
+    assert_kit_failed(result, "IOTPay only logging a wrong answer sign", "not signed again, were read as answers")
+
+
+def test_iotpay_reporting_the_stored_amount_from_a_query_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="stored_amount"), AMOUNT)
+    assert_kit_failed(result, "IOTPay's query reporting the order's amount", "report the amount the provider answers")
+
+
+def test_iotpay_reading_every_notify_as_its_own_accounts_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="own_account"), ACCOUNT)
+    assert_kit_failed(result, "IOTPay taking the notify's account from its settings", "report the account")
+
+
+def test_iotpay_confirming_notifies_only_when_asked_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="confirmation_opt_in"), CONFIRMS)
+    assert_kit_failed(result, "IOTPay not confirming notifies by default", "a notification's signature alone")
