@@ -69,6 +69,38 @@ class RefundNotificationChecks:
         assert (after["status"], after["refunded_amount"]) == ("refunded", order["amount"]), after
         assert gateway.paid_events() == [order["id"]], "one payment, one order.paid webhook"
 
+    def test_a_notification_that_a_pending_refund_is_still_pending_settles_nothing(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # Providers announce a refund when they take it (Stripe's refund.created, status pending) as well as when
+        # it settles: read as settled, money that may never move is counted refunded, and a refund that then fails
+        # leaves the payer unpaid.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        order = gateway.paid_order()
+        refund_notification(gateway, order, {"id": str(uuid.uuid4()), "amount": 1, "currency": order["currency"]})
+        try:
+            harness.pend_next_refund()
+        except NotImplementedError:
+            pytest.skip("harness.pend_next_refund() is not implemented: the provider settles refunds at once")
+        response = gateway.refund(order["id"], order["amount"])
+        assert response.status_code in (201, 202), f"a refund the provider holds pending answered {response.get_json()}"
+        [refund] = gateway.refunds(order["id"])
+        before = gateway.order(order["id"])["refunded_amount"]
+        reply = gateway.notify(harness.refund_notification(order, refund, "pending"))
+        after = gateway.refunds(order["id"])
+        assert [each["status"] for each in after] == ["pending"], (
+            f"a notification that the refund is pending ({reply}, verdict {gateway.verdicts()[-1]}) left the gateway "
+            f"recording {after}: a refund the provider has taken but not settled stays pending"
+        )
+        assert gateway.order(order["id"])["refunded_amount"] == before, "a pending refund was counted as refunded"
+        assert reply in [gateway.ack(verdict) for verdict in (Verdict.APPLIED, Verdict.DUPLICATE, Verdict.IGNORED)], (
+            f"a notification that a refund the gateway made is pending was answered {reply} (verdict "
+            f"{gateway.verdicts()[-1]}): it is a message the provider sends in the normal course, and one not "
+            "acknowledged is sent again for days"
+        )
+
     def test_a_pending_refund_is_settled_by_the_providers_own_notification(
         self, gateway_under_test: LiveGateway
     ) -> None:

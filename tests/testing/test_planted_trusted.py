@@ -8,7 +8,12 @@ missed by the kit before these checks), and pass it as it is:
 - a notify's account taken from the settings, not from its `mchId`, so the core's account check compares the
   account with itself;
 - `IOTPAY_CONFIRM_NOTIFY_BY_QUERY` off by default, so an MD5 notify alone pays orders, and every check of the
-  confirmation is skipped as "the provider does not confirm".
+  confirmation is skipped as "the provider does not confirm";
+
+and Stripe with one planted in the same blind trial:
+
+- a refund event that is not failed read as succeeded, so `refund.created` (the refund taken, still pending)
+  counts money as refunded that may never move.
 """
 
 from __future__ import annotations
@@ -73,6 +78,38 @@ class TestPlantedIotPay(ProviderConformance):
         return IotPayHarness(tmp_path)
 """
 
+STRIPE_KIT = """
+import dataclasses
+
+import pytest
+from gateway_stripe.provider import StripeProvider
+from tests.stripe.harness import StripeHarness
+
+from gateway.testing import ProviderConformance
+
+BUG = {bug!r}
+
+
+class TestPlantedStripe(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        if BUG == "pending_is_settled":  # "Stripe has accepted the refund unless it says it failed"
+            read = StripeProvider._refund_notification
+
+            def settled(self, event, obj):
+                notification = read(self, event, obj)
+                if notification.outcome == "pending":
+                    return dataclasses.replace(notification, outcome="succeeded")
+                return notification
+
+            monkeypatch.setattr(StripeProvider, "_refund_notification", settled)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return StripeHarness(tmp_path)
+"""
+
+STILL_PENDING = "still_pending_settles_nothing"
 SIGNED = "changed_after_it_was_signed"
 AMOUNT = "says_another_amount"
 ACCOUNT = "naming_another_account"
@@ -102,3 +139,12 @@ def test_iotpay_reading_every_notify_as_its_own_accounts_fails(pytester: pytest.
 def test_iotpay_confirming_notifies_only_when_asked_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="confirmation_opt_in"), CONFIRMS)
     assert_kit_failed(result, "IOTPay not confirming notifies by default", "a notification's signature alone")
+
+
+def test_the_pending_refund_check_passes_stripe_as_it_is(pytester: pytest.Pytester) -> None:
+    assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), STILL_PENDING), exactly=1)
+
+
+def test_stripe_reading_a_pending_refund_event_as_settled_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, STRIPE_KIT.format(bug="pending_is_settled"), STILL_PENDING)
+    assert_kit_failed(result, "Stripe reading refund.created as succeeded", "a refund the provider has taken")
