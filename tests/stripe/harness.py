@@ -166,7 +166,8 @@ class StripeHarness(ProviderHarness):
         ),
         InvalidOrderExample("KWD 1.001: not a multiple of 10", {"currency": "KWD", "amount": 1001}, "amount"),
     )
-    sdk_params = ("client_secret", "publishable_key")  # what Stripe.js needs to confirm a card payment
+    # What Stripe.js needs to confirm a card payment, and the PaymentIntent's id (docs/providers/stripe.md).
+    sdk_params = ("client_secret", "publishable_key", "payment_intent_id")
     notifications_carry_paid_time = True  # the event's `created`
     notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
