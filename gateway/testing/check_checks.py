@@ -3,11 +3,14 @@
 Part of `ProviderConformance`, for a provider that implements `check` (others skip). With the
 harness's settings it answers; with the first of `secrets()` replaced by another value of the same
 shape it raises `ProviderMisconfigured` (the gateway itself refused): a check that passes whatever the
-key is tells the operator nothing.
+key is tells the operator nothing. The refused secret appears nowhere: not in the error, not in a log line,
+not in the API's answer to an order made with it. A plugin that shows the key it sent, to help an operator
+compare it with the provider's dashboard, hands it to whoever reads the logs.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -19,8 +22,12 @@ from gateway.testing.live import LiveGateway
 
 class CheckChecks:
     def test_the_connection_check_passes_and_fails_a_wrong_secret(
-        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+        self,
+        gateway_harness: ProviderHarness,
+        gateway_factory: Callable[..., LiveGateway],
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
+        caplog.set_level(logging.DEBUG)
         gateway = gateway_factory()
         if type(gateway.provider).check is Provider.check:
             pytest.skip("the provider implements no check() (`gateway check` says so)")
@@ -42,5 +49,13 @@ class CheckChecks:
                 "gateway's credentials, which is ProviderMisconfigured (operators are alerted, `gateway check` "
                 "names it), not a plain refusal of one request nor an unclear answer"
             )
+            shown = misconfigured.post_order().get_data(as_text=True)
+            for where, text in (
+                ("check()'s error", f"{error} {error.code} {error.message}"),
+                ("an order's answer", shown),
+            ):
+                assert wrong not in text, f"the refused {name} is in {where}: {text[:300]}"
+            leaked = [record.getMessage() for record in caplog.records if wrong in record.getMessage()]
+            assert not leaked, f"the refused {name} is in the log: {leaked[0][:300]}"
             return
         pytest.fail(f"with {name} wrong, check() still said {answer!r}: it must make a call the secret is checked on")

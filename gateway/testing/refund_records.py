@@ -4,6 +4,9 @@ Part of `ProviderConformance`. A merchant who must find a refund at the provider
 payer asking where their money is) looks for the `provider_refund_id` the API shows. A plugin that
 reads it from the wrong field of the answer shows none, or another refund's: the money moved, but
 nobody can say which refund it was. Only the simulator's own records say what the id is.
+
+And the answer to one refund, given as the answer to another (a proxy's mix-up, a provider's), must
+leave that other refund unknown: read as its own, a refund is recorded made that never moved a cent.
 """
 
 from __future__ import annotations
@@ -13,7 +16,11 @@ from collections import Counter
 import pytest
 
 from gateway.plugin.provider import Operation
+from gateway.testing.answer_fields import recorded_call
+from gateway.testing.harness import ProviderAnswer
 from gateway.testing.live import LiveGateway
+from gateway.testing.outcomes import is_unknown
+from gateway.testing.refusals import refused_by
 
 
 class RefundRecordChecks:
@@ -51,3 +58,24 @@ class RefundRecordChecks:
             )
         repeated = [name for name, count in Counter(ref for ref, _ in shown.values()).items() if count > 1]
         assert not repeated, f"several refunds show the same provider_refund_id: {repeated}"
+
+    def test_the_answer_to_one_refund_given_to_another_leaves_it_unknown(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip(f"{gateway.harness.provider_name} does not declare the refund operation")
+        first = gateway.paid_order()
+        made, recorded = recorded_call(gateway, lambda: gateway.refund(first["id"], first["amount"]))
+        if not recorded:
+            pytest.skip("the provider made no call over `requests` to refund")
+        assert made.status_code in (201, 202), f"a refund answered {made.status_code}: {made.get_json()}"
+        acting = len(recorded) - 1  # the last call acts; earlier ones look things up
+        status, body, content_type = recorded[acting]
+        other = gateway.paid_order()
+        with refused_by(ProviderAnswer(status, body.decode("utf-8", "replace"), content_type), gateway, acting):
+            response = gateway.refund(other["id"], other["amount"])
+        assert is_unknown(response), (
+            f"the genuine answer to a refund of order {first['merchant_order_no']}, given as the answer to a refund "
+            f"of order {other['merchant_order_no']}, made it {response.status_code} {response.get_json()}: check "
+            "that a refund's answer is about the refund asked for (its id, number, amount or payment), and raise "
+            "OutcomeUnknown if not"
+        )

@@ -10,10 +10,17 @@ missed by the kit before these checks), and pass it as it is:
 - `IOTPAY_CONFIRM_NOTIFY_BY_QUERY` off by default, so an MD5 notify alone pays orders, and every check of the
   confirmation is skipped as "the provider does not confirm";
 
-and Stripe with one planted in the same blind trial:
+Stripe with one planted in a second blind trial:
 
 - a refund event that is not failed read as succeeded, so `refund.created` (the refund taken, still pending)
-  counts money as refunded that may never move.
+  counts money as refunded that may never move;
+
+and Example Pay with two from a third:
+
+- the secret the provider refused shown in the error "to help the operator compare it", so it reaches the
+  logs, `gateway check` and the API's answers;
+- a refund answer read as about the refund asked for, whatever refund it names, so another refund's answer
+  records this one made.
 """
 
 from __future__ import annotations
@@ -109,6 +116,42 @@ class TestPlantedStripe(ProviderConformance):
         return StripeHarness(tmp_path)
 """
 
+EXAMPLE_KIT = """
+import pytest
+from gateway_example_provider.client import ExampleClient
+from tests.testing.example_by_path import ExampleByPath
+
+from gateway.plugin import ProviderMisconfigured
+from gateway.testing import ProviderConformance
+
+BUG = {bug!r}
+
+
+class TestPlantedExample(ProviderConformance):
+    @pytest.fixture(autouse=True)
+    def planted(self, monkeypatch):
+        call = ExampleClient.call
+
+        def planted_call(self, operation, payload):
+            try:
+                answer = call(self, operation, payload)
+            except ProviderMisconfigured as error:
+                if BUG == "secret_shown":  # "let the operator compare the key with the dashboard"
+                    raise ProviderMisconfigured(error.code, f"{{error.message}} (signed with {{self._secret!r}})")
+                raise
+            if BUG == "any_refund_answer" and operation == "refund" and isinstance(answer, dict):
+                answer = {{**answer, "refund_id": payload["refund_id"]}}  # "it answers what we asked"
+            return answer
+
+        monkeypatch.setattr(ExampleClient, "call", planted_call)
+
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return ExampleByPath(tmp_path)
+"""
+
+WRONG_SECRET = "connection_check_passes_and_fails_a_wrong_secret"
+GIVEN_TO_ANOTHER = "given_to_another_leaves_it_unknown"
 STILL_PENDING = "still_pending_settles_nothing"
 SIGNED = "changed_after_it_was_signed"
 AMOUNT = "says_another_amount"
@@ -148,3 +191,18 @@ def test_the_pending_refund_check_passes_stripe_as_it_is(pytester: pytest.Pytest
 def test_stripe_reading_a_pending_refund_event_as_settled_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, STRIPE_KIT.format(bug="pending_is_settled"), STILL_PENDING)
     assert_kit_failed(result, "Stripe reading refund.created as succeeded", "a refund the provider has taken")
+
+
+def test_the_secret_and_refund_answer_checks_pass_example_pay_as_it_is(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), f"{WRONG_SECRET} or {GIVEN_TO_ANOTHER}")
+    assert_kit_passed(result, exactly=2)
+
+
+def test_example_pay_showing_the_refused_secret_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="secret_shown"), WRONG_SECRET)
+    assert_kit_failed(result, "Example Pay showing the secret it sent", "the refused EXAMPLE_SECRET is in")
+
+
+def test_example_pay_reading_any_refund_answer_as_its_own_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="any_refund_answer"), GIVEN_TO_ANOTHER)
+    assert_kit_failed(result, "Example Pay reading another refund's answer as its own", "given as the answer")
