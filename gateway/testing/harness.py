@@ -210,7 +210,8 @@ class ProviderHarness(ABC):
     notifications_reach_every_endpoint: bool = False
     # The setting that holds your provider's API base URL, when your simulator is served over plain http: the
     # kit sets it to the https:// form and carries the calls over plain http itself, so that a plain http
-    # address in an answer is what it would be in production, a downgrade.
+    # address in an answer is what it would be in production, a downgrade. The kit also sets it to a plain http
+    # address of another machine, and to the metadata address, and expects start-up to refuse each, naming it.
     api_url_setting: str | None = None
     # The `provider_error.code`s your plugin gives a refund the provider reports failed, as your provider's page
     # documents them (Stripe: `refund_failed`, `refund_canceled`): the kit expects one on every such refund.

@@ -77,6 +77,29 @@ class SettingsChecks:
             for channel_name, options in in_its_place.items():
                 _refused_without(gateway, name, channel_name, options)
 
+    @pytest.mark.parametrize(
+        "address",
+        ["http://pay.example.com/api", "https://169.254.169.254/latest"],
+        ids=["plain_http_elsewhere", "cloud_metadata"],
+    )
+    def test_an_unsafe_api_address_is_refused_at_start_by_name(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway], address: str
+    ) -> None:
+        # Signed requests over plain http to another machine can be read and answered by anyone on the way (and
+        # an unsigned answer believed); the metadata address hands the provider's calls to the cloud's credentials.
+        name = gateway_harness.api_url_setting
+        if name is None:
+            pytest.skip("harness.api_url_setting is not declared")
+        try:
+            gateway_factory({name: address}, without=["GATEWAY_ALLOW_PLAIN_HTTP", "GATEWAY_SANDBOX"])
+        except Exception as refusal:  # ConfigError is expected; whatever it is, it must name the setting
+            assert name in str(refusal), f"{name}={address} was refused without naming it: {refusal}"
+            return
+        pytest.fail(
+            f"the gateway started with {name}={address}: read the provider's address with Settings.service_url "
+            "(https, or plain http to this machine only; never a link-local or metadata address)"
+        )
+
     def test_notifications_are_confirmed_by_query_as_the_harness_declares_by_default(
         self, gateway_under_test: LiveGateway
     ) -> None:

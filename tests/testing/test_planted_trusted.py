@@ -15,12 +15,14 @@ Stripe with one planted in a second blind trial:
 - a refund event that is not failed read as succeeded, so `refund.created` (the refund taken, still pending)
   counts money as refunded that may never move;
 
-and Example Pay with two from a third:
+and Example Pay with three from a third:
 
 - the secret the provider refused shown in the error "to help the operator compare it", so it reaches the
   logs, `gateway check` and the API's answers;
 - a refund answer read as about the refund asked for, whatever refund it names, so another refund's answer
-  records this one made.
+  records this one made;
+- its API address read as any http(s) URL, so signed calls go over plain http to another machine, or to the
+  cloud's metadata address.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ import pytest
 from gateway_example_provider.client import ExampleClient
 from tests.testing.example_by_path import ExampleByPath
 
-from gateway.plugin import ProviderMisconfigured
+from gateway.plugin import ProviderMisconfigured, Settings
 from gateway.testing import ProviderConformance
 
 BUG = {bug!r}
@@ -144,6 +146,15 @@ class TestPlantedExample(ProviderConformance):
             return answer
 
         monkeypatch.setattr(ExampleClient, "call", planted_call)
+        if BUG == "any_http_address":  # "an http(s) URL is an http(s) URL"
+            service_url = Settings.service_url
+
+            def lax(self, name, default):
+                if name == "EXAMPLE_API_URL":
+                    return (self.get(name, default) or "").rstrip("/")
+                return service_url(self, name, default)
+
+            monkeypatch.setattr(Settings, "service_url", lax)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -152,6 +163,7 @@ class TestPlantedExample(ProviderConformance):
 
 WRONG_SECRET = "connection_check_passes_and_fails_a_wrong_secret"
 GIVEN_TO_ANOTHER = "given_to_another_leaves_it_unknown"
+UNSAFE_ADDRESS = "unsafe_api_address"
 STILL_PENDING = "still_pending_settles_nothing"
 SIGNED = "changed_after_it_was_signed"
 AMOUNT = "says_another_amount"
@@ -194,8 +206,8 @@ def test_stripe_reading_a_pending_refund_event_as_settled_fails(pytester: pytest
 
 
 def test_the_secret_and_refund_answer_checks_pass_example_pay_as_it_is(pytester: pytest.Pytester) -> None:
-    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), f"{WRONG_SECRET} or {GIVEN_TO_ANOTHER}")
-    assert_kit_passed(result, exactly=2)
+    selection = f"{WRONG_SECRET} or {GIVEN_TO_ANOTHER} or {UNSAFE_ADDRESS}"
+    assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), selection), exactly=4)
 
 
 def test_example_pay_showing_the_refused_secret_fails(pytester: pytest.Pytester) -> None:
@@ -206,3 +218,8 @@ def test_example_pay_showing_the_refused_secret_fails(pytester: pytest.Pytester)
 def test_example_pay_reading_any_refund_answer_as_its_own_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="any_refund_answer"), GIVEN_TO_ANOTHER)
     assert_kit_failed(result, "Example Pay reading another refund's answer as its own", "given as the answer")
+
+
+def test_example_pay_taking_any_http_address_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="any_http_address"), UNSAFE_ADDRESS)
+    assert_kit_failed(result, "Example Pay reading its address as any URL", "the gateway started with EXAMPLE_API_URL")
