@@ -295,6 +295,14 @@ def test_requests_stripe_would_refuse_are_refused(
     assert response.json()["error"].get("code") == code
 
 
+def test_an_api_version_the_simulator_does_not_speak_is_refused(stripe: StripeSandbox) -> None:
+    refused = stripe_post(stripe, "/v1/payment_intents", INTENT_FORM, **{"Stripe-Version": "2099-01-01"})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == {"type": "invalid_request_error", "message": "Invalid Stripe API version: 2099-01-01"}
+    spoken = stripe_post(stripe, "/v1/payment_intents", INTENT_FORM, **{"Stripe-Version": "2024-06-20"})
+    assert spoken.status_code == 200, spoken.text
+
+
 def test_a_forgotten_idempotency_key_makes_a_new_request(stripe: StripeSandbox) -> None:
     first = stripe_post(stripe, "/v1/payment_intents", INTENT_FORM, **{"Idempotency-Key": "k2"})
     assert requests.delete(f"{stripe.url}/test/idempotency_keys", timeout=5).json() == {"forgotten": 1}

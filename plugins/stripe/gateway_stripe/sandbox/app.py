@@ -142,8 +142,12 @@ class Simulator:
         request = Request(environ)
         try:
             endpoint, arguments = self._urls.bind_to_environ(environ).match()
+            version = request.headers.get("Stripe-Version")
             if request.path.startswith("/v1/") and not self._authorized(request):
                 response = error(401, "Invalid API Key provided.")  # never echo what was sent
+            elif request.path.startswith("/v1/") and version not in (None, API_VERSION):
+                # Stripe refuses a version that does not exist; the simulator speaks only the one it implements.
+                response = error(400, f"Invalid Stripe API version: {version}", kind="invalid_request_error")
             else:
                 response = endpoint(request, **arguments)
         except HTTPException as exc:
