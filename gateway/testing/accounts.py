@@ -112,16 +112,18 @@ class AccountChecks:
 
 
 def _naming(request: HttpRequest, account: str, other: str) -> HttpRequest | None:
-    """`request` with each field (of its query string, form body or JSON body) that is `account` made `other`,
-    not signed again; None where no field is."""
+    """`request` with each field (of its query string, form body or JSON body, nested ones too) that is `account`
+    made `other`, not signed again; None where no field is."""
     query = tuple((name, other if value == account else value) for name, value in request.query)
     body = request.body
     try:
         parsed = json.loads(body) if body else None
     except ValueError:
         parsed = None
-    if isinstance(parsed, dict):
-        body = json.dumps({name: other if value == account else value for name, value in parsed.items()}).encode()
+    if isinstance(parsed, (dict, list)):
+        renamed = _renamed(parsed, account, other)
+        if renamed != parsed:
+            body = json.dumps(renamed).encode()
     elif body:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         if any(value == account for _, value in pairs):
@@ -129,3 +131,11 @@ def _naming(request: HttpRequest, account: str, other: str) -> HttpRequest | Non
     if query == tuple(request.query) and body == request.body:
         return None
     return dataclasses.replace(request, query=query, body=body)
+
+
+def _renamed(value: Any, account: str, other: str) -> Any:
+    if isinstance(value, dict):
+        return {name: _renamed(item, account, other) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, account, other) for item in value]
+    return other if value == account else value

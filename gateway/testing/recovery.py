@@ -225,12 +225,19 @@ def _with_amount(value: Any, amounts: tuple[int, int], exponent: int) -> Any:
 
 
 def _amount_as(value: Any, amounts: tuple[int, int], exponent: int) -> Any:
-    """`value` made the second amount where it holds the first, written as it was; else `value`."""
+    """`value` made the second amount where it holds the first, written as it was (minor units as a number or
+    text, major units as a JSON number or decimal text); else `value`."""
     amount, other = amounts
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return other if value == amount else value
+    if isinstance(value, float):
+        return (
+            float(Decimal(other).scaleb(-exponent))
+            if Decimal(str(value)) == Decimal(amount).scaleb(-exponent)
+            else value
+        )
     if not isinstance(value, str) or not value.replace(".", "", 1).isdigit():
         return value
     try:
@@ -241,7 +248,7 @@ def _amount_as(value: Any, amounts: tuple[int, int], exponent: int) -> Any:
         return str(other) if number == amount else value
     if number != Decimal(amount).scaleb(-exponent):
         return value
-    places = len(value.split(".")[1])
+    places = max(len(value.split(".")[1]), exponent)  # "12.5" for 12.50: one more minor unit is "12.51"
     return f"{Decimal(other).scaleb(-exponent):.{places}f}"
 
 

@@ -12,15 +12,16 @@ leave that other refund unknown: read as its own, a refund is recorded made that
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from gateway.plugin.provider import Operation
-from gateway.testing.answer_fields import recorded_call
-from gateway.testing.harness import ProviderAnswer
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown
-from gateway.testing.refusals import refused_by
+from gateway.testing.wire import answer, intercepted
 
 
 class RefundRecordChecks:
@@ -64,15 +65,32 @@ class RefundRecordChecks:
         if Operation.REFUND not in gateway.provider.operations:
             pytest.skip(f"{gateway.harness.provider_name} does not declare the refund operation")
         first = gateway.paid_order()
-        made, recorded = recorded_call(gateway, lambda: gateway.refund(first["id"], first["amount"]))
-        if not recorded:
+        calls: list[tuple[str, str, requests.Response]] = []
+
+        def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+            response: requests.Response = send()
+            calls.append((request.method or "", urlsplit(request.url or "").path, response))
+            return response
+
+        with intercepted(record, spare=gateway.url):
+            made = gateway.refund(first["id"], first["amount"])
+        if not calls:
             pytest.skip("the provider made no call over `requests` to refund")
         assert made.status_code in (201, 202), f"a refund answered {made.status_code}: {made.get_json()}"
-        acting = len(recorded) - 1  # the last call acts; earlier ones look things up
-        status, body, content_type = recorded[acting]
+        method, path, genuine = calls[-1]  # the last call acts; earlier ones look things up
+        given: list[str] = []
+
+        def swapped(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+            if given or (request.method, urlsplit(request.url or "").path) != (method, path):
+                response: requests.Response = send()
+                return response
+            given.append(f"{method} {path}")
+            return answer(request, genuine.status_code, genuine.content, genuine.headers.get("Content-Type", ""))
+
         other = gateway.paid_order()
-        with refused_by(ProviderAnswer(status, body.decode("utf-8", "replace"), content_type), gateway, acting):
+        with intercepted(swapped, spare=gateway.url):
             response = gateway.refund(other["id"], other["amount"])
+        assert given, f"the refund of another order made no {method} {path} call to give the first one's answer to"
         assert is_unknown(response), (
             f"the genuine answer to a refund of order {first['merchant_order_no']}, given as the answer to a refund "
             f"of order {other['merchant_order_no']}, made it {response.status_code} {response.get_json()}: check "

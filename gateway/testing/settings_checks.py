@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from gateway.plugin import ConfigError
 from gateway.plugin.provider import ChannelInfo
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
@@ -92,8 +93,8 @@ class SettingsChecks:
             pytest.skip("harness.api_url_setting is not declared")
         try:
             gateway_factory({name: address}, without=["GATEWAY_ALLOW_PLAIN_HTTP", "GATEWAY_SANDBOX"])
-        except Exception as refusal:  # ConfigError is expected; whatever it is, it must name the setting
-            assert name in str(refusal), f"{name}={address} was refused without naming it: {refusal}"
+        except ConfigError as refusal:
+            assert refusal.variable == name, f"{name}={address} was refused naming {refusal.variable}: {refusal}"
             return
         pytest.fail(
             f"the gateway started with {name}={address}: read the provider's address with Settings.service_url "

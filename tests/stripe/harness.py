@@ -173,6 +173,7 @@ class StripeHarness(ProviderHarness):
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
+    confirms_notifications = False  # the webhook's HMAC over its exact body decides (docs/providers/stripe.md)
     status_answer_code = "http_{status}"  # an error status without Stripe's error object (docs/providers/stripe.md)
     answer_kind_field = "object"  # every Stripe API object names its kind: "payment_intent", "refund", "list"
     largest_amount = 99_999_999  # Stripe's PaymentIntent docs: "The amount value supports up to eight digits"

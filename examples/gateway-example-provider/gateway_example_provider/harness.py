@@ -42,6 +42,7 @@ class ExampleHarness(ProviderHarness):
     amount = 1250
     required_settings = ("EXAMPLE_SECRET", "EXAMPLE_API_URL")
     api_url_setting = "EXAMPLE_API_URL"  # the simulator is served over plain http
+    confirms_notifications = False  # a notification's HMAC-SHA256 signature decides
     # Example Pay's "busy, try again": a 503 in its own error format (its client reads any 5xx as unclear).
     busy_answers = (ProviderAnswer(503, '{"error":{"code":"busy","message":"Example Pay is busy, try again"}}'),)
     accepted_reply = ProviderAnswer(200, "ok", "text/plain")  # Example Pay re-sends until a 200 "ok"
