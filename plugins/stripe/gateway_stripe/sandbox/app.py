@@ -11,7 +11,7 @@ The sandbox's own controls:
                                                 a signed payment_intent.* event goes to the webhook URL
                                                 (unless notify is false: the event is recorded, not sent)
     POST /test/events/<id>/resend               deliver an event again (the dashboard's "Resend")
-    POST /test/refunds/<id> {status}            settle a pending refund (succeeded or failed): a signed
+    POST /test/refunds/<id> {status}            settle a pending refund (succeeded, failed or canceled): a signed
                                                 refund.updated event goes to the webhook URL
 A refund that succeeds (at once, or when settled) also sends charge.refunded, with the charge as
 Stripe shows it at API_VERSION: amounts, no list of refunds.
@@ -374,8 +374,8 @@ class Simulator:
 
     def _settle_refund(self, request: Request, refund_id: str) -> Response:
         status = str((request.get_json(silent=True) or {}).get("status") or "")
-        if status not in ("succeeded", "failed"):
-            raise Refused(None, "status must be succeeded or failed", "status")
+        if status not in ("succeeded", "failed", "canceled"):
+            raise Refused(None, "status must be succeeded, failed or canceled", "status")
         refund = self.store.settle_refund(refund_id, status, "declined" if status == "failed" else None)
         # Stripe tells the webhook endpoint when a pending refund settles, as it does about payments.
         self._send_event("refund.updated", refund)
