@@ -404,6 +404,37 @@ class ProviderConformance(
         retried = "after reconcile retried it (a retry with the same refund_id must never refund again)"
         self.assert_provider_refunded(gateway, order, amount, retried)
 
+    def test_a_refund_retried_while_its_first_call_is_still_at_the_provider_never_refunds_twice(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+    ) -> None:
+        # The first call timed out and the provider is still carrying it out: the refund is in none of its
+        # records yet, so a look-up finds nothing, and only the provider's own idempotency (a refund number, an
+        # Idempotency-Key) stands between the retry and a second refund.
+        from gateway.domain.reconcile import reconcile
+
+        gateway = gateway_factory(gateway_harness.timeout_settings(TIMEOUT))
+        operations = self.require_operations(gateway, Operation.REFUND)
+        order = gateway.paid_order()
+        amount = self.partial_amount(gateway, order) if Operation.PARTIAL_REFUND in operations else order["amount"]
+        gateway_harness.delay_next("refund", DELAY)
+        started = time.monotonic()
+        first = gateway.refund(order["id"], amount)
+        assert first.status_code in (502, 504), f"a refund that timed out answered {first.get_json()}"
+        gateway.expire_refund_leases(order["id"])
+        reconcile(gateway.gateway, timedelta(0))  # while the first call is still being carried out
+        in_flight = time.monotonic() - started < DELAY
+        # The first call lands once its delay is over: then both are in the simulator's records, if both were made.
+        deadline = started + DELAY + SETTLE
+        while time.monotonic() < started + DELAY + 0.5 or (
+            self.provider_refunded(gateway, order) < amount and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        self.assert_provider_refunded(
+            gateway, order, amount, "after reconcile retried the refund while its first call was still at the provider"
+        )
+        if not in_flight:
+            pytest.skip(f"the retry came {DELAY}s after the first call, when it was over: nothing was judged")
+
     @staticmethod
     def require_operations(gateway: LiveGateway, *needed: Operation) -> frozenset[Operation]:
         """The provider's operations; skips the test unless it declares all of `needed`."""
