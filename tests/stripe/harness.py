@@ -20,7 +20,14 @@ from typing import Any
 import requests
 from gateway_stripe.sandbox.app import Simulator, create_simulator
 
-from gateway.testing import HttpRequest, InvalidOrderExample, KnownAnswer, ProviderAnswer, ProviderHarness
+from gateway.testing import (
+    HttpRequest,
+    InvalidOrderExample,
+    KnownAnswer,
+    ProviderAnswer,
+    ProviderHarness,
+    ValidOrderExample,
+)
 from gateway.testing.live import Environ, Interceptor, LiveServer
 
 # Made up, in Stripe's formats, and unlike every other key in the test suite.
@@ -166,6 +173,8 @@ class StripeHarness(ProviderHarness):
         ),
         InvalidOrderExample("KWD 1.001: not a multiple of 10", {"currency": "KWD", "amount": 1001}, "amount"),
     )
+    # Close to those, and taken: Stripe's description is any text of one character or more.
+    valid_orders = (ValidOrderExample("a one-character subject (Stripe's description)", {"subject": "T"}),)
     # What Stripe.js needs to confirm a card payment, and the PaymentIntent's id (docs/providers/stripe.md).
     sdk_params = ("client_secret", "publishable_key", "payment_intent_id")
     notifications_carry_paid_time = True  # the event's `created`
