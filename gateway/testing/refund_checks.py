@@ -29,6 +29,22 @@ def refund_notification(gateway: LiveGateway, order: Mapping[str, Any], refund: 
         pytest.skip("harness.refund_notification is not implemented: the provider sends no refund notifications")
 
 
+def pending_refund(gateway: LiveGateway) -> dict[str, Any]:
+    """A paid order refunded whole, the refund held pending by the simulator (`pend_next_refund`); skips a
+    provider without refunds, refund notifications or pending refunds."""
+    if Operation.REFUND not in gateway.provider.operations:
+        pytest.skip("the provider does not declare the refund operation")
+    order = gateway.paid_order()
+    refund_notification(gateway, order, {"id": str(uuid.uuid4()), "amount": 1, "currency": order["currency"]})
+    try:
+        gateway.harness.pend_next_refund()
+    except NotImplementedError:
+        pytest.skip("harness.pend_next_refund() is not implemented: the provider settles refunds at once")
+    response = gateway.refund(order["id"], order["amount"])
+    assert response.status_code in (201, 202), f"a refund the provider holds pending answered {response.get_json()}"
+    return order
+
+
 class RefundNotificationChecks:
     def test_a_refund_notification_never_marks_an_order_paid(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
@@ -76,16 +92,7 @@ class RefundNotificationChecks:
         # it settles: read as settled, money that may never move is counted refunded, and a refund that then fails
         # leaves the payer unpaid.
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        if Operation.REFUND not in gateway.provider.operations:
-            pytest.skip("the provider does not declare the refund operation")
-        order = gateway.paid_order()
-        refund_notification(gateway, order, {"id": str(uuid.uuid4()), "amount": 1, "currency": order["currency"]})
-        try:
-            harness.pend_next_refund()
-        except NotImplementedError:
-            pytest.skip("harness.pend_next_refund() is not implemented: the provider settles refunds at once")
-        response = gateway.refund(order["id"], order["amount"])
-        assert response.status_code in (201, 202), f"a refund the provider holds pending answered {response.get_json()}"
+        order = pending_refund(gateway)
         [refund] = gateway.refunds(order["id"])
         before = gateway.order(order["id"])["refunded_amount"]
         reply = gateway.notify(harness.refund_notification(order, refund, "pending"))
@@ -105,16 +112,7 @@ class RefundNotificationChecks:
         self, gateway_under_test: LiveGateway
     ) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        if Operation.REFUND not in gateway.provider.operations:
-            pytest.skip("the provider does not declare the refund operation")
-        order = gateway.paid_order()
-        refund_notification(gateway, order, {"id": str(uuid.uuid4()), "amount": 1, "currency": order["currency"]})
-        try:
-            harness.pend_next_refund()
-        except NotImplementedError:
-            pytest.skip("harness.pend_next_refund() is not implemented: the provider settles refunds at once")
-        response = gateway.refund(order["id"], order["amount"])
-        assert response.status_code in (201, 202), f"a refund the provider holds pending answered {response.get_json()}"
+        order = pending_refund(gateway)
         harness.settle_pending_refunds(order, "succeeded")
         deadline = time.monotonic() + SIMULATOR_NOTIFIES_WITHIN
         while gateway.refunds(order["id"])[0]["status"] != "succeeded" and time.monotonic() < deadline:
