@@ -365,14 +365,7 @@ class ProviderConformance(
     ) -> None:
         from gateway.domain.reconcile import reconcile
 
-        gateway = gateway_factory(gateway_harness.timeout_settings(TIMEOUT))
-        operations = self.require_operations(gateway, Operation.REFUND)
-        order = gateway.paid_order()
-        # Less than the whole amount when the provider takes it, so that a second refund would fit.
-        amount = self.partial_amount(gateway, order) if Operation.PARTIAL_REFUND in operations else order["amount"]
-        gateway_harness.delay_next("refund", DELAY)
-        started = time.monotonic()
-        response = gateway.refund(order["id"], amount)
+        gateway, order, amount, started, response = self.refund_timing_out(gateway_harness, gateway_factory)
         answer = response.get_json()
         unknown = response.status_code == 504 or (
             response.status_code == 502 and answer.get("error") == "provider_outcome_unknown"
@@ -412,13 +405,7 @@ class ProviderConformance(
         # Idempotency-Key) stands between the retry and a second refund.
         from gateway.domain.reconcile import reconcile
 
-        gateway = gateway_factory(gateway_harness.timeout_settings(TIMEOUT))
-        operations = self.require_operations(gateway, Operation.REFUND)
-        order = gateway.paid_order()
-        amount = self.partial_amount(gateway, order) if Operation.PARTIAL_REFUND in operations else order["amount"]
-        gateway_harness.delay_next("refund", DELAY)
-        started = time.monotonic()
-        first = gateway.refund(order["id"], amount)
+        gateway, order, amount, started, first = self.refund_timing_out(gateway_harness, gateway_factory)
         assert first.status_code in (502, 504), f"a refund that timed out answered {first.get_json()}"
         gateway.expire_refund_leases(order["id"])
         reconcile(gateway.gateway, timedelta(0))  # while the first call is still being carried out
@@ -434,6 +421,20 @@ class ProviderConformance(
         )
         if not in_flight:
             pytest.skip(f"the retry came {DELAY}s after the first call, when it was over: nothing was judged")
+
+    def refund_timing_out(
+        self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]
+    ) -> tuple[LiveGateway, dict[str, Any], int, float, Any]:
+        """A refund of a paid order whose call times out (`delay_next`) while the simulator carries it out:
+        the gateway, the order, the amount, when the call was made, and the API's answer."""
+        gateway = gateway_factory(gateway_harness.timeout_settings(TIMEOUT))
+        operations = self.require_operations(gateway, Operation.REFUND)
+        order = gateway.paid_order()
+        # Less than the whole amount when the provider takes it, so that a second refund would fit.
+        amount = self.partial_amount(gateway, order) if Operation.PARTIAL_REFUND in operations else order["amount"]
+        gateway_harness.delay_next("refund", DELAY)
+        started = time.monotonic()
+        return gateway, order, amount, started, gateway.refund(order["id"], amount)
 
     @staticmethod
     def require_operations(gateway: LiveGateway, *needed: Operation) -> frozenset[Operation]:
