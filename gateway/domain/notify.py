@@ -45,7 +45,7 @@ from gateway.store.rows import StoredOrder, stored_order, stored_order_of
 from gateway.store.statements import (
     FIND_ACCEPTED_EVENT,
     FIND_BY_REFERENCE,
-    FIND_ORDER_BY_REFERENCE,
+    FIND_ORDER_RECORDING_DUPLICATE,
     INSERT_NOTIFICATION,
     NOTIFICATION_COLUMNS,
 )
@@ -139,7 +139,7 @@ def _refund_notification(
     reason: str | None
     order_id: str | None
     if duplicate:
-        verdict, reason, order_id = Verdict.DUPLICATE, f"event {report.event_id} already processed", None
+        verdict, reason, order_id = Verdict.DUPLICATE, _event_seen(report.event_id), None
     else:
         verdict, reason, order_id = apply_refund_notification(gateway, provider, report, account_id)
     values = _record(provider, request, verdict, reason, order_id=order_id, event_id=report.event_id)
@@ -159,30 +159,102 @@ def _judge_without_lock(
     transaction, whose conditional UPDATE decides it.
 
     On PostgreSQL the whole row is read, and returned too (else None): a payment is then one
-    statement (payments.pay_in_one_statement), whose webhook payload is built from it."""
+    statement (payments.pay_in_one_statement), whose webhook payload is built from it. The read there
+    also records a duplicate (statements.FIND_ORDER_RECORDING_DUPLICATE): one round trip for it."""
     db = gateway.db
     whole = db.engine.dialect.name == "postgresql"
     # On SQLite the writers' gate comes before the connection (Database.raw_autocommit); it is
     # nothing on PostgreSQL, where the read takes no lock and the INSERT waits for no one.
     with db.writing(), db.raw_autocommit() as cursor:
-        found = db.raw(FIND_ORDER_BY_REFERENCE if whole else FIND_BY_REFERENCE).execute(
-            cursor, {"provider": provider.name, "merchant_order_no": notification.merchant_order_no}
-        )
-        row = found.fetchone()
-        order = stored_order_of(row) if whole else stored_order(row)
+        recorded: str | None = None
+        if whole:
+            row, event_seen, recorded = _read_recording_duplicate(
+                gateway, cursor, provider, request, notification, account_id
+            )
+            order = stored_order_of(row)
+        else:
+            row = (
+                db.raw(FIND_BY_REFERENCE)
+                .execute(cursor, {"provider": provider.name, "merchant_order_no": notification.merchant_order_no})
+                .fetchone()
+            )
+            order = stored_order(row)
+            event_seen = _already_processed(gateway, cursor, provider, notification.event_id)
         reason: str | None
         if order is not None and (order.account_id or default_account_id(provider.name)) != account_id:
             # Verified with one account's secret, about another account's order: never applied.
             verdict, reason = Verdict.MISMATCH, "the order belongs to another provider account"
-        elif _already_processed(gateway, cursor, provider, notification.event_id):
-            verdict, reason = Verdict.DUPLICATE, f"event {notification.event_id} already processed"
+        elif event_seen:
+            verdict, reason = Verdict.DUPLICATE, _event_seen(notification.event_id)
         else:
             verdict, reason = verdict_on(order, notification)
-        if verdict is not Verdict.APPLIED and verdict is not Verdict.UNKNOWN_ORDER:  # (that one: _about_no_order)
-            order_id = order.id if order is not None else None
+        if recorded is not None and (verdict, reason) != (Verdict.DUPLICATE, recorded):
+            # The statement's terms imply the judgement above (a test holds them to it); should they
+            # ever not, the record of the judgement is written too, and the disagreement is logged.
+            log.error("notify for %s: recorded as a duplicate (%s), judged %s", notification.merchant_order_no,
+                      recorded, verdict.value)  # fmt: skip
+            recorded = None
+        if recorded is None and verdict is not Verdict.APPLIED and verdict is not Verdict.UNKNOWN_ORDER:
+            order_id = order.id if order is not None else None  # (no order: _about_no_order records it)
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
             db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
     return verdict, reason, order, row if whole else None
+
+
+def _read_recording_duplicate(
+    gateway: Gateway,
+    cursor: Any,
+    provider: Provider,
+    request: InboundRequest,
+    notification: Notification,
+    account_id: str,
+) -> tuple[Any, bool, str | None]:
+    """PostgreSQL: (the order's whole row or None, whether its event was accepted before, the reason
+    a duplicate's record was written with or None), in one statement."""
+    record = _record(
+        provider, request, Verdict.DUPLICATE, None, order_id=None, event_id=notification.event_id
+    )  # as the pipeline would write a duplicate's (its verdict, reason and order are the statement's)
+    statement = FIND_ORDER_RECORDING_DUPLICATE[notification.event_id is not None]
+    found = gateway.db.raw(statement).execute(
+        cursor,
+        {
+            **record,
+            "merchant_order_no": notification.merchant_order_no,
+            "event_reason": _event_seen(notification.event_id),
+            "default_account": default_account_id(provider.name),
+            "account_id": account_id,
+            **_as_compared(notification),
+        },
+    )
+    *row, event_seen, recorded = found.fetchone()
+    return (row if row[0] is not None else None), event_seen, recorded
+
+
+_BIGINT = range(-(2**63), 2**63)
+
+
+def _as_compared(report: Notification) -> dict[str, Any]:
+    """The report's fields as the statement compares them with the order's. A plugin may hand over
+    what SQL would compare otherwise than Python (an amount that is no integer or outside a bigint,
+    a field that is not text): then the statement records no duplicate by them, and the pipeline's
+    own judgement is recorded."""
+    texts = (report.currency, report.account_id, report.provider_order_id)
+    comparable = (
+        type(report.amount) is int
+        and report.amount in _BIGINT
+        and all(value is None or isinstance(value, str) for value in texts)
+    )
+    return {
+        "paid": bool(report.paid) and comparable,
+        "amount": report.amount if comparable else None,
+        "currency": report.currency if comparable else None,
+        "report_account": report.account_id if comparable else None,
+        "report_provider_order_id": report.provider_order_id if comparable else None,
+    }
+
+
+def _event_seen(event_id: str | None) -> str:
+    return f"event {event_id} already processed"
 
 
 def _about_no_order(

@@ -24,7 +24,13 @@ from gateway.plugin.provider import Notification, Verdict
 from gateway.store.db import Database
 from gateway.store.models import DEFAULT_MERCHANT_ID, PAID_STATUSES, Order, OrderStatus
 from gateway.store.rows import as_order
-from gateway.store.statements import MARK_PAID, MARK_PAID_WITH_ID, PAY_AND_RECORD, PAY_AND_RECORD_WITH_CALL
+from gateway.store.statements import (
+    ALREADY_PAID,
+    MARK_PAID,
+    MARK_PAID_WITH_ID,
+    PAY_AND_RECORD,
+    PAY_AND_RECORD_WITH_CALL,
+)
 
 log = logging.getLogger("gateway.domain.payments")  # the name operators' log filters know
 
@@ -60,7 +66,7 @@ def verdict_on(order: OrderFacts | None, report: Notification) -> tuple[Verdict,
     if not report.paid:
         return Verdict.IGNORED, "not a payment"
     if order.status in PAID_STATUSES:
-        return Verdict.DUPLICATE, "already paid"
+        return Verdict.DUPLICATE, ALREADY_PAID
     return Verdict.APPLIED, None
 
 

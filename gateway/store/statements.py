@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, literal_column, or_, select, text, update
 
 from gateway.plugin.provider import Verdict
-from gateway.store.models import NOTIFICATIONS, ORDER_ATTEMPTS, ORDERS, OUTBOX_EVENTS, PROVIDER_CALLS, OrderStatus
+from gateway.store.models import (
+    NOTIFICATIONS,
+    ORDER_ATTEMPTS,
+    ORDERS,
+    OUTBOX_EVENTS,
+    PAID_STATUSES,
+    PROVIDER_CALLS,
+    OrderStatus,
+)
 
 _ORDERS = ORDERS
 
@@ -166,6 +174,53 @@ FIND_ACCEPTED_EVENT = (
     )
     .limit(1)
 )
+
+# A notify's lock-free read on PostgreSQL that also records a duplicate: one round trip where a
+# duplicate took two (three with an event id). It reads the order's whole row (NULLs when there is
+# none), whether the notification's event was already accepted, and writes the duplicate's record
+# only on terms that imply the pipeline's own verdict, "duplicate" with the same reason: the account
+# the notify was verified for, and then the event already accepted, or a payment report about the
+# order as paid, equal in amount and currency, and equal (not merely compatible) in provider account
+# and provider order id. The pipeline still judges the row in Python; whatever this did not record,
+# it records as before. `recorded` is the reason written, or NULL.
+ALREADY_PAID = "already paid"  # the reason of payments.verdict_on's "duplicate"
+_PAID_LIST = ", ".join(f"'{status.value}'" for status in sorted(PAID_STATUSES))
+_ACCEPTED_LIST = ", ".join(f"'{verdict}'" for verdict in _ACCEPTED_VERDICTS)
+
+
+def _find_recording_duplicate(event: bool) -> Any:
+    # Without an event id, no `seen` at all: a cached generic plan may scan the table for it (a plan
+    # made while `notifications` was small was seen to, its time growing with every record).
+    seen = "EXISTS (SELECT 1 FROM seen)" if event else "false"
+    return text(
+        f"WITH found AS (SELECT {', '.join(ORDER_COLUMNS)} FROM orders"
+        " WHERE provider = :provider AND merchant_order_no = :merchant_order_no),"
+        + (
+            " seen AS (SELECT 1 FROM notifications WHERE provider = :provider AND event_id = CAST(:event_id AS text)"
+            f" AND verdict IN ({_ACCEPTED_LIST}) LIMIT 1),"
+            if event
+            else ""
+        )
+        + " recorded AS (INSERT INTO notifications (provider, received_at, method, query_string, body, body_digest,"
+        " request_size, content_type, verdict, reason, order_id, event_id)"
+        " SELECT CAST(:provider AS text), CAST(:received_at AS timestamptz), CAST(:method AS text),"
+        " CAST(:query_string AS text), CAST(:body AS text), CAST(:body_digest AS text), CAST(:request_size AS integer),"
+        f" CAST(:content_type AS text), '{Verdict.DUPLICATE.value}',"
+        f" CASE WHEN {seen} THEN CAST(:event_reason AS text) ELSE '{ALREADY_PAID}' END,"
+        " found.id, CAST(:event_id AS text) FROM found"
+        " WHERE COALESCE(found.account_id, CAST(:default_account AS text)) = CAST(:account_id AS text)"
+        f" AND ({seen} OR (CAST(:paid AS boolean) AND found.status IN ({_PAID_LIST})"
+        " AND found.amount = CAST(:amount AS bigint) AND found.currency = CAST(:currency AS text)"
+        " AND found.provider_account IS NOT DISTINCT FROM CAST(:report_account AS text)"
+        " AND found.provider_order_id IS NOT DISTINCT FROM CAST(:report_provider_order_id AS text)))"
+        " RETURNING reason)"
+        f" SELECT {', '.join('found.' + column for column in ORDER_COLUMNS)}, {seen}, (SELECT reason FROM recorded)"
+        " FROM (SELECT 1) AS one LEFT JOIN found ON true"
+    )
+
+
+# By whether the notification has an event id.
+FIND_ORDER_RECORDING_DUPLICATE = {event: _find_recording_duplicate(event) for event in (False, True)}
 
 # -- the outbox and the console's timeline ----------------------------------------------------------
 
