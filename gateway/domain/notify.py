@@ -43,6 +43,7 @@ from gateway.store.models import (
 )
 from gateway.store.rows import StoredOrder, stored_order, stored_order_of
 from gateway.store.statements import (
+    DELETE_NOTIFICATION,
     FIND_ACCEPTED_EVENT,
     FIND_BY_REFERENCE,
     FIND_ORDER_RECORDING_DUPLICATE,
@@ -166,9 +167,9 @@ def _judge_without_lock(
     # On SQLite the writers' gate comes before the connection (Database.raw_autocommit); it is
     # nothing on PostgreSQL, where the read takes no lock and the INSERT waits for no one.
     with db.writing(), db.raw_autocommit() as cursor:
-        recorded: str | None = None
+        record: tuple[int, str] | None = None  # (id, reason) of a duplicate's record the read wrote
         if whole:
-            row, event_seen, recorded = _read_recording_duplicate(
+            row, event_seen, record = _read_recording_duplicate(
                 gateway, cursor, provider, request, notification, account_id
             )
             order = stored_order_of(row)
@@ -188,13 +189,16 @@ def _judge_without_lock(
             verdict, reason = Verdict.DUPLICATE, _event_seen(notification.event_id)
         else:
             verdict, reason = verdict_on(order, notification)
-        if recorded is not None and (verdict, reason) != (Verdict.DUPLICATE, recorded):
-            # The statement's terms imply the judgement above (a test holds them to it); should they
-            # ever not, the record of the judgement is written too, and the disagreement is logged.
-            log.error("notify for %s: recorded as a duplicate (%s), judged %s", notification.merchant_order_no,
-                      recorded, verdict.value)  # fmt: skip
-            recorded = None
-        if recorded is None and verdict is not Verdict.APPLIED and verdict is not Verdict.UNKNOWN_ORDER:
+        if record is not None and (verdict, reason) != (Verdict.DUPLICATE, record[1]):
+            # The statement's terms imply the judgement above (a test holds them to it). Should they ever
+            # not, its record goes, and the judgement's is written as on SQLite.
+            log.error(
+                "%s notify for %s: the read recorded a duplicate (%s), the pipeline judged %s (%s); record %s replaced",
+                provider.name, notification.merchant_order_no, record[1], verdict.value, reason, record[0],
+            )  # fmt: skip
+            db.raw(DELETE_NOTIFICATION).execute(cursor, {"record_id": record[0]})
+            record = None
+        if record is None and verdict is not Verdict.APPLIED and verdict is not Verdict.UNKNOWN_ORDER:
             order_id = order.id if order is not None else None  # (no order: _about_no_order records it)
             values = _record(provider, request, verdict, reason, order_id=order_id, event_id=notification.event_id)
             db.raw(INSERT_NOTIFICATION, NOTIFICATION_COLUMNS).execute(cursor, values)
@@ -208,9 +212,9 @@ def _read_recording_duplicate(
     request: InboundRequest,
     notification: Notification,
     account_id: str,
-) -> tuple[Any, bool, str | None]:
-    """PostgreSQL: (the order's whole row or None, whether its event was accepted before, the reason
-    a duplicate's record was written with or None), in one statement."""
+) -> tuple[Any, bool, tuple[int, str] | None]:
+    """PostgreSQL: (the order's whole row or None, whether its event was accepted before, the id and
+    reason of the duplicate's record it wrote or None), in one statement."""
     record = _record(
         provider, request, Verdict.DUPLICATE, None, order_id=None, event_id=notification.event_id
     )  # as the pipeline would write a duplicate's (its verdict, reason and order are the statement's)
@@ -226,8 +230,8 @@ def _read_recording_duplicate(
             **_as_compared(notification),
         },
     )
-    *row, event_seen, recorded = found.fetchone()
-    return (row if row[0] is not None else None), event_seen, recorded
+    *row, event_seen, record_id, reason = found.fetchone()
+    return (row if row[0] is not None else None), event_seen, (record_id, reason) if record_id is not None else None
 
 
 _BIGINT = range(-(2**63), 2**63)
@@ -242,7 +246,7 @@ def _as_compared(report: Notification) -> dict[str, Any]:
     comparable = (
         type(report.amount) is int
         and report.amount in _BIGINT
-        and all(value is None or isinstance(value, str) for value in texts)
+        and all(value is None or type(value) is str for value in texts)  # (a str subclass may compare otherwise)
     )
     return {
         "paid": bool(report.paid) and comparable,
@@ -293,11 +297,22 @@ def unstorable(notification: Notification | RefundNotification) -> str | None:
         value = getattr(notification, name, None)
         if value is not None and not isinstance(value, str):
             return f"a refund's {name} that is not text"
-    # PostgreSQL text holds no NUL: a look-up by such a field, or a reason quoting it, would fail.
-    values = (getattr(notification, field.name) for field in fields(notification))
-    if any(isinstance(value, str) and "\x00" in value for value in values):
+    # PostgreSQL text holds no NUL: a look-up by such a field, or a reason quoting it, would fail. Nor
+    # can the driver send a lone surrogate (json.loads makes one of "\udc80"): no UTF-8 encodes it.
+    texts = [value for field in fields(notification) if isinstance(value := getattr(notification, field.name), str)]
+    if any("\x00" in text for text in texts):
         return "a field holds a NUL character"
+    if not all(text.isascii() or _encodable(text) for text in texts):
+        return "a field holds a lone surrogate, which no text encoding stores"
     return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _rejected(

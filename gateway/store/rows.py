@@ -43,7 +43,8 @@ _STORED_INDEXES = [list(_ORDERS.columns.keys()).index(name) for name in StoredOr
 
 
 def stored_order_of(row: Sequence[Any] | None) -> StoredOrder | None:
-    """A whole row of `orders` (`statements.FIND_ORDER_BY_REFERENCE`) as a `StoredOrder`."""
+    """A whole row of `orders` (in `ORDERS.columns`' order, as `statements.FIND_ORDER_RECORDING_DUPLICATE`
+    reads it) as a `StoredOrder`."""
     return None if row is None else StoredOrder(*(row[index] for index in _STORED_INDEXES))
 
 

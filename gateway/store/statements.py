@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, literal_column, or_, select, text, update
+from sqlalchemy import bindparam, case, delete, insert, literal_column, or_, select, text, update
 
 from gateway.plugin.provider import Verdict
 from gateway.store.models import (
@@ -92,13 +92,6 @@ FIND_BY_REFERENCE = select(
     _ORDERS.c.account_id,
 ).where(_ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no"))
 
-# The same read, of every column (rows.stored_order keeps StoredOrder's, rows.as_order makes the whole an
-# Order): on PostgreSQL a payment is then one statement (PAY_AND_RECORD), whose webhook payload is the
-# Order this row becomes.
-FIND_ORDER_BY_REFERENCE = select(*_ORDERS.columns).where(
-    _ORDERS.c.provider == bindparam("provider"), _ORDERS.c.merchant_order_no == bindparam("merchant_order_no")
-)
-
 _UNPAID = _ORDERS.c.id == bindparam("order_id")
 _MARK_PAID_VALUES: dict[str, Any] = {
     "status": OrderStatus.PAID.value,
@@ -175,14 +168,17 @@ FIND_ACCEPTED_EVENT = (
     .limit(1)
 )
 
-# A notify's lock-free read on PostgreSQL that also records a duplicate: one round trip where a
+# A notify's lock-free read on PostgreSQL, of every column (rows.stored_order_of keeps StoredOrder's,
+# rows.as_order makes the whole an Order: a payment is then one statement, PAY_AND_RECORD, whose webhook
+# payload is the Order this row becomes), which also records a duplicate: one round trip where a
 # duplicate took two (three with an event id). It reads the order's whole row (NULLs when there is
 # none), whether the notification's event was already accepted, and writes the duplicate's record
 # only on terms that imply the pipeline's own verdict, "duplicate" with the same reason: the account
 # the notify was verified for, and then the event already accepted, or a payment report about the
 # order as paid, equal in amount and currency, and equal (not merely compatible) in provider account
 # and provider order id. The pipeline still judges the row in Python; whatever this did not record,
-# it records as before. `recorded` is the reason written, or NULL.
+# it records as before. Its last three columns: whether the event was accepted before, and the id and
+# reason of the record written (NULLs when none was).
 ALREADY_PAID = "already paid"  # the reason of payments.verdict_on's "duplicate"
 _PAID_LIST = ", ".join(f"'{status.value}'" for status in sorted(PAID_STATUSES))
 _ACCEPTED_LIST = ", ".join(f"'{verdict}'" for verdict in _ACCEPTED_VERDICTS)
@@ -213,14 +209,16 @@ def _find_recording_duplicate(event: bool) -> Any:
         " AND found.amount = CAST(:amount AS bigint) AND found.currency = CAST(:currency AS text)"
         " AND found.provider_account IS NOT DISTINCT FROM CAST(:report_account AS text)"
         " AND found.provider_order_id IS NOT DISTINCT FROM CAST(:report_provider_order_id AS text)))"
-        " RETURNING reason)"
-        f" SELECT {', '.join('found.' + column for column in ORDER_COLUMNS)}, {seen}, (SELECT reason FROM recorded)"
+        " RETURNING id, reason)"
+        f" SELECT {', '.join('found.' + column for column in ORDER_COLUMNS)}, {seen},"
+        " (SELECT id FROM recorded), (SELECT reason FROM recorded)"
         " FROM (SELECT 1) AS one LEFT JOIN found ON true"
     )
 
 
 # By whether the notification has an event id.
 FIND_ORDER_RECORDING_DUPLICATE = {event: _find_recording_duplicate(event) for event in (False, True)}
+DELETE_NOTIFICATION = delete(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
 
 # -- the outbox and the console's timeline ----------------------------------------------------------
 

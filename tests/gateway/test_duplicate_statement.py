@@ -52,13 +52,13 @@ def store(db: Database, **columns: Any) -> str:
     return str(values["merchant_order_no"])
 
 
-def accept_event(db: Database, event_id: str) -> None:
-    """An earlier delivery of the event, accepted."""
+def accept_event(db: Database, event_id: str, verdict: str = "applied") -> None:
+    """An earlier delivery of the event, recorded with `verdict` (accepted, or not)."""
     with db.engine.begin() as connection:
         connection.execute(
             insert(NOTIFICATIONS),
             {"provider": "example", "received_at": datetime.now(UTC), "method": "POST", "query_string": "",
-             "body": "", "request_size": 0, "verdict": "applied", "event_id": event_id},
+             "body": "", "request_size": 0, "verdict": verdict, "event_id": event_id},
         )  # fmt: skip
 
 
@@ -68,10 +68,11 @@ def request_about(number: str) -> InboundRequest:
     return InboundRequest("POST", "/notify/example", {"content-type": "application/json"}, [], body)
 
 
-def records_of(db: Database, number: str) -> list[tuple[str, str | None]]:
-    query = select(NOTIFICATIONS.c.verdict, NOTIFICATIONS.c.reason).where(
-        NOTIFICATIONS.c.body == f'{{"order": "{number}"}}'
-    )
+def records_of(db: Database, number: str) -> list[tuple[str, str | None, bool, str | None]]:
+    """This notification's records: verdict, reason, whether it names an order, its event id."""
+    query = select(
+        NOTIFICATIONS.c.verdict, NOTIFICATIONS.c.reason, NOTIFICATIONS.c.order_id.is_not(None), NOTIFICATIONS.c.event_id
+    ).where(NOTIFICATIONS.c.body == f'{{"order": "{number}"}}')
     with db.engine.connect() as connection:
         return [tuple(row) for row in connection.execute(query.order_by(NOTIFICATIONS.c.id))]
 
@@ -102,7 +103,7 @@ def test_a_duplicate_is_recorded_by_the_read_itself(db: Database) -> None:
     verdict, reason, sent = judge(db, report, default_account_id("example"))
     assert (verdict, reason) == (Verdict.DUPLICATE, "already paid")
     assert sent == ["WITH"]  # one statement: the read, which also wrote the record
-    assert records_of(db, number) == [("duplicate", "already paid")]
+    assert records_of(db, number) == [("duplicate", "already paid", True, None)]
 
 
 def test_an_event_accepted_before_is_recorded_by_the_read_itself(db: Database) -> None:
@@ -111,7 +112,7 @@ def test_an_event_accepted_before_is_recorded_by_the_read_itself(db: Database) -
     report = Notification(number, 2856, "CAD", True, account_id="acct-1", event_id=event_id)
     verdict, reason, sent = judge(db, report, default_account_id("example"))
     assert (verdict, reason, sent) == (Verdict.DUPLICATE, f"event {event_id} already processed", ["WITH"])
-    assert records_of(db, number) == [("duplicate", f"event {event_id} already processed")]
+    assert records_of(db, number) == [("duplicate", f"event {event_id} already processed", True, event_id)]
 
 
 # A genuine re-send of a paid order's notify, and what may differ from it: the order's columns, the
@@ -130,11 +131,11 @@ VARIANTS: dict[str, st.SearchStrategy[Any]] = {
     "gateway_account": st.sampled_from(["default-example", "acct-key-2"]),
     "paid": st.just(False),
     "amount": st.sampled_from([2857, 0, -2856, 2**63, 2856.0]),  # (a plugin's bug: no float is an amount)
-    "currency": st.just("USD"),
+    "currency": st.sampled_from(["USD", "cad", "CAD ", " CAD"]),
     "account_id": st.sampled_from([None, "", "acct-2", 1]),
     "provider_order_id": st.sampled_from([None, "", "PO-2"]),
     "verified_for": st.just("acct-key-2"),
-    "event": st.sampled_from(["new", "accepted"]),
+    "event": st.sampled_from(["new", "accepted", "refused"]),
 }
 CHANGES = st.lists(
     st.sampled_from(sorted(VARIANTS)).flatmap(lambda name: VARIANTS[name].map(lambda value: (name, value))),
@@ -155,8 +156,8 @@ def test_whatever_the_order_and_report_say_the_record_is_the_judgement_once(
             provider_order_id=case["stored_provider_order_id"], account_id=case["gateway_account"],
         )  # fmt: skip
     event_id = None if case["event"] is None else f"evt-{uuid.uuid4().hex}"
-    if event_id is not None and case["event"] == "accepted":
-        accept_event(db, event_id)
+    if event_id is not None and case["event"] in ("accepted", "refused"):
+        accept_event(db, event_id, "applied" if case["event"] == "accepted" else "unconfirmed")
     report = Notification(
         number, case["amount"], case["currency"], case["paid"], account_id=case["account_id"],
         provider_order_id=case["provider_order_id"], event_id=event_id,
@@ -165,10 +166,31 @@ def test_whatever_the_order_and_report_say_the_record_is_the_judgement_once(
     with caplog.at_level(logging.ERROR, logger="gateway.notify"):
         verdict, reason, sent = judge(db, report, case["verified_for"])
     assert caplog.records == []  # the statement never recorded what the pipeline did not judge
+    # An oracle independent of the statement: only an event accepted before makes "already processed".
+    if event_id is not None and reason == f"event {event_id} already processed":
+        assert case["event"] == "accepted"
     recorded = records_of(db, number)
     if verdict in (Verdict.APPLIED, Verdict.UNKNOWN_ORDER):  # the payment's statement, or _about_no_order
         assert recorded == []
     else:
-        assert recorded == [(verdict.value, reason)]
+        assert recorded == [(verdict.value, reason, case["order"], event_id)]
     if not changes or changes == {"event": "new"}:
         assert (verdict, sent) == (Verdict.DUPLICATE, ["WITH"])  # the everyday duplicate: one round trip
+
+
+def test_should_the_statement_ever_record_what_the_pipeline_does_not_judge_its_record_is_replaced(
+    db: Database, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard for a judgement the statement's terms no longer imply (a check added to `verdict_on`
+    and not to the statement): the statement's record goes, the judgement's is written, and it is logged."""
+    number = store(db)
+    monkeypatch.setattr(notify, "verdict_on", lambda order, report: (Verdict.MISMATCH, "a new check"))
+    report = Notification(number, 2856, "CAD", True, account_id="acct-1", provider_order_id="PO-1")
+    with caplog.at_level(logging.ERROR, logger="gateway.notify"):
+        verdict, reason, sent = judge(db, report, default_account_id("example"))
+    assert (verdict, reason, sent) == (Verdict.MISMATCH, "a new check", ["WITH", "DELETE", "INSERT"])
+    assert records_of(db, number) == [("mismatch", "a new check", True, None)]
+    assert [record.getMessage() for record in caplog.records] == [
+        f"example notify for {number}: the read recorded a duplicate (already paid), the pipeline judged"
+        f" mismatch (a new check); record {caplog.records[0].args[-1]} replaced"  # type: ignore[index]
+    ]

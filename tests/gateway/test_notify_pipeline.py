@@ -210,6 +210,11 @@ UNSTORABLE = {
     "empty event id": {"event_id": ""},
     "provider order id past its column": {"provider_order_id": "pay_" + "x" * 200},
     "reference no order has": {"merchant_order_no": "r" * 65},
+    # A lone surrogate (what json.loads makes of "\udc80"): no driver can send it, to compare or to store.
+    "surrogate in the provider order id": {"provider_order_id": "pay_\udc80"},
+    "surrogate in the account": {"account_id": "acct_\udc80"},
+    "surrogate in the currency": {"currency": "CA\udc80"},
+    "surrogate in the event id": {"event_id": "evt_\udc80"},
 }
 
 

@@ -24,7 +24,6 @@ from gateway.plugin.provider import Notification, Verdict
 from gateway.store.db import Database
 from gateway.store.models import NOTIFICATIONS, ORDERS, OUTBOX_EVENTS, PROVIDER_CALLS
 from gateway.store.rows import as_order
-from gateway.store.statements import FIND_ORDER_BY_REFERENCE
 
 PAID_AT = datetime(2026, 5, 9, 12, 34, 56, 789000, tzinfo=UTC)
 
@@ -55,7 +54,9 @@ def stored(db: Database, status: str = "pending") -> str:
 
 def read(db: Database, number: str) -> Any:
     with db.engine.connect() as connection:
-        return connection.execute(FIND_ORDER_BY_REFERENCE, {"provider": "example", "merchant_order_no": number}).one()
+        # Every column, in ORDERS.columns' order: the row the notify's read gives the payment.
+        whole = select(*ORDERS.columns).where(ORDERS.c.provider == "example", ORDERS.c.merchant_order_no == number)
+        return connection.execute(whole).one()
 
 
 def pay(db: Database, row: Any, provider_order_id: str | None = "PO-1") -> tuple[Verdict, str | None] | None:
