@@ -13,7 +13,8 @@ a notification or a refund result, and never a refusal, a failed refund or "no s
 which the core acts on (a refund settled failed is made again; an order not found expires).
 The gateway runs on the harness's settings, which leave every optional setting at its default: a plugin
 that only logs a wrong signature unless a strict setting is on believes a forged answer wherever nobody
-set it.
+set it. Whatever the plugin logs meanwhile holds none of `harness.secrets()`: the text a plugin signed,
+logged to compare with the provider's, ends with the key on a provider that signs "...&key=<key>".
 
 Without `harness.signed_answer` (the default leaves answers as they are): skipped.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -31,6 +33,7 @@ import pytest
 
 from gateway.plugin.provider import Operation, OutcomeUnknown, ProviderError, RefundRequest
 from gateway.testing.answer_fields import FORM, _short, order_ref, played_back, recorded_call
+from gateway.testing.check_checks import HTTP
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import order_request
@@ -39,9 +42,10 @@ from gateway.testing.wire import intercepted
 
 class AnswerSignatureChecks:
     def test_a_signed_answer_changed_after_it_was_signed_is_never_believed(
-        self, gateway_under_test: LiveGateway
+        self, gateway_under_test: LiveGateway, caplog: pytest.LogCaptureFixture
     ) -> None:
         gateway = gateway_under_test
+        caplog.set_level(logging.DEBUG)
         found: list[str] = []
         judged = 0
         for method, call in _calls(gateway):
@@ -67,6 +71,17 @@ class AnswerSignatureChecks:
             f"{'; '.join(found[:20])}. An answer whose signature does not verify is not the provider's word: raise "
             "OutcomeUnknown, under every setting (the kit's gateway leaves optional settings at their defaults)"
         )
+        # What a plugin logs about a signature that does not verify (the text it signed, to compare with the
+        # provider's) must not hand the key to whoever reads the log: its lines and tracebacks, not the HTTP
+        # libraries' own request lines.
+        lines = [caplog.handler.format(record) for record in caplog.records if not record.name.startswith(HTTP)]
+        secrets = [secret for secret in gateway.harness.secrets() if secret]
+        leaked = next(((n, line) for line in lines for n, secret in enumerate(secrets) if secret in line), None)
+        if leaked is not None:
+            pytest.fail(
+                f"harness.secrets()[{leaked[0]}] is in the log while answers whose signature does not verify were "
+                f"read: {_short(leaked[1])}"
+            )
 
 
 def _calls(gateway: LiveGateway) -> Iterator[tuple[str, Callable[[], Any]]]:

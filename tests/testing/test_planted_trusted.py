@@ -10,6 +10,11 @@ missed by the kit before these checks), and pass it as it is:
 - `IOTPAY_CONFIRM_NOTIFY_BY_QUERY` off by default, so an MD5 notify alone pays orders, and every check of the
   confirmation is skipped as "the provider does not confirm";
 
+IOTPay with one from a second blind trial:
+
+- the text it signed logged beside an answer's wrong `sign` "to compare with IOTPay's", and IOTPay's signed
+  text ends with `&key=<the merchant key>`;
+
 Stripe with one planted in a second blind trial, and one that the full mutation run left alive:
 
 - a refund event that is not failed read as succeeded, so `refund.created` (the refund taken, still pending)
@@ -39,15 +44,17 @@ pytestmark = pytest.mark.usefixtures("project_importable")
 
 IOTPAY_KIT = """
 import dataclasses
+import logging
 
 import pytest
-from gateway_iotpay import config, plugin
+from gateway_iotpay import config, plugin, signing
 from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
 from gateway.testing import ProviderConformance
 
 BUG = {bug!r}
+log = logging.getLogger("gateway_iotpay.provider")
 
 
 class TestPlantedIotPay(ProviderConformance):
@@ -59,6 +66,18 @@ class TestPlantedIotPay(ProviderConformance):
             def logged(self, operation, raw):
                 if self.config.require_response_sign:
                     check(self, operation, raw)
+
+            monkeypatch.setattr(IotPayProvider, "_check_response_sign", logged)
+        if BUG == "signed_text_logged":  # "log what we signed, so a mismatch can be compared with IOTPay's"
+            check = IotPayProvider._check_response_sign
+
+            def logged(self, operation, raw):
+                try:
+                    check(self, operation, raw)
+                except Exception:
+                    scalars = {{k: v for k, v in raw.items() if isinstance(v, (str, int)) and not isinstance(v, bool)}}
+                    log.error("signed text: %s", signing.canonical_string(scalars, self.config.secret_key))
+                    raise
 
             monkeypatch.setattr(IotPayProvider, "_check_response_sign", logged)
         if BUG == "stored_amount":  # "the amount is the order's: the query only says whether it is paid"
@@ -191,6 +210,11 @@ def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
 def test_iotpay_only_logging_a_wrong_answer_signature_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="sign_only_logged"), SIGNED)
     assert_kit_failed(result, "IOTPay only logging a wrong answer sign", "not signed again, were read as answers")
+
+
+def test_iotpay_logging_the_text_it_signed_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="signed_text_logged"), SIGNED)
+    assert_kit_failed(result, "IOTPay logging the text it signed, key included", "harness.secrets()[0] is in the log")
 
 
 def test_iotpay_reporting_the_stored_amount_from_a_query_fails(pytester: pytest.Pytester) -> None:
