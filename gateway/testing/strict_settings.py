@@ -13,6 +13,8 @@ declared `StrictSetting` and expects:
   lacks it) unknown, with the declared code, the order pending. Not refused: the provider may have
   acted, and an answer that misses what the operator asked to be sure of says nothing sure either way.
   The code is what tells the operator why (a merchant branches on it, an operator searches for it).
+  The same with the field there but empty (and, in JSON, null): unknown, with whatever code the plugin
+  gives it (an empty signature is also one that does not verify).
 
 Undeclared, skipped.
 """
@@ -38,30 +40,42 @@ from gateway.testing.wire import answer, intercepted
 FORM = "application/x-www-form-urlencoded"
 
 
-def without(field: str, body: bytes, content_type: str) -> bytes | None:
-    """`body` without its top-level `field` (a JSON object's key, or a form's pair); None when it has none."""
+_LEFT_OUT = object()
+# How an answer lacks the required field: left out, or there and empty (JSON's null too). A plugin that asks
+# only whether the field is there takes `"sign": ""` as signed.
+LACKING = {"without": _LEFT_OUT, "with it empty": "", "with it null": None}
+
+
+def without(field: str, body: bytes, content_type: str, value: Any = _LEFT_OUT) -> bytes | None:
+    """`body` without its top-level `field` (a JSON object's key, or a form's pair), or with it `value`;
+    None when it has none (or a form answer cannot hold `value`)."""
     try:
         parsed = json.loads(body)
     except ValueError:
-        if FORM not in content_type:
+        if FORM not in content_type or value is None:
             return None
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        kept = [(name, value) for name, value in pairs if name != field]
-        return urlencode(kept).encode() if len(kept) < len(pairs) else None
+        kept = [(name, v if name != field else value) for name, v in pairs if name != field or value is not _LEFT_OUT]
+        if not any(name == field for name, _ in pairs):
+            return None
+        return urlencode(kept).encode()
     if not isinstance(parsed, dict) or field not in parsed:
         return None
-    return json.dumps({name: value for name, value in parsed.items() if name != field}).encode()
+    if value is _LEFT_OUT:
+        return json.dumps({name: v for name, v in parsed.items() if name != field}).encode()
+    return json.dumps({**parsed, field: value}).encode()
 
 
-def stripped_of(field: str, acting: int, gateway: LiveGateway, missing: list[str]) -> Any:
-    """Meanwhile, the call at index `acting` reaches the simulator, and its answer loses `field`."""
+def stripped_of(field: str, acting: int, gateway: LiveGateway, missing: list[str], value: Any = _LEFT_OUT) -> Any:
+    """Meanwhile, the call at index `acting` reaches the simulator, and its answer loses `field` (or has it
+    `value`)."""
 
     def strip(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
         response: requests.Response = send()
         if index != acting:
             return response
         content_type = response.headers.get("Content-Type", "")
-        body = without(field, response.content, content_type)
+        body = without(field, response.content, content_type, value)
         if body is None:
             missing.append(response.text[:200])
             return response
@@ -101,14 +115,17 @@ class StrictSettingChecks:
                 f"with {dict(strict.settings)}, the declared refusal {refusal} of a create answered "
                 f"{refused.status_code}: {refused.get_json()}; a refusal the provider really sends stays a refusal"
             )
-        missing: list[str] = []
-        with stripped_of(strict.field, acting, gateway, missing):
-            response = gateway.post_order()
-        if missing:
-            pytest.fail(f"the genuine create answer has no {strict.field!r} to leave out: {missing[0]}")
-        StrictSettingChecks.assert_unknown(response, strict, "create")
-        status = gateway.order(response.get_json()["order_id"])["status"]
-        assert status == "pending", f"an order whose create answer lacked {strict.field!r} is {status!r}"
+        for lacking, value in LACKING.items():
+            missing: list[str] = []
+            with stripped_of(strict.field, acting, gateway, missing, value):
+                response = gateway.post_order()
+            if missing:
+                if value is _LEFT_OUT:
+                    pytest.fail(f"the genuine create answer has no {strict.field!r} to leave out: {missing[0]}")
+                continue  # a form answer holds no null
+            StrictSettingChecks.assert_unknown(response, strict, f"create {lacking}", value is _LEFT_OUT)
+            status = gateway.order(response.get_json()["order_id"])["status"]
+            assert status == "pending", f"an order whose create answer came {lacking} {strict.field!r} is {status!r}"
 
     @staticmethod
     def judge_refund(gateway: LiveGateway, strict: StrictSetting) -> None:
@@ -128,20 +145,30 @@ class StrictSettingChecks:
                 f"with {dict(strict.settings)}, the declared refusal {refusal} of a refund answered "
                 f"{refused.status_code}: {refused.get_json()}; a refusal the provider really sends stays a refusal"
             )
-        order, missing = gateway.paid_order(), list[str]()
-        with stripped_of(strict.field, acting, gateway, missing):
-            response = gateway.refund(order["id"], order["amount"])
-        if missing:
-            pytest.fail(f"the genuine refund answer has no {strict.field!r} to leave out: {missing[0]}")
-        StrictSettingChecks.assert_unknown(response, strict, "refund")
-        recorded = [provider_code(refund) for refund in gateway.refunds(order["id"])]
-        assert recorded == [strict.code], f"the refund whose answer lacked {strict.field!r} records {recorded}"
+        for lacking, value in LACKING.items():
+            order, missing = gateway.paid_order(), list[str]()
+            with stripped_of(strict.field, acting, gateway, missing, value):
+                response = gateway.refund(order["id"], order["amount"])
+            if missing:
+                if value is _LEFT_OUT:
+                    pytest.fail(f"the genuine refund answer has no {strict.field!r} to leave out: {missing[0]}")
+                continue
+            StrictSettingChecks.assert_unknown(response, strict, f"refund {lacking}", value is _LEFT_OUT)
+            if value is _LEFT_OUT:
+                recorded = [provider_code(refund) for refund in gateway.refunds(order["id"])]
+                assert recorded == [strict.code], f"the refund whose answer lacked {strict.field!r} records {recorded}"
 
     @staticmethod
-    def assert_unknown(response: Any, strict: StrictSetting, what: str) -> None:
+    def assert_unknown(response: Any, strict: StrictSetting, what: str, declared_code: bool) -> None:
+        """Unknown; left out, with the declared code (empty, a signature that does not verify may say so)."""
         answered = response.get_json()
-        assert is_unknown(response) and provider_code(answered) == strict.code, (
-            f"with {dict(strict.settings)}, a {what} answered without {strict.field!r} (the simulator acted) "
-            f"gave {response.status_code}: {answered}; the provider may have acted, so the outcome is unknown, "
-            f"with provider_error.code {strict.code!r} (StrictSetting.code) to tell the operator why"
+        coded = provider_code(answered) == strict.code or not declared_code
+        assert is_unknown(response) and coded, (
+            f"with {dict(strict.settings)}, a {what} {strict.field!r} (the simulator acted) gave "
+            f"{response.status_code}: {answered}; the provider may have acted, so the outcome is unknown"
+            + (
+                f", with provider_error.code {strict.code!r} (StrictSetting.code) to tell the operator why"
+                if declared_code
+                else ""
+            )
         )

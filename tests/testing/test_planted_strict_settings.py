@@ -4,7 +4,9 @@ planted (and passes it as it is), each in code that runs only under `IOTPAY_REQU
 - an unsigned answer given another code than the documented one, so an operator searching for
   `UNSIGNED_RESPONSE` never finds why an order is pending;
 - the setting read and never enforced, so an unsigned answer is believed;
-- the setting enforced on refusals too, which IOTPay never signs: every refusal becomes unclear.
+- the setting enforced on refusals too, which IOTPay never signs: every refusal becomes unclear;
+- an empty `sign` taken for no signature to check (a second blind trial), and `"sign": ""` is there, so the
+  setting finds nothing missing: an answer anyone can write is believed.
 """
 
 from __future__ import annotations
@@ -47,6 +49,14 @@ class TestPlantedIotPay(ProviderConformance):
                 check(self, operation, raw)
             monkeypatch.setattr(provider.IotPayProvider, "_check_response_sign", strict)
 
+        if BUG == "empty_is_unsigned":  # "no signature to check: absent, null or empty"
+            check = provider.IotPayProvider._check_response_sign
+
+            def lenient(self, operation, raw):
+                if raw.get("sign"):
+                    check(self, operation, raw)
+            monkeypatch.setattr(provider.IotPayProvider, "_check_response_sign", lenient)
+
     @pytest.fixture
     def harness(self, tmp_path):
         return IotPayHarness(tmp_path)
@@ -67,6 +77,7 @@ def test_the_check_passes_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("another_code", "with provider_error.code 'UNSIGNED_RESPONSE' (StrictSetting.code)"),
         ("never_enforced", "the provider may have acted, so the outcome is unknown"),
         ("refusals_too", "a refusal the provider really sends stays a refusal"),
+        ("empty_is_unsigned", "with it empty 'sign' (the simulator acted)"),
     ],
 )
 def test_the_check_fails_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
