@@ -67,6 +67,7 @@ class IotPayHarness(ProviderHarness):
     more_channel_options = (("WX_JSAPI_BROWSER", MappingProxyType({"qrcode_pay": True})),)
     # Without IOTPAY_WX_APP_ID, a WX_APP order names its WeChat app itself (docs/providers/iotpay.md).
     optional_settings = MappingProxyType({"IOTPAY_WX_APP_ID": {"WX_APP": {"app_id": "wx0123456789abcdef"}}})
+    api_url_setting = "IOTPAY_API_URL"  # https, or plain http to this machine only (the kit checks both)
     confirms_notifications = True  # IOTPAY_CONFIRM_NOTIFY_BY_QUERY defaults to on (docs/providers/iotpay.md)
     # IOTPay documents its refund answer as retCode and retMsg (resCode is in its samples), and does not say whether
     # any answer is signed: an answer without resCode that echoes this refund, and one without sign, are taken

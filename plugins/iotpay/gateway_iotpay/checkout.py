@@ -89,12 +89,16 @@ def _extra(channel: Channel, options: Mapping[str, Any], config: IotPayConfig, m
     return json.dumps(extra, ensure_ascii=False, separators=(",", ":"))
 
 
-def payer_action(channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: bool = False) -> NextAction:
-    """The payer's next step from a SUCCESS answer; OutcomeUnknown when it is not there."""
+def payer_action(
+    channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: bool = False, secure: bool = True
+) -> NextAction:
+    """The payer's next step from a SUCCESS answer; OutcomeUnknown when it is not there. `secure`: IOTPay
+    is called over https, so the pages it sends the payer to are https too (a simulator on this machine
+    over plain http answers plain http ones)."""
     if channel.operation == "payForSubmit":
         if qrcode_pay:
             return NextAction(Action.DISPLAY_QR_CODE, data=_qr_payload(channel, answer.get("code_url"), "code_url"))
-        return NextAction(Action.REDIRECT_TO_URL, url=_url(channel, answer.get("url"), "url"))
+        return NextAction(Action.REDIRECT_TO_URL, url=_url(channel, answer.get("url"), "url", secure))
     if channel.action is Action.DISPLAY_QR_CODE:
         wire_names = {"code_url": "codeUrl", "qr_code": "qr_code"}
         found = next((name for name in QR_FIELDS[channel.channel_id] if answer.get(name) is not None), None)
@@ -103,7 +107,9 @@ def payer_action(channel: Channel, answer: Mapping[str, Any], *, qrcode_pay: boo
         return NextAction(Action.DISPLAY_QR_CODE, data=_qr_payload(channel, answer[found], wire_names[found]))
     if channel.action is Action.REDIRECT_TO_URL:
         key = REDIRECT_KEYS[channel.channel_id]
-        return NextAction(Action.REDIRECT_TO_URL, url=_url(channel, (answer.get("ret_params") or {}).get(key), key))
+        return NextAction(
+            Action.REDIRECT_TO_URL, url=_url(channel, (answer.get("ret_params") or {}).get(key), key, secure)
+        )
     params = answer.get("pay_params")
     if not isinstance(params, dict) or not params:
         raise _unclear(channel, "no payParams")
@@ -122,12 +128,16 @@ def _qr_payload(channel: Channel, value: Any, name: str) -> str:
     return value
 
 
-def _url(channel: Channel, value: Any, name: str) -> str:
+def _url(channel: Channel, value: Any, name: str, secure: bool) -> str:
     if not isinstance(value, str) or not value:
         raise _unclear(channel, f"no {name}")
     # Only web addresses: anything else (javascript:, a wallet scheme) must not reach a browser's location.
     if not value.startswith(("https://", "http://")) or len(value) > MAX_URL or not value.isprintable() or " " in value:
         raise _unclear(channel, f"a {name} that is not a web address")
+    # From IOTPay over https, a plain http page is a downgrade on the way: the payer's session would cross
+    # the network in clear text.
+    if secure and not value.startswith("https://"):
+        raise _unclear(channel, f"a plain http {name} from an API served over https")
     return value
 
 

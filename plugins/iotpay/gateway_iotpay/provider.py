@@ -289,7 +289,12 @@ class IotPayProvider(Provider):
         pay_order_id = answer.get("pay_order_id") or None
         if pay_order_id is None and channel.operation == "create_order":
             raise OutcomeUnknown("INVALID_RESPONSE", "IOTPay's answer has no payOrderId")
-        payer = checkout.payer_action(channel, answer, qrcode_pay=bool(request.draft.options.get("qrcode_pay")))
+        payer = checkout.payer_action(
+            channel,
+            answer,
+            qrcode_pay=bool(request.draft.options.get("qrcode_pay")),
+            secure=self.config.api_url.startswith("https://"),
+        )
         return checkout.Checkout(provider_order_id=pay_order_id, payer=payer)
 
     def _business_call(
