@@ -10,10 +10,12 @@ missed by the kit before these checks), and pass it as it is:
 - `IOTPAY_CONFIRM_NOTIFY_BY_QUERY` off by default, so an MD5 notify alone pays orders, and every check of the
   confirmation is skipped as "the provider does not confirm";
 
-IOTPay with one from a second blind trial:
+IOTPay with two from a second blind trial:
 
 - the text it signed logged beside an answer's wrong `sign` "to compare with IOTPay's", and IOTPay's signed
   text ends with `&key=<the merchant key>`;
+- `IOTPAY_API_URL` read as written, so signed calls go over plain http to another machine, or to the
+  cloud's metadata address (the kit judged no IOTPay address until its harness declared `api_url_setting`);
 
 Stripe with one planted in a second blind trial, and one that the full mutation run left alive:
 
@@ -51,6 +53,7 @@ from gateway_iotpay import config, plugin, signing
 from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
+from gateway.plugin import Settings
 from gateway.testing import ProviderConformance
 
 BUG = {bug!r}
@@ -80,6 +83,15 @@ class TestPlantedIotPay(ProviderConformance):
                     raise
 
             monkeypatch.setattr(IotPayProvider, "_check_response_sign", logged)
+        if BUG == "api_url_raw":  # "IOTPAY_API_URL is IOTPay's address: whatever the operator wrote"
+            service_url = Settings.service_url
+
+            def raw(self, name, default):
+                if name == "IOTPAY_API_URL":
+                    return (self.get(name) or default).rstrip("/")
+                return service_url(self, name, default)
+
+            monkeypatch.setattr(Settings, "service_url", raw)
         if BUG == "stored_amount":  # "the amount is the order's: the query only says whether it is paid"
             query = IotPayProvider.query_order
 
@@ -215,6 +227,15 @@ def test_iotpay_only_logging_a_wrong_answer_signature_fails(pytester: pytest.Pyt
 def test_iotpay_logging_the_text_it_signed_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="signed_text_logged"), SIGNED)
     assert_kit_failed(result, "IOTPay logging the text it signed, key included", "harness.secrets()[0] is in the log")
+
+
+def test_the_address_check_passes_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
+    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), UNSAFE_ADDRESS), exactly=2)
+
+
+def test_iotpay_taking_any_api_address_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="api_url_raw"), UNSAFE_ADDRESS)
+    assert_kit_failed(result, "IOTPay reading IOTPAY_API_URL raw", "the gateway started with IOTPAY_API_URL")
 
 
 def test_iotpay_reporting_the_stored_amount_from_a_query_fails(pytester: pytest.Pytester) -> None:
