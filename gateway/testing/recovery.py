@@ -6,6 +6,7 @@ the harness's `pay_without_notifying`, `close` and `misdirect_next_query`.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -192,6 +193,64 @@ class RecoveryChecks:
             f"{order['amount']}, and query_order read it as {read!r}: report the amount the provider answers (the "
             "core compares it with the order's and keeps the difference visible), or raise OutcomeUnknown"
         )
+
+    def test_a_query_answer_about_a_paid_order_without_its_amount_is_unclear(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # Without the amount the provider says was paid, a plugin can only fill in the order's own, and the
+        # core's amount check then compares the order with itself: "paid in full" on no evidence.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        require_query(gateway)
+        order = gateway.new_order()
+        harness_call(lambda: harness.pay_without_notifying(order), "pay_without_notifying(order)")
+        ref = order_ref(gateway.order(order["id"]))
+        genuine, recorded = recorded_call(gateway, lambda: gateway.provider.query_order(ref))
+        exponent = gateway.provider.info.currencies[order["currency"]]
+        changed = {
+            index: (status, body, content_type)
+            for index, (status, original, content_type) in enumerate(recorded)
+            if (body := without_amount(original, content_type, order["amount"], exponent, harness)) is not None
+        }
+        if not changed:
+            pytest.skip(
+                f"no answer to query_order holds the amount {order['amount']} in a field of its own: {genuine!r}"
+            )
+        with intercepted(played_back(recorded, changed), spare=gateway.url):
+            try:
+                read = gateway.provider.query_order(ref)
+            except ProviderError as error:
+                if isinstance(error, OutcomeUnknown) or type(error) is ProviderError:
+                    return
+                read = error
+        pytest.fail(
+            f"the provider's answer about paid order {order['merchant_order_no']}, every field holding its amount "
+            f"left out (signed again), was read as {read!r}: an answer that does not say how much was paid proves "
+            "no payment; raise OutcomeUnknown"
+        )
+
+
+def without_amount(
+    body: bytes, content_type: str, amount: int, exponent: int, harness: ProviderHarness
+) -> bytes | None:
+    """`body` (a JSON object or form answer) without each top-level field that holds `amount`, signed again;
+    None when none holds it."""
+    holds = functools.partial(_holds, amount=amount, exponent=exponent)
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return None
+        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        kept = {name: value for name, value in pairs.items() if not holds(value)}
+        return urlencode(list(harness.signed_answer(kept).items())).encode() if kept != pairs else None
+    if not isinstance(parsed, dict):
+        return None
+    kept = {name: value for name, value in parsed.items() if not holds(value)}
+    return json.dumps(harness.signed_answer(kept)).encode() if kept != parsed else None
+
+
+def _holds(value: Any, *, amount: int, exponent: int) -> bool:
+    return _amount_as(value, (amount, amount + 1), exponent) != value
 
 
 def other_amount(

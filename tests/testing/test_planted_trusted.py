@@ -10,10 +10,12 @@ missed by the kit before these checks), and pass it as it is:
 - `IOTPAY_CONFIRM_NOTIFY_BY_QUERY` off by default, so an MD5 notify alone pays orders, and every check of the
   confirmation is skipped as "the provider does not confirm";
 
-IOTPay with two from a second blind trial:
+IOTPay with three from a second blind trial:
 
 - the text it signed logged beside an answer's wrong `sign` "to compare with IOTPay's", and IOTPay's signed
   text ends with `&key=<the merchant key>`;
+- a query answer without `amount` read with the order's own amount "as sent at create", so the core's amount
+  check compares the order with itself and a paid status alone pays it in full;
 - `IOTPAY_API_URL` read as written, so signed calls go over plain http to another machine, or to the
   cloud's metadata address (the kit judged no IOTPay address until its harness declared `api_url_setting`);
 
@@ -92,6 +94,23 @@ class TestPlantedIotPay(ProviderConformance):
                 return service_url(self, name, default)
 
             monkeypatch.setattr(Settings, "service_url", raw)
+        if BUG == "amount_filled_in":  # "some answers leave amount out: it is the order's, sent at create"
+            query, call = IotPayProvider.query_order, IotPayProvider._business_call
+
+            def filling_in(self, order):
+                def filled(provider, operation, params, schema, **options):
+                    answer = call(provider, operation, params, schema, **options)
+                    if operation == "query_order" and answer.get("amount") is None:
+                        answer = {{**answer, "amount": order.amount}}
+                    return answer
+
+                monkeypatch.setattr(IotPayProvider, "_business_call", filled)
+                try:
+                    return query(self, order)
+                finally:
+                    monkeypatch.setattr(IotPayProvider, "_business_call", call)
+
+            monkeypatch.setattr(IotPayProvider, "query_order", filling_in)
         if BUG == "stored_amount":  # "the amount is the order's: the query only says whether it is paid"
             query = IotPayProvider.query_order
 
@@ -210,13 +229,14 @@ STILL_PENDING = "still_pending_settles_nothing"
 STILL_AT_THE_PROVIDER = "still_at_the_provider"
 SIGNED = "changed_after_it_was_signed"
 AMOUNT = "says_another_amount"
+WITHOUT_AMOUNT = "without_its_amount"
 ACCOUNT = "naming_another_account"
 CONFIRMS = "confirmed_by_query_as_the_harness_declares"
 
 
 def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
-    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{SIGNED} or {AMOUNT} or {ACCOUNT} or {CONFIRMS}")
-    assert_kit_passed(result, exactly=4)
+    selection = f"{SIGNED} or {AMOUNT} or {WITHOUT_AMOUNT} or {ACCOUNT} or {CONFIRMS}"
+    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=5)
 
 
 def test_iotpay_only_logging_a_wrong_answer_signature_fails(pytester: pytest.Pytester) -> None:
@@ -241,6 +261,11 @@ def test_iotpay_taking_any_api_address_fails(pytester: pytest.Pytester) -> None:
 def test_iotpay_reporting_the_stored_amount_from_a_query_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="stored_amount"), AMOUNT)
     assert_kit_failed(result, "IOTPay's query reporting the order's amount", "report the amount the provider answers")
+
+
+def test_iotpay_filling_in_a_query_answers_missing_amount_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="amount_filled_in"), WITHOUT_AMOUNT)
+    assert_kit_failed(result, "IOTPay filling in the order's amount", "does not say how much was paid proves")
 
 
 def test_iotpay_reading_every_notify_as_its_own_accounts_fails(pytester: pytest.Pytester) -> None:
