@@ -215,6 +215,7 @@ class RecoveryChecks:
             pytest.skip(
                 f"no answer to query_order holds the amount {order['amount']} in a field of its own: {genuine!r}"
             )
+        read: Any
         with intercepted(played_back(recorded, changed), spare=gateway.url):
             try:
                 read = gateway.provider.query_order(ref)
@@ -250,7 +251,7 @@ def without_amount(
 
 
 def _holds(value: Any, *, amount: int, exponent: int) -> bool:
-    return _amount_as(value, (amount, amount + 1), exponent) != value
+    return bool(_amount_as(value, (amount, amount + 1), exponent) != value)
 
 
 def other_amount(
