@@ -7,6 +7,8 @@ nobody can say which refund it was. Only the simulator's own records say what th
 
 And the answer to one refund, given as the answer to another (a proxy's mix-up, a provider's), must
 leave that other refund unknown: read as its own, a refund is recorded made that never moved a cent.
+So must an answer that says another amount than the refund asked for (signed again): a plugin that
+checks the refund's number and not its amount records 10.00 refunded where the provider took 9.99.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import requests
 from gateway.plugin.provider import Operation
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown
+from gateway.testing.recovery import other_amount
 from gateway.testing.wire import answer, intercepted
 
 
@@ -96,4 +99,34 @@ class RefundRecordChecks:
             f"of order {other['merchant_order_no']}, made it {response.status_code} {response.get_json()}: check "
             "that a refund's answer is about the refund asked for (its id, number, amount or payment), and raise "
             "OutcomeUnknown if not"
+        )
+
+    def test_a_refund_answer_that_says_another_amount_leaves_it_unknown(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip(f"{gateway.harness.provider_name} does not declare the refund operation")
+        paid = gateway.paid_order()
+        asked = paid["amount"] - 1  # a partial refund: no value that holds it is the order's amount
+        if asked < 1:
+            pytest.skip("the harness's orders are too small for a partial refund")
+        exponent = gateway.provider.info.currencies[paid["currency"]]
+        said: list[str] = []
+
+        def less(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+            response: requests.Response = send()
+            content_type = response.headers.get("Content-Type", "")
+            body = other_amount(response.content, content_type, (asked, asked - 1), exponent, gateway.harness)
+            if body is None:
+                return response
+            said.append(f"{request.method} {urlsplit(request.url or '').path}")
+            return answer(request, response.status_code, body, content_type)
+
+        with intercepted(less, spare=gateway.url):
+            response = gateway.refund(paid["id"], asked)
+        if not said:
+            pytest.skip(f"no answer to a refund of {asked} minor units holds that amount")
+        assert is_unknown(response), (
+            f"a refund of {asked} minor units of order {paid['merchant_order_no']}, whose answers ({', '.join(said)}) "
+            f"said {asked - 1} (signed again), was answered {response.status_code} {response.get_json()}: an answer "
+            "about another amount is not about the refund asked for; raise OutcomeUnknown"
         )

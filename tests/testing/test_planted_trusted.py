@@ -32,6 +32,8 @@ and Example Pay with three from a third:
   logs, `gateway check` and the API's answers;
 - a refund answer read as about the refund asked for, whatever refund it names, so another refund's answer
   records this one made;
+- (from IOTPay's second trial, where a refund answer's amount went unchecked) a refund answer naming the
+  refund asked for but another amount read as its own;
 - its API address read as any http(s) URL, so signed calls go over plain http to another machine, or to the
   cloud's metadata address.
 """
@@ -182,6 +184,7 @@ class TestPlantedStripe(ProviderConformance):
 EXAMPLE_KIT = """
 import pytest
 from gateway_example_provider.client import ExampleClient
+from gateway_example_provider.provider import ExampleProvider
 from tests.testing.example_by_path import ExampleByPath
 
 from gateway.plugin import ProviderMisconfigured, Settings
@@ -207,6 +210,8 @@ class TestPlantedExample(ProviderConformance):
             return answer
 
         monkeypatch.setattr(ExampleClient, "call", planted_call)
+        if BUG == "any_refund_amount":  # "the refund id matches: the answer is this refund's"
+            monkeypatch.setattr(ExampleProvider, "_says", lambda self, amount, request: True)
         if BUG == "any_http_address":  # "an http(s) URL is an http(s) URL"
             service_url = Settings.service_url
 
@@ -224,6 +229,7 @@ class TestPlantedExample(ProviderConformance):
 
 WRONG_SECRET = "connection_check_passes_and_fails_a_wrong_secret"
 GIVEN_TO_ANOTHER = "given_to_another_leaves_it_unknown"
+REFUND_AMOUNT = "refund_answer_that_says_another_amount"
 UNSAFE_ADDRESS = "unsafe_api_address"
 STILL_PENDING = "still_pending_settles_nothing"
 STILL_AT_THE_PROVIDER = "still_at_the_provider"
@@ -289,8 +295,8 @@ def test_stripe_reading_a_pending_refund_event_as_settled_fails(pytester: pytest
 
 
 def test_the_secret_and_refund_answer_checks_pass_example_pay_as_it_is(pytester: pytest.Pytester) -> None:
-    selection = f"{WRONG_SECRET} or {GIVEN_TO_ANOTHER} or {UNSAFE_ADDRESS}"
-    assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), selection), exactly=4)
+    selection = f"{WRONG_SECRET} or {GIVEN_TO_ANOTHER} or {REFUND_AMOUNT} or {UNSAFE_ADDRESS}"
+    assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), selection), exactly=5)
 
 
 def test_example_pay_showing_the_refused_secret_fails(pytester: pytest.Pytester) -> None:
@@ -301,6 +307,11 @@ def test_example_pay_showing_the_refused_secret_fails(pytester: pytest.Pytester)
 def test_example_pay_reading_any_refund_answer_as_its_own_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="any_refund_answer"), GIVEN_TO_ANOTHER)
     assert_kit_failed(result, "Example Pay reading another refund's answer as its own", "given as the answer")
+
+
+def test_example_pay_reading_a_refund_answer_of_another_amount_as_its_own_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="any_refund_amount"), REFUND_AMOUNT)
+    assert_kit_failed(result, "Example Pay checking a refund answer's id, not its amount", "an answer about another")
 
 
 def test_example_pay_taking_any_http_address_fails(pytester: pytest.Pytester) -> None:

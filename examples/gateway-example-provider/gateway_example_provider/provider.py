@@ -112,7 +112,7 @@ class ExampleProvider(Provider):
             refund: dict[str, Any] = schemas.RefundAnswer().load(answer)
         except ValidationError:
             raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay's answer is not a refund") from None
-        if refund["refund_id"] != request.refund_id:
+        if refund["refund_id"] != request.refund_id or not self._says(refund["amount"], request):
             raise OutcomeUnknown("INVALID_RESPONSE", "Example Pay answered about another refund")
         if refund["status"] == "failed":
             raise RefundFailed("refund_failed", "Example Pay reports this refund as failed")
@@ -155,6 +155,13 @@ class ExampleProvider(Provider):
             event_id=payment.get("event"),
             cancelled=payment["status"] == schemas.CANCELLED,
         )
+
+    def _says(self, amount: str, request: RefundRequest) -> bool:
+        """Whether a refund answer's amount is the one asked for (another is another refund's, or a mix-up)."""
+        try:
+            return self._minor_units(amount, request.currency) == request.amount
+        except ValueError:
+            return False
 
     def _decimal(self, amount: int, currency: str) -> str:
         """1250 USD -> "12.50"; 1250 JPY -> "1250"."""

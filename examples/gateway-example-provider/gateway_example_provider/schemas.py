@@ -36,4 +36,5 @@ class RefundAnswer(Schema):
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=ID_LENGTH))
     refund_id = fields.String(required=True)
+    amount = fields.String(required=True)  # decimal text in the currency's units, as it was asked for
     status = fields.String(required=True, validate=validate.OneOf(REFUND_STATES))
