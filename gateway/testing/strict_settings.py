@@ -43,7 +43,7 @@ FORM = "application/x-www-form-urlencoded"
 _LEFT_OUT = object()
 # How an answer lacks the required field: left out, or there and empty (JSON's null too). A plugin that asks
 # only whether the field is there takes `"sign": ""` as signed.
-LACKING = {"without": _LEFT_OUT, "with it empty": "", "with it null": None}
+LACKING = {"without {field}": _LEFT_OUT, "with {field} empty": "", "with {field} null": None}
 
 
 def without(field: str, body: bytes, content_type: str, value: Any = _LEFT_OUT) -> bytes | None:
@@ -123,9 +123,10 @@ class StrictSettingChecks:
                 if value is _LEFT_OUT:
                     pytest.fail(f"the genuine create answer has no {strict.field!r} to leave out: {missing[0]}")
                 continue  # a form answer holds no null
-            StrictSettingChecks.assert_unknown(response, strict, f"create {lacking}", value is _LEFT_OUT)
+            what = lacking.format(field=repr(strict.field))
+            StrictSettingChecks.assert_unknown(response, strict, f"create answered {what}", value is _LEFT_OUT)
             status = gateway.order(response.get_json()["order_id"])["status"]
-            assert status == "pending", f"an order whose create answer came {lacking} {strict.field!r} is {status!r}"
+            assert status == "pending", f"an order whose create was answered {what} is {status!r}"
 
     @staticmethod
     def judge_refund(gateway: LiveGateway, strict: StrictSetting) -> None:
@@ -153,7 +154,8 @@ class StrictSettingChecks:
                 if value is _LEFT_OUT:
                     pytest.fail(f"the genuine refund answer has no {strict.field!r} to leave out: {missing[0]}")
                 continue
-            StrictSettingChecks.assert_unknown(response, strict, f"refund {lacking}", value is _LEFT_OUT)
+            what = lacking.format(field=repr(strict.field))
+            StrictSettingChecks.assert_unknown(response, strict, f"refund answered {what}", value is _LEFT_OUT)
             if value is _LEFT_OUT:
                 recorded = [provider_code(refund) for refund in gateway.refunds(order["id"])]
                 assert recorded == [strict.code], f"the refund whose answer lacked {strict.field!r} records {recorded}"
@@ -164,7 +166,7 @@ class StrictSettingChecks:
         answered = response.get_json()
         coded = provider_code(answered) == strict.code or not declared_code
         assert is_unknown(response) and coded, (
-            f"with {dict(strict.settings)}, a {what} {strict.field!r} (the simulator acted) gave "
+            f"with {dict(strict.settings)}, a {what} (the simulator acted) gave "
             f"{response.status_code}: {answered}; the provider may have acted, so the outcome is unknown"
             + (
                 f", with provider_error.code {strict.code!r} (StrictSetting.code) to tell the operator why"

@@ -77,7 +77,7 @@ def test_the_check_passes_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
         ("another_code", "with provider_error.code 'UNSIGNED_RESPONSE' (StrictSetting.code)"),
         ("never_enforced", "the provider may have acted, so the outcome is unknown"),
         ("refusals_too", "a refusal the provider really sends stays a refusal"),
-        ("empty_is_unsigned", "with it empty 'sign' (the simulator acted)"),
+        ("empty_is_unsigned", "a create answered with 'sign' empty (the simulator acted)"),
     ],
 )
 def test_the_check_fails_iotpay_with_a_planted_bug(pytester: pytest.Pytester, bug: str, failure: str) -> None:
