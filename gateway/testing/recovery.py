@@ -164,22 +164,16 @@ class RecoveryChecks:
     ) -> None:
         # The core compares the amount query_order reports with the order's: a plugin that reports the order's own
         # amount, not the provider's, leaves nothing to compare, and a payment of another amount confirms this order.
-        gateway, harness = gateway_under_test, gateway_under_test.harness
-        require_query(gateway)
-        order = gateway.new_order()
-        harness_call(lambda: harness.pay_without_notifying(order), "pay_without_notifying(order)")
-        ref = order_ref(gateway.order(order["id"]))
-        genuine, recorded = recorded_call(gateway, lambda: gateway.provider.query_order(ref))
-        exponent = gateway.provider.info.currencies[order["currency"]]
-        more = order["amount"] + 1
-        changed = {
-            index: (status, body, content_type)
-            for index, (status, original, content_type) in enumerate(recorded)
-            if (body := other_amount(original, content_type, (order["amount"], more), exponent, harness)) is not None
-        }
-        if not changed:
-            pytest.skip(f"no answer to query_order holds the amount {order['amount']} as a number: {genuine!r}")
-        with intercepted(played_back(recorded, changed), spare=gateway.url):
+        gateway = gateway_under_test
+        more: int = 0
+
+        def change(body: bytes, content_type: str, order: dict[str, Any], exponent: int) -> bytes | None:
+            nonlocal more
+            more = order["amount"] + 1
+            return other_amount(body, content_type, (order["amount"], more), exponent, gateway.harness)
+
+        order, ref, replay = paid_query_changed(gateway, change, "as a number")
+        with intercepted(replay, spare=gateway.url):
             try:
                 read = gateway.provider.query_order(ref)
             except ProviderError as error:
@@ -199,24 +193,14 @@ class RecoveryChecks:
     ) -> None:
         # Without the amount the provider says was paid, a plugin can only fill in the order's own, and the
         # core's amount check then compares the order with itself: "paid in full" on no evidence.
-        gateway, harness = gateway_under_test, gateway_under_test.harness
-        require_query(gateway)
-        order = gateway.new_order()
-        harness_call(lambda: harness.pay_without_notifying(order), "pay_without_notifying(order)")
-        ref = order_ref(gateway.order(order["id"]))
-        genuine, recorded = recorded_call(gateway, lambda: gateway.provider.query_order(ref))
-        exponent = gateway.provider.info.currencies[order["currency"]]
-        changed = {
-            index: (status, body, content_type)
-            for index, (status, original, content_type) in enumerate(recorded)
-            if (body := without_amount(original, content_type, order["amount"], exponent, harness)) is not None
-        }
-        if not changed:
-            pytest.skip(
-                f"no answer to query_order holds the amount {order['amount']} in a field of its own: {genuine!r}"
-            )
+        gateway = gateway_under_test
+
+        def change(body: bytes, content_type: str, order: dict[str, Any], exponent: int) -> bytes | None:
+            return without_amount(body, content_type, order["amount"], exponent, gateway.harness)
+
+        order, ref, replay = paid_query_changed(gateway, change, "in a field of its own")
         read: Any
-        with intercepted(played_back(recorded, changed), spare=gateway.url):
+        with intercepted(replay, spare=gateway.url):
             try:
                 read = gateway.provider.query_order(ref)
             except ProviderError as error:
@@ -228,6 +212,29 @@ class RecoveryChecks:
             f"left out (signed again), was read as {read!r}: an answer that does not say how much was paid proves "
             "no payment; raise OutcomeUnknown"
         )
+
+
+def paid_query_changed(
+    gateway: LiveGateway, change: Callable[[bytes, str, dict[str, Any], int], bytes | None], holding: str
+) -> tuple[dict[str, Any], Any, Any]:
+    """A paid order, its reference, and the genuine answers to its query played back with each answer that
+    holds its amount `change`d (body, content type, the order, its currency's exponent); skipped when none
+    holds it (`holding` says how it was looked for)."""
+    harness = gateway.harness
+    require_query(gateway)
+    order = gateway.new_order()
+    harness_call(lambda: harness.pay_without_notifying(order), "pay_without_notifying(order)")
+    ref = order_ref(gateway.order(order["id"]))
+    genuine, recorded = recorded_call(gateway, lambda: gateway.provider.query_order(ref))
+    exponent = gateway.provider.info.currencies[order["currency"]]
+    changed = {
+        index: (status, body, content_type)
+        for index, (status, original, content_type) in enumerate(recorded)
+        if (body := change(original, content_type, order, exponent)) is not None
+    }
+    if not changed:
+        pytest.skip(f"no answer to query_order holds the amount {order['amount']} {holding}: {genuine!r}")
+    return order, ref, played_back(recorded, changed)
 
 
 def without_amount(
