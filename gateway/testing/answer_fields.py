@@ -58,6 +58,7 @@ import requests
 
 from gateway.plugin.provider import (
     CreatedOrder,
+    NextActionType,
     Notification,
     Operation,
     OrderRef,
@@ -77,6 +78,8 @@ OVERLONG = 10_000  # characters: past any limit a provider documents for a field
 HUGE = 2**63  # one past the largest signed 64-bit integer
 MAX_VARIANTS = 800  # per answer: a provider answer with hundreds of fields is judged on its first ones
 # What the contract lets a provider leave unsaid (None), in what the kit compares.
+# wx.requestPayment's arguments (WeChat's mini program API), which a mini_program next action hands it.
+REQUEST_PAYMENT = ("timeStamp", "nonceStr", "package", "signType", "paySign")
 OPTIONAL = ("provider_order_id", "provider_refund_id", "account_id", "event_id", "paid_at")
 NOT_JSON = '{"cut short by a proxy": '  # text that starts as JSON and is not
 LEFT_OUT = object()  # the field removed, not given a value
@@ -430,7 +433,16 @@ def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, 
             return f"a {_kind(read)!r} next action, not a {_kind(genuine)!r} one"
         answered = variant.body.decode("utf-8", "replace")
         made_up = [text for text in _handed(read) if text not in answered and not any(text in s for s in settings)]
-        return f"the payer handed {made_up}, which the provider never answered" if made_up else None
+        if made_up:
+            return f"the payer handed {made_up}, which the provider never answered"
+        # A payer's client handed an empty signature where the genuine answer gave one cannot start the payment:
+        # judged where the keys are known (wx.requestPayment's, the harness's sdk_params), not in opaque params.
+        given, now = _handed_at(genuine), _handed_at(read)
+        mini = genuine.next_action is not None and genuine.next_action.type is NextActionType.MINI_PROGRAM
+        params = (*gateway.harness.sdk_params, *(REQUEST_PAYMENT if mini else ()))
+        needed = {"url", "data", *(f"params.{key}" for key in params)}
+        emptied = sorted(key for key, text in given.items() if text and now.get(key) == "" and key in needed)
+        return f"the payer handed {emptied} empty, which the genuine answer gave" if emptied else None
 
     return wrong
 
@@ -507,6 +519,40 @@ def _handed(created: CreatedOrder) -> list[str]:
     action = created.next_action
     handed = [action.data, action.url, *strings_in(action.params)] if action is not None else []
     return [text for text in [*handed, *strings_in(created.pay_params)] if isinstance(text, str)]
+
+
+def top_level_changed(
+    body: bytes,
+    content_type: str,
+    harness: ProviderHarness,
+    change: Callable[[dict[str, Any], bool], dict[str, Any] | None],
+) -> bytes | None:
+    """`body` (a JSON object, or a form answer) with its top-level fields `change`d, signed again as the provider
+    signs that shape (`harness.signed_answer`). `change` gets the fields and whether they are a form's text, and
+    gives None for no change; None too for a body that is neither."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return None
+        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        changed = change(pairs, True)
+        return None if changed is None else urlencode(list(harness.signed_answer(changed).items())).encode()
+    if not isinstance(parsed, dict):
+        return None
+    changed = change(parsed, False)
+    return None if changed is None else json.dumps(harness.signed_answer(changed)).encode()
+
+
+def _handed_at(created: CreatedOrder) -> dict[str, str]:
+    """Every text the payer's client is handed, by where it is (`params.paySign`, `url`)."""
+    action = created.next_action
+    if action is None:
+        return {}
+    found = {name: text for name in ("data", "url") if isinstance(text := getattr(action, name, None), str)}
+    params = action.params if isinstance(action.params, Mapping) else {}
+    found.update({f"params.{key}": text for key, text in params.items() if isinstance(text, str)})
+    return found
 
 
 def strings_in(value: Any) -> list[str]:

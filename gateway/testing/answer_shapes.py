@@ -16,14 +16,13 @@ Undeclared, skipped.
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
 
 from gateway.plugin.provider import Operation
+from gateway.testing.answer_fields import top_level_changed
 from gateway.testing.harness import ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown
@@ -116,16 +115,8 @@ def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[
 def _shape_without(field: str, body: bytes, content_type: str, harness: ProviderHarness) -> bytes | None:
     """`body` (a JSON object or a form) without its top-level `field`, signed again as the provider would
     sign that shape (`harness.signed_answer`); None when it has no such field."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        if FORM not in content_type:
-            return None
-        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        if field not in pairs:
-            return None
-        del pairs[field]
-        return urlencode(list(harness.signed_answer(pairs).items())).encode()
-    if not isinstance(parsed, dict) or field not in parsed:
-        return None
-    return json.dumps(harness.signed_answer({name: value for name, value in parsed.items() if name != field})).encode()
+
+    def without(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
+        return {name: value for name, value in fields.items() if name != field} if field in fields else None
+
+    return top_level_changed(body, content_type, harness, without)

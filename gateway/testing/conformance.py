@@ -30,6 +30,7 @@ from gateway.testing.hostile import HostileChecks
 from gateway.testing.invalid_orders import InvalidOrderChecks
 from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
+from gateway.testing.misconfiguration import MisconfigurationChecks
 from gateway.testing.not_created import NotCreatedChecks
 from gateway.testing.notify_fields import NotificationFieldChecks
 from gateway.testing.order_ids import OrderIdChecks
@@ -44,6 +45,7 @@ from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
 from gateway.testing.settings_checks import SettingsChecks
+from gateway.testing.states import StateChecks
 from gateway.testing.strict_settings import StrictSettingChecks
 from gateway.testing.text_checks import TextChecks
 from gateway.testing.time_checks import TimeChecks
@@ -90,6 +92,8 @@ class ProviderConformance(
     AnswerSignatureChecks,
     OwnNotificationChecks,
     NotificationFieldChecks,
+    StateChecks,
+    MisconfigurationChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 
@@ -109,8 +113,9 @@ class ProviderConformance(
     the codes a merchant is shown (`ErrorCodeChecks`), of the provider's declared refusals, plain
     (`RefusalChecks`) and with garbage beside them (`RefusalFieldChecks`), of the provider order id of
     an order in every channel (`OrderIdChecks`), of the settings that make a plugin stricter with
-    answers (`StrictSettingChecks`), of signed answers changed on the way (`AnswerSignatureChecks`) and
-    of the simulator's own notifications (`OwnNotificationChecks`) live in modules of their own; this
+    answers (`StrictSettingChecks`), of signed answers changed on the way (`AnswerSignatureChecks`), of
+    the simulator's own notifications (`OwnNotificationChecks`), of every declared state (`StateChecks`)
+    and of answers that refuse the gateway itself (`MisconfigurationChecks`) live in modules of their own; this
     class has the rest.
 
     Every test looks at what a user of the gateway sees: the acknowledgement the provider gets

@@ -213,6 +213,22 @@ class ProviderHarness(ABC):
     # address in an answer is what it would be in production, a downgrade. The kit also sets it to a plain http
     # address of another machine, and to the metadata address, and expects start-up to refuse each, naming it.
     api_url_setting: str | None = None
+    # The states your provider's answer to a query reports, by the answer's top-level field that holds them, each value
+    # with what it means: "paid", "pending" (not paid yet, it may still be) or "closed" (it can never be paid,
+    # `Notification.cancelled`). IOTPay: {"status": {0: "pending", 1: "pending", 2: "paid", 3: "paid", 4: "closed",
+    # 9: "closed"}}. The kit answers a query about a paid order with the genuine answer, that field set to each value
+    # (signed again), and expects query_order to read exactly that meaning. Empty (the default): skipped.
+    query_states: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
+    # The same for your paid notification: the field (of its query string, form body or JSON body's top level) that
+    # holds its state, each value with its meaning (IOTPay: {"status": {"0": "pending", ... "2": "paid" ...}}). The kit
+    # sends the genuine paid notification with the field set to each value (`signed_notification`), and expects
+    # verify_notification to read it paid only where it means "paid", and a "pending" one never closed. Empty: skipped.
+    notification_states: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
+    # Your provider's answers that refuse the gateway itself rather than one request (a wrong key or signature, an
+    # unknown merchant), as it sends them (IOTPay: errCode 0013 and 0015): the kit puts each in place of the answer to
+    # a create, a refund, a query and `check()`, and expects `ProviderMisconfigured` (operators are alerted, `gateway
+    # check` fails). Empty (the default): skipped.
+    misconfiguration_answers: Sequence[ProviderAnswer] = ()
     # The `provider_error.code`s your plugin gives a refund the provider reports failed, as your provider's page
     # documents them (Stripe: `refund_failed`, `refund_canceled`): the kit expects one on every such refund.
     failed_refund_codes: Sequence[str] = ()

@@ -19,7 +19,7 @@ import pytest
 
 from gateway.domain import outbox
 from gateway.plugin.provider import Notification, Operation, OutcomeUnknown, ProviderError
-from gateway.testing.answer_fields import FORM, order_ref, played_back, recorded_call
+from gateway.testing.answer_fields import FORM, order_ref, played_back, recorded_call, top_level_changed
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.own_notifications import RECORDED, answered_notification
@@ -243,18 +243,12 @@ def without_amount(
     """`body` (a JSON object or form answer) without each top-level field that holds `amount`, signed again;
     None when none holds it."""
     holds = functools.partial(_holds, amount=amount, exponent=exponent)
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        if FORM not in content_type:
-            return None
-        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        kept = {name: value for name, value in pairs.items() if not holds(value)}
-        return urlencode(list(harness.signed_answer(kept).items())).encode() if kept != pairs else None
-    if not isinstance(parsed, dict):
-        return None
-    kept = {name: value for name, value in parsed.items() if not holds(value)}
-    return json.dumps(harness.signed_answer(kept)).encode() if kept != parsed else None
+
+    def kept(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
+        left = {name: value for name, value in fields.items() if not holds(value)}
+        return left if left != fields else None
+
+    return top_level_changed(body, content_type, harness, kept)
 
 
 def _holds(value: Any, *, amount: int, exponent: int) -> bool:

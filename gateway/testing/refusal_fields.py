@@ -100,7 +100,7 @@ class RefusalFieldChecks:
                 judged += 1
                 read = self.outcome(gateway, call, recorded, acting, body, refusal)
                 if type(read) is not type(plain) or read.code != plain.code:
-                    found.append(f"{refusal.body} with {what}: {_said(read)}")
+                    found.append(f"{refusal.body} with {what}: {said(read)}")
         if not judged:
             pytest.skip(f"no declared refusal read as one, or no field beside it to garble, for {operation}")
         assert not found, (
@@ -140,7 +140,7 @@ class RefusalFieldChecks:
                 return error
 
 
-def _said(read: Any) -> str:
+def said(read: Any) -> str:
     if isinstance(read, ProviderError):
         kind = "unclear" if isinstance(read, OutcomeUnknown) or type(read) is ProviderError else type(read).__name__
         return f"{kind} {read.code!r} ({read.message[:120]})"

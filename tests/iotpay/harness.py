@@ -52,7 +52,23 @@ class IotPayHarness(ProviderHarness):
     # Refusals before any business processing (docs/providers/iotpay.md): retCode FAIL, and errCode 0014.
     refusal_answers = (
         ProviderAnswer(200, '{"retCode":"FAIL","retMsg":"POST required"}'),
+        ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0011","errCodeDes":"POST required"}'),
+        ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0012","errCodeDes":"empty post data"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014","errCodeDes":"parameter error"}'),
+    )
+    # Refusals of the gateway itself (docs/providers/iotpay.md): a wrong key, an unknown mchId.
+    misconfiguration_answers = (
+        ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0013","errCodeDes":"signature error"}'),
+        ProviderAnswer(
+            200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0015","errCodeDes":"merchant does not exist"}'
+        ),
+    )
+    # IOTPay's order states (docs/providers/iotpay.md): a query answers them as numbers, a notify as text.
+    query_states = MappingProxyType(
+        {"status": MappingProxyType({0: "pending", 1: "pending", 2: "paid", 3: "paid", 4: "closed", 9: "closed"})}
+    )
+    notification_states = MappingProxyType(
+        {"status": MappingProxyType({str(status): meaning for status, meaning in query_states["status"].items()})}
     )
     accepted_reply = ProviderAnswer(200, "success", "text/plain")  # IOTPay re-sends until it reads exactly this
     # The options the channels that need some take (what a checkout passes for them), so the kit drives every channel.

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -163,6 +164,34 @@ class StripeHarness(ProviderHarness):
             'integer: abc","param":"amount"}}',
         ),
         ProviderAnswer(400, '{"error":{"type":"invalid_request_error","code":null,"message":null,"param":null}}'),
+    )
+    # A key Stripe refuses (401) or one without the permission a call needs (403): every call fails alike.
+    misconfiguration_answers = (
+        ProviderAnswer(
+            401, '{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_****0000"}}'
+        ),
+        ProviderAnswer(
+            403,
+            '{"error":{"type":"invalid_request_error","message":"The provided key does not have the required '
+            'permissions for this endpoint."}}',
+        ),
+    )
+    # A PaymentIntent's statuses (docs/providers/stripe.md): only `succeeded` has the money; `requires_capture` holds it
+    # uncaptured (the plugin captures automatically), and `canceled` can never be paid.
+    query_states = MappingProxyType(
+        {
+            "status": MappingProxyType(
+                {
+                    "requires_payment_method": "pending",
+                    "requires_confirmation": "pending",
+                    "requires_action": "pending",
+                    "processing": "pending",
+                    "requires_capture": "pending",
+                    "canceled": "closed",
+                    "succeeded": "paid",
+                }
+            )
+        }
     )
     accepted_reply = ProviderAnswer(200, '{"received": true}')  # any 2xx stops Stripe; the body is for its dashboard
     # Orders Stripe refuses that the plugin refuses before any call (docs/providers/stripe.md): a return_url where

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -46,6 +47,16 @@ class ExampleHarness(ProviderHarness):
     # Example Pay's "busy, try again": a 503 in its own error format (its client reads any 5xx as unclear).
     busy_answers = (ProviderAnswer(503, '{"error":{"code":"busy","message":"Example Pay is busy, try again"}}'),)
     accepted_reply = ProviderAnswer(200, "ok", "text/plain")  # Example Pay re-sends until a 200 "ok"
+    # 4xx with Example Pay's error object: a call turned down, nothing done.
+    refusal_answers = (ProviderAnswer(400, '{"error":{"code":"invalid_request","message":"amount is not valid"}}'),)
+    # 401: Example Pay refused the gateway's own signature (its secret is wrong): every call fails alike.
+    misconfiguration_answers = (ProviderAnswer(401, '{"error":{"code":"bad_signature","message":"bad signature"}}'),)
+    # A payment's states, in a query's answer and in a notification: "failed" is a declined attempt (the payer
+    # may try again), "cancelled" is for good.
+    query_states = MappingProxyType(
+        {"status": MappingProxyType({"pending": "pending", "paid": "paid", "failed": "pending", "cancelled": "closed"})}
+    )
+    notification_states = query_states
     queries_find_orders_by_reference = True  # query_order asks by the order's reference
     largest_notified_amount = 2**63 - 1  # the most a record holds: more is malformed, not an amount
     smallest_amount = 1  # 0.01 USD: Example Pay takes any amount above zero

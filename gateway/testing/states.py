@@ -1,0 +1,161 @@
+"""Kit checks of every state your provider documents, each read as what it means.
+
+Part of `ProviderConformance`. The harness declares its provider's states: the field of a query
+answer that holds them (`query_states`) and the field of a paid notification that does
+(`notification_states`), each value with its meaning:
+
+- "paid": the payment succeeded;
+- "pending": not paid yet, and it may still be;
+- "closed": it can never be paid (`Notification.cancelled`).
+
+The kit puts each value in the genuine answer to a query about a paid order, and in the genuine paid
+notification, signed again (`signed_answer`, `signed_notification`), and expects the plugin to read
+exactly that meaning. A plugin that reads a state by its range (`status >= 2`), or that forgets one
+its provider answers, pays orders nobody paid, or leaves a payer's money unrecorded, or expires an
+order that may still be paid. A notification's state must be read by the plugin itself: the core's
+confirmation by query would hide a wrong reading until the day the query says otherwise.
+Undeclared, skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+
+from gateway.plugin.provider import Notification, NotificationRejected, ProviderError, Verdict
+from gateway.testing.answer_fields import FORM, order_ref, played_back, recorded_call, top_level_changed
+from gateway.testing.harness import HttpRequest, ProviderHarness
+from gateway.testing.live import LiveGateway
+from gateway.testing.recovery import harness_call, require_query
+from gateway.testing.wire import intercepted
+
+MEANINGS = ("paid", "pending", "closed")
+
+
+def meaning_of(read: Notification) -> str:
+    if read.paid and read.cancelled:
+        return "paid and closed at once"
+    return "paid" if read.paid else "closed" if read.cancelled else "pending"
+
+
+def declared(states: Mapping[str, Mapping[Any, str]], member: str) -> list[tuple[str, Any, str]]:
+    """(field, value, meaning) for each declared state; fails on a meaning the kit does not know."""
+    found = [(name, value, meaning) for name, values in states.items() for value, meaning in values.items()]
+    unknown = sorted({meaning for _, _, meaning in found if meaning not in MEANINGS})
+    assert not unknown, f"harness.{member} means {unknown}: each state means one of {MEANINGS}"
+    return found
+
+
+def answer_with(body: bytes, content_type: str, name: str, value: Any, harness: ProviderHarness) -> bytes | None:
+    """`body` (a JSON object, or a form answer) with its top-level field `name` set to `value` and signed
+    again; None when it has no such field."""
+
+    def setting(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
+        return {**fields, name: str(value) if form else value} if name in fields else None
+
+    return top_level_changed(body, content_type, harness, setting)
+
+
+def notification_with(genuine: HttpRequest, name: str, value: Any, harness: ProviderHarness) -> HttpRequest | None:
+    """`genuine` with its field `name` (of the query string, the form body or the JSON body's top level) set
+    to `value`, signed again; None when it has no such field."""
+    if any(field == name for field, _ in genuine.query):
+        query = [(field, str(value) if field == name else text) for field, text in genuine.query]
+        return harness.signed_notification(dataclasses.replace(genuine, query=query))
+    content_type = next((v for k, v in genuine.headers.items() if k.lower() == "content-type"), "")
+    if genuine.body and FORM in content_type:
+        form = parse_qsl(genuine.body.decode("utf-8", "replace"), keep_blank_values=True)
+        if not any(field == name for field, _ in form):
+            return None
+        body = urlencode([(field, str(value) if field == name else text) for field, text in form]).encode()
+        return harness.signed_notification(dataclasses.replace(genuine, body=body))
+    try:
+        parsed = json.loads(genuine.body) if genuine.body else None
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict) or name not in parsed:
+        return None
+    return harness.signed_notification(dataclasses.replace(genuine, body=json.dumps({**parsed, name: value}).encode()))
+
+
+class StateChecks:
+    def test_each_declared_state_of_a_query_answer_is_read_as_what_it_means(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.query_states:
+            pytest.skip("harness.query_states is empty: declare the states your provider's query answers report")
+        states = declared(harness.query_states, "query_states")
+        require_query(gateway)
+        order = gateway.new_order()
+        harness_call(lambda: harness.pay_without_notifying(order), "pay_without_notifying(order)")
+        ref = order_ref(gateway.order(order["id"]))
+        genuine, recorded = recorded_call(gateway, lambda: gateway.provider.query_order(ref))
+        found: list[str] = []
+        for name, value, meaning in states:
+            changed = {
+                index: (status, body, content_type)
+                for index, (status, original, content_type) in enumerate(recorded)
+                if (body := answer_with(original, content_type, name, value, harness)) is not None
+            }
+            assert changed, f"no answer to query_order has a top-level field {name!r} (harness.query_states)"
+            with intercepted(played_back(recorded, changed), spare=gateway.url):
+                try:
+                    read: Any = gateway.provider.query_order(ref)
+                except ProviderError as error:
+                    read = error
+            if not isinstance(read, Notification) or meaning_of(read) != meaning:
+                found.append(f"{name}={value!r} ({meaning}) read as {read!r}")
+        assert not found, (
+            f"the genuine answer about paid order {order['merchant_order_no']} is read as {genuine!r}; with its state "
+            f"set to each one harness.query_states declares (signed again): {'; '.join(found)}. Read each state your "
+            "provider answers as what it documents: paid, pending (paid=False), closed (cancelled=True)"
+        )
+
+    def test_each_declared_state_of_a_notification_is_read_as_what_it_means(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.notification_states:
+            pytest.skip("harness.notification_states is empty: declare the states your notifications report")
+        states = declared(harness.notification_states, "notification_states")
+        order = gateway.new_order()
+        genuine = harness.paid_notification(order)
+        found: list[str] = []
+        for name, value, meaning in states:
+            try:
+                variant = notification_with(genuine, name, value, harness)
+            except NotImplementedError:
+                pytest.fail("harness.notification_states is declared: implement harness.signed_notification")
+            assert variant is not None, f"the paid notification has no field {name!r} (harness.notification_states)"
+            try:
+                read: Any = gateway.provider.verify_notification(gateway.inbound(variant))
+            except NotificationRejected as rejected:
+                read = rejected
+            if isinstance(read, NotificationRejected) and read.verdict is Verdict.IGNORED and meaning != "paid":
+                continue  # acknowledged and recorded, paying nothing
+            if not isinstance(read, Notification) or not _reads_as(read, meaning):
+                found.append(f"{name}={value!r} ({meaning}) read as {read!r}")
+            elif meaning != "paid":
+                reply = gateway.notify(variant)
+                status = gateway.order(order["id"])["status"]
+                if reply.status >= 500 or status != "pending":
+                    found.append(f"{name}={value!r} ({meaning}): answered {reply.status}, the order left {status!r}")
+        assert not found, (
+            f"the genuine paid notification of order {order['merchant_order_no']}, with its state set to each one "
+            f"harness.notification_states declares (signed again): {'; '.join(found)}. Read each state as what your "
+            "provider documents: only a paid one pays (paid=True); a pending one neither pays nor closes the order"
+        )
+
+
+def _reads_as(read: Notification, meaning: str) -> bool:
+    """A notification's reading: paid exactly when it says paid; a closed one may be read as not paid alone
+    (the core closes orders on a query's word, not on a notification's)."""
+    if meaning == "closed":
+        return not read.paid
+    return meaning_of(read) == meaning
