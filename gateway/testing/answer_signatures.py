@@ -31,12 +31,13 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from gateway.plugin.provider import Operation, OutcomeUnknown, ProviderError, RefundRequest
+from gateway.plugin.provider import Operation, OutcomeUnknown, ProviderError, RefundRequest, Refused
 from gateway.testing.answer_fields import FORM, _short, order_ref, played_back, recorded_call
 from gateway.testing.check_checks import HTTP
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import order_request
+from gateway.testing.refusal_fields import RefusalFieldChecks, said
 from gateway.testing.wire import intercepted
 
 
@@ -82,6 +83,40 @@ class AnswerSignatureChecks:
                 f"harness.secrets()[{leaked[0]}] is in the log while answers whose signature does not verify were "
                 f"read: {_short(leaked[1])}"
             )
+
+    @pytest.mark.parametrize("operation", ["create_order", "refund"])
+    def test_a_refusal_changed_after_it_was_signed_is_unclear(
+        self, gateway_under_test: LiveGateway, operation: str
+    ) -> None:
+        # A refusal is acted on too (the order failed, routing tried elsewhere): a "refused" forged on the way
+        # fails an order the provider created, which the payer may still pay.
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        signed = [
+            (refusal, changes)
+            for refusal in harness.refusal_answers
+            if (changes := list(unsigned_changes(refusal.body.encode(), refusal.content_type, harness)))
+        ]
+        if not signed:
+            pytest.skip("none of harness.refusal_answers carries a signature (harness.signed_answer) to break")
+        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        create, refund = RefusalFieldChecks.create_call, RefusalFieldChecks.refund_call
+        call = create(gateway) if operation == "create_order" else refund(gateway)
+        _, recorded = recorded_call(gateway, call)
+        acting = len(recorded) - 1
+        found: list[str] = []
+        for refusal, changes in signed:
+            plain = RefusalFieldChecks.outcome(gateway, call, recorded, acting, refusal.body.encode(), refusal)
+            assert isinstance(plain, Refused), f"{operation}: the declared signed refusal was read as {said(plain)}"
+            for what, changed in changes:
+                read = RefusalFieldChecks.outcome(gateway, call, recorded, acting, changed, refusal)
+                if not (isinstance(read, OutcomeUnknown) or type(read) is ProviderError):
+                    found.append(f"{refusal.body}, {what}: {said(read)}")
+        assert not found, (
+            f"{len(found)} of the provider's refusals to {operation}, signed (harness.signed_answer) and then changed, "
+            f"were read as answers: {'; '.join(found[:20])}. A signature that does not verify makes the whole answer "
+            "unclear, a refusal too: raise OutcomeUnknown"
+        )
 
 
 def _calls(gateway: LiveGateway) -> Iterator[tuple[str, Callable[[], Any]]]:

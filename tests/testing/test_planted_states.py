@@ -7,7 +7,9 @@ From IOTPay's second blind trial, which the kit missed:
 - `check()` taking any refusal of its probe for a working key ("IOTPay answered: the key works"), so `gateway
   check` passes a deployment whose every call is refused;
 - a mini program's `paySign` not required ("WeChat checks the signature"), so an answer with it empty is handed
-  to `wx.requestPayment`, which cannot start the payment.
+  to `wx.requestPayment`, which cannot start the payment;
+- a refusal's `sign` not verified ("IOTPay signs no refusal"), so a "refused" forged on the way fails an order
+  IOTPay created, which the payer may still pay.
 
 And of the kinds the mutation run left alive in IOTPay:
 - a state forgotten: the schema's list of statuses IOTPay answers without 4 (cancelled by the system), so a
@@ -61,6 +63,14 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setattr(status, "choices", schemas.STATUSES - {{4}})
         if BUG == "pay_sign_unchecked":  # "WeChat checks the signature"
             monkeypatch.setattr(checkout, "MINI_PROGRAM_KEYS", ("timeStamp", "nonceStr", "package", "signType"))
+        if BUG == "refusal_sign_unchecked":  # "IOTPay signs no refusal"
+            check = IotPayProvider._check_response_sign
+
+            def successes_only(self, operation, raw):
+                if raw.get("retCode") == "SUCCESS" and raw.get("resCode") == "SUCCESS":
+                    check(self, operation, raw)
+
+            monkeypatch.setattr(IotPayProvider, "_check_response_sign", successes_only)
         if BUG == "key_error_refused":  # "0013 is a refusal like any other"
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", frozenset({{"0015"}}))
         if BUG == "refusal_unclear":  # "0011 is the HTTP layer's business: unclear"
@@ -119,11 +129,12 @@ MISCONFIGURED = "misconfiguration_answer_is_read_as_one"
 NOTHING = "concludes_nothing"
 REFUSED = "each_declared_refusal_of_the_provider_fails_the_call"
 EVERY_CHANNEL = "create_answer_in_every_other_channel_with_a_field_garbled"
+SIGNED_REFUSAL = "refusal_changed_after_it_was_signed"
 
 
 def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
-    selection = f"{STATES} or {MISCONFIGURED} or {NOTHING} or {REFUSED} or {EVERY_CHANNEL}"
-    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=11)
+    selection = f"{STATES} or {MISCONFIGURED} or {NOTHING} or {REFUSED} or {EVERY_CHANNEL} or {SIGNED_REFUSAL}"
+    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=13)
 
 
 def test_the_checks_pass_stripe_and_example_pay_as_they_are(pytester: pytest.Pytester) -> None:
@@ -165,3 +176,8 @@ def test_stripe_reading_a_key_without_permission_as_a_plain_refusal_fails(pytest
 def test_iotpay_handing_a_mini_program_an_empty_pay_sign_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="pay_sign_unchecked"), EVERY_CHANNEL)
     assert_kit_failed(result, "IOTPay not requiring paySign", "the payer handed ['params.paySign'] empty")
+
+
+def test_iotpay_leaving_a_refusals_sign_unchecked_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refusal_sign_unchecked"), SIGNED_REFUSAL)
+    assert_kit_failed(result, "IOTPay not verifying a refusal's sign", "signed (harness.signed_answer) and then")
