@@ -77,9 +77,9 @@ from gateway.testing.wire import answer, intercepted
 OVERLONG = 10_000  # characters: past any limit a provider documents for a field
 HUGE = 2**63  # one past the largest signed 64-bit integer
 MAX_VARIANTS = 800  # per answer: a provider answer with hundreds of fields is judged on its first ones
-# What the contract lets a provider leave unsaid (None), in what the kit compares.
 # wx.requestPayment's arguments (WeChat's mini program API), which a mini_program next action hands it.
 REQUEST_PAYMENT = ("timeStamp", "nonceStr", "package", "signType", "paySign")
+# What the contract lets a provider leave unsaid (None), in what the kit compares.
 OPTIONAL = ("provider_order_id", "provider_refund_id", "account_id", "event_id", "paid_at")
 NOT_JSON = '{"cut short by a proxy": '  # text that starts as JSON and is not
 LEFT_OUT = object()  # the field removed, not given a value
@@ -441,8 +441,10 @@ def created(gateway: LiveGateway, *, unsaid_id: bool = False) -> Callable[[Any, 
         mini = genuine.next_action is not None and genuine.next_action.type is NextActionType.MINI_PROGRAM
         params = (*gateway.harness.sdk_params, *(REQUEST_PAYMENT if mini else ()))
         needed = {"url", "data", *(f"params.{key}" for key in params)}
-        emptied = sorted(key for key, text in given.items() if text and now.get(key) == "" and key in needed)
-        return f"the payer handed {emptied} empty, which the genuine answer gave" if emptied else None
+        emptied = sorted(
+            key for key, value in given.items() if key in needed and _text(value) and not _text(now.get(key))
+        )
+        return f"the payer handed {emptied} as no text, which the genuine answer gave" if emptied else None
 
     return wrong
 
@@ -544,15 +546,18 @@ def top_level_changed(
     return None if changed is None else json.dumps(harness.signed_answer(changed)).encode()
 
 
-def _handed_at(created: CreatedOrder) -> dict[str, str]:
-    """Every text the payer's client is handed, by where it is (`params.paySign`, `url`)."""
+def _handed_at(created: CreatedOrder) -> dict[str, Any]:
+    """What the payer's client is handed, by where it is (`params.paySign`, `url`), as it is."""
     action = created.next_action
     if action is None:
         return {}
-    found = {name: text for name in ("data", "url") if isinstance(text := getattr(action, name, None), str)}
     params = action.params if isinstance(action.params, Mapping) else {}
-    found.update({f"params.{key}": text for key, text in params.items() if isinstance(text, str)})
-    return found
+    return {"data": action.data, "url": action.url, **{f"params.{key}": value for key, value in params.items()}}
+
+
+def _text(value: Any) -> bool:
+    """Text with something in it: what a client can hand on."""
+    return isinstance(value, str) and bool(value.strip())
 
 
 def strings_in(value: Any) -> list[str]:

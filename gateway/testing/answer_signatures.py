@@ -34,7 +34,7 @@ import pytest
 from gateway.plugin.provider import Operation, OutcomeUnknown, ProviderError, RefundRequest, Refused
 from gateway.testing.answer_fields import FORM, _short, order_ref, played_back, recorded_call
 from gateway.testing.check_checks import HTTP
-from gateway.testing.harness import ProviderHarness
+from gateway.testing.harness import ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.not_created import order_request
 from gateway.testing.refusal_fields import RefusalFieldChecks, said
@@ -88,27 +88,30 @@ class AnswerSignatureChecks:
     def test_a_refusal_changed_after_it_was_signed_is_unclear(
         self, gateway_under_test: LiveGateway, operation: str
     ) -> None:
-        # A refusal is acted on too (the order failed, routing tried elsewhere): a "refused" forged on the way
-        # fails an order the provider created, which the payer may still pay.
+        # A refusal is acted on too (the order failed, routing tried elsewhere): a "refused" changed on the way
+        # fails an order the provider created, which the payer may still pay. Each declared refusal is given the
+        # signature the provider's genuine answer carries (its fields that `signed_answer` rewrites), signed.
         gateway, harness = gateway_under_test, gateway_under_test.harness
-        signed = [
-            (refusal, changes)
-            for refusal in harness.refusal_answers
-            if (changes := list(unsigned_changes(refusal.body.encode(), refusal.content_type, harness)))
-        ]
-        if not signed:
-            pytest.skip("none of harness.refusal_answers carries a signature (harness.signed_answer) to break")
+        if not harness.refusal_answers:
+            pytest.skip("harness.refusal_answers is empty: declare the provider's own refusals as it sends them")
         if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
             pytest.skip("the provider does not declare the refund operation")
         create, refund = RefusalFieldChecks.create_call, RefusalFieldChecks.refund_call
         call = create(gateway) if operation == "create_order" else refund(gateway)
         _, recorded = recorded_call(gateway, call)
         acting = len(recorded) - 1
+        signed = [
+            (refusal, body)
+            for refusal in harness.refusal_answers
+            if recorded and (body := signed_like(refusal, recorded[acting][1], harness)) is not None
+        ]
+        if not signed:
+            pytest.skip(f"the genuine answer to {operation} carries no signature (harness.signed_answer) to give")
         found: list[str] = []
-        for refusal, changes in signed:
-            plain = RefusalFieldChecks.outcome(gateway, call, recorded, acting, refusal.body.encode(), refusal)
-            assert isinstance(plain, Refused), f"{operation}: the declared signed refusal was read as {said(plain)}"
-            for what, changed in changes:
+        for refusal, body in signed:
+            plain = RefusalFieldChecks.outcome(gateway, call, recorded, acting, body, refusal)
+            assert isinstance(plain, Refused), f"{operation}: {body.decode()}, signed, was read as {said(plain)}"
+            for what, changed in unsigned_changes(body, refusal.content_type, harness):
                 read = RefusalFieldChecks.outcome(gateway, call, recorded, acting, changed, refusal)
                 if not (isinstance(read, OutcomeUnknown) or type(read) is ProviderError):
                     found.append(f"{refusal.body}, {what}: {said(read)}")
@@ -117,6 +120,38 @@ class AnswerSignatureChecks:
             f"were read as answers: {'; '.join(found[:20])}. A signature that does not verify makes the whole answer "
             "unclear, a refusal too: raise OutcomeUnknown"
         )
+
+
+def signature_fields(body: bytes, harness: ProviderHarness) -> set[str]:
+    """The top-level fields of a JSON answer that `harness.signed_answer` rewrites when another changes: its
+    signature. Empty for an answer it does not sign."""
+    parsed = _object(body) or {}
+    for name, value in parsed.items():
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        variant = {**parsed, name: _changed(value)}
+        resigned = harness.signed_answer(dict(variant))
+        if resigned != variant:
+            return {key for key in resigned if resigned.get(key) != variant.get(key)}
+    return set()
+
+
+def signed_like(refusal: ProviderAnswer, genuine: bytes, harness: ProviderHarness) -> bytes | None:
+    """`refusal` (a JSON object) with the signature fields of the `genuine` answer, signed as the provider signs
+    its answers; None when either is not a JSON object or the genuine answer carries no signature."""
+    parsed, answered = _object(refusal.body.encode()), _object(genuine)
+    fields = signature_fields(genuine, harness)
+    if parsed is None or answered is None or not fields:
+        return None
+    return json.dumps(harness.signed_answer({**parsed, **{key: answered[key] for key in fields}})).encode()
+
+
+def _object(body: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _calls(gateway: LiveGateway) -> Iterator[tuple[str, Callable[[], Any]]]:

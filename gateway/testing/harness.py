@@ -137,7 +137,9 @@ class ProviderHarness(ABC):
     busy_answers: Sequence[ProviderAnswer] = ()
     # The provider's own refusals (a call turned down, nothing done), as its documentation shows them, every field
     # its page calls nullable given as null in one at least: the kit puts each in place of the answer to the call
-    # that creates an order, and to the one that makes a refund, and expects a refusal (502 `provider_error`).
+    # that creates an order, and to the one that makes a refund, and expects a refusal (502 `provider_error`), never
+    # ProviderMisconfigured; and in place of a query's and check()'s answer, expects no conclusion (never NotFound).
+    # So leave out your "no such order" answer, and the ones that refuse the gateway itself (misconfiguration_answers).
     refusal_answers: Sequence[ProviderAnswer] = ()
     # The reply your provider needs to stop re-sending a notification, as its documentation says (IOTPay: 200
     # `success`): the kit expects it, exactly, for every notification accepted, and never for a refused one.
@@ -224,6 +226,12 @@ class ProviderHarness(ABC):
     # sends the genuine paid notification with the field set to each value (`signed_notification`), and expects
     # verify_notification to read it paid only where it means "paid", and a "pending" one never closed. Empty: skipped.
     notification_states: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
+    # The states your provider's answer to a refund reports, the same way: {field: {value: meaning}}, each meaning
+    # "succeeded" (the money has gone), "pending" (it may still go either way) or "failed" (it never will). Stripe:
+    # {"status": {"succeeded": "succeeded", "pending": "pending", "requires_action": "pending", "failed": "failed",
+    # "canceled": "failed"}}. The kit answers a refund with the genuine answer, that field set to each value (signed
+    # again), and expects RefundResult(), RefundResult(pending=True) or RefundFailed. Empty (the default): skipped.
+    refund_states: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
     # Your provider's answers that refuse the gateway itself rather than one request (a wrong key or signature, an
     # unknown merchant), as it sends them (IOTPay: errCode 0013 and 0015): the kit puts each in place of the answer to
     # a create, a refund, a query and `check()`, and expects `ProviderMisconfigured` (operators are alerted, `gateway

@@ -7,6 +7,8 @@ place of the one that acts, without reaching the simulator:
 - each of `misconfiguration_answers` (a wrong key or signature, an unknown merchant, as the provider
   sends them): `ProviderMisconfigured` on every call. Read as a plain refusal, a wrong key fails one
   order after another and nobody is alerted; read as unclear, orders wait for ever;
+- each of `refusal_answers` in place of a create's and a refund's answer: `Refused`, never
+  `ProviderMisconfigured`, which opens the account's breaker for every merchant routed to it;
 - each of `refusal_answers` in place of a query's answer: a refusal of the request says nothing
   about the order, so never "no such order" (which lets reconciliation expire it) and never a
   reading of the order;
@@ -23,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from gateway.plugin.provider import NotFound, Operation, Provider, ProviderError, ProviderMisconfigured
+from gateway.plugin.provider import NotFound, Operation, Provider, ProviderError, ProviderMisconfigured, Refused
 from gateway.testing.answer_fields import order_ref, recorded_call
 from gateway.testing.harness import ProviderAnswer
 from gateway.testing.live import LiveGateway
@@ -97,6 +99,24 @@ class MisconfigurationChecks:
             "raise Refused (or OutcomeUnknown); never NotFound, which lets reconciliation expire the order, and "
             "never a reading or a passed check"
         )
+
+    @pytest.mark.parametrize("operation", ["create_order", "refund"])
+    def test_a_refusal_of_one_request_never_blames_the_configuration(
+        self, gateway_under_test: LiveGateway, operation: str
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.refusal_answers:
+            pytest.skip("harness.refusal_answers is empty: declare the provider's own refusals as it sends them")
+        found = misread(gateway, operation, harness.refusal_answers, _refused_alone)
+        assert not found, (
+            f"the provider refused one request (harness.refusal_answers) in answer to {operation}: {'; '.join(found)}. "
+            "Raise Refused, not ProviderMisconfigured: that opens the account's breaker, and one merchant's "
+            "rejected order would shut the account for every merchant routed to it"
+        )
+
+
+def _refused_alone(read: Any) -> bool:
+    return isinstance(read, Refused) and not isinstance(read, ProviderMisconfigured)
 
 
 def _misconfigured(read: Any) -> bool:

@@ -33,11 +33,6 @@ SECOND_MCH_ID = "10000702"
 SECOND_KEY = "1a2b3c4d5e6f70819203a4b5c6d7e8f9"  # the second account's, for the kit's two-account check
 
 
-def signed_json(fields: Mapping[str, Any]) -> str:
-    """An answer as IOTPay would sign it with this harness's key: `sign` over its top-level scalars."""
-    return json.dumps({**fields, signing.SIGN_FIELD: signing.sign(dict(fields), KEY)}, separators=(",", ":"))
-
-
 class IotPayHarness(ProviderHarness):
     provider_name = "iotpay"
     channel = "ALIPAY_MOBILE"
@@ -54,17 +49,12 @@ class IotPayHarness(ProviderHarness):
         # same way: a business failure that names no error says nothing sure, so the outcome stays unknown.
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","retMsg":"refused"}'),
     )
-    # Refusals before any business processing (docs/providers/iotpay.md): retCode FAIL, and errCode 0014.
+    # Refusals before any business processing (docs/providers/iotpay.md): retCode FAIL, and errCode 0011, 0012, 0014.
     refusal_answers = (
         ProviderAnswer(200, '{"retCode":"FAIL","retMsg":"POST required"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0011","errCodeDes":"POST required"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0012","errCodeDes":"empty post data"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014","errCodeDes":"parameter error"}'),
-        # IOTPay is not known to sign a refusal, but a `sign` wherever present must verify, a refusal's too.
-        ProviderAnswer(
-            200,
-            signed_json({"retCode": "SUCCESS", "resCode": "FAIL", "errCode": "0012", "errCodeDes": "empty post data"}),
-        ),
     )
     # Refusals of the gateway itself (docs/providers/iotpay.md): a wrong key, an unknown mchId.
     misconfiguration_answers = (

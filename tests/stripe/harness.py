@@ -176,8 +176,22 @@ class StripeHarness(ProviderHarness):
             'permissions for this endpoint."}}',
         ),
     )
-    # A PaymentIntent's statuses (docs/providers/stripe.md): only `succeeded` has the money; `requires_capture` holds it
-    # uncaptured (the plugin captures automatically), and `canceled` can never be paid.
+    # A refund's statuses (Stripe's API reference): `pending` and `requires_action` may still go either way.
+    refund_states = MappingProxyType(
+        {
+            "status": MappingProxyType(
+                {
+                    "succeeded": "succeeded",
+                    "pending": "pending",
+                    "requires_action": "pending",
+                    "failed": "failed",
+                    "canceled": "failed",
+                }
+            )
+        }
+    )
+    # A PaymentIntent's statuses (Stripe's API reference): only `succeeded` has the money; `requires_capture` holds it
+    # uncaptured (the plugin leaves capture_method at Stripe's automatic default), and `canceled` can never be paid.
     query_states = MappingProxyType(
         {
             "status": MappingProxyType(

@@ -15,8 +15,12 @@ And of the kinds the mutation run left alive in IOTPay:
 - a state forgotten: the schema's list of statuses IOTPay answers without 4 (cancelled by the system), so a
   query that says the order is closed is read as unclear, and the order waits for ever;
 - an error code meaning "the gateway's key is wrong" (0013) read as a plain refusal, so nobody is alerted;
+- the other way round, every refusal code read as a wrong configuration, so one merchant's rejected order opens
+  the account's breaker for every merchant routed to it;
 - a refusal code (0011) read as unclear, so an order the provider turned down waits as `pending`;
-- Stripe's 403 (a key without a permission) read as a plain refusal.
+- Stripe's 403 (a key without a permission) read as a plain refusal;
+- (from Stripe's first blind trial) a refund Stripe answers `requires_action` read as failed, so a refund that
+  may still go through is recorded failed and made again.
 """
 
 from __future__ import annotations
@@ -73,6 +77,8 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setattr(IotPayProvider, "_check_response_sign", successes_only)
         if BUG == "key_error_refused":  # "0013 is a refusal like any other"
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", frozenset({{"0015"}}))
+        if BUG == "every_refusal_misconfigured":  # "a refused call is a call the account cannot make"
+            monkeypatch.setattr(provider, "CONFIGURATION_CODES", provider.REFUSAL_CODES)
         if BUG == "refusal_unclear":  # "0011 is the HTTP layer's business: unclear"
             monkeypatch.setattr(provider, "REFUSAL_CODES", provider.REFUSAL_CODES - {{"0011"}})
 
@@ -83,7 +89,7 @@ class TestPlantedIotPay(ProviderConformance):
 
 STRIPE_KIT = """
 import pytest
-from gateway_stripe import client
+from gateway_stripe import client, schemas
 from tests.stripe.harness import StripeHarness
 
 from gateway.plugin import ProviderMisconfigured, Refused
@@ -105,6 +111,8 @@ class TestPlantedStripe(ProviderConformance):
                     return raised(code, message)
 
             monkeypatch.setattr(client, "ProviderMisconfigured", OnlyUnauthorised)
+        if BUG == "requires_action_failed":  # "a refund that needs action from the customer has not gone through"
+            monkeypatch.setattr(schemas, "REFUND_FAILED", schemas.REFUND_FAILED | {{"requires_action"}})
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -130,17 +138,20 @@ NOTHING = "concludes_nothing"
 REFUSED = "each_declared_refusal_of_the_provider_fails_the_call"
 EVERY_CHANNEL = "create_answer_in_every_other_channel_with_a_field_garbled"
 SIGNED_REFUSAL = "refusal_changed_after_it_was_signed"
+BLAMES = "never_blames_the_configuration"
 
 
 def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
-    selection = f"{STATES} or {MISCONFIGURED} or {NOTHING} or {REFUSED} or {EVERY_CHANNEL} or {SIGNED_REFUSAL}"
-    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=13)
+    selection = (
+        f"{STATES} or {MISCONFIGURED} or {NOTHING} or {REFUSED} or {EVERY_CHANNEL} or {SIGNED_REFUSAL} or {BLAMES}"
+    )
+    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=15)
 
 
 def test_the_checks_pass_stripe_and_example_pay_as_they_are(pytester: pytest.Pytester) -> None:
-    selection = f"{STATES} or {MISCONFIGURED} or {NOTHING}"
-    assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), selection), exactly=7)
-    assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT, selection), exactly=8)
+    selection = f"{STATES} or {MISCONFIGURED} or {NOTHING} or {BLAMES}"
+    assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), selection), exactly=10)
+    assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT, selection), exactly=11)
 
 
 def test_iotpay_reading_a_notify_paid_from_status_2_up_fails(pytester: pytest.Pytester) -> None:
@@ -149,7 +160,7 @@ def test_iotpay_reading_a_notify_paid_from_status_2_up_fails(pytester: pytest.Py
 
 
 def test_iotpay_checking_the_key_with_any_refusal_fails(pytester: pytest.Pytester) -> None:
-    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="any_refusal_checks"), f"{NOTHING} and check")
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="any_refusal_checks"), f"{NOTHING} and not query_order")
     assert_kit_failed(result, "IOTPay's check() taking a refusal for a working key", "never a reading or a passed")
 
 
@@ -175,9 +186,19 @@ def test_stripe_reading_a_key_without_permission_as_a_plain_refusal_fails(pytest
 
 def test_iotpay_handing_a_mini_program_an_empty_pay_sign_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="pay_sign_unchecked"), EVERY_CHANNEL)
-    assert_kit_failed(result, "IOTPay not requiring paySign", "the payer handed ['params.paySign'] empty")
+    assert_kit_failed(result, "IOTPay not requiring paySign", "the payer handed ['params.paySign'] as no text")
 
 
 def test_iotpay_leaving_a_refusals_sign_unchecked_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refusal_sign_unchecked"), SIGNED_REFUSAL)
     assert_kit_failed(result, "IOTPay not verifying a refusal's sign", "signed (harness.signed_answer) and then")
+
+
+def test_stripe_reading_a_refund_that_requires_action_as_failed_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, STRIPE_KIT.format(bug="requires_action_failed"), f"{STATES} and refund")
+    assert_kit_failed(result, "Stripe reading requires_action as failed", "status='requires_action' (pending) read")
+
+
+def test_iotpay_reading_every_refusal_as_a_wrong_configuration_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="every_refusal_misconfigured"), BLAMES)
+    assert_kit_failed(result, "IOTPay reading 0011, 0012 and 0014 as misconfiguration", "opens the account's breaker")

@@ -57,6 +57,9 @@ class ExampleHarness(ProviderHarness):
         {"status": MappingProxyType({"pending": "pending", "paid": "paid", "failed": "pending", "cancelled": "closed"})}
     )
     notification_states = query_states
+    refund_states = MappingProxyType(
+        {"status": MappingProxyType({"succeeded": "succeeded", "pending": "pending", "failed": "failed"})}
+    )
     queries_find_orders_by_reference = True  # query_order asks by the order's reference
     largest_notified_amount = 2**63 - 1  # the most a record holds: more is malformed, not an amount
     smallest_amount = 1  # 0.01 USD: Example Pay takes any amount above zero

@@ -114,9 +114,10 @@ def payer_action(
     if not isinstance(params, dict) or not params:
         raise _unclear(channel, "no payParams")
     if channel.action is Action.MINI_PROGRAM:
-        missing = [key for key in MINI_PROGRAM_KEYS if params.get(key) in (None, "")]
+        # wx.requestPayment takes each as text; anything else (a number, an object, blank) cannot start a payment.
+        missing = [key for key in MINI_PROGRAM_KEYS if not isinstance(params.get(key), str) or not params[key].strip()]
         if missing:
-            raise _unclear(channel, f"payParams without {', '.join(missing)} for wx.requestPayment")
+            raise _unclear(channel, f"payParams without {', '.join(missing)} as text for wx.requestPayment")
     return NextAction(channel.action, params=params)
 
 
