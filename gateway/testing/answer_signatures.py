@@ -85,7 +85,7 @@ class AnswerSignatureChecks:
             )
 
     @pytest.mark.parametrize("operation", ["create_order", "refund"])
-    def test_a_refusal_changed_after_it_was_signed_is_unclear(
+    def test_a_signed_refusal_altered_on_the_way_is_unclear(
         self, gateway_under_test: LiveGateway, operation: str
     ) -> None:
         # A refusal is acted on too (the order failed, routing tried elsewhere): a "refused" changed on the way

@@ -137,7 +137,7 @@ MISCONFIGURED = "misconfiguration_answer_is_read_as_one"
 NOTHING = "concludes_nothing"
 REFUSED = "each_declared_refusal_of_the_provider_fails_the_call"
 EVERY_CHANNEL = "create_answer_in_every_other_channel_with_a_field_garbled"
-SIGNED_REFUSAL = "refusal_changed_after_it_was_signed"
+SIGNED_REFUSAL = "signed_refusal_altered_on_the_way"
 BLAMES = "never_blames_the_configuration"
 
 
