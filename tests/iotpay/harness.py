@@ -141,6 +141,11 @@ class IotPayHarness(ProviderHarness):
         InvalidOrderExample(
             "open_id on an app channel", {"provider_options": {"open_id": "o1"}}, "provider_options.open_id"
         ),
+        InvalidOrderExample(
+            "app_id on Alipay, which has no WeChat app",
+            {"provider_options": {"app_id": "wx0123456789abcdef"}},
+            "provider_options.app_id",
+        ),
     )
     # Options a merchant's checkout may send to every channel, empty or switched off: not options given.
     valid_orders = (
@@ -155,6 +160,11 @@ class IotPayHarness(ProviderHarness):
         ),
         ValidOrderExample("device and param2 left empty", {"provider_options": {"device": "", "param2": ""}}),
         ValidOrderExample("os_type on Alipay in an app", {"provider_options": {"os_type": "ANDROID"}}),
+        # IOTPay documents no shortest openId; the plugin takes any non-empty one, up to 128 characters.
+        ValidOrderExample(
+            "a one-character open_id",
+            {"channel": "WX_JSAPI", "provider_options": {"open_id": "o", "app_id": "wxd678efh567hg6787"}},
+        ),
     )
     # IOTPay's documented lengths (docs/providers/iotpay.md, from IOTPay's create_order and payForSubmit pages).
     field_limits = (
