@@ -18,8 +18,6 @@ And of the kinds the mutation run left alive in IOTPay:
 - the other way round, every refusal code read as a wrong configuration, so one merchant's rejected order opens
   the account's breaker for every merchant routed to it;
 - a refusal code (0011) read as unclear, so an order the provider turned down waits as `pending`;
-- WX_APP's `app_id` not declared required without `IOTPAY_WX_APP_ID`, so `/v1/providers` tells a checkout it may
-  leave it out, and every such order is refused;
 - Stripe's 403 (a key without a permission) read as a plain refusal;
 - (from Stripe's first blind trial) a refund Stripe answers `requires_action` read as failed, so a refund that
   may still go through is recorded failed and made again.
@@ -81,8 +79,6 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", frozenset({{"0015"}}))
         if BUG == "every_refusal_misconfigured":  # "a refused call is a call the account cannot make"
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", provider.REFUSAL_CODES)
-        if BUG == "required_unsaid":  # "the request's own check refuses WX_APP without appId anyway"
-            monkeypatch.setattr(IotPayProvider, "required_fields", lambda self, channel: channel.required)
         if BUG == "refusal_unclear":  # "0011 is the HTTP layer's business: unclear"
             monkeypatch.setattr(provider, "REFUSAL_CODES", provider.REFUSAL_CODES - {{"0011"}})
 
@@ -143,7 +139,6 @@ REFUSED = "each_declared_refusal_of_the_provider_fails_the_call"
 EVERY_CHANNEL = "create_answer_in_every_other_channel_with_a_field_garbled"
 SIGNED_REFUSAL = "signed_refusal_altered_on_the_way"
 BLAMES = "never_blames_the_configuration"
-OPTIONAL = "each_optional_setting_left_out"
 
 
 def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
@@ -207,9 +202,3 @@ def test_stripe_reading_a_refund_that_requires_action_as_failed_fails(pytester: 
 def test_iotpay_reading_every_refusal_as_a_wrong_configuration_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="every_refusal_misconfigured"), BLAMES)
     assert_kit_failed(result, "IOTPay reading 0011, 0012 and 0014 as misconfiguration", "opens the account's breaker")
-
-
-def test_iotpay_not_declaring_an_option_required_without_its_setting_fails(pytester: pytest.Pytester) -> None:
-    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), OPTIONAL), exactly=1)
-    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="required_unsaid"), OPTIONAL)
-    assert_kit_failed(result, "IOTPay's WX_APP not requiring app_id", "ChannelInfo.required_fields")
