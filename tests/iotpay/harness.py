@@ -67,8 +67,12 @@ class IotPayHarness(ProviderHarness):
     query_states = MappingProxyType(
         {"status": MappingProxyType({0: "pending", 1: "pending", 2: "paid", 3: "paid", 4: "closed", 9: "closed"})}
     )
+    # backType 1 is the payer's browser coming back, which pays nothing (only IOTPay's own call, 2, does).
     notification_states = MappingProxyType(
-        {"status": MappingProxyType({str(status): meaning for status, meaning in query_states["status"].items()})}
+        {
+            "status": MappingProxyType({str(status): meaning for status, meaning in query_states["status"].items()}),
+            "backType": MappingProxyType({"1": "pending", "2": "paid"}),
+        }
     )
     accepted_reply = ProviderAnswer(200, "success", "text/plain")  # IOTPay re-sends until it reads exactly this
     # The options the channels that need some take (what a checkout passes for them), so the kit drives every channel.
