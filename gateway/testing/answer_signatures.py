@@ -36,6 +36,7 @@ from gateway.testing.answer_fields import FORM, _short, order_ref, played_back, 
 from gateway.testing.check_checks import HTTP
 from gateway.testing.harness import ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveGateway
+from gateway.testing.misconfiguration import call_of
 from gateway.testing.not_created import order_request
 from gateway.testing.refusal_fields import RefusalFieldChecks, said
 from gateway.testing.wire import intercepted
@@ -94,10 +95,7 @@ class AnswerSignatureChecks:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         if not harness.refusal_answers:
             pytest.skip("harness.refusal_answers is empty: declare the provider's own refusals as it sends them")
-        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
-            pytest.skip("the provider does not declare the refund operation")
-        create, refund = RefusalFieldChecks.create_call, RefusalFieldChecks.refund_call
-        call = create(gateway) if operation == "create_order" else refund(gateway)
+        call = call_of(gateway, operation)
         _, recorded = recorded_call(gateway, call)
         acting = len(recorded) - 1
         signed = [
