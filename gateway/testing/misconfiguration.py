@@ -110,8 +110,9 @@ class MisconfigurationChecks:
         found = misread(gateway, operation, harness.refusal_answers, _refused_alone)
         assert not found, (
             f"the provider refused one request (harness.refusal_answers) in answer to {operation}: {'; '.join(found)}. "
-            "Raise Refused, not ProviderMisconfigured: that opens the account's breaker, and one merchant's "
-            "rejected order would shut the account for every merchant routed to it"
+            "Raise Refused: not ProviderMisconfigured, which opens the account's breaker, so one merchant's "
+            "rejected order would shut the account for every merchant routed to it; and not NotFound, which says "
+            "the provider has no such order when it only refused the request"
         )
 
 

@@ -55,6 +55,13 @@ class IotPayHarness(ProviderHarness):
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0011","errCodeDes":"POST required"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0012","errCodeDes":"empty post data"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014","errCodeDes":"parameter error"}'),
+        # A parameter error names the parameter, and its text may say that something does not exist:
+        # only 0112 says that IOTPay has no such order.
+        ProviderAnswer(
+            200,
+            '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014",'
+            '"errCodeDes":"parameter error: channelId does not exist"}',
+        ),
     )
     # Refusals of the gateway itself (docs/providers/iotpay.md): a wrong key, an unknown mchId.
     misconfiguration_answers = (

@@ -75,6 +75,18 @@ class TestPlantedIotPay(ProviderConformance):
                     check(self, operation, raw)
 
             monkeypatch.setattr(IotPayProvider, "_check_response_sign", successes_only)
+        if BUG == "not_exist_not_found":  # "whatever does not exist, IOTPay has no such order"
+            business_call = IotPayProvider._business_call
+
+            def not_found(self, operation, params, schema, **options):
+                try:
+                    return business_call(self, operation, params, schema, **options)
+                except Refused as error:
+                    if "not exist" in error.message:
+                        raise NotFound(error.code, error.message) from None
+                    raise
+
+            monkeypatch.setattr(IotPayProvider, "_business_call", not_found)
         if BUG == "key_error_refused":  # "0013 is a refusal like any other"
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", frozenset({{"0015"}}))
         if BUG == "every_refusal_misconfigured":  # "a refused call is a call the account cannot make"
@@ -202,3 +214,8 @@ def test_stripe_reading_a_refund_that_requires_action_as_failed_fails(pytester: 
 def test_iotpay_reading_every_refusal_as_a_wrong_configuration_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="every_refusal_misconfigured"), BLAMES)
     assert_kit_failed(result, "IOTPay reading 0011, 0012 and 0014 as misconfiguration", "opens the account's breaker")
+
+
+def test_iotpay_reading_a_parameter_error_that_says_not_exist_as_no_such_order_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="not_exist_not_found"), f"{NOTHING} or {BLAMES}")
+    assert_kit_failed(result, "IOTPay reading 0014 'channelId does not exist' as no such order", "never NotFound")
