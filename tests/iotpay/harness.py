@@ -114,6 +114,8 @@ class IotPayHarness(ProviderHarness):
         ),
         InvalidOrderExample("subject holding a pair", {"subject": "Tea&amount=1"}, "subject"),
         InvalidOrderExample("body holding a pair", {"body": "Tea&status=2"}, "body"),
+        # IOTPay's own names are not all letters (param1, param2): a pair is any name between `&` and `=`.
+        InvalidOrderExample("body holding a pair whose name has a digit", {"body": "Tea&param2=x"}, "body"),
         InvalidOrderExample(
             "a return_url past IOTPay's 200 characters",
             {"channel": "ALIPAY_PC", "return_url": "https://shop.example/" + "r" * 200},

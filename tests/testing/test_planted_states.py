@@ -34,8 +34,10 @@ pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.usefixtures("project_importable")
 
 IOTPAY_KIT = """
+import re
+
 import pytest
-from gateway_iotpay import checkout, provider, schemas
+from gateway_iotpay import checkout, provider, schemas, splitting
 from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
@@ -87,6 +89,8 @@ class TestPlantedIotPay(ProviderConformance):
                     raise
 
             monkeypatch.setattr(IotPayProvider, "_business_call", not_found)
+        if BUG == "pair_names_of_letters":  # "IOTPay's names are words"
+            monkeypatch.setattr(splitting, "PAIR_INSIDE", re.compile(r"&[A-Za-z]+="))
         if BUG == "key_error_refused":  # "0013 is a refusal like any other"
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", frozenset({{"0015"}}))
         if BUG == "every_refusal_misconfigured":  # "a refused call is a call the account cannot make"
@@ -219,3 +223,8 @@ def test_iotpay_reading_every_refusal_as_a_wrong_configuration_fails(pytester: p
 def test_iotpay_reading_a_parameter_error_that_says_not_exist_as_no_such_order_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="not_exist_not_found"), f"{NOTHING} or {BLAMES}")
     assert_kit_failed(result, "IOTPay reading 0014 'channelId does not exist' as no such order", "never NotFound")
+
+
+def test_iotpay_seeing_a_pair_only_where_the_name_is_all_letters_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="pair_names_of_letters"), "harness_declares_invalid")
+    assert_kit_failed(result, "IOTPay letting 'Tea&param2=x' through as a body", "pair whose name has a digit")
