@@ -33,6 +33,10 @@ SECOND_MCH_ID = "10000702"
 SECOND_KEY = "1a2b3c4d5e6f70819203a4b5c6d7e8f9"  # the second account's, for the kit's two-account check
 
 
+# One past each of IOTPay's lengths for the options it takes on every channel.
+EVERY_OPTION_TOO_LONG = {"device": "d" * 65, "param1": "a" * 65, "param2": "b" * 65, "remarks": "r" * 201}
+
+
 class IotPayHarness(ProviderHarness):
     provider_name = "iotpay"
     channel = "ALIPAY_MOBILE"
@@ -159,6 +163,15 @@ class IotPayHarness(ProviderHarness):
             {"provider_options": {"app_id": "wx0123456789abcdef"}},
             "provider_options.app_id",
         ),
+        # Every option too long at once: the merchant hears of each in one answer, not one after another.
+        *(
+            InvalidOrderExample(
+                f"every option too long, {option} among them",
+                {"provider_options": EVERY_OPTION_TOO_LONG},
+                f"provider_options.{option}",
+            )
+            for option in EVERY_OPTION_TOO_LONG
+        ),
     )
     # Options a merchant's checkout may send to every channel, empty or switched off: not options given.
     valid_orders = (
@@ -178,6 +191,10 @@ class IotPayHarness(ProviderHarness):
             "a one-character open_id",
             {"channel": "WX_JSAPI", "provider_options": {"open_id": "o", "app_id": "wxd678efh567hg6787"}},
         ),
+        ValidOrderExample("a one-character app_id", {"channel": "WX_APP", "provider_options": {"app_id": "w"}}),
+        ValidOrderExample(
+            "a one-character product_id", {"channel": "WX_NATIVE", "provider_options": {"product_id": "p"}}
+        ),
     )
     # IOTPay's documented lengths (docs/providers/iotpay.md, from IOTPay's create_order and payForSubmit pages).
     field_limits = (
@@ -192,6 +209,12 @@ class IotPayHarness(ProviderHarness):
         FieldLimit("return_url", 200, "https://shop.example/", {"channel": "WX_JSAPI_BROWSER"}),
         FieldLimit("provider_options.product_id", 32, overrides={"channel": "WX_NATIVE"}),
         FieldLimit("provider_options.app_id", 64, overrides={"channel": "WX_APP"}),
+        # The plugin's own bound for a mini program's openid (WeChat's are 28), well inside extra's 512.
+        FieldLimit(
+            "provider_options.open_id",
+            128,
+            overrides={"channel": "WX_JSAPI", "provider_options": {"app_id": "wxd678efh567hg6787"}},
+        ),
     )
     # A notify's amount is read from 0 up (schemas.PaymentNotify): any IOTPay signs disagrees with the order or not.
     smallest_notified_amount = 0
