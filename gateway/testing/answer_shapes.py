@@ -1,4 +1,5 @@
-"""Kit checks of the shapes a provider's documentation gives its genuine answers (`optional_answer_fields`).
+"""Kit checks of the shapes a provider's documentation gives its genuine answers (`optional_answer_fields`,
+`required_answer_fields`).
 
 Part of `ProviderConformance`. A provider may document an answer with fewer fields than its samples (or
 its simulator) show: IOTPay documents its refund answer with `retCode` and `retMsg` only, while its
@@ -9,6 +10,11 @@ answer gives: the order created, the refund made with the same status. Read as u
 refund the provider answers that way would wait for an operator, and routing could fail over after a
 create that worked. And a refund answered with that shape of another refund's answer is unknown: an
 answer without the field must still be about the refund asked for.
+
+The other side: a field without which the documentation says an answer reports no result (IOTPay's
+`resCode` on a create: "success needs both"), left out of the genuine answer and signed again, leaves
+the order or refund unknown. Read as made, an answer that never said the provider acted would send
+the payer on, or refund nothing while the record says refunded.
 
 Undeclared, skipped.
 """
@@ -68,6 +74,30 @@ class AnswerShapeChecks:
                 f"another refund's answer without {field!r} was given as the answer to a refund, which was "
                 f"{other.status_code} {other.get_json(silent=True)}: an answer without {field!r} must still be "
                 "about the refund asked for (its id, number or amount), or it is unclear"
+            )
+
+    @pytest.mark.parametrize("operation", OPERATIONS)
+    def test_a_genuine_answer_without_a_field_its_documentation_requires_is_unclear(
+        self, gateway_under_test: LiveGateway, operation: str
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        fields = harness.required_answer_fields.get(operation, ())
+        if not fields:
+            pytest.skip(f"harness.required_answer_fields names no field of the {operation} answer")
+        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        for field in fields:
+            if operation == "create_order":
+                call: Any = gateway.post_order
+                acting = acting_call(gateway, call)
+            else:  # the refund that finds the acting call refunds its order: another order's for the check
+                acting = acting_call(gateway, functools.partial(_refund_of, gateway, gateway.paid_order()))
+                call = functools.partial(_refund_of, gateway, gateway.paid_order())
+            response, _ = _without(field, acting, gateway, call)
+            assert is_unknown(response), (
+                f"the genuine {operation} answer without {field!r} (harness.required_answer_fields: your provider's "
+                f"documentation says no result without it) answered {response.status_code} "
+                f"{response.get_json(silent=True)}; such an answer is unclear: raise OutcomeUnknown"
             )
 
 

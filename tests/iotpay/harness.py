@@ -104,6 +104,9 @@ class IotPayHarness(ProviderHarness):
     # any answer is signed: an answer without resCode that echoes this refund, and one without sign, are taken
     # (docs/providers/iotpay.md). A bare retCode/retMsg answer, echoing nothing, stays unknown.
     optional_answer_fields = MappingProxyType({"create_order": ("sign",), "refund": ("resCode", "sign")})
+    # IOTPay's envelope (docs/providers/iotpay.md): retCode is the call's result, and a create's business
+    # result needs resCode too; a refund answer is documented with retCode alone.
+    required_answer_fields = MappingProxyType({"create_order": ("retCode", "resCode"), "refund": ("retCode",)})
     # IOTPAY_REQUIRE_RESPONSE_SIGN=1: a successful answer without `sign` is unclear (docs/operations.md).
     strict_settings = (StrictSetting({"IOTPAY_REQUIRE_RESPONSE_SIGN": "1"}, "sign", "UNSIGNED_RESPONSE"),)
 

@@ -7,6 +7,8 @@ providers with planted bugs, and pass them as they are:
   samples and the simulator add `resCode`), so every refund answered as documented would be unknown;
 - IOTPay taking a refund answer without `resCode` as an answer about the refund it asked for, whatever it echoes
   (another refund's answer in that shape made this refund "succeeded");
+- IOTPay taking a create answer without `resCode` as a created order, where IOTPay's documentation says
+  success needs both `retCode` and `resCode`;
 - Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
   the answer, but `query_order` itself passed it on as the order asked about.
 """
@@ -61,6 +63,13 @@ class TestPlantedIotPay(ProviderConformance):
                 return answer
 
             monkeypatch.setattr(IotPayProvider, "_business_call", trusting)
+        if BUG == "no_result_needed":  # "retCode SUCCESS is IOTPay saying it did it"
+            lenient = IotPayProvider._business_call
+
+            def result_never_required(self, operation, params, schema, *, result_required=True):
+                return lenient(self, operation, params, schema, result_required=False)
+
+            monkeypatch.setattr(IotPayProvider, "_business_call", result_never_required)
 
     @pytest.fixture
     def harness(self, tmp_path):
@@ -98,11 +107,12 @@ OPTIONAL = "optional_setting_left_out"
 ASKED_DIRECTLY = "query_order_itself_refuses"
 THROUGH_THE_CORE = "answer_about_another_order_is_refused and not no_provider_id"
 SHAPES = "documentation_leaves_out"
+REQUIRED = "documentation_requires"
 
 
 def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
     assert_kit_passed(
-        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{OPTIONAL} or {ASKED_DIRECTLY}"), exactly=2
+        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{OPTIONAL} or {ASKED_DIRECTLY} or {REQUIRED}"), exactly=4
     )
     assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), ASKED_DIRECTLY), exactly=1)
 
@@ -132,3 +142,8 @@ def test_iotpay_taking_any_refund_answer_without_rescode_as_its_own_fails(pytest
     assert_kit_failed(
         result, "IOTPay reading any resCode-less refund answer as its own", "must still be about the refund"
     )
+
+
+def test_iotpay_taking_a_create_answer_without_rescode_as_created_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="no_result_needed"), REQUIRED)
+    assert_kit_failed(result, "IOTPay taking retCode SUCCESS alone as a created order", "says no result without it")
