@@ -49,6 +49,8 @@ class AnswerSignatureChecks:
         gateway = gateway_under_test
         caplog.set_level(logging.DEBUG)
         found: list[str] = []
+        coded: list[str] = []  # unclear, but with another code than harness.wrong_signature_code
+        code = gateway.harness.wrong_signature_code
         judged = 0
         for method, call in _calls(gateway):
             _, recorded = recorded_call(gateway, call)
@@ -61,6 +63,8 @@ class AnswerSignatureChecks:
                             read = call()
                         except ProviderError as error:
                             if isinstance(error, OutcomeUnknown) or type(error) is ProviderError:
+                                if code is not None and error.code != code:
+                                    coded.append(f"{method} (call {index + 1}), {what}: {error.code!r}")
                                 continue  # unclear: not believed
                             read = error
                         except Exception as error:  # what the plugin raised is the finding
@@ -72,6 +76,11 @@ class AnswerSignatureChecks:
             f"{len(found)} answers changed after the provider signed them, not signed again, were read as answers: "
             f"{'; '.join(found[:20])}. An answer whose signature does not verify is not the provider's word: raise "
             "OutcomeUnknown, under every setting (the kit's gateway leaves optional settings at their defaults)"
+        )
+        assert not coded, (
+            f"{len(coded)} answers changed after the provider signed them were unclear with another code than "
+            f"{code!r} (harness.wrong_signature_code): {'; '.join(coded[:20])}. The code tells the operator the "
+            "answer was changed on the way, not that the provider sent something unreadable"
         )
         # What a plugin logs about a signature that does not verify (the text it signed, to compare with the
         # provider's) must not hand the key to whoever reads the log: its lines and tracebacks, not the HTTP

@@ -250,6 +250,9 @@ class ProviderHarness(ABC):
     # The `provider_error.code` your plugin gives an answer with an HTTP status other than 200 (an HTML 404 or 500
     # page), `{status}` standing for the status (IOTPay: "HTTP_{status}"): the kit expects it there.
     status_answer_code: str | None = None
+    # The `provider_error.code` your plugin gives an answer whose signature does not verify (IOTPay: "INVALID_SIGN"),
+    # as your provider's page documents it: the kit expects it on every signed answer it changes. None: not judged.
+    wrong_signature_code: str | None = None
     # The field of your provider's answers that names what kind of object each is (Stripe: `object`, "payment_intent",
     # "refund", "list"), when it has one: the kit expects an answer with it garbled or left out read as unclear.
     answer_kind_field: str | None = None

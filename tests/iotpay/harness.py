@@ -238,6 +238,7 @@ class IotPayHarness(ProviderHarness):
     )
     # The plugin's code for an answer it cannot use (docs/providers/iotpay.md, "Error codes").
     invalid_answer_code = "INVALID_RESPONSE"
+    wrong_signature_code = "INVALID_SIGN"  # an answer whose sign does not verify (docs/providers/iotpay.md)
     status_answer_code = "HTTP_{status}"  # an answer with an HTTP status other than 200 (docs/providers/iotpay.md)
     queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     notifications_carry_paid_time = True  # paySuccTime, epoch milliseconds

@@ -19,6 +19,9 @@ IOTPay with three from a second blind trial:
 - `IOTPAY_API_URL` read as written, so signed calls go over plain http to another machine, or to the
   cloud's metadata address (the kit judged no IOTPay address until its harness declared `api_url_setting`);
 
+IOTPay with one that its full mutation run left alive: an answer whose `sign` does not verify given the
+code of an unreadable one (`INVALID_RESPONSE`), where IOTPay's page documents `INVALID_SIGN`;
+
 Stripe with one planted in a second blind trial, and one that the full mutation run left alive:
 
 - a refund event that is not failed read as succeeded, so `refund.created` (the refund taken, still pending)
@@ -57,7 +60,7 @@ from gateway_iotpay import config, plugin, signing
 from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
-from gateway.plugin import Settings
+from gateway.plugin import OutcomeUnknown, Settings
 from gateway.testing import ProviderConformance
 
 BUG = {bug!r}
@@ -75,6 +78,16 @@ class TestPlantedIotPay(ProviderConformance):
                     check(self, operation, raw)
 
             monkeypatch.setattr(IotPayProvider, "_check_response_sign", logged)
+        if BUG == "wrong_sign_unreadable":  # "an answer that does not verify is one we cannot use"
+            check = IotPayProvider._check_response_sign
+
+            def as_unreadable(self, operation, raw):
+                try:
+                    check(self, operation, raw)
+                except OutcomeUnknown as error:
+                    raise OutcomeUnknown("INVALID_RESPONSE", error.message) from None
+
+            monkeypatch.setattr(IotPayProvider, "_check_response_sign", as_unreadable)
         if BUG == "signed_text_logged":  # "log what we signed, so a mismatch can be compared with IOTPay's"
             check = IotPayProvider._check_response_sign
 
@@ -248,6 +261,13 @@ def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
 def test_iotpay_only_logging_a_wrong_answer_signature_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="sign_only_logged"), SIGNED)
     assert_kit_failed(result, "IOTPay only logging a wrong answer sign", "not signed again, were read as answers")
+
+
+def test_iotpay_giving_a_wrong_answer_signature_the_code_of_an_unreadable_answer_fails(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="wrong_sign_unreadable"), SIGNED)
+    assert_kit_failed(result, "IOTPay coding a wrong sign INVALID_RESPONSE", "(harness.wrong_signature_code)")
 
 
 def test_iotpay_logging_the_text_it_signed_fails(pytester: pytest.Pytester) -> None:
