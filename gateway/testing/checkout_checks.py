@@ -10,6 +10,9 @@ otherwise, so a harness written for an earlier kit runs unchanged.
 - `notifications_carry_paid_time`: the provider's paid notification says when the payment was made
   (Stripe: the event's `created`). A notification that arrives late (a provider re-sends for days)
   must not move the payment to when it arrived: the merchant's statement of that day would be wrong.
+  Nor may it be read as earlier than the order itself (a time unit misread: milliseconds divided by
+  another number, seconds taken for milliseconds). The same goes for a payment a query finds
+  (`queries_carry_paid_time`).
 - `notifications_reach_every_endpoint`: the provider sends each notification of an account to every
   endpoint registered there (Stripe's webhook endpoints), so gateways that share one account each
   receive the others', and those of payments and refunds made outside any gateway (the provider's
@@ -35,6 +38,8 @@ from gateway.testing.live import LiveGateway
 from gateway.testing.wire import intercepted
 
 LATE = 1.5  # seconds between building a paid notification and delivering it
+# A provider's paid time may be cut to whole seconds (Stripe's `created`): so much before the payment is the same.
+ROUNDED = timedelta(seconds=2)
 SDK_PARAMS = "sdk_params"  # NextActionType.SDK_PARAMS, as the order JSON shows it
 
 
@@ -75,6 +80,7 @@ class CheckoutChecks:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         if not harness.notifications_carry_paid_time:
             pytest.skip("harness.notifications_carry_paid_time is not declared")
+        ordered = utcnow()
         order = gateway.new_order()
         notification = gateway.paid_notification(order)
         built = utcnow()
@@ -87,6 +93,10 @@ class CheckoutChecks:
             f"a paid notification built at {built.isoformat()} and delivered {LATE}s later made the order paid at "
             f"{paid['paid_at']}: when it arrived, not when the provider says it was paid (Notification.paid_at)"
         )
+        assert paid_at >= ordered - ROUNDED, (
+            f"a paid notification for an order made at {ordered.isoformat()} made it paid at {paid['paid_at']}, "
+            "before the order existed: read the provider's time in its own unit (Notification.paid_at)"
+        )
 
     def test_a_payment_found_late_by_a_query_keeps_the_paid_time_the_provider_gives(
         self, gateway_under_test: LiveGateway
@@ -97,6 +107,7 @@ class CheckoutChecks:
         order = gateway.new_order()
         paid = utcnow()
         harness.pay_without_notifying(order)
+        settled = utcnow()
         time.sleep(LATE)  # as reconciliation finds a payment whose notification was lost, later
         refreshed = gateway.refresh(order["id"]).get_json()
         assert refreshed.get("status") == "paid", f"paid at the simulator, ?refresh=true says {refreshed}"
@@ -104,6 +115,10 @@ class CheckoutChecks:
         assert paid_at <= paid + timedelta(seconds=LATE / 3), (
             f"an order paid at the simulator at {paid.isoformat()} and found by a query {LATE}s later is paid at "
             f"{refreshed['paid_at']}: when it was asked, not when the provider says it was paid (Notification.paid_at)"
+        )
+        assert paid_at >= paid - ROUNDED, (
+            f"an order paid at the simulator between {paid.isoformat()} and {settled.isoformat()} is paid at "
+            f"{refreshed['paid_at']} by a query, before it was paid: read the provider's time in its own unit"
         )
 
     def test_another_gateways_notification_on_a_shared_account_changes_nothing(

@@ -6,6 +6,8 @@ and pass them as they are:
 - Stripe's query_refund that never looks a refund up by the gateway's refund id;
 - Stripe sending a refund's reason as Stripe's own `reason`, which takes three words only;
 - IOTPay's query dropping the paid time IOTPay gives (`paySuccTime`), so a payment found late is paid "now";
+- IOTPay reading `paySuccTime`'s milliseconds off by a unit (divided by 1001), so a payment made today is
+  recorded weeks before its order existed;
 - Stripe crashing on an event from the other mode (`livemode` flipped), which Stripe would re-send for days.
 """
 
@@ -23,7 +25,7 @@ IOTPAY_KIT = """
 import pytest
 import dataclasses
 from gateway.testing import ProviderConformance
-from gateway_iotpay import schemas
+from gateway_iotpay import provider, schemas
 from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
@@ -39,6 +41,11 @@ class TestPlantedIotPay(ProviderConformance):
             query = IotPayProvider.query_order
             monkeypatch.setattr(
                 IotPayProvider, "query_order", lambda self, order: dataclasses.replace(query(self, order), paid_at=None)
+            )
+        if BUG == "paid_time_unit_off":  # "paySuccTime is in thousandths of a second, roughly"
+            epoch_ms = provider._epoch_ms
+            monkeypatch.setattr(
+                provider, "_epoch_ms", lambda text: epoch_ms(str(int(text) * 1000 // 1001)) if text else None
             )
 
     @pytest.fixture
@@ -130,12 +137,14 @@ NO_PROVIDER_ID = "refused_when_the_order_has_no_provider_id"
 LOST_REFUND = "found_by_its_refund_id"
 LONGEST_REASON = "longest_reason"
 QUERY_PAID_TIME = "found_late_by_a_query"
+PAID_TIME = "paid_time"
 GARBLED_NOTIFICATION = "notification_garbled_field_by_field"
 
 
 def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
     assert_kit_passed(
-        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{STILL_PAID} or {NO_PROVIDER_ID}"), exactly=2
+        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{STILL_PAID} or {NO_PROVIDER_ID} or {PAID_TIME}"),
+        exactly=4,
     )
     assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), NO_PROVIDER_ID), exactly=1)
     assert_kit_passed(
@@ -166,6 +175,11 @@ def test_stripe_sending_the_reason_stripe_refuses_fails(pytester: pytest.Pyteste
 def test_iotpay_dropping_the_paid_time_its_query_gives_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="query_paid_time_dropped"), QUERY_PAID_TIME)
     assert_kit_failed(result, "IOTPay's query without paySuccTime", "when it was asked, not when the provider says")
+
+
+def test_iotpay_misreading_the_unit_of_the_paid_time_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="paid_time_unit_off"), PAID_TIME)
+    assert_kit_failed(result, "IOTPay dividing paySuccTime by 1001", "before the order existed")
 
 
 def test_stripe_crashing_on_an_event_from_the_other_mode_fails(pytester: pytest.Pytester) -> None:
