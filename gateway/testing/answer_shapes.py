@@ -117,9 +117,9 @@ def _recorded_refund(gateway: LiveGateway, order: dict[str, Any], answers: list[
     answers.append(_refund_of(gateway, order))
 
 
-def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer]:
-    """`call()`, while the answer to its provider call at index `acting` lacks `field`, signed again; and that
-    answer as it was given."""
+def _without(field: str | tuple[str, ...], acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer]:
+    """`call()`, while the answer to its provider call at index `acting` lacks `field` (or each of a tuple of
+    fields), signed again; and that answer as it was given."""
     missing: list[str] = []
     given: list[ProviderAnswer] = []
 
@@ -142,11 +142,16 @@ def _without(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[
     return response, given[0]
 
 
-def _shape_without(field: str, body: bytes, content_type: str, harness: ProviderHarness) -> bytes | None:
-    """`body` (a JSON object or a form) without its top-level `field`, signed again as the provider would
-    sign that shape (`harness.signed_answer`); None when it has no such field."""
+def _shape_without(
+    field: str | tuple[str, ...], body: bytes, content_type: str, harness: ProviderHarness
+) -> bytes | None:
+    """`body` (a JSON object or a form) without its top-level `field` (or any of a tuple of fields), signed again
+    as the provider would sign that shape (`harness.signed_answer`); None when it lacks one of them."""
+    names = (field,) if isinstance(field, str) else field
 
     def without(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
-        return {name: value for name, value in fields.items() if name != field} if field in fields else None
+        if not all(name in fields for name in names):
+            return None
+        return {name: value for name, value in fields.items() if name not in names}
 
     return top_level_changed(body, content_type, harness, without)

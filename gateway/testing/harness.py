@@ -160,9 +160,11 @@ class ProviderHarness(ABC):
     # made as the genuine answer makes it, and another refund given that answer unknown. Empty: skipped.
     optional_answer_fields: Mapping[str, Sequence[str]] = MappingProxyType({})
     # Top-level fields without which your provider's documentation says an answer reports no result, by operation
-    # ("create_order", "refund"; IOTPay: a create needs both retCode and resCode): the kit leaves each out of the
-    # genuine answer, signed again, and expects the order or refund unknown, never made. Empty: skipped.
-    required_answer_fields: Mapping[str, Sequence[str]] = MappingProxyType({})
+    # ("create_order", "refund"; IOTPay: a create needs both retCode and resCode), each a name or a tuple of names
+    # left out together (IOTPay's refund answer without resCode and without the refund's number and amount): the kit
+    # leaves each out of the genuine answer, signed again, and expects the order or refund unknown, never made.
+    # Empty: skipped.
+    required_answer_fields: Mapping[str, Sequence[str | tuple[str, ...]]] = MappingProxyType({})
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()

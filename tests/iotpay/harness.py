@@ -105,8 +105,11 @@ class IotPayHarness(ProviderHarness):
     # (docs/providers/iotpay.md). A bare retCode/retMsg answer, echoing nothing, stays unknown.
     optional_answer_fields = MappingProxyType({"create_order": ("sign",), "refund": ("resCode", "sign")})
     # IOTPay's envelope (docs/providers/iotpay.md): retCode is the call's result, and a create's business
-    # result needs resCode too; a refund answer is documented with retCode alone.
-    required_answer_fields = MappingProxyType({"create_order": ("retCode", "resCode"), "refund": ("retCode",)})
+    # result needs resCode too. A refund answer is documented with retCode alone: without resCode it must
+    # echo the refund's number and amount, or it is about no refund in particular.
+    required_answer_fields = MappingProxyType(
+        {"create_order": ("retCode", "resCode"), "refund": ("retCode", ("resCode", "mchRefundNo", "refundAmount"))}
+    )
     # IOTPAY_REQUIRE_RESPONSE_SIGN=1: a successful answer without `sign` is unclear (docs/operations.md).
     strict_settings = (StrictSetting({"IOTPAY_REQUIRE_RESPONSE_SIGN": "1"}, "sign", "UNSIGNED_RESPONSE"),)
 

@@ -9,6 +9,8 @@ providers with planted bugs, and pass them as they are:
   (another refund's answer in that shape made this refund "succeeded");
 - IOTPay taking a create answer without `resCode` as a created order, where IOTPay's documentation says
   success needs both `retCode` and `resCode`;
+- IOTPay taking a refund answer without `resCode` that echoes no refund as this refund's (as its echo rule
+  does with the test turned round, `is not None`);
 - Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
   the answer, but `query_order` itself passed it on as the order asked about.
 """
@@ -63,6 +65,16 @@ class TestPlantedIotPay(ProviderConformance):
                 return answer
 
             monkeypatch.setattr(IotPayProvider, "_business_call", trusting)
+        if BUG == "echo_rule_turned":  # "with resCode, IOTPay must say which refund; without, it said SUCCESS"
+            business_call = IotPayProvider._business_call
+
+            def turned(self, operation, params, schema, *, result_required=True):
+                answer = business_call(self, operation, params, schema, result_required=result_required)
+                if operation == "refund_order" and answer.get("res_code") is None and not answer.get("mch_refund_no"):
+                    answer = {{**answer, "mch_refund_no": params["mchRefundNo"], "refund_amount": params["refundAmount"]}}
+                return answer
+
+            monkeypatch.setattr(IotPayProvider, "_business_call", turned)
         if BUG == "no_result_needed":  # "retCode SUCCESS is IOTPay saying it did it"
             lenient = IotPayProvider._business_call
 
@@ -147,3 +159,8 @@ def test_iotpay_taking_any_refund_answer_without_rescode_as_its_own_fails(pytest
 def test_iotpay_taking_a_create_answer_without_rescode_as_created_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="no_result_needed"), REQUIRED)
     assert_kit_failed(result, "IOTPay taking retCode SUCCESS alone as a created order", "says no result without it")
+
+
+def test_iotpay_taking_a_bare_refund_answer_as_this_refunds_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="echo_rule_turned"), REQUIRED)
+    assert_kit_failed(result, "IOTPay taking a bare refund answer as this refund's", "says no result without it")
