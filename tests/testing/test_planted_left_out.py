@@ -71,7 +71,8 @@ class TestPlantedIotPay(ProviderConformance):
             def turned(self, operation, params, schema, *, result_required=True):
                 answer = business_call(self, operation, params, schema, result_required=result_required)
                 if operation == "refund_order" and answer.get("res_code") is None and not answer.get("mch_refund_no"):
-                    answer = {{**answer, "mch_refund_no": params["mchRefundNo"], "refund_amount": params["refundAmount"]}}
+                    ours = {{"mch_refund_no": params["mchRefundNo"], "refund_amount": params["refundAmount"]}}
+                    answer = {{**answer, **ours}}
                 return answer
 
             monkeypatch.setattr(IotPayProvider, "_business_call", turned)
