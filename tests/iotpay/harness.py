@@ -150,6 +150,15 @@ class IotPayHarness(ProviderHarness):
             "provider_options.param1",
         ),
         InvalidOrderExample(
+            "param1 and product_id on WeChat's browser, both named at once",
+            {
+                "channel": "WX_JSAPI_BROWSER",
+                "return_url": "https://shop.example/back",
+                "provider_options": {"param1": "x", "product_id": "p1"},
+            },
+            "provider_options.param1",
+        ),
+        InvalidOrderExample(
             "product_id on an app channel", {"provider_options": {"product_id": "p1"}}, "provider_options.product_id"
         ),
         InvalidOrderExample(
@@ -198,6 +207,8 @@ class IotPayHarness(ProviderHarness):
             {"channel": "WX_JSAPI", "provider_options": {"open_id": "o", "app_id": "wxd678efh567hg6787"}},
         ),
         ValidOrderExample("a one-character app_id", {"channel": "WX_APP", "provider_options": {"app_id": "w"}}),
+        # settings() names the WeChat app (IOTPAY_WX_APP_ID): an order in WX_APP need not.
+        ValidOrderExample("WX_APP without app_id, the setting naming the app", {"channel": "WX_APP"}),
         ValidOrderExample(
             "a one-character product_id", {"channel": "WX_NATIVE", "provider_options": {"product_id": "p"}}
         ),
