@@ -177,7 +177,8 @@ def _calls(gateway: LiveGateway) -> Iterator[tuple[str, Callable[[], Any]]]:
 
 def unsigned_changes(body: bytes, content_type: str, harness: ProviderHarness) -> Iterator[tuple[str, bytes]]:
     """(what was changed, the answer with it changed) for each top-level field of a JSON or form answer
-    whose change the harness would sign again differently: the answer's signed fields, its signature too."""
+    whose change the harness would sign again differently: the answer's signed fields, its signature too,
+    and in a JSON answer the signature made a number, `true`, a list and an object."""
     try:
         parsed = json.loads(body)
     except ValueError:
@@ -195,8 +196,12 @@ def unsigned_changes(body: bytes, content_type: str, harness: ProviderHarness) -
         if value is None or isinstance(value, (dict, list)):
             continue
         variant = {**parsed, name: _changed(value)}
-        if harness.signed_answer(dict(variant)) != variant:
+        signed = harness.signed_answer(dict(variant))
+        if signed != variant:
             yield f"{name!r} {value!r} made {variant[name]!r}", json.dumps(variant).encode()
+        if signed.get(name) != variant[name]:  # the harness wrote this field again: it is the signature
+            for other in (1, True, [value], {name: value}):
+                yield f"the signature {name!r} made {json.dumps(other)}", json.dumps({**parsed, name: other}).encode()
 
 
 def _changed(value: Any) -> Any:

@@ -19,8 +19,9 @@ IOTPay with three from a second blind trial:
 - `IOTPAY_API_URL` read as written, so signed calls go over plain http to another machine, or to the
   cloud's metadata address (the kit judged no IOTPay address until its harness declared `api_url_setting`);
 
-IOTPay with one that its full mutation run left alive: an answer whose `sign` does not verify given the
-code of an unreadable one (`INVALID_RESPONSE`), where IOTPay's page documents `INVALID_SIGN`;
+IOTPay with two that its full mutation run left alive: an answer whose `sign` does not verify given the
+code of an unreadable one (`INVALID_RESPONSE`), where IOTPay's page documents `INVALID_SIGN`; and a `sign`
+that is a JSON number crashing the signature check (a 500 where the answer is unclear);
 
 Stripe with one planted in a second blind trial, and one that the full mutation run left alive:
 
@@ -88,6 +89,14 @@ class TestPlantedIotPay(ProviderConformance):
                     raise OutcomeUnknown("INVALID_RESPONSE", error.message) from None
 
             monkeypatch.setattr(IotPayProvider, "_check_response_sign", as_unreadable)
+        if BUG == "sign_any_type":  # "IOTPay's sign is hex text"
+            sign = signing.sign
+
+            def is_valid(params, key):
+                received = params.get("sign")
+                return bool(received) and received.upper() == sign(params, key)
+
+            monkeypatch.setattr(signing, "is_valid", is_valid)
         if BUG == "signed_text_logged":  # "log what we signed, so a mismatch can be compared with IOTPay's"
             check = IotPayProvider._check_response_sign
 
@@ -268,6 +277,11 @@ def test_iotpay_giving_a_wrong_answer_signature_the_code_of_an_unreadable_answer
 ) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="wrong_sign_unreadable"), SIGNED)
     assert_kit_failed(result, "IOTPay coding a wrong sign INVALID_RESPONSE", "(harness.wrong_signature_code)")
+
+
+def test_iotpay_crashing_on_a_signature_that_is_not_text_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="sign_any_type"), SIGNED)
+    assert_kit_failed(result, "IOTPay calling upper() on any sign", "the signature 'sign' made 1: AttributeError")
 
 
 def test_iotpay_logging_the_text_it_signed_fails(pytester: pytest.Pytester) -> None:
