@@ -235,6 +235,7 @@ class IotPayHarness(ProviderHarness):
     )
     # A notify's amount is read from 0 up (schemas.PaymentNotify): any IOTPay signs disagrees with the order or not.
     smallest_notified_amount = 0
+    largest_notified_amount = 2**63 - 1  # and up to the most a record holds: more is malformed, never stored
     largest_amount = 2**31 - 1  # IOTPay's `amount` is an int (docs/providers/iotpay.md: from 1 to 2^31-1)
     smallest_amount = 1  # and from 1: one cent is an order IOTPay takes
     # IOTPay's channel introduction: CAD everywhere, USD for US merchants, CNY on these five.
