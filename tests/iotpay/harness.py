@@ -136,6 +136,14 @@ class IotPayHarness(ProviderHarness):
             "device holding a pair", {"provider_options": {"device": "WEB&status=2"}}, "provider_options.device"
         ),
         InvalidOrderExample(
+            "an open_id whose extra is 513 characters, escapes included",
+            {
+                "channel": "WX_JSAPI",
+                "provider_options": {"open_id": "\x01" * 66 + "o" * 58, "app_id": "wxd678efh567hg6787"},
+            },
+            "provider_options.open_id",
+        ),
+        InvalidOrderExample(
             "an open_id whose extra is past 512 characters",
             {"channel": "WX_JSAPI", "provider_options": {"open_id": "\x01" * 128, "app_id": "wxd678efh567hg6787"}},
             "provider_options.open_id",
@@ -205,6 +213,14 @@ class IotPayHarness(ProviderHarness):
         ValidOrderExample(
             "a one-character open_id",
             {"channel": "WX_JSAPI", "provider_options": {"open_id": "o", "app_id": "wxd678efh567hg6787"}},
+        ),
+        # IOTPay's extra holds 512 characters, as sent: each control character escaped (\u0001) counts 6.
+        ValidOrderExample(
+            "an open_id whose extra is exactly 512 characters",
+            {
+                "channel": "WX_JSAPI",
+                "provider_options": {"open_id": "\x01" * 66 + "o" * 57, "app_id": "wxd678efh567hg6787"},
+            },
         ),
         ValidOrderExample("a one-character app_id", {"channel": "WX_APP", "provider_options": {"app_id": "w"}}),
         # settings() names the WeChat app (IOTPAY_WX_APP_ID): an order in WX_APP need not.
