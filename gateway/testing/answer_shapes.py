@@ -22,6 +22,7 @@ Undeclared, skipped.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -100,6 +101,26 @@ class AnswerShapeChecks:
                 f"{response.get_json(silent=True)}; such an answer is unclear: raise OutcomeUnknown"
             )
 
+    def test_a_genuine_create_answer_with_a_field_null_its_documentation_allows_is_taken(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        fields = harness.null_answer_fields.get("create_order", ())
+        if not fields:
+            pytest.skip("harness.null_answer_fields names no field of the create_order answer")
+        genuine = gateway.post_order()
+        expected = (genuine.get_json().get("next_action") or {}).get("type")
+        for field in fields:
+            acting = acting_call(gateway, gateway.post_order)
+            response, _ = _with_null(field, acting, gateway, gateway.post_order)
+            made = (response.get_json(silent=True) or {}).get("next_action") or {}
+            assert response.status_code == 201 and made.get("type") == expected, (
+                f"the genuine create answer with {field!r} null (harness.null_answer_fields: your provider sends it "
+                f"null where the channel does not use it) answered {response.status_code} "
+                f"{response.get_json(silent=True)} (the genuine answer: {expected!r}); take every shape your "
+                "provider sends"
+            )
+
 
 def _not_taken(operation: str, field: str, response: Any, genuine: str = "") -> str:
     return (
@@ -120,25 +141,54 @@ def _recorded_refund(gateway: LiveGateway, order: dict[str, Any], answers: list[
 def _without(field: str | tuple[str, ...], acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer]:
     """`call()`, while the answer to its provider call at index `acting` lacks `field` (or each of a tuple of
     fields), signed again; and that answer as it was given."""
+    return _answered(
+        lambda body, content_type: _shape_without(field, body, content_type, gateway.harness),
+        f"no {field!r} to leave out",
+        acting,
+        gateway,
+        call,
+    )
+
+
+def _with_null(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer]:
+    """`call()`, while the JSON answer to its provider call at index `acting` has `field` null (added where it is
+    absent), signed again; and that answer as it was given."""
+
+    def null(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
+        return None if form else {**fields, field: None}
+
+    return _answered(
+        lambda body, content_type: top_level_changed(body, content_type, gateway.harness, null),
+        "no JSON object to put a null in",
+        acting,
+        gateway,
+        call,
+    )
+
+
+def _answered(
+    shape: Callable[[bytes, str], bytes | None], lacking: str, acting: int, gateway: LiveGateway, call: Any
+) -> tuple[Any, ProviderAnswer]:
+    """`call()`, while the answer to its provider call at index `acting` is `shape`d; and that answer as given."""
     missing: list[str] = []
     given: list[ProviderAnswer] = []
 
-    def leave_out(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+    def reshaped(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
         response: requests.Response = send()
         if index != acting:
             return response
         content_type = response.headers.get("Content-Type", "")
-        body = _shape_without(field, response.content, content_type, gateway.harness)
+        body = shape(response.content, content_type)
         if body is None:
             missing.append(response.text[:200])
             return response
         given.append(ProviderAnswer(response.status_code, body.decode(), content_type))
         return answer(request, response.status_code, body, content_type)
 
-    with intercepted(leave_out, spare=gateway.url):
+    with intercepted(reshaped, spare=gateway.url):
         response = call()
     if missing:
-        pytest.fail(f"the genuine answer has no {field!r} to leave out: {missing[0]}")
+        pytest.fail(f"the genuine answer has {lacking}: {missing[0]}")
     return response, given[0]
 
 

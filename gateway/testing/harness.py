@@ -165,6 +165,10 @@ class ProviderHarness(ABC):
     # leaves each out of the genuine answer, signed again, and expects the order or refund unknown, never made.
     # Empty: skipped.
     required_answer_fields: Mapping[str, Sequence[str | tuple[str, ...]]] = MappingProxyType({})
+    # Top-level fields of a JSON answer your provider may send as null where the order's channel does not use them,
+    # by operation ("create_order"; IOTPay: the other channels' codeUrl, qr_code and retParams): the kit puts each
+    # in the genuine create answer as null, signed again, and expects the order created as before. Empty: skipped.
+    null_answer_fields: Mapping[str, Sequence[str]] = MappingProxyType({})
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()

@@ -107,6 +107,9 @@ class IotPayHarness(ProviderHarness):
     # IOTPay's envelope (docs/providers/iotpay.md): retCode is the call's result, and a create's business
     # result needs resCode too. A refund answer is documented with retCode alone: without resCode it must
     # echo the refund's number and amount, or it is about no refund in particular.
+    # What the payer gets from another channel family, null where the order's channel does not use it: the plugin
+    # reads only its channel's field (docs/providers/iotpay.md; whether IOTPay sends such nulls is not documented).
+    null_answer_fields = MappingProxyType({"create_order": ("codeUrl", "qr_code", "retParams")})
     required_answer_fields = MappingProxyType(
         {"create_order": ("retCode", "resCode"), "refund": ("retCode", ("resCode", "mchRefundNo", "refundAmount"))}
     )

@@ -11,6 +11,8 @@ providers with planted bugs, and pass them as they are:
   success needs both `retCode` and `resCode`;
 - IOTPay taking a refund answer without `resCode` that echoes no refund as this refund's (as its echo rule
   does with the test turned round, `is not None`);
+- IOTPay refusing a create answer whose `qr_code`, a field only the QR channels use, is `null`, so every
+  order of another channel answered that way would be unknown;
 - Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
   the answer, but `query_order` itself passed it on as the order asked about.
 """
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("project_importable")
 
 IOTPAY_KIT = """
 import pytest
-from gateway_iotpay import channels
+from gateway_iotpay import channels, provider
 from gateway_iotpay.provider import IotPayProvider
 from tests.iotpay.harness import IotPayHarness
 
@@ -76,6 +78,9 @@ class TestPlantedIotPay(ProviderConformance):
                 return answer
 
             monkeypatch.setattr(IotPayProvider, "_business_call", turned)
+        if BUG == "null_qr_code_refused":  # "a QR code field is a QR code, never null"
+            field = provider._RESPONSE_SCHEMAS["create_order"].fields["qr_code"]
+            monkeypatch.setattr(field, "allow_none", False)
         if BUG == "no_result_needed":  # "retCode SUCCESS is IOTPay saying it did it"
             lenient = IotPayProvider._business_call
 
@@ -121,11 +126,13 @@ ASKED_DIRECTLY = "query_order_itself_refuses"
 THROUGH_THE_CORE = "answer_about_another_order_is_refused and not no_provider_id"
 SHAPES = "documentation_leaves_out"
 REQUIRED = "documentation_requires"
+NULL = "null_its_documentation_allows"
 
 
 def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
     assert_kit_passed(
-        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{OPTIONAL} or {ASKED_DIRECTLY} or {REQUIRED}"), exactly=4
+        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{OPTIONAL} or {ASKED_DIRECTLY} or {REQUIRED} or {NULL}"),
+        exactly=5,
     )
     assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), ASKED_DIRECTLY), exactly=1)
 
@@ -165,3 +172,8 @@ def test_iotpay_taking_a_create_answer_without_rescode_as_created_fails(pytester
 def test_iotpay_taking_a_bare_refund_answer_as_this_refunds_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="echo_rule_turned"), REQUIRED)
     assert_kit_failed(result, "IOTPay taking a bare refund answer as this refund's", "says no result without it")
+
+
+def test_iotpay_refusing_a_null_field_of_another_channel_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="null_qr_code_refused"), NULL)
+    assert_kit_failed(result, "IOTPay refusing a null qr_code on an app channel", "'qr_code' null")
