@@ -1,5 +1,5 @@
 """Kit checks of the shapes a provider's documentation gives its genuine answers (`optional_answer_fields`,
-`required_answer_fields`).
+`required_answer_fields`, `null_answer_fields`).
 
 Part of `ProviderConformance`. A provider may document an answer with fewer fields than its samples (or
 its simulator) show: IOTPay documents its refund answer with `retCode` and `retMsg` only, while its
@@ -13,8 +13,13 @@ answer without the field must still be about the refund asked for.
 
 The other side: a field without which the documentation says an answer reports no result (IOTPay's
 `resCode` on a create: "success needs both"), left out of the genuine answer and signed again, leaves
-the order or refund unknown. Read as made, an answer that never said the provider acted would send
-the payer on, or refund nothing while the record says refunded.
+the order or refund unknown (`required_answer_fields`). Read as made, an answer that never said the
+provider acted would send the payer on, or refund nothing while the record says refunded. And a field
+another channel uses, sent `null` in a create answer where the genuine one leaves it out, still creates
+the order (`null_answer_fields`).
+
+These checks re-sign a changed answer's body (`harness.signed_answer`): declare them only where your
+provider's answers are unsigned or signed in their body, not in a header.
 
 Undeclared, skipped.
 """
@@ -109,6 +114,7 @@ class AnswerShapeChecks:
         if not fields:
             pytest.skip("harness.null_answer_fields names no field of the create_order answer")
         genuine = gateway.post_order()
+        assert genuine.status_code == 201, f"the genuine create answered {genuine.status_code}: {genuine.get_json()}"
         expected = (genuine.get_json().get("next_action") or {}).get("type")
         for field in fields:
             acting = acting_call(gateway, gateway.post_order)
@@ -155,11 +161,14 @@ def _with_null(field: str, acting: int, gateway: LiveGateway, call: Any) -> tupl
     absent), signed again; and that answer as it was given."""
 
     def null(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
-        return None if form else {**fields, field: None}
+        if form or fields.get(field) is not None:
+            return None  # a form has no null; a value there is the channel's own
+        return {**fields, field: None}
 
     return _answered(
         lambda body, content_type: top_level_changed(body, content_type, gateway.harness, null),
-        "no JSON object to put a null in",
+        f"no JSON object, or {field!r} with a value (the harness's channel uses it: declare only another "
+        "channel's fields)",
         acting,
         gateway,
         call,
@@ -189,6 +198,8 @@ def _answered(
         response = call()
     if missing:
         pytest.fail(f"the genuine answer has {lacking}: {missing[0]}")
+    if not given:
+        pytest.fail(f"the call made no provider call at index {acting}, where the same call made one before")
     return response, given[0]
 
 

@@ -217,6 +217,10 @@ class ProviderHarness(ABC):
     # and `query_order`'s `Notification.paid_at` passes it on: the kit pays an order at the simulator
     # (`pay_without_notifying`), asks 1.5 seconds later (`?refresh=true`) and expects the order paid at that time.
     queries_carry_paid_time: bool = False
+    # The unit your provider gives those paid times in (IOTPay: a millisecond; Stripe: a second). Declared, the kit
+    # also expects a paid time no earlier than the order was made (or paid), less that unit and a second. None: not
+    # judged.
+    paid_time_unit: timedelta | None = None
     # True when your provider sends every notification of an account to each endpoint registered there (Stripe's
     # webhook endpoints): the kit delivers one gateway's notification to another on the same account.
     notifications_reach_every_endpoint: bool = False

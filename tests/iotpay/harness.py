@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -59,8 +60,8 @@ class IotPayHarness(ProviderHarness):
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0011","errCodeDes":"POST required"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0012","errCodeDes":"empty post data"}'),
         ProviderAnswer(200, '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014","errCodeDes":"parameter error"}'),
-        # A parameter error names the parameter, and its text may say that something does not exist:
-        # only 0112 says that IOTPay has no such order.
+        # A parameter error names the parameter at fault; its text may well say that something does not exist
+        # (IOTPay documents no wording): only 0112 says that IOTPay has no such order.
         ProviderAnswer(
             200,
             '{"retCode":"SUCCESS","resCode":"FAIL","errCode":"0014",'
@@ -104,12 +105,12 @@ class IotPayHarness(ProviderHarness):
     # any answer is signed: an answer without resCode that echoes this refund, and one without sign, are taken
     # (docs/providers/iotpay.md). A bare retCode/retMsg answer, echoing nothing, stays unknown.
     optional_answer_fields = MappingProxyType({"create_order": ("sign",), "refund": ("resCode", "sign")})
-    # IOTPay's envelope (docs/providers/iotpay.md): retCode is the call's result, and a create's business
-    # result needs resCode too. A refund answer is documented with retCode alone: without resCode it must
-    # echo the refund's number and amount, or it is about no refund in particular.
     # What the payer gets from another channel family, null where the order's channel does not use it: the plugin
     # reads only its channel's field (docs/providers/iotpay.md; whether IOTPay sends such nulls is not documented).
     null_answer_fields = MappingProxyType({"create_order": ("codeUrl", "qr_code", "retParams")})
+    # IOTPay's envelope (docs/providers/iotpay.md): retCode is the call's result, and a create's business
+    # result needs resCode too. A refund answer is documented with retCode alone: without resCode it must
+    # echo the refund's number and amount, or it is about no refund in particular.
     required_answer_fields = MappingProxyType(
         {"create_order": ("retCode", "resCode"), "refund": ("retCode", ("resCode", "mchRefundNo", "refundAmount"))}
     )
@@ -160,14 +161,17 @@ class IotPayHarness(ProviderHarness):
             },
             "provider_options.param1",
         ),
-        InvalidOrderExample(
-            "param1 and product_id on WeChat's browser, both named at once",
-            {
-                "channel": "WX_JSAPI_BROWSER",
-                "return_url": "https://shop.example/back",
-                "provider_options": {"param1": "x", "product_id": "p1"},
-            },
-            "provider_options.param1",
+        *(
+            InvalidOrderExample(
+                f"param1 and product_id on WeChat's browser, both named at once: {field}",
+                {
+                    "channel": "WX_JSAPI_BROWSER",
+                    "return_url": "https://shop.example/back",
+                    "provider_options": {"param1": "x", "product_id": "p1"},
+                },
+                field,
+            )
+            for field in ("provider_options.param1", "provider_options.product_id")
         ),
         InvalidOrderExample(
             "product_id on an app channel", {"provider_options": {"product_id": "p1"}}, "provider_options.product_id"
@@ -245,7 +249,8 @@ class IotPayHarness(ProviderHarness):
         FieldLimit("return_url", 200, "https://shop.example/", {"channel": "WX_JSAPI_BROWSER"}),
         FieldLimit("provider_options.product_id", 32, overrides={"channel": "WX_NATIVE"}),
         FieldLimit("provider_options.app_id", 64, overrides={"channel": "WX_APP"}),
-        # The plugin's own bound for a mini program's openid (WeChat's are 28), well inside extra's 512.
+        # The plugin's own bound for a mini program's openid (WeChat's are 28; docs/providers/iotpay.md, "ours"):
+        # 128 plain characters keep extra inside its 512, though 124 control characters, escaped, do not.
         FieldLimit(
             "provider_options.open_id",
             128,
@@ -277,6 +282,7 @@ class IotPayHarness(ProviderHarness):
     queries_find_orders_by_reference = True  # query_order takes payOrderId or mchOrderNo (IOTPay's docs)
     notifications_carry_paid_time = True  # paySuccTime, epoch milliseconds
     queries_carry_paid_time = True  # the query answer's paySuccTime
+    paid_time_unit = timedelta(milliseconds=1)  # paySuccTime: epoch milliseconds
     form_body_notifications = True  # IOTPay's docs do not say where the notify's fields are; the plugin reads both
 
     def __init__(self, state_dir: Path, mch_id: str = MCH_ID, key: str = KEY) -> None:

@@ -221,6 +221,7 @@ class StripeHarness(ProviderHarness):
     # What Stripe.js needs to confirm a card payment, and the PaymentIntent's id (docs/providers/stripe.md).
     sdk_params = ("client_secret", "publishable_key", "payment_intent_id")
     notifications_carry_paid_time = True  # the event's `created`
+    paid_time_unit = timedelta(seconds=1)  # `created`: epoch seconds
     notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md

@@ -166,12 +166,16 @@ def test_iotpay_taking_any_refund_answer_without_rescode_as_its_own_fails(pytest
 
 def test_iotpay_taking_a_create_answer_without_rescode_as_created_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="no_result_needed"), REQUIRED)
-    assert_kit_failed(result, "IOTPay taking retCode SUCCESS alone as a created order", "says no result without it")
+    assert_kit_failed(
+        result, "IOTPay taking retCode SUCCESS alone as a created order", "create_order answer without 'resCode'"
+    )
 
 
 def test_iotpay_taking_a_bare_refund_answer_as_this_refunds_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="echo_rule_turned"), REQUIRED)
-    assert_kit_failed(result, "IOTPay taking a bare refund answer as this refund's", "says no result without it")
+    assert_kit_failed(
+        result, "IOTPay taking a bare refund answer as this refund's", "refund answer without ('resCode', 'mchRefundNo'"
+    )
 
 
 def test_iotpay_refusing_a_null_field_of_another_channel_fails(pytester: pytest.Pytester) -> None:
