@@ -51,12 +51,8 @@ class AnswerShapeChecks:
     def test_a_genuine_answer_without_a_field_its_documentation_leaves_out_is_taken(
         self, gateway_under_test: LiveGateway, operation: str
     ) -> None:
-        gateway, harness = gateway_under_test, gateway_under_test.harness
-        fields = harness.optional_answer_fields.get(operation, ())
-        if not fields:
-            pytest.skip(f"harness.optional_answer_fields names no field of the {operation} answer")
-        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
-            pytest.skip("the provider does not declare the refund operation")
+        gateway = gateway_under_test
+        fields = _declared(gateway, "optional_answer_fields", operation)
         for field in fields:
             if operation == "create_order":
                 acting = acting_call(gateway, gateway.post_order)
@@ -86,12 +82,8 @@ class AnswerShapeChecks:
     def test_a_genuine_answer_without_a_field_its_documentation_requires_is_unclear(
         self, gateway_under_test: LiveGateway, operation: str
     ) -> None:
-        gateway, harness = gateway_under_test, gateway_under_test.harness
-        fields = harness.required_answer_fields.get(operation, ())
-        if not fields:
-            pytest.skip(f"harness.required_answer_fields names no field of the {operation} answer")
-        if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
-            pytest.skip("the provider does not declare the refund operation")
+        gateway = gateway_under_test
+        fields = _declared(gateway, "required_answer_fields", operation)
         for field in fields:
             if operation == "create_order":
                 call: Any = gateway.post_order
@@ -126,6 +118,17 @@ class AnswerShapeChecks:
                 f"{response.get_json(silent=True)} (the genuine answer: {expected!r}); take every shape your "
                 "provider sends"
             )
+
+
+def _declared(gateway: LiveGateway, member: str, operation: str) -> Any:
+    """The fields the harness's `member` names for `operation`; skips when none, or when the provider does not
+    refund and `operation` is a refund."""
+    fields = getattr(gateway.harness, member).get(operation, ())
+    if not fields:
+        pytest.skip(f"harness.{member} names no field of the {operation} answer")
+    if operation == "refund" and Operation.REFUND not in gateway.provider.operations:
+        pytest.skip("the provider does not declare the refund operation")
+    return fields
 
 
 def _not_taken(operation: str, field: str, response: Any, genuine: str = "") -> str:
