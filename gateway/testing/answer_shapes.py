@@ -1,5 +1,5 @@
 """Kit checks of the shapes a provider's documentation gives its genuine answers (`optional_answer_fields`,
-`required_answer_fields`, `null_answer_fields`).
+`required_answer_fields`, `null_answer_fields`, `json_text_answer_fields`).
 
 Part of `ProviderConformance`. A provider may document an answer with fewer fields than its samples (or
 its simulator) show: IOTPay documents its refund answer with `retCode` and `retMsg` only, while its
@@ -18,6 +18,11 @@ provider acted would send the payer on, or refund nothing while the record says 
 another channel uses, sent `null` in a create answer where the genuine one leaves it out, still creates
 the order (`null_answer_fields`).
 
+A field whose object the provider may also send as the JSON text of that object (IOTPay's `retParams`),
+sent as text in the genuine create answer, signed again, still hands the payer what the object held
+(`json_text_answer_fields`). Each create check runs on every channel the kit can order in: a field one
+channel sends, another may leave out or null.
+
 These checks re-sign a changed answer's body (`harness.signed_answer`): declare them only where your
 provider's answers are unsigned or signed in their body, not in a header.
 
@@ -27,6 +32,7 @@ Undeclared, skipped.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +43,10 @@ from gateway.plugin.provider import Operation
 from gateway.testing.answer_fields import top_level_changed
 from gateway.testing.harness import ProviderAnswer, ProviderHarness
 from gateway.testing.live import LiveGateway
+from gateway.testing.not_created import orderable
 from gateway.testing.outcomes import is_unknown
 from gateway.testing.refusals import acting_call, refused_by
+from gateway.testing.reply_checks import channel_fields
 from gateway.testing.wire import answer, intercepted
 
 FORM = "application/x-www-form-urlencoded"
@@ -105,19 +113,123 @@ class AnswerShapeChecks:
         fields = harness.null_answer_fields.get("create_order", ())
         if not fields:
             pytest.skip("harness.null_answer_fields names no field of the create_order answer")
-        genuine = gateway.post_order()
-        assert genuine.status_code == 201, f"the genuine create answered {genuine.status_code}: {genuine.get_json()}"
-        expected = (genuine.get_json().get("next_action") or {}).get("type")
-        for field in fields:
-            acting = acting_call(gateway, gateway.post_order)
-            response, _ = _with_null(field, acting, gateway, gateway.post_order)
-            made = (response.get_json(silent=True) or {}).get("next_action") or {}
-            assert response.status_code == 201 and made.get("type") == expected, (
-                f"the genuine create answer with {field!r} null (harness.null_answer_fields: your provider sends it "
-                f"null where the channel does not use it) answered {response.status_code} "
-                f"{response.get_json(silent=True)} (the genuine answer: {expected!r}); take every shape your "
-                "provider sends"
-            )
+        nulled: set[str] = set()
+        for channel, call in _channel_orders(gateway):
+            expected = _next_action(_created(call(), channel)).get("type")
+            acting = acting_call(gateway, call)
+            for field in fields:
+                response, given = _with_null(field, acting, gateway, call)
+                if given is None:
+                    continue  # the channel's own field: it has a value here
+                nulled.add(field)
+                made = _next_action(response)
+                assert response.status_code == 201 and made.get("type") == expected, (
+                    f"the genuine {channel} create answer with {field!r} null (harness.null_answer_fields: your "
+                    f"provider sends it null where the channel does not use it) answered {response.status_code} "
+                    f"{response.get_json(silent=True)} (the genuine answer: {expected!r}); take every shape your "
+                    "provider sends"
+                )
+        unused = [field for field in fields if field not in nulled]
+        assert not unused, (
+            f"harness.null_answer_fields names {unused}, which every channel's genuine create answer the kit makes "
+            "gives a value (or the answers are not JSON objects): declare only fields some channel leaves out"
+        )
+
+    def test_a_genuine_create_answer_with_an_object_sent_as_its_json_text_is_taken(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        fields = harness.json_text_answer_fields.get("create_order", ())
+        if not fields:
+            pytest.skip("harness.json_text_answer_fields names no field of the create_order answer")
+        judged: set[str] = set()
+        for channel, call in _channel_orders(gateway):
+            acting = acting_call(gateway, call)
+            for field in fields:
+                genuine, objects = _as_json_text(field, acting, gateway, call, change=False)
+                handed = _handed(_next_action(_created(genuine, channel)), objects)
+                if not handed:
+                    continue  # no object there, or nothing in it reaches the payer
+                judged.add(field)
+                response, objects = _as_json_text(field, acting, gateway, call, change=True)
+                action = _next_action(response)
+                missing = [key for key in handed if key not in _handed(action, objects)]
+                assert response.status_code == 201 and not missing, (
+                    f"the genuine {channel} create answer with {field!r} sent as the JSON text of its object "
+                    f"(harness.json_text_answer_fields) answered {response.status_code} "
+                    f"{response.get_json(silent=True)}, without what the object's {missing or handed} gave the payer; "
+                    "read the object from its text too"
+                )
+        unused = [field for field in fields if field not in judged]
+        assert not unused, (
+            f"harness.json_text_answer_fields names {unused}, which no channel's genuine create answer the kit makes "
+            "gives as an object whose values reach the payer's next action: declare only such fields"
+        )
+
+
+def _channel_orders(gateway: LiveGateway) -> list[tuple[str, Callable[[], Any]]]:
+    """(channel, a call that posts an order in it) for every channel the kit can order in (`channel_options`,
+    `more_channel_options`): a field one channel sends another may leave out or null."""
+    info = gateway.provider.info
+    calls: list[tuple[str, Callable[[], Any]]] = []
+    for name, options in orderable(gateway):
+        declared = info.channel(name)
+        fields = channel_fields(gateway.harness, name, declared.required_fields, declared.currencies, options)
+        if fields is not None:
+            label = f"{name} {dict(options)}" if options else name
+            calls.append((label, functools.partial(gateway.post_order, **fields)))
+    return calls
+
+
+def _created(response: Any, channel: str) -> Any:
+    assert response.status_code == 201, f"the genuine {channel} create answered {response.status_code}: {response.text}"
+    return response
+
+
+def _next_action(response: Any) -> dict[str, Any]:
+    return (response.get_json(silent=True) or {}).get("next_action") or {}
+
+
+def _handed(action: Any, objects: list[dict[str, Any]]) -> list[str]:
+    """The keys of the answer's object (the first of `objects`) whose text values the payer is handed in
+    `action` (a URL, a QR code's data, a parameter)."""
+    if not objects:
+        return []
+    leaves = list(_texts(action))
+    return [key for key, value in objects[0].items() if isinstance(value, str) and value and value in leaves]
+
+
+def _texts(value: Any) -> Any:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def _as_json_text(
+    field: str, acting: int, gateway: LiveGateway, call: Any, *, change: bool
+) -> tuple[Any, list[dict[str, Any]]]:
+    """`call()`, while the JSON answer to its provider call at index `acting` has the object in `field` sent as
+    its JSON text, signed again (or, without `change`, as it was); and the object, when there was one."""
+    objects: list[dict[str, Any]] = []
+
+    def as_text(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
+        value = fields.get(field)
+        if form or not isinstance(value, dict):
+            return None
+        objects.append(value)
+        return {**fields, field: json.dumps(value)}
+
+    def shape(body: bytes, content_type: str) -> bytes:
+        changed = top_level_changed(body, content_type, gateway.harness, as_text)
+        return changed if change and changed is not None else body
+
+    response, _ = _answered(shape, "", acting, gateway, call)
+    return response, objects
 
 
 def _declared(gateway: LiveGateway, member: str, operation: str) -> Any:
@@ -159,9 +271,10 @@ def _without(field: str | tuple[str, ...], acting: int, gateway: LiveGateway, ca
     )
 
 
-def _with_null(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer]:
+def _with_null(field: str, acting: int, gateway: LiveGateway, call: Any) -> tuple[Any, ProviderAnswer | None]:
     """`call()`, while the JSON answer to its provider call at index `acting` has `field` null (added where it is
-    absent), signed again; and that answer as it was given."""
+    absent), signed again; and that answer as it was given, or None where `field` has a value there (the
+    channel's own) and the answer went as it was."""
 
     def null(fields: dict[str, Any], form: bool) -> dict[str, Any] | None:
         if form or fields.get(field) is not None:
@@ -170,8 +283,7 @@ def _with_null(field: str, acting: int, gateway: LiveGateway, call: Any) -> tupl
 
     return _answered(
         lambda body, content_type: top_level_changed(body, content_type, gateway.harness, null),
-        f"no JSON object, or {field!r} with a value (the harness's channel uses it: declare only another "
-        "channel's fields)",
+        None,
         acting,
         gateway,
         call,
@@ -179,9 +291,11 @@ def _with_null(field: str, acting: int, gateway: LiveGateway, call: Any) -> tupl
 
 
 def _answered(
-    shape: Callable[[bytes, str], bytes | None], lacking: str, acting: int, gateway: LiveGateway, call: Any
-) -> tuple[Any, ProviderAnswer]:
-    """`call()`, while the answer to its provider call at index `acting` is `shape`d; and that answer as given."""
+    shape: Callable[[bytes, str], bytes | None], lacking: str | None, acting: int, gateway: LiveGateway, call: Any
+) -> tuple[Any, Any]:
+    """`call()`, while the answer to its provider call at index `acting` is `shape`d; and that answer as given.
+    Where `shape` gives None, the answer goes as it was: a failure saying the genuine answer has `lacking`, or
+    without `lacking`, (the response, None)."""
     missing: list[str] = []
     given: list[ProviderAnswer] = []
 
@@ -199,6 +313,8 @@ def _answered(
 
     with intercepted(reshaped, spare=gateway.url):
         response = call()
+    if missing and lacking is None:
+        return response, None
     if missing:
         pytest.fail(f"the genuine answer has {lacking}: {missing[0]}")
     if not given:

@@ -180,7 +180,8 @@ def _calls(gateway: LiveGateway) -> Iterator[tuple[str, Callable[[], Any]]]:
 def unsigned_changes(body: bytes, content_type: str, harness: ProviderHarness) -> Iterator[tuple[str, bytes, bool]]:
     """(what was changed, the answer with it changed) for each top-level field of a JSON or form answer
     whose change the harness would sign again differently: the answer's signed fields, its signature too,
-    and in a JSON answer the signature made a number, `true`, a list and an object; and whether the change
+    and in a JSON answer the signature made a number, `true`, a list, an object and text ending in a lone
+    surrogate; and whether the change
     was to the signature itself (the field the harness writes again)."""
     try:
         parsed = json.loads(body)
@@ -206,7 +207,9 @@ def unsigned_changes(body: bytes, content_type: str, harness: ProviderHarness) -
         if signed != variant:
             yield f"{name!r} {value!r} made {variant[name]!r}", json.dumps(variant).encode(), signature
         if signature:
-            for other in (1, True, [value], {name: value}):
+            # Text no encoder can write (a lone surrogate, which JSON's `\ud800` escape gives): a plugin that
+            # encodes the received signature to compare it must not crash on it.
+            for other in (1, True, [value], {name: value}, str(value)[:-1] + "\ud800"):
                 what = f"the signature {name!r} made {json.dumps(other)}"
                 yield what, json.dumps({**parsed, name: other}).encode(), True
 

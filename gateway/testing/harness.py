@@ -166,9 +166,15 @@ class ProviderHarness(ABC):
     # Empty: skipped.
     required_answer_fields: Mapping[str, Sequence[str | tuple[str, ...]]] = MappingProxyType({})
     # Top-level fields of a JSON answer your provider may send as null where the order's channel does not use them,
-    # by operation ("create_order"; IOTPay: the other channels' codeUrl, qr_code and retParams): the kit puts each
-    # in the genuine create answer as null, signed again, and expects the order created as before. Empty: skipped.
+    # by operation ("create_order"; IOTPay: the other channels' codeUrl, qr_code and retParams): in each channel's
+    # genuine create answer that leaves one out, the kit puts it in as null, signed again, and expects the order
+    # created as before (a field no channel leaves out fails the check). Empty: skipped.
     null_answer_fields: Mapping[str, Sequence[str]] = MappingProxyType({})
+    # Top-level fields of a JSON answer holding an object that your provider may also send as the JSON text of that
+    # object, by operation ("create_order"; IOTPay: retParams): in each channel's genuine create answer where the
+    # field holds an object whose text values reach the payer's next action, the kit sends the object as its JSON
+    # text, signed again, and expects those values handed to the payer as before. Empty: skipped.
+    json_text_answer_fields: Mapping[str, Sequence[str]] = MappingProxyType({})
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()

@@ -107,7 +107,12 @@ class IotPayHarness(ProviderHarness):
     optional_answer_fields = MappingProxyType({"create_order": ("sign",), "refund": ("resCode", "sign")})
     # What the payer gets from another channel family, null where the order's channel does not use it: the plugin
     # reads only its channel's field (docs/providers/iotpay.md; whether IOTPay sends such nulls is not documented).
-    null_answer_fields = MappingProxyType({"create_order": ("codeUrl", "qr_code", "retParams")})
+    # payForSubmit answers `url`, or `code_url` when asked for a QR code: each may come null beside the other.
+    null_answer_fields = MappingProxyType(
+        {"create_order": ("codeUrl", "qr_code", "retParams", "payParams", "url", "code_url")}
+    )
+    # A redirect channel's retParams, as an object or as the JSON text of one (docs/providers/iotpay.md).
+    json_text_answer_fields = MappingProxyType({"create_order": ("retParams",)})
     # IOTPay's envelope (docs/providers/iotpay.md): retCode is the call's result, and a create's business
     # result needs resCode too. A refund answer is documented with retCode alone: without resCode it must
     # echo the refund's number and amount, or it is about no refund in particular.

@@ -13,6 +13,9 @@ providers with planted bugs, and pass them as they are:
   does with the test turned round, `is not None`);
 - IOTPay refusing a create answer whose `qr_code`, a field only the QR channels use, is `null`, so every
   order of another channel answered that way would be unknown;
+- IOTPay refusing payForSubmit's QR answer whose `url`, the redirect it answers without a QR code, is `null`;
+- IOTPay reading `retParams` only as an object, so a redirect channel's answer with the JSON text of one
+  (which the plugin documents it takes) leaves the order unknown;
 - Stripe's query reading the PaymentIntent it is given without looking at whose order it is: the core refuses
   the answer, but `query_order` itself passed it on as the order asked about.
 """
@@ -81,6 +84,19 @@ class TestPlantedIotPay(ProviderConformance):
         if BUG == "null_qr_code_refused":  # "a QR code field is a QR code, never null"
             field = provider._RESPONSE_SCHEMAS["create_order"].fields["qr_code"]
             monkeypatch.setattr(field, "allow_none", False)
+        if BUG == "null_url_refused":  # "payForSubmit answers a url: a null one is no answer"
+            field = provider._RESPONSE_SCHEMAS["payForSubmit"].fields["url"]
+            monkeypatch.setattr(field, "allow_none", False)
+        if BUG == "retparams_text_unread":  # "retParams is an object"
+            field = provider._RESPONSE_SCHEMAS["create_order"].fields["ret_params"]
+            read = type(field)._deserialize
+
+            def object_only(self, value, attr, data, **kwargs):
+                if isinstance(value, str):
+                    raise self.make_error("invalid")
+                return read(self, value, attr, data, **kwargs)
+
+            monkeypatch.setattr(type(field), "_deserialize", object_only)
         if BUG == "no_result_needed":  # "retCode SUCCESS is IOTPay saying it did it"
             lenient = IotPayProvider._business_call
 
@@ -127,13 +143,12 @@ THROUGH_THE_CORE = "answer_about_another_order_is_refused and not no_provider_id
 SHAPES = "documentation_leaves_out"
 REQUIRED = "documentation_requires"
 NULL = "null_its_documentation_allows"
+JSON_TEXT = "sent_as_its_json_text"
 
 
 def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) -> None:
-    assert_kit_passed(
-        run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), f"{OPTIONAL} or {ASKED_DIRECTLY} or {REQUIRED} or {NULL}"),
-        exactly=5,
-    )
+    selection = f"{OPTIONAL} or {ASKED_DIRECTLY} or {REQUIRED} or {NULL} or {JSON_TEXT}"
+    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=6)
     assert_kit_passed(run_planted_kit(pytester, STRIPE_KIT.format(bug=""), ASKED_DIRECTLY), exactly=1)
 
 
@@ -181,3 +196,13 @@ def test_iotpay_taking_a_bare_refund_answer_as_this_refunds_fails(pytester: pyte
 def test_iotpay_refusing_a_null_field_of_another_channel_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="null_qr_code_refused"), NULL)
     assert_kit_failed(result, "IOTPay refusing a null qr_code on an app channel", "'qr_code' null")
+
+
+def test_iotpay_refusing_a_null_url_beside_a_qr_code_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="null_url_refused"), NULL)
+    assert_kit_failed(result, "IOTPay refusing a null url in payForSubmit's QR answer", "'url' null")
+
+
+def test_iotpay_reading_retparams_only_as_an_object_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="retparams_text_unread"), JSON_TEXT)
+    assert_kit_failed(result, "IOTPay refusing retParams as JSON text", "sent as the JSON text of its object")

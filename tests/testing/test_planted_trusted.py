@@ -20,8 +20,9 @@ IOTPay with three from a second blind trial:
   cloud's metadata address (the kit judged no IOTPay address until its harness declared `api_url_setting`);
 
 IOTPay with two that its full mutation run left alive: an answer whose `sign` does not verify given the
-code of an unreadable one (`INVALID_RESPONSE`), where IOTPay's page documents `INVALID_SIGN`; and a `sign`
-that is a JSON number crashing the signature check (a 500 where the answer is unclear);
+code of an unreadable one (`INVALID_RESPONSE`), where IOTPay's page documents `INVALID_SIGN`; a `sign`
+that is a JSON number crashing the signature check (a 500 where the answer is unclear); and a `sign` holding a
+lone surrogate (JSON's `\\ud800`) crashing it when encoded strictly;
 
 Stripe with one planted in a second blind trial, and one that the full mutation run left alive:
 
@@ -54,6 +55,7 @@ pytestmark = pytest.mark.usefixtures("project_importable")
 
 IOTPAY_KIT = """
 import dataclasses
+import hmac
 import logging
 
 import pytest
@@ -95,6 +97,16 @@ class TestPlantedIotPay(ProviderConformance):
             def is_valid(params, key):
                 received = params.get("sign")
                 return bool(received) and received.upper() == sign(params, key)
+
+            monkeypatch.setattr(signing, "is_valid", is_valid)
+        if BUG == "sign_strictly_encoded":  # "the received sign is hex: encoding it cannot fail"
+            sign = signing.sign
+
+            def is_valid(params, key):
+                received = params.get("sign")
+                if not isinstance(received, str) or not received:
+                    return False
+                return hmac.compare_digest(sign(params, key).encode("ascii"), received.upper().encode("utf-8"))
 
             monkeypatch.setattr(signing, "is_valid", is_valid)
         if BUG == "signed_text_logged":  # "log what we signed, so a mismatch can be compared with IOTPay's"
@@ -282,6 +294,11 @@ def test_iotpay_giving_a_wrong_answer_signature_the_code_of_an_unreadable_answer
 def test_iotpay_crashing_on_a_signature_that_is_not_text_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="sign_any_type"), SIGNED)
     assert_kit_failed(result, "IOTPay calling upper() on any sign", "the signature 'sign' made 1: AttributeError")
+
+
+def test_iotpay_crashing_on_a_signature_no_encoder_can_write_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="sign_strictly_encoded"), SIGNED)
+    assert_kit_failed(result, "IOTPay encoding the received sign strictly", "UnicodeEncodeError")
 
 
 def test_iotpay_logging_the_text_it_signed_fails(pytester: pytest.Pytester) -> None:
