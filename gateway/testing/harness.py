@@ -141,6 +141,11 @@ class ProviderHarness(ABC):
     # ProviderMisconfigured; and in place of a query's and check()'s answer, expects no conclusion (never NotFound).
     # So leave out your "no such order" answer, and the ones that refuse the gateway itself (misconfiguration_answers).
     refusal_answers: Sequence[ProviderAnswer] = ()
+    # Your provider's answers to a create whose merchant order number it already has, each shape it may take (IOTPay:
+    # 0014 with "mchOrderNo ... already exists" in errCodeDes, or in retMsg): the order under that number may be
+    # this very one, so the kit, giving each in answer to a create, expects an outcome that is never not-created
+    # (never Refused, NotFound or NotSent): routing would create the order again at another account. Empty: skipped.
+    existing_order_answers: Sequence[ProviderAnswer] = ()
     # The reply your provider needs to stop re-sending a notification, as its documentation says (IOTPay: 200
     # `success`): the kit expects it, exactly, for every notification accepted, and never for a refused one.
     accepted_reply: ProviderAnswer | None = None

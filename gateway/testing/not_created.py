@@ -12,7 +12,9 @@ checks:
   not-created;
 - an unclear answer (`harness.garble_next`: a 500, an HTML page) is never not-created;
 - a refusal that can follow acceptance is never not-created: the same request again, after the
-  provider created the order, answers the order or an unclear outcome, never a refusal.
+  provider created the order, answers the order or an unclear outcome, never a refusal; and each of
+  the harness's `existing_order_answers` (the provider's "this order number exists", in each shape it
+  may take), given in answer to a create, is never not-created either.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from gateway.plugin.provider import QUERY, NotFound, OrderDraft, OrderRef, Order
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import UNCLEAR_REPLIES
+from gateway.testing.refusals import acting_call, refused_by
 
 TIMEOUT = 1.0  # the provider's time-out here (timeout_settings)
 DELAY = 2.5  # the simulator's answer comes this late, after creating the order
@@ -160,3 +163,18 @@ class NotCreatedChecks:
             "outcome: routing would then create it again at another account. Answer the existing order, or "
             "raise OutcomeUnknown for a 'duplicate order number' answer"
         )
+
+    def test_an_answer_that_the_order_number_exists_is_never_not_created(self, gateway_under_test: LiveGateway) -> None:
+        gateway = gateway_under_test
+        answers = gateway.harness.existing_order_answers
+        if not answers:
+            pytest.skip('harness.existing_order_answers is empty: declare your provider\'s "order number exists"')
+        acting = acting_call(gateway, lambda: failure_of(gateway, order_request(gateway)))
+        for given in answers:
+            with refused_by(given, gateway, acting):
+                outcome = failure_of(gateway, order_request(gateway))
+            assert outcome is not None and not created_nothing(outcome), (
+                f"create_order answered {given.status} {given.body} (harness.existing_order_answers: the provider has "
+                f"an order under this number, perhaps this very one) raised {outcome!r}, a not-created outcome: "
+                "routing would then create it again at another account. Raise OutcomeUnknown"
+            )

@@ -86,6 +86,20 @@ class IotPayHarness(ProviderHarness):
             "backType": MappingProxyType({"1": "pending", "2": "paid"}),
         }
     )
+    # A mchOrderNo IOTPay already has: 0014, whose text (in errCodeDes, or in retMsg where errCodeDes is left out)
+    # says so (docs/providers/iotpay.md). The order may be this very one: never a refusal.
+    existing_order_answers = (
+        ProviderAnswer(
+            200,
+            '{"retCode":"SUCCESS","retMsg":"","resCode":"FAIL","errCode":"0014",'
+            '"errCodeDes":"parameter error: mchOrderNo 20261207000001 already exists"}',
+        ),
+        ProviderAnswer(
+            200,
+            '{"retCode":"SUCCESS","retMsg":"mchOrderNo 20261207000001 already exists",'
+            '"resCode":"FAIL","errCode":"0014"}',
+        ),
+    )
     accepted_reply = ProviderAnswer(200, "success", "text/plain")  # IOTPay re-sends until it reads exactly this
     # The options the channels that need some take (what a checkout passes for them), so the kit drives every channel.
     channel_options = MappingProxyType(

@@ -18,6 +18,9 @@ And of the kinds the mutation run left alive in IOTPay:
 - the other way round, every refusal code read as a wrong configuration, so one merchant's rejected order opens
   the account's breaker for every merchant routed to it;
 - a refusal code (0011) read as unclear, so an order the provider turned down waits as `pending`;
+- a mchOrderNo IOTPay already has known only by the simulator's wording ("parameter error: ... exists" in
+  `errCodeDes`), so the same answer with its text in `retMsg` is a refusal, and routing creates the order
+  again at another account;
 - Stripe's 403 (a key without a permission) read as a plain refusal;
 - (from Stripe's first blind trial) a refund Stripe answers `requires_action` read as failed, so a refund that
   may still go through is recorded failed and made again.
@@ -89,6 +92,11 @@ class TestPlantedIotPay(ProviderConformance):
                     raise
 
             monkeypatch.setattr(IotPayProvider, "_business_call", not_found)
+        if BUG == "taken_in_its_own_words":  # "IOTPay's parameter errors all start 'parameter error'"
+            def taken(exc):
+                return exc.code == "0014" and exc.message.startswith("parameter error") and "exists" in exc.message
+
+            monkeypatch.setattr(provider, "_order_number_taken", taken)
         if BUG == "pair_names_of_letters":  # "IOTPay's names are words"
             monkeypatch.setattr(splitting, "PAIR_INSIDE", re.compile(r"&[A-Za-z]+="))
         if BUG == "key_error_refused":  # "0013 is a refusal like any other"
@@ -155,13 +163,15 @@ REFUSED = "each_declared_refusal_of_the_provider_fails_the_call"
 EVERY_CHANNEL = "create_answer_in_every_other_channel_with_a_field_garbled"
 SIGNED_REFUSAL = "signed_refusal_altered_on_the_way"
 BLAMES = "never_blames_the_configuration"
+EXISTS = "order_number_exists_is_never_not_created"
 
 
 def test_the_checks_pass_iotpay_as_it_is(pytester: pytest.Pytester) -> None:
     selection = (
-        f"{STATES} or {MISCONFIGURED} or {NOTHING} or {REFUSED} or {EVERY_CHANNEL} or {SIGNED_REFUSAL} or {BLAMES}"
+        f"{STATES} or {MISCONFIGURED} or {NOTHING} or {REFUSED} or {EVERY_CHANNEL} or {SIGNED_REFUSAL} or {BLAMES} "
+        f"or {EXISTS}"
     )
-    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=15)
+    assert_kit_passed(run_planted_kit(pytester, IOTPAY_KIT.format(bug=""), selection), exactly=16)
 
 
 def test_the_checks_pass_stripe_and_example_pay_as_they_are(pytester: pytest.Pytester) -> None:
@@ -224,6 +234,13 @@ def test_iotpay_reading_a_parameter_error_that_says_not_exist_as_no_such_order_f
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="not_exist_not_found"), BLAMES)
     assert_kit_failed(
         result, "IOTPay reading 0014 'channelId does not exist' as no such order", "and not NotFound, which says"
+    )
+
+
+def test_iotpay_knowing_a_taken_order_number_by_one_wording_only_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="taken_in_its_own_words"), EXISTS)
+    assert_kit_failed(
+        result, "IOTPay reading 'already exists' only after 'parameter error'", "(harness.existing_order_answers"
     )
 
 
