@@ -154,6 +154,12 @@ class IotPayHarness(ProviderHarness):
             {"channel": "ALIPAY_PC", "return_url": "https://shop.example/" + "r" * 200},
             "return_url",
         ),
+        # payForSubmit takes the same returnUrl (docs/providers/iotpay.md): WeChat's browser is bounded too.
+        InvalidOrderExample(
+            "a WeChat-browser return_url past IOTPay's 200 characters",
+            {"channel": "WX_JSAPI_BROWSER", "return_url": "https://shop.example/" + "r" * 200},
+            "return_url",
+        ),
         InvalidOrderExample("client_ip holding a pair", {"client_ip": "10.0.0.1&status=2"}, "client_ip"),
         InvalidOrderExample(
             "device holding a pair", {"provider_options": {"device": "WEB&status=2"}}, "provider_options.device"

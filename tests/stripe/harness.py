@@ -226,6 +226,11 @@ class StripeHarness(ProviderHarness):
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
+    # A PaymentIntent and a Refund always carry these (Stripe's API reference): without one, an answer says neither
+    # which object it is, nor its amount, currency or state, and the plugin compares each with what it asked.
+    required_answer_fields = MappingProxyType(
+        {"create_order": ("id", "amount", "currency", "status"), "refund": ("id", "amount", "currency", "status")}
+    )
     confirms_notifications = False  # the webhook's HMAC over its exact body decides (docs/providers/stripe.md)
     status_answer_code = "http_{status}"  # an error status without Stripe's error object (docs/providers/stripe.md)
     answer_kind_field = "object"  # every Stripe API object names its kind: "payment_intent", "refund", "list"

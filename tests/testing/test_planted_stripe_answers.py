@@ -8,7 +8,8 @@ errors reference calls it nullable (a refusal with `"code": null` read as an unc
 order nothing created waits for ever instead of failing), and a PaymentIntent answer's `object` made
 optional (an answer that no longer says it is a PaymentIntent read as one), and a `charge.refunded`
 event read as if its charge always listed its refunds (the simulator's own, genuine, events crash the
-notify endpoint).
+notify endpoint), and a Refund answer's `amount` made optional (a refund answered without its amount, which
+Stripe always gives, crashes the refund instead of leaving it unknown).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class TestPlantedStripe(ProviderConformance):
             class PaymentIntent(schemas.PaymentIntent):
                 object_ = fields.String(data_key="object", validate=lambda kind: kind == "payment_intent")
             monkeypatch.setattr(schemas, "PaymentIntent", PaymentIntent)
+        if BUG == "refund_amount_assumed":  # "a refund answer is for the amount we asked"
+            class Refund(schemas.Refund):
+                amount = fields.Integer()
+            monkeypatch.setattr(schemas, "Refund", Refund)
         if BUG == "charge_refunds_assumed_listed":
             read = provider.StripeProvider._refund_notification
             def assumed(self, event, obj):
@@ -67,7 +72,7 @@ class TestPlantedStripe(ProviderConformance):
 """
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-CHECKS = "create_answer_with_a_field_garbled or declared_refusal or own_notifications"
+CHECKS = "create_answer_with_a_field_garbled or declared_refusal or own_notifications or documentation_requires"
 
 
 def run_kit(pytester: pytest.Pytester, bug: str, selection: str) -> pytest.RunResult:
@@ -76,7 +81,7 @@ def run_kit(pytester: pytest.Pytester, bug: str, selection: str) -> pytest.RunRe
 
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "", CHECKS)
-    assert_kit_passed(result, exactly=4)
+    assert_kit_passed(result, exactly=6)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +91,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("error_code_never_null", "declared_refusal", "with its declared refusal"),
         ("kind_of_answer_optional", "create_answer_with_a_field_garbled", "harness.answer_kind_field"),
         ("charge_refunds_assumed_listed", "own_notifications", "genuine, got server errors"),
+        ("refund_amount_assumed", "documentation_requires", "refund answer without 'amount'"),
     ],
 )
 def test_these_checks_fail_stripe_with_a_planted_bug(
