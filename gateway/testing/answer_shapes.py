@@ -114,9 +114,8 @@ class AnswerShapeChecks:
         if not fields:
             pytest.skip("harness.null_answer_fields names no field of the create_order answer")
         nulled: set[str] = set()
-        for channel, call in _channel_orders(gateway):
+        for channel, call, acting in _channel_orders(gateway):
             expected = _next_action(_created(call(), channel)).get("type")
-            acting = acting_call(gateway, call)
             for field in fields:
                 response, given = _with_null(field, acting, gateway, call)
                 if given is None:
@@ -143,8 +142,7 @@ class AnswerShapeChecks:
         if not fields:
             pytest.skip("harness.json_text_answer_fields names no field of the create_order answer")
         judged: set[str] = set()
-        for channel, call in _channel_orders(gateway):
-            acting = acting_call(gateway, call)
+        for channel, call, acting in _channel_orders(gateway):
             for field in fields:
                 genuine, objects = _as_json_text(field, acting, gateway, call, change=False)
                 handed = _handed(_next_action(_created(genuine, channel)), objects)
@@ -160,24 +158,29 @@ class AnswerShapeChecks:
                     f"{response.get_json(silent=True)}, without what the object's {missing or handed} gave the payer; "
                     "read the object from its text too"
                 )
-        unused = [field for field in fields if field not in judged]
-        assert not unused, (
-            f"harness.json_text_answer_fields names {unused}, which no channel's genuine create answer the kit makes "
-            "gives as an object whose values reach the payer's next action: declare only such fields"
-        )
+        if not judged:
+            pytest.skip(
+                f"no channel's genuine create answer holds {list(fields)} (harness.json_text_answer_fields) as an "
+                "object whose text values reach the payer's next action as they are: nothing to compare"
+            )
 
 
-def _channel_orders(gateway: LiveGateway) -> list[tuple[str, Callable[[], Any]]]:
-    """(channel, a call that posts an order in it) for every channel the kit can order in (`channel_options`,
-    `more_channel_options`): a field one channel sends another may leave out or null."""
+def _channel_orders(gateway: LiveGateway) -> list[tuple[str, Callable[[], Any], int]]:
+    """(channel, a call that posts an order in it, the index of its provider call that acts) for every channel
+    the kit can order in (`channel_options`, `more_channel_options`) whose order calls the provider over
+    `requests`: a field one channel sends another may leave out or null."""
     info = gateway.provider.info
-    calls: list[tuple[str, Callable[[], Any]]] = []
+    calls: list[tuple[str, Callable[[], Any], int]] = []
     for name, options in orderable(gateway):
         declared = info.channel(name)
         fields = channel_fields(gateway.harness, name, declared.required_fields, declared.currencies, options)
-        if fields is not None:
-            label = f"{name} {dict(options)}" if options else name
-            calls.append((label, functools.partial(gateway.post_order, **fields)))
+        if fields is None:
+            continue
+        call = functools.partial(gateway.post_order, **fields)
+        with intercepted(lambda index, request, send: send(), spare=gateway.url) as sent:
+            call()
+        if sent:  # a channel whose order the plugin answers itself has no answer to reshape
+            calls.append((f"{name} {dict(options)}" if options else name, call, len(sent) - 1))
     return calls
 
 
@@ -192,11 +195,15 @@ def _next_action(response: Any) -> dict[str, Any]:
 
 def _handed(action: Any, objects: list[dict[str, Any]]) -> list[str]:
     """The keys of the answer's object (the first of `objects`) whose text values the payer is handed in
-    `action` (a URL, a QR code's data, a parameter)."""
+    `action`, whole or within a longer text (a URL the plugin adds to, a QR code's data, a parameter)."""
     if not objects:
         return []
     leaves = list(_texts(action))
-    return [key for key, value in objects[0].items() if isinstance(value, str) and value and value in leaves]
+    return [
+        key
+        for key, value in objects[0].items()
+        if isinstance(value, str) and value and any(value in leaf for leaf in leaves)
+    ]
 
 
 def _texts(value: Any) -> Any:

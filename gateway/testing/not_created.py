@@ -173,7 +173,11 @@ class NotCreatedChecks:
         for given in answers:
             with refused_by(given, gateway, acting):
                 outcome = failure_of(gateway, order_request(gateway))
-            assert outcome is not None and not created_nothing(outcome), (
+            assert outcome is not None, (
+                f"create_order answered {given.status} {given.body} (harness.existing_order_answers) created an order "
+                "from it: the answer says only that an order under this number exists. Raise OutcomeUnknown"
+            )
+            assert not created_nothing(outcome), (
                 f"create_order answered {given.status} {given.body} (harness.existing_order_answers: the provider has "
                 f"an order under this number, perhaps this very one) raised {outcome!r}, a not-created outcome: "
                 "routing would then create it again at another account. Raise OutcomeUnknown"
