@@ -382,6 +382,19 @@ def test_a_query_answer_with_a_fractional_amount_is_not_trusted(iotpay: tuple[Fa
     assert not is_definite_refusal(unclear.value)
 
 
+@pytest.mark.parametrize("channel_order_no", [None, 4200001234, ""])
+def test_a_query_answer_is_read_whatever_its_unread_channel_order_no_holds(
+    iotpay: tuple[FakeIotPay, str], channel_order_no: Any
+) -> None:
+    # The wallet's own number is never read: a null, a number or nothing there says nothing about the payment.
+    fake, url = iotpay
+    fake.answer = {"retCode": "SUCCESS", "resCode": "SUCCESS", "mchId": "10000701", "payOrderId": "P0020160427",
+                   "mchOrderNo": "20160427210604000490", "amount": 2856, "currency": "CAD", "status": 0,
+                   "channelOrderNo": channel_order_no}  # fmt: skip
+    report = make_provider(url).query_order(refund_request().order)
+    assert (report.paid, report.cancelled, report.amount) == (False, False, 2856)
+
+
 # A refusal's envelope decides: placeholder fields beside it (an empty payOrderId, a 0 amount, an
 # unknown status) must not turn "refused" or "no such order" into unclear, or a refused create would
 # never fail over and an order IOTPay never had would never expire.

@@ -256,7 +256,8 @@ class QueryOrderResponse(Envelope):
     amount = WholeNumber(data_key="amount", validate=validate.Range(min=1, max=MAX_AMOUNT))
     currency = fields.String(data_key="currency", validate=validate.OneOf(CURRENCIES))
     status = WholeNumber(data_key="status", validate=validate.OneOf(STATUSES))
-    channel_order_no = fields.String(data_key="channelOrderNo")
+    # channelOrderNo (the wallet's own number) is not loaded: nothing reads it, and a null or a number there
+    # must not make an answer about the order's state unclear. The signature covers it all the same.
     pay_succ_time = fields.String(data_key="paySuccTime")
 
 
