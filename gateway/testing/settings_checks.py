@@ -154,3 +154,10 @@ def _refused_without(gateway: LiveGateway, setting: str, channel: str, options: 
         f"{response.status_code}: {response.get_json(silent=True)}: expected a 422 naming {missing or sorted(options)} "
         f"(nothing takes {setting}'s place, so the provider would refuse the order)"
     )
+    # What an order must carry is what `/v1/providers` tells a checkout to ask for (ChannelInfo.required_fields).
+    unlisted = [f"provider_options.{key}" for key in options if f"provider_options.{key}" not in info.required_fields]
+    assert not unlisted, (
+        f"without {setting}, channel {channel} refuses an order without {unlisted}, yet its required_fields "
+        f"{list(info.required_fields)} (what /v1/providers lists) leave them out: a checkout that builds its form "
+        "from them never asks for them. List them while the setting is left out"
+    )

@@ -3,6 +3,8 @@ providers with planted bugs, and pass them as they are:
 
 - IOTPay asking for an order's `app_id` on every channel but WX_APP when `IOTPAY_WX_APP_ID` is not set (the
   rule applied to the wrong channels), so no Alipay or UnionPay order is taken;
+- IOTPay leaving `app_id` out of WX_APP's `required_fields` when `IOTPAY_WX_APP_ID` is not set, though it
+  refuses the order without it, so a checkout that builds its form from `/v1/providers` never asks for it;
 - IOTPay requiring `resCode` in a refund answer, which IOTPay documents as `retCode` and `retMsg` alone (its
   samples and the simulator add `resCode`), so every refund answered as documented would be unknown;
 - IOTPay taking a refund answer without `resCode` as an answer about the refund it asked for, whatever it echoes
@@ -52,6 +54,8 @@ class TestPlantedIotPay(ProviderConformance):
     def planted(self, monkeypatch):
         if BUG == "app_id_elsewhere":
             monkeypatch.setattr(IotPayProvider, "required_fields", app_id_elsewhere)
+        if BUG == "app_id_unlisted":  # "check_order refuses a WX_APP order without its app: enough"
+            monkeypatch.setattr(IotPayProvider, "required_fields", lambda self, channel: channel.required)
         if BUG == "refund_needs_rescode":  # "a business call always says how the business went"
             call = IotPayProvider._business_call
 
@@ -155,6 +159,11 @@ def test_the_checks_pass_the_providers_as_they_are(pytester: pytest.Pytester) ->
 def test_iotpay_asking_the_wrong_channels_for_the_app_id_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="app_id_elsewhere"), OPTIONAL)
     assert_kit_failed(result, "IOTPay asking every other channel for app_id", "without IOTPAY_WX_APP_ID, an order in")
+
+
+def test_iotpay_not_listing_the_app_id_it_requires_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="app_id_unlisted"), OPTIONAL)
+    assert_kit_failed(result, "IOTPay leaving app_id out of WX_APP's required_fields", "what /v1/providers lists")
 
 
 def test_stripe_passing_on_an_answer_about_another_order_fails_though_the_core_refuses_it(
