@@ -265,6 +265,10 @@ class ProviderHarness(ABC):
     # The `provider_error.code`s your plugin gives a refund the provider reports failed, as your provider's page
     # documents them (Stripe: `refund_failed`, `refund_canceled`): the kit expects one on every such refund.
     failed_refund_codes: Sequence[str] = ()
+    # The codes your plugin gives `NotFound`, as its page documents them (IOTPay: ("0112",); Stripe: its own
+    # "resource_missing", and the plugin's "no_payment_intent" and "no_such_refund"): the kit expects one on the
+    # query of an order the provider refused, and on the query of a refund it refused. Empty: not judged.
+    not_found_codes: Sequence[str] = ()
     # The `provider_error.code` your plugin gives an answer it cannot use (not JSON, none of its fields, or about
     # another order), as your provider's page documents it (Stripe: `invalid_response`): the kit expects it there.
     invalid_answer_code: str | None = None

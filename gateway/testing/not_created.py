@@ -125,6 +125,11 @@ class NotCreatedChecks:
                 f"create_order said Refused, yet the provider's query of the order answered {found!r}: a "
                 "refusal must mean no order exists, or routing creates it twice at two accounts"
             )
+            codes = gateway.harness.not_found_codes
+            assert not codes or found.code in codes, (
+                f"the query of an order the provider refused raised NotFound with the code {found.code!r}, not one "
+                f"of {list(codes)} (harness.not_found_codes): give NotFound the code your provider's page documents"
+            )
 
     def test_a_create_time_out_is_never_not_created(
         self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]

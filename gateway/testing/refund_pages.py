@@ -8,7 +8,9 @@ there is none, and refunds it again: the payer is paid back twice. Only an order
 than a page shows it, so the kit makes one with two pages of refunds above the oldest.
 
 Before any listing, one refund whose answer was lost is asked about by the gateway's refund id alone
-(`query_refund` with no `provider_refund_id`): the provider made it, so "no such refund" is wrong.
+(`query_refund` with no `provider_refund_id`): the provider made it, so "no such refund" is wrong. The
+other way round, a refund the provider refused is asked about the same way: it never made it, so the
+answer is "no such refund" (`NotFound`, with one of the harness's `not_found_codes`), or failed.
 """
 
 from __future__ import annotations
@@ -102,4 +104,31 @@ class RefundPageChecks:
             f"the simulator refunded {made} for {refunds} refunds of {step}: the refund whose answer was lost, "
             f"listed after {refunds - 1} newer ones (harness.refunds_per_page is {per_page}), was not found by the "
             "query and was made again; read every page of the provider's listing"
+        )
+
+    def test_a_refused_refund_is_not_found_by_its_refund_id_with_a_declared_code(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway = gateway_under_test
+        codes = gateway.harness.not_found_codes
+        if not codes:
+            pytest.skip("harness.not_found_codes is empty: no code declared for NotFound")
+        if not {Operation.REFUND, Operation.QUERY_REFUND} <= set(gateway.provider.operations):
+            pytest.skip("the provider does not declare refund and query_refund")
+        order = gateway.paid_order()
+        gateway.harness.fail_next("refund")
+        gateway.refund(order["id"], order["amount"])
+        [refund] = gateway.refunds(order["id"])
+        assert refund["status"] == "failed", f"after fail_next('refund') the refund is {refund['status']!r}"
+        asked = RefundRef(refund["id"], None, order_ref(gateway.order(order["id"])), order["amount"], order["currency"])
+        try:
+            read: Any = gateway.provider.query_refund(asked)
+        except ProviderError as error:
+            read = error
+        # A provider may keep the refused refund as a failed one; one it never made is NotFound, with its code.
+        if isinstance(read, RefundFailed):
+            return
+        assert isinstance(read, NotFound) and read.code in codes, (
+            f"the query of a refund the provider refused, by its refund id, gave {read!r}: a refund the provider "
+            f"never made is NotFound, with one of {list(codes)} (harness.not_found_codes), or failed"
         )

@@ -301,6 +301,7 @@ class IotPayHarness(ProviderHarness):
         }
     )
     # The plugin's code for an answer it cannot use (docs/providers/iotpay.md, "Error codes").
+    not_found_codes = ("0112",)  # the one code that says IOTPay has no such order (docs/providers/iotpay.md)
     invalid_answer_code = "INVALID_RESPONSE"
     wrong_signature_code = "INVALID_SIGN"  # an answer whose sign does not verify (docs/providers/iotpay.md)
     status_answer_code = "HTTP_{status}"  # an answer with an HTTP status other than 200 (docs/providers/iotpay.md)

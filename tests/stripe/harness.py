@@ -225,6 +225,7 @@ class StripeHarness(ProviderHarness):
     notifications_reach_every_endpoint = True  # every event of the account goes to each webhook endpoint
     api_url_setting = "STRIPE_API_URL"  # the simulator is served over plain http
     failed_refund_codes = ("refund_failed", "refund_canceled")  # docs/providers/stripe.md
+    not_found_codes = ("no_payment_intent", "no_such_refund", "resource_missing")  # docs/providers/stripe.md
     invalid_answer_code = "invalid_response"  # docs/providers/stripe.md
     # A PaymentIntent and a Refund always carry these (Stripe's API reference): without one, an answer says neither
     # which object it is, nor its amount, currency or state, and the plugin compares each with what it asked.

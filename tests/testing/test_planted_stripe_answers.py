@@ -9,7 +9,8 @@ order nothing created waits for ever instead of failing), and a PaymentIntent an
 optional (an answer that no longer says it is a PaymentIntent read as one), and a `charge.refunded`
 event read as if its charge always listed its refunds (the simulator's own, genuine, events crash the
 notify endpoint), and a Refund answer's `amount` made optional (a refund answered without its amount, which
-Stripe always gives, crashes the refund instead of leaving it unknown).
+Stripe always gives, crashes the refund instead of leaving it unknown), and "no such refund" given a code
+of the plugin's own that stripe.md does not document.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ pytest_plugins = ["pytester"]
 KIT_MODULE = """
 import pytest
 from marshmallow import fields
-from gateway.plugin import OutcomeUnknown
+from gateway.plugin import NotFound, OutcomeUnknown
 from gateway.testing import ProviderConformance
 from gateway_stripe import provider, schemas
 from tests.stripe.harness import StripeHarness
@@ -58,6 +59,14 @@ class TestPlantedStripe(ProviderConformance):
             class Refund(schemas.Refund):
                 amount = fields.Integer()
             monkeypatch.setattr(schemas, "Refund", Refund)
+        if BUG == "not_found_coded_its_own_way":  # "not found is not found: 'missing' says it"
+            query = provider.StripeProvider.query_refund
+            def recoded(self, refund):
+                try:
+                    return query(self, refund)
+                except NotFound as exc:
+                    raise NotFound("missing", exc.message) from None
+            monkeypatch.setattr(provider.StripeProvider, "query_refund", recoded)
         if BUG == "charge_refunds_assumed_listed":
             read = provider.StripeProvider._refund_notification
             def assumed(self, event, obj):
@@ -72,7 +81,10 @@ class TestPlantedStripe(ProviderConformance):
 """
 
 pytestmark = pytest.mark.usefixtures("project_importable")
-CHECKS = "create_answer_with_a_field_garbled or declared_refusal or own_notifications or documentation_requires"
+CHECKS = (
+    "create_answer_with_a_field_garbled or declared_refusal or own_notifications or documentation_requires "
+    "or refused_refund_is_not_found"
+)
 
 
 def run_kit(pytester: pytest.Pytester, bug: str, selection: str) -> pytest.RunResult:
@@ -81,7 +93,7 @@ def run_kit(pytester: pytest.Pytester, bug: str, selection: str) -> pytest.RunRe
 
 def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "", CHECKS)
-    assert_kit_passed(result, exactly=6)
+    assert_kit_passed(result, exactly=7)
 
 
 @pytest.mark.parametrize(
@@ -92,6 +104,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("kind_of_answer_optional", "create_answer_with_a_field_garbled", "harness.answer_kind_field"),
         ("charge_refunds_assumed_listed", "own_notifications", "genuine, got server errors"),
         ("refund_amount_assumed", "documentation_requires", "refund answer without 'amount'"),
+        ("not_found_coded_its_own_way", "refused_refund_is_not_found", "(harness.not_found_codes)"),
     ],
 )
 def test_these_checks_fail_stripe_with_a_planted_bug(
