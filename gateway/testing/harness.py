@@ -267,7 +267,8 @@ class ProviderHarness(ABC):
     failed_refund_codes: Sequence[str] = ()
     # The codes your plugin gives `NotFound`, as its page documents them (IOTPay: ("0112",); Stripe: its own
     # "resource_missing", and the plugin's "no_payment_intent" and "no_such_refund"): the kit expects one on the
-    # query of an order the provider refused, and on the query of a refund it refused. Empty: not judged.
+    # query of an order the provider refused, and on a NotFound from the query of a refund it refused (with refund
+    # and query_refund). Empty: not judged.
     not_found_codes: Sequence[str] = ()
     # The `provider_error.code` your plugin gives an answer it cannot use (not JSON, none of its fields, or about
     # another order), as your provider's page documents it (Stripe: `invalid_response`): the kit expects it there.

@@ -10,7 +10,8 @@ than a page shows it, so the kit makes one with two pages of refunds above the o
 Before any listing, one refund whose answer was lost is asked about by the gateway's refund id alone
 (`query_refund` with no `provider_refund_id`): the provider made it, so "no such refund" is wrong. The
 other way round, a refund the provider refused is asked about the same way: it never made it, so the
-answer is "no such refund" (`NotFound`, with one of the harness's `not_found_codes`), or failed.
+answer is never succeeded or pending, and a "no such refund" (`NotFound`) carries one of the harness's
+`not_found_codes` (a failed refund one of its `failed_refund_codes`).
 """
 
 from __future__ import annotations
@@ -125,10 +126,19 @@ class RefundPageChecks:
             read: Any = gateway.provider.query_refund(asked)
         except ProviderError as error:
             read = error
-        # A provider may keep the refused refund as a failed one; one it never made is NotFound, with its code.
-        if isinstance(read, RefundFailed):
-            return
-        assert isinstance(read, NotFound) and read.code in codes, (
-            f"the query of a refund the provider refused, by its refund id, gave {read!r}: a refund the provider "
-            f"never made is NotFound, with one of {list(codes)} (harness.not_found_codes), or failed"
+        # A provider may keep the refused refund as a failed one, or answer its number with an error that says
+        # nothing for certain (Refused, OutcomeUnknown: the contract's answer then). Never succeeded or pending;
+        # and "no such refund" carries a code the provider's page documents.
+        assert isinstance(read, ProviderError), (
+            f"the query of a refund the provider refused, by its refund id, gave {read!r}: the provider never made it"
+        )
+        assert not isinstance(read, NotFound) or read.code in codes, (
+            f"the query of a refund the provider refused, by its refund id, raised NotFound with the code "
+            f"{read.code!r}, not one of {list(codes)} (harness.not_found_codes): give NotFound the code your "
+            "provider's page documents"
+        )
+        failed = gateway.harness.failed_refund_codes
+        assert not isinstance(read, RefundFailed) or not failed or read.code in failed, (
+            f"the query of a refund the provider refused raised RefundFailed with the code {read.code!r}, not one of "
+            f"{list(failed)} (harness.failed_refund_codes)"
         )
