@@ -311,6 +311,16 @@ def test_query_reads_the_payment_intent(
     assert stripe.requests[-1]["headers"]["Authorization"] == f"Bearer {SECRET_KEY}"
 
 
+@pytest.mark.parametrize("created", [None, "1680800504", 1.5])
+def test_query_reads_the_payment_intent_whatever_its_unread_created_holds(
+    fake: tuple[FakeStripe, str], created: Any
+) -> None:
+    stripe, url = fake
+    stripe.answer("GET /v1/payment_intents/pi_3MtwBwLkdIwHu7ix28a3tqPa", 200, intent(created=created))
+    report = make_provider(url).query_order(order_ref())
+    assert (report.paid, report.cancelled, report.amount) == (False, False, 2856)
+
+
 def test_query_without_a_payment_intent_says_no_payment_can_exist(fake: tuple[FakeStripe, str]) -> None:
     """No PaymentIntent id means our create got no answer: no client_secret reached the app."""
     stripe, url = fake

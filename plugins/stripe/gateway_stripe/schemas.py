@@ -106,7 +106,8 @@ class PaymentIntent(_Tolerant):
     currency = fields.String(required=True, validate=validate.Regexp(r"^[a-z]{3}$"))
     status = fields.String(required=True, validate=validate.OneOf(PAYMENT_INTENT_STATUSES))
     client_secret = fields.String(allow_none=True, load_default=None)
-    created = StrictInt(load_default=None)
+    # `created` is not loaded: nothing reads it (a paid event's own `created` is the paid time), and an odd one
+    # must not make an answer about the PaymentIntent's state unclear.
     livemode = fields.Boolean(load_default=False)
     metadata = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     next_action = fields.Dict(allow_none=True, load_default=None)
