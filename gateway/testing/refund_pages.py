@@ -107,9 +107,7 @@ class RefundPageChecks:
             "query and was made again; read every page of the provider's listing"
         )
 
-    def test_a_refused_refund_is_not_found_by_its_refund_id_with_a_declared_code(
-        self, gateway_under_test: LiveGateway
-    ) -> None:
+    def test_the_query_of_a_refund_the_provider_refused_never_says_made(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
         codes = gateway.harness.not_found_codes
         if not codes:

@@ -83,7 +83,7 @@ class TestPlantedStripe(ProviderConformance):
 pytestmark = pytest.mark.usefixtures("project_importable")
 CHECKS = (
     "create_answer_with_a_field_garbled or declared_refusal or own_notifications or documentation_requires "
-    "or refused_refund_is_not_found"
+    "or query_of_a_refund_the_provider_refused"
 )
 
 
@@ -104,7 +104,7 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("kind_of_answer_optional", "create_answer_with_a_field_garbled", "harness.answer_kind_field"),
         ("charge_refunds_assumed_listed", "own_notifications", "genuine, got server errors"),
         ("refund_amount_assumed", "documentation_requires", "refund answer without 'amount'"),
-        ("not_found_coded_its_own_way", "refused_refund_is_not_found", "(harness.not_found_codes)"),
+        ("not_found_coded_its_own_way", "query_of_a_refund_the_provider_refused", "(harness.not_found_codes)"),
     ],
 )
 def test_these_checks_fail_stripe_with_a_planted_bug(
