@@ -8,11 +8,18 @@ media type beside them is not fields. The genuine fields are
 the genuine notification wherever they are: applied, acknowledged as the provider needs. A field
 sent in both places with two values, and a form body whose fields were moved about, are refused
 or mean exactly what the genuine notification means.
+
+A form body is read exactly as the gateway reads a query string (and as the URL standard reads a form):
+the genuine notification's text with an empty pair (`&&`), a `&` at either end, a blank field or a bare
+name added is judged the same in a form body as in the query string. A plugin whose own form parser is
+stricter refuses in the body what it applies in the query string; one that drops blank fields applies in
+the body what it refuses in the query string.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
@@ -26,6 +33,16 @@ from gateway.testing.live import LiveGateway
 FORM = "application/x-www-form-urlencoded"
 # Media types ignore case (RFC 9110, 8.3.1), and a sender may name the charset.
 CONTENT_TYPES = {"plain": FORM, "other_case_with_charset": "Application/X-WWW-Form-URLEncoded; charset=UTF-8"}
+
+
+# The genuine notification's urlencoded text, with what a form or query string may hold besides its pairs.
+ARTEFACTS: dict[str, Callable[[str], str]] = {
+    "an empty pair (`&&`) inside": lambda text: text.replace("&", "&&", 1),
+    "a `&` at the end": lambda text: text + "&",
+    "a `&` at the start": lambda text: "&" + text,
+    "a blank field of another name (`gatewaykit=`)": lambda text: text + "&gatewaykit=",
+    "a bare name (`gatewaykit`, no `=`)": lambda text: text + "&gatewaykit",
+}
 
 
 def in_form_body(request: HttpRequest, keep_in_query: int = 0, content_type: str = FORM) -> HttpRequest:
@@ -127,4 +144,29 @@ class FormNotificationChecks:
             assert read == meaning, (
                 f"the genuine paid notification in a form body with its {what}, signature unchanged, was read as "
                 f"{read}, not refused and not as the genuine one ({meaning})"
+            )
+
+    def test_a_form_body_is_read_as_the_query_string_is(self, form_gateway: LiveGateway) -> None:
+        gateway = form_gateway
+        for what, change in ARTEFACTS.items():
+            judged: dict[str, tuple[str, int]] = {}
+            for where in ("the query string", "a form body"):
+                order = gateway.new_order()
+                genuine = gateway.paid_notification(order)
+                text = change(urlencode(list(genuine.query)))
+                headers = {name: value for name, value in genuine.headers.items() if name.lower() != "content-type"}
+                if where == "the query string":  # sent raw: the gateway's own parser reads it
+                    response = gateway.client.open(
+                        gateway.notify_path, method=genuine.method, query_string=text, headers=genuine.headers
+                    )
+                else:
+                    response = gateway.client.open(
+                        gateway.notify_path, method="POST", headers={**headers, "Content-Type": FORM}, data=text
+                    )
+                verdicts = gateway.verdicts()
+                judged[where] = (verdicts[-1] if verdicts else "nothing recorded", response.status_code)
+            assert judged["the query string"] == judged["a form body"], (
+                f"the genuine paid notification's fields with {what} were judged {judged['the query string']} "
+                f"(verdict, status) in the query string and {judged['a form body']} in a form body: read a form "
+                "body as the query string is read (empty pairs skipped, blank and bare names kept as blank fields)"
             )

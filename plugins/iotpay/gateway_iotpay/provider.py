@@ -477,7 +477,10 @@ def _notify_params(request: InboundRequest) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").lower()  # media types ignore case
     if request.body and content_type.startswith("application/x-www-form-urlencoded"):
         try:
-            pairs += parse_qsl(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+            # Parsed as the gateway parses the query string (and as the URL standard parses a form):
+            # empty pairs skipped, a blank or bare name kept as a blank field. The same fields must mean
+            # the same thing wherever they arrive.
+            pairs += parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):
             raise NotificationRejected(Verdict.MALFORMED, "form body is not valid") from None
     params: dict[str, str] = {}
