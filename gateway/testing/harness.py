@@ -116,6 +116,9 @@ class ProviderHarness(ABC):
     """
 
     provider_name: str  # the name the provider registers under (`ProviderInfo.name`)
+    # The name your provider's own pages give it, which `/v1/providers` shows checkouts and their payers
+    # (`ProviderInfo.display_name`; IOTPay: "IOTPay"); None: not judged.
+    display_name: str | None = None
     channel: str  # a channel to create test orders with; must be in `info.channels`
     currency: str  # a currency to create test orders with; must be in `info.currencies`
     amount: int = 1000  # minor units; the kit also sends amount + 1, so leave room below the provider's limit

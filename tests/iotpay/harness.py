@@ -40,6 +40,7 @@ EVERY_OPTION_TOO_LONG = {"device": "d" * 65, "param1": "a" * 65, "param2": "b" *
 
 class IotPayHarness(ProviderHarness):
     provider_name = "iotpay"
+    display_name = "IOTPay"  # what its own pages call it
     channel = "ALIPAY_MOBILE"
     currency = "CAD"
     signature_ignores_case = True  # IOTPay's hex is upper case, and XxPay accepts either case

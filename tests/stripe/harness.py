@@ -128,6 +128,7 @@ def intent_event(
 
 class StripeHarness(ProviderHarness):
     provider_name = "stripe"
+    display_name = "Stripe"  # what its own pages call it
     channel = "card"
     currency = "USD"
     required_settings = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")

@@ -37,6 +37,7 @@ KNOWN_SIGNATURE = "69a43aa6c173a39dd4ab2f5ae7a504e72081d86c462ce70641c784368446b
 
 class ExampleHarness(ProviderHarness):
     provider_name = "example"
+    display_name = "Example Pay"  # what its own pages call it
     plugin_name = "example"  # the entry point's name in pyproject.toml (the kit disables every other plugin)
     channel = "wallet"
     currency = "USD"
