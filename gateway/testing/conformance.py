@@ -147,8 +147,9 @@ class ProviderConformance(
         if harness.display_name is not None:
             shown = {provider.get("display_name") for provider in listed if provider["name"] == harness.provider_name}
             assert shown == {harness.display_name}, (
-                f"/v1/providers shows {harness.provider_name} as {sorted(map(str, shown))}, not {harness.display_name!r} "
-                "(harness.display_name, the name the provider's own pages give it): a checkout shows it to payers"
+                f"/v1/providers shows {harness.provider_name} as {sorted(map(str, shown))}, not "
+                f"{harness.display_name!r} (harness.display_name, the name the provider's own pages give it): a "
+                "checkout shows it to payers"
             )
 
     # -- signatures --
