@@ -156,7 +156,7 @@ class Accounts:
                 raise ConfigError("settings", f"plugin {impl.plugin_name!r} raised {type(exc).__name__}") from None
             for provider in registered:
                 if isinstance(provider, Provider) and provider.name == provider_name:
-                    instrument.instrument(provider, self.db)
+                    instrument.instrument(provider, self.db, instrument.secret_values(own))
                     return provider
         raise ConfigError("settings", f"configure no {provider_name!r} provider (is its plugin installed?)")
 

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ from gateway.plugin.provider import (
     Refused,
     Verdict,
 )
+from gateway.plugin.settings import MIN_SECRET_LENGTH, Settings
 from gateway.plugin.snapshots import OrderSnapshot
 from gateway.store.db import Database
 from gateway.store.models import PROVIDER_ORDER_ID_LENGTH, PROVIDER_REFUND_ID_LENGTH
@@ -78,17 +79,18 @@ def write_records(connection: Connection, held: list[dict[str, Any]]) -> None:
         connection.execute(INSERT_PROVIDER_CALL, list(held))
 
 
-def instrument_providers(providers: dict[str, Provider], db: Database) -> None:
+def instrument_providers(providers: dict[str, Provider], db: Database, settings: Settings) -> None:
     for provider in providers.values():
-        instrument(provider, db)
+        instrument(provider, db, secret_values(settings))
 
 
-def instrument(provider: Provider, db: Database) -> None:
+def instrument(provider: Provider, db: Database, secrets: Sequence[str] = ()) -> None:
+    """Wrap `provider`'s calls; `secrets` are the values of its settings that no error of it may quote."""
     name = provider.name
     for operation in API_OPERATIONS:
         method = getattr(provider, operation, None)
         if callable(method):
-            setattr(provider, operation, _timed(name, operation, method, db))
+            setattr(provider, operation, _timed(name, operation, method, db, secrets))
     provider.verify_notification = _binding_ids(name, provider.verify_notification)  # type: ignore[method-assign]
     provider.acknowledge = _counting_verdicts(name, provider.acknowledge)  # type: ignore[method-assign]
 
@@ -126,18 +128,40 @@ def _ids_of(operation: str, args: tuple[Any, ...]) -> dict[str, str]:
     return {name: str(value) for name, value in ids.items() if isinstance(value, str) and value}
 
 
-def _timed(provider_name: str, operation: str, method: Callable[..., Any], db: Database) -> Callable[..., Any]:
+def secret_values(settings: Settings) -> tuple[str, ...]:
+    """What a provider's error must never quote: every value of its settings long enough to be a key or a
+    secret (MIN_SECRET_LENGTH, which `Settings.secret` demands of one) that is not an http(s) address.
+    Some providers echo the request's credential in their errors, and a plugin passes their words on to the
+    merchant, the record and the log; the core takes them out whatever the plugin did. Longest first, so
+    that a secret holding another is taken out whole."""
+    values = {
+        value
+        for value in settings.values.values()
+        if isinstance(value, str)
+        and len(value) >= MIN_SECRET_LENGTH
+        and not value.lower().startswith(("http://", "https://"))
+    }
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+def _timed(
+    provider_name: str, operation: str, method: Callable[..., Any], db: Database, secrets: Sequence[str] = ()
+) -> Callable[..., Any]:
     """`method` timed, counted, logged and recorded: on its own by default, or through `recording_into(sink)`."""
 
     def write_alone(record: Record) -> None:
         _write_alone(db, [record])
 
-    call = _timed_into(provider_name, operation, method, write_alone)
-    call.recording_into = functools.partial(_timed_into, provider_name, operation, method)  # type: ignore[attr-defined]
+    call = _timed_into(provider_name, operation, method, write_alone, secrets)
+    call.recording_into = functools.partial(  # type: ignore[attr-defined]
+        _timed_into, provider_name, operation, method, secrets=secrets
+    )
     return call
 
 
-def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
+def _timed_into(
+    provider_name: str, operation: str, method: Callable[..., Any], sink: Sink, secrets: Sequence[str] = ()
+) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         ids = _ids_of(operation, args)
@@ -150,6 +174,7 @@ def _timed_into(provider_name: str, operation: str, method: Callable[..., Any], 
             error = exc
             if isinstance(exc, ProviderError):
                 _mend(exc)
+                _scrub(exc, secrets)
             raise
         finally:
             seconds = time.perf_counter() - started
@@ -193,6 +218,22 @@ def _mend(error: ProviderError) -> None:
             # A plugin's error class with read-only fields is left as it is.
             with contextlib.suppress(AttributeError, TypeError):
                 setattr(error, name, as_text(value))
+
+
+def _scrub(error: ProviderError, secrets: Sequence[str]) -> None:
+    """Take every one of `secrets` out of the error's code and message (and its text, which tracebacks show)."""
+    changed = False
+    for name in ("code", "message"):
+        value = getattr(error, name, None)
+        if not isinstance(value, str) or not any(secret in value for secret in secrets):
+            continue
+        for secret in secrets:
+            value = value.replace(secret, "[secret]")
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(error, name, value)
+            changed = True
+    if changed:
+        error.args = (f"{error.code}: {error.message}",)
 
 
 def as_text(value: object) -> str:

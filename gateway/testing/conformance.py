@@ -44,6 +44,7 @@ from gateway.testing.refusal_fields import RefusalFieldChecks
 from gateway.testing.refusals import RefusalChecks
 from gateway.testing.reply_checks import ReplyChecks
 from gateway.testing.scheme_checks import SchemeChecks
+from gateway.testing.secret_echo import SecretEchoChecks
 from gateway.testing.settings_checks import SettingsChecks
 from gateway.testing.states import StateChecks
 from gateway.testing.strict_settings import StrictSettingChecks
@@ -94,6 +95,7 @@ class ProviderConformance(
     NotificationFieldChecks,
     StateChecks,
     MisconfigurationChecks,
+    SecretEchoChecks,
 ):
     """The conformance suite: subclass it as `Test<Provider>Conformance` with a `harness` fixture.
 

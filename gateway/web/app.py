@@ -135,7 +135,7 @@ def _build_gateway(settings: Settings) -> Gateway:
     db = Database(
         settings.database_url, pool_size=settings.database_pool_size, pool_timeout=settings.database_pool_timeout
     )
-    instrument.instrument_providers(providers, db)  # metrics, log ids, the console's timeline
+    instrument.instrument_providers(providers, db, settings)  # metrics, log ids, the console's timeline
     plugin_manager.register(instrument.LifecycleMetrics(), name="gateway.telemetry.metrics")
     gateway = Gateway(
         settings=settings,

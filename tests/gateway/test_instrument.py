@@ -23,6 +23,7 @@ from gateway.plugin import (
     Refused,
     Verdict,
 )
+from gateway.plugin.settings import Settings
 from gateway.store.db import Database
 from gateway.store.models import PROVIDER_CALLS
 
@@ -120,3 +121,35 @@ def test_an_answer_with_an_id_no_record_can_hold_is_unclear(db: Database) -> Non
         provider.create_order(None)  # type: ignore[arg-type]
     assert raised.value.code == "unstorable_answer"
     assert calls(db) == ["create_order"]
+
+
+SECRET = "sk_live_0123456789abcdefXYZ"
+
+
+class Echoing(Quiet):
+    """A plugin that passes on a provider's refusal that quotes the request's credential back."""
+
+    def query_order(self, order: OrderRef) -> Notification:
+        raise Refused(f"bad_key_{SECRET}", f"Invalid API Key provided: {SECRET}")
+
+
+def test_a_provider_error_quoting_a_secret_setting_reaches_no_one_with_it(db: Database) -> None:
+    settings = Settings(
+        {
+            "ECHO_SECRET_KEY": SECRET,
+            "ECHO_KEY_PREFIX": SECRET[:20],  # a value inside another: the longer one is taken out whole
+            "ECHO_API_URL": "https://api.example.com/v1/long-enough-path",  # an address, not a secret
+            "ECHO_MERCHANT": "m-12345",  # too short to be a key (MIN_SECRET_LENGTH)
+        },
+        "/tmp",
+    )
+    assert instrument.secret_values(settings) == (SECRET, SECRET[:20])
+    provider = Echoing()
+    instrument.instrument(provider, db, instrument.secret_values(settings))
+    with pytest.raises(Refused) as raised:
+        provider.query_order(order_ref())
+    assert (raised.value.code, raised.value.message) == ("bad_key_[secret]", "Invalid API Key provided: [secret]")
+    assert SECRET[:20] not in str(raised.value)
+    with db.autocommit_connection() as connection:
+        stored = connection.execute(select(PROVIDER_CALLS)).one()
+    assert SECRET[:20] not in repr(stored)

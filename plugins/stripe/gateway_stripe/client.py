@@ -18,7 +18,6 @@ from marshmallow import ValidationError
 from gateway.plugin import (
     NotFound,
     OutcomeUnknown,
-    ProviderError,
     ProviderHttp,
     ProviderMisconfigured,
     Refused,
@@ -85,17 +84,10 @@ class StripeClient:
         response = self.http.request(method, f"{self.api_url}{path}", what=what, **kwargs)
         if response.headers.get("Idempotent-Replayed") == "true":
             log.info("Stripe %s: answer replayed for a repeated Idempotency-Key", what)
-        try:
-            return _answer(what, response)
-        except ProviderError as exc:
-            if self._secret_key in exc.message:  # an error message is shown to API callers: never echo the key
-                exc.message = exc.message.replace(self._secret_key, "[secret key]")
-                exc.args = (f"{exc.code}: {exc.message}",)
-                raise exc from None
-            raise
+        return _answer(what, response, self._secret_key)
 
 
-def _answer(what: str, response: requests.Response) -> dict[str, Any]:
+def _answer(what: str, response: requests.Response, secret_key: str) -> dict[str, Any]:
     status = response.status_code
     try:
         data = response.json()
@@ -112,8 +104,9 @@ def _answer(what: str, response: requests.Response) -> dict[str, Any]:
     except ValidationError:  # not Stripe's error shape: a proxy's page, an empty body
         log.warning("Stripe %s answered HTTP %s without a Stripe error (request %s)", what, status, request_id)
         raise OutcomeUnknown(f"http_{status}", f"Stripe answered HTTP {status}") from None
-    code = error["code"] or error["type"]
-    message = error["message"] or f"Stripe answered HTTP {status}"
+    # Stripe's words reach the log, the merchant and the record: an error that quotes the key back must not.
+    code = (error["code"] or error["type"]).replace(secret_key, "[secret key]")
+    message = (error["message"] or f"Stripe answered HTTP {status}").replace(secret_key, "[secret key]")
     log.warning("Stripe %s answered HTTP %s %s (request %s)", what, status, code, request_id)
     if status in (401, 403):  # the key itself is refused or lacks a permission: every call fails alike
         raise ProviderMisconfigured(code, message)
