@@ -35,6 +35,7 @@ from gateway.plugin.provider import Operation, OutcomeUnknown, ProviderError, Re
 from gateway.testing.answer_fields import FORM, _short, order_ref, played_back, recorded_call
 from gateway.testing.check_checks import HTTP
 from gateway.testing.harness import ProviderAnswer, ProviderHarness
+from gateway.testing.leaks import shown
 from gateway.testing.live import LiveGateway
 from gateway.testing.misconfiguration import call_of
 from gateway.testing.not_created import order_request
@@ -89,7 +90,7 @@ class AnswerSignatureChecks:
         # libraries' own request lines.
         lines = [caplog.handler.format(record) for record in caplog.records if not record.name.startswith(HTTP)]
         secrets = [secret for secret in gateway.harness.secrets() if secret]
-        leaked = next(((n, line) for line in lines for n, secret in enumerate(secrets) if secret in line), None)
+        leaked = next(((n, line) for line in lines for n, secret in enumerate(secrets) if shown(secret, line)), None)
         if leaked is not None:
             pytest.fail(
                 f"harness.secrets()[{leaked[0]}] is in the log while answers whose signature does not verify were "

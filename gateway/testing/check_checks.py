@@ -25,6 +25,7 @@ import requests
 from gateway.plugin.provider import Operation, OutcomeUnknown, Provider, ProviderError, ProviderMisconfigured
 from gateway.testing.answer_fields import order_ref
 from gateway.testing.harness import ProviderHarness
+from gateway.testing.leaks import shown
 from gateway.testing.live import LiveGateway
 from gateway.testing.wire import answer, intercepted
 
@@ -60,16 +61,19 @@ class CheckChecks:
                 "gateway's credentials, which is ProviderMisconfigured (operators are alerted, `gateway check` "
                 "names it), not a plain refusal of one request nor an unclear answer"
             )
-            shown = misconfigured.post_order().get_data(as_text=True)
+            order_answer = misconfigured.post_order().get_data(as_text=True)
             for where, text in (
                 ("check()'s error", f"{error} {error.code} {error.message}"),
-                ("an order's answer", shown),
+                ("an order's answer", order_answer),
             ):
-                assert wrong not in text, f"the refused {name} is in {where}: {text[:300]}"
+                piece = shown(wrong, text)
+                assert piece is None, (
+                    f"the refused {name} ({'whole' if piece == wrong else repr(piece)}) is in {where}: {text[:300]}"
+                )
             # The plugin's and the gateway's lines, tracebacks included; not the HTTP libraries' own request lines,
             # which show a URL as it was sent (a provider may take its credential there) and the simulator's.
             lines = [caplog.handler.format(record) for record in caplog.records if not record.name.startswith(HTTP)]
-            leaked = [line for line in lines if wrong in line]
+            leaked = [line for line in lines if shown(wrong, line)]
             assert not leaked, f"the refused {name} is in the log: {leaked[0][:300]}"
             return
         pytest.fail(f"with {name} wrong, check() still said {answer!r}: it must make a call the secret is checked on")

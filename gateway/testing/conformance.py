@@ -28,6 +28,7 @@ from gateway.testing.form_notifications import FormNotificationChecks
 from gateway.testing.harness import ProviderHarness
 from gateway.testing.hostile import HostileChecks
 from gateway.testing.invalid_orders import InvalidOrderChecks
+from gateway.testing.leaks import shown
 from gateway.testing.limits import LimitChecks
 from gateway.testing.live import LiveGateway
 from gateway.testing.misconfiguration import MisconfigurationChecks
@@ -554,6 +555,9 @@ class ProviderConformance(
     @staticmethod
     def assert_no_secret(secrets: Sequence[str], places: Mapping[str, str]) -> None:
         leaks = [
-            f"secrets()[{n}] in {place}" for n, s in enumerate(secrets) for place, text in places.items() if s in text
+            f"secrets()[{n}] ({'whole' if piece == s else repr(piece)}) in {place}"
+            for n, s in enumerate(secrets)
+            for place, text in places.items()
+            if (piece := shown(s, text))
         ]
         assert not leaks, f"secrets leak: {leaks}"

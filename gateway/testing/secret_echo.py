@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from gateway.testing.harness import ProviderAnswer
+from gateway.testing.leaks import shown
 from gateway.testing.live import LiveGateway
 from gateway.testing.refusals import acting_call, refused_by
 
@@ -72,9 +73,9 @@ class SecretEchoChecks:
                     response = gateway.post_order()
                 answered = response.get_data(as_text=True)
                 order_id = (response.get_json(silent=True) or {}).get("order_id")
-                shown = gateway.client.get(f"/v1/orders/{order_id}").get_data(as_text=True) if order_id else ""
-                for what, text in (("the API's answer", answered), ("the order as the API shows it", shown)):
-                    assert secret not in text, (
+                the_order = gateway.client.get(f"/v1/orders/{order_id}").get_data(as_text=True) if order_id else ""
+                for what, text in (("the API's answer", answered), ("the order as the API shows it", the_order)):
+                    assert shown(secret, text) is None, (
                         f"the provider's refusal {refusal.body} with its {where} quoting harness.secrets()[0] back "
                         f"(as a provider that echoes the request's credential does): the secret is in {what}: "
                         f"{text[:300]}; take the secret out of the provider's words before they go anywhere"
@@ -82,7 +83,7 @@ class SecretEchoChecks:
         if not tried:
             pytest.skip("no refusal_answers body is JSON with text in it")
         lines = [caplog.handler.format(record) for record in caplog.records if not record.name.startswith(HTTP)]
-        leaked = [line for line in lines if secret in line]
+        leaked = [line for line in lines if shown(secret, line)]
         assert not leaked, (
             f"a provider refusal quoting harness.secrets()[0] back put it in the log: {leaked[0][:300]}; take the "
             "secret out of the provider's words before they are logged"

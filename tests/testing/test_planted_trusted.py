@@ -34,7 +34,9 @@ Stripe with one planted in a second blind trial, and one that the full mutation 
 and Example Pay with three from a third:
 
 - the secret the provider refused shown in the error "to help the operator compare it", so it reaches the
-  logs, `gateway check` and the API's answers;
+  logs, `gateway check` and the API's answers (since the core takes a setting's whole value out of every
+  provider error, that one reaches no one, and the kit passes it); and (from a fourth trial) only its first
+  eight characters shown, which the core cannot recognise and the kit fails;
 - a refund answer read as about the refund asked for, whatever refund it names, so another refund's answer
   records this one made;
 - (from IOTPay's second trial, where a refund answer's amount went unchecked) a refund answer naming the
@@ -238,6 +240,9 @@ class TestPlantedExample(ProviderConformance):
             except ProviderMisconfigured as error:
                 if BUG == "secret_shown":  # "let the operator compare the key with the dashboard"
                     raise ProviderMisconfigured(error.code, f"{{error.message}} (signed with {{self._secret!r}})")
+                if BUG == "secret_prefix_shown":  # "the first characters tell the operator which key it was"
+                    shown = f"{{error.message}} (EXAMPLE_SECRET {{self._secret[:8]}}...)"
+                    raise ProviderMisconfigured(error.code, shown)
                 raise
             if BUG == "any_refund_answer" and operation == "refund" and isinstance(answer, dict):
                 answer = {{**answer, "refund_id": payload["refund_id"]}}  # "it answers what we asked"
@@ -350,9 +355,17 @@ def test_the_secret_and_refund_answer_checks_pass_example_pay_as_it_is(pytester:
     assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT.format(bug=""), selection), exactly=5)
 
 
-def test_example_pay_showing_the_refused_secret_fails(pytester: pytest.Pytester) -> None:
-    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="secret_shown"), WRONG_SECRET)
-    assert_kit_failed(result, "Example Pay showing the secret it sent", "the refused EXAMPLE_SECRET is in")
+def test_example_pay_showing_the_whole_refused_secret_is_saved_by_the_core(pytester: pytest.Pytester) -> None:
+    # The core takes every value of a provider's settings as long as a key out of its errors before they are
+    # logged, recorded or answered (instrument.secret_values): the whole secret reaches no one, and the kit passes.
+    assert_kit_passed(run_planted_kit(pytester, EXAMPLE_KIT.format(bug="secret_shown"), WRONG_SECRET), exactly=1)
+
+
+def test_example_pay_showing_the_first_characters_of_the_refused_secret_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="secret_prefix_shown"), WRONG_SECRET)
+    assert_kit_failed(
+        result, "Example Pay showing 8 characters of the secret", "the refused EXAMPLE_SECRET ('whsec_ha')"
+    )
 
 
 def test_example_pay_reading_any_refund_answer_as_its_own_fails(pytester: pytest.Pytester) -> None:
