@@ -5,15 +5,16 @@ turned down, nothing done, in the provider's own error format, with every field 
 nullable given as `null` in one of them at least); the kit puts each in place of the answer to the
 call that creates an order, and to the call that makes a refund, without letting that call reach the
 simulator, and expects what a refusal means: a 502 `provider_error`, the order or the refund
-`failed`, and nothing refunded; where the refusal is a flat JSON object, its code and words kept
-in `provider_error`. Read as unknown instead, an order nothing created waits for ever and
+`failed`, and nothing refunded; its code kept in `provider_error` (one of the refusal's texts, at
+its top or nested in its error object), its words too where the refusal is a flat JSON object, and
+never no words at all. Read as unknown instead, an order nothing created waits for ever and
 routing never moves on to another account. Undeclared, skipped.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -87,19 +88,34 @@ class RefusalChecks:
             "page calls them nullable) says nothing was done: raise Refused"
         )
         error = response.get_json().get("provider_error") or {}
-        said = _texts(refusal.body)
-        for part in ("code", "message"):
+        # The code is one of the provider's texts, wherever the refusal holds them (Stripe's `error.code`, or its
+        # `error.type` where the code is null); the words are judged where the refusal is flat (IOTPay's retMsg),
+        # and are never empty.
+        for part, said in (("code", _texts(refusal.body, nested=True)), ("message", _texts(refusal.body))):
             assert not said or any(text in str(error.get(part)) for text in said), (
                 f"{operation} refused with {refusal}: provider_error.{part} is {error.get(part)!r}, which holds "
                 "none of the provider's own texts: keep the provider's code and words for the merchant"
             )
+        assert error.get("message"), (
+            f"{operation} refused with {refusal}: provider_error.message is {error.get('message')!r}; the merchant "
+            "is owed words: the provider's, or the plugin's where the provider gave none"
+        )
 
 
-def _texts(body: str) -> list[str]:
-    """The text values at the top of a JSON refusal (IOTPay's retCode and retMsg), or none: a refusal of
-    another shape (a nested error object) is not judged on its words."""
+def _texts(body: str, *, nested: bool = False) -> list[str]:
+    """The text values at the top of a JSON refusal (IOTPay's retCode and retMsg), and with `nested` inside its
+    objects too (Stripe's `error`); none for a body that is not JSON."""
     try:
         parsed = json.loads(body)
     except ValueError:
         return []
-    return [value for value in parsed.values() if isinstance(value, str) and value] if isinstance(parsed, dict) else []
+    return list(_leaves(parsed, nested))
+
+
+def _leaves(value: object, nested: bool) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, str) and item:
+                yield item
+            elif nested and isinstance(item, dict):
+                yield from _leaves(item, nested)
