@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -128,19 +129,25 @@ def _ids_of(operation: str, args: tuple[Any, ...]) -> dict[str, str]:
     return {name: str(value) for name, value in ids.items() if isinstance(value, str) and value}
 
 
+# A setting holds a secret when its name says so (IOTPAY_SECRET_KEY, STRIPE_WEBHOOK_SECRET, an API token, a
+# password): merchant ids, app ids, paths and addresses an operator needs in an error stay as they are.
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE|CREDENTIAL|PRIVATE", re.IGNORECASE)
+
+
 def secret_values(settings: Settings) -> tuple[str, ...]:
-    """What a provider's error must never quote: every value of its settings long enough to be a key or a
-    secret (MIN_SECRET_LENGTH, which `Settings.secret` demands of one) that is not an http(s) address.
-    Some providers echo the request's credential in their errors, and a plugin passes their words on to the
-    merchant, the record and the log; the core takes them out whatever the plugin did. Longest first, so
-    that a secret holding another is taken out whole."""
-    values = {
-        value
-        for value in settings.values.values()
-        if isinstance(value, str)
-        and len(value) >= MIN_SECRET_LENGTH
-        and not value.lower().startswith(("http://", "https://"))
-    }
+    """What a provider's error must never quote: the value of every setting whose name says it holds a key, a
+    secret, a token or a password, at least MIN_SECRET_LENGTH characters long (as `Settings.secret` demands of
+    one) and not an http(s) address; as set and as the plugin reads it (`Settings.get` strips the newline a
+    secret read from a file keeps). Some providers echo the request's credential in their errors, and a
+    plugin passes their words on to the merchant, the record and the log; the core takes them out whatever
+    the plugin did. Longest first, so that a secret holding another is taken out whole."""
+    values: set[str] = set()
+    for name, raw in settings.values.items():
+        if not isinstance(raw, str) or not _SECRET_NAME.search(name):
+            continue
+        for value in (raw, raw.strip()):
+            if len(value) >= MIN_SECRET_LENGTH and not value.lower().startswith(("http://", "https://")):
+                values.add(value)
     return tuple(sorted(values, key=len, reverse=True))
 
 
@@ -221,19 +228,18 @@ def _mend(error: ProviderError) -> None:
 
 
 def _scrub(error: ProviderError, secrets: Sequence[str]) -> None:
-    """Take every one of `secrets` out of the error's code and message (and its text, which tracebacks show)."""
-    changed = False
+    """Take every one of `secrets`, in any case, out of the error's code and message, and out of its text
+    (`str(error)`, which log lines and tracebacks show) even where a plugin changed its message alone."""
+    if not secrets:
+        return
+    pattern = re.compile("|".join(re.escape(secret) for secret in secrets), re.IGNORECASE)
     for name in ("code", "message"):
         value = getattr(error, name, None)
-        if not isinstance(value, str) or not any(secret in value for secret in secrets):
-            continue
-        for secret in secrets:
-            value = value.replace(secret, "[secret]")
-        with contextlib.suppress(AttributeError, TypeError):
-            setattr(error, name, value)
-            changed = True
-    if changed:
-        error.args = (f"{error.code}: {error.message}",)
+        if isinstance(value, str) and pattern.search(value):
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(error, name, pattern.sub("[secret]", value))
+    if any(isinstance(arg, str) and pattern.search(arg) for arg in error.args):
+        error.args = tuple(pattern.sub("[secret]", arg) if isinstance(arg, str) else arg for arg in error.args)
 
 
 def as_text(value: object) -> str:

@@ -7,8 +7,8 @@ key is tells the operator nothing. The refused secret appears nowhere: not in th
 not in the API's answer to an order made with it. A plugin that shows the key it sent, to help an operator
 compare it with the provider's dashboard, hands it to whoever reads the logs.
 
-A check told that its order that cannot exist does exist (the kit answers its call with the provider's
-genuine answer to a query of a real order) never passes: the provider said something the check cannot
+A check told that its order that cannot exist does exist (the kit answers its last call with the
+provider's genuine answer to a query of a real order) never passes: the provider said something the check cannot
 explain, which is `OutcomeUnknown`, with the harness's `invalid_answer_code` where it declares one
 (`gateway check` shows the code to the operator). A check that took any readable answer for a working
 connection would pass whatever the provider said.
@@ -100,10 +100,18 @@ class CheckChecks:
         assert answers, "the provider's query_order made no call over `requests`, so the kit has no answer to replay"
         genuine = answers[-1]
 
+        with intercepted(lambda index, request, send: send(), spare=gateway.url) as made:
+            gateway.provider.check()
+        if not made:
+            pytest.skip("check() made no call over `requests`, whose answer the kit could replace")
+        asking = len(made) - 1  # the call that asks about the order; earlier ones (a token, say) are left alone
+
         def found(
             index: int, request: requests.PreparedRequest, send: Callable[[], requests.Response]
         ) -> requests.Response:
-            send()  # the provider hears the check's call; what comes back is about a real order
+            answered = send()  # the provider hears the check's call; what comes back is about a real order
+            if index != asking:
+                return answered
             content_type = genuine.headers.get("Content-Type", "application/json")
             return answer(request, genuine.status_code, genuine.content, content_type)
 

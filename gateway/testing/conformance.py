@@ -148,9 +148,9 @@ class ProviderConformance(
         listed = gateway.client.get("/v1/providers").get_json()
         assert harness.provider_name in [provider["name"] for provider in listed], "/v1/providers does not list it"
         if harness.display_name is not None:
-            shown = {provider.get("display_name") for provider in listed if provider["name"] == harness.provider_name}
-            assert shown == {harness.display_name}, (
-                f"/v1/providers shows {harness.provider_name} as {sorted(map(str, shown))}, not "
+            names = {provider.get("display_name") for provider in listed if provider["name"] == harness.provider_name}
+            assert names == {harness.display_name}, (
+                f"/v1/providers shows {harness.provider_name} as {sorted(map(str, names))}, not "
                 f"{harness.display_name!r} (harness.display_name, the name the provider's own pages give it): a "
                 "checkout shows it to payers"
             )

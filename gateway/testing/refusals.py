@@ -117,5 +117,7 @@ def _leaves(value: object, nested: bool) -> Iterator[str]:
         for item in value.values():
             if isinstance(item, str) and item:
                 yield item
+            elif isinstance(item, int) and not isinstance(item, bool):  # a numeric code, passed on as text
+                yield str(item)
             elif nested and isinstance(item, dict):
                 yield from _leaves(item, nested)

@@ -75,7 +75,7 @@ class PlantedProvider(ExampleProvider):
                 if bug == "secret_in_error_message":
                     # Its start "to tell which key it was": the core takes a setting's whole value out of every
                     # provider error, but cannot know a piece of it, so the piece goes out with the message.
-                    error.message = f"{error.message} (key {self._secret[:10]}...)"
+                    error.message = f"{error.message} (key {self._secret[:16]}...)"
                 raise
 
         self.client.call = buggy_call  # type: ignore[method-assign]

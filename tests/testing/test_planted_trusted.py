@@ -36,7 +36,8 @@ and Example Pay with three from a third:
 - the secret the provider refused shown in the error "to help the operator compare it", so it reaches the
   logs, `gateway check` and the API's answers (since the core takes a setting's whole value out of every
   provider error, that one reaches no one, and the kit passes it); and (from a fourth trial) only its first
-  eight characters shown, which the core cannot recognise and the kit fails;
+  characters shown, which the core cannot recognise and the kit fails once they hold eight past the key's
+  type marker (`whsec_`);
 - a refund answer read as about the refund asked for, whatever refund it names, so another refund's answer
   records this one made;
 - (from IOTPay's second trial, where a refund answer's amount went unchecked) a refund answer naming the
@@ -241,7 +242,7 @@ class TestPlantedExample(ProviderConformance):
                 if BUG == "secret_shown":  # "let the operator compare the key with the dashboard"
                     raise ProviderMisconfigured(error.code, f"{{error.message}} (signed with {{self._secret!r}})")
                 if BUG == "secret_prefix_shown":  # "the first characters tell the operator which key it was"
-                    shown = f"{{error.message}} (EXAMPLE_SECRET {{self._secret[:8]}}...)"
+                    shown = f"{{error.message}} (EXAMPLE_SECRET {{self._secret[:16]}}...)"
                     raise ProviderMisconfigured(error.code, shown)
                 raise
             if BUG == "any_refund_answer" and operation == "refund" and isinstance(answer, dict):
@@ -363,9 +364,8 @@ def test_example_pay_showing_the_whole_refused_secret_is_saved_by_the_core(pytes
 
 def test_example_pay_showing_the_first_characters_of_the_refused_secret_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, EXAMPLE_KIT.format(bug="secret_prefix_shown"), WRONG_SECRET)
-    assert_kit_failed(
-        result, "Example Pay showing 8 characters of the secret", "the refused EXAMPLE_SECRET ('whsec_ha')"
-    )
+    failure = "the refused EXAMPLE_SECRET ('whsec_harness_5d')"
+    assert_kit_failed(result, "Example Pay showing 16 characters of the secret", failure)
 
 
 def test_example_pay_reading_any_refund_answer_as_its_own_fails(pytester: pytest.Pytester) -> None:
