@@ -188,6 +188,40 @@ class RecoveryChecks:
             "core compares it with the order's and keeps the difference visible), or raise OutcomeUnknown"
         )
 
+    def test_a_query_answer_naming_another_payment_under_the_orders_reference_never_pays_it(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # The same reference on another payment at the provider (a create retried, a provider's mix-up): the core
+        # compares the provider order id query_order reports with the stored one, so a plugin must report the id
+        # the answer names (or raise OutcomeUnknown), never the one it asked about, nor none at all.
+        gateway = gateway_under_test
+        other = gateway.new_order()
+        ids: tuple[str, str] = ("", "")
+
+        def change(body: bytes, content_type: str, order: dict[str, Any], exponent: int) -> bytes | None:
+            nonlocal ids
+            mine, theirs = order.get("provider_order_id"), other.get("provider_order_id")
+            if not mine or not theirs:
+                return None
+            ids = (mine, theirs)
+            return other_id(body, content_type, ids, gateway.harness)
+
+        order, ref, replay = paid_query_changed(gateway, change, "with the order's provider id")
+        with intercepted(replay, spare=gateway.url):
+            try:
+                read = gateway.provider.query_order(ref)
+            except ProviderError as error:
+                assert isinstance(error, OutcomeUnknown) or type(error) is ProviderError, (
+                    f"a paid order's query answer naming provider order {ids[1]} (not {ids[0]}) raised {error!r}: "
+                    "the provider answered, about a payment that is not this order's; read it so, or as unclear"
+                )
+                return
+        assert not (isinstance(read, Notification) and read.paid and read.provider_order_id in (ids[0], None)), (
+            f"the provider's answer under order {order['merchant_order_no']}'s reference named provider order "
+            f"{ids[1]}, not {ids[0]}, and query_order read it as {read!r}: report the provider order id the answer "
+            "names (the core then keeps the payment off this order, visibly), or raise OutcomeUnknown"
+        )
+
     def test_a_query_answer_about_a_paid_order_without_its_amount_is_unclear(
         self, gateway_under_test: LiveGateway
     ) -> None:
@@ -212,6 +246,36 @@ class RecoveryChecks:
             f"left out (signed again), was read as {read!r}: an answer that does not say how much was paid proves "
             "no payment; raise OutcomeUnknown"
         )
+
+
+def _with_id(value: Any, ids: tuple[str, str]) -> Any:
+    """`value` with every text equal to the first of `ids` made the second, nested objects and lists too."""
+    if isinstance(value, str):
+        return ids[1] if value == ids[0] else value
+    if isinstance(value, dict):
+        return {name: _with_id(item, ids) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_with_id(item, ids) for item in value]
+    return value
+
+
+def other_id(body: bytes, content_type: str, ids: tuple[str, str], harness: ProviderHarness) -> bytes | None:
+    """`body` (a JSON or form answer) with every value that is the first of `ids` made the second, signed again;
+    None when no value is."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if FORM not in content_type:
+            return None
+        pairs = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        changed = {name: ids[1] if value == ids[0] else value for name, value in pairs.items()}
+        if changed == pairs:
+            return None
+        return urlencode(list(harness.signed_answer(changed).items())).encode()
+    variant = _with_id(parsed, ids)
+    if variant == parsed:
+        return None
+    return json.dumps(harness.signed_answer(variant) if isinstance(variant, dict) else variant).encode()
 
 
 def paid_query_changed(
