@@ -11,6 +11,34 @@ EXAMPLE_PROJECT = Path(__file__).resolve().parents[2] / "examples" / "gateway-ex
 ROOT = EXAMPLE_PROJECT.parents[1]
 
 
+# A kit run of a built-in provider as it is, with no bug planted: what a planted test's check must pass.
+IOTPAY_AS_IT_IS = """
+import pytest
+from tests.iotpay.harness import IotPayHarness
+
+from gateway.testing import ProviderConformance
+
+
+class TestIotPay(ProviderConformance):
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return IotPayHarness(tmp_path)
+"""
+
+STRIPE_AS_IT_IS = """
+import pytest
+from tests.stripe.harness import StripeHarness
+
+from gateway.testing import ProviderConformance
+
+
+class TestStripe(ProviderConformance):
+    @pytest.fixture
+    def harness(self, tmp_path):
+        return StripeHarness(tmp_path)
+"""
+
+
 @pytest.fixture(autouse=True)
 def example_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     # The planted plugin is loaded by module name (GATEWAY_PLUGINS), so no entry point is needed.

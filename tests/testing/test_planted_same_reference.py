@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
+from tests.testing.conftest import (
+    IOTPAY_AS_IT_IS,
+    STRIPE_AS_IT_IS,
+    assert_kit_failed,
+    assert_kit_passed,
+    run_planted_kit,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -49,37 +55,12 @@ class TestPlantedExample(ProviderConformance):
         return ExampleByPath(tmp_path)
 """
 
-IOTPAY_KIT = """
-import pytest
-from tests.iotpay.harness import IotPayHarness
-
-from gateway.testing import ProviderConformance
-
-
-class TestIotPay(ProviderConformance):
-    @pytest.fixture
-    def harness(self, tmp_path):
-        return IotPayHarness(tmp_path)
-"""
-
-STRIPE_KIT = """
-import pytest
-from tests.stripe.harness import StripeHarness
-
-from gateway.testing import ProviderConformance
-
-
-class TestStripe(ProviderConformance):
-    @pytest.fixture
-    def harness(self, tmp_path):
-        return StripeHarness(tmp_path)
-"""
-
 SAME_REFERENCE = "another_payment_under_the_orders_reference"
 
 
 @pytest.mark.parametrize(
-    "kit", [EXAMPLE_KIT.format(bug=""), EXAMPLE_KIT.format(bug="answered_id_reported"), IOTPAY_KIT, STRIPE_KIT]
+    "kit",
+    [EXAMPLE_KIT.format(bug=""), EXAMPLE_KIT.format(bug="answered_id_reported"), IOTPAY_AS_IT_IS, STRIPE_AS_IT_IS],
 )
 def test_the_check_passes_each_plugin_as_it_is_and_the_harmless_bug(pytester: pytest.Pytester, kit: str) -> None:
     assert_kit_passed(run_planted_kit(pytester, kit, SAME_REFERENCE), exactly=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.testing.conftest import assert_kit_failed, assert_kit_passed, run_planted_kit
+from tests.testing.conftest import IOTPAY_AS_IT_IS, assert_kit_failed, assert_kit_passed, run_planted_kit
 
 pytest_plugins = ["pytester"]
 
@@ -73,23 +73,10 @@ class TestPlantedExample(ProviderConformance):
         return ExampleByPath(tmp_path)
 """
 
-IOTPAY_KIT = """
-import pytest
-from tests.iotpay.harness import IotPayHarness
-
-from gateway.testing import ProviderConformance
-
-
-class TestIotPay(ProviderConformance):
-    @pytest.fixture
-    def harness(self, tmp_path):
-        return IotPayHarness(tmp_path)
-"""
-
 QUOTED = "quotes_the_secret"
 
 
-@pytest.mark.parametrize("kit", [EXAMPLE_KIT.format(bug=""), IOTPAY_KIT, STRIPE_KIT.format(bug="")])
+@pytest.mark.parametrize("kit", [EXAMPLE_KIT.format(bug=""), IOTPAY_AS_IT_IS, STRIPE_KIT.format(bug="")])
 def test_the_check_passes_each_plugin_as_it_is(pytester: pytest.Pytester, kit: str) -> None:
     assert_kit_passed(run_planted_kit(pytester, kit, QUOTED), exactly=1)
 
