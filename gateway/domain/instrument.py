@@ -86,7 +86,9 @@ def instrument_providers(providers: dict[str, Provider], db: Database, settings:
 
 
 def instrument(provider: Provider, db: Database, secrets: Sequence[str] = ()) -> None:
-    """Wrap `provider`'s calls; `secrets` are the values of its settings that no error of it may quote."""
+    """Wrap `provider`'s calls; `secrets` are the values of its settings that no error of it, and no log
+    line, may show."""
+    logs.keep_out(secrets)
     name = provider.name
     for operation in API_OPERATIONS:
         method = getattr(provider, operation, None)

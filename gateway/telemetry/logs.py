@@ -6,7 +6,10 @@ response (gateway.web.request_ids). Code that learns an id worth naming (an orde
 
 `GATEWAY_LOG_FORMAT=json` gives one JSON object per line (gunicorn.conf.py and the `gateway`
 command pick the formatter; the app itself never touches the process's logging setup).
-Only ids are bound, never payloads: secrets cannot reach a log line through here.
+Only ids are bound, never payloads: secrets cannot reach a log line through here. And both formatters
+write every value registered with `keep_out` (each provider's keys, as the core builds the provider) as
+`[secret]`, in the message and in the traceback: a plugin's own line that quotes a provider's error
+echoing the key would otherwise write it out.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -30,8 +34,29 @@ ID_FIELDS = ("request_id", "provider", "order_id", "merchant_order_no", "provide
 _MAX_ID_LENGTH = 128
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_secret_pattern: re.Pattern[str] | None = None
+
 _NONE: Mapping[str, str] = MappingProxyType({})
 _context: ContextVar[Mapping[str, str]] = ContextVar("gateway_log_context", default=_NONE)
+
+
+def keep_out(values: Iterable[str]) -> None:
+    """Never write any of `values` (in any case) in a log line from now on: `[secret]` stands in its place."""
+    global _secret_pattern
+    new = {value for value in values if value} - _SECRETS
+    if not new:
+        return
+    with _SECRETS_LOCK:
+        _SECRETS.update(new)
+        longest_first = sorted(_SECRETS, key=len, reverse=True)  # a secret holding another is taken out whole
+        _secret_pattern = re.compile("|".join(map(re.escape, longest_first)), re.IGNORECASE)
+
+
+def without_secrets(text: str) -> str:
+    pattern = _secret_pattern
+    return pattern.sub("[secret]", text) if pattern is not None else text
 
 
 def bind(**ids: object) -> None:
@@ -112,13 +137,13 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": without_secrets(record.getMessage()),
         }
         line.update(_record_ids(record))
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = without_secrets(self.formatException(record.exc_info))
         if record.stack_info:
-            line["stack"] = self.formatStack(record.stack_info)
+            line["stack"] = without_secrets(self.formatStack(record.stack_info))
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
@@ -148,7 +173,7 @@ class TextFormatter(logging.Formatter):
         return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = without_secrets(super().format(record))
         ids = _record_ids(record)
         if not ids:
             return text

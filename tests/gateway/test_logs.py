@@ -84,3 +84,21 @@ def test_only_ids_can_be_bound() -> None:
 def test_an_unknown_log_format_stops_start_up(app_factory: Callable[..., Any]) -> None:
     with pytest.raises(ConfigError, match="GATEWAY_LOG_FORMAT"):
         app_factory(GATEWAY_LOG_FORMAT="xml")
+
+
+def test_a_kept_out_secret_is_written_by_neither_formatter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plugin's own line quoting a provider's error that echoes the key back, with its traceback.
+    monkeypatch.setattr(logs, "_SECRETS", set())
+    monkeypatch.setattr(logs, "_secret_pattern", None)
+    secret = "sk_live_0123456789abcdefXYZ"
+    logs.keep_out([secret, ""])
+    try:
+        raise RuntimeError(f"Invalid API Key provided: {secret.upper()}")
+    except RuntimeError:
+        record = logging.LogRecord("gateway_plugin", logging.ERROR, __file__, 1, "said: %s", (secret,), None)
+        record.exc_info = __import__("sys").exc_info()
+    for formatter in (logs.TextFormatter(), logs.JsonFormatter()):
+        text = formatter.format(record)
+        assert secret.lower() not in text.lower(), text
+        assert "said: [secret]" in text and "Invalid API Key provided: [secret]" in text, text
+        record.exc_text = None  # each formatter formats the traceback itself
