@@ -131,7 +131,7 @@ def _ids_of(operation: str, args: tuple[Any, ...]) -> dict[str, str]:
     return {name: str(value) for name, value in ids.items() if isinstance(value, str) and value}
 
 
-# A setting holds a secret when its name says so (IOTPAY_SECRET_KEY, STRIPE_WEBHOOK_SECRET, an API token, a
+# A setting holds a secret when its name says so (ACME_SECRET_KEY, ACME_WEBHOOK_SECRET, an API token, a
 # password): merchant ids, app ids, paths and addresses an operator needs in an error stay as they are.
 _SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE|CREDENTIAL|PRIVATE", re.IGNORECASE)
 
