@@ -23,7 +23,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from gateway.plugin.provider import Operation, Verdict
+from gateway.plugin.provider import Operation, RefundNotification, Verdict
 from gateway.testing.answers import garbled_answers
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown, refunded_at_provider
@@ -160,6 +160,16 @@ class ErrorCodeChecks:
             notification = harness.refund_notification(order, refund, "failed")
         except NotImplementedError:
             pytest.skip("harness.refund_notification() is not implemented: the provider notifies no refund outcome")
+        # Read by the plugin itself first: the core stores `refund_failed` for a failure without a code,
+        # which would hide a plugin that drops its provider's code behind a code that looks declared.
+        read = gateway.provider.verify_notification(gateway.inbound(notification))
+        assert isinstance(read, RefundNotification) and read.outcome == "failed", f"read as {read!r}"
+        assert read.failure_code in harness.failed_refund_codes, (
+            f"a refund notification saying failed gives failure_code {read.failure_code!r}, not one of "
+            f"{list(harness.failed_refund_codes)} (harness.failed_refund_codes): give the code your provider's "
+            "page documents for the refund's state"
+        )
+        assert read.failure_message, "a refund notification saying failed gives no failure_message: say what failed"
         gateway.notify(notification)
         assert gateway.verdicts()[-1] == Verdict.APPLIED, f"a refund notification saying failed: {gateway.verdicts()}"
         self.assert_failed_refund_code(gateway, gateway.refunds(order["id"])[0], "settled failed by a notification")
