@@ -13,7 +13,9 @@ otherwise, so a harness written for an earlier kit runs unchanged.
   With `paid_time_unit` declared (what the provider gives times in), nor may it be read as earlier than
   the order itself, less that unit and a second for the clocks (a unit misread: milliseconds divided
   by another number, seconds taken for milliseconds). The same goes for a payment a query finds
-  (`queries_carry_paid_time`).
+  (`queries_carry_paid_time`). Both run with the process's local time zone 14 hours east of UTC
+  (`TZ=Pacific/Kiritimati`), as on a host not set to UTC: a time read without its zone
+  (`datetime.fromtimestamp(seconds)`) is then 14 hours off, where on a UTC host it looks right.
 - `notifications_reach_every_endpoint`: the provider sends each notification of an account to every
   endpoint registered there (Stripe's webhook endpoints), so gateways that share one account each
   receive the others', and those of payments and refunds made outside any gateway (the provider's
@@ -24,8 +26,10 @@ otherwise, so a harness written for an earlier kit runs unchanged.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,6 +45,24 @@ from gateway.testing.wire import intercepted
 LATE = 1.5  # seconds between building a paid notification and delivering it
 SKEW = timedelta(seconds=1)  # between the machine's clock and the simulator's, beyond the provider's own unit
 SDK_PARAMS = "sdk_params"  # NextActionType.SDK_PARAMS, as the order JSON shows it
+AWAY_FROM_UTC = "Pacific/Kiritimati"  # UTC+14, the farthest from UTC a host can be set
+
+
+@contextmanager
+def local_time_away_from_utc() -> Iterator[None]:
+    """Meanwhile, the process's local time zone is 14 hours east of UTC (what `time.localtime` and a
+    `datetime` made without a zone follow)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = AWAY_FROM_UTC
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 class CheckoutChecks:
@@ -82,10 +104,11 @@ class CheckoutChecks:
             pytest.skip("harness.notifications_carry_paid_time is not declared")
         ordered = utcnow()
         order = gateway.new_order()
-        notification = gateway.paid_notification(order)
-        built = utcnow()
-        time.sleep(LATE)  # as a provider's re-sent notification arrives after the payment
-        reply = gateway.notify(notification)
+        with local_time_away_from_utc():
+            notification = gateway.paid_notification(order)
+            built = utcnow()
+            time.sleep(LATE)  # as a provider's re-sent notification arrives after the payment
+            reply = gateway.notify(notification)
         paid = gateway.order(order["id"])
         assert paid["status"] == "paid", f"the paid notification got {reply}; the order is {paid['status']!r}"
         paid_at = datetime.fromisoformat(paid["paid_at"])
@@ -110,7 +133,8 @@ class CheckoutChecks:
         harness.pay_without_notifying(order)
         settled = utcnow()
         time.sleep(LATE)  # as reconciliation finds a payment whose notification was lost, later
-        refreshed = gateway.refresh(order["id"]).get_json()
+        with local_time_away_from_utc():
+            refreshed = gateway.refresh(order["id"]).get_json()
         assert refreshed.get("status") == "paid", f"paid at the simulator, ?refresh=true says {refreshed}"
         paid_at = datetime.fromisoformat(refreshed["paid_at"])
         assert paid_at <= paid + timedelta(seconds=LATE / 3), (

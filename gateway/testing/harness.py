@@ -260,6 +260,12 @@ class ProviderHarness(ABC):
     # "canceled": "failed"}}. The kit answers a refund with the genuine answer, that field set to each value (signed
     # again), and expects RefundResult(), RefundResult(pending=True) or RefundFailed. Empty (the default): skipped.
     refund_states: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
+    # The same for your refund notification (`refund_notification`): the field that holds the refund's state (of its
+    # query string, form body, or JSON body, where a dotted path names a nested field: Stripe's "data.object.status"),
+    # each value with its meaning. The kit sends the genuine refund_notification(order, refund, "pending") with the
+    # field set to each value (`signed_notification`), and expects verify_notification to return a RefundNotification
+    # with that outcome (a "pending" one may be acknowledged as ignored instead). Empty (the default): skipped.
+    refund_notification_states: Mapping[str, Mapping[Any, str]] = MappingProxyType({})
     # Your provider's answers that refuse the gateway itself rather than one request (a wrong key or signature, an
     # unknown merchant), as it sends them (IOTPay: errCode 0013 and 0015): the kit puts each in place of the answer to
     # a create, a refund, a query and `check()`, and expects `ProviderMisconfigured` (operators are alerted, `gateway

@@ -15,7 +15,10 @@ its provider answers, pays orders nobody paid, or leaves a payer's money unrecor
 order that may still be paid. A paid state is put in the answer about a paid order, any other in the
 answer about an unpaid one. A notification's state is judged where the plugin reads it
 (`verify_notification`): the core's confirmation by query would hide a wrong reading until the day
-the query says otherwise.
+the query says otherwise. The same goes for a refund's states, in the answer to a refund
+(`refund_states`) and in a refund notification (`refund_notification_states`, whose field may be a
+dotted path into a JSON body, as Stripe's `data.object.status`): each read as succeeded, pending or
+failed as the provider documents it, where the plugin reads it.
 Undeclared, skipped.
 """
 
@@ -36,10 +39,12 @@ from gateway.plugin.provider import (
     Operation,
     ProviderError,
     RefundFailed,
+    RefundNotification,
     RefundResult,
     Verdict,
 )
 from gateway.testing.answer_fields import FORM, order_ref, played_back, recorded_call, top_level_changed
+from gateway.testing.answers import garbled_answers
 from gateway.testing.harness import HttpRequest, ProviderHarness
 from gateway.testing.live import LiveGateway
 from gateway.testing.recovery import harness_call, require_query
@@ -120,9 +125,21 @@ def notification_with(genuine: HttpRequest, name: str, value: Any, harness: Prov
         parsed = json.loads(genuine.body) if genuine.body else None
     except ValueError:
         return None
-    if not isinstance(parsed, dict) or name not in parsed:
+    changed = _set_path(parsed, name.split(".") if name not in (parsed or {}) else [name], value)
+    if changed is None:
         return None
-    return harness.signed_notification(dataclasses.replace(genuine, body=json.dumps({**parsed, name: value}).encode()))
+    return harness.signed_notification(dataclasses.replace(genuine, body=json.dumps(changed).encode()))
+
+
+def _set_path(parsed: Any, path: list[str], value: Any) -> dict[str, Any] | None:
+    """A copy of the JSON object `parsed` with the field at `path` (names of nested objects) set to `value`;
+    None when there is no such field."""
+    if not isinstance(parsed, dict) or path[0] not in parsed:
+        return None
+    if len(path) == 1:
+        return {**parsed, path[0]: value}
+    inner = _set_path(parsed[path[0]], path[1:], value)
+    return None if inner is None else {**parsed, path[0]: inner}
 
 
 class StateChecks:
@@ -204,6 +221,46 @@ class StateChecks:
             f"the genuine answer to a refund, its state set to each one harness.refund_states declares (signed "
             f"again): {'; '.join(found)}. Read each as your provider documents it: RefundResult() when the money "
             "has gone, RefundResult(pending=True) while it may still go either way, RefundFailed when it never will"
+        )
+
+    def test_each_declared_state_of_a_refund_notification_is_read_as_what_it_means(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        if not harness.refund_notification_states:
+            pytest.skip(
+                "harness.refund_notification_states is empty: declare the states your refund notifications report"
+            )
+        states = declared(harness.refund_notification_states, "refund_notification_states", REFUND_MEANINGS)
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip("the provider does not declare the refund operation")
+        order = gateway.paid_order()
+        with garbled_answers("html_500", spare=gateway.url):  # a refund of the gateway's, its answer lost
+            gateway.refund(order["id"], order["amount"])
+        [refund] = gateway.refunds(order["id"])
+        try:
+            genuine = harness.refund_notification(order, refund, "pending")
+        except NotImplementedError:
+            pytest.fail("harness.refund_notification_states is declared: implement harness.refund_notification")
+        found: list[str] = []
+        for name, value, meaning in states:
+            variant = notification_with(genuine, name, value, harness)
+            assert variant is not None, (
+                f"the refund notification has no field {name!r} (harness.refund_notification_states)"
+            )
+            try:
+                read: Any = gateway.provider.verify_notification(gateway.inbound(variant))
+            except NotificationRejected as rejected:
+                read = rejected
+            if isinstance(read, NotificationRejected) and read.verdict is Verdict.IGNORED and meaning == "pending":
+                continue  # acknowledged, settling nothing
+            if not isinstance(read, RefundNotification) or read.outcome != meaning:
+                found.append(f"{name}={value!r} ({meaning}) read as {read!r}")
+        assert not found, (
+            f"the genuine notification of a refund of order {order['merchant_order_no']}, its state set to each one "
+            f"harness.refund_notification_states declares (signed again): {'; '.join(found)}. Read each as your "
+            "provider documents it: outcome 'succeeded' only when the money has gone, 'pending' while it may still go "
+            "either way, 'failed' when it never will"
         )
 
 

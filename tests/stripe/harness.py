@@ -191,6 +191,8 @@ class StripeHarness(ProviderHarness):
             )
         }
     )
+    # The same statuses, in a refund event's refund (refund.created, refund.updated, refund.failed).
+    refund_notification_states = MappingProxyType({"data.object.status": refund_states["status"]})
     # A PaymentIntent's statuses (Stripe's API reference): only `succeeded` has the money; `requires_capture` holds it
     # uncaptured (the plugin leaves capture_method at Stripe's automatic default), and `canceled` can never be paid.
     query_states = MappingProxyType(
