@@ -118,8 +118,11 @@ class IotPayHarness(ProviderHarness):
     confirms_notifications = True  # IOTPAY_CONFIRM_NOTIFY_BY_QUERY defaults to on (docs/providers/iotpay.md)
     # IOTPay documents its refund answer as retCode and retMsg (resCode is in its samples), and does not say whether
     # any answer is signed: an answer without resCode that echoes this refund, and one without sign, are taken
-    # (docs/providers/iotpay.md). A bare retCode/retMsg answer, echoing nothing, stays unknown.
-    optional_answer_fields = MappingProxyType({"create_order": ("sign",), "refund": ("resCode", "sign")})
+    # (docs/providers/iotpay.md). A bare retCode/retMsg answer, echoing nothing, stays unknown. IOTPay's own refund
+    # id (refundOrderId) is not documented at all: a refund answer without it is still a refund made.
+    optional_answer_fields = MappingProxyType(
+        {"create_order": ("sign",), "refund": ("resCode", "sign", "refundOrderId")}
+    )
     # What the payer gets from another channel family, null where the order's channel does not use it: the plugin
     # reads only its channel's field (docs/providers/iotpay.md; whether IOTPay sends such nulls is not documented).
     # payForSubmit answers `url`, or `code_url` when asked for a QR code: each may come null beside the other.

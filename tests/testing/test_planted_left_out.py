@@ -7,6 +7,8 @@ providers with planted bugs, and pass them as they are:
   refuses the order without it, so a checkout that builds its form from `/v1/providers` never asks for it;
 - IOTPay requiring `resCode` in a refund answer, which IOTPay documents as `retCode` and `retMsg` alone (its
   samples and the simulator add `resCode`), so every refund answered as documented would be unknown;
+- IOTPay requiring its own refund id (`refundOrderId`) in a refund answer, which IOTPay does not document at all,
+  so a refund made and answered without it would be unknown;
 - IOTPay taking a refund answer without `resCode` as an answer about the refund it asked for, whatever it echoes
   (another refund's answer in that shape made this refund "succeeded");
 - IOTPay taking a create answer without `resCode` as a created order, where IOTPay's documentation says
@@ -63,6 +65,11 @@ class TestPlantedIotPay(ProviderConformance):
                 return call(self, operation, params, schema, result_required=True)
 
             monkeypatch.setattr(IotPayProvider, "_business_call", result_always_required)
+        if BUG == "refund_id_required":  # "IOTPay always says which refund it made"
+            from gateway_iotpay import schemas
+
+            field = schemas.RefundOrderResponse._declared_fields["refund_order_id"]
+            monkeypatch.setattr(field, "required", True)
         if BUG == "refund_without_rescode_is_ours":  # "no resCode: IOTPay said SUCCESS to what we asked"
             business_call = IotPayProvider._business_call
 
@@ -179,6 +186,11 @@ def test_stripe_passing_on_an_answer_about_another_order_fails_though_the_core_r
 def test_iotpay_requiring_the_refund_answers_rescode_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refund_needs_rescode"), SHAPES)
     assert_kit_failed(result, "IOTPay requiring resCode in refund answers", "without 'resCode'")
+
+
+def test_iotpay_requiring_its_own_refund_id_in_a_refund_answer_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="refund_id_required"), SHAPES)
+    assert_kit_failed(result, "IOTPay requiring refundOrderId in refund answers", "without 'refundOrderId'")
 
 
 def test_iotpay_taking_any_refund_answer_without_rescode_as_its_own_fails(pytester: pytest.Pytester) -> None:
