@@ -67,39 +67,22 @@ class RefundRecordChecks:
         gateway = gateway_under_test
         if Operation.REFUND not in gateway.provider.operations:
             pytest.skip(f"{gateway.harness.provider_name} does not declare the refund operation")
-        first = gateway.paid_order()
-        calls: list[tuple[str, str, requests.Response]] = []
+        first, other = gateway.paid_order(), gateway.paid_order()
+        given_to_another(gateway, (first, first["amount"]), (other, other["amount"]), "a refund of another order")
 
-        def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
-            response: requests.Response = send()
-            calls.append((request.method or "", urlsplit(request.url or "").path, response))
-            return response
-
-        with intercepted(record, spare=gateway.url):
-            made = gateway.refund(first["id"], first["amount"])
-        if not calls:
-            pytest.skip("the provider made no call over `requests` to refund")
-        assert made.status_code in (201, 202), f"a refund answered {made.status_code}: {made.get_json()}"
-        method, path, genuine = calls[-1]  # the last call acts; earlier ones look things up
-        given: list[str] = []
-
-        def swapped(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
-            if given or (request.method, urlsplit(request.url or "").path) != (method, path):
-                response: requests.Response = send()
-                return response
-            given.append(f"{method} {path}")
-            return answer(request, genuine.status_code, genuine.content, genuine.headers.get("Content-Type", ""))
-
-        other = gateway.paid_order()
-        with intercepted(swapped, spare=gateway.url):
-            response = gateway.refund(other["id"], other["amount"])
-        assert given, f"the refund of another order made no {method} {path} call to give the first one's answer to"
-        assert is_unknown(response), (
-            f"the genuine answer to a refund of order {first['merchant_order_no']}, given as the answer to a refund "
-            f"of order {other['merchant_order_no']}, made it {response.status_code} {response.get_json()}: check "
-            "that a refund's answer is about the refund asked for (its id, number, amount or payment), and raise "
-            "OutcomeUnknown if not"
-        )
+    def test_the_answer_to_one_refund_given_to_another_of_the_same_amount_and_payment_leaves_it_unknown(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        # Two refunds of one payment, of one amount: only the refund's own id or number tells their answers apart.
+        gateway = gateway_under_test
+        needed = {Operation.REFUND, Operation.PARTIAL_REFUND, Operation.MULTIPLE_REFUNDS}
+        if not needed <= set(gateway.provider.operations):
+            pytest.skip(f"{gateway.harness.provider_name} does not declare partial and multiple refunds")
+        order = gateway.paid_order()
+        step = 10 if gateway.provider.info.currencies.get(order["currency"]) == 3 else 1  # a three-decimal unit
+        if order["amount"] < 2 * step:
+            pytest.skip("the harness's orders are too small for two partial refunds")
+        given_to_another(gateway, (order, step), (order, step), "another refund of the same order and amount")
 
     def test_a_refund_answer_that_says_another_amount_leaves_it_unknown(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
@@ -130,3 +113,42 @@ class RefundRecordChecks:
             f"said {asked - 1} (signed again), was answered {response.status_code} {response.get_json()}: an answer "
             "about another amount is not about the refund asked for; raise OutcomeUnknown"
         )
+
+
+def given_to_another(
+    gateway: LiveGateway, first: tuple[dict[str, Any], int], then: tuple[dict[str, Any], int], which: str
+) -> None:
+    """Refund `first` (an order, an amount) and record its acting call's genuine answer; then refund `then` with
+    that answer given to the same call, and expect the second refund unknown."""
+    calls: list[tuple[str, str, requests.Response]] = []
+
+    def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        response: requests.Response = send()
+        calls.append((request.method or "", urlsplit(request.url or "").path, response))
+        return response
+
+    (order, amount), (other, other_amount) = first, then
+    with intercepted(record, spare=gateway.url):
+        made = gateway.refund(order["id"], amount)
+    if not calls:
+        pytest.skip("the provider made no call over `requests` to refund")
+    assert made.status_code in (201, 202), f"a refund answered {made.status_code}: {made.get_json()}"
+    method, path, genuine = calls[-1]  # the last call acts; earlier ones look things up
+    given: list[str] = []
+
+    def swapped(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        if given or (request.method, urlsplit(request.url or "").path) != (method, path):
+            response: requests.Response = send()
+            return response
+        given.append(f"{method} {path}")
+        return answer(request, genuine.status_code, genuine.content, genuine.headers.get("Content-Type", ""))
+
+    with intercepted(swapped, spare=gateway.url):
+        response = gateway.refund(other["id"], other_amount)
+    assert given, f"{which} made no {method} {path} call to give the first one's answer to"
+    assert is_unknown(response), (
+        f"the genuine answer to a refund of {amount} of order {order['merchant_order_no']}, given as the answer to "
+        f"{which} ({other_amount} of order {other['merchant_order_no']}), made it {response.status_code} "
+        f"{response.get_json()}: check that a refund's answer is about the refund asked for (its id, number, amount "
+        "or payment), and raise OutcomeUnknown if not"
+    )

@@ -207,9 +207,7 @@ class StripeProvider(Provider):
             found = self._find_refund(payment_intent, refund.refund_id)
         if found is None:
             raise NotFound("no_such_refund", f"Stripe lists no refund {refund.refund_id} of {payment_intent}")
-        if found["metadata"].get("refund_id") != refund.refund_id:
-            raise OutcomeUnknown("invalid_response", f"Stripe refund {found['id']} is another refund")
-        return _refund_state(found, refund.amount, refund.currency, payment_intent)
+        return _refund_state(_own(found, refund.refund_id), refund.amount, refund.currency, payment_intent)
 
     def _find_refund(self, payment_intent: str, refund_id: str) -> dict[str, Any] | None:
         query: dict[str, Any] = {"payment_intent": payment_intent, "limit": 100}
@@ -237,7 +235,8 @@ class StripeProvider(Provider):
         except ValidationError as exc:
             raise Refused("invalid_request", f"not a refund Stripe would take: {sorted(exc.messages)}") from None
         raw = self.client.post("/v1/refunds", params, idempotency_key=request.refund_id)
-        return _load(schemas.Refund(), raw, "Refund")
+        # Two refunds of one payment and amount differ only in this id: an answer about the other is not this one's.
+        return _own(_load(schemas.Refund(), raw, "Refund"), request.refund_id)
 
     # -- notifications --
 
@@ -345,6 +344,13 @@ def _event(body: bytes) -> dict[str, Any]:
         return schemas.loaded(schemas.Event(), payload)
     except ValidationError as exc:
         raise NotificationRejected(Verdict.MALFORMED, f"not a Stripe event: {sorted(_keys(exc.messages))}") from None
+
+
+def _own(refund: dict[str, Any], refund_id: str) -> dict[str, Any]:
+    """Stripe's refund, when it is the gateway's refund `refund_id` (its metadata); unclear otherwise."""
+    if refund["metadata"].get("refund_id") != refund_id:
+        raise OutcomeUnknown("invalid_response", f"Stripe refund {refund['id']} is another refund")
+    return refund
 
 
 def _refund_state(refund: dict[str, Any], amount: int, currency: str, payment_intent: str) -> RefundResult:
