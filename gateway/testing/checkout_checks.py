@@ -13,9 +13,10 @@ otherwise, so a harness written for an earlier kit runs unchanged.
   With `paid_time_unit` declared (what the provider gives times in), nor may it be read as earlier than
   the order itself, less that unit and a second for the clocks (a unit misread: milliseconds divided
   by another number, seconds taken for milliseconds). The same goes for a payment a query finds
-  (`queries_carry_paid_time`). Both run with the process's local time zone 14 hours east of UTC
-  (`TZ=Pacific/Kiritimati`), as on a host not set to UTC: a time read without its zone
-  (`datetime.fromtimestamp(seconds)`) is then 14 hours off, where on a UTC host it looks right.
+  (`queries_carry_paid_time`). Both run twice, with the process's local time zone 14 hours east of UTC
+  and 12 hours west (`TZ=<+14>-14`, `TZ=<-12>12`), as on hosts not set to UTC: a time read without its
+  zone (`datetime.fromtimestamp(seconds)`, or a provider's clock time taken for the host's) is then hours
+  off, where on a UTC host it can look right.
 - `notifications_reach_every_endpoint`: the provider sends each notification of an account to every
   endpoint registered there (Stripe's webhook endpoints), so gateways that share one account each
   receive the others', and those of payments and refunds made outside any gateway (the provider's
@@ -45,17 +46,22 @@ from gateway.testing.wire import intercepted
 LATE = 1.5  # seconds between building a paid notification and delivering it
 SKEW = timedelta(seconds=1)  # between the machine's clock and the simulator's, beyond the provider's own unit
 SDK_PARAMS = "sdk_params"  # NextActionType.SDK_PARAMS, as the order JSON shows it
-AWAY_FROM_UTC = "Pacific/Kiritimati"  # UTC+14, the farthest from UTC a host can be set
+# POSIX zone strings (no time zone database needed): 14 hours east of UTC and 12 hours west, the farthest a host's
+# local time can be from UTC either way. A time read without its zone lands on the wrong side of a check at one.
+AWAY_FROM_UTC = (("UTC+14", "<+14>-14", 14 * 3600), ("UTC-12", "<-12>12", -12 * 3600))
 
 
 @contextmanager
-def local_time_away_from_utc() -> Iterator[None]:
-    """Meanwhile, the process's local time zone is 14 hours east of UTC (what `time.localtime` and a
-    `datetime` made without a zone follow)."""
+def local_time(zone: str, offset: int) -> Iterator[None]:
+    """Meanwhile, the process's local time zone is `zone` (what `time.localtime` and a `datetime` made without
+    a zone follow)."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("this platform cannot set the process's local time zone (time.tzset)")
     before = os.environ.get("TZ")
-    os.environ["TZ"] = AWAY_FROM_UTC
+    os.environ["TZ"] = zone
     time.tzset()
     try:
+        assert time.localtime().tm_gmtoff == offset, f"TZ={zone} did not take: local time is not UTC{offset:+d}s"
         yield
     finally:
         if before is None:
@@ -102,25 +108,28 @@ class CheckoutChecks:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         if not harness.notifications_carry_paid_time:
             pytest.skip("harness.notifications_carry_paid_time is not declared")
-        ordered = utcnow()
-        order = gateway.new_order()
-        with local_time_away_from_utc():
+        for name, zone, offset in AWAY_FROM_UTC:
+            ordered = utcnow()
+            order = gateway.new_order()
             notification = gateway.paid_notification(order)
             built = utcnow()
             time.sleep(LATE)  # as a provider's re-sent notification arrives after the payment
-            reply = gateway.notify(notification)
-        paid = gateway.order(order["id"])
-        assert paid["status"] == "paid", f"the paid notification got {reply}; the order is {paid['status']!r}"
-        paid_at = datetime.fromisoformat(paid["paid_at"])
-        assert paid_at <= built + timedelta(seconds=LATE / 3), (
-            f"a paid notification built at {built.isoformat()} and delivered {LATE}s later made the order paid at "
-            f"{paid['paid_at']}: when it arrived, not when the provider says it was paid (Notification.paid_at)"
-        )
-        unit = harness.paid_time_unit
-        assert unit is None or paid_at >= ordered - unit - SKEW, (
-            f"a paid notification for an order made at {ordered.isoformat()} made it paid at {paid['paid_at']}, "
-            "before the order existed: read the provider's time in its own unit (Notification.paid_at)"
-        )
+            with local_time(zone, offset):
+                reply = gateway.notify(notification)
+            paid = gateway.order(order["id"])
+            assert paid["status"] == "paid", f"the paid notification got {reply}; the order is {paid['status']!r}"
+            paid_at = datetime.fromisoformat(paid["paid_at"])
+            assert paid_at <= built + timedelta(seconds=LATE / 3), (
+                f"a paid notification built at {built.isoformat()} and delivered {LATE}s later, on a host whose local "
+                f"time is {name}, made the order paid at {paid['paid_at']}: when it arrived, not when the provider "
+                "says it was paid (Notification.paid_at), or a time read without its zone"
+            )
+            unit = harness.paid_time_unit
+            assert unit is None or paid_at >= ordered - unit - SKEW, (
+                f"a paid notification for an order made at {ordered.isoformat()}, on a host whose local time is "
+                f"{name}, made it paid at {paid['paid_at']}, before the order existed: read the provider's time in "
+                "its own unit and zone (Notification.paid_at)"
+            )
 
     def test_a_payment_found_late_by_a_query_keeps_the_paid_time_the_provider_gives(
         self, gateway_under_test: LiveGateway
@@ -128,24 +137,27 @@ class CheckoutChecks:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         if not harness.queries_carry_paid_time or Operation.QUERY not in gateway.provider.operations:
             pytest.skip("harness.queries_carry_paid_time is not declared (or no query operation)")
-        order = gateway.new_order()
-        paid = utcnow()
-        harness.pay_without_notifying(order)
-        settled = utcnow()
-        time.sleep(LATE)  # as reconciliation finds a payment whose notification was lost, later
-        with local_time_away_from_utc():
-            refreshed = gateway.refresh(order["id"]).get_json()
-        assert refreshed.get("status") == "paid", f"paid at the simulator, ?refresh=true says {refreshed}"
-        paid_at = datetime.fromisoformat(refreshed["paid_at"])
-        assert paid_at <= paid + timedelta(seconds=LATE / 3), (
-            f"an order paid at the simulator at {paid.isoformat()} and found by a query {LATE}s later is paid at "
-            f"{refreshed['paid_at']}: when it was asked, not when the provider says it was paid (Notification.paid_at)"
-        )
-        unit = harness.paid_time_unit
-        assert unit is None or paid_at >= paid - unit - SKEW, (
-            f"an order paid at the simulator between {paid.isoformat()} and {settled.isoformat()} is paid at "
-            f"{refreshed['paid_at']} by a query, before it was paid: read the provider's time in its own unit"
-        )
+        for name, zone, offset in AWAY_FROM_UTC:
+            order = gateway.new_order()
+            paid = utcnow()
+            harness.pay_without_notifying(order)
+            settled = utcnow()
+            time.sleep(LATE)  # as reconciliation finds a payment whose notification was lost, later
+            with local_time(zone, offset):
+                refreshed = gateway.refresh(order["id"]).get_json()
+            assert refreshed.get("status") == "paid", f"paid at the simulator, ?refresh=true says {refreshed}"
+            paid_at = datetime.fromisoformat(refreshed["paid_at"])
+            assert paid_at <= paid + timedelta(seconds=LATE / 3), (
+                f"an order paid at the simulator at {paid.isoformat()} and found by a query {LATE}s later, on a host "
+                f"whose local time is {name}, is paid at {refreshed['paid_at']}: when it was asked, not when the "
+                "provider says it was paid (Notification.paid_at), or a time read without its zone"
+            )
+            unit = harness.paid_time_unit
+            assert unit is None or paid_at >= paid - unit - SKEW, (
+                f"an order paid at the simulator between {paid.isoformat()} and {settled.isoformat()}, on a host "
+                f"whose local time is {name}, is paid at {refreshed['paid_at']} by a query, before it was paid: read "
+                "the provider's time in its own unit and zone"
+            )
 
     def test_another_gateways_notification_on_a_shared_account_changes_nothing(
         self, gateway_harness: ProviderHarness, gateway_factory: Callable[..., LiveGateway]

@@ -79,10 +79,11 @@ class RefundRecordChecks:
         if not needed <= set(gateway.provider.operations):
             pytest.skip(f"{gateway.harness.provider_name} does not declare partial and multiple refunds")
         order = gateway.paid_order()
-        step = 10 if gateway.provider.info.currencies.get(order["currency"]) == 3 else 1  # a three-decimal unit
-        if order["amount"] < 2 * step:
+        part = order["amount"] // 2  # half each, as a refund of one unit may be under a provider's smallest
+        part -= part % 10 if gateway.provider.info.currencies.get(order["currency"]) == 3 else 0
+        if part < 1:
             pytest.skip("the harness's orders are too small for two partial refunds")
-        given_to_another(gateway, (order, step), (order, step), "another refund of the same order and amount")
+        given_to_another(gateway, (order, part), (order, part), "another refund of the same order and amount")
 
     def test_a_refund_answer_that_says_another_amount_leaves_it_unknown(self, gateway_under_test: LiveGateway) -> None:
         gateway = gateway_under_test
@@ -133,19 +134,28 @@ def given_to_another(
     if not calls:
         pytest.skip("the provider made no call over `requests` to refund")
     assert made.status_code in (201, 202), f"a refund answered {made.status_code}: {made.get_json()}"
-    method, path, genuine = calls[-1]  # the last call acts; earlier ones look things up
+    acting = len(calls) - 1  # the last call acts; earlier ones look things up
+    method, path, genuine = calls[acting]
     given: list[str] = []
+    instead: list[str] = []
 
     def swapped(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
-        if given or (request.method, urlsplit(request.url or "").path) != (method, path):
-            response: requests.Response = send()
+        response: requests.Response
+        if index != acting:
+            response = send()
+            return response
+        if (request.method, urlsplit(request.url or "").path) != (method, path):
+            instead.append(f"{request.method} {urlsplit(request.url or '').path}")
+            response = send()
             return response
         given.append(f"{method} {path}")
         return answer(request, genuine.status_code, genuine.content, genuine.headers.get("Content-Type", ""))
 
     with intercepted(swapped, spare=gateway.url):
         response = gateway.refund(other["id"], other_amount)
-    assert given, f"{which} made no {method} {path} call to give the first one's answer to"
+    if not given:
+        # An address that names the refund or its payment differs between the two: nothing to swap in.
+        pytest.skip(f"{which} made {instead or 'fewer calls'} where the first refund made {method} {path}")
     assert is_unknown(response), (
         f"the genuine answer to a refund of {amount} of order {order['merchant_order_no']}, given as the answer to "
         f"{which} ({other_amount} of order {other['merchant_order_no']}), made it {response.status_code} "

@@ -125,7 +125,9 @@ def notification_with(genuine: HttpRequest, name: str, value: Any, harness: Prov
         parsed = json.loads(genuine.body) if genuine.body else None
     except ValueError:
         return None
-    changed = _set_path(parsed, name.split(".") if name not in (parsed or {}) else [name], value)
+    if not isinstance(parsed, dict):
+        return None
+    changed = _set_path(parsed, [name] if name in parsed else name.split("."), value)
     if changed is None:
         return None
     return harness.signed_notification(dataclasses.replace(genuine, body=json.dumps(changed).encode()))
