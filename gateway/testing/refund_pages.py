@@ -12,6 +12,11 @@ Before any listing, one refund whose answer was lost is asked about by the gatew
 other way round, a refund the provider refused is asked about the same way: it never made it, so the
 answer is never succeeded or pending, and a "no such refund" (`NotFound`) carries one of the harness's
 `not_found_codes` (a failed refund one of its `failed_refund_codes`).
+
+A listing that never ends (the first page, which says there are more, given again as every page after
+it: a provider's bug or a loop in its paging) is unclear: the plugin stops asking within
+`LISTING_CALLS_BOUND` calls, and says neither "no such refund" (the refund would be made again) nor
+failed, with `invalid_answer_code` where the harness declares one.
 """
 
 from __future__ import annotations
@@ -23,13 +28,17 @@ from typing import Any
 import pytest
 import requests
 
-from gateway.plugin.provider import NotFound, Operation, ProviderError, RefundFailed, RefundRef
+from gateway.plugin.provider import NotFound, Operation, OutcomeUnknown, ProviderError, RefundFailed, RefundRef
 from gateway.testing.answer_fields import order_ref
 from gateway.testing.answers import garbled
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import refunded_at_provider
 from gateway.testing.refusals import acting_call
-from gateway.testing.wire import intercepted
+from gateway.testing.wire import answer, intercepted
+
+# Calls of one listing after which a plugin still asking would never stop: 100,000 refunds of one
+# payment at Stripe's 100 a page, far past any real order.
+LISTING_CALLS_BOUND = 1_000
 
 
 @contextmanager
@@ -42,6 +51,27 @@ def answer_lost(gateway: LiveGateway, acting: int) -> Iterator[None]:
 
     with intercepted(change, spare=gateway.url):
         yield
+
+
+def _queried_with_the_first_page_forever(gateway: LiveGateway, asked: RefundRef) -> tuple[Any, int]:
+    """`query_refund(asked)` with every call after the first answered as the first was; and how many calls."""
+    first: list[requests.Response] = []
+
+    def same_page(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
+        if index >= LISTING_CALLS_BOUND:
+            raise requests.ConnectionError("the kit stopped a refund listing that never ended")
+        if not first:
+            first.append(send())
+            return first[0]
+        genuine = first[0]
+        return answer(request, genuine.status_code, genuine.content, genuine.headers.get("Content-Type", ""))
+
+    with intercepted(same_page, spare=gateway.url) as sent:
+        try:
+            read: Any = gateway.provider.query_refund(asked)
+        except ProviderError as error:
+            read = error
+    return read, len(sent)
 
 
 class RefundPageChecks:
@@ -105,6 +135,45 @@ class RefundPageChecks:
             f"the simulator refunded {made} for {refunds} refunds of {step}: the refund whose answer was lost, "
             f"listed after {refunds - 1} newer ones (harness.refunds_per_page is {per_page}), was not found by the "
             "query and was made again; read every page of the provider's listing"
+        )
+
+    def test_a_refund_listing_that_never_ends_is_unclear(self, gateway_under_test: LiveGateway) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        per_page = harness.refunds_per_page
+        if per_page is None:
+            pytest.skip("the harness declares no refunds_per_page")
+        needed = {Operation.REFUND, Operation.QUERY_REFUND, Operation.PARTIAL_REFUND, Operation.MULTIPLE_REFUNDS}
+        if not needed <= set(gateway.provider.operations):
+            pytest.skip("the provider does not declare query_refund, and partial and multiple refunds")
+        step = 10 if gateway.provider.info.currencies.get(harness.currency) == 3 else 1  # a three-decimal unit
+        assert harness.amount >= (per_page + 1) * step, (
+            f"harness.amount ({harness.amount}) must allow {per_page + 1} refunds of {step}: refunds_per_page and one"
+        )
+        order = gateway.paid_order()
+        for number in range(per_page + 1):  # one page and one more: the first page says there are more
+            response = gateway.refund(order["id"], step)
+            assert response.status_code == 201, f"refund {number + 1} of {step} answered {response.get_json()}"
+        made = gateway.refunds(order["id"])
+        # Whichever way the provider lists them, the oldest or the newest is not on the first page.
+        for refund in (made[0], made[-1]):
+            asked = RefundRef(refund["id"], None, order_ref(gateway.order(order["id"])), step, order["currency"])
+            read, calls = _queried_with_the_first_page_forever(gateway, asked)
+            if not (calls == 1 and not isinstance(read, ProviderError)):  # found on the first page: the other one
+                break
+        else:
+            pytest.skip("both the oldest and the newest refund were found in the first call: no page was needed")
+        assert calls < LISTING_CALLS_BOUND, (
+            f"a refund listing whose every page was its first (more to come, the refund not on it) was still being "
+            f"read after {calls} calls: bound the pages one lookup reads, and answer OutcomeUnknown past it"
+        )
+        code = harness.invalid_answer_code
+        unclear = isinstance(read, OutcomeUnknown) or type(read) is ProviderError
+        assert unclear and (code is None or read.code == code), (
+            f"a refund listing whose every page was its first (more to come, the refund not on it), {calls} calls: "
+            f"query_refund gave {read!r}. The listing never ended, so whether the refund exists is unclear: raise "
+            "OutcomeUnknown"
+            + (f" with the code {code!r} (harness.invalid_answer_code)" if code is not None else "")
+            + ". NotFound would have reconciliation refund it again"
         )
 
     def test_the_query_of_a_refund_the_provider_refused_never_says_made(self, gateway_under_test: LiveGateway) -> None:
