@@ -63,6 +63,22 @@ class InvalidOrderExample:
 
 
 @dataclass(frozen=True)
+class InvalidRefundExample:
+    """A refund your provider's rules refuse, and the code the refund must fail with.
+
+    The kit pays an order made of its order fields with `overrides` laid over them (like
+    `InvalidOrderExample.overrides`: a currency whose rules the refund breaks), refunds `amount` minor
+    units of it, and expects the refund `failed` with `provider_error.code` `code`, and nothing refunded
+    at the simulator.
+    """
+
+    name: str
+    overrides: Mapping[str, Any]
+    amount: int
+    code: str
+
+
+@dataclass(frozen=True)
 class ValidOrderExample:
     """An order your provider must take, though it is close to one it refuses: an option given empty or
     switched off (`False`) on a channel that does not take it, an option at its edge. `overrides` are laid
@@ -186,6 +202,9 @@ class ProviderHarness(ABC):
     # Orders your provider refuses before any call, each with the field it names (the kit expects a 422 naming
     # it): above all invalid provider_options the core's checks cannot see. Empty (the default): skipped.
     invalid_orders: Sequence[InvalidOrderExample] = ()
+    # Refunds your provider's rules refuse, each with the code it must fail with (Stripe: KWD refunds must end in 0,
+    # code invalid_amount): the kit expects each refund failed with that code, and nothing refunded. Empty: skipped.
+    invalid_refunds: Sequence[InvalidRefundExample] = ()
     # Orders your provider must take that are close to ones it refuses (an option empty or False where the channel
     # takes none): the kit expects each created (201). Empty (the default): skipped.
     valid_orders: Sequence[ValidOrderExample] = ()

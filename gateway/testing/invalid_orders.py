@@ -9,14 +9,23 @@ declared example must be refused with a 422 naming its field, and create no orde
 of the same rules: an order close to an invalid one (an option left empty, or switched off where
 the channel takes none) must be taken, or a merchant's checkout that always sends every option
 fails for no reason.
+
+A refund the provider's rules refuse (`ProviderHarness.invalid_refunds`: Stripe's three-decimal
+currencies take only amounts ending in 0) fails with the declared code, and moves no money: sent
+on, the provider might take what its rules say it refuses, or refuse it with a code the merchant
+was never told of.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from gateway.testing.harness import InvalidOrderExample, ValidOrderExample
+from gateway.plugin.provider import Operation
+from gateway.testing.harness import InvalidOrderExample, InvalidRefundExample, ValidOrderExample
 from gateway.testing.live import LiveGateway
+from gateway.testing.outcomes import refunded_at_provider
 
 
 class InvalidOrderChecks:
@@ -43,6 +52,31 @@ class InvalidOrderChecks:
                 f"invalid order {example.name!r}: every error needs a message, got {named}"
             )
 
+    def test_a_refund_against_the_providers_rules_fails_with_its_documented_code(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway, harness = gateway_under_test, gateway_under_test.harness
+        examples: list[InvalidRefundExample] = list(harness.invalid_refunds)
+        if not examples:
+            pytest.skip("the harness declares no invalid_refunds")
+        needed = {Operation.REFUND, Operation.PARTIAL_REFUND}
+        assert needed <= set(gateway.provider.operations), "invalid_refunds needs refund and partial_refund declared"
+        for example in examples:
+            order = _paid(gateway, example.overrides)
+            response = gateway.refund(order["id"], example.amount)
+            refunds = gateway.refunds(order["id"])
+            shown = [(refund["status"], (refund.get("provider_error") or {}).get("code")) for refund in refunds]
+            assert shown == [("failed", example.code)], (
+                f"invalid refund {example.name!r} ({example.amount} of an order of {order['amount']} "
+                f"{order['currency']}) answered {response.status_code} {response.get_json(silent=True)}; the refund "
+                f"shows (status, code) {shown}, not [('failed', {example.code!r})]: refuse it (Refused) with the code "
+                "your provider's page documents"
+            )
+            refunded = refunded_at_provider(gateway, order)
+            assert refunded == 0, (
+                f"invalid refund {example.name!r}: the simulator refunded {refunded} though the refund failed"
+            )
+
     def test_an_order_the_harness_declares_valid_is_created(self, gateway_under_test: LiveGateway) -> None:
         gateway, harness = gateway_under_test, gateway_under_test.harness
         examples: list[ValidOrderExample] = list(harness.valid_orders)
@@ -54,3 +88,15 @@ class InvalidOrderChecks:
                 f"valid order {example.name!r} ({dict(example.overrides)}) answered {response.status_code}: "
                 f"{response.get_json(silent=True)}; an option left empty or switched off is not one given"
             )
+
+
+def _paid(gateway: LiveGateway, overrides: Any) -> dict[str, Any]:
+    """An order of the kit's fields with `overrides` laid over them, paid at the simulator and notified."""
+    response = gateway.post_order(**overrides)
+    assert response.status_code == 201, f"an order with {dict(overrides)} answered {response.get_json(silent=True)}"
+    order: dict[str, Any] = response.get_json()
+    gateway.harness.pay(order)
+    reply = gateway.notify(gateway.paid_notification(order))
+    paid = gateway.order(order["id"])
+    assert paid["status"] == "paid", f"an order with {dict(overrides)}: its paid notification got {reply}"
+    return paid

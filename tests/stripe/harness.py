@@ -24,6 +24,7 @@ from gateway_stripe.sandbox.app import Simulator, create_simulator
 from gateway.testing import (
     HttpRequest,
     InvalidOrderExample,
+    InvalidRefundExample,
     KnownAnswer,
     ProviderAnswer,
     ProviderHarness,
@@ -218,6 +219,12 @@ class StripeHarness(ProviderHarness):
             "return_url on a card order", {"channel": "card", "return_url": "https://shop.example/r"}, "return_url"
         ),
         InvalidOrderExample("KWD 1.001: not a multiple of 10", {"currency": "KWD", "amount": 1001}, "amount"),
+    )
+    # Stripe's three-decimal rule holds for refunds too (docs/providers/stripe.md).
+    invalid_refunds = (
+        InvalidRefundExample(
+            "KWD 0.005: not a multiple of 10", {"currency": "KWD", "amount": 2000}, 5, "invalid_amount"
+        ),
     )
     # Close to those, and taken: Stripe's description is any text of one character or more.
     valid_orders = (ValidOrderExample("a one-character subject (Stripe's description)", {"subject": "T"}),)
