@@ -313,7 +313,8 @@ class ProviderHarness(ABC):
     # How many refunds one page of your provider's refund listing holds, as your plugin asks for them (Stripe: 100,
     # `limit`), when your plugin finds a refund by listing a payment's refunds: the kit makes one refund more than
     # that on one order, the oldest with its answer lost, and expects reconciliation to find it, not refund it
-    # again. None (the default): skipped.
+    # again; with query_refund, it also answers every page of a listing with its first and expects the query
+    # unclear, never "no such refund". None (the default): skipped.
     refunds_per_page: int | None = None
 
     @property

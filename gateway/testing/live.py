@@ -229,8 +229,9 @@ class LiveGateway:
             fields["return_url"] = "https://shop.example/orders/42/return"  # a redirect channel's orders need one
         return fields
 
-    def new_order(self) -> dict[str, Any]:
-        response = self.post_order()
+    def new_order(self, **overrides: Any) -> dict[str, Any]:
+        """An order created (201) from the kit's order fields with `overrides` laid over them, as JSON."""
+        response = self.post_order(**overrides)
         assert response.status_code == 201, f"POST /v1/orders answered {response.status_code}: {response.text}"
         order: dict[str, Any] = response.get_json()
         return order
@@ -243,9 +244,10 @@ class LiveGateway:
             self.harness.pay_without_notifying(order)
         return self.harness.paid_notification(order, **overrides)
 
-    def paid_order(self) -> dict[str, Any]:
-        """A new order, paid at the simulator (`harness.pay`) and then by its paid notification."""
-        order = self.new_order()
+    def paid_order(self, **overrides: Any) -> dict[str, Any]:
+        """A new order (`new_order(**overrides)`), paid at the simulator (`harness.pay`) and then by its paid
+        notification."""
+        order = self.new_order(**overrides)
         self.harness.pay(order)
         reply = self.notify(self.harness.paid_notification(order))
         paid = self.order(order["id"])

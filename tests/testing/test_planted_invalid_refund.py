@@ -4,7 +4,8 @@ provider, with a bug of each kind planted.
 Stripe takes amounts in three-decimal currencies (KWD) only when they end in 0, refunds as payments. Each
 bug is planted for one pytester session, where an author would make it: the rule left out of refunds (the
 refund goes to Stripe, which the simulator, kinder than Stripe, takes: money moves that Stripe's rules
-refuse), and the refusal given a code of the author's own, not the one the provider's page documents.
+refuse), the refund sent and then refused all the same (the money moved; the record says failed), and
+the refusal given a code of the author's own, not the one the provider's page documents.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ class TestPlantedStripe(ProviderConformance):
                 raw = self.client.post("/v1/refunds", params, idempotency_key=request.refund_id)
                 return provider._own(provider._load(schemas.Refund(), raw, "Refund"), request.refund_id)
             monkeypatch.setattr(provider.StripeProvider, "_create_refund", create_refund)
+        if BUG == "refused_after_sending":
+            create_refund = provider.StripeProvider._create_refund
+            def sent_anyway(self, request, payment_intent):
+                if self.info.currencies.get(request.currency) == 3 and request.amount % 10:
+                    metadata = {{"refund_id": request.refund_id, "merchant_order_no": request.order.merchant_order_no}}
+                    params = {{"payment_intent": payment_intent, "amount": request.amount, "metadata": metadata}}
+                    self.client.post("/v1/refunds", params, idempotency_key=request.refund_id)
+                return create_refund(self, request, payment_intent)
+            monkeypatch.setattr(provider.StripeProvider, "_create_refund", sent_anyway)
         if BUG == "a_code_of_its_own":
             create_refund = provider.StripeProvider._create_refund
             def own_code(self, request, payment_intent):
@@ -66,6 +76,7 @@ def test_the_check_passes_stripe_as_it_is(pytester: pytest.Pytester) -> None:
     ("bug", "failure"),
     [
         ("rule_left_out_of_refunds", "not [('failed', 'invalid_amount')]"),
+        ("refused_after_sending", "the simulator refunded 5 though the refund failed"),
         ("a_code_of_its_own", "('failed', 'amount_not_rounded')"),
     ],
 )

@@ -118,7 +118,11 @@ def test_these_checks_pass_stripe_as_it_is(pytester: pytest.Pytester) -> None:
         ("limit_misspelt", "each_refund_shows_the_id", "Received unknown parameter: limt"),
         ("first_page_only", "older_than_a_page", "read every page of the provider's listing"),
         ("pages_on_from_the_newest", "older_than_a_page", "too_many_refunds"),
-        ("endless_listing_read_as_none", "listing_that_never_ends", "NotFound would have reconciliation refund it"),
+        (
+            "endless_listing_read_as_none",
+            "listing_that_never_ends",
+            "NotFound would have reconciliation send the refund again",
+        ),
         ("endless_listing_read_on_and_on", "listing_that_never_ends", "bound the pages one lookup reads"),
         ("refund_payment_intent_never_null", "refund_made_outside_any_gateway", "acknowledge it as ignored"),
         ("event_amount_one_short", "largest_declared_notified_amount", "harness.largest_notified_amount"),

@@ -220,7 +220,7 @@ class StripeProvider(Provider):
             if not page["has_more"] or not refunds:
                 return None
             query["starting_after"] = refunds[-1]["id"]
-        raise OutcomeUnknown("invalid_response", f"more than {MAX_REFUND_PAGES * 100} refunds listed")
+        raise OutcomeUnknown("too_many_refunds", f"more than {MAX_REFUND_PAGES * 100} refunds listed")
 
     def _create_refund(self, request: RefundRequest, payment_intent: str) -> dict[str, Any]:
         if self.info.currencies.get(request.currency) == 3 and request.amount % 10:
