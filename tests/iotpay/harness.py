@@ -88,8 +88,12 @@ class IotPayHarness(ProviderHarness):
         }
     )
     # A mchOrderNo IOTPay already has: 0014, whose text (in errCodeDes, or in retMsg where errCodeDes is left out)
-    # says so (docs/providers/iotpay.md). The order may be this very one: never a refusal.
+    # says so, and 0113, "order already paid" (docs/providers/iotpay.md). The order may be this very one: never a
+    # refusal.
     existing_order_answers = (
+        ProviderAnswer(
+            200, '{"retCode":"SUCCESS","retMsg":"","resCode":"FAIL","errCode":"0113","errCodeDes":"order already paid"}'
+        ),
         ProviderAnswer(
             200,
             '{"retCode":"SUCCESS","retMsg":"","resCode":"FAIL","errCode":"0014",'

@@ -18,6 +18,8 @@ And of the kinds the mutation run left alive in IOTPay:
 - the other way round, every refusal code read as a wrong configuration, so one merchant's rejected order opens
   the account's breaker for every merchant routed to it;
 - a refusal code (0011) read as unclear, so an order the provider turned down waits as `pending`;
+- (from IOTPay's third blind trial) 0113, "order already paid", added to the refusal codes, so a create of an
+  order IOTPay has, and the payer paid, is a refusal that routing creates again at another account;
 - a mchOrderNo IOTPay already has known only by the simulator's wording ("parameter error: ... exists" in
   `errCodeDes`), so the same answer with its text in `retMsg` is a refusal, and routing creates the order
   again at another account;
@@ -103,6 +105,8 @@ class TestPlantedIotPay(ProviderConformance):
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", frozenset({{"0015"}}))
         if BUG == "every_refusal_misconfigured":  # "a refused call is a call the account cannot make"
             monkeypatch.setattr(provider, "CONFIGURATION_CODES", provider.REFUSAL_CODES)
+        if BUG == "already_paid_refused":  # "0113, order already paid: the create is refused" (a third blind trial)
+            monkeypatch.setattr(provider, "REFUSAL_CODES", provider.REFUSAL_CODES | {{"0113"}})
         if BUG == "refusal_unclear":  # "0011 is the HTTP layer's business: unclear"
             monkeypatch.setattr(provider, "REFUSAL_CODES", provider.REFUSAL_CODES - {{"0011"}})
 
@@ -242,6 +246,11 @@ def test_iotpay_knowing_a_taken_order_number_by_one_wording_only_fails(pytester:
     assert_kit_failed(
         result, "IOTPay reading 'already exists' only after 'parameter error'", "(harness.existing_order_answers"
     )
+
+
+def test_iotpay_reading_order_already_paid_as_a_refusal_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="already_paid_refused"), EXISTS)
+    assert_kit_failed(result, "IOTPay reading 0113 'order already paid' as a refusal", "(harness.existing_order_answers")
 
 
 def test_iotpay_seeing_a_pair_only_where_the_name_is_all_letters_fails(pytester: pytest.Pytester) -> None:
