@@ -9,6 +9,9 @@ And the answer to one refund, given as the answer to another (a proxy's mix-up, 
 leave that other refund unknown: read as its own, a refund is recorded made that never moved a cent.
 So must an answer that says another amount than the refund asked for (signed again): a plugin that
 checks the refund's number and not its amount records 10.00 refunded where the provider took 9.99.
+And so must another refund's answer with any one of its top-level fields left out (signed again): a
+plugin that checks the refund's number and amount only when both are there takes an answer without
+the number, about another refund, for this one's.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pytest
 import requests
 
 from gateway.plugin.provider import Operation
+from gateway.testing.answer_fields import top_level_changed
 from gateway.testing.live import LiveGateway
 from gateway.testing.outcomes import is_unknown
 from gateway.testing.recovery import other_amount
@@ -70,6 +74,31 @@ class RefundRecordChecks:
         first, other = gateway.paid_order(), gateway.paid_order()
         given_to_another(gateway, (first, first["amount"]), (other, other["amount"]), "a refund of another order")
 
+    def test_the_answer_to_one_refund_given_to_another_without_any_one_field_leaves_it_unknown(
+        self, gateway_under_test: LiveGateway
+    ) -> None:
+        gateway = gateway_under_test
+        if Operation.REFUND not in gateway.provider.operations:
+            pytest.skip(f"{gateway.harness.provider_name} does not declare the refund operation")
+        first = gateway.paid_order()
+        acting, method, path, genuine = acting_answer(gateway, first, first["amount"])
+        content_type = genuine.headers.get("Content-Type", "")
+        names = _top_level_names(genuine.content, content_type, gateway)
+        if not names:
+            pytest.skip(f"the refund's answer to {method} {path} is neither a JSON object nor a form")
+        for name in names[:MAX_FIELDS]:
+            body = top_level_changed(genuine.content, content_type, gateway.harness, _leaving_out(name))
+            assert body is not None
+            other = gateway.paid_order()
+            response = refund_given(gateway, (acting, method, path), (genuine.status_code, body, content_type), other)
+            assert is_unknown(response), (
+                f"the genuine answer to a refund of order {first['merchant_order_no']} without {name!r} (signed "
+                f"again), given as the answer to a refund of order {other['merchant_order_no']}, made it "
+                f"{response.status_code} {response.get_json()}: an answer without {name!r} must still be about the "
+                "refund asked for (its id, number or amount, where the answer gives them), or it is unclear: raise "
+                "OutcomeUnknown"
+            )
+
     def test_the_answer_to_one_refund_given_to_another_of_the_same_amount_and_payment_leaves_it_unknown(
         self, gateway_under_test: LiveGateway
     ) -> None:
@@ -116,11 +145,11 @@ class RefundRecordChecks:
         )
 
 
-def given_to_another(
-    gateway: LiveGateway, first: tuple[dict[str, Any], int], then: tuple[dict[str, Any], int], which: str
-) -> None:
-    """Refund `first` (an order, an amount) and record its acting call's genuine answer; then refund `then` with
-    that answer given to the same call, and expect the second refund unknown."""
+MAX_FIELDS = 60  # of one refund answer: an answer with hundreds of fields is judged on its first ones
+
+
+def acting_answer(gateway: LiveGateway, order: dict[str, Any], amount: int) -> tuple[int, str, str, requests.Response]:
+    """Refund `amount` of `order`; the index, method, path and genuine answer of its acting (last) call."""
     calls: list[tuple[str, str, requests.Response]] = []
 
     def record(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
@@ -128,7 +157,6 @@ def given_to_another(
         calls.append((request.method or "", urlsplit(request.url or "").path, response))
         return response
 
-    (order, amount), (other, other_amount) = first, then
     with intercepted(record, spare=gateway.url):
         made = gateway.refund(order["id"], amount)
     if not calls:
@@ -136,8 +164,23 @@ def given_to_another(
     assert made.status_code in (201, 202), f"a refund answered {made.status_code}: {made.get_json()}"
     acting = len(calls) - 1  # the last call acts; earlier ones look things up
     method, path, genuine = calls[acting]
-    given: list[str] = []
+    return acting, method, path, genuine
+
+
+def refund_given(
+    gateway: LiveGateway,
+    at: tuple[int, str, str],
+    given: tuple[int, bytes, str],
+    target: dict[str, Any],
+    amount: int | None = None,
+) -> Any:
+    """Refund `amount` (default: all) of `target` while its call at index `at[0]` to `at[1]` `at[2]` is answered
+    `given` (status, body, content type), every other call as the provider answers it. Skips where that call
+    went elsewhere, or was never made: nothing was given."""
+    acting, method, path = at
+    status, body, content_type = given
     instead: list[str] = []
+    swapped_in: list[int] = []
 
     def swapped(index: int, request: requests.PreparedRequest, send: Any) -> requests.Response:
         response: requests.Response
@@ -148,17 +191,49 @@ def given_to_another(
             instead.append(f"{request.method} {urlsplit(request.url or '').path}")
             response = send()
             return response
-        given.append(f"{method} {path}")
-        return answer(request, genuine.status_code, genuine.content, genuine.headers.get("Content-Type", ""))
+        swapped_in.append(index)
+        return answer(request, status, body, content_type)
 
     with intercepted(swapped, spare=gateway.url):
-        response = gateway.refund(other["id"], other_amount)
-    if not given:
+        response = gateway.refund(target["id"], target["amount"] if amount is None else amount)
+    if not swapped_in:
         # An address that names the refund or its payment differs between the two: nothing to swap in.
-        pytest.skip(f"{which} made {instead or 'fewer calls'} where the first refund made {method} {path}")
+        pytest.skip(f"the other refund made {instead or 'fewer calls'} where the first made {method} {path}")
+    return response
+
+
+def given_to_another(
+    gateway: LiveGateway, first: tuple[dict[str, Any], int], then: tuple[dict[str, Any], int], which: str
+) -> None:
+    """Refund `first` (an order, an amount) and record its acting call's genuine answer; then refund `then` with
+    that answer given to the same call, and expect the second refund unknown."""
+    (order, amount), (other, other_amount) = first, then
+    acting, method, path, genuine = acting_answer(gateway, order, amount)
+    content_type = genuine.headers.get("Content-Type", "")
+    response = refund_given(
+        gateway, (acting, method, path), (genuine.status_code, genuine.content, content_type), other, other_amount
+    )
     assert is_unknown(response), (
         f"the genuine answer to a refund of {amount} of order {order['merchant_order_no']}, given as the answer to "
         f"{which} ({other_amount} of order {other['merchant_order_no']}), made it {response.status_code} "
         f"{response.get_json()}: check that a refund's answer is about the refund asked for (its id, number, amount "
         "or payment), and raise OutcomeUnknown if not"
     )
+
+
+def _top_level_names(body: bytes, content_type: str, gateway: LiveGateway) -> list[str]:
+    names: list[str] = []
+
+    def read(fields: dict[str, Any], _: bool) -> None:
+        names.extend(fields)
+        return None
+
+    top_level_changed(body, content_type, gateway.harness, read)
+    return names
+
+
+def _leaving_out(left: str) -> Any:
+    def without(fields: dict[str, Any], _: bool) -> dict[str, Any]:
+        return {name: value for name, value in fields.items() if name != left}
+
+    return without

@@ -250,7 +250,9 @@ def test_iotpay_knowing_a_taken_order_number_by_one_wording_only_fails(pytester:
 
 def test_iotpay_reading_order_already_paid_as_a_refusal_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="already_paid_refused"), EXISTS)
-    assert_kit_failed(result, "IOTPay reading 0113 'order already paid' as a refusal", "(harness.existing_order_answers")
+    assert_kit_failed(
+        result, "IOTPay reading 0113 'order already paid' as a refusal", "(harness.existing_order_answers"
+    )
 
 
 def test_iotpay_seeing_a_pair_only_where_the_name_is_all_letters_fails(pytester: pytest.Pytester) -> None:
