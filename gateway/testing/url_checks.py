@@ -6,10 +6,11 @@ somewhere (`redirect_to_url`, or `return_url` among its required fields); withou
 - A `return_url` with `&`, `=`, `?`, `#` and quotes in it reaches the provider as one value, exactly:
   a plugin that builds a query string or form by hand would let `&gw_kit_injected=1` become a field
   of its own, and break its signature. The order keeps the address as given.
-- An address in the provider's answer that is not a web page (`javascript:`, `data:`), or a plain
-  `http://` one where the provider's own was `https://`, never reaches `next_action.url`, where a
-  checkout would send the payer's browser: the answer is unclear (unknown), or the order carries
-  no such address.
+- An address in the provider's answer that is not a web page (`javascript:`, `javascript://`, `data:`),
+  or a plain `http://` one (`HTTP://` too) where the provider's own was `https://`, never reaches
+  `next_action.url`, where a checkout would send the payer's browser: the answer (signed again, where
+  the provider signs its answers in the body) is unclear (unknown), or the order carries no such
+  address.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ HOSTILE_SCHEMES = {
     "javascript": "javascript:alert(document.domain)//",
     "data": "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
     "plain_http": "http://",  # the provider's own https address, downgraded
+    "plain_http_in_capitals": "HTTP://",  # the same, where a check looks for "http://" only
+    "javascript_with_slashes": "javascript://shop.example/%0aalert(document.domain)",  # holds "://"
 }
 
 
@@ -75,13 +78,17 @@ class UrlChecks:
                 body = answered.json()
             except ValueError:
                 return answered
-            answered._content = json.dumps(with_hostile_urls(body, HOSTILE_SCHEMES[scheme], rewritten)).encode()
+            hostile = with_hostile_urls(body, HOSTILE_SCHEMES[scheme], rewritten)
+            # Signed again where the provider signs its answers in the body: what is judged is the address.
+            answered._content = json.dumps(
+                gateway.harness.signed_answer(hostile) if isinstance(hostile, dict) else hostile
+            ).encode()
             return answered
 
         with intercepted(hostile_addresses, spare=gateway.url):
             response = gateway.post_order(**fields, return_url="https://shop.example/back")
         if not rewritten:
-            why = "https address" if scheme == "plain_http" else "http(s) address"
+            why = "https address" if scheme.startswith("plain_http") else "http(s) address"
             pytest.skip(f"the provider's answer to create holds no {why} to replace")
         assert response.status_code == 201 or is_unknown(response), (
             f"with {scheme} addresses in the provider's answer, POST /v1/orders answered {response.status_code}: "
@@ -125,9 +132,9 @@ def with_hostile_urls(value: Any, hostile: str, rewritten: list[str]) -> Any:
     if isinstance(value, list):
         return [with_hostile_urls(item, hostile, rewritten) for item in value]
     if isinstance(value, str):
-        if hostile == "http://":
+        if hostile.lower() == "http://":
             if value.startswith("https://"):
-                rewritten.append("http://" + value.removeprefix("https://"))
+                rewritten.append(hostile + value.removeprefix("https://"))
                 return rewritten[-1]
         elif value.startswith(("https://", "http://")):
             rewritten.append(hostile)

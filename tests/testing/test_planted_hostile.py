@@ -68,6 +68,13 @@ class TestPlantedIotPay(ProviderConformance):
                 except ProviderError:
                     return "IOTPay answered"
             monkeypatch.setattr(provider.IotPayProvider, "check", lenient)
+        if BUG == "any_scheme_with_slashes":  # "a web address has ://" (IOTPay's third blind trial)
+            url = checkout._url
+            def loose(channel, value, name, secure):
+                if isinstance(value, str) and "://" in value and not value.startswith("http://"):
+                    return value
+                return url(channel, value, name, secure)
+            monkeypatch.setattr(checkout, "_url", loose)
         if BUG == "upi_redirect_under_alipays_key":  # copied from the Alipay line: UPI_SEQ never redirects
             keys = {{**checkout.REDIRECT_KEYS, "UPI_SEQ": "alipayUrl"}}
             monkeypatch.setattr(checkout, "REDIRECT_KEYS", keys)
@@ -177,6 +184,7 @@ def test_these_checks_pass_each_provider_as_it_is(pytester: pytest.Pytester, pro
         ("example", "json_joined_by_hand", "send free text encoded as one value"),
         ("iotpay", "success_in_capitals", "the provider would take it for a failure"),
         ("iotpay", "upi_redirect_under_alipays_key", "an order in declared channel UPI_SEQ"),
+        ("iotpay", "any_scheme_with_slashes", "hostile_address_in_the_providers_answer_never_reaches_the_payer"),
         ("stripe", "try_again_read_as_refused", "busy says nothing sure"),
         ("stripe", "any_redirect_address", "never a crash"),
         ("example", "busy_read_as_refused", "busy says nothing sure"),
