@@ -37,6 +37,7 @@ from gateway.plugin.provider import (
     Notification,
     NotificationRejected,
     Operation,
+    OutcomeUnknown,
     ProviderError,
     RefundFailed,
     RefundNotification,
@@ -173,6 +174,25 @@ class StateChecks:
             f"declares (signed again): {'; '.join(found)}. Read each state your provider answers as what it "
             "documents: paid, pending (paid=False), closed (cancelled=True)"
         )
+        # A whole-number state with a fraction (2.5) is no state at all: read by truncation, 2.5 would be 2, paid.
+        # It goes in the answer whose genuine state means something else, which it must leave as it was, or unclear.
+        for name, value, meaning in states:
+            if type(value) is not int:
+                continue
+            order, genuine = (unpaid, "pending") if meaning == "paid" else (paid, "paid")
+            ref = order_ref(gateway.order(order["id"]))
+            for _, fraction, _, read in answered_with_each(
+                gateway,
+                functools.partial(gateway.provider.query_order, ref),
+                [(name, value + 0.5, meaning)],
+                "query_states",
+            ):
+                unclear = isinstance(read, OutcomeUnknown) or type(read) is ProviderError
+                assert unclear or (isinstance(read, Notification) and meaning_of(read) == genuine), (
+                    f"the genuine answer about a {genuine} order with {name}={fraction!r} (signed again), a state "
+                    f"with a fraction, which harness.query_states does not declare, was read as {read!r}: a state "
+                    "your provider never answers is unclear (raise OutcomeUnknown); never round or cut it to one"
+                )
 
     def test_each_declared_state_of_a_notification_is_read_as_what_it_means(
         self, gateway_under_test: LiveGateway

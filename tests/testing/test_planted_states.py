@@ -18,7 +18,9 @@ And of the kinds the mutation run left alive in IOTPay:
 - the other way round, every refusal code read as a wrong configuration, so one merchant's rejected order opens
   the account's breaker for every merchant routed to it;
 - a refusal code (0011) read as unclear, so an order the provider turned down waits as `pending`;
-- (from IOTPay's third blind trial) 0113, "order already paid", added to the refusal codes, so a create of an
+- (from IOTPay's third blind trial) a whole number in an answer read from a JSON fraction by cutting it
+  ("some IOTPay hosts answer 2856.0"), so a status of 2.5 is paid;
+- (from the same trial) 0113, "order already paid", added to the refusal codes, so a create of an
   order IOTPay has, and the payer paid, is a refusal that routing creates again at another account;
 - a mchOrderNo IOTPay already has known only by the simulator's wording ("parameter error: ... exists" in
   `errCodeDes`), so the same answer with its text in `retMsg` is a refusal, and routing creates the order
@@ -55,6 +57,11 @@ BUG = {bug!r}
 class TestPlantedIotPay(ProviderConformance):
     @pytest.fixture(autouse=True)
     def planted(self, monkeypatch):
+        if BUG == "fraction_cut":  # "some IOTPay hosts answer 2856.0" (IOTPay's third blind trial)
+            whole = schemas.WholeNumber._deserialize
+            def cut(self, value, attr, data, **kwargs):
+                return int(value) if isinstance(value, float) else whole(self, value, attr, data, **kwargs)
+            monkeypatch.setattr(schemas.WholeNumber, "_deserialize", cut)
         if BUG == "status_from_two":  # "2 and 3 are paid, and IOTPay's statuses only grow"
             monkeypatch.setattr(schemas, "PAID_STATUSES", range(2, 100))
         if BUG == "any_refusal_checks":  # "IOTPay answered our signed probe: the key works"
@@ -246,6 +253,11 @@ def test_iotpay_knowing_a_taken_order_number_by_one_wording_only_fails(pytester:
     assert_kit_failed(
         result, "IOTPay reading 'already exists' only after 'parameter error'", "(harness.existing_order_answers"
     )
+
+
+def test_iotpay_cutting_a_fraction_off_a_state_fails(pytester: pytest.Pytester) -> None:
+    result = run_planted_kit(pytester, IOTPAY_KIT.format(bug="fraction_cut"), STATES)
+    assert_kit_failed(result, "IOTPay reading status 2.5 as 2", "a state with a fraction")
 
 
 def test_iotpay_reading_order_already_paid_as_a_refusal_fails(pytester: pytest.Pytester) -> None:
