@@ -523,8 +523,9 @@ class ProviderHarness(ABC):
 
         The kit garbles your simulator's genuine answers field by field (`answer_fields.py`); signed
         again, each reaches what your plugin makes of the field, not only its signature check. Leave
-        an answer without a signature as it is. The default returns `answer` unchanged: for providers
-        whose answers carry no signature.
+        an answer without a signature as it is. A value the kit puts in may be a JSON number with a
+        fraction (2.5, for a whole-number state): sign it as your provider would sign what it received.
+        The default returns `answer` unchanged: for providers whose answers carry no signature.
         """
         return answer
 

@@ -6,7 +6,7 @@ IOTPay's refund answer is about this refund when it echoes the refund's number a
 the rule `all(echoed)` where it is `any(echoed)`: an answer that echoes only one of the two, and that one another
 refund's, is then taken for this refund's success, a refund recorded made that never moved a cent. Another
 refund's whole answer still fails the plugin's check (both echoed, both different), so only the answer with one
-field left out shows the bug.
+field left out shows the bug: without `refundAmount`, it still names the other refund by its number.
 """
 
 from __future__ import annotations
@@ -54,4 +54,4 @@ def test_the_check_passes_the_providers_as_they_are(pytester: pytest.Pytester) -
 
 def test_iotpay_taking_an_answer_that_echoes_one_of_two_fails(pytester: pytest.Pytester) -> None:
     result = run_planted_kit(pytester, IOTPAY_KIT, CHECK)
-    assert_kit_failed(result, "IOTPay's refund echo rule made all(echoed)", "without 'mchRefundNo'")
+    assert_kit_failed(result, "IOTPay's refund echo rule made all(echoed)", "without 'refundAmount'")
