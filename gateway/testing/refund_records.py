@@ -17,10 +17,9 @@ when both are there takes an answer with another refund's number and no amount f
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -99,7 +98,7 @@ class RefundRecordChecks:
             # Judged only where what is left still names the first refund: a value of its request (its number,
             # its payment) that the other refund's request does not hold. An answer that names nothing of either
             # may be a provider's bare acknowledgement, which some providers' pages say to take.
-            naming = _values_of(body) & (_request_values(asked) - _request_values(target))
+            naming = _values(Sent("", "", body)) & (_values(asked) - _values(target))
             if not naming:
                 continue
             judged.append(name)
@@ -255,23 +254,6 @@ def _leaving_out(left: str) -> Any:
     return without
 
 
-def _request_values(sent: Sent) -> set[str]:
+def _values(sent: Sent) -> set[str]:
+    """Every non-empty value a request or answer carries (nested ones too), as text."""
     return {value for _, value in fields_of(sent) if value}
-
-
-def _values_of(body: bytes) -> set[str]:
-    """Every scalar value of an answer (a JSON document, nested values too, or a form), as text."""
-    try:
-        return {value for _, value in _flattened_answer(json.loads(body))}
-    except ValueError:
-        return {value for _, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if value}
-
-
-def _flattened_answer(value: Any) -> list[tuple[str, str]]:
-    if isinstance(value, dict):
-        return [pair for item in value.values() for pair in _flattened_answer(item)]
-    if isinstance(value, list):
-        return [pair for item in value for pair in _flattened_answer(item)]
-    if value is None or isinstance(value, bool) or value == "":
-        return []
-    return [("", str(value))]
